@@ -1,0 +1,166 @@
+/*
+ * config.h - the sweep file (DESIGN section 3): parse, validate, expand into runs.
+ *
+ * ss_sweep_load() reads the YAML with libyaml and checks it completely: unknown keys,
+ * duplicate keys, wrong types, missing required fields and impossible values are errors
+ * "FILE:LINE:COLUMN: message" with code SS_EXIT_INPUT. Checks that need the data (a class
+ * absent from the data, top-k larger than the inputs) happen when datasets are loaded.
+ * Every default is the papers' setting (DESIGN section 1) and is set in one place,
+ * ss_sweep_defaults() in config.c.
+ */
+#ifndef SPECSWEEP_CONFIG_H
+#define SPECSWEEP_CONFIG_H
+
+#include <stdint.h>
+#include "specsweep/util.h"
+
+#define SS_MAX_LAYERS 16     /* hidden layers */
+#define SS_MAX_AXES 8        /* sweep axes */
+#define SS_MAX_CLASSES 256
+#define SS_MAX_PAIRS 64      /* correlated kind */
+#define SS_NAME_MAX 64
+
+typedef enum { SS_ACT_TANH, SS_ACT_RELU, SS_ACT_SIGMOID, SS_ACT_LINEAR } ss_act_t;
+typedef enum { SS_TASK_CLASSIFICATION, SS_TASK_REGRESSION } ss_task_t;
+typedef enum { SS_SPECTRAL_ALL, SS_SPECTRAL_FIRST, SS_SPECTRAL_NONE } ss_spectral_t;
+typedef enum {
+    SS_KIND_GAUSSIAN, SS_KIND_CORRELATED, SS_KIND_CSV, SS_KIND_IDX, SS_KIND_HDF5,
+    SS_KIND_SPECTRA
+} ss_kind_t;
+
+/*
+ * The `training` section. Every field may be overridden per dataset and every numeric
+ * field may be a sweep axis. The names are the YAML keys and the /runs attribute names.
+ */
+typedef struct {
+    double learning_rate;       /* 1e-2 */
+    int batch_size;             /* 500 */
+    int epochs;                 /* 1000 */
+    double validation_fraction; /* 0.1 of the training set, held out */
+    double reg_eigenvalues;     /* 1e-2: l * sum(lambda_in^2), first layer */
+    double reg_eigenvectors;    /* 1e-4: l * sum(psi^2), first layer */
+    int train_eigenvectors;     /* 1; 0 = "train Lambda only" (psi frozen everywhere) */
+    double adam_beta1;          /* 0.9 */
+    double adam_beta2;          /* 0.999 */
+    double adam_epsilon;        /* 1e-7 (Keras) */
+} ss_training_t;
+
+/* Numeric training keys, in a fixed order (the order of /runs attributes and run ids). */
+typedef enum {
+    SS_KEY_LEARNING_RATE, SS_KEY_BATCH_SIZE, SS_KEY_EPOCHS, SS_KEY_VALIDATION_FRACTION,
+    SS_KEY_REG_EIGENVALUES, SS_KEY_REG_EIGENVECTORS, SS_KEY_TRAIN_EIGENVECTORS,
+    SS_KEY_ADAM_BETA1, SS_KEY_ADAM_BETA2, SS_KEY_ADAM_EPSILON,
+    SS_KEY_COUNT
+} ss_training_key_t;
+
+const char *ss_training_key_name(ss_training_key_t k);
+int ss_training_key_is_int(ss_training_key_t k);   /* batch_size, epochs, train_eigenvectors */
+double ss_training_get(const ss_training_t *t, ss_training_key_t k);
+void ss_training_set(ss_training_t *t, ss_training_key_t k, double v);
+/* -1 if `name` is not a training key. */
+int ss_training_key_lookup(const char *name);
+
+typedef struct {
+    int n_hidden;                    /* 3 */
+    int hidden[SS_MAX_LAYERS];       /* 100, 100, 50 */
+    ss_act_t act[SS_MAX_LAYERS];     /* activation after each hidden layer: tanh, relu, relu */
+    ss_spectral_t spectral;          /* all */
+    int batchnorm_after_first;       /* 0 */
+    double dropout_after_first;      /* 0.0, rate in [0, 1) */
+    int train_lambda_out;            /* 0: lambda_out frozen at 0 (the papers) */
+} ss_model_t;
+
+/* One entry of `datasets`. Fields not used by a kind keep their defaults. */
+typedef struct {
+    char name[SS_NAME_MAX];
+    ss_kind_t kind;
+    int line, col;                   /* position of the name in the sweep file */
+
+    /* synthetic kinds (gaussian, correlated, spectra) */
+    int features;                    /* gaussian: 20 */
+    int relevant;                    /* gaussian: 11 (the first `relevant` features) */
+    int samples;                     /* 60000 */
+    double sigma;                    /* 0.5 */
+    double max_shift;                /* 1.4: shift of class-1 means ~ U(0, max_shift) */
+    int n_pairs;                     /* correlated: 4 */
+    double pair_p[SS_MAX_PAIRS];     /* correlated: 0.7, 0.8, 0.4, 0.6 */
+    int noise_features;              /* correlated: 2 */
+    uint64_t data_seed;              /* 1: generation and train/test split */
+    double test_fraction;            /* 0.2 where the data has no test set of its own */
+
+    /* file kinds (csv, idx, hdf5); relative paths are resolved against the sweep file's
+       directory at load time and stored here already resolved */
+    char *path;                      /* csv, hdf5 */
+    char *train_images, *train_labels, *test_images, *test_labels; /* idx */
+    char label[SS_NAME_MAX];         /* csv: label column, "label" */
+    ss_task_t task;                  /* csv, hdf5: classification */
+    int n_class_subset;              /* idx/csv classification: 0 = all classes */
+    int class_subset[SS_MAX_CLASSES];/* kept classes, relabelled 0..k-1 in this order */
+    double scale;                    /* idx: pixel scale, 1/255 (pixels in [0, 1]) */
+    int max_train, max_test;         /* 0 = all; otherwise the first N after filtering */
+
+    /* `training` overrides of this dataset: the resolved values and which keys were set */
+    ss_training_t training;
+    unsigned training_set_mask;      /* bit k set: key k given in this dataset */
+} ss_dataset_spec_t;
+
+typedef struct {
+    ss_training_key_t key;
+    int n;
+    double *values;                  /* n values; lists, or {logspace: [a, b, n]} */
+} ss_axis_t;
+
+typedef struct {
+    char *path;                      /* the sweep file as given */
+    char *dir;                       /* its directory, for relative dataset paths */
+    char *yaml_text;                 /* full text, stored in the results file */
+    char name[SS_NAME_MAX];
+    char *output;                    /* default "results/<name>.h5" */
+
+    int n_seeds;
+    int64_t *seeds;                  /* 10 -> 0..9 */
+
+    int n_datasets;
+    ss_dataset_spec_t *datasets;     /* in file order */
+
+    ss_model_t model;
+    ss_training_t training;          /* global values (before dataset overrides) */
+
+    int n_axes;
+    ss_axis_t axes[SS_MAX_AXES];     /* in file order */
+
+    int n_topk;
+    int *topk;                       /* default 1 2 5 10 14 20 50 100 200 500 */
+    int random_repeats;              /* 5: random-k accuracy is averaged over draws */
+
+    int ranks_per_run;               /* 1 */
+} ss_sweep_t;
+
+/* One expanded run: a pure description; training it depends on nothing else. */
+typedef struct {
+    char id[192];                    /* "<dataset>/<key>=<v>,.../seed=<s>" with '/' -> "__" */
+    char cell_id[160];               /* the same without the seed */
+    int dataset;                     /* index into sweep->datasets */
+    int cell;                        /* index of the cell (dataset x sweep point) */
+    int64_t seed;
+    ss_training_t training;          /* fully resolved: global, dataset, sweep point */
+    int axis_index[SS_MAX_AXES];     /* position on every axis */
+} ss_run_t;
+
+/* Parse and validate a sweep file. On failure *sw is left freed/empty. */
+int ss_sweep_load(const char *path, ss_sweep_t *sw, ss_error_t *err);
+/* Parse from memory; `path` is only used in messages and for relative paths. */
+int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_t *err);
+void ss_sweep_free(ss_sweep_t *sw);
+
+/*
+ * Expand the grid: datasets x every axis x seeds, in that nesting order (seeds
+ * innermost). *runs is allocated (free()); *n_cells gets the number of cells.
+ */
+int ss_sweep_expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_cells,
+                    ss_error_t *err);
+
+const char *ss_act_name(ss_act_t a);
+const char *ss_kind_name(ss_kind_t k);
+
+#endif

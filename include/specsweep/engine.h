@@ -1,0 +1,25 @@
+/*
+ * engine.h - run a whole sweep: one process or one MPI job (DESIGN sections 2, 5, 6).
+ */
+#ifndef SPECSWEEP_ENGINE_H
+#define SPECSWEEP_ENGINE_H
+
+#include "specsweep/util.h"
+
+typedef struct {
+    const char *sweep_path;
+    const char *output;        /* NULL: the sweep file's `output` */
+    int ranks_per_run;         /* 0: the sweep file's parallel.ranks_per_run */
+    int fresh;                 /* start over, discarding earlier results */
+    double stop_deadline;      /* seconds granted after a stop signal (default 30) */
+    double snapshot_interval;  /* seconds between snapshots (default 30) */
+} ss_engine_opts_t;
+
+/* `specsweep run`: returns the process exit code (SS_EXIT_*); rank 0 prints. */
+int ss_engine_run(const ss_engine_opts_t *opts);
+/* `specsweep list`: expanded runs, one line each, done/pending. */
+int ss_engine_list(const char *sweep_path, const char *output);
+/* `specsweep validate`: parse, load every dataset, print the plan. */
+int ss_engine_validate(const char *sweep_path);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * net.h - the spectral network: layout, forward, backward, L2, Adam (DESIGN section 1).
+ *
+ * All trainable parameters live in ONE contiguous float32 buffer `params`; gradients in
+ * `grads` and the Adam moments in `adam_m`/`adam_v` mirror it exactly, so data-parallel
+ * training is one allreduce over `grads` and a checkpoint is one copy. A layer is a set
+ * of offsets into that buffer.
+ *
+ * Layer l maps n_in -> n_out.  Spectral layer: w_ij = psi_ij * (lambda_in_i - lambda_out_j);
+ * dense layer: w_ij = W_ij.  Z = A W + b, then the activation (hidden layers), softmax
+ * cross-entropy (classification) or identity + mean absolute error (regression) at the
+ * output. Optional batch-norm (Keras semantics: momentum 0.99, epsilon 1e-3) and inverted
+ * dropout follow the first hidden layer's activation, in that order.
+ *
+ * Frozen parameters (lambda_out unless train_lambda_out; psi of every spectral layer when
+ * train_eigenvectors is 0) keep a zero gradient and are skipped by Adam.
+ */
+#ifndef SPECSWEEP_NET_H
+#define SPECSWEEP_NET_H
+
+#include <stddef.h>
+#include "specsweep/config.h"
+
+typedef struct {
+    int n_in, n_out;
+    int spectral;           /* 1: psi/lambda parametrisation, 0: dense W */
+    ss_act_t act;           /* hidden activation; the output layer is SS_ACT_LINEAR */
+    size_t off_w;           /* psi (spectral) or W (dense): n_in x n_out, row-major */
+    size_t off_lin;         /* lambda_in (n_in), spectral only */
+    size_t off_lout;        /* lambda_out (n_out), spectral only */
+    size_t off_b;           /* bias (n_out) */
+} ss_layer_t;
+
+/* Combine partial sums across the ranks of a worker group (MPI_Allreduce, SUM). */
+typedef struct {
+    void (*sum)(void *ctx, float *buf, size_t n);  /* NULL: single process */
+    void *ctx;
+} ss_reduce_t;
+
+typedef struct {
+    int n_layers;                      /* hidden layers + output layer */
+    ss_layer_t layer[SS_MAX_LAYERS + 1];
+    int n_inputs, n_outputs;
+    ss_task_t task;
+
+    size_t n_params;
+    float *params, *grads;             /* n_params each, 64-byte aligned */
+    float *adam_m, *adam_v;
+    long adam_t;
+    double lr, beta1, beta2, eps;
+    double reg_eigenvalues, reg_eigenvectors;
+    int train_eigenvectors, train_lambda_out;
+
+    int batchnorm;                     /* after the first hidden layer */
+    size_t off_bn_gamma, off_bn_beta;  /* into params, n = layer[0].n_out */
+    float *bn_mean, *bn_var;           /* running statistics (not trained) */
+    float dropout;                     /* rate after the first hidden layer */
+
+    int n_segments;                    /* trainable ranges of params, for Adam */
+    size_t seg_off[4 * (SS_MAX_LAYERS + 1) + 2], seg_len[4 * (SS_MAX_LAYERS + 1) + 2];
+
+    int max_batch;                     /* workspace capacity in samples */
+    void *work;                        /* private workspace (activations, masks, W) */
+} ss_net_t;
+
+/*
+ * Build a network for n_inputs -> model hidden layers -> n_outputs (n_classes, or 1 for
+ * regression) with workspace for batches up to max_batch samples. Parameters are
+ * initialised from `seed` (Glorot-uniform psi/W, lambda_in = 1, lambda_out = 0, bias 0,
+ * batch-norm gamma 1 beta 0). Returns 0, or -1 with err set.
+ */
+int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *tr,
+                  int n_inputs, int n_outputs, ss_task_t task, int max_batch,
+                  uint64_t seed, ss_error_t *err);
+/* Frees everything; accepts a zeroed or half-built net. */
+void ss_net_destroy(ss_net_t *net);
+
+/*
+ * One training-mode pass on this rank's shard: x (b x n_inputs), y (b labels/targets).
+ * Sets grads to the gradient of  (1/batch_total) * sum over this shard of the per-sample
+ * data loss  (L2 not included), so that summing grads over a group's shards gives the
+ * gradient of the mean over the whole minibatch of batch_total samples. Batch-norm batch
+ * statistics are reduced across the group with `red` (NULL or red->sum NULL: local).
+ * `dropout_rng` draws the dropout mask (may be NULL when dropout is 0).
+ * Returns this shard's SUM of per-sample data losses.
+ */
+double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
+                               int batch_total, ss_rng_t *dropout_rng,
+                               const ss_reduce_t *red);
+
+/* Add the first layer's L2 gradient to grads; returns the penalty value
+   reg_eigenvalues * sum(lambda_in^2) + reg_eigenvectors * sum(psi^2). */
+double ss_net_add_l2(ss_net_t *net);
+/* The penalty value alone. */
+double ss_net_l2(const ss_net_t *net);
+
+/* One Adam step (Keras formulation) on the trainable segments, from grads. */
+void ss_net_adam_step(ss_net_t *net);
+
+/*
+ * Inference mode (batch-norm running statistics, no dropout) over n samples in chunks of
+ * max_batch. `input_mask` (n_inputs bytes, NULL = all) zeroes inputs whose byte is 0.
+ * Accumulates the sum of per-sample losses and, for classification, the number of
+ * correct argmax predictions (for regression *correct gets the sum of |error|).
+ */
+void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
+                     const unsigned char *input_mask, double *loss_sum, double *correct);
+
+/* First-layer relevance_i = lambda_in_i * ||psi_i,:|| (spectral first layer; for a dense
+   first layer ||W_i,:|| with lambda_in = 1). Either output may be NULL. */
+void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in);
+
+#endif

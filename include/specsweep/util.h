@@ -1,0 +1,99 @@
+/*
+ * util.h - errors, checked allocation, deterministic random numbers, CRC, time.
+ *
+ * Errors: library functions return 0 on success and -1 on failure; the details live
+ * in an ss_error_t the caller passes in (never in a global). The message is complete
+ * and user-facing: "FILE:LINE:COLUMN: what is wrong" where a position exists, else
+ * "FILE: what is wrong". The code says which exit status the CLI should use.
+ */
+#ifndef SPECSWEEP_UTIL_H
+#define SPECSWEEP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SS_VERSION "0.1.0"
+
+/* Exit codes of the command line (DESIGN section 2). */
+enum {
+    SS_EXIT_OK = 0,
+    SS_EXIT_RUNTIME = 1, /* runtime failure (I/O error, allocation, MPI) */
+    SS_EXIT_INPUT = 2,   /* bad usage or bad input; nothing was written */
+    SS_EXIT_STOPPED = 3  /* stopped by a signal with work left; resumable */
+};
+
+typedef struct {
+    int code;       /* one of SS_EXIT_*; 0 while no error was set */
+    char msg[1024]; /* complete user-facing message, no trailing newline */
+} ss_error_t;
+
+/* Record an error (printf-style). Keeps the first error if one is already set. */
+void ss_error_set(ss_error_t *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same, prefixed "FILE:LINE:COLUMN: " (line and column 1-based). */
+void ss_error_at(ss_error_t *err, int code, const char *file, int line, int col,
+                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void ss_error_clear(ss_error_t *err);
+
+/*
+ * Allocation that cannot fail silently: on failure prints "specsweep: out of memory
+ * (N bytes) at FILE:LINE" and calls the fatal handler (default: exit(1); the MPI
+ * engine installs one that aborts the whole job). Memory is zeroed for ss_calloc.
+ */
+#define ss_malloc(n) ss_malloc_at((n), __FILE__, __LINE__)
+#define ss_calloc(k, n) ss_calloc_at((k), (n), __FILE__, __LINE__)
+#define ss_realloc(p, n) ss_realloc_at((p), (n), __FILE__, __LINE__)
+void *ss_malloc_at(size_t n, const char *file, int line);
+void *ss_calloc_at(size_t k, size_t n, const char *file, int line);
+void *ss_realloc_at(void *p, size_t n, const char *file, int line);
+char *ss_strdup(const char *s);
+/* 64-byte aligned allocation for numeric buffers; free with free(). Zeroed. */
+void *ss_alloc_aligned(size_t n);
+
+typedef void (*ss_fatal_fn)(int code);
+/* Install the handler called after a fatal message was printed. NULL restores exit(). */
+void ss_set_fatal_handler(ss_fatal_fn fn);
+/* Print "specsweep: <msg>" to stderr and call the fatal handler; never returns. */
+void ss_fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+/*
+ * Deterministic random numbers: xoshiro256** seeded by splitmix64 from (seed, stream).
+ * Identical sequences on every platform; different streams are independent.
+ */
+typedef struct {
+    uint64_t s[4];
+    int has_spare;   /* Box-Muller keeps its second value */
+    double spare;
+} ss_rng_t;
+
+void ss_rng_seed(ss_rng_t *rng, uint64_t seed, uint64_t stream);
+uint64_t ss_rng_next(ss_rng_t *rng);
+double ss_rng_uniform(ss_rng_t *rng);               /* [0, 1) with 53 random bits */
+double ss_rng_normal(ss_rng_t *rng);                /* standard normal */
+uint64_t ss_rng_below(ss_rng_t *rng, uint64_t n);   /* uniform in [0, n), unbiased */
+void ss_rng_shuffle(ss_rng_t *rng, uint32_t *a, size_t n); /* Fisher-Yates */
+
+/* Stream ids, so every consumer of randomness draws from its own sequence. */
+enum {
+    SS_STREAM_DATA = 1,     /* synthetic data generation (seeded by data_seed) */
+    SS_STREAM_SPLIT = 2,    /* train/test and validation splits */
+    SS_STREAM_INIT = 3,     /* parameter initialisation (seeded by run seed) */
+    SS_STREAM_SHUFFLE = 4,  /* minibatch order */
+    SS_STREAM_DROPOUT = 5,  /* dropout masks (+ group rank) */
+    SS_STREAM_RANDOMK = 6   /* random-k baseline input choice */
+};
+
+/* 64-bit FNV-1a of a string: used to mix names into seeds. */
+uint64_t ss_hash_str(const char *s);
+/* CRC-32 (zlib polynomial) of a buffer, continuing from crc (start with 0). */
+uint32_t ss_crc32(uint32_t crc, const void *buf, size_t n);
+
+/* Monotonic wall time in seconds. */
+double ss_now(void);
+/* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ". */
+void ss_utc_now(char out[32]);
+
+/* Read a whole file into a NUL-terminated buffer (caller frees). -1 + err on failure. */
+int ss_read_file(const char *path, char **text, size_t *len, ss_error_t *err);
+
+#endif

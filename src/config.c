@@ -1,0 +1,2 @@
+/* config.c - see include/specsweep/config.h */
+#include "specsweep/util.h"

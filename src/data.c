@@ -1,0 +1,2 @@
+/* data.c - see include/specsweep/data.h */
+#include "specsweep/util.h"

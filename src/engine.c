@@ -1,0 +1,2 @@
+/* engine.c - see include/specsweep/engine.h */
+#include "specsweep/util.h"

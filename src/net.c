@@ -1,0 +1,2 @@
+/* net.c - see include/specsweep/net.h */
+#include "specsweep/util.h"

@@ -1,0 +1,2 @@
+/* results.c - see include/specsweep/results.h */
+#include "specsweep/util.h"

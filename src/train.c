@@ -1,0 +1,2 @@
+/* train.c - see include/specsweep/train.h */
+#include "specsweep/util.h"

@@ -1,0 +1,264 @@
+/* util.c - errors, checked allocation, random numbers, CRC, time. See util.h. */
+#include "specsweep/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+void ss_error_set(ss_error_t *err, int code, const char *fmt, ...)
+{
+    if (!err || err->code)
+        return; /* the first error is the cause; later ones are consequences */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = code;
+}
+
+void ss_error_at(ss_error_t *err, int code, const char *file, int line, int col,
+                 const char *fmt, ...)
+{
+    if (!err || err->code)
+        return;
+    int n = snprintf(err->msg, sizeof err->msg, "%s:%d:%d: ", file, line, col);
+    if (n < 0 || (size_t)n >= sizeof err->msg)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    err->code = code;
+}
+
+void ss_error_clear(ss_error_t *err)
+{
+    err->code = 0;
+    err->msg[0] = '\0';
+}
+
+/* ---- fatal errors and allocation ---------------------------------------------------- */
+
+static ss_fatal_fn fatal_handler;
+
+void ss_set_fatal_handler(ss_fatal_fn fn) { fatal_handler = fn; }
+
+void ss_fatal(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("specsweep: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fflush(stderr);
+    if (fatal_handler)
+        fatal_handler(code);
+    exit(code);
+}
+
+static void *check_alloc(void *p, size_t n, const char *file, int line)
+{
+    if (!p && n)
+        ss_fatal(SS_EXIT_RUNTIME, "out of memory (%zu bytes) at %s:%d", n, file, line);
+    return p;
+}
+
+void *ss_malloc_at(size_t n, const char *file, int line)
+{
+    return check_alloc(malloc(n ? n : 1), n, file, line);
+}
+
+void *ss_calloc_at(size_t k, size_t n, const char *file, int line)
+{
+    if (n && k > SIZE_MAX / n)
+        ss_fatal(SS_EXIT_RUNTIME, "allocation size overflow at %s:%d", file, line);
+    return check_alloc(calloc(k ? k : 1, n ? n : 1), k * n, file, line);
+}
+
+void *ss_realloc_at(void *p, size_t n, const char *file, int line)
+{
+    return check_alloc(realloc(p, n ? n : 1), n, file, line);
+}
+
+char *ss_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = ss_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+void *ss_alloc_aligned(size_t n)
+{
+    size_t rounded = (n + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    check_alloc(p, rounded, __FILE__, __LINE__);
+    memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+/* ---- random numbers: splitmix64 seeding, xoshiro256** -------------------------------- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void ss_rng_seed(ss_rng_t *rng, uint64_t seed, uint64_t stream)
+{
+    /* Mix the stream into the seed through one splitmix round, so (seed, stream) pairs
+       that differ in either give unrelated states. */
+    uint64_t x = seed;
+    uint64_t h = splitmix64(&x) ^ (stream * 0xd1342543de82ef95ULL);
+    for (int i = 0; i < 4; i++)
+        rng->s[i] = splitmix64(&h);
+    rng->has_spare = 0;
+    rng->spare = 0.0;
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t ss_rng_next(ss_rng_t *rng)
+{
+    uint64_t *s = rng->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double ss_rng_uniform(ss_rng_t *rng)
+{
+    return (double)(ss_rng_next(rng) >> 11) * 0x1.0p-53;
+}
+
+double ss_rng_normal(ss_rng_t *rng)
+{
+    if (rng->has_spare) {
+        rng->has_spare = 0;
+        return rng->spare;
+    }
+    double u, v, s;
+    do { /* Marsaglia polar method: no trigonometry, exact on every platform */
+        u = 2.0 * ss_rng_uniform(rng) - 1.0;
+        v = 2.0 * ss_rng_uniform(rng) - 1.0;
+        s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    double f = sqrt(-2.0 * log(s) / s);
+    rng->spare = v * f;
+    rng->has_spare = 1;
+    return u * f;
+}
+
+uint64_t ss_rng_below(ss_rng_t *rng, uint64_t n)
+{
+    if (n <= 1)
+        return 0;
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the biased tail */
+    uint64_t r;
+    do {
+        r = ss_rng_next(rng);
+    } while (r >= limit);
+    return r % n;
+}
+
+void ss_rng_shuffle(ss_rng_t *rng, uint32_t *a, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)ss_rng_below(rng, i);
+        uint32_t t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+uint64_t ss_hash_str(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+uint32_t ss_crc32(uint32_t crc, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    while (n > 0) { /* zlib takes uInt lengths */
+        uInt chunk = n > 0x40000000u ? 0x40000000u : (uInt)n;
+        crc = (uint32_t)crc32(crc, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return crc;
+}
+
+/* ---- time and files ------------------------------------------------------------------ */
+
+double ss_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ss_utc_now(char out[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int ss_read_file(const char *path, char **text, size_t *len, ss_error_t *err)
+{
+    *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = ss_malloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            buf = ss_realloc(buf, cap);
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        ss_error_set(err, SS_EXIT_INPUT, "%s: read error", path);
+        return -1;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    if (len)
+        *len = n;
+    return 0;
+}
