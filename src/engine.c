@@ -1,2 +1,795 @@
-/* engine.c - see include/specsweep/engine.h */
-#include "specsweep/util.h"
+/*
+ * engine.c - run a whole sweep as one process or one MPI job (DESIGN sections 2, 5, 6).
+ *
+ * Every rank trains. Ranks are split into groups of ranks_per_run consecutive ranks; a
+ * group trains one run data-parallel. Rank 0 leads group 0 and is also the coordinator:
+ * between its own minibatches (and while idle) it answers the other group leaders'
+ * requests, hands out runs longest-first, commits results to the log and is the only
+ * writer of results.
+ *
+ * Messages (world communicator):
+ *   leader -> 0   TAG_REQUEST  bytes: a packed result of the previous run, or empty
+ *   0 -> leader   TAG_ASSIGN   int: run index, or -1 = no more work, leave
+ *   0 -> leader   TAG_ABORT    int: abandon the run in progress (stop deadline passed)
+ *   leader -> 0   TAG_ERROR    chars: a runtime failure message; the job then ends, 1
+ * Inside a group the leader broadcasts the run index; a group agrees on abandoning a run
+ * with a MAX-allreduce every POLL_EVERY minibatches, so all its ranks stop at one step.
+ */
+#include "specsweep/engine.h"
+
+#include <math.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "specsweep/config.h"
+#include "specsweep/data.h"
+#include "specsweep/results.h"
+#include "specsweep/train.h"
+
+void openblas_set_num_threads(int n); /* OpenBLAS extension; one thread per rank */
+
+enum { TAG_REQUEST = 11, TAG_ASSIGN, TAG_ABORT, TAG_ERROR };
+enum { RUN_PENDING, RUN_RUNNING, RUN_DONE };
+#define POLL_EVERY 16
+
+/* ---- signals: the handler only records the signal --------------------------------- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGINT: return "SIGINT";
+    default: return "a signal";
+    }
+}
+
+static void abort_job(int code)
+{
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (init && !fin)
+        MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
+
+static void sleep_ms(double ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000.0), (long)(fmod(ms, 1000.0) * 1e6)};
+    nanosleep(&ts, NULL);
+}
+
+static void format_duration(double s, char *out, size_t n)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(out, n, "?");
+    else if (s < 60)
+        snprintf(out, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+/* ---- the engine state ------------------------------------------------------------ */
+
+typedef struct {
+    ss_sweep_t sw;
+    ss_run_t *runs;
+    int n_runs, n_cells;
+    int rank, size, G, group, group_rank, n_groups;
+    MPI_Comm gcomm;
+    ss_dataset_t *data;         /* per dataset, loaded on first use */
+    int *loaded;
+    int abort_run;              /* this rank's wish to abandon the current run */
+    unsigned long poll_calls;
+
+    /* rank 0: the coordinator */
+    const char *out;
+    char *log_path;
+    ss_log_t log;
+    ss_log_contents_t contents;
+    int lock_fd;
+    int *state;                 /* RUN_* per run */
+    int *queue, n_queue, q_next;/* pending runs, longest first */
+    double *cost;
+    int *assigned;              /* per group: run index or -1 */
+    double *assigned_at;
+    int leaders_active;         /* worker leaders not yet told to leave */
+    int n_todo, n_done, n_ok, n_diverged;
+    double cost_todo, cost_done, t_start, last_snapshot;
+    int dirty;                  /* commits since the last snapshot */
+    int stopping, abort_sent, stop_sig;
+    double stop_time, deadline, snapshot_interval;
+    int failed;                 /* a runtime failure ends the job with exit 1 */
+    char fail_msg[1024];
+} engine_t;
+
+static void group_sum(void *ctx, float *buf, size_t n)
+{
+    MPI_Comm comm = *(MPI_Comm *)ctx;
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, comm);
+}
+
+/* Load dataset i on this rank if it is not loaded yet. */
+static int ensure_dataset(engine_t *e, int i, ss_error_t *err)
+{
+    if (e->loaded[i])
+        return 0;
+    if (ss_dataset_load(&e->sw.datasets[i], &e->data[i], err) != 0)
+        return -1;
+    e->loaded[i] = 1;
+    return 0;
+}
+
+/* All ranks of the group learn whether any of them failed, and the first failure's
+   message. Returns 0 if none failed. */
+static int group_agree_error(engine_t *e, ss_error_t *err)
+{
+    if (e->G == 1)
+        return err->code ? -1 : 0;
+    int mine = err->code ? e->group_rank : e->G, first;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, e->gcomm);
+    if (first == e->G)
+        return 0;
+    MPI_Bcast(err, (int)sizeof *err, MPI_BYTE, first, e->gcomm);
+    return -1;
+}
+
+/* ---- rank 0: commits, snapshots, progress ------------------------------------------ */
+
+static int write_snapshot(engine_t *e)
+{
+    ss_error_t err = {0};
+    if (ss_snapshot_write(e->out, &e->sw, e->runs, e->n_runs, &e->contents, &err) != 0) {
+        fprintf(stderr, "specsweep: %s\n", err.msg);
+        return -1;
+    }
+    e->dirty = 0;
+    e->last_snapshot = ss_now();
+    return 0;
+}
+
+static int run_index(const engine_t *e, const char *run_id)
+{
+    for (int i = 0; i < e->n_runs; i++)
+        if (strcmp(e->runs[i].id, run_id) == 0)
+            return i;
+    return -1;
+}
+
+static void fail(engine_t *e, const char *msg)
+{
+    if (e->failed)
+        return;
+    e->failed = 1;
+    snprintf(e->fail_msg, sizeof e->fail_msg, "%s", msg);
+    e->stopping = 1;
+    e->stop_time = ss_now() - e->deadline; /* abandon runs in progress now */
+}
+
+static void commit(engine_t *e, ss_result_t *r, int group)
+{
+    int i = run_index(e, r->run_id);
+    if (i < 0 || e->state[i] == RUN_DONE) {
+        fail(e, "internal error: a result for an unknown or finished run arrived");
+        return;
+    }
+    ss_error_t err = {0};
+    if (ss_log_append_result(&e->log, r, &err) != 0) {
+        fail(e, err.msg);
+        return;
+    }
+    ss_log_contents_add_result(&e->contents, r);
+    e->state[i] = RUN_DONE;
+    e->n_done++;
+    e->n_ok += r->status == SS_STATUS_OK;
+    e->n_diverged += r->status == SS_STATUS_DIVERGED;
+    e->cost_done += e->cost[i];
+    e->dirty = 1;
+    if (group >= 0 && e->assigned[group] == i)
+        e->assigned[group] = -1;
+
+    double elapsed = ss_now() - e->t_start;
+    double eta = e->cost_done > 0 ? elapsed * (e->cost_todo - e->cost_done) / e->cost_done : NAN;
+    char eta_s[32], metric[48];
+    format_duration(eta, eta_s, sizeof eta_s);
+    if (r->status != SS_STATUS_OK)
+        snprintf(metric, sizeof metric, "%s", ss_status_name(r->status));
+    else if (isnan(r->test_accuracy))
+        snprintf(metric, sizeof metric, "test MAE %.4g", r->test_loss);
+    else
+        snprintf(metric, sizeof metric, "test acc %.4f", r->test_accuracy);
+    int w = e->n_todo >= 1000 ? 4 : e->n_todo >= 100 ? 3 : e->n_todo >= 10 ? 2 : 1;
+    printf("[%*d/%d] %-40s %s  %.1fs  %.3g samples/s  ETA %s\n", w, e->n_done, e->n_todo,
+           r->run_id, metric, r->train_seconds, r->samples_per_second,
+           e->n_done == e->n_todo ? "0s" : eta_s);
+    fflush(stdout);
+}
+
+/* Next run to hand out, or -1 (none left, or stopping). */
+static int next_run(engine_t *e)
+{
+    if (e->stopping || e->q_next >= e->n_queue)
+        return -1;
+    int i = e->queue[e->q_next++];
+    e->state[i] = RUN_RUNNING;
+    return i;
+}
+
+static void send_assign(engine_t *e, int leader_rank, int group)
+{
+    int i = next_run(e);
+    if (i >= 0) {
+        e->assigned[group] = i;
+        e->assigned_at[group] = ss_now();
+    } else {
+        e->leaders_active--;
+    }
+    MPI_Send(&i, 1, MPI_INT, leader_rank, TAG_ASSIGN, MPI_COMM_WORLD);
+}
+
+/* Service every pending message; check the signal flag, the deadline, the snapshot
+   timer. Never blocks. */
+static void coord_service(engine_t *e)
+{
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+        if (!flag)
+            break;
+        int n = 0, src = st.MPI_SOURCE, group = src / e->G;
+        MPI_Get_count(&st, MPI_BYTE, &n);
+        unsigned char *buf = ss_malloc((size_t)n + 1);
+        MPI_Recv(buf, n, MPI_BYTE, src, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (st.MPI_TAG == TAG_REQUEST) {
+            if (n > 0) {
+                ss_result_t r;
+                ss_error_t err = {0};
+                if (ss_result_unpack(buf, (size_t)n, &r, &err) == 0) {
+                    commit(e, &r, group);
+                    ss_result_free(&r);
+                } else {
+                    fail(e, err.msg);
+                }
+            }
+            if (e->assigned[group] >= 0) { /* it gave up its run (abandoned or failed) */
+                e->state[e->assigned[group]] = RUN_PENDING;
+                e->assigned[group] = -1;
+            }
+            send_assign(e, src, group);
+        } else if (st.MPI_TAG == TAG_ERROR) {
+            buf[n] = '\0';
+            fail(e, (const char *)buf);
+        }
+        free(buf);
+    }
+
+    double now = ss_now();
+    if (stop_signal && !e->stopping) {
+        e->stopping = 1;
+        e->stop_sig = stop_signal;
+        e->stop_time = now;
+        printf("specsweep: %s received: no new runs; finishing runs in progress for up to "
+               "%.0f s\n", signal_name(e->stop_sig), e->deadline);
+        fflush(stdout);
+    }
+    if (e->stopping && !e->abort_sent && now - e->stop_time >= e->deadline) {
+        e->abort_sent = 1;
+        e->abort_run = 1; /* group 0 abandons its run too */
+        for (int g = 1; g < e->n_groups; g++)
+            if (e->assigned[g] >= 0) {
+                int one = 1;
+                MPI_Send(&one, 1, MPI_INT, g * e->G, TAG_ABORT, MPI_COMM_WORLD);
+            }
+    }
+    if (e->dirty && now - e->last_snapshot >= e->snapshot_interval && !e->failed)
+        write_snapshot(e);
+}
+
+/* poll hook between minibatches (all ranks). Nonzero: the group abandons the run. */
+static int engine_poll(void *ctx)
+{
+    engine_t *e = ctx;
+    if (e->rank == 0) {
+        coord_service(e);
+    } else if (e->group_rank == 0) {
+        int flag = 0;
+        MPI_Iprobe(0, TAG_ABORT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+        if (flag) {
+            int x;
+            MPI_Recv(&x, 1, MPI_INT, 0, TAG_ABORT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            e->abort_run = 1;
+        }
+    }
+    if (e->G == 1)
+        return e->abort_run;
+    if (++e->poll_calls % POLL_EVERY != 0)
+        return 0;
+    int any = 0;
+    MPI_Allreduce(&e->abort_run, &any, 1, MPI_INT, MPI_MAX, e->gcomm);
+    return any;
+}
+
+/* Train run i in this rank's group. Returns 0 with *res filled, 1 abandoned, -1 error. */
+static int train_one(engine_t *e, int i, ss_result_t *res, ss_error_t *err)
+{
+    const ss_run_t *run = &e->runs[i];
+    ensure_dataset(e, run->dataset, err);
+    if (group_agree_error(e, err) != 0)
+        return -1;
+    ss_train_hooks_t hooks = {e->group_rank, e->G, {group_sum, &e->gcomm}, engine_poll, e};
+    e->poll_calls = 0;
+    int rc = ss_train_run(&e->sw, run, &e->data[run->dataset], &hooks, res, err);
+    if (rc < 0 && e->G > 1)
+        group_agree_error(e, err);
+    return rc;
+}
+
+/* ---- the roles ------------------------------------------------------------------ */
+
+static void coordinator_loop(engine_t *e)
+{
+    int own_done = 0;
+    for (;;) {
+        coord_service(e);
+        if (!own_done) {
+            int i = next_run(e);
+            if (e->G > 1)
+                MPI_Bcast(&i, 1, MPI_INT, 0, e->gcomm);
+            if (i < 0) {
+                own_done = 1;
+                continue;
+            }
+            e->assigned[0] = i;
+            e->abort_run = 0;
+            ss_result_t r;
+            ss_error_t err = {0};
+            int rc = train_one(e, i, &r, &err);
+            if (rc == 0) {
+                commit(e, &r, 0);
+                ss_result_free(&r);
+            } else {
+                e->state[i] = RUN_PENDING;
+                e->assigned[0] = -1;
+                if (rc < 0)
+                    fail(e, err.msg);
+            }
+            continue;
+        }
+        if (e->leaders_active == 0)
+            break;
+        sleep_ms(1.0); /* idle: wait for the other groups without spinning */
+    }
+}
+
+static void leader_loop(engine_t *e)
+{
+    unsigned char *payload = NULL;
+    size_t len = 0;
+    for (;;) {
+        MPI_Send(payload, (int)len, MPI_BYTE, 0, TAG_REQUEST, MPI_COMM_WORLD);
+        free(payload);
+        payload = NULL;
+        len = 0;
+        int i, done = 0;
+        MPI_Request req;
+        MPI_Irecv(&i, 1, MPI_INT, 0, TAG_ASSIGN, MPI_COMM_WORLD, &req);
+        for (double pause = 0.05; !done; pause = pause < 2.0 ? pause * 2 : 2.0) {
+            MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+            if (!done)
+                sleep_ms(pause);
+        }
+        if (e->G > 1)
+            MPI_Bcast(&i, 1, MPI_INT, 0, e->gcomm);
+        if (i < 0)
+            break;
+        e->abort_run = 0;
+        ss_result_t r;
+        ss_error_t err = {0};
+        int rc = train_one(e, i, &r, &err);
+        if (rc == 0) {
+            ss_result_pack(&r, &payload, &len);
+            ss_result_free(&r);
+        } else if (rc < 0) {
+            MPI_Send(err.msg, (int)strlen(err.msg), MPI_CHAR, 0, TAG_ERROR, MPI_COMM_WORLD);
+        }
+    }
+    /* an abort that crossed our last request is still queued: take it */
+    int flag = 1;
+    while (flag) {
+        MPI_Iprobe(0, TAG_ABORT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+        if (flag) {
+            int x;
+            MPI_Recv(&x, 1, MPI_INT, 0, TAG_ABORT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        }
+    }
+}
+
+static void member_loop(engine_t *e)
+{
+    for (;;) {
+        int i;
+        MPI_Bcast(&i, 1, MPI_INT, 0, e->gcomm);
+        if (i < 0)
+            break;
+        e->abort_run = 0;
+        ss_result_t r;
+        ss_error_t err = {0};
+        if (train_one(e, i, &r, &err) == 0)
+            ss_result_free(&r);
+    }
+}
+
+/* ---- start-up: everything that can be wrong is found before anything is written ---- */
+
+static double run_cost(const engine_t *e, const ss_run_t *run)
+{
+    const ss_dataset_t *ds = &e->data[run->dataset];
+    double width = ds->n_inputs, flops = 0;
+    for (int l = 0; l < e->sw.model.n_hidden; l++) {
+        flops += width * e->sw.model.hidden[l];
+        width = e->sw.model.hidden[l];
+    }
+    flops += width * (ds->n_classes > 0 ? ds->n_classes : 1);
+    return (double)run->training.epochs * ds->n_train * flops;
+}
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static char *str_concat(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = ss_malloc(na + nb + 1);
+    memcpy(s, a, na);
+    memcpy(s + na, b, nb + 1);
+    return s;
+}
+
+/* Rank 0: lock, log, datasets, first snapshot. Returns 0 or -1 with err. */
+static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
+{
+    /* every dataset loads (and so is checked) before anything is written */
+    for (int d = 0; d < e->sw.n_datasets; d++)
+        if (ensure_dataset(e, d, err) != 0)
+            return -1;
+    if (ss_lock_acquire(e->out, &e->lock_fd, err) != 0)
+        return -1;
+
+    e->log_path = str_concat(e->out, ".log");
+    if (ss_log_read(e->log_path, &e->contents, err) != 0)
+        return -1;
+    int have_log = e->contents.has_header || e->contents.n_results > 0;
+    int changed = have_log && (!e->contents.yaml_text ||
+                               strcmp(e->contents.yaml_text, e->sw.yaml_text) != 0);
+    if (!o->fresh && changed) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%s: holds results of a different sweep file than %s (it was edited); "
+                     "run with --fresh to start over (the old files are kept as *.old)",
+                     e->out, e->sw.path);
+        return -1;
+    }
+    if (!o->fresh && !have_log && file_exists(e->out)) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%s: exists but has no log %s to resume from; run with --fresh to start "
+                     "over (the old file is kept as %s.old)", e->out, e->log_path, e->out);
+        return -1;
+    }
+    if (o->fresh) {
+        char *old_log = str_concat(e->log_path, ".old"), *old_h5 = str_concat(e->out, ".old");
+        int bad = (file_exists(e->log_path) && rename(e->log_path, old_log) != 0) ||
+                  (file_exists(e->out) && rename(e->out, old_h5) != 0);
+        free(old_log);
+        free(old_h5);
+        if (bad) {
+            ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot move old results aside", e->out);
+            return -1;
+        }
+        ss_log_contents_free(&e->contents);
+        memset(&e->contents, 0, sizeof e->contents);
+    }
+
+    if (ss_log_open(&e->log, e->log_path, e->contents.valid_bytes, err) != 0)
+        return -1;
+    if (!e->contents.has_header) {
+        char now[32];
+        ss_utc_now(now);
+        if (ss_log_append_header(&e->log, e->sw.name, e->sw.yaml_text, now, err) != 0)
+            return -1;
+        e->contents.has_header = 1;
+        snprintf(e->contents.sweep_name, sizeof e->contents.sweep_name, "%s", e->sw.name);
+        e->contents.yaml_text = ss_strdup(e->sw.yaml_text);
+        snprintf(e->contents.created_utc, sizeof e->contents.created_utc, "%s", now);
+    }
+    for (int d = 0; d < e->sw.n_datasets; d++) {
+        int known = 0;
+        for (int k = 0; k < e->contents.n_datasets; k++)
+            known |= strcmp(e->contents.datasets[k].name, e->sw.datasets[d].name) == 0;
+        if (!known) {
+            if (ss_log_append_dataset(&e->log, &e->data[d], err) != 0)
+                return -1;
+            ss_log_contents_add_dataset(&e->contents, &e->data[d]);
+        }
+    }
+
+    /* what is left to do, longest first (better packing of the groups) */
+    e->state = ss_calloc((size_t)e->n_runs, sizeof *e->state);
+    e->cost = ss_calloc((size_t)e->n_runs, sizeof *e->cost);
+    e->queue = ss_calloc((size_t)e->n_runs, sizeof *e->queue);
+    for (int k = 0; k < e->contents.n_results; k++) {
+        int i = run_index(e, e->contents.results[k].run_id);
+        if (i >= 0)
+            e->state[i] = RUN_DONE;
+    }
+    for (int i = 0; i < e->n_runs; i++) {
+        e->cost[i] = run_cost(e, &e->runs[i]);
+        if (e->state[i] != RUN_DONE) {
+            e->queue[e->n_queue++] = i;
+            e->cost_todo += e->cost[i];
+        }
+    }
+    for (int a = 1; a < e->n_queue; a++) { /* insertion sort: stable, by cost desc */
+        int x = e->queue[a], b = a;
+        for (; b > 0 && e->cost[e->queue[b - 1]] < e->cost[x]; b--)
+            e->queue[b] = e->queue[b - 1];
+        e->queue[b] = x;
+    }
+    e->n_todo = e->n_queue;
+    if (write_snapshot(e) != 0) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot write the results file", e->out);
+        return -1;
+    }
+    int already = e->n_runs - e->n_todo;
+    printf("specsweep %s: sweep '%s': %d runs (%d cells x %d seeds), %d done, %d to run on "
+           "%d rank%s (%d group%s of %d); results in %s\n",
+           SS_VERSION, e->sw.name, e->n_runs, e->n_cells, e->sw.n_seeds, already, e->n_todo,
+           e->size, e->size == 1 ? "" : "s", e->n_groups, e->n_groups == 1 ? "" : "s", e->G,
+           e->out);
+    fflush(stdout);
+    return 0;
+}
+
+static void engine_free(engine_t *e)
+{
+    for (int d = 0; e->data && d < e->sw.n_datasets; d++)
+        ss_dataset_free(&e->data[d]);
+    free(e->data);
+    free(e->loaded);
+    free(e->runs);
+    free(e->state);
+    free(e->cost);
+    free(e->queue);
+    free(e->assigned);
+    free(e->assigned_at);
+    free(e->log_path);
+    ss_log_close(&e->log);
+    ss_log_contents_free(&e->contents);
+    ss_lock_release(&e->lock_fd);
+    ss_sweep_free(&e->sw);
+}
+
+int ss_engine_run(const ss_engine_opts_t *o)
+{
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init)
+        MPI_Init(NULL, NULL);
+    ss_set_fatal_handler(abort_job);
+    openblas_set_num_threads(1);
+    install_signal_handlers();
+
+    engine_t e;
+    memset(&e, 0, sizeof e);
+    e.lock_fd = -1;
+    e.log.fd = -1;
+    e.gcomm = MPI_COMM_NULL;
+    MPI_Comm_rank(MPI_COMM_WORLD, &e.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &e.size);
+    e.deadline = o->stop_deadline > 0 ? o->stop_deadline : 30.0;
+    e.snapshot_interval = o->snapshot_interval > 0 ? o->snapshot_interval : 30.0;
+
+    /* Every rank parses the sweep (cheap, and identical everywhere); rank 0 alone checks
+       the data and the output, then tells the others whether to go on. */
+    ss_error_t err = {0};
+    if (ss_sweep_load(o->sweep_path, &e.sw, &err) == 0 &&
+        ss_sweep_expand(&e.sw, &e.runs, &e.n_runs, &e.n_cells, &err) == 0) {
+        e.G = o->ranks_per_run > 0 ? o->ranks_per_run : e.sw.ranks_per_run;
+        if (e.size % e.G != 0)
+            ss_error_set(&err, SS_EXIT_INPUT,
+                         "%d ranks do not divide into groups of ranks_per_run = %d; use a "
+                         "multiple of %d ranks or another --ranks-per-run", e.size, e.G, e.G);
+    }
+    if (!err.code) {
+        e.n_groups = e.size / e.G;
+        e.group = e.rank / e.G;
+        e.group_rank = e.rank % e.G;
+        e.data = ss_calloc((size_t)e.sw.n_datasets, sizeof *e.data);
+        e.loaded = ss_calloc((size_t)e.sw.n_datasets, sizeof *e.loaded);
+        e.out = o->output ? o->output : e.sw.output;
+        if (e.rank == 0) {
+            e.assigned = ss_malloc((size_t)e.n_groups * sizeof *e.assigned);
+            e.assigned_at = ss_calloc((size_t)e.n_groups, sizeof *e.assigned_at);
+            for (int g = 0; g < e.n_groups; g++)
+                e.assigned[g] = -1;
+            e.leaders_active = e.n_groups - 1;
+            e.t_start = ss_now();
+            coordinator_start(&e, o, &err);
+        }
+    }
+    MPI_Bcast(&err, (int)sizeof err, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (err.code) {
+        if (e.rank == 0)
+            fprintf(stderr, "specsweep: %s\n", err.msg);
+        engine_free(&e);
+        MPI_Finalize();
+        return err.code;
+    }
+
+    MPI_Comm_split(MPI_COMM_WORLD, e.group, e.group_rank, &e.gcomm);
+    if (e.rank == 0)
+        coordinator_loop(&e);
+    else if (e.group_rank == 0)
+        leader_loop(&e);
+    else
+        member_loop(&e);
+
+    int code = SS_EXIT_OK;
+    if (e.rank == 0) {
+        if (write_snapshot(&e) != 0 && !e.failed)
+            fail(&e, "the final snapshot could not be written (the log keeps every result)");
+        char took[32];
+        format_duration(ss_now() - e.t_start, took, sizeof took);
+        int left = e.n_todo - e.n_done;
+        if (e.failed) {
+            fprintf(stderr, "specsweep: %s\n", e.fail_msg);
+            fprintf(stderr, "specsweep: stopped after %d of %d runs; committed results are "
+                            "kept in %s\n", e.n_done, e.n_todo, e.out);
+            code = SS_EXIT_RUNTIME;
+        } else if (left > 0) {
+            printf("specsweep: stopped by %s after %s: %d of %d runs done, %d left; run the "
+                   "same command to resume (results in %s)\n", signal_name(e.stop_sig), took,
+                   e.n_done, e.n_todo, left, e.out);
+            code = SS_EXIT_STOPPED;
+        } else {
+            printf("specsweep: done: %d runs (%d ok, %d diverged) in %s; results in %s\n",
+                   e.n_done, e.n_ok, e.n_diverged, took, e.out);
+        }
+        fflush(stdout);
+    }
+    MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Comm_free(&e.gcomm);
+    engine_free(&e);
+    MPI_Finalize();
+    return code;
+}
+
+/* ---- list and validate ------------------------------------------------------------ */
+
+static int load_expand(const char *path, ss_sweep_t *sw, ss_run_t **runs, int *n_runs,
+                       int *n_cells)
+{
+    ss_error_t err = {0};
+    if (ss_sweep_load(path, sw, &err) != 0 ||
+        ss_sweep_expand(sw, runs, n_runs, n_cells, &err) != 0) {
+        fprintf(stderr, "specsweep: %s\n", err.msg);
+        ss_sweep_free(sw);
+        return err.code;
+    }
+    return 0;
+}
+
+int ss_engine_list(const char *sweep_path, const char *output)
+{
+    ss_sweep_t sw;
+    ss_run_t *runs = NULL;
+    int n_runs = 0, n_cells = 0;
+    int rc = load_expand(sweep_path, &sw, &runs, &n_runs, &n_cells);
+    if (rc)
+        return rc;
+    const char *out = output ? output : sw.output;
+    char *log_path = str_concat(out, ".log");
+    ss_log_contents_t c;
+    ss_error_t err = {0};
+    memset(&c, 0, sizeof c);
+    if (ss_log_read(log_path, &c, &err) != 0) {
+        fprintf(stderr, "specsweep: %s\n", err.msg);
+        free(log_path);
+        free(runs);
+        ss_sweep_free(&sw);
+        return err.code;
+    }
+    int n_done = 0;
+    for (int i = 0; i < n_runs; i++) {
+        const ss_result_t *r = NULL;
+        for (int k = 0; k < c.n_results; k++)
+            if (strcmp(c.results[k].run_id, runs[i].id) == 0)
+                r = &c.results[k];
+        n_done += r != NULL;
+        printf("%-8s %s", r ? ss_status_name(r->status) : "pending", runs[i].id);
+        if (r && !isnan(r->test_accuracy))
+            printf("  test_accuracy=%.4f", r->test_accuracy);
+        else if (r)
+            printf("  test_loss=%.4g", r->test_loss);
+        printf("\n");
+    }
+    printf("%d runs: %d done, %d pending (results: %s)\n", n_runs, n_done, n_runs - n_done, out);
+    ss_log_contents_free(&c);
+    free(log_path);
+    free(runs);
+    ss_sweep_free(&sw);
+    return 0;
+}
+
+int ss_engine_validate(const char *sweep_path)
+{
+    ss_sweep_t sw;
+    ss_run_t *runs = NULL;
+    int n_runs = 0, n_cells = 0;
+    int rc = load_expand(sweep_path, &sw, &runs, &n_runs, &n_cells);
+    if (rc)
+        return rc;
+    printf("sweep '%s' (%s): output %s\n", sw.name, sw.path, sw.output);
+    for (int d = 0; d < sw.n_datasets && !rc; d++) {
+        ss_dataset_t ds;
+        ss_error_t err = {0};
+        memset(&ds, 0, sizeof ds);
+        if (ss_dataset_load(&sw.datasets[d], &ds, &err) != 0) {
+            fprintf(stderr, "specsweep: %s\n", err.msg);
+            rc = err.code;
+            break;
+        }
+        printf("  dataset %-16s %-10s %d inputs, %s, %d train + %d test samples\n", ds.name,
+               ss_kind_name(sw.datasets[d].kind), ds.n_inputs,
+               ds.n_classes ? "classification" : "regression", ds.n_train, ds.n_test);
+        if (ds.n_classes)
+            printf("    %d classes\n", ds.n_classes);
+        ss_dataset_free(&ds);
+    }
+    if (!rc) {
+        printf("  model: hidden");
+        for (int l = 0; l < sw.model.n_hidden; l++)
+            printf(" %d(%s)", sw.model.hidden[l], ss_act_name(sw.model.act[l]));
+        printf(", spectral %s\n", sw.model.spectral == SS_SPECTRAL_ALL ? "all"
+                                  : sw.model.spectral == SS_SPECTRAL_FIRST ? "first" : "none");
+        for (int a = 0; a < sw.n_axes; a++) {
+            printf("  sweep %s:", ss_training_key_name(sw.axes[a].key));
+            for (int v = 0; v < sw.axes[a].n; v++)
+                printf(" %g", sw.axes[a].values[v]);
+            printf("\n");
+        }
+        printf("  %d runs = %d cells x %d seeds; ranks_per_run %d\n", n_runs, n_cells,
+               sw.n_seeds, sw.ranks_per_run);
+        printf("ok\n");
+    }
+    free(runs);
+    ss_sweep_free(&sw);
+    return rc;
+}

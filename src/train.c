@@ -1,2 +1,254 @@
-/* train.c - see include/specsweep/train.h */
-#include "specsweep/util.h"
+/* train.c - train one run and measure its input relevance. See train.h. */
+#include "specsweep/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Half-open range [lo, hi) of part `r` when n items are cut into `parts` contiguous
+   pieces whose sizes differ by at most one (the first n % parts get one more). */
+static void shard_range(int n, int parts, int r, int *lo, int *hi)
+{
+    int base = n / parts, extra = n % parts;
+    *lo = r * base + (r < extra ? r : extra);
+    *hi = *lo + base + (r < extra ? 1 : 0);
+}
+
+/* Sum two doubles across the group through the float reducer. Values that pass through
+   here are sums of per-sample losses and counts; float keeps counts exact to 2^24. */
+static void reduce_pair(const ss_train_hooks_t *h, double *a, double *b)
+{
+    if (!h->reduce.sum || h->group_size <= 1)
+        return;
+    float buf[2] = {(float)*a, (float)*b};
+    h->reduce.sum(h->reduce.ctx, buf, 2);
+    *a = buf[0];
+    *b = buf[1];
+}
+
+/*
+ * Evaluate rows [0, n) of x/y (contiguous) across the group: each rank takes its shard.
+ * Returns the mean loss in *loss and the accuracy (classification) or the mean absolute
+ * error (regression) in *metric.
+ */
+static void evaluate_group(ss_net_t *net, const ss_train_hooks_t *h, const float *x,
+                           const float *y, int n, int n_inputs, const unsigned char *mask,
+                           double *loss, double *metric)
+{
+    int lo, hi;
+    shard_range(n, h->group_size, h->group_rank, &lo, &hi);
+    double loss_sum = 0.0, correct = 0.0;
+    if (hi > lo)
+        ss_net_evaluate(net, x + (size_t)lo * n_inputs, y + lo, hi - lo, mask, &loss_sum,
+                        &correct);
+    reduce_pair(h, &loss_sum, &correct);
+    *loss = n > 0 ? loss_sum / n : NAN;
+    *metric = n > 0 ? correct / n : NAN;
+}
+
+static void gather_rows(const float *x, const float *y, int d, const uint32_t *idx, int n,
+                        float *xo, float *yo)
+{
+    for (int i = 0; i < n; i++) {
+        memcpy(xo + (size_t)i * d, x + (size_t)idx[i] * d, (size_t)d * sizeof *xo);
+        yo[i] = y[idx[i]];
+    }
+}
+
+/* Order inputs by |relevance|, largest first; ties by index (stable, deterministic). */
+static const double *sort_key;
+static int by_relevance_desc(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    double ri = fabs(sort_key[i]), rj = fabs(sort_key[j]);
+    if (ri != rj)
+        return ri > rj ? -1 : 1;
+    return i - j;
+}
+
+/* Test accuracy (MAE for regression) with only the top-k inputs and with k random ones. */
+static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
+                         ss_net_t *net, const ss_train_hooks_t *h, ss_result_t *res)
+{
+    int d = ds->n_inputs, n_k = 0;
+    for (int i = 0; i < sw->n_topk; i++)
+        if (sw->topk[i] <= d)
+            n_k++;
+    res->n_topk = n_k;
+    res->topk = ss_calloc((size_t)n_k, sizeof *res->topk);
+    res->topk_accuracy = ss_calloc((size_t)n_k, sizeof(double));
+    res->randomk_accuracy = ss_calloc((size_t)n_k, sizeof(double));
+    if (!n_k)
+        return;
+
+    int *order = ss_malloc((size_t)d * sizeof *order);
+    uint32_t *perm = ss_malloc((size_t)d * sizeof *perm);
+    unsigned char *mask = ss_malloc((size_t)d);
+    for (int i = 0; i < d; i++)
+        order[i] = i;
+    sort_key = res->eigenvalues;
+    qsort(order, (size_t)d, sizeof *order, by_relevance_desc);
+
+    ss_rng_t rng;
+    ss_rng_seed(&rng, (uint64_t)run->seed, SS_STREAM_RANDOMK);
+    int reg = ds->n_classes == 0;
+    for (int i = 0, j = 0; i < sw->n_topk; i++) {
+        int k = sw->topk[i];
+        if (k > d)
+            continue;
+        double loss, metric;
+        memset(mask, 0, (size_t)d);
+        for (int t = 0; t < k; t++)
+            mask[order[t]] = 1;
+        evaluate_group(net, h, ds->x_test, ds->y_test, ds->n_test, d, mask, &loss, &metric);
+        res->topk[j] = k;
+        res->topk_accuracy[j] = reg ? loss : metric;
+
+        double acc = 0.0;
+        int reps = sw->random_repeats > 0 ? sw->random_repeats : 1;
+        for (int r = 0; r < reps; r++) {
+            for (int t = 0; t < d; t++)
+                perm[t] = (uint32_t)t;
+            ss_rng_shuffle(&rng, perm, (size_t)d);
+            memset(mask, 0, (size_t)d);
+            for (int t = 0; t < k; t++)
+                mask[perm[t]] = 1;
+            evaluate_group(net, h, ds->x_test, ds->y_test, ds->n_test, d, mask, &loss,
+                           &metric);
+            acc += reg ? loss : metric;
+        }
+        res->randomk_accuracy[j] = acc / reps;
+        j++;
+    }
+    free(order);
+    free(perm);
+    free(mask);
+}
+
+int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
+                 const ss_train_hooks_t *hooks, ss_result_t *res, ss_error_t *err)
+{
+    static const ss_train_hooks_t single = {0, 1, {NULL, NULL}, NULL, NULL};
+    const ss_train_hooks_t *h = hooks ? hooks : &single;
+    const ss_training_t *tr = &run->training;
+    const ss_dataset_spec_t *spec = &sw->datasets[run->dataset];
+    const int d = ds->n_inputs, G = h->group_size > 0 ? h->group_size : 1;
+    int rc = -1;
+
+    memset(res, 0, sizeof *res);
+    snprintf(res->run_id, sizeof res->run_id, "%s", run->id);
+    snprintf(res->dataset, sizeof res->dataset, "%s", ds->name);
+    res->seed = run->seed;
+    res->training = *tr;
+    res->ranks = G;
+    res->n_inputs = d;
+    res->test_accuracy = NAN;
+    res->test_loss = NAN;
+
+    /* Validation split: the same for every seed of a cell (from the dataset's seed). */
+    int n_all = ds->n_train;
+    int n_val = (int)floor(tr->validation_fraction * n_all + 0.5);
+    if (n_val >= n_all)
+        n_val = n_all - 1;
+    int n_fit = n_all - n_val;
+    if (n_fit < 1) {
+        ss_error_set(err, SS_EXIT_INPUT, "dataset %s: no training samples", ds->name);
+        return -1;
+    }
+    int batch = tr->batch_size < n_fit ? tr->batch_size : n_fit;
+    int max_shard = (batch + G - 1) / G;
+
+    uint32_t *all_idx = ss_malloc((size_t)n_all * sizeof *all_idx);
+    for (int i = 0; i < n_all; i++)
+        all_idx[i] = (uint32_t)i;
+    ss_rng_t rng;
+    ss_rng_seed(&rng, spec->data_seed ^ ss_hash_str(ds->name), SS_STREAM_SPLIT);
+    ss_rng_shuffle(&rng, all_idx, (size_t)n_all);
+    uint32_t *fit_idx = all_idx;          /* first n_fit of the permutation */
+    const uint32_t *val_idx = all_idx + n_fit;
+
+    float *x_val = ss_alloc_aligned((size_t)(n_val > 0 ? n_val : 1) * d * sizeof(float));
+    float *y_val = ss_alloc_aligned((size_t)(n_val > 0 ? n_val : 1) * sizeof(float));
+    gather_rows(ds->x_train, ds->y_train, d, val_idx, n_val, x_val, y_val);
+    float *xb = ss_alloc_aligned((size_t)max_shard * d * sizeof(float));
+    float *yb = ss_alloc_aligned((size_t)max_shard * sizeof(float));
+
+    ss_net_t net;
+    memset(&net, 0, sizeof net);
+    int n_out = ds->n_classes > 0 ? ds->n_classes : 1;
+    ss_task_t task = ds->n_classes > 0 ? SS_TASK_CLASSIFICATION : SS_TASK_REGRESSION;
+    if (ss_net_create(&net, &sw->model, tr, d, n_out, task, max_shard > 256 ? max_shard : 256,
+                      (uint64_t)run->seed, err) != 0)
+        goto done;
+
+    res->train_loss = ss_calloc((size_t)tr->epochs, sizeof(double));
+    res->val_metric = ss_calloc((size_t)tr->epochs, sizeof(double));
+    res->eigenvalues = ss_calloc((size_t)d, sizeof(double));
+    res->eigenvalues_raw = ss_calloc((size_t)d, sizeof(double));
+
+    ss_rng_t shuffle_rng, dropout_rng;
+    ss_rng_seed(&shuffle_rng, (uint64_t)run->seed, SS_STREAM_SHUFFLE);
+    ss_rng_seed(&dropout_rng, (uint64_t)run->seed, SS_STREAM_DROPOUT + 0x100u * (uint64_t)h->group_rank);
+
+    double t0 = ss_now();
+    for (int epoch = 0; epoch < tr->epochs; epoch++) {
+        ss_rng_shuffle(&shuffle_rng, fit_idx, (size_t)n_fit);
+        double data_loss = 0.0, l2_sum = 0.0;
+        int steps = 0;
+        for (int start = 0; start < n_fit; start += batch) {
+            int b_total = n_fit - start < batch ? n_fit - start : batch;
+            int lo, hi;
+            shard_range(b_total, G, h->group_rank, &lo, &hi);
+            gather_rows(ds->x_train, ds->y_train, d, fit_idx + start + lo, hi - lo, xb, yb);
+            data_loss += ss_net_forward_backward(&net, xb, yb, hi - lo, b_total, &dropout_rng,
+                                                 &h->reduce);
+            if (G > 1 && h->reduce.sum)
+                h->reduce.sum(h->reduce.ctx, net.grads, net.n_params);
+            l2_sum += ss_net_add_l2(&net);
+            ss_net_adam_step(&net);
+            steps++;
+            if (h->poll && h->poll(h->poll_ctx)) {
+                rc = 1; /* abandoned: the group agreed to stop */
+                goto done;
+            }
+        }
+        double dummy = 0.0;
+        reduce_pair(h, &data_loss, &dummy);
+        double loss = data_loss / n_fit + l2_sum / steps;
+        res->train_loss[epoch] = loss;
+        double vloss, vmetric;
+        evaluate_group(&net, h, x_val, y_val, n_val, d, NULL, &vloss, &vmetric);
+        res->val_metric[epoch] = task == SS_TASK_REGRESSION ? vloss : vmetric;
+        res->n_epochs = epoch + 1;
+        if (!isfinite(loss)) {
+            res->status = SS_STATUS_DIVERGED;
+            snprintf(res->message, sizeof res->message,
+                     "training loss became %s at epoch %d", isnan(loss) ? "NaN" : "infinite",
+                     epoch + 1);
+            break;
+        }
+    }
+    res->train_seconds = ss_now() - t0;
+    res->samples_per_second = res->train_seconds > 0
+        ? (double)res->n_epochs * n_fit / res->train_seconds : 0.0;
+
+    ss_net_relevance(&net, res->eigenvalues, res->eigenvalues_raw);
+    evaluate_group(&net, h, ds->x_test, ds->y_test, ds->n_test, d, NULL, &res->test_loss,
+                   &res->test_accuracy);
+    if (task == SS_TASK_REGRESSION)
+        res->test_accuracy = NAN; /* test_loss is the MAE */
+    measure_topk(sw, run, ds, &net, h, res); /* also for a diverged run: it shows how */
+    rc = 0;
+
+done:
+    ss_net_destroy(&net);
+    free(all_idx);
+    free(x_val);
+    free(y_val);
+    free(xb);
+    free(yb);
+    if (rc != 0)
+        ss_result_free(res);
+    return rc;
+}

@@ -50,15 +50,18 @@ void ss_result_free(ss_result_t *r);   /* accepts a zeroed result */
 typedef struct {
     int group_rank, group_size;        /* 0, 1 for a single process */
     ss_reduce_t reduce;                /* sums across the group (sum NULL: single) */
-    /* Called between minibatches (rank 0 services its coordinator duties here).
-       May be NULL. */
-    void (*poll)(void *ctx);
+    /* Called between minibatches, the same number of times on every rank of a group
+       (rank 0 services its coordinator duties here). A nonzero return abandons the run:
+       it must then be nonzero on every rank of the group at the same call, so a group
+       agrees on it collectively. May be NULL. */
+    int (*poll)(void *ctx);
     void *poll_ctx;
 } ss_train_hooks_t;
 
 /*
- * Train run `run` of `sw` on `ds`. Fills *res (which the caller frees). Returns 0, or -1
- * with err set on a runtime failure (the run is then not a result).
+ * Train run `run` of `sw` on `ds`. Fills *res (which the caller frees). Returns 0; 1 if
+ * hooks->poll abandoned the run (no result); -1 with err set on a runtime failure (the
+ * run is then not a result).
  */
 int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
                  const ss_train_hooks_t *hooks, ss_result_t *res, ss_error_t *err);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The main job on one machine: install, build, run the quick sweep on every core,
+# print its summary and draw its figures.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+scripts/setup.sh
+scripts/build.sh
+sweep="${1:-sweeps/quick.yaml}"
+out="results/$(basename "$sweep" .yaml).h5"
+np="$(nproc)"
+rc=0
+scripts/mpirun.sh "$np" build/specsweep run "$sweep" -o "$out" || rc=$?
+if [ "$rc" -ne 0 ]; then
+  echo "quickstart: specsweep run exited $rc (3 = stopped; run this script again to resume)" >&2
+  exit "$rc"
+fi
+build/specsweep summary "$out"
+/usr/bin/python3 analysis/figures.py "$out" --out "figures/$(basename "$sweep" .yaml)"

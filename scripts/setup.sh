@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install what specsweep needs on Debian 12 (run as root, or with sudo available).
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+packages=(build-essential cmake pkg-config
+          libopenmpi-dev openmpi-bin libopenblas-dev libyaml-dev libhdf5-dev hdf5-tools zlib1g-dev
+          python3-numpy python3-h5py python3-matplotlib python3-scipy python3-pytest
+          dataset-fashion-mnist)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Resume: a sweep killed with kill -9 after some runs (and with a torn last log record),
+# then re-run with the same command, ends with the same /runs as an uninterrupted sweep,
+# bit for bit; the HDF5 path is a complete, readable file at every moment in between.
+set -uo pipefail
+: "${SPECSWEEP:?}" "${SS_TEST_DIR:?}"
+PY=/usr/bin/python3
+tmp=$(mktemp -d /tmp/ss-resume-XXXXXX)
+trap 'kill -9 $pid $watch 2>/dev/null; rm -rf "$tmp"' EXIT
+fails=0; passes=0
+check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
+
+cat > "$tmp/sweep.yaml" <<'YAML'
+name: resume-test
+seeds: 4
+datasets:
+  g:
+    kind: gaussian
+    features: 8
+    relevant: 4
+    samples: 3000
+model:
+  hidden: [16, 8]
+  activations: [tanh, relu]
+training:
+  epochs: 40
+  batch_size: 100
+sweep:
+  reg_eigenvalues: [1.0e-3, 1.0e-2]
+relevance:
+  topk: [1, 2, 4, 8]
+YAML
+
+# The reference: uninterrupted.
+"$SPECSWEEP" run "$tmp/sweep.yaml" -o "$tmp/ref.h5" > "$tmp/ref.out" 2>&1; rc=$?
+check "uninterrupted sweep exits 0 (got $rc)" '[ $rc -eq 0 ]'
+
+# A watcher opens the results file over and over while the sweep runs and is killed.
+cat > "$tmp/watch.py" <<'PY'
+import os, sys, time, h5py
+path, stop = sys.argv[1], sys.argv[2]
+opened = bad = 0
+while not os.path.exists(stop):
+    if os.path.exists(path):
+        try:
+            with h5py.File(path, "r") as f:
+                assert f.attrs["format"] in (b"specsweep-results", "specsweep-results")
+                for r in f["runs"].values():
+                    r["eigenvalues"][()]
+            opened += 1
+        except Exception as e:
+            bad += 1
+            print("unreadable:", e, flush=True)
+    time.sleep(0.005)
+print(f"opened {opened} bad {bad}")
+sys.exit(1 if bad or opened == 0 else 0)
+PY
+$PY "$tmp/watch.py" "$tmp/res.h5" "$tmp/stop" > "$tmp/watch.out" 2>&1 &
+watch=$!
+
+"$SPECSWEEP" run "$tmp/sweep.yaml" -o "$tmp/res.h5" --snapshot-interval 0.05 > "$tmp/run1.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do   # until 3 runs are committed (up to 60 s)
+  n=$("$SPECSWEEP" list "$tmp/sweep.yaml" -o "$tmp/res.h5" 2>/dev/null | grep -c '^ok')
+  [ "${n:-0}" -ge 3 ] && break
+  sleep 0.1
+done
+kill -9 $pid; wait $pid 2>/dev/null
+n_before=$("$SPECSWEEP" list "$tmp/sweep.yaml" -o "$tmp/res.h5" | grep -c '^ok')
+check "some but not all runs committed before kill -9 (got $n_before of 8)" '[ "$n_before" -ge 3 ] && [ "$n_before" -lt 8 ]'
+
+# Tear the last record: as if the machine died in the middle of a write.
+size=$(stat -c %s "$tmp/res.h5.log")
+truncate -s $((size - 7)) "$tmp/res.h5.log"
+n_torn=$("$SPECSWEEP" list "$tmp/sweep.yaml" -o "$tmp/res.h5" | grep -c '^ok')
+check "a torn last record drops exactly that run ($n_before -> $n_torn)" '[ "$n_torn" -eq $((n_before - 1)) ]'
+
+"$SPECSWEEP" run "$tmp/sweep.yaml" -o "$tmp/res.h5" --snapshot-interval 0.05 > "$tmp/run2.out" 2>&1; rc=$?
+check "resumed sweep exits 0 (got $rc)" '[ $rc -eq 0 ]'
+check "resume reports the runs already done" 'grep -q "$n_torn done, $((8 - n_torn)) to run" "$tmp/run2.out"'
+touch "$tmp/stop"; wait $watch; rc=$?
+check "results file readable at every moment ($(tail -1 "$tmp/watch.out"))" '[ $rc -eq 0 ]'
+
+$PY "$SS_TEST_DIR/h5compare.py" "$tmp/ref.h5" "$tmp/res.h5" > "$tmp/cmp.out"; rc=$?
+check "interrupted+resumed /runs identical to uninterrupted ($(tail -1 "$tmp/cmp.out"))" '[ $rc -eq 0 ]'
+[ "$fails" -eq 0 ] || { cat "$tmp/cmp.out" "$tmp/run1.out" "$tmp/run2.out" "$tmp/watch.out"; }
+
+# Running again on a complete file does nothing and succeeds.
+"$SPECSWEEP" run "$tmp/sweep.yaml" -o "$tmp/res.h5" > "$tmp/run3.out" 2>&1; rc=$?
+check "re-running a complete sweep exits 0 (got $rc)" '[ $rc -eq 0 ]'
+check "re-running a complete sweep trains nothing" 'grep -q "8 done, 0 to run" "$tmp/run3.out"'
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
