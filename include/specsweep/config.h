@@ -45,7 +45,8 @@ typedef struct {
     double adam_epsilon;        /* 1e-7 (Keras) */
 } ss_training_t;
 
-/* Numeric training keys, in a fixed order (the order of /runs attributes and run ids). */
+/* Numeric training keys, in a fixed order (the order of /runs attributes; run ids follow
+   the order of the sweep axes instead). train_eigenvectors is a boolean stored as 0/1. */
 typedef enum {
     SS_KEY_LEARNING_RATE, SS_KEY_BATCH_SIZE, SS_KEY_EPOCHS, SS_KEY_VALIDATION_FRACTION,
     SS_KEY_REG_EIGENVALUES, SS_KEY_REG_EIGENVECTORS, SS_KEY_TRAIN_EIGENVECTORS,
@@ -56,6 +57,7 @@ typedef enum {
 const char *ss_training_key_name(ss_training_key_t k);
 int ss_training_key_is_int(ss_training_key_t k);   /* batch_size, epochs, train_eigenvectors */
 double ss_training_get(const ss_training_t *t, ss_training_key_t k);
+/* Integer keys are rounded to the nearest int; train_eigenvectors is set to v != 0. */
 void ss_training_set(ss_training_t *t, ss_training_key_t k, double v);
 /* -1 if `name` is not a training key. */
 int ss_training_key_lookup(const char *name);
@@ -63,7 +65,9 @@ int ss_training_key_lookup(const char *name);
 typedef struct {
     int n_hidden;                    /* 3 */
     int hidden[SS_MAX_LAYERS];       /* 100, 100, 50 */
-    ss_act_t act[SS_MAX_LAYERS];     /* activation after each hidden layer: tanh, relu, relu */
+    ss_act_t act[SS_MAX_LAYERS];     /* activation after each hidden layer: tanh, relu, relu
+                                        (not given: tanh after the first layer, relu after
+                                        the others; one name alone applies to every layer) */
     ss_spectral_t spectral;          /* all */
     int batchnorm_after_first;       /* 0 */
     double dropout_after_first;      /* 0.0, rate in [0, 1) */
@@ -77,7 +81,8 @@ typedef struct {
     int line, col;                   /* position of the name in the sweep file */
 
     /* synthetic kinds (gaussian, correlated, spectra) */
-    int features;                    /* gaussian: 20 */
+    int features;                    /* gaussian, spectra: 20; correlated: computed,
+                                        2 * n_pairs + noise_features */
     int relevant;                    /* gaussian: 11 (the first `relevant` features) */
     int samples;                     /* 60000 */
     double sigma;                    /* 0.5 */
@@ -107,7 +112,9 @@ typedef struct {
 typedef struct {
     ss_training_key_t key;
     int n;
-    double *values;                  /* n values; lists, or {logspace: [a, b, n]} */
+    double *values;                  /* n distinct values (distinct under "%.6g"): a list,
+                                        or {logspace: [a, b, n]} = 10^a .. 10^b, n points
+                                        evenly spaced in the exponent (n = 1: 10^a) */
 } ss_axis_t;
 
 typedef struct {
@@ -138,24 +145,31 @@ typedef struct {
 
 /* One expanded run: a pure description; training it depends on nothing else. */
 typedef struct {
-    char id[192];                    /* "<dataset>/<key>=<v>,.../seed=<s>" with '/' -> "__" */
-    char cell_id[160];               /* the same without the seed */
+    char id[192];                    /* "<dataset>__<key>=<v>__<key2>=<v2>__seed=<s>":
+                                        axes in file order, values "%.6g"; with no axes
+                                        "<dataset>__seed=<s>" */
+    char cell_id[160];               /* the same without "__seed=<s>" */
     int dataset;                     /* index into sweep->datasets */
-    int cell;                        /* index of the cell (dataset x sweep point) */
+    int cell;                        /* index of the cell (dataset x sweep point), cells
+                                        numbered in run order */
     int64_t seed;
     ss_training_t training;          /* fully resolved: global, dataset, sweep point */
     int axis_index[SS_MAX_AXES];     /* position on every axis */
 } ss_run_t;
 
-/* Parse and validate a sweep file. On failure *sw is left freed/empty. */
+/* Parse and validate a sweep file. On failure *sw is left freed/empty. A file whose ids
+   would not fit ss_run_t is rejected here. */
 int ss_sweep_load(const char *path, ss_sweep_t *sw, ss_error_t *err);
 /* Parse from memory; `path` is only used in messages and for relative paths. */
 int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_t *err);
+/* Free everything and zero *sw; accepts NULL, a zeroed or a half-built sweep. */
 void ss_sweep_free(ss_sweep_t *sw);
 
 /*
- * Expand the grid: datasets x every axis x seeds, in that nesting order (seeds
- * innermost). *runs is allocated (free()); *n_cells gets the number of cells.
+ * Expand the grid: datasets x every axis x seeds, in that nesting order (first axis
+ * outermost, seeds innermost). A run's training is the global `training`, overridden by
+ * its dataset's `training` keys, then by the sweep point. *runs is allocated (free();
+ * NULL when there are no runs); *n_cells gets the number of cells.
  */
 int ss_sweep_expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_cells,
                     ss_error_t *err);

@@ -1,0 +1,783 @@
+/*
+ * test_config.c - the sweep file: parsing, validation messages with their positions,
+ * defaults, relative paths, and the expansion into runs and cells.
+ *
+ * Every case of the table is parsed from memory as "sweep.yaml" (or the path it names).
+ * A bad file must fail with SS_EXIT_INPUT, a message starting "sweep.yaml:LINE:COLUMN: "
+ * and containing the expected phrase, and leave the sweep zeroed. A good file runs its
+ * check function on the parsed sweep.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "specsweep/config.h"
+#include "testutil.h"
+
+/* name + one gaussian dataset: three lines, so a section added after it starts at line 4 */
+#define P "name: t\ndatasets:\n  g: {kind: gaussian}\n"
+
+static int close_rel(double a, double b) { return fabs(a - b) <= 1e-12 * fabs(b); }
+
+/* Expand, checking success. Caller frees *runs. */
+static int expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_cells)
+{
+    ss_error_t err = {0};
+    int n = -1;
+    int rc = ss_sweep_expand(sw, runs, &n, n_cells, &err);
+    CHECK(rc == 0, "expand failed: %s", err.msg);
+    return rc == 0 ? n : -1;
+}
+
+/* ---- checks of good files --------------------------------------------------------------- */
+
+static void check_minimal(const ss_sweep_t *sw)
+{
+    CHECK(!strcmp(sw->name, "t"), "name %s", sw->name);
+    CHECK(sw->output && !strcmp(sw->output, "results/t.h5"), "output %s", sw->output);
+    CHECK(sw->path && !strcmp(sw->path, "sweep.yaml"), "path %s", sw->path);
+    CHECK(sw->dir && !strcmp(sw->dir, "."), "dir %s", sw->dir);
+    CHECK(sw->yaml_text && !strcmp(sw->yaml_text, P), "yaml_text kept");
+    CHECK(sw->n_seeds == 10, "n_seeds %d", sw->n_seeds);
+    for (int i = 0; i < sw->n_seeds; i++)
+        CHECK(sw->seeds[i] == i, "seed %d", i);
+
+    const ss_model_t *m = &sw->model;
+    CHECK(m->n_hidden == 3 && m->hidden[0] == 100 && m->hidden[1] == 100 && m->hidden[2] == 50,
+          "hidden");
+    CHECK(m->act[0] == SS_ACT_TANH && m->act[1] == SS_ACT_RELU && m->act[2] == SS_ACT_RELU,
+          "activations");
+    CHECK(m->spectral == SS_SPECTRAL_ALL && !m->batchnorm_after_first &&
+          m->dropout_after_first == 0.0 && !m->train_lambda_out, "model flags");
+
+    const ss_training_t *t = &sw->training;
+    CHECK(t->learning_rate == 1e-2 && t->batch_size == 500 && t->epochs == 1000,
+          "lr/batch/epochs");
+    CHECK(t->validation_fraction == 0.1 && t->reg_eigenvalues == 1e-2 &&
+          t->reg_eigenvectors == 1e-4 && t->train_eigenvectors == 1, "val/reg/train_eigvec");
+    CHECK(t->adam_beta1 == 0.9 && t->adam_beta2 == 0.999 && t->adam_epsilon == 1e-7, "adam");
+
+    static const int topk[] = {1, 2, 5, 10, 14, 20, 50, 100, 200, 500};
+    CHECK(sw->n_topk == 10, "n_topk %d", sw->n_topk);
+    for (int i = 0; i < 10 && i < sw->n_topk; i++)
+        CHECK(sw->topk[i] == topk[i], "topk[%d] %d", i, sw->topk[i]);
+    CHECK(sw->random_repeats == 5 && sw->ranks_per_run == 1, "relevance/parallel");
+    CHECK(sw->n_axes == 0, "axes %d", sw->n_axes);
+
+    CHECK(sw->n_datasets == 1, "n_datasets %d", sw->n_datasets);
+    const ss_dataset_spec_t *d = &sw->datasets[0];
+    CHECK(!strcmp(d->name, "g") && d->kind == SS_KIND_GAUSSIAN, "dataset name/kind");
+    CHECK(d->line == 3 && d->col == 3, "dataset position %d:%d", d->line, d->col);
+    CHECK(d->features == 20 && d->relevant == 11 && d->samples == 60000, "gaussian sizes");
+    CHECK(d->sigma == 0.5 && d->max_shift == 1.4 && d->data_seed == 1 &&
+          d->test_fraction == 0.2, "gaussian values");
+    CHECK(d->n_pairs == 4 && d->pair_p[0] == 0.7 && d->pair_p[1] == 0.8 &&
+          d->pair_p[2] == 0.4 && d->pair_p[3] == 0.6 && d->noise_features == 2,
+          "correlated defaults");
+    CHECK(!strcmp(d->label, "label") && d->task == SS_TASK_CLASSIFICATION &&
+          d->n_class_subset == 0 && close_rel(d->scale, 1.0 / 255) && d->max_train == 0 &&
+          d->max_test == 0, "file defaults");
+    CHECK(!d->path && !d->train_images, "no paths");
+    CHECK(d->training_set_mask == 0 &&
+          !memcmp(&d->training, &sw->training, sizeof d->training), "dataset training");
+
+    ss_run_t *runs = NULL;
+    int n_cells = 0, n = expand(sw, &runs, &n_cells);
+    CHECK(n == 10 && n_cells == 1, "runs %d cells %d", n, n_cells);
+    for (int i = 0; i < n; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "g__seed=%d", i);
+        CHECK(!strcmp(runs[i].id, id), "run id %s", runs[i].id);
+        CHECK(!strcmp(runs[i].cell_id, "g"), "cell id %s", runs[i].cell_id);
+        CHECK(runs[i].cell == 0 && runs[i].dataset == 0 && runs[i].seed == i, "run %d", i);
+    }
+    free(runs);
+}
+
+static const char design_example[] =
+    "name: gaussian-fig3\n"
+    "output: results/gaussian-fig3.h5      # relative to the working directory; -o overrides\n"
+    "seeds: 10                             # N (seeds 0..N-1) or a list [3, 7, 11]\n"
+    "datasets:                             # name -> spec; every dataset is run\n"
+    "  gauss20:\n"
+    "    kind: gaussian                    # gaussian | correlated | idx | csv | hdf5 | ...\n"
+    "    features: 20\n"
+    "    relevant: 11\n"
+    "    samples: 60000\n"
+    "    sigma: 0.5\n"
+    "    max_shift: 1.4\n"
+    "    data_seed: 1\n"
+    "    test_fraction: 0.2\n"
+    "  digits01:\n"
+    "    kind: idx                         # MNIST-format files, .gz or plain\n"
+    "    train_images: data/mnist/train-images-idx3-ubyte.gz\n"
+    "    train_labels: data/mnist/train-labels-idx1-ubyte.gz\n"
+    "    test_images:  data/mnist/t10k-images-idx3-ubyte.gz\n"
+    "    test_labels:  data/mnist/t10k-labels-idx1-ubyte.gz\n"
+    "    classes: [0, 1]                   # optional subset, relabelled 0..k-1\n"
+    "    training: {learning_rate: 1.0e-4} # per-dataset overrides of `training`\n"
+    "  mydata:\n"
+    "    kind: csv                         # header row; numeric columns\n"
+    "    path: data/mydata.csv             # relative paths: relative to the sweep file\n"
+    "    label: label                      # label column name (default \"label\")\n"
+    "    task: classification             # or regression\n"
+    "    test_fraction: 0.2\n"
+    "model:\n"
+    "  hidden: [100, 100, 50]\n"
+    "  activations: [tanh, relu, relu]\n"
+    "  spectral: all                       # all | first\n"
+    "  batchnorm_after_first: false\n"
+    "  dropout_after_first: 0.0\n"
+    "training:\n"
+    "  optimizer: adam\n"
+    "  learning_rate: 0.01\n"
+    "  batch_size: 500\n"
+    "  epochs: 1000\n"
+    "  validation_fraction: 0.1\n"
+    "  reg_eigenvalues: 1.0e-2\n"
+    "  reg_eigenvectors: 1.0e-4\n"
+    "  train_eigenvectors: true\n"
+    "sweep:                                # axes over `training` keys: a list, or\n"
+    "  reg_eigenvalues: {logspace: [-5, -1, 5]}   # {logspace: [from_exp, to_exp, count]}\n"
+    "  epochs: [100, 1000]\n"
+    "relevance:\n"
+    "  topk: [1, 2, 5, 10, 20, 50]         # test accuracy using only the top-k inputs\n"
+    "parallel:\n"
+    "  ranks_per_run: 1\n";
+
+static void check_design(const ss_sweep_t *sw)
+{
+    CHECK(!strcmp(sw->name, "gaussian-fig3"), "name");
+    CHECK(!strcmp(sw->output, "results/gaussian-fig3.h5"), "output %s", sw->output);
+    CHECK(!strcmp(sw->dir, "/data/sweeps"), "dir %s", sw->dir);
+    CHECK(sw->n_datasets == 3, "n_datasets %d", sw->n_datasets);
+    if (sw->n_datasets != 3)
+        return;
+    const ss_dataset_spec_t *g = &sw->datasets[0], *m = &sw->datasets[1], *c = &sw->datasets[2];
+    CHECK(!strcmp(g->name, "gauss20") && !strcmp(m->name, "digits01") &&
+          !strcmp(c->name, "mydata"), "dataset order");
+    CHECK(m->line == 14 && m->col == 3, "digits01 at %d:%d", m->line, m->col);
+    CHECK(m->kind == SS_KIND_IDX && c->kind == SS_KIND_CSV, "kinds");
+    CHECK(!strcmp(m->train_images, "/data/sweeps/data/mnist/train-images-idx3-ubyte.gz"),
+          "train_images %s", m->train_images);
+    CHECK(!strcmp(m->test_labels, "/data/sweeps/data/mnist/t10k-labels-idx1-ubyte.gz"),
+          "test_labels %s", m->test_labels);
+    CHECK(m->n_class_subset == 2 && m->class_subset[0] == 0 && m->class_subset[1] == 1,
+          "classes");
+    CHECK(m->training_set_mask == (1u << SS_KEY_LEARNING_RATE), "mask %x",
+          m->training_set_mask);
+    CHECK(m->training.learning_rate == 1e-4 && m->training.epochs == 1000,
+          "digits01 resolved training");
+    CHECK(!strcmp(c->path, "/data/sweeps/data/mydata.csv"), "csv path %s", c->path);
+    CHECK(!strcmp(c->label, "label") && c->task == SS_TASK_CLASSIFICATION, "csv label/task");
+
+    CHECK(sw->n_axes == 2, "axes %d", sw->n_axes);
+    if (sw->n_axes != 2)
+        return;
+    const ss_axis_t *a = &sw->axes[0];
+    CHECK(a->key == SS_KEY_REG_EIGENVALUES && a->n == 5, "axis 0");
+    static const double expect[] = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1};
+    for (int i = 0; i < 5 && i < a->n; i++)
+        CHECK(close_rel(a->values[i], expect[i]), "logspace[%d] = %.17g", i, a->values[i]);
+    CHECK(sw->axes[1].key == SS_KEY_EPOCHS && sw->axes[1].n == 2 &&
+          sw->axes[1].values[0] == 100 && sw->axes[1].values[1] == 1000, "axis 1");
+    CHECK(sw->n_topk == 6 && sw->topk[5] == 50, "topk");
+
+    ss_run_t *runs = NULL;
+    int n_cells = 0, n = expand(sw, &runs, &n_cells);
+    CHECK(n == 3 * 5 * 2 * 10 && n_cells == 3 * 5 * 2, "runs %d cells %d", n, n_cells);
+    if (n != 300) {
+        free(runs);
+        return;
+    }
+    CHECK(!strcmp(runs[0].id, "gauss20__reg_eigenvalues=1e-05__epochs=100__seed=0"), "id %s",
+          runs[0].id);
+    CHECK(!strcmp(runs[0].cell_id, "gauss20__reg_eigenvalues=1e-05__epochs=100"), "cell %s",
+          runs[0].cell_id);
+    CHECK(!strcmp(runs[9].id, "gauss20__reg_eigenvalues=1e-05__epochs=100__seed=9"), "id %s",
+          runs[9].id);
+    CHECK(!strcmp(runs[10].id, "gauss20__reg_eigenvalues=1e-05__epochs=1000__seed=0"), "id %s",
+          runs[10].id);
+    CHECK(runs[10].cell == 1 && runs[10].axis_index[0] == 0 && runs[10].axis_index[1] == 1,
+          "run 10 cell %d", runs[10].cell);
+    CHECK(!strcmp(runs[20].id, "gauss20__reg_eigenvalues=0.0001__epochs=100__seed=0"), "id %s",
+          runs[20].id);
+    CHECK(runs[20].training.epochs == 100 && close_rel(runs[20].training.reg_eigenvalues, 1e-4),
+          "run 20 training");
+    CHECK(runs[0].training.learning_rate == 0.01, "gauss20 lr");
+    const ss_run_t *r = &runs[100 + 3 * 20 + 10 + 7];   /* digits01, point (3, 1), seed 7 */
+    CHECK(!strcmp(r->id, "digits01__reg_eigenvalues=0.01__epochs=1000__seed=7"), "id %s",
+          r->id);
+    CHECK(r->dataset == 1 && r->cell == 10 + 7 && r->seed == 7, "digits01 run");
+    CHECK(r->training.learning_rate == 1e-4 && r->training.epochs == 1000 &&
+          close_rel(r->training.reg_eigenvalues, 1e-2), "digits01 resolved");
+    CHECK(runs[299].cell == 29 && !strcmp(runs[299].cell_id,
+          "mydata__reg_eigenvalues=0.1__epochs=1000"), "last cell %s", runs[299].cell_id);
+    free(runs);
+}
+
+static void check_seed_list(const ss_sweep_t *sw)
+{
+    CHECK(sw->n_seeds == 3 && sw->seeds[0] == 3 && sw->seeds[1] == 7 && sw->seeds[2] == 11,
+          "seeds");
+    ss_run_t *runs = NULL;
+    int n_cells = 0, n = expand(sw, &runs, &n_cells);
+    CHECK(n == 3 && n_cells == 1, "runs %d", n);
+    if (n == 3)
+        CHECK(!strcmp(runs[2].id, "g__seed=11") && runs[2].seed == 11, "id %s", runs[2].id);
+    free(runs);
+}
+
+static const char overrides_text[] =
+    "name: prec\n"
+    "seeds: 2\n"
+    "datasets:\n"
+    "  a:\n"
+    "    kind: gaussian\n"
+    "    training: {epochs: 20, reg_eigenvectors: 0}\n"
+    "  b: {kind: correlated}\n"
+    "training:\n"
+    "  epochs: 50\n"
+    "  batch_size: 64\n"
+    "sweep:\n"
+    "  learning_rate: [0.1, 0.2]\n";
+
+static void check_overrides(const ss_sweep_t *sw)
+{
+    const ss_dataset_spec_t *a = &sw->datasets[0], *b = &sw->datasets[1];
+    CHECK(a->training.epochs == 20 && a->training.batch_size == 64 &&
+          a->training.reg_eigenvectors == 0.0, "a resolved");
+    CHECK(b->training.epochs == 50 && b->training_set_mask == 0, "b resolved");
+    CHECK(b->features == 10, "correlated features %d", b->features);
+    ss_run_t *runs = NULL;
+    int n_cells = 0, n = expand(sw, &runs, &n_cells);
+    CHECK(n == 8 && n_cells == 4, "runs %d cells %d", n, n_cells);
+    if (n == 8) {
+        CHECK(runs[0].training.epochs == 20 && runs[0].training.learning_rate == 0.1 &&
+              runs[0].training.batch_size == 64 && runs[0].training.reg_eigenvectors == 0.0,
+              "dataset override then sweep");
+        CHECK(runs[3].training.learning_rate == 0.2 && runs[3].training.epochs == 20, "a 0.2");
+        CHECK(runs[5].training.epochs == 50 && runs[5].training.learning_rate == 0.1 &&
+              runs[5].training.reg_eigenvectors == 1e-4, "b keeps global");
+        CHECK(!strcmp(runs[5].id, "b__learning_rate=0.1__seed=1"), "id %s", runs[5].id);
+        CHECK(!strcmp(runs[6].cell_id, "b__learning_rate=0.2") && runs[6].cell == 3, "cell");
+    }
+    free(runs);
+}
+
+static void check_axes_order(const ss_sweep_t *sw)
+{
+    ss_run_t *runs = NULL;
+    int n_cells = 0, n = expand(sw, &runs, &n_cells);
+    CHECK(n == 6 && n_cells == 6, "runs %d cells %d", n, n_cells);
+    static const int bs[] = {16, 16, 16, 32, 32, 32};
+    static const int ep[] = {1, 2, 3, 1, 2, 3};
+    for (int i = 0; i < n && i < 6; i++) {
+        CHECK(runs[i].training.batch_size == bs[i] && runs[i].training.epochs == ep[i] &&
+              runs[i].cell == i && runs[i].axis_index[0] == i / 3 &&
+              runs[i].axis_index[1] == i % 3, "point %d", i);
+    }
+    if (n == 6)
+        CHECK(!strcmp(runs[4].id, "g__batch_size=32__epochs=2__seed=0"), "id %s", runs[4].id);
+    free(runs);
+}
+
+static void check_logspace_epochs(const ss_sweep_t *sw)
+{
+    CHECK(sw->n_axes == 2, "axes");
+    if (sw->n_axes != 2)
+        return;
+    CHECK(sw->axes[0].n == 3 && sw->axes[0].values[0] == 10 && sw->axes[0].values[1] == 100 &&
+          sw->axes[0].values[2] == 1000, "epochs logspace");
+    CHECK(sw->axes[1].n == 1 && close_rel(sw->axes[1].values[0], 1e-3), "count 1 is 10^from");
+    ss_run_t *runs = NULL;
+    int n_cells = 0, n = expand(sw, &runs, &n_cells);
+    CHECK(n == 3 && runs && runs[2].training.epochs == 1000 &&
+          !strcmp(runs[2].id, "g__epochs=1000__learning_rate=0.001__seed=0"), "epochs run");
+    free(runs);
+}
+
+static void check_logspace_fraction(const ss_sweep_t *sw)
+{
+    const ss_axis_t *a = &sw->axes[0];
+    CHECK(a->n == 4, "n %d", a->n);
+    static const double e[] = {-4, -3.5, -3, -2.5};
+    for (int i = 0; i < a->n && i < 4; i++)
+        CHECK(close_rel(a->values[i], pow(10.0, e[i])), "value %d %.17g", i, a->values[i]);
+}
+
+static void check_numbers(const ss_sweep_t *sw)
+{
+    CHECK(sw->training.learning_rate == 1e-4, "1.0e-4");
+    CHECK(sw->training.reg_eigenvalues == 1e-4, "1e-4");
+    CHECK(sw->training.reg_eigenvectors == 0.01, "0.01");
+    CHECK(sw->training.epochs == 1000, "1e3 as integer");
+    CHECK(sw->training.batch_size == 32, "32.0 as integer");
+    CHECK(sw->training.train_eigenvectors == 0, "no");
+    CHECK(sw->model.batchnorm_after_first == 1 && sw->model.train_lambda_out == 1, "yes/True");
+    CHECK(sw->model.n_hidden == 2 && sw->model.act[0] == SS_ACT_RELU &&
+          sw->model.act[1] == SS_ACT_RELU, "one activation for all layers");
+    CHECK(sw->model.spectral == SS_SPECTRAL_FIRST && sw->model.dropout_after_first == 0.25,
+          "spectral/dropout");
+    CHECK(!strcmp(sw->output, "out/x.h5"), "output %s", sw->output);
+}
+
+static void check_paths(const ss_sweep_t *sw)
+{
+    CHECK(!strcmp(sw->dir, "."), "dir %s", sw->dir);
+    CHECK(!strcmp(sw->datasets[0].path, "data/x.csv"), "relative to cwd %s",
+          sw->datasets[0].path);
+    CHECK(!strcmp(sw->datasets[1].path, "/abs/y.h5"), "absolute kept %s", sw->datasets[1].path);
+    CHECK(sw->datasets[1].task == SS_TASK_REGRESSION && sw->datasets[1].kind == SS_KIND_HDF5,
+          "hdf5 regression");
+    CHECK(sw->datasets[0].max_train == 100 && sw->datasets[0].data_seed == 7 &&
+          !strcmp(sw->datasets[0].label, "y"), "csv fields");
+}
+
+static void check_correlated(const ss_sweep_t *sw)
+{
+    const ss_dataset_spec_t *d = &sw->datasets[0];
+    CHECK(d->n_pairs == 3 && d->pair_p[2] == 0.7 && d->noise_features == 3 &&
+          d->features == 9, "correlated: %d pairs, %d features", d->n_pairs, d->features);
+    CHECK(sw->datasets[1].kind == SS_KIND_SPECTRA && sw->datasets[1].features == 4300,
+          "spectra");
+}
+
+static void check_empty_sections(const ss_sweep_t *sw)
+{
+    CHECK(sw->n_axes == 0 && sw->model.n_hidden == 3 && sw->training.epochs == 1000,
+          "empty sections keep defaults");
+}
+
+static void check_train_eigvec_axis(const ss_sweep_t *sw)
+{
+    ss_run_t *runs = NULL;
+    int n_cells = 0, n = expand(sw, &runs, &n_cells);
+    CHECK(n == 2 && runs && runs[0].training.train_eigenvectors == 1 &&
+          runs[1].training.train_eigenvectors == 0 &&
+          !strcmp(runs[1].id, "g__train_eigenvectors=0__seed=0"), "boolean axis");
+    free(runs);
+}
+
+/* ---- the table ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *title;
+    const char *yaml;
+    const char *error;                 /* phrase of the message, NULL: the file is good */
+    const char *pos;                   /* "LINE:COLUMN" of the error */
+    void (*check)(const ss_sweep_t *); /* good files: assertions on the result */
+    const char *path;                  /* NULL: "sweep.yaml" */
+} config_case_t;
+
+static const config_case_t cases[] = {
+    /* good files */
+    {"minimal file: every default", P, NULL, NULL, check_minimal, NULL},
+    {"DESIGN section 3 example", design_example, NULL, NULL, check_design,
+     "/data/sweeps/gaussian-fig3.yaml"},
+    {"seeds as a list", P "seeds: [3, 7, 11]\n", NULL, NULL, check_seed_list, NULL},
+    {"dataset overrides, then the sweep point", overrides_text, NULL, NULL, check_overrides,
+     NULL},
+    {"two axes, first outermost", P "seeds: 1\nsweep:\n  batch_size: [16, 32]\n"
+     "  epochs: [1, 2, 3]\n", NULL, NULL, check_axes_order, NULL},
+    {"logspace on an integer key and count 1", P "seeds: 1\nsweep:\n"
+     "  epochs: {logspace: [1, 3, 3]}\n  learning_rate: {logspace: [-3, 0, 1]}\n", NULL, NULL,
+     check_logspace_epochs, NULL},
+    {"logspace with fractional exponents", P "sweep:\n  reg_eigenvectors:\n"
+     "    logspace: [-4, -2.5, 4]\n", NULL, NULL, check_logspace_fraction, NULL},
+    {"number forms, booleans, one activation", P "output: out/x.h5\ntraining:\n"
+     "  learning_rate: 1.0e-4\n  reg_eigenvalues: 1e-4\n  reg_eigenvectors: 0.01\n"
+     "  epochs: 1e3\n  batch_size: 32.0\n  train_eigenvectors: no\nmodel:\n"
+     "  hidden: [8, 4]\n  activations: relu\n  batchnorm_after_first: yes\n"
+     "  train_lambda_out: True\n  spectral: first\n  dropout_after_first: 0.25\n", NULL, NULL,
+     check_numbers, NULL},
+    {"paths next to a sweep file in the working directory",
+     "name: p\ndatasets:\n  c: {kind: csv, path: data/x.csv, label: y, max_train: 100, "
+     "data_seed: 7}\n  h:\n    kind: hdf5\n    path: /abs/y.h5\n    task: regression\n",
+     NULL, NULL, check_paths, NULL},
+    {"correlated features are computed; spectra keys",
+     "name: c\ndatasets:\n  corr:\n    kind: correlated\n"
+     "    pair_probabilities: [0.5, 0.6, 0.7]\n    noise_features: 3\n"
+     "  spec: {kind: spectra, features: 4300, samples: 1000, sigma: 0.1}\n", NULL, NULL,
+     check_correlated, NULL},
+    {"empty sections", P "model:\ntraining: ~\nsweep: {}\n", NULL, NULL,
+     check_empty_sections, NULL},
+    {"train_eigenvectors as a sweep axis", P "seeds: 1\nsweep:\n"
+     "  train_eigenvectors: [true, false]\n", NULL, NULL, check_train_eigvec_axis, NULL},
+
+    /* structure */
+    {"empty file", "", "the sweep file is empty", "1:1", NULL, NULL},
+    {"top level is a list", "- name: t\n", "must be a mapping of keys", "1:1", NULL, NULL},
+    {"YAML syntax error", "name: t\ndatasets: {g: {kind: gaussian}\n", "YAML syntax error",
+     "3:1", NULL, NULL},
+    {"tab indentation", "name: t\ndatasets:\n\tg: {kind: gaussian}\n",
+     "does not allow tabs", "3:1", NULL, NULL},
+    {"two documents", P "---\nname: u\n", "one YAML document", "5:1", NULL, NULL},
+    {"not UTF-8", P "training: {epochs: \"\xff\"}\n", "not readable as UTF-8 text", "4:21",
+     NULL, NULL},
+    {"a list as a key", P "? [a, b]\n: 1\n", "a key must be a name, got a list", "4:3", NULL,
+     NULL},
+    {"alias loop", "name: t\ndatasets: &d\n  g: *d\n",
+     "missing required key 'kind' in dataset 'g'", "3:3", NULL, NULL},
+    {"empty name", "name:\ndatasets:\n  g: {kind: gaussian}\n",
+     "name must be a non-empty text value, got nothing", "1:6", NULL, NULL},
+    {"missing name", "datasets:\n  g: {kind: gaussian}\n", "missing required key 'name'",
+     "1:1", NULL, NULL},
+    {"missing datasets", "name: t\nseeds: 2\n", "missing required key 'datasets'", "1:1",
+     NULL, NULL},
+    {"unknown top-level key", P "seed: 3\n", "unknown key 'seed' at the top level", "4:1",
+     NULL, NULL},
+    {"unknown training key, suggestion", P "training:\n  learnin_rate: 0.1\n",
+     "unknown key 'learnin_rate' in training (known: optimizer, learning_rate, batch_size",
+     "5:3", NULL, NULL},
+    {"suggestion names the close key", P "training:\n  learnin_rate: 0.1\n",
+     "did you mean 'learning_rate'?", "5:3", NULL, NULL},
+    {"duplicate key", P "training:\n  epochs: 10\n  epochs: 20\n",
+     "duplicate key 'epochs' (first at line 5)", "6:3", NULL, NULL},
+    {"duplicate top-level key", "name: a\nname: b\ndatasets:\n  g: {kind: gaussian}\n",
+     "duplicate key 'name' (first at line 1)", "2:1", NULL, NULL},
+    {"duplicate dataset", "name: t\ndatasets:\n  g: {kind: gaussian}\n  g: {kind: csv}\n",
+     "duplicate key 'g' (first at line 3)", "4:3", NULL, NULL},
+    {"section of the wrong type", P "training: [1, 2]\n",
+     "training must be a mapping of keys, got a list", "4:11", NULL, NULL},
+    {"datasets as a list", "name: t\ndatasets:\n  - g\n", "datasets must be a mapping",
+     "3:3", NULL, NULL},
+    {"bad sweep name", "name: my sweep\ndatasets:\n  g: {kind: gaussian}\n",
+     "may contain only letters, digits", "1:7", NULL, NULL},
+
+    /* training values */
+    {"epochs 0", P "training:\n  epochs: 0\n", "epochs must be a positive integer, got 0",
+     "5:11", NULL, NULL},
+    {"epochs not integral", P "training:\n  epochs: 10.5\n",
+     "epochs must be a positive integer, got 10.5", "5:11", NULL, NULL},
+    {"epochs as text", P "training:\n  epochs: many\n",
+     "epochs must be a positive integer, got 'many'", "5:11", NULL, NULL},
+    {"epochs quoted", P "training:\n  epochs: \"100\"\n", "(quoted, so text)", "5:11", NULL,
+     NULL},
+    {"epochs as a list", P "training:\n  epochs: [1]\n",
+     "epochs must be a positive integer, got a list", "5:11", NULL, NULL},
+    {"batch_size 0", P "training:\n  batch_size: 0\n",
+     "batch_size must be a positive integer, got 0", "5:15", NULL, NULL},
+    {"learning_rate 0", P "training:\n  learning_rate: 0\n",
+     "learning_rate must be a positive number, got 0", "5:18", NULL, NULL},
+    {"learning_rate infinite", P "training:\n  learning_rate: 1e999\n",
+     "learning_rate must be a positive number, got 1e999 (out of range)", "5:18", NULL, NULL},
+    {"negative regularization", P "training:\n  reg_eigenvalues: -0.1\n",
+     "reg_eigenvalues must be a non-negative number, got -0.1", "5:20", NULL, NULL},
+    {"validation_fraction 1", P "training:\n  validation_fraction: 1\n",
+     "validation_fraction must be a number in [0, 1), got 1", "5:24", NULL, NULL},
+    {"adam_beta2 1", P "training:\n  adam_beta2: 1.0\n",
+     "adam_beta2 must be a number in [0, 1)", "5:15", NULL, NULL},
+    {"boolean wrong", P "training:\n  train_eigenvectors: maybe\n",
+     "train_eigenvectors must be true or false, got 'maybe'", "5:23", NULL, NULL},
+    {"optimizer other than adam", P "training:\n  optimizer: sgd\n",
+     "optimizer must be one of adam, got 'sgd'", "5:14", NULL, NULL},
+
+    /* model */
+    {"dropout 1", P "model:\n  dropout_after_first: 1.0\n",
+     "dropout_after_first must be a number in [0, 1), got 1.0", "5:24", NULL, NULL},
+    {"activation count", P "model:\n  hidden: [10, 10]\n  activations: [tanh, relu, relu]\n",
+     "activations lists 3 activations but hidden has 2 layers", "6:16", NULL, NULL},
+    {"activation count against the default hidden", P "model:\n  activations: [tanh, relu]\n",
+     "activations lists 2 activations but hidden has 3 layers", "5:16", NULL, NULL},
+    {"unknown activation", P "model:\n  activations: [tanh, relux, relu]\n",
+     "an activation must be one of tanh, relu, sigmoid, linear, got 'relux'", "5:23", NULL,
+     NULL},
+    {"unknown spectral", P "model:\n  spectral: some\n",
+     "spectral must be one of all, first, none, got 'some'", "5:13", NULL, NULL},
+    {"hidden size 0", P "model:\n  hidden: [100, 0]\n",
+     "hidden layer size must be a positive integer, got 0", "5:17", NULL, NULL},
+    {"hidden not a list", P "model:\n  hidden: 100\n", "hidden must be a list of layer sizes",
+     "5:11", NULL, NULL},
+    {"too many layers", P "model:\n  hidden: [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]\n",
+     "hidden lists 17 layers; at most 16", "5:11", NULL, NULL},
+
+    /* datasets */
+    {"unknown kind", "name: t\ndatasets:\n  g: {kind: gauss}\n",
+     "kind must be one of gaussian, correlated, csv, idx, hdf5, spectra, got 'gauss'",
+     "3:13", NULL, NULL},
+    {"missing kind", "name: t\ndatasets:\n  g: {features: 3}\n",
+     "missing required key 'kind' in dataset 'g'", "3:3", NULL, NULL},
+    {"dataset without a spec", "name: t\ndatasets:\n  g:\n",
+     "dataset 'g' must be a mapping with at least 'kind'", "3:5", NULL, NULL},
+    {"bad dataset name", "name: t\ndatasets:\n  my data: {kind: gaussian}\n",
+     "a dataset name 'my data' may contain only letters, digits, '_', '.' and '-'", "3:3",
+     NULL, NULL},
+    {"dataset name too long",
+     "name: t\ndatasets:\n"
+     "  a234567890123456789012345678901234567890123456789012345678901234: {kind: gaussian}\n",
+     "is too long (at most 63 characters)", "3:3", NULL, NULL},
+    {"key of another kind", "name: t\ndatasets:\n  g:\n    kind: gaussian\n    path: x.csv\n",
+     "unknown key 'path' for kind gaussian in dataset 'g' (known: kind, training, features",
+     "5:5", NULL, NULL},
+    {"unknown dataset key", "name: t\ndatasets:\n  g: {kind: gaussian, sigmaa: 1}\n",
+     "did you mean 'sigma'?", "3:23", NULL, NULL},
+    {"idx without its files", "name: t\ndatasets:\n  m:\n    kind: idx\n"
+     "    train_images: a.gz\n",
+     "missing required key 'train_labels' in dataset 'm' (kind idx needs", "3:3", NULL, NULL},
+    {"csv without path", "name: t\ndatasets:\n  c: {kind: csv, label: y}\n",
+     "missing required key 'path' in dataset 'c'", "3:3", NULL, NULL},
+    {"hdf5 without path", "name: t\ndatasets:\n  pre:\n    kind: hdf5\n",
+     "missing required key 'path' in dataset 'pre'", "3:3", NULL, NULL},
+    {"test_fraction 0", "name: t\ndatasets:\n  g:\n    kind: gaussian\n    test_fraction: 0\n",
+     "test_fraction must be a number in (0, 1)", "5:20", NULL, NULL},
+    {"test_fraction 1", "name: t\ndatasets:\n  g: {kind: gaussian, test_fraction: 1}\n",
+     "test_fraction must be a number in (0, 1)", "3:38", NULL, NULL},
+    {"relevant > features", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    features: 5\n    relevant: 6\n", "relevant (6) cannot exceed features (5)", "6:15",
+     NULL, NULL},
+    {"relevant > smaller features", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    features: 5\n", "relevant (11) cannot exceed features (5)", "5:15", NULL, NULL},
+    {"data_seed beyond 64 bits", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    data_seed: 18446744073709551616\n",
+     "data_seed is too large (at most 9223372036854775807)", "5:16", NULL, NULL},
+    {"features beyond int", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    features: 3000000000\n", "features is too large (at most 2147483647)", "5:15",
+     NULL, NULL},
+    {"negative sigma", "name: t\ndatasets:\n  g: {kind: gaussian, sigma: -1}\n",
+     "sigma must be a positive number, got -1", "3:30", NULL, NULL},
+    {"pair probability above 1", "name: t\ndatasets:\n  c:\n    kind: correlated\n"
+     "    pair_probabilities: [0.7, 1.2]\n", "a pair probability must be a number in [0, 1], "
+     "got 1.2", "5:31", NULL, NULL},
+    {"empty pair list", "name: t\ndatasets:\n  c: {kind: correlated, pair_probabilities: []}\n",
+     "pair_probabilities must list 1 to 64 probabilities, got an empty list", "3:45", NULL, NULL},
+    {"duplicated class", "name: t\ndatasets:\n  c:\n    kind: csv\n    path: a.csv\n"
+     "    classes: [0, 1, 1]\n", "duplicate class 1 in classes (first at line 6, column 18)",
+     "6:21", NULL, NULL},
+    {"negative class", "name: t\ndatasets:\n  c:\n    kind: csv\n    path: a.csv\n"
+     "    classes: [0, -1]\n", "class must be a non-negative integer, got -1", "6:18", NULL,
+     NULL},
+    {"one class", "name: t\ndatasets:\n  c:\n    kind: csv\n    path: a.csv\n"
+     "    classes: [3]\n", "classes must list 2 to 256 entries, got 1", "6:14", NULL, NULL},
+    {"classes of a regression", "name: t\ndatasets:\n  c:\n    kind: csv\n    path: a.csv\n"
+     "    classes: [0, 1]\n    task: regression\n",
+     "classes selects classes, but dataset 'c' has task regression", "6:14", NULL, NULL},
+    {"unknown task", "name: t\ndatasets:\n  c:\n    kind: csv\n    path: a.csv\n"
+     "    task: classify\n", "task must be one of classification, regression, got 'classify'",
+     "6:11", NULL, NULL},
+    {"negative max_train", "name: t\ndatasets:\n  c: {kind: idx, train_images: a, "
+     "train_labels: b, test_images: c, test_labels: d, max_train: -5}\n",
+     "max_train must be a non-negative integer, got -5", "3:95", NULL, NULL},
+    {"empty path", "name: t\ndatasets:\n  c: {kind: csv, path: ''}\n",
+     "path must be a non-empty text value", "3:24", NULL, NULL},
+    {"dataset override invalid", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    training:\n      validation_fraction: -0.5\n",
+     "validation_fraction must be a number in [0, 1), got -0.5", "6:28", NULL, NULL},
+    {"dataset override unknown key", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    training: {epoch: 3}\n", "unknown key 'epoch' in datasets.g.training", "5:16", NULL,
+     NULL},
+    {"override also a sweep axis", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    training: {epochs: 10}\nsweep:\n  epochs: [1, 2]\n",
+     "datasets.g.training sets epochs, which is also a sweep axis (line 7): ambiguous",
+     "5:16", NULL, NULL},
+
+    /* seeds, relevance, parallel */
+    {"seeds 0", P "seeds: 0\n", "seeds must be a positive integer N (seeds 0..N-1)", "4:8",
+     NULL, NULL},
+    {"seeds as text", P "seeds: ten\n", "got 'ten'", "4:8", NULL, NULL},
+    {"negative seed", P "seeds: [1, -2]\n", "a seed must be a non-negative integer, got -2",
+     "4:12", NULL, NULL},
+    {"duplicated seed", P "seeds: [1, 2, 1]\n",
+     "duplicate seed 1 (first at line 4, column 9)", "4:15", NULL, NULL},
+    {"empty seed list", P "seeds: []\n", "non-empty list of seeds", "4:8", NULL, NULL},
+    {"topk 0", P "relevance:\n  topk: [0, 1]\n",
+     "topk entry must be a positive integer, got 0", "5:10", NULL, NULL},
+    {"duplicated topk", P "relevance:\n  topk: [1, 5, 5]\n",
+     "duplicate topk entry 5 in topk (first at line 5, column 13)", "5:16", NULL, NULL},
+    {"random_repeats 0", P "relevance:\n  random_repeats: 0\n",
+     "random_repeats must be a positive integer, got 0", "5:19", NULL, NULL},
+    {"ranks_per_run 0", P "parallel:\n  ranks_per_run: 0\n",
+     "ranks_per_run must be a positive integer, got 0", "5:18", NULL, NULL},
+    {"unknown parallel key", P "parallel:\n  ranks: 2\n",
+     "unknown key 'ranks' in parallel (known: ranks_per_run)", "5:3", NULL, NULL},
+
+    /* sweep */
+    {"empty sweep list", P "sweep:\n  epochs: []\n",
+     "sweep axis epochs has an empty list of values", "5:11", NULL, NULL},
+    {"sweep on an unknown key", P "sweep:\n  momentum: [0.9]\n",
+     "unknown key 'momentum' in sweep", "5:3", NULL, NULL},
+    {"sweep on a model key", P "sweep:\n  dropout_after_first: [0.1]\n",
+     "unknown key 'dropout_after_first' in sweep: an axis must be a training key (known: ", "5:3",
+     NULL, NULL},
+    {"sweep on the optimizer", P "sweep:\n  optimizer: [adam]\n",
+     "optimizer cannot be a sweep axis", "5:3", NULL, NULL},
+    {"non-integer value on an integer axis", P "sweep:\n  epochs: [100, 150.5]\n",
+     "epochs must be a positive integer, got 150.5", "5:17", NULL, NULL},
+    {"invalid value on an axis", P "sweep:\n  learning_rate: [0.1, -0.1]\n",
+     "learning_rate must be a positive number, got -0.1", "5:24", NULL, NULL},
+    {"repeated axis value", P "sweep:\n  batch_size: [10, 20, 10]\n",
+     "sweep axis batch_size repeats the value 10", "5:24", NULL, NULL},
+    {"values equal in 6 digits", P "sweep:\n  learning_rate: [0.1234561, 0.1234562]\n",
+     "repeats the value 0.123456", "5:30", NULL, NULL},
+    {"axis of a scalar", P "sweep:\n  epochs: 100\n",
+     "sweep axis epochs must be a list of values or {logspace: [from_exp, to_exp, count]}, "
+     "got 100", "5:11", NULL, NULL},
+    {"logspace count 0", P "sweep:\n  reg_eigenvalues: {logspace: [-5, -1, 0]}\n",
+     "logspace count must be a positive integer, got 0", "5:40", NULL, NULL},
+    {"logspace count not integral", P "sweep:\n  reg_eigenvalues: {logspace: [-5, -1, 2.5]}\n",
+     "logspace count must be a positive integer, got 2.5", "5:40", NULL, NULL},
+    {"logspace of two numbers", P "sweep:\n  reg_eigenvalues: {logspace: [-5, -1]}\n",
+     "logspace must be [from_exp, to_exp, count], got a list of 2 values", "5:31", NULL, NULL},
+    {"logspace typo", P "sweep:\n  reg_eigenvalues: {logspce: [-5, -1, 3]}\n",
+     "unknown key 'logspce' in sweep.reg_eigenvalues (known: logspace)", "5:21", NULL, NULL},
+    {"logspace not integral on epochs", P "sweep:\n  epochs: {logspace: [1, 2, 3]}\n",
+     "sweep axis epochs: logspace gives 31.6228, not an integer", "5:22", NULL, NULL},
+    {"logspace out of range", P "sweep:\n  validation_fraction: {logspace: [-2, 0, 3]}\n",
+     "logspace gives 1, but validation_fraction must be a number in [0, 1)", "5:35", NULL,
+     NULL},
+    {"logspace on a boolean", P "sweep:\n  train_eigenvectors: {logspace: [0, 1, 2]}\n",
+     "logspace does not apply", "5:34", NULL, NULL},
+    {"too many axes", P "sweep:\n  learning_rate: [0.1]\n  batch_size: [1]\n  epochs: [1]\n"
+     "  validation_fraction: [0]\n  reg_eigenvalues: [0]\n  reg_eigenvectors: [0]\n"
+     "  adam_beta1: [0.9]\n  adam_beta2: [0.99]\n  adam_epsilon: [1e-8]\n",
+     "too many sweep axes: at most 8", "13:3", NULL, NULL},
+    {"ids too long",
+     "name: t\ndatasets:\n"
+     "  a23456789012345678901234567890123456789012345678901234567890123: {kind: gaussian}\n"
+     "sweep:\n  learning_rate: [1.23456e-05]\n  reg_eigenvalues: [1.23456e-05]\n"
+     "  reg_eigenvectors: [1.23456e-05]\n  validation_fraction: [0.123456]\n",
+     "cell ids up to 179, at most 159", "3:3", NULL, NULL},
+};
+
+static void run_case(const config_case_t *c)
+{
+    const char *path = c->path ? c->path : "sweep.yaml";
+    ss_sweep_t sw;
+    ss_error_t err = {0};
+    int rc = ss_sweep_parse(path, c->yaml, &sw, &err);
+    if (!c->error) {
+        CHECK(rc == 0 && err.code == 0, "[%s] should parse: %s", c->title, err.msg);
+        if (rc == 0 && c->check)
+            c->check(&sw);
+        ss_sweep_free(&sw);
+        return;
+    }
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s:%s: ", path, c->pos);
+    CHECK(rc == -1, "[%s] should fail", c->title);
+    CHECK(err.code == SS_EXIT_INPUT, "[%s] code %d", c->title, err.code);
+    CHECK(!strncmp(err.msg, prefix, strlen(prefix)), "[%s] expected prefix '%s', got: %s",
+          c->title, prefix, err.msg);
+    CHECK(strstr(err.msg, c->error) != NULL, "[%s] expected '%s' in: %s", c->title, c->error,
+          err.msg);
+    CHECK(!sw.path && !sw.datasets && !sw.seeds && !sw.topk && !sw.axes[0].values,
+          "[%s] sweep not emptied after the failure", c->title);
+    if (getenv("SS_TEST_VERBOSE"))
+        printf("%-45s %s\n", c->title, err.msg);
+    ss_sweep_free(&sw);
+}
+
+/* Lists longer than the SS_MAX_* limits, built here rather than typed out. */
+static void test_limits(void)
+{
+    char text[4096];
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "name: t\ndatasets:\n  c:\n    kind: idx\n    classes: [");
+    for (int i = 0; i <= SS_MAX_CLASSES; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s%d", i ? "," : "", i);
+    snprintf(text + n, sizeof text - n, "]\n");
+    ss_sweep_t sw;
+    ss_error_t err = {0};
+    CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == -1 &&
+          strstr(err.msg, "sweep.yaml:5:14: classes must list 2 to 256 entries, got 257"),
+          "classes limit: %s", err.msg);
+
+    n = (size_t)snprintf(text, sizeof text,
+                         "name: t\ndatasets:\n  c:\n    kind: correlated\n"
+                         "    pair_probabilities: [");
+    for (int i = 0; i <= SS_MAX_PAIRS; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s0.5", i ? "," : "");
+    snprintf(text + n, sizeof text - n, "]\n");
+    ss_error_clear(&err);
+    CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == -1 &&
+          strstr(err.msg, "sweep.yaml:5:25: pair_probabilities must list 1 to 64"),
+          "pairs limit: %s", err.msg);
+
+    ss_error_clear(&err);
+    CHECK(ss_sweep_parse("sweep.yaml", P "seeds: 1000001\n", &sw, &err) == -1 &&
+          strstr(err.msg, "sweep.yaml:4:8: seeds: 1000001 seeds is more than"),
+          "seed count limit: %s", err.msg);
+}
+
+static void test_files(void)
+{
+    ss_sweep_t sw;
+    ss_error_t err = {0};
+
+    /* a missing file names its path */
+    CHECK(ss_sweep_load("/nonexistent/dir/sweep.yaml", &sw, &err) == -1, "missing file fails");
+    CHECK(err.code == SS_EXIT_INPUT, "missing file code %d", err.code);
+    CHECK(strstr(err.msg, "/nonexistent/dir/sweep.yaml") != NULL, "path in: %s", err.msg);
+    CHECK(!sw.path && !sw.datasets, "sweep empty after a missing file");
+
+    /* a real file: relative dataset paths resolve against its directory */
+    static const char text[] = "name: f\ndatasets:\n  c: {kind: csv, path: sub/d.csv}\n";
+    const char *path = ss_test_write_file("sweep-f.yaml", text, sizeof text - 1);
+    char expect[600];
+    snprintf(expect, sizeof expect, "%s/sub/d.csv", ss_test_tmpdir());
+    ss_error_clear(&err);
+    int rc = ss_sweep_load(path, &sw, &err);
+    CHECK(rc == 0, "load: %s", err.msg);
+    if (rc == 0) {
+        CHECK(!strcmp(sw.path, path) && !strcmp(sw.dir, ss_test_tmpdir()), "path/dir");
+        CHECK(!strcmp(sw.yaml_text, text), "yaml_text is the whole file");
+        CHECK(!strcmp(sw.datasets[0].path, expect), "resolved %s", sw.datasets[0].path);
+    }
+    ss_sweep_free(&sw);
+
+    /* an error in a real file is reported against its path */
+    static const char bad[] = "name: f\ndatasets:\n  g: {kind: gaussian, samples: 0}\n";
+    path = ss_test_write_file("sweep-bad.yaml", bad, sizeof bad - 1);
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "%s:3:32: samples must be a positive integer, got 0", path);
+    ss_error_clear(&err);
+    CHECK(ss_sweep_load(path, &sw, &err) == -1 && !strcmp(err.msg, prefix), "got: %s",
+          err.msg);
+}
+
+static void test_names(void)
+{
+    for (int k = 0; k < SS_KEY_COUNT; k++) {
+        const char *name = ss_training_key_name((ss_training_key_t)k);
+        CHECK(ss_training_key_lookup(name) == k, "lookup %s", name);
+        ss_training_t t = {0};
+        double v = ss_training_key_is_int((ss_training_key_t)k) ? 1.0 : 0.375;
+        ss_training_set(&t, (ss_training_key_t)k, v);
+        CHECK(ss_training_get(&t, (ss_training_key_t)k) == v, "get/set %s", name);
+    }
+    CHECK(ss_training_key_lookup("optimizer") == -1 && ss_training_key_lookup("x") == -1,
+          "non-keys");
+    CHECK(ss_training_key_is_int(SS_KEY_EPOCHS) && ss_training_key_is_int(SS_KEY_BATCH_SIZE) &&
+          ss_training_key_is_int(SS_KEY_TRAIN_EIGENVECTORS) &&
+          !ss_training_key_is_int(SS_KEY_LEARNING_RATE), "is_int");
+    CHECK(!strcmp(ss_training_key_name(SS_KEY_REG_EIGENVECTORS), "reg_eigenvectors"), "name");
+    CHECK(!strcmp(ss_act_name(SS_ACT_SIGMOID), "sigmoid") &&
+          !strcmp(ss_act_name(SS_ACT_LINEAR), "linear"), "act names");
+    CHECK(!strcmp(ss_kind_name(SS_KIND_CORRELATED), "correlated") &&
+          !strcmp(ss_kind_name(SS_KIND_SPECTRA), "spectra"), "kind names");
+
+    /* free accepts a zeroed sweep, twice */
+    ss_sweep_t sw;
+    memset(&sw, 0, sizeof sw);
+    ss_sweep_free(&sw);
+    ss_sweep_free(&sw);
+    ss_sweep_free(NULL);
+    ss_run_t *runs = (ss_run_t *)&sw;
+    int n = -1, cells = -1;
+    ss_error_t err = {0};
+    CHECK(ss_sweep_expand(&sw, &runs, &n, &cells, &err) == 0 && n == 0 && cells == 0 &&
+          !runs, "expanding an empty sweep");
+}
+
+int main(void)
+{
+    int n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; i++)
+        run_case(&cases[i]);
+    test_limits();
+    test_files();
+    test_names();
+    printf("%d cases in the table\n", n);
+    return ss_test_report();
+}
