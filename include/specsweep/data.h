@@ -29,7 +29,29 @@ typedef struct {
     int input_shape[2];
 } ss_dataset_t;
 
-/* Load or generate the dataset of `spec` (paths already resolved). */
+/*
+ * Load or generate the dataset of `spec` (paths already resolved). Returns 0, or -1 with
+ * err set (SS_EXIT_INPUT) and *ds left empty. *ds is overwritten: free a loaded dataset
+ * first. Everything depends only on spec (data_seed drives generation, stream
+ * SS_STREAM_DATA, and the train/test split, stream SS_STREAM_SPLIT).
+ *
+ * Kinds:
+ *   gaussian    `features` inputs, 2 balanced classes; class 1's mean is s_j ~ U(0,
+ *               max_shift) for the first `relevant` inputs. relevance_truth = s_j, else 0.
+ *   correlated  2 * n_pairs + noise_features inputs, 2 balanced classes; pair n is
+ *               (a, a) in class 0 and (a, -a) with probability p_n in class 1, a ~ N(0,
+ *               sigma^2). relevance_truth = p_n for both members, 0 for noise.
+ *   csv         header row; the `label` column is the target, every other column an
+ *               input (feature_names). Classification labels must be integers 0..255.
+ *   idx         MNIST-format images + labels, gzip or plain; pixels * scale;
+ *               input_rank 2. Test files are optional.
+ *   hdf5        datasets "X" (n x d, or n x rows x cols: input_rank 2) and "y" (n);
+ *               "X_test" and "y_test" if present, both or neither.
+ * Classification: n_classes = largest label + 1, or with class_subset only those
+ * classes, relabelled 0..k-1 in subset order (each must occur in the training data).
+ * Without a test set of its own, round(test_fraction * n) shuffled rows are the test
+ * set. max_train / max_test then keep the first N rows of each part.
+ */
 int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *err);
 /* Frees everything; accepts a zeroed or half-built dataset. */
 void ss_dataset_free(ss_dataset_t *ds);

@@ -1,0 +1,951 @@
+/*
+ * test_data.c - datasets: the synthetic generators, every file loader, and every way a
+ * data file can be bad (each must fail with SS_EXIT_INPUT and name the file).
+ *
+ * Needs the Fashion-MNIST files of the Debian package fashion-mnist under
+ * /usr/share/datasets/fashion-mnist; without them the test fails. Every other fixture is
+ * written at run time into a temporary directory.
+ */
+#include "specsweep/data.h"
+#include "testutil.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define FMNIST_DIR "/usr/share/datasets/fashion-mnist/"
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+/* A dataset spec with the papers' defaults (those of config.h). */
+static void spec_init(ss_dataset_spec_t *s, ss_kind_t kind)
+{
+    static const double p[4] = {0.7, 0.8, 0.4, 0.6};
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "test");
+    s->kind = kind;
+    s->features = 20;
+    s->relevant = 11;
+    s->samples = 60000;
+    s->sigma = 0.5;
+    s->max_shift = 1.4;
+    s->n_pairs = 4;
+    memcpy(s->pair_p, p, sizeof p);
+    s->noise_features = 2;
+    s->data_seed = 1;
+    s->test_fraction = 0.2;
+    snprintf(s->label, sizeof s->label, "label");
+    s->task = SS_TASK_CLASSIFICATION;
+    s->scale = 1.0 / 255.0;
+}
+
+/* A path in the test's temporary directory (a few stay valid at once). */
+static char *tpath(const char *name)
+{
+    static char buf[16][512];
+    static int next;
+    char *p = buf[next++ % 16];
+    snprintf(p, 512, "%s/%s", ss_test_tmpdir(), name);
+    return p;
+}
+
+static char *write_text(const char *name, const char *text)
+{
+    return (char *)ss_test_write_file(name, text, strlen(text));
+}
+
+static int dataset_is_empty(const ss_dataset_t *ds)
+{
+    return !ds->x_train && !ds->y_train && !ds->x_test && !ds->y_test &&
+           !ds->relevance_truth && !ds->feature_names && ds->n_train == 0 && ds->n_test == 0;
+}
+
+/* Load must fail with SS_EXIT_INPUT, a message containing `file` and `needle`, and leave
+   the dataset empty. */
+static void expect_input_error(const ss_dataset_spec_t *spec, const char *file,
+                               const char *needle, const char *what)
+{
+    ss_dataset_t ds;
+    ss_error_t err = {0};
+    int rc = ss_dataset_load(spec, &ds, &err);
+    CHECK(rc == -1, "%s: load succeeded", what);
+    CHECK(err.code == SS_EXIT_INPUT, "%s: code %d (%s)", what, err.code, err.msg);
+    CHECK(file == NULL || strstr(err.msg, file) != NULL, "%s: message does not name %s: %s",
+          what, file, err.msg);
+    CHECK(needle == NULL || strstr(err.msg, needle) != NULL, "%s: message lacks \"%s\": %s",
+          what, needle, err.msg);
+    CHECK(dataset_is_empty(&ds), "%s: dataset not left empty", what);
+    ss_dataset_free(&ds);
+}
+
+static int load_ok(const ss_dataset_spec_t *spec, ss_dataset_t *ds, const char *what)
+{
+    ss_error_t err = {0};
+    int rc = ss_dataset_load(spec, ds, &err);
+    CHECK(rc == 0 && err.code == 0, "%s: load failed: %s", what, err.msg);
+    return rc;
+}
+
+static void write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n) {
+        perror(path);
+        exit(1);
+    }
+    fclose(f);
+}
+
+static unsigned char *read_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n ? *n : 1);
+    if (fread(b, 1, *n, f) != *n) {
+        perror(path);
+        exit(1);
+    }
+    fclose(f);
+    return b;
+}
+
+static void put_be32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24);
+    b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+/* Write an IDX file (images if rows > 0, else labels), gzip-compressed if gz. */
+static char *write_idx(const char *name, int gz, uint32_t n, uint32_t rows, uint32_t cols,
+                       const unsigned char *data)
+{
+    unsigned char head[16];
+    size_t hl = rows ? 16 : 8, dl = (size_t)n * (rows ? (size_t)rows * cols : 1);
+    put_be32(head, rows ? 0x803 : 0x801);
+    put_be32(head + 4, n);
+    if (rows) {
+        put_be32(head + 8, rows);
+        put_be32(head + 12, cols);
+    }
+    char *path = tpath(name);
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        if (!f || gzwrite(f, head, (unsigned)hl) != (int)hl ||
+            (dl && gzwrite(f, data, (unsigned)dl) != (int)dl) || gzclose(f) != Z_OK) {
+            fprintf(stderr, "cannot write %s\n", path);
+            exit(1);
+        }
+    } else {
+        unsigned char *b = malloc(hl + dl);
+        memcpy(b, head, hl);
+        memcpy(b + hl, data, dl);
+        write_bytes(path, b, hl + dl);
+        free(b);
+    }
+    return path;
+}
+
+/* Copy the first n bytes of src to a new file. */
+static char *cut_file(const char *src, const char *name, size_t n)
+{
+    size_t len;
+    unsigned char *b = read_bytes(src, &len);
+    char *path = tpath(name);
+    write_bytes(path, b, n < len ? n : len);
+    free(b);
+    return path;
+}
+
+/* Index of the row of x (n x d) whose first input is v, or -1. */
+static int find_row(const float *x, int n, int d, float v)
+{
+    for (int i = 0; i < n; i++)
+        if (x[(size_t)i * (size_t)d] == v)
+            return i;
+    return -1;
+}
+
+/* ---- Fashion-MNIST (the real IDX .gz files) --------------------------------------------- */
+
+static void test_fashion_mnist(void)
+{
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_IDX);
+    s.train_images = FMNIST_DIR "train-images-idx3-ubyte.gz";
+    s.train_labels = FMNIST_DIR "train-labels-idx1-ubyte.gz";
+    s.test_images = FMNIST_DIR "t10k-images-idx3-ubyte.gz";
+    s.test_labels = FMNIST_DIR "t10k-labels-idx1-ubyte.gz";
+    FILE *probe = fopen(s.train_images, "rb");
+    CHECK(probe != NULL, "%s missing: install the Debian package fashion-mnist", s.train_images);
+    if (!probe)
+        return;
+    fclose(probe);
+
+    ss_dataset_t ds;
+    if (load_ok(&s, &ds, "fashion-mnist"))
+        return;
+    CHECK(ds.n_train == 60000 && ds.n_test == 10000, "sizes %d/%d", ds.n_train, ds.n_test);
+    CHECK(ds.n_inputs == 784, "n_inputs %d", ds.n_inputs);
+    CHECK(ds.input_rank == 2 && ds.input_shape[0] == 28 && ds.input_shape[1] == 28,
+          "input shape %d: %d x %d", ds.input_rank, ds.input_shape[0], ds.input_shape[1]);
+    CHECK(ds.n_classes == 10, "n_classes %d", ds.n_classes);
+    CHECK(ds.kind == SS_KIND_IDX && strcmp(ds.name, "test") == 0, "kind/name");
+    CHECK(ds.relevance_truth == NULL && ds.feature_names == NULL, "no truth, no names");
+    int ctr[10] = {0}, cte[10] = {0}, bad_label = 0;
+    for (int i = 0; i < ds.n_train; i++) {
+        int c = (int)ds.y_train[i];
+        if (c < 0 || c > 9 || (float)c != ds.y_train[i])
+            bad_label++;
+        else
+            ctr[c]++;
+    }
+    for (int i = 0; i < ds.n_test; i++) {
+        int c = (int)ds.y_test[i];
+        if (c < 0 || c > 9 || (float)c != ds.y_test[i])
+            bad_label++;
+        else
+            cte[c]++;
+    }
+    CHECK(bad_label == 0, "%d labels are not 0..9", bad_label);
+    for (int c = 0; c < 10; c++)
+        CHECK(ctr[c] == 6000 && cte[c] == 1000, "class %d: %d train, %d test", c, ctr[c], cte[c]);
+    float lo = 1, hi = 0;
+    for (size_t i = 0; i < (size_t)ds.n_train * 784; i++) {
+        lo = ds.x_train[i] < lo ? ds.x_train[i] : lo;
+        hi = ds.x_train[i] > hi ? ds.x_train[i] : hi;
+    }
+    for (size_t i = 0; i < (size_t)ds.n_test * 784; i++) {
+        lo = ds.x_test[i] < lo ? ds.x_test[i] : lo;
+        hi = ds.x_test[i] > hi ? ds.x_test[i] : hi;
+    }
+    CHECK(lo == 0.0f && hi == 1.0f, "pixel range [%g, %g]", (double)lo, (double)hi);
+    /* the file order is kept: the first training image is an ankle boot (9) whose bytes
+       sum to 76247 */
+    double sum = 0;
+    for (int j = 0; j < 784; j++)
+        sum += ds.x_train[j] * 255.0;
+    CHECK(ds.y_train[0] == 9.0f && ds.y_test[0] == 9.0f, "first labels %g %g",
+          (double)ds.y_train[0], (double)ds.y_test[0]);
+    CHECK(fabs(sum - 76247.0) < 0.5, "first image sum %g", sum);
+    CHECK(((uintptr_t)ds.x_train & 63) == 0 && ((uintptr_t)ds.x_test & 63) == 0,
+          "arrays 64-byte aligned");
+    ss_dataset_free(&ds);
+    CHECK(dataset_is_empty(&ds), "free leaves the dataset empty");
+    ss_dataset_free(&ds); /* twice is harmless */
+
+    /* classes [0, 1]: T-shirts and trousers, relabelled 0 and 1 */
+    s.n_class_subset = 2;
+    s.class_subset[0] = 0;
+    s.class_subset[1] = 1;
+    if (load_ok(&s, &ds, "fashion-mnist [0, 1]"))
+        return;
+    CHECK(ds.n_train == 12000 && ds.n_test == 2000, "subset sizes %d/%d", ds.n_train, ds.n_test);
+    CHECK(ds.n_classes == 2, "subset n_classes %d", ds.n_classes);
+    int n1tr = 0, n1te = 0, other = 0;
+    for (int i = 0; i < ds.n_train; i++) {
+        n1tr += ds.y_train[i] == 1.0f;
+        other += ds.y_train[i] != 0.0f && ds.y_train[i] != 1.0f;
+    }
+    for (int i = 0; i < ds.n_test; i++) {
+        n1te += ds.y_test[i] == 1.0f;
+        other += ds.y_test[i] != 0.0f && ds.y_test[i] != 1.0f;
+    }
+    CHECK(other == 0 && n1tr == 6000 && n1te == 1000, "subset labels: %d other, %d/%d ones",
+          other, n1tr, n1te);
+    ss_dataset_free(&ds);
+
+    /* max_train / max_test keep the first N after filtering */
+    s.max_train = 100;
+    s.max_test = 50;
+    if (load_ok(&s, &ds, "fashion-mnist limits"))
+        return;
+    CHECK(ds.n_train == 100 && ds.n_test == 50, "limited sizes %d/%d", ds.n_train, ds.n_test);
+    ss_dataset_free(&ds);
+}
+
+/* ---- synthetic kinds -------------------------------------------------------------------- */
+
+static void class_means(const ss_dataset_t *ds, int j, double m[2], int cnt[2])
+{
+    double s[2] = {0, 0};
+    cnt[0] = cnt[1] = 0;
+    for (int part = 0; part < 2; part++) {
+        const float *x = part ? ds->x_test : ds->x_train, *y = part ? ds->y_test : ds->y_train;
+        int n = part ? ds->n_test : ds->n_train;
+        for (int i = 0; i < n; i++) {
+            int c = (int)y[i];
+            s[c] += x[(size_t)i * (size_t)ds->n_inputs + (size_t)j];
+            cnt[c]++;
+        }
+    }
+    m[0] = s[0] / cnt[0];
+    m[1] = s[1] / cnt[1];
+}
+
+static void test_gaussian(void)
+{
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_GAUSSIAN);
+    s.samples = 8000;
+    s.data_seed = 7;
+    s.test_fraction = 0.25;
+    ss_dataset_t a, b, c;
+    if (load_ok(&s, &a, "gaussian"))
+        return;
+    CHECK(a.n_train == 6000 && a.n_test == 2000, "sizes %d/%d", a.n_train, a.n_test);
+    CHECK(a.n_inputs == 20 && a.n_classes == 2 && a.input_rank == 0, "shape");
+    CHECK(a.relevance_truth != NULL && a.feature_names == NULL, "truth present");
+    int zeros_ok = 1, range_ok = 1, positive = 0;
+    for (int j = 0; j < 20; j++) {
+        double t = a.relevance_truth[j];
+        if (j < 11) {
+            range_ok &= t >= 0.0 && t <= 1.4;
+            positive += t > 0.0;
+        } else {
+            zeros_ok &= t == 0.0;
+        }
+    }
+    CHECK(zeros_ok, "truth zero after `relevant`");
+    CHECK(range_ok && positive == 11, "shifts in [0, max_shift] (%d positive)", positive);
+
+    /* balanced classes; the class-1 minus class-0 mean is the shift (4 standard errors) */
+    for (int j = 0; j < 20; j++) {
+        double m[2];
+        int cnt[2];
+        class_means(&a, j, m, cnt);
+        if (j == 0)
+            CHECK(cnt[0] == 4000 && cnt[1] == 4000, "classes %d/%d", cnt[0], cnt[1]);
+        double se = s.sigma * sqrt(1.0 / cnt[0] + 1.0 / cnt[1]);
+        double diff = m[1] - m[0];
+        CHECK(fabs(diff - a.relevance_truth[j]) < 4 * se,
+              "feature %d: mean difference %g, truth %g", j, diff, a.relevance_truth[j]);
+    }
+
+    /* deterministic for a data_seed, different for another */
+    if (load_ok(&s, &b, "gaussian again"))
+        return;
+    CHECK(memcmp(a.x_train, b.x_train, (size_t)a.n_train * 20 * sizeof(float)) == 0 &&
+              memcmp(a.y_train, b.y_train, (size_t)a.n_train * sizeof(float)) == 0 &&
+              memcmp(a.x_test, b.x_test, (size_t)a.n_test * 20 * sizeof(float)) == 0 &&
+              memcmp(a.relevance_truth, b.relevance_truth, 20 * sizeof(double)) == 0,
+          "same data_seed, same data");
+    s.data_seed = 8;
+    if (load_ok(&s, &c, "gaussian other seed"))
+        return;
+    CHECK(memcmp(a.relevance_truth, c.relevance_truth, 20 * sizeof(double)) != 0 &&
+              memcmp(a.x_train, c.x_train, (size_t)a.n_train * 20 * sizeof(float)) != 0,
+          "another data_seed, other data");
+    ss_dataset_free(&a);
+    ss_dataset_free(&b);
+    ss_dataset_free(&c);
+
+    /* impossible parameters */
+    spec_init(&s, SS_KIND_GAUSSIAN);
+    s.relevant = 21;
+    expect_input_error(&s, "test", "relevant", "relevant > features");
+    spec_init(&s, SS_KIND_GAUSSIAN);
+    s.test_fraction = 1.0;
+    s.samples = 100;
+    expect_input_error(&s, "test", "test_fraction", "test_fraction 1");
+}
+
+static double corr(const ss_dataset_t *ds, int j, int k)
+{
+    double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    int n = ds->n_train, d = ds->n_inputs;
+    for (int i = 0; i < n; i++) {
+        double x = ds->x_train[(size_t)i * d + j], y = ds->x_train[(size_t)i * d + k];
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        syy += y * y;
+        sxy += x * y;
+    }
+    double cxy = sxy / n - sx / n * sy / n;
+    return cxy / sqrt((sxx / n - sx / n * sx / n) * (syy / n - sy / n * sy / n));
+}
+
+static void test_correlated(void)
+{
+    static const double p[4] = {0.7, 0.8, 0.4, 0.6};
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_CORRELATED);
+    s.samples = 20000;
+    s.features = 99; /* not used by this kind: 2 * pairs + noise */
+    ss_dataset_t ds;
+    if (load_ok(&s, &ds, "correlated"))
+        return;
+    CHECK(ds.n_inputs == 10 && ds.n_classes == 2, "n_inputs %d", ds.n_inputs);
+    CHECK(ds.n_train == 16000 && ds.n_test == 4000, "sizes %d/%d", ds.n_train, ds.n_test);
+    for (int k = 0; k < 4; k++)
+        CHECK(ds.relevance_truth[2 * k] == p[k] && ds.relevance_truth[2 * k + 1] == p[k],
+              "truth of pair %d", k);
+    CHECK(ds.relevance_truth[8] == 0.0 && ds.relevance_truth[9] == 0.0, "noise truth 0");
+
+    /* the pair is correlated: corr = 1 - p_n (class 0 copies, class 1 flips with p_n) */
+    for (int k = 0; k < 4; k++) {
+        double r = corr(&ds, 2 * k, 2 * k + 1);
+        CHECK(r > 0.1 && fabs(r - (1.0 - p[k])) < 0.05, "pair %d correlation %g (expected %g)",
+              k, r, 1.0 - p[k]);
+    }
+    CHECK(fabs(corr(&ds, 8, 9)) < 0.05 && fabs(corr(&ds, 0, 2)) < 0.05,
+          "noise and different pairs uncorrelated");
+
+    /* class 1 flips the second member with probability p_n; class 0 never does; no single
+       feature separates the classes */
+    int n1 = 0, flips[4] = {0}, flips0 = 0;
+    for (int i = 0; i < ds.n_train; i++) {
+        const float *x = ds.x_train + (size_t)i * 10;
+        int c = (int)ds.y_train[i];
+        n1 += c;
+        for (int k = 0; k < 4; k++) {
+            int flip = x[2 * k + 1] != x[2 * k];
+            if (c)
+                flips[k] += flip;
+            else
+                flips0 += flip;
+        }
+    }
+    CHECK(flips0 == 0, "class 0 flipped %d times", flips0);
+    for (int k = 0; k < 4; k++) {
+        double f = (double)flips[k] / n1, se = sqrt(p[k] * (1 - p[k]) / n1);
+        CHECK(fabs(f - p[k]) < 4 * se, "pair %d flip rate %g, p %g", k, f, p[k]);
+    }
+    for (int j = 0; j < 10; j++) {
+        double m[2];
+        int cnt[2];
+        class_means(&ds, j, m, cnt);
+        double se = s.sigma * sqrt(1.0 / cnt[0] + 1.0 / cnt[1]);
+        CHECK(fabs(m[1] - m[0]) < 4 * se, "feature %d: class means differ by %g", j, m[1] - m[0]);
+    }
+    ss_dataset_free(&ds);
+}
+
+/* ---- CSV -------------------------------------------------------------------------------- */
+
+static void test_csv(void)
+{
+    ss_dataset_spec_t s;
+    ss_dataset_t ds;
+    spec_init(&s, SS_KIND_CSV);
+
+    /* classification: quoted names, CRLF, label in the middle, a blank line, spaces,
+       a quoted number, no final newline */
+    s.path = write_text("cls.csv", "\"a\",label,\"b \"\"q\"\"\"\r\n"
+                                   "1,0,2.5\r\n"
+                                   "3,1,-4e-1\r\n"
+                                   "\r\n"
+                                   "5, 2 ,6\r\n"
+                                   "7,1,\"8\"");
+    s.test_fraction = 0.25;
+    if (load_ok(&s, &ds, "csv classification"))
+        return;
+    CHECK(ds.n_train == 3 && ds.n_test == 1 && ds.n_inputs == 2 && ds.n_classes == 3,
+          "csv sizes %d/%d, %d inputs, %d classes", ds.n_train, ds.n_test, ds.n_inputs,
+          ds.n_classes);
+    CHECK(ds.feature_names && strcmp(ds.feature_names[0], "a") == 0 &&
+              strcmp(ds.feature_names[1], "b \"q\"") == 0,
+          "feature names");
+    static const float want[4][3] = {{1, 2.5f, 0}, {3, -0.4f, 1}, {5, 6, 2}, {7, 8, 1}};
+    int found = 0;
+    for (int r = 0; r < 4; r++) {
+        int i = find_row(ds.x_train, ds.n_train, 2, want[r][0]);
+        const float *x = i >= 0 ? ds.x_train + 2 * i : NULL, *y = i >= 0 ? ds.y_train + i : NULL;
+        if (i < 0 && (i = find_row(ds.x_test, ds.n_test, 2, want[r][0])) >= 0) {
+            x = ds.x_test + 2 * i;
+            y = ds.y_test + i;
+        }
+        found += x && x[1] == want[r][1] && *y == want[r][2];
+    }
+    CHECK(found == 4, "csv values (%d of 4 rows right)", found);
+    ss_dataset_free(&ds);
+
+    /* the same with a class subset [2, 0]: label 2 becomes 0, label 0 becomes 1 */
+    s.n_class_subset = 2;
+    s.class_subset[0] = 2;
+    s.class_subset[1] = 0;
+    s.test_fraction = 0.0;
+    if (load_ok(&s, &ds, "csv subset"))
+        return;
+    CHECK(ds.n_train == 2 && ds.n_test == 0 && ds.n_classes == 2, "subset sizes %d/%d",
+          ds.n_train, ds.n_test);
+    int i5 = find_row(ds.x_train, ds.n_train, 2, 5), i1 = find_row(ds.x_train, ds.n_train, 2, 1);
+    CHECK(i5 >= 0 && i1 >= 0 && ds.y_train[i5] == 0.0f && ds.y_train[i1] == 1.0f,
+          "subset relabelled in subset order");
+    ss_dataset_free(&ds);
+
+    /* regression on column "y": a byte order mark, LF, trailing newline */
+    spec_init(&s, SS_KIND_CSV);
+    snprintf(s.label, sizeof s.label, "y");
+    s.task = SS_TASK_REGRESSION;
+    s.test_fraction = 0.0;
+    s.path = write_text("reg.csv", "\xEF\xBB\xBFx1,x2,y\n0.5,1,-3.25\n1.5,2,7.125\n2.5,3,0\n");
+    if (load_ok(&s, &ds, "csv regression"))
+        return;
+    CHECK(ds.n_train == 3 && ds.n_inputs == 2 && ds.n_classes == 0, "regression shape");
+    CHECK(strcmp(ds.feature_names[0], "x1") == 0 && strcmp(ds.feature_names[1], "x2") == 0,
+          "regression names");
+    int i = find_row(ds.x_train, 3, 2, 1.5f);
+    CHECK(i >= 0 && ds.x_train[2 * i + 1] == 2.0f && ds.y_train[i] == 7.125f, "regression row");
+    ss_dataset_free(&ds);
+
+    /* a wider file: values survive exactly, the split is deterministic and complete */
+    enum { R = 500, C = 30 };
+    size_t cap = (size_t)R * C * 16 + 4096, len = 0;
+    char *big = malloc(cap);
+    for (int c = 0; c < C; c++)
+        len += (size_t)snprintf(big + len, cap - len, "%sf%d", c ? "," : "", c);
+    len += (size_t)snprintf(big + len, cap - len, ",label\n");
+    for (int r = 0; r < R; r++) {
+        for (int c = 0; c < C; c++)
+            len += (size_t)snprintf(big + len, cap - len, "%s%d", c ? "," : "",
+                                    c == 0 ? r : (r * 31 + c * 7) % 256);
+        len += (size_t)snprintf(big + len, cap - len, ",%d\n", r % 3);
+    }
+    spec_init(&s, SS_KIND_CSV);
+    s.path = (char *)ss_test_write_file("wide.csv", big, len);
+    free(big);
+    if (load_ok(&s, &ds, "csv wide"))
+        return;
+    CHECK(ds.n_train == 400 && ds.n_test == 100 && ds.n_inputs == C, "wide sizes");
+    int right = 0;
+    for (int part = 0; part < 2; part++) {
+        const float *x = part ? ds.x_test : ds.x_train, *y = part ? ds.y_test : ds.y_train;
+        int n = part ? ds.n_test : ds.n_train;
+        for (int k = 0; k < n; k++) {
+            int r = (int)x[(size_t)k * C], ok = y[k] == (float)(r % 3);
+            for (int c = 1; c < C; c++)
+                ok &= x[(size_t)k * C + c] == (float)((r * 31 + c * 7) % 256);
+            right += ok;
+        }
+    }
+    CHECK(right == R, "wide values (%d of %d rows right)", right, R);
+    ss_dataset_free(&ds);
+}
+
+/*
+ * Numbers in every common spelling load exactly as strtof reads them (the parser has a
+ * fast path for short decimals; it must never differ, not even in the last bit).
+ */
+static void test_csv_numbers(void)
+{
+    enum { R = 3000, C = 9 };
+    static const char *fmt[C - 1] = {"%.6f", "%.9g", "%.17g", "%e", "%.3e", "%.8f", "%g",
+                                     "%.15g"};
+    size_t cap = (size_t)R * C * 40 + 256, len = 0;
+    char *text = malloc(cap);
+    float (*want)[C] = malloc(sizeof(float[R][C]));
+    len += (size_t)snprintf(text + len, cap - len, "id,label,v1,v2,v3,v4,v5,v6,v7\n");
+    uint64_t st = 99;
+    for (int r = 0; r < R; r++) {
+        len += (size_t)snprintf(text + len, cap - len, "%d,%d", r, r % 2);
+        for (int c = 0; c < C - 2; c++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            double u = (double)(st >> 11) * 0x1.0p-53;
+            /* magnitudes from 1e-12 to 1e12, both signs; some halfway cases between floats */
+            double v = (u - 0.5) * pow(10.0, (double)((st >> 3) % 25) - 12.0);
+            if (r % 7 == 0)
+                v = ((double)(st >> 40) + 0.5) * 0x1.0p-20;
+            char cell[64];
+            snprintf(cell, sizeof cell, fmt[(r + c) % (C - 1)], v);
+            if (r % 11 == 0 && c == 0)
+                snprintf(cell, sizeof cell, "%s", (r / 11) % 3 == 0 ? ".5" : (r / 11) % 3 == 1 ? "+7." : "1e-40");
+            want[r][c + 2] = strtof(cell, NULL);
+            len += (size_t)snprintf(text + len, cap - len, ",%s", cell);
+        }
+        len += (size_t)snprintf(text + len, cap - len, "\n");
+    }
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_CSV);
+    s.test_fraction = 0.0;
+    s.path = (char *)ss_test_write_file("numbers.csv", text, len);
+    free(text);
+    ss_dataset_t ds;
+    if (load_ok(&s, &ds, "csv numbers") == 0) {
+        int same = 0, d = ds.n_inputs;
+        for (int i = 0; i < ds.n_train; i++) {
+            int r = (int)ds.x_train[(size_t)i * d];
+            same += memcmp(ds.x_train + (size_t)i * d + 1, &want[r][2], (C - 2) * sizeof(float)) == 0;
+        }
+        CHECK(ds.n_train == R && same == R, "%d of %d rows exactly as strtof reads them", same, R);
+        ss_dataset_free(&ds);
+    }
+    free(want);
+}
+
+/* ---- HDF5 ------------------------------------------------------------------------------- */
+
+static void h5_write(hid_t f, const char *name, hid_t type, int rank, const hsize_t *dims,
+                     const void *data)
+{
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (sp < 0 || d < 0 || H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+        fprintf(stderr, "cannot write dataset %s\n", name);
+        exit(1);
+    }
+    H5Dclose(d);
+    H5Sclose(sp);
+}
+
+/* X (6 x 3, float64: row r is r, r + 0.5, -r) and y (int32: r % 2); optionally X_test
+   (2 x 3, float32: 10 + r, 0, 0) and y_test (int32: 1, 0). */
+static char *write_h5(const char *name, int with_y, int with_test)
+{
+    char *path = tpath(name);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        fprintf(stderr, "cannot create %s\n", path);
+        exit(1);
+    }
+    double x[6][3];
+    int32_t y[6];
+    for (int r = 0; r < 6; r++) {
+        x[r][0] = r;
+        x[r][1] = r + 0.5;
+        x[r][2] = -r;
+        y[r] = r % 2;
+    }
+    hsize_t dx[2] = {6, 3}, dy[1] = {6};
+    h5_write(f, "X", H5T_NATIVE_DOUBLE, 2, dx, x);
+    if (with_y)
+        h5_write(f, "y", H5T_NATIVE_INT32, 1, dy, y);
+    if (with_test) {
+        float xt[2][3] = {{10, 0, 0}, {11, 0, 0}};
+        int32_t yt[2] = {1, 0};
+        hsize_t dxt[2] = {2, 3}, dyt[1] = {2};
+        h5_write(f, "X_test", H5T_NATIVE_FLOAT, 2, dxt, xt);
+        h5_write(f, "y_test", H5T_NATIVE_INT32, 1, dyt, yt);
+    }
+    H5Fclose(f);
+    return path;
+}
+
+static void test_hdf5(void)
+{
+    ss_dataset_spec_t s;
+    ss_dataset_t ds;
+    spec_init(&s, SS_KIND_HDF5);
+
+    /* without a test set: split 4 / 2 */
+    s.path = write_h5("split.h5", 1, 0);
+    s.test_fraction = 1.0 / 3.0;
+    if (load_ok(&s, &ds, "hdf5 split"))
+        return;
+    CHECK(ds.n_train == 4 && ds.n_test == 2 && ds.n_inputs == 3 && ds.n_classes == 2,
+          "hdf5 split sizes %d/%d", ds.n_train, ds.n_test);
+    int right = 0;
+    for (int r = 0; r < 6; r++) {
+        int i = find_row(ds.x_train, ds.n_train, 3, (float)r);
+        const float *x = i >= 0 ? ds.x_train + 3 * i : NULL, *y = i >= 0 ? ds.y_train + i : NULL;
+        if (i < 0 && (i = find_row(ds.x_test, ds.n_test, 3, (float)r)) >= 0) {
+            x = ds.x_test + 3 * i;
+            y = ds.y_test + i;
+        }
+        right += x && x[1] == r + 0.5f && x[2] == (float)-r && *y == (float)(r % 2);
+    }
+    CHECK(right == 6, "hdf5 values (%d of 6 rows right)", right);
+    ss_dataset_free(&ds);
+
+    /* with X_test / y_test: used as they are, training rows in file order */
+    s.path = write_h5("withtest.h5", 1, 1);
+    if (load_ok(&s, &ds, "hdf5 with test"))
+        return;
+    CHECK(ds.n_train == 6 && ds.n_test == 2, "hdf5 own test sizes %d/%d", ds.n_train, ds.n_test);
+    int ordered = 1;
+    for (int r = 0; r < 6; r++)
+        ordered &= ds.x_train[3 * r] == (float)r && ds.x_train[3 * r + 1] == r + 0.5f &&
+                   ds.y_train[r] == (float)(r % 2);
+    CHECK(ordered, "hdf5 training rows in file order");
+    CHECK(ds.x_test[0] == 10.0f && ds.x_test[3] == 11.0f && ds.y_test[0] == 1.0f &&
+              ds.y_test[1] == 0.0f,
+          "hdf5 test rows");
+    ss_dataset_free(&ds);
+
+    /* images: X of 4 x 2 x 3 unsigned bytes gives input_rank 2, shape 2 x 3 */
+    char *path = tpath("images.h5");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    unsigned char img[4][2][3];
+    uint8_t lab[4] = {0, 1, 1, 0};
+    for (int i = 0; i < 24; i++)
+        (&img[0][0][0])[i] = (unsigned char)(10 * i);
+    hsize_t di[3] = {4, 2, 3}, dl[1] = {4};
+    h5_write(f, "X", H5T_NATIVE_UCHAR, 3, di, img);
+    h5_write(f, "y", H5T_NATIVE_UINT8, 1, dl, lab);
+    H5Fclose(f);
+    ss_dataset_spec_t si;
+    spec_init(&si, SS_KIND_HDF5);
+    si.path = path;
+    si.test_fraction = 0.25;
+    if (load_ok(&si, &ds, "hdf5 images"))
+        return;
+    CHECK(ds.n_inputs == 6 && ds.input_rank == 2 && ds.input_shape[0] == 2 &&
+              ds.input_shape[1] == 3 && ds.n_train == 3 && ds.n_test == 1,
+          "hdf5 images shape");
+    int i2 = find_row(ds.x_train, ds.n_train, 6, 120.0f);
+    CHECK(i2 >= 0 ? ds.x_train[6 * i2 + 5] == 170.0f && ds.y_train[i2] == 1.0f
+                  : ds.x_test[0] == 120.0f && ds.x_test[5] == 170.0f,
+          "hdf5 image values");
+    ss_dataset_free(&ds);
+
+    /* regression reads y as real numbers */
+    s.task = SS_TASK_REGRESSION;
+    if (load_ok(&s, &ds, "hdf5 regression"))
+        return;
+    CHECK(ds.n_classes == 0 && ds.n_train == 6, "hdf5 regression");
+    ss_dataset_free(&ds);
+}
+
+/* ---- small IDX fixtures ------------------------------------------------------------------ */
+
+static void test_idx_small(void)
+{
+    unsigned char px[5 * 6], lab[5] = {0, 1, 2, 1, 0};
+    for (int i = 0; i < 30; i++)
+        px[i] = (unsigned char)(i * 8);
+    ss_dataset_spec_t s;
+    ss_dataset_t ds;
+    spec_init(&s, SS_KIND_IDX);
+    s.train_images = write_idx("small-img.gz", 1, 5, 2, 3, px);
+    s.train_labels = write_idx("small-lab", 0, 5, 0, 0, lab);
+    s.test_images = write_idx("small-timg", 0, 5, 2, 3, px);
+    s.test_labels = write_idx("small-tlab.gz", 1, 5, 0, 0, lab);
+    s.scale = 0.5;
+    if (load_ok(&s, &ds, "idx small"))
+        return;
+    CHECK(ds.n_train == 5 && ds.n_test == 5 && ds.n_inputs == 6 && ds.n_classes == 3 &&
+              ds.input_shape[0] == 2 && ds.input_shape[1] == 3,
+          "idx small shape");
+    CHECK(ds.x_train[7] == 28.0f && ds.y_train[2] == 2.0f && ds.x_test[29] == 116.0f,
+          "idx small values (scale 0.5)");
+    ss_dataset_free(&ds);
+
+    /* classes [2, 0], relabelled in that order */
+    s.n_class_subset = 2;
+    s.class_subset[0] = 2;
+    s.class_subset[1] = 0;
+    if (load_ok(&s, &ds, "idx small subset"))
+        return;
+    CHECK(ds.n_train == 3 && ds.n_classes == 2 && ds.y_train[0] == 1.0f &&
+              ds.y_train[1] == 0.0f && ds.y_train[2] == 1.0f && ds.x_train[6] == 48.0f,
+          "idx subset relabelled, order kept");
+    ss_dataset_free(&ds);
+
+    /* no test files: test_fraction of the training file */
+    s.n_class_subset = 0;
+    s.test_images = s.test_labels = NULL;
+    s.test_fraction = 0.4;
+    if (load_ok(&s, &ds, "idx split"))
+        return;
+    CHECK(ds.n_train == 3 && ds.n_test == 2, "idx split sizes %d/%d", ds.n_train, ds.n_test);
+    ss_dataset_free(&ds);
+}
+
+/* ---- bad files ---------------------------------------------------------------------------- */
+
+static void test_bad_idx(void)
+{
+    enum { N = 40, ROWS = 8, COLS = 8 };
+    unsigned char px[N * ROWS * COLS], lab[N], lab_short[N];
+    uint32_t st = 12345;
+    for (size_t i = 0; i < sizeof px; i++) {
+        st = st * 1103515245u + 12345u; /* noise, so the gzip stream stays long */
+        px[i] = (unsigned char)(st >> 16);
+    }
+    for (int i = 0; i < N; i++)
+        lab[i] = lab_short[i] = (unsigned char)(i % 3);
+
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_IDX);
+    char *img = write_idx("bad-img.gz", 1, N, ROWS, COLS, px);
+    char *labels = write_idx("bad-lab.gz", 1, N, 0, 0, lab);
+    s.train_images = img;
+    s.train_labels = labels;
+    s.test_images = s.test_labels = NULL;
+    ss_dataset_t ds;
+    if (load_ok(&s, &ds, "bad-idx baseline"))
+        return;
+    ss_dataset_free(&ds);
+
+    s.train_images = tpath("no-such-file.gz");
+    expect_input_error(&s, s.train_images, "cannot open", "missing idx file");
+
+    size_t gzlen;
+    free(read_bytes(img, &gzlen));
+    s.train_images = cut_file(img, "cut-half.gz", gzlen / 2);
+    expect_input_error(&s, s.train_images, "truncated", "gz cut in half");
+    s.train_images = cut_file(img, "cut-trailer.gz", gzlen - 4);
+    expect_input_error(&s, s.train_images, NULL, "gz without its trailer");
+
+    /* a flipped byte in the compressed data: a zlib data or CRC error */
+    size_t blen;
+    unsigned char *b = read_bytes(img, &blen);
+    b[blen / 2] ^= 0x55;
+    s.train_images = tpath("corrupt.gz");
+    write_bytes(s.train_images, b, blen);
+    free(b);
+    expect_input_error(&s, s.train_images, NULL, "corrupt gz");
+
+    s.train_images = labels; /* a label file where images belong */
+    expect_input_error(&s, labels, "magic", "wrong magic");
+    s.train_images = img;
+
+    s.train_labels = write_idx("short-lab", 0, N - 1, 0, 0, lab_short);
+    expect_input_error(&s, s.train_labels, "images", "label/image count mismatch");
+    s.train_labels = labels;
+
+    char *plain = write_idx("plain-img", 0, N, ROWS, COLS, px);
+    s.train_images = cut_file(plain, "plain-cut", 16 + N * ROWS * COLS - 10);
+    expect_input_error(&s, s.train_images, "truncated", "plain idx truncated");
+    s.train_images = cut_file(plain, "plain-head", 10);
+    expect_input_error(&s, s.train_images, "truncated", "plain idx header truncated");
+    s.train_images = tpath("empty-idx");
+    write_bytes(s.train_images, "", 0);
+    expect_input_error(&s, s.train_images, "empty file", "empty idx");
+
+    size_t plen;
+    unsigned char *pb = read_bytes(plain, &plen);
+    unsigned char *longer = malloc(plen + 1);
+    memcpy(longer, pb, plen);
+    longer[plen] = 7;
+    s.train_images = tpath("plain-long");
+    write_bytes(s.train_images, longer, plen + 1);
+    free(pb);
+    free(longer);
+    expect_input_error(&s, s.train_images, "continues", "plain idx with excess data");
+    s.train_images = img;
+
+    /* a requested class absent from the training data */
+    s.n_class_subset = 2;
+    s.class_subset[0] = 0;
+    s.class_subset[1] = 7;
+    expect_input_error(&s, labels, "class 7", "idx class absent");
+    s.n_class_subset = 0;
+
+    /* test files: only one of the two */
+    s.test_images = img;
+    expect_input_error(&s, "test", "test_labels", "idx half a test set");
+}
+
+static void test_bad_csv(void)
+{
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_CSV);
+
+    s.path = tpath("missing.csv");
+    expect_input_error(&s, s.path, "cannot open", "missing csv");
+
+    s.path = write_text("ragged.csv", "a,b,label\n1,2,0\n3,4\n5,6,1\n");
+    expect_input_error(&s, "ragged.csv:3: expected 3 columns, found 2", NULL, "ragged csv");
+    s.path = write_text("ragged2.csv", "a,b,label\r\n1,2,0\r\n3,4,1\r\n\r\n5,6,1,9\r\n");
+    expect_input_error(&s, "ragged2.csv:5: expected 3 columns, found 4", NULL, "csv extra cell");
+    s.path = write_text("ragged3.csv", "a,b,label\n1,2,0,\n");
+    expect_input_error(&s, "ragged3.csv:2: expected 3 columns, found 4", NULL, "trailing comma");
+
+    s.path = write_text("nonnum.csv", "a,b,label\n1,2,0\n3,abc,1\n");
+    expect_input_error(&s, "nonnum.csv:3:", "\"abc\" is not a number", "non-numeric cell");
+    s.path = write_text("nonnum2.csv", "a,b,label\n1,2x,0\n");
+    expect_input_error(&s, "nonnum2.csv:2:", "not a number", "number with trailing junk");
+    s.path = write_text("emptycell.csv", "a,b,label\n1,,0\n");
+    expect_input_error(&s, "emptycell.csv:2:", "empty", "empty cell");
+    s.path = write_text("nan.csv", "a,b,label\n1,nan,0\n");
+    expect_input_error(&s, "nan.csv:2:", "finite", "nan cell");
+
+    s.path = write_text("empty.csv", "");
+    expect_input_error(&s, s.path, "empty", "empty csv");
+    s.path = write_text("blank.csv", "\n  \n");
+    expect_input_error(&s, s.path, "empty", "blank csv");
+    s.path = write_text("header.csv", "a,b,label\n");
+    expect_input_error(&s, s.path, "no data rows", "header-only csv");
+
+    s.path = write_text("nolabel.csv", "a,b,c\n1,2,3\n");
+    expect_input_error(&s, "nolabel.csv:1:", "label", "csv missing label column");
+
+    s.path = write_text("fraclabel.csv", "a,label\n1,0\n2,1.5\n");
+    expect_input_error(&s, "fraclabel.csv:3:", "class index", "fractional class label");
+    s.path = write_text("neglabel.csv", "a,label\n1,0\n2,-1\n");
+    expect_input_error(&s, "neglabel.csv:3:", "class index", "negative class label");
+    s.path = write_text("oneclass.csv", "a,label\n1,0\n2,0\n");
+    expect_input_error(&s, s.path, "2 classes", "single-class csv");
+
+    s.path = write_text("quote.csv", "a,label\n\"1,0\n");
+    expect_input_error(&s, "quote.csv:2:", "unterminated", "unterminated quote");
+
+    s.path = write_text("absent.csv", "a,label\n1,0\n2,1\n3,0\n");
+    s.n_class_subset = 2;
+    s.class_subset[0] = 1;
+    s.class_subset[1] = 4;
+    expect_input_error(&s, s.path, "class 4", "csv class absent");
+}
+
+static void test_bad_hdf5(void)
+{
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_HDF5);
+    H5E_auto2_t func_before, func_after;
+    void *data_before, *data_after;
+    H5Eget_auto2(H5E_DEFAULT, &func_before, &data_before);
+
+    s.path = write_h5("noy.h5", 0, 0);
+    expect_input_error(&s, s.path, "\"y\"", "hdf5 missing y");
+
+    s.path = write_text("not.h5", "a,b,label\n1,2,0\n");
+    expect_input_error(&s, s.path, "not an HDF5 file", "non-HDF5 file");
+
+    s.path = tpath("missing.h5");
+    expect_input_error(&s, s.path, "cannot open", "missing hdf5");
+
+    /* mismatched sample counts, and a rank-1 X */
+    char *path = tpath("mismatch.h5");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    double x[4][2] = {{0}};
+    int32_t y[3] = {0, 1, 0};
+    hsize_t dx[2] = {4, 2}, dy[1] = {3}, dx1[1] = {4};
+    h5_write(f, "X", H5T_NATIVE_DOUBLE, 2, dx, x);
+    h5_write(f, "y", H5T_NATIVE_INT32, 1, dy, y);
+    H5Fclose(f);
+    s.path = path;
+    expect_input_error(&s, path, "rows", "hdf5 mismatched n");
+
+    path = tpath("rank1.h5");
+    f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    h5_write(f, "X", H5T_NATIVE_DOUBLE, 1, dx1, x);
+    int32_t y4[4] = {0, 1, 0, 1};
+    h5_write(f, "y", H5T_NATIVE_INT32, 1, dx1, y4);
+    H5Fclose(f);
+    s.path = path;
+    expect_input_error(&s, path, "rank", "hdf5 rank-1 X");
+
+    H5Eget_auto2(H5E_DEFAULT, &func_after, &data_after);
+    CHECK(func_after == func_before && data_after == data_before,
+          "HDF5 error printing restored");
+
+    spec_init(&s, SS_KIND_SPECTRA);
+    expect_input_error(&s, "test", "not supported", "spectra");
+}
+
+int main(void)
+{
+    test_fashion_mnist();
+    test_gaussian();
+    test_correlated();
+    test_csv();
+    test_csv_numbers();
+    test_hdf5();
+    test_idx_small();
+    test_bad_idx();
+    test_bad_csv();
+    test_bad_hdf5();
+    return ss_test_report();
+}
