@@ -1,2 +1,899 @@
-/* net.c - see include/specsweep/net.h */
-#include "specsweep/util.h"
+/*
+ * net.c - the spectral network: forward, backward, L2, Adam. See include/specsweep/net.h.
+ *
+ * Shapes in comments: B = samples in the current batch (<= max_batch), n0 = width of the
+ * first hidden layer, (n_in, n_out) = a layer's weight matrix, row-major everywhere.
+ *
+ * Per layer l the forward pass keeps, for the backward pass:
+ *   weff[l]  (n_in, n_out)  effective weights of a spectral layer (dense: params directly)
+ *   out[l]   (B, n_out)     post-activation output (activation derivatives come from it);
+ *                           the last layer keeps its logits / predictions
+ * and after the first hidden layer, when batch-norm and/or dropout are on:
+ *   xhat     (B, n0)        normalised activations
+ *   mask     (B, n0)        dropout multipliers, 0 or 1/(1-rate)
+ *   post0    (B, n0)        the input of layer 1
+ * Gradients flow through two ping-pong buffers d0/d1 of (B, max width).
+ */
+#include "specsweep/net.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BN_EPS 1e-3f       /* Keras BatchNormalization defaults */
+#define BN_MOMENTUM 0.99f
+
+typedef struct {
+    void *block;                         /* the one workspace allocation */
+    float *weff[SS_MAX_LAYERS + 1];      /* (n_in, n_out) spectral layers; NULL for dense */
+    float *out[SS_MAX_LAYERS + 1];       /* (B, n_out) */
+    const float *in[SS_MAX_LAYERS + 1];  /* input of each layer in the current pass */
+    float *xhat, *mask, *post0;          /* (B, n0), see the file comment */
+    float *d0, *d1;                      /* (B, max width) */
+    float *gscratch;                     /* (n_in, n_out) direct-space G when psi is frozen */
+    float *xmasked;                      /* (B, n_inputs) masked input copy (evaluate) */
+    float *bn_bmean, *bn_invstd;         /* (n0) statistics of the last training batch */
+    float *bn_red;                       /* (2 n0) buffer handed to red->sum */
+    double *bn_acc;                      /* (2 n0) local sums */
+} net_work_t;
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; } /* floats per 64 bytes */
+
+static int has_post0(const ss_net_t *net) { return net->batchnorm || net->dropout > 0.0f; }
+
+/* C (M, N) = A (M, K) B (K, N) with optional transposes, row-major, beta = 0. */
+static void gemm(int trans_a, int trans_b, int M, int N, int K, const float *A,
+                 const float *Bm, float *C)
+{
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, trans_a ? M : K, Bm,
+                trans_b ? K : N, 0.0f, C, N);
+}
+
+/*
+ * Activations without libm calls, so the bias + activation loops vectorise: glibc tanhf
+ * is a scalar call of ~12 ns (via expm1f), which would dominate a training step of the
+ * papers' small tanh networks (20-100-100-50: ~3x slower per step).
+ *
+ * exp_approx(y) = 2^n e^r with n = round(y / ln 2), r = y - n ln 2 (ln 2 split in two
+ * for an exact reduction), |r| <= ln2/2, e^r by its degree-7 Taylor polynomial
+ * (truncation < 7e-9); y is clamped to [-87, 87] so 2^n stays a normal float. Relative
+ * error ~2e-7 (a few ulp). NaN propagates; the exponent is assembled in unsigned
+ * arithmetic, so there is no float-to-int conversion of a NaN.
+ */
+static inline float exp_approx(float y)
+{
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    y = y > 87.0f ? 87.0f : (y < -87.0f ? -87.0f : y);
+    float t = y * 1.44269504088896341f + shifter;
+    float n = t - shifter;
+    float r = y - n * 0.693145751953125f;
+    r -= n * 1.42860682030941723e-6f;
+    float p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
+              r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    uint32_t tb, sb;
+    memcpy(&tb, &t, sizeof tb);
+    memcpy(&sb, &shifter, sizeof sb);
+    uint32_t bits = (tb - sb + 127u) << 23; /* tb - sb = n */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* tanh(x) = sign(x) (1 - e) / (1 + e), e = exp(-2|x|); below |x| = 0.25, where 1 - e
+   would lose bits, the odd Taylor series to x^9 (truncation < 1e-8 relative). */
+static inline float tanh_approx(float x)
+{
+    float ax = fabsf(x);
+    float e = exp_approx(-2.0f * ax);
+    float big = (1.0f - e) / (1.0f + e);
+    float x2 = ax * ax;
+    float small = ax + ax * x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 +
+                  x2 * (62.0f / 2835))));
+    return copysignf(ax < 0.25f ? small : big, x);
+}
+
+static inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+
+/* Sums with 16 independent partial sums: a single accumulator would be a serial chain
+   of dependent adds (strict IEEE order), ~4 cycles per element. */
+static float dot(const float *a, const float *b, int n)
+{
+    float acc[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int u = 0; u < 16; u++)
+            acc[u] += a[j + u] * b[j + u];
+    for (; j < n; j++)
+        acc[0] += a[j] * b[j];
+    float s = 0.0f;
+    for (int u = 0; u < 16; u++)
+        s += acc[u];
+    return s;
+}
+
+static double sumsq(const float *a, size_t n)
+{
+    double acc[16] = {0};
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        for (int u = 0; u < 16; u++)
+            acc[u] += (double)a[k + u] * a[k + u];
+    for (; k < n; k++)
+        acc[0] += (double)a[k] * a[k];
+    double s = 0.0;
+    for (int u = 0; u < 16; u++)
+        s += acc[u];
+    return s;
+}
+
+/* ---- creation ------------------------------------------------------------------------ */
+
+static int validate(const ss_model_t *model, const ss_training_t *tr, int n_inputs,
+                    int n_outputs, ss_task_t task, int max_batch, ss_error_t *err)
+{
+    if (!model || !tr) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "network: missing model or training settings");
+        return -1;
+    }
+    if (n_inputs < 1 || n_outputs < 1 || max_batch < 1) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "network: inputs (%d), outputs (%d) and batch capacity (%d) must be >= 1",
+                     n_inputs, n_outputs, max_batch);
+        return -1;
+    }
+    if (task != SS_TASK_CLASSIFICATION && task != SS_TASK_REGRESSION) {
+        ss_error_set(err, SS_EXIT_INPUT, "network: unknown task %d", (int)task);
+        return -1;
+    }
+    if (task == SS_TASK_CLASSIFICATION && n_outputs < 2) {
+        ss_error_set(err, SS_EXIT_INPUT, "network: classification needs >= 2 classes, got %d",
+                     n_outputs);
+        return -1;
+    }
+    if (task == SS_TASK_REGRESSION && n_outputs != 1) {
+        ss_error_set(err, SS_EXIT_INPUT, "network: regression has 1 output, got %d",
+                     n_outputs);
+        return -1;
+    }
+    if (model->n_hidden < 0 || model->n_hidden > SS_MAX_LAYERS) {
+        ss_error_set(err, SS_EXIT_INPUT, "network: %d hidden layers (0..%d allowed)",
+                     model->n_hidden, SS_MAX_LAYERS);
+        return -1;
+    }
+    for (int l = 0; l < model->n_hidden; l++) {
+        if (model->hidden[l] < 1) {
+            ss_error_set(err, SS_EXIT_INPUT, "network: hidden layer %d has width %d (>= 1)",
+                         l + 1, model->hidden[l]);
+            return -1;
+        }
+        if ((unsigned)model->act[l] > (unsigned)SS_ACT_LINEAR) {
+            ss_error_set(err, SS_EXIT_INPUT, "network: hidden layer %d: unknown activation",
+                         l + 1);
+            return -1;
+        }
+    }
+    if ((unsigned)model->spectral > (unsigned)SS_SPECTRAL_NONE) {
+        ss_error_set(err, SS_EXIT_INPUT, "network: unknown spectral mode %d",
+                     (int)model->spectral);
+        return -1;
+    }
+    if (!(model->dropout_after_first >= 0.0 && model->dropout_after_first < 1.0)) {
+        ss_error_set(err, SS_EXIT_INPUT, "network: dropout rate %g outside [0, 1)",
+                     model->dropout_after_first);
+        return -1;
+    }
+    if (model->n_hidden == 0 &&
+        (model->batchnorm_after_first || model->dropout_after_first > 0)) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "network: batch-norm/dropout after the first layer need a hidden layer");
+        return -1;
+    }
+    return 0;
+}
+
+/* Append the trainable range [off, off + len) to the Adam segments, merging neighbours. */
+static void add_segment(ss_net_t *net, size_t off, size_t len)
+{
+    if (len == 0)
+        return;
+    int s = net->n_segments;
+    if (s > 0 && net->seg_off[s - 1] + net->seg_len[s - 1] == off) {
+        net->seg_len[s - 1] += len;
+        return;
+    }
+    net->seg_off[s] = off;
+    net->seg_len[s] = len;
+    net->n_segments = s + 1;
+}
+
+int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *tr,
+                  int n_inputs, int n_outputs, ss_task_t task, int max_batch,
+                  uint64_t seed, ss_error_t *err)
+{
+    memset(net, 0, sizeof *net);
+    if (validate(model, tr, n_inputs, n_outputs, task, max_batch, err) != 0)
+        return -1;
+
+    /* Layout: per layer [psi|W][lambda_in][lambda_out][bias], then batch-norm gamma, beta. */
+    net->n_layers = model->n_hidden + 1;
+    net->n_inputs = n_inputs;
+    net->n_outputs = n_outputs;
+    net->task = task;
+    net->train_eigenvectors = tr->train_eigenvectors != 0;
+    net->train_lambda_out = model->train_lambda_out != 0;
+    size_t off = 0;
+    int n_in = n_inputs, max_width = 1;
+    for (int l = 0; l < net->n_layers; l++) {
+        ss_layer_t *L = &net->layer[l];
+        int last = l == net->n_layers - 1;
+        L->n_in = n_in;
+        L->n_out = last ? n_outputs : model->hidden[l];
+        L->spectral = model->spectral == SS_SPECTRAL_ALL ||
+                      (model->spectral == SS_SPECTRAL_FIRST && l == 0);
+        L->act = last ? SS_ACT_LINEAR : model->act[l];
+        size_t nw = (size_t)L->n_in * (size_t)L->n_out;
+        L->off_w = off;
+        off += nw;
+        L->off_lin = off;
+        off += L->spectral ? (size_t)L->n_in : 0;
+        L->off_lout = off;
+        off += L->spectral ? (size_t)L->n_out : 0;
+        L->off_b = off;
+        off += (size_t)L->n_out;
+
+        add_segment(net, L->off_w, (!L->spectral || net->train_eigenvectors) ? nw : 0);
+        add_segment(net, L->off_lin, L->spectral ? (size_t)L->n_in : 0);
+        add_segment(net, L->off_lout,
+                    (L->spectral && net->train_lambda_out) ? (size_t)L->n_out : 0);
+        add_segment(net, L->off_b, (size_t)L->n_out);
+        if (L->n_out > max_width)
+            max_width = L->n_out;
+        n_in = L->n_out;
+    }
+    int n0 = net->layer[0].n_out;
+    net->batchnorm = model->batchnorm_after_first != 0;
+    net->dropout = (float)model->dropout_after_first;
+    if (net->batchnorm) {
+        net->off_bn_gamma = off;
+        net->off_bn_beta = off + (size_t)n0;
+        off += 2 * (size_t)n0;
+        add_segment(net, net->off_bn_gamma, 2 * (size_t)n0);
+    }
+    net->n_params = off;
+
+    net->lr = tr->learning_rate;
+    net->beta1 = tr->adam_beta1;
+    net->beta2 = tr->adam_beta2;
+    net->eps = tr->adam_epsilon;
+    net->reg_eigenvalues = tr->reg_eigenvalues;
+    net->reg_eigenvectors = tr->reg_eigenvectors;
+    net->max_batch = max_batch;
+
+    net->params = ss_alloc_aligned(net->n_params * sizeof(float));
+    net->grads = ss_alloc_aligned(net->n_params * sizeof(float));
+    net->adam_m = ss_alloc_aligned(net->n_params * sizeof(float));
+    net->adam_v = ss_alloc_aligned(net->n_params * sizeof(float));
+
+    /* Workspace: one block carved into 64-byte aligned pieces (sizes in floats). */
+    net_work_t *w = ss_calloc(1, sizeof *w);
+    net->work = w;
+    size_t B = (size_t)max_batch, total = 0;
+    size_t sz_weff[SS_MAX_LAYERS + 1], sz_out[SS_MAX_LAYERS + 1], max_g = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const ss_layer_t *L = &net->layer[l];
+        size_t nw = (size_t)L->n_in * (size_t)L->n_out;
+        sz_weff[l] = L->spectral ? round16(nw) : 0;
+        sz_out[l] = round16(B * (size_t)L->n_out);
+        total += sz_weff[l] + sz_out[l];
+        if (L->spectral && !net->train_eigenvectors && nw > max_g)
+            max_g = nw;
+    }
+    size_t sz_bn = net->batchnorm ? round16((size_t)n0) : 0;
+    size_t sz_post = round16(B * (size_t)n0);
+    size_t sz_d = round16(B * (size_t)max_width);
+    total += (net->batchnorm ? sz_post : 0) + (net->dropout > 0 ? sz_post : 0) +
+             (has_post0(net) ? sz_post : 0) + 2 * sz_d + round16(max_g) +
+             round16(B * (size_t)n_inputs) + 4 * sz_bn + 2 * sz_bn * 2 /* doubles */;
+    float *p = ss_alloc_aligned(total * sizeof(float));
+    w->block = p;
+    for (int l = 0; l < net->n_layers; l++) {
+        w->weff[l] = sz_weff[l] ? p : NULL;
+        p += sz_weff[l];
+        w->out[l] = p;
+        p += sz_out[l];
+    }
+    if (net->batchnorm) { w->xhat = p; p += sz_post; }
+    if (net->dropout > 0) { w->mask = p; p += sz_post; }
+    if (has_post0(net)) { w->post0 = p; p += sz_post; }
+    w->d0 = p; p += sz_d;
+    w->d1 = p; p += sz_d;
+    w->gscratch = max_g ? p : NULL; p += round16(max_g);
+    w->xmasked = p; p += round16(B * (size_t)n_inputs);
+    if (net->batchnorm) {
+        w->bn_bmean = p; p += sz_bn;
+        w->bn_invstd = p; p += sz_bn;
+        w->bn_red = p; p += 2 * sz_bn;
+        w->bn_acc = (double *)p; p += 2 * sz_bn * 2;
+        net->bn_mean = ss_alloc_aligned((size_t)n0 * sizeof(float));
+        net->bn_var = ss_alloc_aligned((size_t)n0 * sizeof(float));
+    }
+
+    /* Initialisation: one stream, layers in order, psi/W row-major. */
+    ss_rng_t rng;
+    ss_rng_seed(&rng, seed, SS_STREAM_INIT);
+    for (int l = 0; l < net->n_layers; l++) {
+        const ss_layer_t *L = &net->layer[l];
+        size_t nw = (size_t)L->n_in * (size_t)L->n_out;
+        double limit = sqrt(6.0 / (double)(L->n_in + L->n_out)); /* Glorot uniform */
+        float *wp = net->params + L->off_w;
+        for (size_t k = 0; k < nw; k++)
+            wp[k] = (float)(limit * (2.0 * ss_rng_uniform(&rng) - 1.0));
+        if (L->spectral)
+            for (int i = 0; i < L->n_in; i++)
+                net->params[L->off_lin + (size_t)i] = 1.0f;   /* lambda_out, bias: 0 */
+    }
+    if (net->batchnorm)
+        for (int j = 0; j < n0; j++) {
+            net->params[net->off_bn_gamma + (size_t)j] = 1.0f; /* beta: 0 */
+            net->bn_var[j] = 1.0f;                              /* running mean: 0 */
+        }
+    return 0;
+}
+
+void ss_net_destroy(ss_net_t *net)
+{
+    if (!net)
+        return;
+    free(net->params);
+    free(net->grads);
+    free(net->adam_m);
+    free(net->adam_v);
+    free(net->bn_mean);
+    free(net->bn_var);
+    net_work_t *w = net->work;
+    if (w) {
+        free(w->block);
+        free(w);
+    }
+    memset(net, 0, sizeof *net);
+}
+
+/* ---- spectral weights ---------------------------------------------------------------- */
+
+/* weff (n_in, n_out) = psi_ij * (lambda_in_i - lambda_out_j) for every spectral layer. */
+static void weights_build(ss_net_t *net)
+{
+    net_work_t *w = net->work;
+    for (int l = 0; l < net->n_layers; l++) {
+        const ss_layer_t *L = &net->layer[l];
+        if (!L->spectral)
+            continue;
+        const float *psi = net->params + L->off_w;
+        const float *lin = net->params + L->off_lin;
+        const float *lout = net->params + L->off_lout;
+        float *weff = w->weff[l];
+        for (int i = 0; i < L->n_in; i++) {
+            const float *pr = psi + (size_t)i * L->n_out;
+            float *wr = weff + (size_t)i * L->n_out;
+            float li = lin[i];
+            for (int j = 0; j < L->n_out; j++)
+                wr[j] = pr[j] * (li - lout[j]);
+        }
+    }
+}
+
+static const float *layer_weights(const ss_net_t *net, int l)
+{
+    const net_work_t *w = net->work;
+    return net->layer[l].spectral ? w->weff[l] : net->params + net->layer[l].off_w;
+}
+
+/*
+ * Weight gradients of layer l from dz (B, n_out) and its input (B, n_in):
+ * G = in^T dz (n_in, n_out). Dense: grads W = G. Spectral: dpsi = G (lin_i - lout_j)
+ * (only when psi trains), dlambda_in_i = sum_j G_ij psi_ij, dlambda_out_j = -sum_i G_ij
+ * psi_ij (only when lambda_out trains). G goes straight into the dpsi slot of grads and
+ * is transformed in place; with psi frozen it goes to scratch so dpsi stays zero.
+ */
+static void weights_backward(ss_net_t *net, int l, const float *in, const float *dz, int B)
+{
+    const ss_layer_t *L = &net->layer[l];
+    net_work_t *w = net->work;
+    if (B == 0)
+        return; /* the caller zeroed grads */
+    float *gw = net->grads + L->off_w;
+    if (!L->spectral) {
+        gemm(1, 0, L->n_in, L->n_out, B, in, dz, gw);
+        return;
+    }
+    float *G = net->train_eigenvectors ? gw : w->gscratch;
+    gemm(1, 0, L->n_in, L->n_out, B, in, dz, G);
+    const float *psi = net->params + L->off_w;
+    const float *lin = net->params + L->off_lin;
+    const float *lout = net->params + L->off_lout;
+    float *glin = net->grads + L->off_lin;
+    float *glout = net->grads + L->off_lout;
+    int n = L->n_out;
+    for (int i = 0; i < L->n_in; i++) {
+        float *Gr = G + (size_t)i * n;
+        const float *pr = psi + (size_t)i * n;
+        float li = lin[i];
+        if (net->train_lambda_out)
+            for (int j = 0; j < n; j++)
+                glout[j] -= Gr[j] * pr[j];
+        glin[i] = dot(Gr, pr, n);
+        if (net->train_eigenvectors)   /* in place: Gr is the dpsi row */
+            for (int j = 0; j < n; j++)
+                Gr[j] *= li - lout[j];
+    }
+}
+
+/* ---- dense layer: forward and backward ----------------------------------------------- */
+
+/* out (B, n_out) = act(in (B, n_in) W + b); the bias and activation in one pass. */
+static void layer_forward(const ss_net_t *net, int l, const float *in, float *out, int B)
+{
+    const ss_layer_t *L = &net->layer[l];
+    const float *b = net->params + L->off_b;
+    int n = L->n_out;
+    if (B > 0)
+        gemm(0, 0, B, n, L->n_in, in, layer_weights(net, l), out);
+    for (int r = 0; r < B; r++) {
+        float *z = out + (size_t)r * n;
+        switch (L->act) {
+        case SS_ACT_TANH:
+            for (int j = 0; j < n; j++) z[j] = tanh_approx(z[j] + b[j]);
+            break;
+        case SS_ACT_RELU:
+            for (int j = 0; j < n; j++) { float v = z[j] + b[j]; z[j] = v > 0.0f ? v : 0.0f; }
+            break;
+        case SS_ACT_SIGMOID:
+            for (int j = 0; j < n; j++) z[j] = sigmoid_approx(z[j] + b[j]);
+            break;
+        case SS_ACT_LINEAR:
+            for (int j = 0; j < n; j++) z[j] += b[j];
+            break;
+        }
+    }
+}
+
+/*
+ * d (B, n) holds dL/d(activation output); turn it into dL/dz in place using the kept
+ * output a (B, n), optionally times a dropout mask first, and accumulate the bias
+ * gradient db (n) += column sums of dz.
+ */
+static void act_backward(float *d, const float *a, const float *mask, float *db, int B,
+                         int n, ss_act_t act)
+{
+    for (int r = 0; r < B; r++) {
+        float *dr = d + (size_t)r * n;
+        const float *ar = a + (size_t)r * n;
+        if (mask) {
+            const float *mr = mask + (size_t)r * n;
+            for (int j = 0; j < n; j++) dr[j] *= mr[j];
+        }
+        switch (act) {
+        case SS_ACT_TANH:
+            for (int j = 0; j < n; j++) { dr[j] *= 1.0f - ar[j] * ar[j]; db[j] += dr[j]; }
+            break;
+        case SS_ACT_RELU:
+            for (int j = 0; j < n; j++) {
+                dr[j] = ar[j] > 0.0f ? dr[j] : 0.0f;
+                db[j] += dr[j];
+            }
+            break;
+        case SS_ACT_SIGMOID:
+            for (int j = 0; j < n; j++) { dr[j] *= ar[j] * (1.0f - ar[j]); db[j] += dr[j]; }
+            break;
+        case SS_ACT_LINEAR:
+            for (int j = 0; j < n; j++) db[j] += dr[j];
+            break;
+        }
+    }
+}
+
+/* ---- batch-norm and dropout after the first hidden layer ------------------------------ */
+
+static void reduce(const ss_reduce_t *red, float *buf, size_t n)
+{
+    if (red && red->sum)
+        red->sum(red->ctx, buf, n);
+}
+
+/*
+ * Training mode. h = out[0] (B, n0) -> xhat = (h - mean) / sqrt(var + eps) -> y = gamma
+ * xhat + beta -> post0 = y * mask (inverted dropout). mean and the biased var are over
+ * the N samples of the whole group batch, in two reductions: sum(h), then sum((h -
+ * mean)^2), which is exact where a one-pass sum of squares would cancel. Updates the
+ * running statistics with momentum 0.99 (identical on every rank).
+ */
+static void postfirst_forward_train(ss_net_t *net, int B, int N, ss_rng_t *rng,
+                                    const ss_reduce_t *red)
+{
+    net_work_t *w = net->work;
+    int n = net->layer[0].n_out;
+    const float *h = w->out[0];
+    float keep_scale = net->dropout > 0.0f ? 1.0f / (1.0f - net->dropout) : 1.0f;
+    if (net->dropout > 0.0f) {
+        if (!rng)
+            ss_fatal(SS_EXIT_RUNTIME, "ss_net_forward_backward: dropout needs an rng");
+        size_t total = (size_t)B * n;
+        for (size_t k = 0; k < total; k++)
+            w->mask[k] = ss_rng_uniform(rng) < net->dropout ? 0.0f : keep_scale;
+    }
+    if (!net->batchnorm) {
+        size_t total = (size_t)B * n;
+        for (size_t k = 0; k < total; k++)
+            w->post0[k] = h[k] * w->mask[k];
+        return;
+    }
+    double *acc = w->bn_acc;
+    float *mean = w->bn_bmean, *invstd = w->bn_invstd, *redb = w->bn_red;
+    const float *gamma = net->params + net->off_bn_gamma;
+    const float *beta = net->params + net->off_bn_beta;
+    double invN = 1.0 / (double)(N > 0 ? N : 1);
+
+    memset(acc, 0, (size_t)n * sizeof(double));
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < n; j++) acc[j] += h[(size_t)r * n + j];
+    for (int j = 0; j < n; j++) redb[j] = (float)acc[j];
+    reduce(red, redb, (size_t)n);
+    for (int j = 0; j < n; j++) mean[j] = (float)(redb[j] * invN);
+
+    memset(acc, 0, (size_t)n * sizeof(double));
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < n; j++) {
+            float c = h[(size_t)r * n + j] - mean[j];
+            acc[j] += c * c;
+        }
+    for (int j = 0; j < n; j++) redb[j] = (float)acc[j];
+    reduce(red, redb, (size_t)n);
+    for (int j = 0; j < n; j++) {
+        float var = (float)(redb[j] * invN);
+        invstd[j] = 1.0f / sqrtf(var + BN_EPS);
+        net->bn_mean[j] = BN_MOMENTUM * net->bn_mean[j] + (1.0f - BN_MOMENTUM) * mean[j];
+        net->bn_var[j] = BN_MOMENTUM * net->bn_var[j] + (1.0f - BN_MOMENTUM) * var;
+    }
+
+    for (int r = 0; r < B; r++) {
+        const float *hr = h + (size_t)r * n;
+        float *xr = w->xhat + (size_t)r * n, *pr = w->post0 + (size_t)r * n;
+        for (int j = 0; j < n; j++) {
+            xr[j] = (hr[j] - mean[j]) * invstd[j];
+            pr[j] = gamma[j] * xr[j] + beta[j];
+        }
+        if (net->dropout > 0.0f) {
+            const float *mr = w->mask + (size_t)r * n;
+            for (int j = 0; j < n; j++) pr[j] *= mr[j];
+        }
+    }
+}
+
+/*
+ * d (B, n0) = dL/dpost0 -> dL/dz0 in place, plus gamma/beta/bias gradients.
+ * dy = d * mask; dgamma = sum dy xhat; dbeta = sum dy (this shard's sums, which the
+ * gradient allreduce completes). With dxhat = gamma dy, the input gradient needs the
+ * group-wide sums of dxhat and dxhat xhat, i.e. gamma times the group-wide dbeta and
+ * dgamma: one reduction of 2 n0 floats.
+ *   dh = invstd (dxhat - sum(dxhat)/N - xhat sum(dxhat xhat)/N)
+ */
+static void postfirst_backward(ss_net_t *net, float *d, int B, int N, const ss_reduce_t *red)
+{
+    net_work_t *w = net->work;
+    const ss_layer_t *L0 = &net->layer[0];
+    int n = L0->n_out;
+    float *db0 = net->grads + L0->off_b;
+    if (!net->batchnorm) {
+        act_backward(d, w->out[0], w->mask, db0, B, n, L0->act);
+        return;
+    }
+    double *acc = w->bn_acc;              /* [0, n): sum dy xhat, [n, 2n): sum dy */
+    memset(acc, 0, 2 * (size_t)n * sizeof(double));
+    for (int r = 0; r < B; r++) {
+        float *dr = d + (size_t)r * n;
+        const float *xr = w->xhat + (size_t)r * n;
+        if (net->dropout > 0.0f) {
+            const float *mr = w->mask + (size_t)r * n;
+            for (int j = 0; j < n; j++) dr[j] *= mr[j];
+        }
+        for (int j = 0; j < n; j++) {
+            acc[j] += dr[j] * xr[j];
+            acc[n + j] += dr[j];
+        }
+    }
+    float *ggamma = net->grads + net->off_bn_gamma, *gbeta = net->grads + net->off_bn_beta;
+    float *redb = w->bn_red;
+    for (int j = 0; j < 2 * n; j++) redb[j] = (float)acc[j];
+    for (int j = 0; j < n; j++) {
+        ggamma[j] = redb[j];
+        gbeta[j] = redb[n + j];
+    }
+    reduce(red, redb, 2 * (size_t)n);
+
+    const float *gamma = net->params + net->off_bn_gamma;
+    const float *invstd = w->bn_invstd;
+    float invN = 1.0f / (float)(N > 0 ? N : 1);
+    /* reuse the first half of redb: dxhat mean and dxhat*xhat mean, per feature */
+    float *m_dx = redb + n, *m_dxx = redb;
+    for (int j = 0; j < n; j++) {
+        m_dxx[j] = gamma[j] * redb[j] * invN;
+        m_dx[j] = gamma[j] * redb[n + j] * invN;
+    }
+    for (int r = 0; r < B; r++) {
+        float *dr = d + (size_t)r * n;
+        const float *xr = w->xhat + (size_t)r * n;
+        for (int j = 0; j < n; j++)
+            dr[j] = invstd[j] * (gamma[j] * dr[j] - m_dx[j] - xr[j] * m_dxx[j]);
+    }
+    act_backward(d, w->out[0], NULL, db0, B, n, L0->act);
+}
+
+/* Inference mode: running statistics, no dropout. */
+static void postfirst_forward_infer(ss_net_t *net, int B)
+{
+    net_work_t *w = net->work;
+    int n = net->layer[0].n_out;
+    const float *h = w->out[0];
+    if (!net->batchnorm) {
+        memcpy(w->post0, h, (size_t)B * n * sizeof(float));
+        return;
+    }
+    const float *gamma = net->params + net->off_bn_gamma;
+    const float *beta = net->params + net->off_bn_beta;
+    float *scale = w->bn_invstd, *shift = w->bn_bmean; /* free outside a training step */
+    for (int j = 0; j < n; j++) {
+        scale[j] = gamma[j] / sqrtf(net->bn_var[j] + BN_EPS);
+        shift[j] = beta[j] - net->bn_mean[j] * scale[j];
+    }
+    for (int r = 0; r < B; r++) {
+        const float *hr = h + (size_t)r * n;
+        float *pr = w->post0 + (size_t)r * n;
+        for (int j = 0; j < n; j++) pr[j] = hr[j] * scale[j] + shift[j];
+    }
+}
+
+/* ---- the whole network ---------------------------------------------------------------- */
+
+/* Forward pass over B samples of x (B, n_inputs) with the weights of the last
+   weights_build(); leaves the last layer's linear output in out[n_layers - 1].
+   training: batch statistics over N samples + dropout. */
+static void forward(ss_net_t *net, const float *x, int B, int training, int N, ss_rng_t *rng,
+                    const ss_reduce_t *red)
+{
+    net_work_t *w = net->work;
+    w->in[0] = x;
+    for (int l = 0; l < net->n_layers; l++) {
+        layer_forward(net, l, w->in[l], w->out[l], B);
+        if (l + 1 < net->n_layers)
+            w->in[l + 1] = w->out[l];
+        if (l == 0 && net->n_layers > 1 && has_post0(net)) {
+            if (training)
+                postfirst_forward_train(net, B, N, rng, red);
+            else
+                postfirst_forward_infer(net, B);
+            w->in[1] = w->post0;
+        }
+    }
+}
+
+/* Class index of a label stored as float, or -1 when it is not a valid class. */
+static int label_class(float y, int n_classes)
+{
+    if (!(y >= 0.0f && y < (float)n_classes))
+        return -1;
+    return (int)y;
+}
+
+/*
+ * Output layer, training: z = out[last] (B, n_out) -> per-sample loss (summed, returned)
+ * and dz (B, n_out) = dloss/dz / batch_total, plus the output bias gradient.
+ *   classification: softmax; loss = logsumexp(z) - z_y; dz = (p - onehot(y)) / total
+ *   regression:     loss = |z - y|;                      dz = sign(z - y) / total
+ */
+static double output_backward(ss_net_t *net, const float *y, float *dz, int B, int total)
+{
+    const ss_layer_t *L = &net->layer[net->n_layers - 1];
+    const float *z = ((net_work_t *)net->work)->out[net->n_layers - 1];
+    float *db = net->grads + L->off_b;
+    int n = L->n_out;
+    float inv = 1.0f / (float)(total > 0 ? total : 1);
+    double loss = 0.0;
+    for (int r = 0; r < B; r++) {
+        const float *zr = z + (size_t)r * n;
+        float *dr = dz + (size_t)r * n;
+        if (net->task == SS_TASK_REGRESSION) {
+            float e = zr[0] - y[r];
+            loss += fabsf(e);
+            dr[0] = e > 0.0f ? inv : (e < 0.0f ? -inv : 0.0f);
+            db[0] += dr[0];
+            continue;
+        }
+        float mx = zr[0];
+        for (int j = 1; j < n; j++) mx = zr[j] > mx ? zr[j] : mx;
+        float s = 0.0f;
+        for (int j = 0; j < n; j++) { dr[j] = expf(zr[j] - mx); s += dr[j]; }
+        float is = inv / s;
+        for (int j = 0; j < n; j++) dr[j] *= is;
+        int c = label_class(y[r], n);
+        if (c < 0) {
+            loss += NAN;
+        } else {
+            loss += log((double)s) - (double)(zr[c] - mx);
+            dr[c] -= inv;
+        }
+        for (int j = 0; j < n; j++) db[j] += dr[j];
+    }
+    return loss;
+}
+
+double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
+                               int batch_total, ss_rng_t *dropout_rng,
+                               const ss_reduce_t *red)
+{
+    net_work_t *w = net->work;
+    if (b < 0 || b > net->max_batch)
+        ss_fatal(SS_EXIT_RUNTIME, "ss_net_forward_backward: batch of %d samples, capacity %d",
+                 b, net->max_batch);
+    int N = (red && red->sum) ? batch_total : b; /* samples behind the batch statistics */
+    /* Weights, lambda_in and batch-norm gradients are stored with '='; only the ranges
+       accumulated with '+=' need zeroing. Frozen ranges are never written and stay at
+       the zero they were allocated with. An empty shard writes nothing: zero it all. */
+    if (b == 0) {
+        memset(net->grads, 0, net->n_params * sizeof(float));
+    } else {
+        for (int l = 0; l < net->n_layers; l++) {
+            const ss_layer_t *L = &net->layer[l];
+            memset(net->grads + L->off_b, 0, (size_t)L->n_out * sizeof(float));
+            if (L->spectral && net->train_lambda_out)
+                memset(net->grads + L->off_lout, 0, (size_t)L->n_out * sizeof(float));
+        }
+    }
+
+    weights_build(net);
+    forward(net, x, b, 1, N, dropout_rng, red);
+    float *dz = w->d0, *dprev = w->d1;
+    double loss = output_backward(net, y, dz, b, batch_total);
+
+    for (int l = net->n_layers - 1; l >= 0; l--) {
+        const ss_layer_t *L = &net->layer[l];
+        weights_backward(net, l, w->in[l], dz, b);
+        if (l == 0)
+            break; /* the gradient w.r.t. the inputs is not needed */
+        if (b > 0)  /* dA (B, n_in) = dz W^T */
+            gemm(0, 1, b, L->n_in, L->n_out, dz, layer_weights(net, l), dprev);
+        if (l == 1 && has_post0(net))
+            postfirst_backward(net, dprev, b, N, red);
+        else
+            act_backward(dprev, w->out[l - 1], NULL, net->grads + net->layer[l - 1].off_b, b,
+                         L->n_in, net->layer[l - 1].act);
+        float *t = dz;
+        dz = dprev;
+        dprev = t;
+    }
+    return loss;
+}
+
+/* ---- L2 on the first layer ---------------------------------------------------------- */
+
+/* The penalty value; with grads non-NULL also adds its gradient to the trainable
+   first-layer parameters. */
+static double l2_apply(const ss_net_t *net, float *grads)
+{
+    const ss_layer_t *L = &net->layer[0];
+    size_t nw = (size_t)L->n_in * (size_t)L->n_out;
+    const float *wp = net->params + L->off_w;
+    double sw = sumsq(wp, nw), sl = 0.0;
+    if (grads && (!L->spectral || net->train_eigenvectors)) {
+        float *gw = grads + L->off_w, cw = (float)(2.0 * net->reg_eigenvectors);
+        for (size_t k = 0; k < nw; k++)
+            gw[k] += cw * wp[k];
+    }
+    if (L->spectral) {
+        const float *lin = net->params + L->off_lin;
+        sl = sumsq(lin, (size_t)L->n_in);
+        if (grads) {
+            float *glin = grads + L->off_lin, cl = (float)(2.0 * net->reg_eigenvalues);
+            for (int i = 0; i < L->n_in; i++)
+                glin[i] += cl * lin[i];
+        }
+    }
+    return net->reg_eigenvalues * sl + net->reg_eigenvectors * sw;
+}
+
+double ss_net_add_l2(ss_net_t *net) { return l2_apply(net, net->grads); }
+
+double ss_net_l2(const ss_net_t *net) { return l2_apply(net, NULL); }
+
+/* ---- Adam ---------------------------------------------------------------------------- */
+
+void ss_net_adam_step(ss_net_t *net)
+{
+    net->adam_t++;
+    double t = (double)net->adam_t;
+    float b1 = (float)net->beta1, b2 = (float)net->beta2, eps = (float)net->eps;
+    float lr_t = (float)(net->lr * sqrt(1.0 - pow(net->beta2, t)) /
+                         (1.0 - pow(net->beta1, t)));
+    for (int s = 0; s < net->n_segments; s++) {
+        float *p = net->params + net->seg_off[s];
+        const float *g = net->grads + net->seg_off[s];
+        float *m = net->adam_m + net->seg_off[s], *v = net->adam_v + net->seg_off[s];
+        size_t n = net->seg_len[s];
+        /* vectorises only with -fno-math-errno: sqrtf may otherwise set errno */
+        for (size_t k = 0; k < n; k++) {
+            m[k] = b1 * m[k] + (1.0f - b1) * g[k];
+            v[k] = b2 * v[k] + (1.0f - b2) * g[k] * g[k];
+            p[k] -= lr_t * m[k] / (sqrtf(v[k]) + eps);
+        }
+    }
+}
+
+/* ---- inference ----------------------------------------------------------------------- */
+
+void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
+                     const unsigned char *input_mask, double *loss_sum, double *correct)
+{
+    net_work_t *w = net->work;
+    const ss_layer_t *L = &net->layer[net->n_layers - 1];
+    int ni = net->n_inputs, no = L->n_out;
+    const float *z = w->out[net->n_layers - 1];
+    double loss = 0.0, good = 0.0;
+    weights_build(net);
+    for (int start = 0; start < n; start += net->max_batch) {
+        int B = n - start < net->max_batch ? n - start : net->max_batch;
+        const float *xc = x + (size_t)start * ni;
+        if (input_mask) {
+            for (int r = 0; r < B; r++) {
+                const float *src = xc + (size_t)r * ni;
+                float *dst = w->xmasked + (size_t)r * ni;
+                for (int i = 0; i < ni; i++) dst[i] = input_mask[i] ? src[i] : 0.0f;
+            }
+            xc = w->xmasked;
+        }
+        forward(net, xc, B, 0, B, NULL, NULL);
+        for (int r = 0; r < B; r++) {
+            const float *zr = z + (size_t)r * no;
+            float yr = y[start + r];
+            if (net->task == SS_TASK_REGRESSION) {
+                double e = fabs((double)zr[0] - yr);
+                loss += e;
+                good += e;
+                continue;
+            }
+            int best = 0;
+            float mx = zr[0];
+            for (int j = 1; j < no; j++)
+                if (zr[j] > mx) { mx = zr[j]; best = j; }
+            double s = 0.0;
+            for (int j = 0; j < no; j++) s += exp((double)(zr[j] - mx));
+            int c = label_class(yr, no);
+            if (c < 0) {
+                loss += NAN;
+                continue;
+            }
+            loss += log(s) - (double)(zr[c] - mx);
+            good += best == c;
+        }
+    }
+    if (loss_sum) *loss_sum += loss;
+    if (correct) *correct += good;
+}
+
+/* ---- relevance ----------------------------------------------------------------------- */
+
+void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in)
+{
+    const ss_layer_t *L = &net->layer[0];
+    const float *wp = net->params + L->off_w;
+    for (int i = 0; i < L->n_in; i++) {
+        const float *row = wp + (size_t)i * L->n_out;
+        double ss = sumsq(row, (size_t)L->n_out);
+        double lam = L->spectral ? (double)net->params[L->off_lin + (size_t)i] : 1.0;
+        if (relevance) relevance[i] = lam * sqrt(ss);
+        if (lambda_in) lambda_in[i] = lam;
+    }
+}

@@ -13,7 +13,8 @@
  * dropout follow the first hidden layer's activation, in that order.
  *
  * Frozen parameters (lambda_out unless train_lambda_out; psi of every spectral layer when
- * train_eigenvectors is 0) keep a zero gradient and are skipped by Adam.
+ * train_eigenvectors is 0) keep a zero gradient and are skipped by Adam: their entries
+ * of grads are zero from creation and never written (a reduction keeps them zero).
  */
 #ifndef SPECSWEEP_NET_H
 #define SPECSWEEP_NET_H
@@ -68,6 +69,16 @@ typedef struct {
  * regression) with workspace for batches up to max_batch samples. Parameters are
  * initialised from `seed` (Glorot-uniform psi/W, lambda_in = 1, lambda_out = 0, bias 0,
  * batch-norm gamma 1 beta 0). Returns 0, or -1 with err set.
+ *
+ * params layout: for each layer [psi or W][lambda_in][lambda_out][bias] (the lambdas of
+ * spectral layers only), then batch-norm gamma, beta. Initialisation draws from
+ * ss_rng_t (seed, SS_STREAM_INIT): psi/W of layer 0, 1, ... in row-major order, each
+ * limit * (2u - 1) with limit = sqrt(6 / (n_in + n_out)).
+ * Errors (SS_EXIT_INPUT): sizes or max_batch < 1, classification with < 2 classes,
+ * regression with != 1 output, more than SS_MAX_LAYERS hidden layers, an unknown
+ * activation or spectral mode, dropout outside [0, 1), batch-norm/dropout without a
+ * hidden layer. All memory (params, grads, Adam moments, workspace) is allocated here;
+ * the other functions never allocate.
  */
 int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *tr,
                   int n_inputs, int n_outputs, ss_task_t task, int max_batch,
@@ -83,13 +94,30 @@ void ss_net_destroy(ss_net_t *net);
  * statistics are reduced across the group with `red` (NULL or red->sum NULL: local).
  * `dropout_rng` draws the dropout mask (may be NULL when dropout is 0).
  * Returns this shard's SUM of per-sample data losses.
+ *
+ * 0 <= b <= max_batch (a larger b is a programming error: ss_fatal). Classification
+ * labels must be class indices 0..n_classes-1; an invalid label makes the loss NaN.
+ *
+ * Batch-norm statistics: with red->sum set they are over batch_total samples, else over
+ * the b local ones. red->sum is then called three times per pass, in this order, and is
+ * collective: every rank of the group must call this function for every step, even
+ * with b == 0. Forward: sum(h) (n0 floats) gives the mean, then sum((h - mean)^2) (n0
+ * floats) the biased variance (two passes: exact where a one-pass sum of squares
+ * cancels). Backward: the shard's sums of dy and dy * xhat (2 n0 floats). Without
+ * batch-norm red is never used. The running statistics are updated identically on
+ * every rank (Keras: running = 0.99 running + 0.01 batch, with the biased variance).
+ * Dropout: one ss_rng_uniform per element of the shard's (b, n0) activations, row-major;
+ * an element is dropped when the draw is < rate, kept ones are scaled by 1/(1-rate).
  */
 double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
                                int batch_total, ss_rng_t *dropout_rng,
                                const ss_reduce_t *red);
 
 /* Add the first layer's L2 gradient to grads; returns the penalty value
-   reg_eigenvalues * sum(lambda_in^2) + reg_eigenvectors * sum(psi^2). */
+   reg_eigenvalues * sum(lambda_in^2) + reg_eigenvectors * sum(psi^2) (dense first layer:
+   reg_eigenvectors * sum(W^2)). Call it once per step on the complete gradient (after
+   the group reduction, or on exactly one rank before it). Frozen psi still counts in
+   the value (a constant) but gets no gradient. */
 double ss_net_add_l2(ss_net_t *net);
 /* The penalty value alone. */
 double ss_net_l2(const ss_net_t *net);
@@ -100,8 +128,10 @@ void ss_net_adam_step(ss_net_t *net);
 /*
  * Inference mode (batch-norm running statistics, no dropout) over n samples in chunks of
  * max_batch. `input_mask` (n_inputs bytes, NULL = all) zeroes inputs whose byte is 0.
- * Accumulates the sum of per-sample losses and, for classification, the number of
- * correct argmax predictions (for regression *correct gets the sum of |error|).
+ * ADDS to *loss_sum the sum of per-sample losses and to *correct, for classification,
+ * the number of correct argmax predictions (for regression the sum of |error|); the
+ * caller zeroes them. Either pointer may be NULL. Uses the workspace: no other call on
+ * this net may run concurrently.
  */
 void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
                      const unsigned char *input_mask, double *loss_sum, double *correct);

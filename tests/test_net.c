@@ -1,0 +1,626 @@
+/*
+ * test_net.c - the network module: finite-difference gradient check of every parameter
+ * kind, data-parallel equivalence (with and without batch-norm), frozen parameters,
+ * Adam, evaluation in chunks and with an input mask, relevance, creation errors.
+ */
+#include "specsweep/net.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- building nets and batches -------------------------------------------------------- */
+
+typedef struct {
+    const char *title;
+    ss_task_t task;
+    ss_spectral_t spectral;
+    int n_hidden, hidden[3];
+    ss_act_t act[3];
+    int batchnorm;
+    double dropout;
+    int train_evec, train_lout;
+} net_case_t;
+
+static ss_model_t case_model(const net_case_t *c)
+{
+    ss_model_t m;
+    memset(&m, 0, sizeof m);
+    m.n_hidden = c->n_hidden;
+    for (int l = 0; l < c->n_hidden; l++) {
+        m.hidden[l] = c->hidden[l];
+        m.act[l] = c->act[l];
+    }
+    m.spectral = c->spectral;
+    m.batchnorm_after_first = c->batchnorm;
+    m.dropout_after_first = c->dropout;
+    m.train_lambda_out = c->train_lout;
+    return m;
+}
+
+static ss_training_t case_training(const net_case_t *c)
+{
+    ss_training_t t;
+    memset(&t, 0, sizeof t);
+    t.learning_rate = 1e-2;
+    t.batch_size = 10;
+    t.epochs = 1;
+    t.reg_eigenvalues = 3e-2;
+    t.reg_eigenvectors = 5e-2;
+    t.train_eigenvectors = c->train_evec;
+    t.adam_beta1 = 0.9;
+    t.adam_beta2 = 0.999;
+    t.adam_epsilon = 1e-7;
+    return t;
+}
+
+#define N_IN 6
+#define N_CLASSES 3
+#define BATCH 10
+
+static int make_net(ss_net_t *net, const net_case_t *c, int max_batch, uint64_t seed)
+{
+    ss_model_t m = case_model(c);
+    ss_training_t t = case_training(c);
+    ss_error_t err = {0};
+    int n_out = c->task == SS_TASK_CLASSIFICATION ? N_CLASSES : 1;
+    int rc = ss_net_create(net, &m, &t, N_IN, n_out, c->task, max_batch, seed, &err);
+    if (rc != 0)
+        fprintf(stderr, "ss_net_create: %s\n", err.msg);
+    return rc;
+}
+
+/* Inputs ~ N(0, 1); labels 0..2, or regression targets 3 + U(0, 1): far from the
+   network's initial outputs, so |residual| stays away from the kink of MAE. */
+static void make_batch(float *x, float *y, int n, ss_task_t task, uint64_t seed)
+{
+    ss_rng_t rng;
+    ss_rng_seed(&rng, seed, 99);
+    for (int k = 0; k < n * N_IN; k++)
+        x[k] = (float)ss_rng_normal(&rng);
+    for (int r = 0; r < n; r++)
+        y[r] = task == SS_TASK_CLASSIFICATION ? (float)ss_rng_below(&rng, N_CLASSES)
+                                              : (float)(3.0 + ss_rng_uniform(&rng));
+}
+
+/* ---- parameter kinds ------------------------------------------------------------------ */
+
+enum { K_PSI, K_LIN, K_LOUT, K_BIAS, K_DENSE, K_GAMMA, K_BETA, K_COUNT };
+static const char *kind_name[K_COUNT] = {"psi", "lambda_in", "lambda_out", "bias",
+                                         "dense W", "bn gamma", "bn beta"};
+
+static int param_kind(const ss_net_t *net, size_t k)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        const ss_layer_t *L = &net->layer[l];
+        size_t nw = (size_t)L->n_in * L->n_out;
+        if (k >= L->off_w && k < L->off_w + nw) return L->spectral ? K_PSI : K_DENSE;
+        if (L->spectral && k >= L->off_lin && k < L->off_lin + (size_t)L->n_in) return K_LIN;
+        if (L->spectral && k >= L->off_lout && k < L->off_lout + (size_t)L->n_out) return K_LOUT;
+        if (k >= L->off_b && k < L->off_b + (size_t)L->n_out) return K_BIAS;
+    }
+    if (net->batchnorm) {
+        int n0 = net->layer[0].n_out;
+        if (k >= net->off_bn_gamma && k < net->off_bn_gamma + (size_t)n0) return K_GAMMA;
+        if (k >= net->off_bn_beta && k < net->off_bn_beta + (size_t)n0) return K_BETA;
+    }
+    return -1;
+}
+
+static int is_trainable(const ss_net_t *net, size_t k)
+{
+    for (int s = 0; s < net->n_segments; s++)
+        if (k >= net->seg_off[s] && k < net->seg_off[s] + net->seg_len[s])
+            return 1;
+    return 0;
+}
+
+/* ---- finite differences --------------------------------------------------------------- */
+
+/* Full loss (mean data loss + L2) with a fixed dropout mask; batch-norm running
+   statistics are restored so evaluations have no side effects. */
+static double full_loss(ss_net_t *net, const float *x, const float *y, int n)
+{
+    int n0 = net->layer[0].n_out;
+    float mean[SS_MAX_LAYERS * 4], var[SS_MAX_LAYERS * 4];   /* the test nets are narrow */
+    if (net->batchnorm && n0 > SS_MAX_LAYERS * 4) {
+        CHECK(0, "full_loss: first layer too wide for this test");
+        return NAN;
+    }
+    if (net->batchnorm) {
+        memcpy(mean, net->bn_mean, (size_t)n0 * sizeof(float));
+        memcpy(var, net->bn_var, (size_t)n0 * sizeof(float));
+    }
+    ss_rng_t rng;
+    ss_rng_seed(&rng, 7, SS_STREAM_DROPOUT);
+    double loss = ss_net_forward_backward(net, x, y, n, n, &rng, NULL) / n + ss_net_l2(net);
+    if (net->batchnorm) {
+        memcpy(net->bn_mean, mean, (size_t)n0 * sizeof(float));
+        memcpy(net->bn_var, var, (size_t)n0 * sizeof(float));
+    }
+    return loss;
+}
+
+/*
+ * Central differences with step h = 5e-3 * max(|p|, 0.5) on every trainable parameter,
+ * compared with the analytic gradient by
+ *     err = |g_fd - g| / max(|g_fd| + |g|, 1e-3).
+ * float32 rounding of a loss of order 1 is ~1e-7 per evaluation, so the difference
+ * quotient carries noise of ~1e-7 / (2 h) ~ 1e-5 absolute, and truncation error of order
+ * h^2 relative; the 1e-3 floor keeps that noise from dominating tiny gradients. Correct
+ * gradients measure below ~1e-2 here (Debug and Release), a wrong factor or sign gives
+ * errors of order 1.
+ * Tolerance: 2e-2 per parameter.
+ */
+#define FD_TOL 2e-2
+static double worst[K_COUNT];
+
+static void gradient_check(const net_case_t *c)
+{
+    ss_net_t net;
+    if (make_net(&net, c, BATCH, 11) != 0) {
+        CHECK(0, "%s: create failed", c->title);
+        return;
+    }
+    /* move off the symmetric start (lambda_in = 1, lambda_out = 0, bias 0, BN 1/0) */
+    ss_rng_t rng;
+    ss_rng_seed(&rng, 5, 123);
+    for (size_t k = 0; k < net.n_params; k++) {
+        int kind = param_kind(&net, k);
+        if (kind != K_PSI && kind != K_DENSE)
+            net.params[k] += (float)(0.3 * (2.0 * ss_rng_uniform(&rng) - 1.0));
+    }
+    float x[BATCH * N_IN], y[BATCH];
+    make_batch(x, y, BATCH, c->task, 3);
+
+    full_loss(&net, x, y, BATCH);
+    ss_net_add_l2(&net);
+    float *g = malloc(net.n_params * sizeof(float));
+    memcpy(g, net.grads, net.n_params * sizeof(float));
+
+    double kind_err[K_COUNT];
+    int kind_n[K_COUNT];
+    for (int k = 0; k < K_COUNT; k++) { kind_err[k] = 0; kind_n[k] = 0; }
+    int frozen_nonzero = 0;
+    for (size_t k = 0; k < net.n_params; k++) {
+        if (!is_trainable(&net, k)) {
+            frozen_nonzero += g[k] != 0.0f;
+            continue;
+        }
+        float p0 = net.params[k];
+        float h = 5e-3f * fmaxf(fabsf(p0), 0.5f);
+        float pp = p0 + h, pm = p0 - h;
+        net.params[k] = pp;
+        double lp = full_loss(&net, x, y, BATCH);
+        net.params[k] = pm;
+        double lm = full_loss(&net, x, y, BATCH);
+        net.params[k] = p0;
+        double fd = (lp - lm) / ((double)pp - (double)pm);
+        double e = fabs(fd - g[k]) / fmax(fabs(fd) + fabs(g[k]), 1e-3);
+        int kind = param_kind(&net, k);
+        if (e > kind_err[kind]) kind_err[kind] = e;
+        kind_n[kind]++;
+        if (e > FD_TOL)
+            fprintf(stderr, "  %s: param %zu (%s): fd %.6g analytic %.6g\n", c->title, k,
+                    kind_name[kind], fd, (double)g[k]);
+    }
+    printf("gradcheck %-34s", c->title);
+    for (int k = 0; k < K_COUNT; k++) {
+        if (!kind_n[k]) continue;
+        printf(" %s %.1e", kind_name[k], kind_err[k]);
+        CHECK(kind_err[k] < FD_TOL, "%s: %s max error %.3g", c->title, kind_name[k],
+              kind_err[k]);
+        if (kind_err[k] > worst[k]) worst[k] = kind_err[k];
+    }
+    printf("\n");
+    CHECK(frozen_nonzero == 0, "%s: %d frozen parameters have a gradient", c->title,
+          frozen_nonzero);
+    free(g);
+    ss_net_destroy(&net);
+}
+
+static const net_case_t fd_cases[] = {
+    {"cls all tanh/sigmoid bn dropout", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+     {SS_ACT_TANH, SS_ACT_SIGMOID}, 1, 0.2, 1, 1},
+    {"cls first relu/tanh bn", SS_TASK_CLASSIFICATION, SS_SPECTRAL_FIRST, 2, {5, 4},
+     {SS_ACT_RELU, SS_ACT_TANH}, 1, 0.0, 1, 1},
+    {"cls none sigmoid/relu dropout", SS_TASK_CLASSIFICATION, SS_SPECTRAL_NONE, 2, {5, 4},
+     {SS_ACT_SIGMOID, SS_ACT_RELU}, 0, 0.3, 1, 0},
+    {"cls all tanh/linear, lout frozen", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+     {SS_ACT_TANH, SS_ACT_LINEAR}, 0, 0.0, 1, 0},
+    {"cls all sigmoid, psi frozen", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 1, {5},
+     {SS_ACT_SIGMOID}, 1, 0.0, 0, 1},
+    {"cls all, no hidden layer", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 0, {0},
+     {SS_ACT_TANH}, 0, 0.0, 1, 1},
+    {"reg all tanh/relu bn", SS_TASK_REGRESSION, SS_SPECTRAL_ALL, 2, {5, 4},
+     {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 1},
+    {"reg first relu/tanh", SS_TASK_REGRESSION, SS_SPECTRAL_FIRST, 2, {5, 4},
+     {SS_ACT_RELU, SS_ACT_TANH}, 0, 0.0, 1, 1},
+    {"reg none tanh/sigmoid bn dropout", SS_TASK_REGRESSION, SS_SPECTRAL_NONE, 2, {5, 4},
+     {SS_ACT_TANH, SS_ACT_SIGMOID}, 1, 0.25, 1, 0},
+    {"reg first sigmoid, psi frozen", SS_TASK_REGRESSION, SS_SPECTRAL_FIRST, 2, {5, 4},
+     {SS_ACT_SIGMOID, SS_ACT_TANH}, 0, 0.0, 0, 1},
+};
+
+/* The regression cases assume residuals far from 0 (MAE has a kink there). */
+static void check_residuals_away_from_zero(void)
+{
+    for (size_t i = 0; i < sizeof fd_cases / sizeof fd_cases[0]; i++) {
+        const net_case_t *c = &fd_cases[i];
+        if (c->task != SS_TASK_REGRESSION || c->batchnorm)
+            continue; /* inference == training forward only without batch-norm */
+        ss_net_t net;
+        if (make_net(&net, c, BATCH, 11) != 0) continue;
+        float x[BATCH * N_IN], y[BATCH];
+        make_batch(x, y, BATCH, c->task, 3);
+        double min_abs = INFINITY;
+        for (int r = 0; r < BATCH; r++) {
+            double e = 0.0;
+            ss_net_evaluate(&net, x + r * N_IN, y + r, 1, NULL, &e, NULL);
+            min_abs = fmin(min_abs, e);
+        }
+        CHECK(min_abs > 0.5, "%s: a residual is near the MAE kink (%g)", c->title, min_abs);
+        ss_net_destroy(&net);
+    }
+}
+
+/* ---- data parallel ----------------------------------------------------------------- */
+
+static double max_rel_diff(const float *a, const float *b, size_t n)
+{
+    double amax = 0.0, d = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        amax = fmax(amax, fabs(b[k]));
+        d = fmax(d, fabs((double)a[k] - b[k]));
+    }
+    return d / fmax(amax, 1e-30);
+}
+
+static void test_shards_no_bn(void)
+{
+    net_case_t c = {"shards", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+                    {SS_ACT_TANH, SS_ACT_RELU}, 0, 0.0, 1, 1};
+    ss_net_t net;
+    if (make_net(&net, &c, BATCH, 2) != 0) { CHECK(0, "create"); return; }
+    float x[BATCH * N_IN], y[BATCH];
+    make_batch(x, y, BATCH, c.task, 4);
+    size_t np = net.n_params;
+    float *full = malloc(np * sizeof(float)), *sum = malloc(np * sizeof(float));
+    double lf = ss_net_forward_backward(&net, x, y, BATCH, BATCH, NULL, NULL);
+    memcpy(full, net.grads, np * sizeof(float));
+    double l1 = ss_net_forward_backward(&net, x, y, 4, BATCH, NULL, NULL);
+    memcpy(sum, net.grads, np * sizeof(float));
+    double l2 = ss_net_forward_backward(&net, x + 4 * N_IN, y + 4, BATCH - 4, BATCH, NULL, NULL);
+    for (size_t k = 0; k < np; k++) sum[k] += net.grads[k];
+    double d = max_rel_diff(sum, full, np);
+    printf("data parallel, no batch-norm: grads max rel diff %.2e, loss diff %.2e\n", d,
+           fabs(l1 + l2 - lf));
+    CHECK(d < 1e-5, "shard gradients differ from the full batch: %g", d);
+    CHECK(fabs(l1 + l2 - lf) < 1e-5 * fabs(lf), "shard losses %g + %g != %g", l1, l2, lf);
+
+    double l0 = ss_net_forward_backward(&net, x, y, 0, BATCH, NULL, NULL);
+    int nz = 0;
+    for (size_t k = 0; k < np; k++) nz += net.grads[k] != 0.0f;
+    CHECK(l0 == 0.0 && nz == 0, "empty shard: loss %g, %d nonzero grads", l0, nz);
+    free(full);
+    free(sum);
+    ss_net_destroy(&net);
+}
+
+/* Two nets in lockstep on two threads; red->sum adds their buffers element-wise. */
+typedef struct {
+    pthread_barrier_t bar;
+    float *buf[2];
+    int calls[2];
+} pair_t;
+typedef struct {
+    pair_t *pair;
+    int rank;
+    ss_net_t *net;
+    const float *x, *y;
+    int b, total;
+    double loss;
+} shard_job_t;
+
+static void pair_sum(void *ctx, float *buf, size_t n)
+{
+    shard_job_t *j = ctx;
+    pair_t *p = j->pair;
+    p->buf[j->rank] = buf;
+    p->calls[j->rank]++;
+    pthread_barrier_wait(&p->bar);
+    if (j->rank == 0)
+        for (size_t k = 0; k < n; k++) {
+            float s = p->buf[0][k] + p->buf[1][k];
+            p->buf[0][k] = s;
+            p->buf[1][k] = s;
+        }
+    pthread_barrier_wait(&p->bar);
+}
+
+static void *shard_thread(void *arg)
+{
+    shard_job_t *j = arg;
+    ss_reduce_t red = {pair_sum, j};
+    j->loss = ss_net_forward_backward(j->net, j->x, j->y, j->b, j->total, NULL, &red);
+    return NULL;
+}
+
+static void test_shards_bn(void)
+{
+    net_case_t c = {"shards bn", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+                    {SS_ACT_TANH, SS_ACT_SIGMOID}, 1, 0.0, 1, 1};
+    ss_net_t full, a, b;
+    if (make_net(&full, &c, BATCH, 2) || make_net(&a, &c, BATCH, 2) ||
+        make_net(&b, &c, BATCH, 2)) { CHECK(0, "create"); return; }
+    float x[BATCH * N_IN], y[BATCH];
+    make_batch(x, y, BATCH, c.task, 6);
+    double lf = ss_net_forward_backward(&full, x, y, BATCH, BATCH, NULL, NULL);
+
+    pair_t pair;
+    memset(&pair, 0, sizeof pair);
+    pthread_barrier_init(&pair.bar, NULL, 2);
+    shard_job_t ja = {&pair, 0, &a, x, y, 3, BATCH, 0};
+    shard_job_t jb = {&pair, 1, &b, x + 3 * N_IN, y + 3, BATCH - 3, BATCH, 0};
+    pthread_t ta, tb;
+    if (pthread_create(&ta, NULL, shard_thread, &ja) != 0 ||
+        pthread_create(&tb, NULL, shard_thread, &jb) != 0) {
+        fprintf(stderr, "pthread_create failed\n");
+        exit(1); /* a lone thread would wait at the barrier forever */
+    }
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&pair.bar);
+
+    size_t np = full.n_params;
+    for (size_t k = 0; k < np; k++) a.grads[k] += b.grads[k];
+    double d = max_rel_diff(a.grads, full.grads, np);
+    int n0 = full.layer[0].n_out;
+    double ds = fmax(max_rel_diff(a.bn_mean, full.bn_mean, (size_t)n0),
+                     max_rel_diff(b.bn_var, full.bn_var, (size_t)n0));
+    printf("data parallel, batch-norm (2 threads): grads max rel diff %.2e, running stats "
+           "%.2e, reductions %d/%d\n", d, ds, pair.calls[0], pair.calls[1]);
+    CHECK(pair.calls[0] == 3 && pair.calls[1] == 3, "expected 3 reductions per pass");
+    CHECK(d < 1e-4, "batch-norm shard gradients differ from the full batch: %g", d);
+    CHECK(ds < 1e-5, "running statistics differ: %g", ds);
+    CHECK(fabs(ja.loss + jb.loss - lf) < 1e-5 * fabs(lf), "losses %g + %g != %g", ja.loss,
+          jb.loss, lf);
+    ss_net_destroy(&full);
+    ss_net_destroy(&a);
+    ss_net_destroy(&b);
+}
+
+/* ---- frozen parameters and Adam ----------------------------------------------------- */
+
+static void test_frozen(void)
+{
+    net_case_t c = {"frozen", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 0, 0};
+    ss_net_t net;
+    if (make_net(&net, &c, BATCH, 9) != 0) { CHECK(0, "create"); return; }
+    float x[BATCH * N_IN], y[BATCH];
+    make_batch(x, y, BATCH, c.task, 8);
+    size_t np = net.n_params;
+    float *p0 = malloc(np * sizeof(float));
+    memcpy(p0, net.params, np * sizeof(float));
+    int moved_frozen = 0, moved_lin = 0, grad_frozen = 0;
+    for (int step = 0; step < 3; step++) {
+        ss_net_forward_backward(&net, x, y, BATCH, BATCH, NULL, NULL);
+        ss_net_add_l2(&net);
+        for (size_t k = 0; k < np; k++) {
+            int kind = param_kind(&net, k);
+            if (kind == K_PSI || kind == K_LOUT) grad_frozen += net.grads[k] != 0.0f;
+        }
+        ss_net_adam_step(&net);
+    }
+    size_t trainable = 0;
+    for (int s = 0; s < net.n_segments; s++) trainable += net.seg_len[s];
+    size_t expect = 0;
+    for (size_t k = 0; k < np; k++) {
+        int kind = param_kind(&net, k);
+        if (kind == K_PSI || kind == K_LOUT)
+            moved_frozen += net.params[k] != p0[k];
+        else
+            expect++;
+        if (kind == K_LIN) moved_lin += net.params[k] != p0[k];
+    }
+    CHECK(grad_frozen == 0, "frozen psi/lambda_out got %d nonzero gradients", grad_frozen);
+    CHECK(moved_frozen == 0, "%d frozen parameters moved under Adam", moved_frozen);
+    CHECK(moved_lin > 0, "lambda_in did not train");
+    CHECK(trainable == expect, "Adam segments cover %zu parameters, expected %zu", trainable,
+          expect);
+    free(p0);
+    ss_net_destroy(&net);
+}
+
+static void test_adam(void)
+{
+    net_case_t c = {"adam", SS_TASK_CLASSIFICATION, SS_SPECTRAL_FIRST, 1, {4},
+                    {SS_ACT_TANH}, 0, 0.0, 1, 0};
+    ss_net_t net;
+    if (make_net(&net, &c, 4, 1) != 0) { CHECK(0, "create"); return; }
+    size_t k = net.layer[0].off_lin + 2;            /* one lambda_in */
+    double p = net.params[k], m = 0.0, v = 0.0;
+    const double g[3] = {0.3, -0.05, 1.7};
+    double lr = net.lr, b1 = net.beta1, b2 = net.beta2, eps = net.eps;
+    for (int t = 1; t <= 3; t++) {
+        memset(net.grads, 0, net.n_params * sizeof(float));
+        net.grads[k] = (float)g[t - 1];
+        ss_net_adam_step(&net);
+        m = b1 * m + (1 - b1) * g[t - 1];
+        v = b2 * v + (1 - b2) * g[t - 1] * g[t - 1];
+        p -= lr * sqrt(1 - pow(b2, t)) / (1 - pow(b1, t)) * m / (sqrt(v) + eps);
+    }
+    double d = fabs(net.params[k] - p);
+    printf("adam: 3 steps on one parameter, |C - hand| = %.2e\n", d);
+    CHECK(d < 1e-6, "Adam update %.9g, expected %.9g", (double)net.params[k], p);
+    CHECK(fabs(net.adam_m[k] - m) < 1e-6 && fabs(net.adam_v[k] - v) < 1e-6, "Adam moments");
+    CHECK(net.adam_t == 3, "adam_t %ld", net.adam_t);
+    ss_net_destroy(&net);
+}
+
+/* ---- initialisation, evaluation, relevance, errors ---------------------------------- */
+
+static void test_init(void)
+{
+    net_case_t c = {"init", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 0};
+    ss_net_t a, b, d;
+    if (make_net(&a, &c, 8, 42) || make_net(&b, &c, 8, 42) || make_net(&d, &c, 8, 43)) {
+        CHECK(0, "create");
+        return;
+    }
+    CHECK(memcmp(a.params, b.params, a.n_params * sizeof(float)) == 0, "same seed differs");
+    CHECK(memcmp(a.params, d.params, a.n_params * sizeof(float)) != 0, "seeds 42/43 equal");
+    CHECK(((uintptr_t)a.params | (uintptr_t)a.grads | (uintptr_t)a.adam_m |
+           (uintptr_t)a.adam_v) % 64 == 0, "buffers not 64-byte aligned");
+    int bad = 0;
+    for (int l = 0; l < a.n_layers; l++) {
+        const ss_layer_t *L = &a.layer[l];
+        float lim = sqrtf(6.0f / (float)(L->n_in + L->n_out));
+        for (size_t k = 0; k < (size_t)L->n_in * L->n_out; k++)
+            bad += fabsf(a.params[L->off_w + k]) > lim;
+        for (int i = 0; i < L->n_in; i++) bad += a.params[L->off_lin + i] != 1.0f;
+        for (int j = 0; j < L->n_out; j++)
+            bad += a.params[L->off_lout + j] != 0.0f || a.params[L->off_b + j] != 0.0f;
+    }
+    for (int j = 0; j < a.layer[0].n_out; j++)
+        bad += a.params[a.off_bn_gamma + j] != 1.0f || a.params[a.off_bn_beta + j] != 0.0f ||
+               a.bn_mean[j] != 0.0f || a.bn_var[j] != 1.0f;
+    CHECK(bad == 0, "%d parameters initialised wrongly", bad);
+    ss_net_destroy(&a);
+    ss_net_destroy(&b);
+    ss_net_destroy(&d);
+}
+
+static void test_evaluate(void)
+{
+    enum { N = 23 };
+    net_case_t c = {"eval", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.3, 1, 0};
+    ss_net_t small, big;
+    if (make_net(&small, &c, 4, 3) || make_net(&big, &c, 64, 3)) { CHECK(0, "create"); return; }
+    float x[N * N_IN], y[N];
+    make_batch(x, y, N, c.task, 12);
+    /* non-trivial running statistics, identical in both */
+    for (int j = 0; j < small.layer[0].n_out; j++) {
+        small.bn_mean[j] = big.bn_mean[j] = 0.1f * j;
+        small.bn_var[j] = big.bn_var[j] = 0.5f + 0.2f * j;
+    }
+    double ls = 0, cs = 0, lb = 0, cb = 0;
+    ss_net_evaluate(&small, x, y, N, NULL, &ls, &cs);
+    ss_net_evaluate(&big, x, y, N, NULL, &lb, &cb);
+    CHECK(fabs(ls - lb) < 1e-5 * lb && cs == cb, "chunked eval %g/%g vs %g/%g", ls, cs, lb, cb);
+    CHECK(cs >= 0 && cs <= N, "correct count %g", cs);
+    double again = 0;
+    ss_net_evaluate(&big, x, y, N, NULL, &again, NULL);
+    CHECK(again == lb, "evaluation is not repeatable (dropout/BN leaked in)");
+
+    unsigned char mask[N_IN] = {1, 0, 1, 1, 0, 1};
+    float xz[N * N_IN];
+    for (int k = 0; k < N * N_IN; k++) xz[k] = mask[k % N_IN] ? x[k] : 0.0f;
+    double lm = 0, cm = 0, lz = 0, cz = 0;
+    ss_net_evaluate(&small, x, y, N, mask, &lm, &cm);
+    ss_net_evaluate(&big, xz, y, N, NULL, &lz, &cz);
+    CHECK(fabs(lm - lz) < 1e-5 * lz && cm == cz, "masked eval %g/%g vs zeroed %g/%g", lm, cm,
+          lz, cz);
+    CHECK(fabs(lm - lb) > 1e-6, "the mask changed nothing");
+    ss_net_destroy(&small);
+    ss_net_destroy(&big);
+}
+
+static void test_relevance(void)
+{
+    net_case_t cs = {"rel", SS_TASK_CLASSIFICATION, SS_SPECTRAL_FIRST, 1, {5},
+                     {SS_ACT_TANH}, 0, 0.0, 1, 0};
+    net_case_t cd = cs;
+    cd.spectral = SS_SPECTRAL_NONE;
+    ss_net_t s, d;
+    if (make_net(&s, &cs, 4, 1) || make_net(&d, &cd, 4, 1)) { CHECK(0, "create"); return; }
+    for (int i = 0; i < N_IN; i++) s.params[s.layer[0].off_lin + i] = -0.5f + 0.3f * i;
+    double rel[N_IN], lam[N_IN], reld[N_IN], lamd[N_IN];
+    ss_net_relevance(&s, rel, lam);
+    ss_net_relevance(&d, reld, lamd);
+    int bad = 0;
+    for (int i = 0; i < N_IN; i++) {
+        double nrm = 0, nrmd = 0;
+        for (int j = 0; j < 5; j++) {
+            nrm += pow(s.params[s.layer[0].off_w + i * 5 + j], 2);
+            nrmd += pow(d.params[d.layer[0].off_w + i * 5 + j], 2);
+        }
+        bad += fabs(lam[i] - (-0.5 + 0.3 * i)) > 1e-6;
+        bad += fabs(rel[i] - lam[i] * sqrt(nrm)) > 1e-6;
+        bad += lamd[i] != 1.0 || fabs(reld[i] - sqrt(nrmd)) > 1e-6;
+    }
+    CHECK(bad == 0, "relevance: %d wrong values", bad);
+    ss_net_relevance(&s, NULL, NULL);
+    ss_net_destroy(&s);
+    ss_net_destroy(&d);
+}
+
+static void test_create_errors(void)
+{
+    net_case_t c = {"err", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 1, {5}, {SS_ACT_TANH},
+                    0, 0.0, 1, 0};
+    ss_model_t m = case_model(&c);
+    ss_training_t t = case_training(&c);
+    struct { const char *title; int n_in, n_out; ss_task_t task; int max_batch, hidden0;
+             double dropout; int n_hidden, bn; } tab[] = {
+        {"zero inputs", 0, 3, SS_TASK_CLASSIFICATION, 4, 5, 0, 1, 0},
+        {"zero outputs", 6, 0, SS_TASK_CLASSIFICATION, 4, 5, 0, 1, 0},
+        {"zero max_batch", 6, 3, SS_TASK_CLASSIFICATION, 0, 5, 0, 1, 0},
+        {"one class", 6, 1, SS_TASK_CLASSIFICATION, 4, 5, 0, 1, 0},
+        {"regression, 2 outputs", 6, 2, SS_TASK_REGRESSION, 4, 5, 0, 1, 0},
+        {"zero-width hidden", 6, 3, SS_TASK_CLASSIFICATION, 4, 0, 0, 1, 0},
+        {"dropout 1", 6, 3, SS_TASK_CLASSIFICATION, 4, 5, 1.0, 1, 0},
+        {"bn, no hidden layer", 6, 3, SS_TASK_CLASSIFICATION, 4, 5, 0, 0, 1},
+        {"too many layers", 6, 3, SS_TASK_CLASSIFICATION, 4, 5, 0, SS_MAX_LAYERS + 1, 0},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
+        ss_model_t mm = m;
+        mm.hidden[0] = tab[i].hidden0;
+        mm.dropout_after_first = tab[i].dropout;
+        mm.n_hidden = tab[i].n_hidden;
+        mm.batchnorm_after_first = tab[i].bn;
+        ss_net_t net;
+        ss_error_t err = {0};
+        int rc = ss_net_create(&net, &mm, &t, tab[i].n_in, tab[i].n_out, tab[i].task,
+                               tab[i].max_batch, 1, &err);
+        CHECK(rc == -1 && err.code == SS_EXIT_INPUT && err.msg[0], "%s: rc %d code %d",
+              tab[i].title, rc, err.code);
+        CHECK(net.params == NULL && net.work == NULL, "%s: half-built net", tab[i].title);
+        ss_net_destroy(&net);
+    }
+    ss_net_t z;
+    memset(&z, 0, sizeof z);
+    ss_net_destroy(&z);
+    ss_net_destroy(NULL);
+    ss_net_t ok;
+    ss_error_t err = {0};
+    CHECK(ss_net_create(&ok, &m, &t, 6, 3, SS_TASK_CLASSIFICATION, 4, 1, &err) == 0, "%s",
+          err.msg);
+    ss_net_destroy(&ok);
+    ss_net_destroy(&ok); /* destroy nulls the struct: a second call is harmless */
+    CHECK(ok.params == NULL, "destroy did not clear the net");
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof fd_cases / sizeof fd_cases[0]; i++)
+        gradient_check(&fd_cases[i]);
+    printf("gradcheck max error per kind (tolerance %.0e):", FD_TOL);
+    for (int k = 0; k < K_COUNT; k++) printf(" %s %.1e", kind_name[k], worst[k]);
+    printf("\n");
+    check_residuals_away_from_zero();
+    test_shards_no_bn();
+    test_shards_bn();
+    test_frozen();
+    test_adam();
+    test_init();
+    test_evaluate();
+    test_relevance();
+    test_create_errors();
+    return ss_test_report();
+}
