@@ -104,6 +104,7 @@ typedef struct {
     MPI_Comm gcomm;
     ss_dataset_t *data;         /* per dataset, loaded on first use */
     int *loaded;
+    ss_dataset_t *meta;         /* rank 0: per dataset, metadata only (checked at start) */
     int abort_run;              /* this rank's wish to abandon the current run */
     unsigned long poll_calls;
 
@@ -449,7 +450,7 @@ static void member_loop(engine_t *e)
 
 static double run_cost(const engine_t *e, const ss_run_t *run)
 {
-    const ss_dataset_t *ds = &e->data[run->dataset];
+    const ss_dataset_t *ds = &e->meta[run->dataset];
     double width = ds->n_inputs, flops = 0;
     for (int l = 0; l < e->sw.model.n_hidden; l++) {
         flops += width * e->sw.model.hidden[l];
@@ -477,10 +478,20 @@ static char *str_concat(const char *a, const char *b)
 /* Rank 0: lock, log, datasets, first snapshot. Returns 0 or -1 with err. */
 static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
 {
-    /* every dataset loads (and so is checked) before anything is written */
-    for (int d = 0; d < e->sw.n_datasets; d++)
-        if (ensure_dataset(e, d, err) != 0)
+    /* Every dataset loads (and so is checked) before anything is written. Only its
+       metadata is kept: training loads it again where and when it is needed, so rank 0
+       never holds every dataset of a large sweep at once. */
+    e->meta = ss_calloc((size_t)e->sw.n_datasets, sizeof *e->meta);
+    for (int d = 0; d < e->sw.n_datasets; d++) {
+        ss_dataset_t *m = &e->meta[d];
+        if (ss_dataset_load(&e->sw.datasets[d], m, err) != 0)
             return -1;
+        free(m->x_train);
+        free(m->y_train);
+        free(m->x_test);
+        free(m->y_test);
+        m->x_train = m->y_train = m->x_test = m->y_test = NULL;
+    }
     if (ss_lock_acquire(e->out, &e->lock_fd, err) != 0)
         return -1;
 
@@ -534,9 +545,9 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
         for (int k = 0; k < e->contents.n_datasets; k++)
             known |= strcmp(e->contents.datasets[k].name, e->sw.datasets[d].name) == 0;
         if (!known) {
-            if (ss_log_append_dataset(&e->log, &e->data[d], err) != 0)
+            if (ss_log_append_dataset(&e->log, &e->meta[d], err) != 0)
                 return -1;
-            ss_log_contents_add_dataset(&e->contents, &e->data[d]);
+            ss_log_contents_add_dataset(&e->contents, &e->meta[d]);
         }
     }
 
@@ -581,7 +592,10 @@ static void engine_free(engine_t *e)
 {
     for (int d = 0; e->data && d < e->sw.n_datasets; d++)
         ss_dataset_free(&e->data[d]);
+    for (int d = 0; e->meta && d < e->sw.n_datasets; d++)
+        ss_dataset_free(&e->meta[d]);
     free(e->data);
+    free(e->meta);
     free(e->loaded);
     free(e->runs);
     free(e->state);

@@ -189,7 +189,9 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
 
     ss_rng_t shuffle_rng, dropout_rng;
     ss_rng_seed(&shuffle_rng, (uint64_t)run->seed, SS_STREAM_SHUFFLE);
-    ss_rng_seed(&dropout_rng, (uint64_t)run->seed, SS_STREAM_DROPOUT + 0x100u * (uint64_t)h->group_rank);
+    const int n_first = sw->model.n_hidden > 0 ? sw->model.hidden[0] : 0;
+    const int use_dropout = sw->model.dropout_after_first > 0 && n_first > 0;
+    uint64_t step = 0;
 
     double t0 = ss_now();
     for (int epoch = 0; epoch < tr->epochs; epoch++) {
@@ -201,7 +203,18 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
             int lo, hi;
             shard_range(b_total, G, h->group_rank, &lo, &hi);
             gather_rows(ds->x_train, ds->y_train, d, fit_idx + start + lo, hi - lo, xb, yb);
-            data_loss += ss_net_forward_backward(&net, xb, yb, hi - lo, b_total, &dropout_rng,
+            if (use_dropout) {
+                /* The mask of the sample at position p of the minibatch is the p-th row of
+                   a stream seeded by (seed, step): each rank skips to its shard's first
+                   row, so the masks are the same for any group layout. */
+                ss_rng_seed(&dropout_rng, (uint64_t)run->seed,
+                            SS_STREAM_DROPOUT + (step << 8));
+                for (long k = 0; k < (long)lo * n_first; k++)
+                    ss_rng_next(&dropout_rng);
+            }
+            step++;
+            data_loss += ss_net_forward_backward(&net, xb, yb, hi - lo, b_total,
+                                                 use_dropout ? &dropout_rng : NULL,
                                                  &h->reduce);
             if (G > 1 && h->reduce.sum)
                 h->reduce.sum(h->reduce.ctx, net.grads, net.n_params);

@@ -90,7 +90,7 @@ check "--fresh: exit 0 and old files kept as .old" '[ $rc -eq 0 ] && [ -s r.h5.o
 cp good.orig.yaml good.yaml
 
 # A second writer on the same output is refused while the first runs.
-sed 's/epochs: 5/epochs: 400/' good.yaml > slow.yaml
+sed -e 's/epochs: 5/epochs: 2000/' -e 's/samples: 1200/samples: 20000/' -e 's/hidden: \[8\]/hidden: [64]/' good.yaml > slow.yaml
 "$SPECSWEEP" run slow.yaml -o slow.h5 > slow.out 2>&1 & bg=$!
 for _ in $(seq 1 100); do [ -e slow.h5 ] && break; sleep 0.1; done
 run run slow.yaml -o slow.h5
@@ -103,7 +103,7 @@ name: div
 seeds: 1
 datasets:
   g: {kind: gaussian, features: 6, relevant: 3, samples: 1200}
-  h: {kind: gaussian, features: 6, relevant: 3, samples: 1200, training: {learning_rate: 1.0e+9}}
+  h: {kind: gaussian, features: 6, relevant: 3, samples: 1200, training: {learning_rate: 1.0e+30}}
 model: {hidden: [8], activations: [relu]}
 training: {epochs: 20, batch_size: 100}
 relevance: {topk: [1]}
