@@ -20,7 +20,7 @@ datasets:
     kind: gaussian
     features: 20
     relevant: 11
-    samples: 10000
+    samples: 60000
     sigma: 0.5
     max_shift: 1.4
     data_seed: 1
@@ -30,7 +30,7 @@ model:
 training:
   learning_rate: 1.0e-2
   batch_size: 500
-  epochs: 200
+  epochs: 100
   reg_eigenvalues: 1.0e-2
   reg_eigenvectors: 1.0e-4
 relevance:
@@ -65,7 +65,10 @@ def main():
         out = os.path.join(d, "fig3.h5")
         with open(sweep, "w") as f:
             f.write(SWEEP)
-        p = subprocess.run([exe, "run", sweep, "-o", out], capture_output=True, text=True)
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                   OPENBLAS_NUM_THREADS="1")
+        cmd = ["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", exe, "run", sweep, "-o", out]
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
         print(p.stdout[-2000:], p.stderr[-2000:])
         if p.returncode != 0:
             print(f"specsweep exited {p.returncode}")
