@@ -71,14 +71,16 @@ def swept_label(cell, datasets):
 
 def fig_eigenvalues(cell, label, path):
     mean, std = cell["eigenvalues_abs_mean"], cell["eigenvalues_abs_std"]
-    x = np.arange(1, len(mean) + 1)
-    fig, ax = plt.subplots(figsize=(max(5, 0.25 * len(mean) + 2), 3.5))
+    x = np.arange(len(mean))  # input index, as in the results file and `specsweep summary`
+    fig, ax = plt.subplots(figsize=(min(12, max(5, 0.25 * len(mean) + 2)), 3.5))
     if len(mean) <= 100:
         ax.errorbar(x, mean, yerr=std, fmt="o", ms=4, capsize=2)
     else:
         ax.plot(x, mean, lw=0.8)
         ax.fill_between(x, mean - std, mean + std, alpha=0.3)
-    ax.set_xlabel("input feature")
+    if len(mean) <= 40:
+        ax.set_xticks(x)
+    ax.set_xlabel("input feature (index)")
     ax.set_ylabel("|eigenvalue| (mean ± std)")
     ax.set_title(f"{label}\n{int(cell['n_realizations'])} realizations", fontsize=9)
     ax.axhline(0, color="k", lw=0.5)
