@@ -34,6 +34,7 @@ static const char *const cfg_task_names[] = {"classification", "regression"};
 static const char *const cfg_spectral_names[] = {"all", "first", "none"};
 
 #define CFG_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define CFG_N_KINDS CFG_COUNT(cfg_kind_names)
 
 /* The YAML key of training key k ("?" when out of range). */
 const char *ss_training_key_name(ss_training_key_t k)
@@ -130,12 +131,13 @@ static void cfg_default_activations(ss_model_t *m)
 
 /*
  * Every default of the sweep file, in one place: the papers' settings (DESIGN section 1).
- * Fills *sw (model, training, seeds, relevance, parallel) and *ds, the template every entry
- * of `datasets` starts from (one template for all kinds: a kind ignores the fields it does
- * not use). The output path needs the name and is CFG_DEFAULT_OUTPUT, applied once the
- * whole file has been read. sw->seeds and sw->topk are allocated here.
+ * Fills *sw (model, training, seeds, relevance, parallel) and ds[k], the template an entry
+ * of `datasets` of kind k starts from (the same for all kinds but the sizes of spectra; a
+ * kind ignores the fields it does not use). The output path needs the name and is
+ * CFG_DEFAULT_OUTPUT, applied once the whole file has been read. sw->seeds and sw->topk
+ * are allocated here.
  */
-static void ss_sweep_defaults(ss_sweep_t *sw, ss_dataset_spec_t *ds)
+static void ss_sweep_defaults(ss_sweep_t *sw, ss_dataset_spec_t ds[CFG_N_KINDS])
 {
     static const int hidden[] = {100, 100, 50};
     static const int topk[] = {1, 2, 5, 10, 14, 20, 50, 100, 200, 500};
@@ -192,8 +194,21 @@ static void ss_sweep_defaults(ss_sweep_t *sw, ss_dataset_spec_t *ds)
     ds->scale = 1.0 / 255.0;               /* idx: pixels in [0, 1] */
     ds->max_train = 0;                     /* 0 = all */
     ds->max_test = 0;
+    ds->metal_lines = 20;                  /* spectra */
+    ds->nuisance_lines = 20;
+    ds->metal_min = -2.5;                  /* [Fe/H] of MILES-like stars */
+    ds->metal_max = 0.5;
+    ds->wave_min = 3540.0;                 /* the MILES range, Angstrom */
+    ds->wave_max = 7410.0;
     ds->training = sw->training;           /* replaced by the resolved values at the end */
     ds->training_set_mask = 0;
+    for (int k = 1; k < CFG_N_KINDS; k++)
+        ds[k] = ds[0];
+
+    ss_dataset_spec_t *sp = &ds[SS_KIND_SPECTRA]; /* MILES-like: fig. 11 */
+    sp->features = 4300;                   /* wavelengths */
+    sp->samples = 2000;                    /* stars */
+    sp->sigma = 0.01;                      /* relative noise: signal-to-noise 100 */
 }
 
 /* ---- parse context, positions, messages --------------------------------------------- */
@@ -203,7 +218,7 @@ typedef struct {
     yaml_document_t *doc;
     ss_sweep_t *sw;
     ss_error_t *err;
-    ss_dataset_spec_t ds_default;
+    ss_dataset_spec_t ds_default[CFG_N_KINDS]; /* per kind */
     yaml_node_t *axis_key[SS_MAX_AXES];    /* key node of every sweep axis */
     yaml_node_t **override_key;            /* [dataset * SS_KEY_COUNT + key] or NULL */
 } cfg_parse_t;
@@ -857,8 +872,14 @@ static const struct {
       noise_features),
     F("samples", CFG_SYNTH, CFG_F_NUMBER, CFG_INT, CFG_POS, samples),
     F("sigma", CFG_SYNTH, CFG_F_NUMBER, CFG_REAL, CFG_POS, sigma),
-    F("max_shift", CFG_K(SS_KIND_GAUSSIAN) | CFG_K(SS_KIND_CORRELATED), CFG_F_NUMBER,
-      CFG_REAL, CFG_NONNEG, max_shift),
+    F("max_shift", CFG_K(SS_KIND_GAUSSIAN), CFG_F_NUMBER, CFG_REAL, CFG_NONNEG, max_shift),
+    F("metal_lines", CFG_K(SS_KIND_SPECTRA), CFG_F_NUMBER, CFG_INT, CFG_POS, metal_lines),
+    F("nuisance_lines", CFG_K(SS_KIND_SPECTRA), CFG_F_NUMBER, CFG_INT, CFG_NONNEG,
+      nuisance_lines),
+    F("metal_min", CFG_K(SS_KIND_SPECTRA), CFG_F_NUMBER, CFG_REAL, CFG_ANY, metal_min),
+    F("metal_max", CFG_K(SS_KIND_SPECTRA), CFG_F_NUMBER, CFG_REAL, CFG_ANY, metal_max),
+    F("wave_min", CFG_K(SS_KIND_SPECTRA), CFG_F_NUMBER, CFG_REAL, CFG_POS, wave_min),
+    F("wave_max", CFG_K(SS_KIND_SPECTRA), CFG_F_NUMBER, CFG_REAL, CFG_POS, wave_max),
     F("path", CFG_K(SS_KIND_CSV) | CFG_K(SS_KIND_HDF5), CFG_F_PATH, CFG_REAL, CFG_ANY, path),
     F("train_images", CFG_K(SS_KIND_IDX), CFG_F_PATH, CFG_REAL, CFG_ANY, train_images),
     F("train_labels", CFG_K(SS_KIND_IDX), CFG_F_PATH, CFG_REAL, CFG_ANY, train_labels),
@@ -912,6 +933,45 @@ static int cfg_read_int_list(cfg_parse_t *p, const yaml_node_t *n, const char *w
     return 0;
 }
 
+/*
+ * The checks of kind spectra that involve several keys (see ss_dataset_load in data.h):
+ * at least SS_SPECTRA_MIN_FEATURES wavelengths, SS_SPECTRA_LINE_PIXELS of them for every
+ * line, metal_min < metal_max and wave_min < wave_max. `given` holds the value node of
+ * every key the file sets; a message points at the key that was set.
+ */
+static int cfg_check_spectra(cfg_parse_t *p, const ss_dataset_spec_t *ds,
+                             yaml_node_t *const given[])
+{
+    yaml_node_t *features = given[cfg_ds_field("features")];
+    yaml_node_t *metal = given[cfg_ds_field("metal_lines")];
+    yaml_node_t *nuisance = given[cfg_ds_field("nuisance_lines")];
+    if (ds->features < SS_SPECTRA_MIN_FEATURES)
+        return cfg_fail(p, features, "features must be at least %d for kind spectra (a "
+                        "wavelength grid), got %d", SS_SPECTRA_MIN_FEATURES, ds->features);
+    long long lines = (long long)ds->metal_lines + ds->nuisance_lines;
+    if (lines * SS_SPECTRA_LINE_PIXELS > ds->features) {
+        yaml_node_t *at = metal ? metal : nuisance ? nuisance : features;
+        return cfg_fail(p, at, "dataset '%s' has %lld absorption lines (metal_lines %d + "
+                        "nuisance_lines %d), but %d features allow at most %d (%d wavelengths "
+                        "per line)", ds->name, lines, ds->metal_lines, ds->nuisance_lines,
+                        ds->features, ds->features / SS_SPECTRA_LINE_PIXELS,
+                        SS_SPECTRA_LINE_PIXELS);
+    }
+    if (!(ds->metal_min < ds->metal_max)) {
+        yaml_node_t *hi = given[cfg_ds_field("metal_max")];
+        return cfg_fail(p, hi ? hi : given[cfg_ds_field("metal_min")],
+                        "metal_min (%g) must be below metal_max (%g) in dataset '%s'",
+                        ds->metal_min, ds->metal_max, ds->name);
+    }
+    if (!(ds->wave_min < ds->wave_max)) {
+        yaml_node_t *hi = given[cfg_ds_field("wave_max")];
+        return cfg_fail(p, hi ? hi : given[cfg_ds_field("wave_min")],
+                        "wave_min (%g) must be below wave_max (%g) in dataset '%s'",
+                        ds->wave_min, ds->wave_max, ds->name);
+    }
+    return 0;
+}
+
 /* One value of `datasets`: `key` is the dataset's name node, `map` its spec. */
 static int cfg_parse_dataset(cfg_parse_t *p, yaml_node_t *key, yaml_node_t *map, int index)
 {
@@ -941,6 +1001,14 @@ static int cfg_parse_dataset(cfg_parse_t *p, yaml_node_t *key, yaml_node_t *map,
     if (cfg_read_choice(p, cfg_node(p, kind_pair->value), "kind", cfg_kind_names,
                         CFG_COUNT(cfg_kind_names), &kind) < 0)
         return -1;
+    /* start again from the defaults of this kind, keeping the name and its position */
+    int name_line = ds->line, name_col = ds->col;
+    char name_text[sizeof ds->name];
+    memcpy(name_text, ds->name, sizeof name_text);
+    *ds = p->ds_default[kind];
+    memcpy(ds->name, name_text, sizeof ds->name);
+    ds->line = name_line;
+    ds->col = name_col;
     ds->kind = (ss_kind_t)kind;
 
     /* every key this kind accepts, for messages */
@@ -1047,6 +1115,8 @@ static int cfg_parse_dataset(cfg_parse_t *p, yaml_node_t *key, yaml_node_t *map,
                         "relevant (%d) cannot exceed features (%d) in dataset '%s'",
                         ds->relevant, ds->features, ds->name);
     }
+    if (kind == SS_KIND_SPECTRA && cfg_check_spectra(p, ds, given) < 0)
+        return -1;
     if (kind == SS_KIND_CORRELATED) {
         long long f = 2LL * ds->n_pairs + ds->noise_features;
         if (f > INT_MAX)
@@ -1075,7 +1145,7 @@ static int cfg_parse_datasets(cfg_parse_t *p, yaml_node_t *map)
     p->override_key = ss_calloc((size_t)n * SS_KEY_COUNT, sizeof *p->override_key);
     for (int i = 0; i < n; i++) {
         yaml_node_pair_t *pr = map->data.mapping.pairs.start + i;
-        sw->datasets[i] = p->ds_default;
+        sw->datasets[i] = p->ds_default[0];
         if (!cfg_key(p, map, pr))
             return -1;
         if (cfg_parse_dataset(p, cfg_node(p, pr->key), cfg_node(p, pr->value), i) < 0)
@@ -1548,7 +1618,7 @@ int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_
     p.doc = &doc;
     p.sw = sw;
     p.err = err;
-    ss_sweep_defaults(sw, &p.ds_default);
+    ss_sweep_defaults(sw, p.ds_default);
     sw->path = ss_strdup(path);
     sw->dir = cfg_dirname(path);
     sw->yaml_text = ss_strdup(text);

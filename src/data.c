@@ -361,6 +361,237 @@ static int load_correlated(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_e
     return 0;
 }
 
+/* ---- synthetic stellar spectra --------------------------------------------------------- */
+
+/* Stellar parameters besides [Fe/H], drawn per star; they shape the spectrum but carry no
+   information about the target. */
+#define SPEC_T_MIN 4000.0       /* effective temperature, K */
+#define SPEC_T_MAX 7000.0
+#define SPEC_LOGG_MIN 1.0       /* surface gravity log g (giants .. dwarfs) */
+#define SPEC_LOGG_MAX 5.0
+#define SPEC_C2 1.4387769e8     /* second radiation constant h c / k, in Angstrom K */
+#define SPEC_FLOOR 0.1          /* fraction of a line's strength at the bottom of its range */
+
+/* One absorption line: a Gaussian profile on the pixel grid, truncated to its window. */
+typedef struct {
+    int first, count;   /* window: pixels first .. first + count - 1 */
+    double *profile;    /* count values: exp(-(i - centre)^2 / (2 width^2)), in (0, 1] */
+    double strength;    /* optical depth at the centre at the top of the driver's range */
+    int metal;          /* 1: depth follows [Fe/H]; 0: a nuisance line */
+    int driver;         /* nuisance lines: 0 rises with T, 1 falls with T, 2 rises with log g */
+} spec_line_t;
+
+/* The median of a[0..n-1] (n >= 1); reorders a. Quickselect, then the upper middle. */
+static double spec_median(double *a, size_t n)
+{
+    size_t k = (n - 1) / 2, lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = a[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        for (;;) {
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
+            if (i >= j)
+                break;
+            double t = a[i];
+            a[i++] = a[j];
+            a[j--] = t;
+        }
+        /* a[lo..j] <= pivot <= a[j+1..hi] (Hoare partition) */
+        if (k <= j)
+            hi = j;
+        else
+            lo = j + 1;
+    }
+    double m = a[k];
+    if (n % 2)
+        return m;
+    double up = a[k + 1];          /* the smallest of a[k+1..n-1] */
+    for (size_t i = k + 2; i < n; i++)
+        up = a[i] < up ? a[i] : up;
+    return 0.5 * (m + up);
+}
+
+/*
+ * Synthetic stellar spectra, a stand-in for the MILES library of fig. 11 (regression of
+ * [Fe/H]). `features` pixels on a uniform grid from wave_min to wave_max (Angstrom).
+ *
+ * The line list is drawn once from data_seed (stream SS_STREAM_DATA, before the stars):
+ * the grid is cut into metal_lines + nuisance_lines equal slots (leftover pixels at both
+ * ends are pure continuum), each slot holds one line, which slots hold metal lines is a
+ * random shuffle. A line has a Gaussian width w ~ U(1, 2.5) pixels (narrower in short
+ * slots), a centre drawn uniformly where its window |i - centre| < 4 w keeps two free
+ * pixels to both slot edges (so windows never touch), and a strength S ~ U(0.3, 1).
+ * Nuisance lines take turns, in wavelength order, to strengthen with temperature, weaken
+ * with temperature and strengthen with gravity.
+ *
+ * Per star: [Fe/H] m ~ U(metal_min, metal_max) (the target), T ~ U(4000, 7000) K,
+ * log g ~ U(1, 5), a brightness A = 10^U(-1, 1). With u the driver scaled to [0, 1]
+ * (u = (m - metal_min) / (metal_max - metal_min) for metal lines; (T - 4000) / 3000, its
+ * complement, or (log g - 1) / 4 for nuisance lines) a line's optical depth is
+ * tau(i) = S (0.1 + 0.9 u) profile(i), and the flux
+ *
+ *     F_i = A B(lambda_i, T) exp(-sum_lines tau(i)) (1 + sigma n_i),  n_i ~ N(0, 1)
+ *
+ * with B the Planck law (its shape only). Each spectrum is then divided by its median,
+ * as astronomers normalise spectra: the brightness A carries nothing, the continuum shape
+ * still follows T.
+ *
+ * relevance_truth_i = -d ln F_i / d m = sum over metal lines 0.9 S / (metal_max -
+ * metal_min) profile(i): how strongly pixel i's (noise-free, un-normalised) log flux
+ * responds to [Fe/H], per dex. It is the same for every star, positive inside the windows
+ * of metal lines and exactly 0 elsewhere, nuisance windows included. (Dividing by the
+ * median adds the same tiny term to every pixel; it is not part of the truth.)
+ * feature_names are the wavelengths ("%.2f").
+ */
+static int load_spectra(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *err)
+{
+    table_t all = {0}, test = {0};
+    spec_line_t *lines = NULL;
+    double *wave = NULL, *flux = NULL, *work = NULL, *truth = NULL;
+    int rc = -1;
+    int d = spec->features, nm = spec->metal_lines, nn = spec->nuisance_lines;
+
+    if (check_synthetic(spec, err))
+        return -1;
+    if (d < SS_SPECTRA_MIN_FEATURES || nm < 1 || nn < 0 ||
+        ((long long)nm + nn) * SS_SPECTRA_LINE_PIXELS > d) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "dataset %s: need features >= %d, metal_lines >= 1, nuisance_lines >= 0 "
+                     "and %d features per line (features %d, metal_lines %d, nuisance_lines "
+                     "%d)", spec->name, SS_SPECTRA_MIN_FEATURES, SS_SPECTRA_LINE_PIXELS, d, nm,
+                     nn);
+        return -1;
+    }
+    if (!(spec->metal_min < spec->metal_max && isfinite(spec->metal_min) &&
+          isfinite(spec->metal_max))) {
+        ss_error_set(err, SS_EXIT_INPUT, "dataset %s: need metal_min < metal_max (%g, %g)",
+                     spec->name, spec->metal_min, spec->metal_max);
+        return -1;
+    }
+    if (!(spec->wave_min > 0.0 && spec->wave_min < spec->wave_max && isfinite(spec->wave_max))) {
+        ss_error_set(err, SS_EXIT_INPUT, "dataset %s: need 0 < wave_min < wave_max (%g, %g)",
+                     spec->name, spec->wave_min, spec->wave_max);
+        return -1;
+    }
+    if (table_alloc(&all, (size_t)spec->samples, d, spec->name, err))
+        return -1;
+
+    ss_rng_t rng;
+    ss_rng_seed(&rng, spec->data_seed, SS_STREAM_DATA);
+
+    /* the line list */
+    int n_lines = nm + nn, slot = d / n_lines;
+    int start = (d - slot * n_lines) / 2;
+    int hmax = (slot - 3) / 2;              /* slot >= 10: hmax >= 3, width >= 0.75 */
+    lines = ss_calloc((size_t)n_lines, sizeof *lines);
+    for (int k = 0; k < n_lines; k++)
+        lines[k].metal = k < nm;
+    for (int k = n_lines - 1; k > 0; k--) { /* which slots hold metal lines */
+        int j = (int)ss_rng_below(&rng, (uint64_t)k + 1);
+        int t = lines[k].metal;
+        lines[k].metal = lines[j].metal;
+        lines[j].metal = t;
+    }
+    truth = ss_alloc_aligned((size_t)d * sizeof(double));
+    for (int k = 0, n_nuisance = 0; k < n_lines; k++) {
+        spec_line_t *L = &lines[k];
+        double w = 1.0 + 1.5 * ss_rng_uniform(&rng);
+        if (w > hmax / 4.0)
+            w = hmax / 4.0;
+        double reach = 4.0 * w;
+        double a = start + (double)k * slot;
+        double lo = a + 1.0 + reach, hi = a + slot - 2.0 - reach; /* hi >= lo: 8 w <= slot - 3 */
+        double centre = lo + (hi - lo) * ss_rng_uniform(&rng);
+        L->strength = 0.3 + 0.7 * ss_rng_uniform(&rng);
+        L->driver = L->metal ? -1 : n_nuisance++ % 3;
+        /* pixels strictly within reach of the centre: inside [a + 2, a + slot - 3] */
+        int first = (int)floor(centre - reach) + 1, last = (int)ceil(centre + reach) - 1;
+        L->first = first;
+        L->count = last - first + 1;
+        L->profile = ss_malloc((size_t)L->count * sizeof(double));
+        for (int i = 0; i < L->count; i++) {
+            double z = (first + i - centre) / w;
+            L->profile[i] = exp(-0.5 * z * z);
+        }
+        if (L->metal)
+            for (int i = 0; i < L->count; i++)
+                truth[first + i] += 0.9 * L->strength / (spec->metal_max - spec->metal_min) *
+                                    L->profile[i];
+    }
+
+    /* the stars */
+    wave = ss_malloc((size_t)d * sizeof(double));
+    flux = ss_malloc((size_t)d * sizeof(double));
+    work = ss_malloc((size_t)d * sizeof(double));
+    for (int i = 0; i < d; i++)
+        wave[i] = spec->wave_min + (spec->wave_max - spec->wave_min) * i / (d - 1);
+    double mrange = spec->metal_max - spec->metal_min;
+    for (int s = 0; s < spec->samples; s++) {
+        double m = spec->metal_min + mrange * ss_rng_uniform(&rng);
+        double t = ss_rng_uniform(&rng);     /* (T - T_MIN) / (T_MAX - T_MIN) */
+        double g = ss_rng_uniform(&rng);     /* (log g - LOGG_MIN) / (LOGG_MAX - LOGG_MIN) */
+        double bright = pow(10.0, 2.0 * ss_rng_uniform(&rng) - 1.0);
+        double temp = SPEC_T_MIN + (SPEC_T_MAX - SPEC_T_MIN) * t;
+        double u_metal = (m - spec->metal_min) / mrange;
+        for (int i = 0; i < d; i++) {    /* Planck shape, scaled to 1 at wave_min */
+            double r = wave[i] / spec->wave_min;
+            flux[i] = bright / (r * r * r * r * r) *
+                      expm1(SPEC_C2 / (spec->wave_min * temp)) /
+                      expm1(SPEC_C2 / (wave[i] * temp));
+        }
+        for (int k = 0; k < n_lines; k++) {
+            const spec_line_t *L = &lines[k];
+            double u = L->metal ? u_metal : L->driver == 0 ? t : L->driver == 1 ? 1.0 - t : g;
+            double depth = L->strength * (SPEC_FLOOR + (1.0 - SPEC_FLOOR) * u);
+            for (int i = 0; i < L->count; i++)
+                flux[L->first + i] *= exp(-depth * L->profile[i]);
+        }
+        for (int i = 0; i < d; i++)
+            flux[i] *= 1.0 + spec->sigma * ss_rng_normal(&rng);
+        memcpy(work, flux, (size_t)d * sizeof(double));
+        double med = spec_median(work, (size_t)d);
+        if (!(med > 0.0)) {
+            ss_error_set(err, SS_EXIT_INPUT, "dataset %s: sigma %g is too large: spectrum %d "
+                         "has no positive median flux to normalise by", spec->name,
+                         spec->sigma, s + 1);
+            goto done;
+        }
+        float *row = all.x + (size_t)s * (size_t)d;
+        for (int i = 0; i < d; i++)
+            row[i] = (float)(flux[i] / med);
+        all.y[s] = (float)m;
+    }
+    all.n = spec->samples;
+
+    ds->n_classes = 0;
+    if (finish_dataset(spec, spec->name, &all, &test, ds, err))
+        goto done;
+    ds->relevance_truth = truth;
+    truth = NULL;
+    ds->feature_names = ss_calloc((size_t)d, sizeof(char *));
+    for (int i = 0; i < d; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%.2f", wave[i]);
+        ds->feature_names[i] = ss_strdup(name);
+    }
+    rc = 0;
+done:
+    if (lines)
+        for (int k = 0; k < n_lines; k++)
+            free(lines[k].profile);
+    free(lines);
+    free(wave);
+    free(flux);
+    free(work);
+    free(truth);
+    table_free(&all);
+    table_free(&test);
+    return rc;
+}
+
 /* ---- CSV -------------------------------------------------------------------------------- */
 
 /* The whole file, NUL-terminated, in one allocation of the file's size. */
@@ -1281,9 +1512,7 @@ int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t 
         rc = load_hdf5(spec, ds, err);
         break;
     case SS_KIND_SPECTRA:
-        ss_error_set(err, SS_EXIT_INPUT, "dataset %s: kind spectra is not supported yet",
-                     spec->name);
-        rc = -1;
+        rc = load_spectra(spec, ds, err);
         break;
     default:
         ss_error_set(err, SS_EXIT_INPUT, "dataset %s: unknown kind %d", spec->name,

@@ -340,8 +340,31 @@ static void check_correlated(const ss_sweep_t *sw)
     const ss_dataset_spec_t *d = &sw->datasets[0];
     CHECK(d->n_pairs == 3 && d->pair_p[2] == 0.7 && d->noise_features == 3 &&
           d->features == 9, "correlated: %d pairs, %d features", d->n_pairs, d->features);
-    CHECK(sw->datasets[1].kind == SS_KIND_SPECTRA && sw->datasets[1].features == 4300,
-          "spectra");
+    const ss_dataset_spec_t *sp = &sw->datasets[1];
+    CHECK(sp->kind == SS_KIND_SPECTRA && sp->features == 4300 && sp->samples == 1000 &&
+          sp->sigma == 0.01 && sp->metal_lines == 30 && sp->nuisance_lines == 0 &&
+          sp->data_seed == 3 && sp->test_fraction == 0.25, "spectra keys");
+    CHECK(sp->metal_min == -2.5 && sp->metal_max == 0.5 && sp->wave_min == 3540.0 &&
+          sp->wave_max == 7410.0, "spectra ranges");
+    /* the defaults of spectra are its own; the kinds after it keep theirs */
+    const ss_dataset_spec_t *g = &sw->datasets[2];
+    CHECK(g->kind == SS_KIND_GAUSSIAN && g->features == 20 && g->samples == 60000 &&
+          g->sigma == 0.5 && g->max_shift == 1.4, "gaussian after spectra");
+}
+
+static void check_spectra_defaults(const ss_sweep_t *sw)
+{
+    const ss_dataset_spec_t *sp = &sw->datasets[0];
+    CHECK(sp->kind == SS_KIND_SPECTRA && sp->features == 4300 && sp->samples == 2000 &&
+          sp->sigma == 0.01 && sp->metal_lines == 20 && sp->nuisance_lines == 20 &&
+          sp->data_seed == 1 && sp->test_fraction == 0.2, "spectra defaults");
+    CHECK(sp->metal_min == -2.5 && sp->metal_max == 0.5 && sp->wave_min == 3540.0 &&
+          sp->wave_max == 7410.0, "spectra range defaults");
+    CHECK(!strcmp(sp->name, "miles") && sp->line == 3 && sp->col == 3, "name and position");
+    const ss_dataset_spec_t *sp2 = &sw->datasets[1];
+    CHECK(sp2->features == 10 && sp2->metal_lines == 1 && sp2->nuisance_lines == 0 &&
+          sp2->metal_min == -1 && sp2->metal_max == 1 && sp2->wave_min == 100 &&
+          sp2->wave_max == 200, "the smallest grid, own ranges");
 }
 
 static void check_empty_sections(const ss_sweep_t *sw)
@@ -399,8 +422,14 @@ static const config_case_t cases[] = {
     {"correlated features are computed; spectra keys",
      "name: c\ndatasets:\n  corr:\n    kind: correlated\n"
      "    pair_probabilities: [0.5, 0.6, 0.7]\n    noise_features: 3\n"
-     "  spec: {kind: spectra, features: 4300, samples: 1000, sigma: 0.1}\n", NULL, NULL,
-     check_correlated, NULL},
+     "  spec: {kind: spectra, samples: 1000, metal_lines: 30, nuisance_lines: 0,\n"
+     "         data_seed: 3, test_fraction: 0.25}\n"
+     "  g: {kind: gaussian}\n", NULL, NULL, check_correlated, NULL},
+    {"spectra defaults; the smallest grid",
+     "name: s\ndatasets:\n  miles: {kind: spectra}\n"
+     "  tiny: {kind: spectra, features: 10, metal_lines: 1, nuisance_lines: 0, metal_min: -1,\n"
+     "         metal_max: 1, wave_min: 100, wave_max: 200}\n", NULL, NULL,
+     check_spectra_defaults, NULL},
     {"empty sections", P "model:\ntraining: ~\nsweep: {}\n", NULL, NULL,
      check_empty_sections, NULL},
     {"train_eigenvectors as a sweep axis", P "seeds: 1\nsweep:\n"
@@ -535,6 +564,45 @@ static const config_case_t cases[] = {
     {"features beyond int", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
      "    features: 3000000000\n", "features is too large (at most 2147483647)", "5:15",
      NULL, NULL},
+    {"max_shift is not a key of correlated", "name: t\ndatasets:\n  c:\n    kind: correlated\n"
+     "    max_shift: 1.4\n", "unknown key 'max_shift' for kind correlated in dataset 'c'",
+     "5:5", NULL, NULL},
+    {"gaussian key for spectra", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    relevant: 3\n", "unknown key 'relevant' for kind spectra in dataset 's' (known: "
+     "kind, training, features, samples, sigma, metal_lines, nuisance_lines", "5:5", NULL, NULL},
+    {"spectra key for gaussian", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    metal_lines: 3\n", "unknown key 'metal_lines' for kind gaussian", "5:5", NULL, NULL},
+    {"spectra with 9 wavelengths", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    features: 9\n", "features must be at least 10 for kind spectra", "5:15", NULL, NULL},
+    {"spectra: default lines need more wavelengths", "name: t\ndatasets:\n  s:\n"
+     "    kind: spectra\n    features: 399\n",
+     "dataset 's' has 40 absorption lines (metal_lines 20 + nuisance_lines 20), but 399 "
+     "features allow at most 39 (10 wavelengths per line)", "5:15", NULL, NULL},
+    {"spectra: too many metal lines", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    features: 100\n    nuisance_lines: 5\n    metal_lines: 6\n",
+     "11 absorption lines (metal_lines 6 + nuisance_lines 5), but 100 features allow at "
+     "most 10", "7:18", NULL, NULL},
+    {"spectra: too many nuisance lines", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    nuisance_lines: 500\n", "520 absorption lines", "5:21", NULL, NULL},
+    {"spectra without metal lines", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    metal_lines: 0\n", "metal_lines must be a positive integer, got 0", "5:18", NULL,
+     NULL},
+    {"spectra: negative nuisance lines", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    nuisance_lines: -1\n", "nuisance_lines must be a non-negative integer, got -1",
+     "5:21", NULL, NULL},
+    {"spectra: metal_min above the default metal_max", "name: t\ndatasets:\n  s:\n"
+     "    kind: spectra\n    metal_min: 1\n",
+     "metal_min (1) must be below metal_max (0.5) in dataset 's'", "5:16", NULL, NULL},
+    {"spectra: metal_max at metal_min", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    metal_max: -1\n    metal_min: -1\n", "metal_min (-1) must be below metal_max (-1)",
+     "5:16", NULL, NULL},
+    {"spectra: wavelength 0", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    wave_min: 0\n", "wave_min must be a positive number, got 0", "5:15", NULL, NULL},
+    {"spectra: wave_max below wave_min", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    wave_max: 3000\n", "wave_min (3540) must be below wave_max (3000)", "5:15", NULL,
+     NULL},
+    {"spectra: metal_min as text", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
+     "    metal_min: low\n", "metal_min must be a number, got 'low'", "5:16", NULL, NULL},
     {"negative sigma", "name: t\ndatasets:\n  g: {kind: gaussian, sigma: -1}\n",
      "sigma must be a positive number, got -1", "3:30", NULL, NULL},
     {"pair probability above 1", "name: t\ndatasets:\n  c:\n    kind: correlated\n"

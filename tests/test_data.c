@@ -40,6 +40,17 @@ static void spec_init(ss_dataset_spec_t *s, ss_kind_t kind)
     snprintf(s->label, sizeof s->label, "label");
     s->task = SS_TASK_CLASSIFICATION;
     s->scale = 1.0 / 255.0;
+    s->metal_lines = 20;
+    s->nuisance_lines = 20;
+    s->metal_min = -2.5;
+    s->metal_max = 0.5;
+    s->wave_min = 3540.0;
+    s->wave_max = 7410.0;
+    if (kind == SS_KIND_SPECTRA) {
+        s->features = 4300;
+        s->samples = 2000;
+        s->sigma = 0.01;
+    }
 }
 
 /* A path in the test's temporary directory (a few stay valid at once). */
@@ -434,6 +445,286 @@ static void test_correlated(void)
 
 /* ---- CSV -------------------------------------------------------------------------------- */
 
+/* ---- spectra --------------------------------------------------------------------------- */
+
+/* Pearson correlation of v[0..n-1] with w[0..n-1]. */
+static double pearson(const double *v, const double *w, int n)
+{
+    double mv = 0, mw = 0;
+    for (int i = 0; i < n; i++) {
+        mv += v[i];
+        mw += w[i];
+    }
+    mv /= n;
+    mw /= n;
+    double cvw = 0, cvv = 0, cww = 0;
+    for (int i = 0; i < n; i++) {
+        cvw += (v[i] - mv) * (w[i] - mw);
+        cvv += (v[i] - mv) * (v[i] - mv);
+        cww += (w[i] - mw) * (w[i] - mw);
+    }
+    return cvv > 0 && cww > 0 ? cvw / sqrt(cvv * cww) : 0.0;
+}
+
+/* Column j of the training inputs, through f (NULL: as is), into out[n_train]. */
+static void column(const ss_dataset_t *ds, int j, double (*f)(double), double *out)
+{
+    for (int i = 0; i < ds->n_train; i++) {
+        double v = ds->x_train[(size_t)i * (size_t)ds->n_inputs + (size_t)j];
+        out[i] = f ? f(v) : v;
+    }
+}
+
+static void test_spectra(void)
+{
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_SPECTRA);
+    ss_dataset_t a, b;
+    if (load_ok(&s, &a, "spectra"))
+        return;
+    int d = a.n_inputs, n = a.n_train;
+    CHECK(d == 4300 && a.n_classes == 0 && a.input_rank == 0, "shape %d inputs, %d classes",
+          d, a.n_classes);
+    CHECK(a.n_train == 1600 && a.n_test == 400, "sizes %d/%d", a.n_train, a.n_test);
+    CHECK(a.relevance_truth != NULL && a.feature_names != NULL, "truth and wavelengths");
+    if (!a.relevance_truth || !a.feature_names || d != 4300) {
+        ss_dataset_free(&a);
+        return;
+    }
+    CHECK(!strcmp(a.feature_names[0], "3540.00") && !strcmp(a.feature_names[d - 1], "7410.00"),
+          "wavelengths %s .. %s", a.feature_names[0], a.feature_names[d - 1]);
+
+    /* targets: [Fe/H] in the range; every spectrum normalised to median 1, fluxes positive */
+    double ymin = 1e9, ymax = -1e9;
+    int finite = 1, below = 0;
+    for (int i = 0; i < n; i++) {
+        ymin = fmin(ymin, a.y_train[i]);
+        ymax = fmax(ymax, a.y_train[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        const float *row = a.x_train + (size_t)i * (size_t)d;
+        int lo = 0;
+        for (int j = 0; j < d; j++) {
+            finite &= isfinite(row[j]) && row[j] > 0.0f;
+            lo += row[j] < 1.0f;
+        }
+        below += lo == d / 2 - 1 || lo == d / 2; /* half the pixels below the median 1 */
+    }
+    CHECK(ymin >= -2.5 && ymax <= 0.5 && ymin < -2.4 && ymax > 0.4, "[Fe/H] %g .. %g", ymin,
+          ymax);
+    CHECK(finite, "fluxes finite and positive");
+    CHECK(below == n, "median-normalised: %d of %d spectra", below, n);
+
+    /* the truth: metal_lines windows of positive values, zero elsewhere */
+    int runs = 0, longest = 0, run = 0, negative = 0, i_max = 0;
+    for (int j = 0; j < d; j++) {
+        double t = a.relevance_truth[j];
+        negative += t < 0.0;
+        if (t > a.relevance_truth[i_max])
+            i_max = j;
+        if (t > 0.0) {
+            runs += run == 0;
+            run++;
+            longest = run > longest ? run : longest;
+        } else {
+            run = 0;
+        }
+    }
+    CHECK(negative == 0 && runs == 20 && longest <= 21,
+          "truth: %d windows (expected 20), longest %d, %d negative", runs, longest, negative);
+
+    /* the signal: at the pixel of largest truth the flux follows [Fe/H] */
+    double *v = ss_malloc((size_t)n * sizeof(double));
+    double *y = ss_malloc((size_t)n * sizeof(double));
+    for (int i = 0; i < n; i++)
+        y[i] = a.y_train[i];
+    column(&a, i_max, NULL, v);
+    double r_max = pearson(v, y, n);
+    CHECK(r_max < -0.5, "flux at the largest truth (pixel %d) vs [Fe/H]: r = %.3f", i_max,
+          r_max);
+
+    /* deterministic for a data_seed, different for another */
+    if (!load_ok(&s, &b, "spectra again")) {
+        CHECK(b.n_train == n && !memcmp(a.x_train, b.x_train, (size_t)n * d * sizeof(float)) &&
+                  !memcmp(a.y_train, b.y_train, (size_t)n * sizeof(float)) &&
+                  !memcmp(a.x_test, b.x_test, (size_t)a.n_test * d * sizeof(float)) &&
+                  !memcmp(a.relevance_truth, b.relevance_truth, (size_t)d * sizeof(double)),
+              "same data_seed, same spectra");
+        ss_dataset_free(&b);
+    }
+    s.data_seed = 2;
+    if (!load_ok(&s, &b, "spectra other seed")) {
+        CHECK(memcmp(a.relevance_truth, b.relevance_truth, (size_t)d * sizeof(double)) != 0 &&
+                  memcmp(a.x_train, b.x_train, (size_t)n * d * sizeof(float)) != 0,
+              "another data_seed, other spectra");
+        ss_dataset_free(&b);
+    }
+    s.data_seed = 1;
+
+    /*
+     * Where the lines are, found from the data alone: the same stars without noise (the
+     * line list and the stellar parameters do not depend on sigma). The second difference
+     * of the log flux, c_j = ln f_j - (ln f_j-1 + ln f_j+1) / 2, is independent of the
+     * normalisation and nearly 0 on the smooth continuum; near a line it varies from star
+     * to star with the line's depth: with [Fe/H] (|r| near 1) for a metal line, not at all
+     * for a nuisance line. The truth must be positive around the first and 0 around the
+     * second. Also, with k a nearby pixel of truth 0, the slope of ln f_j - ln f_k against
+     * [Fe/H] across stars estimates -d ln f_j / d[Fe/H] = -truth_j (the median cancels,
+     * and so does most of the continuum's temperature dependence): within 5 standard
+     * errors at every pixel, and within 5 % over the windows of the metal lines.
+     */
+    s.sigma = 1e-7;
+    ss_dataset_t c;
+    if (load_ok(&s, &c, "spectra without noise")) {
+        free(v);
+        free(y);
+        ss_dataset_free(&a);
+        return;
+    }
+    CHECK(!memcmp(c.y_train, a.y_train, (size_t)n * sizeof(float)), "same stars");
+    const double *truth = c.relevance_truth;
+    double *lm = ss_malloc((size_t)n * sizeof(double)), *lc = ss_malloc((size_t)n * sizeof(double));
+    double *lp = ss_malloc((size_t)n * sizeof(double)), *c2 = ss_malloc((size_t)n * sizeof(double));
+    int metal_px = 0, nuisance_px = 0, unclear = 0, bad_metal = 0, bad_nuisance = 0;
+    int i_nuisance = -1;
+    double sd_nuisance = 0;
+    for (int j = 1; j < d - 1; j++) {
+        column(&c, j - 1, log, lm);
+        column(&c, j, log, lc);
+        column(&c, j + 1, log, lp);
+        double mean = 0, var = 0;
+        for (int i = 0; i < n; i++) {
+            c2[i] = lc[i] - 0.5 * (lm[i] + lp[i]);
+            mean += c2[i];
+        }
+        mean /= n;
+        for (int i = 0; i < n; i++)
+            var += (c2[i] - mean) * (c2[i] - mean);
+        double sd = sqrt(var / n);
+        if (sd < 1e-4)
+            continue; /* continuum */
+        double r = fabs(pearson(c2, y, n));
+        int touched = truth[j - 1] > 0 || truth[j] > 0 || truth[j + 1] > 0;
+        if (r > 0.95) {
+            metal_px++;
+            bad_metal += !touched;
+        } else if (r < 0.1) {
+            nuisance_px++;
+            bad_nuisance += touched;
+            if (sd > sd_nuisance) {
+                sd_nuisance = sd;
+                i_nuisance = j;
+            }
+        } else {
+            unclear++;
+        }
+    }
+    CHECK(metal_px > 100 && nuisance_px > 100 && unclear < (metal_px + nuisance_px) / 10,
+          "line pixels: %d follow [Fe/H], %d do not, %d unclear", metal_px, nuisance_px,
+          unclear);
+    CHECK(bad_metal == 0, "%d pixels follow [Fe/H] where the truth is 0", bad_metal);
+    CHECK(bad_nuisance == 0, "%d nuisance-line pixels have a positive truth", bad_nuisance);
+
+    /* a nuisance line changes the flux but says nothing about [Fe/H] */
+    if (i_nuisance >= 0) {
+        column(&a, i_nuisance, NULL, v);
+        double r = pearson(v, y, n);
+        CHECK(fabs(r) < 0.2 && truth[i_nuisance] == 0.0,
+              "flux at a nuisance line (pixel %d) vs [Fe/H]: r = %.3f", i_nuisance, r);
+    }
+
+    /* slopes of ln f_j - ln f_k on [Fe/H]: -truth_j */
+    double my = 0, vy = 0, worst = 0, worst_z = 0, sum_err2 = 0, sum_truth2 = 0;
+    for (int i = 0; i < n; i++)
+        my += y[i];
+    my /= n;
+    for (int i = 0; i < n; i++)
+        vy += (y[i] - my) * (y[i] - my);
+    for (int j = 0; j < d; j++) {
+        int k = -1;
+        for (int dist = 25; k < 0; dist++) {
+            if (j - dist >= 0 && truth[j - dist] == 0.0)
+                k = j - dist;
+            else if (j + dist < d && truth[j + dist] == 0.0)
+                k = j + dist;
+        }
+        column(&c, j, log, lc);
+        column(&c, k, log, lm);
+        double cov = 0, mq = 0, res = 0;
+        for (int i = 0; i < n; i++) {
+            cov += (lc[i] - lm[i]) * (y[i] - my);
+            mq += lc[i] - lm[i];
+        }
+        double slope = cov / vy;
+        mq /= n;
+        for (int i = 0; i < n; i++) {
+            double e = lc[i] - lm[i] - mq - slope * (y[i] - my);
+            res += e * e;
+        }
+        double se = sqrt(res / (n - 2) / vy), err = fabs(slope + truth[j]);
+        worst = fmax(worst, err);
+        worst_z = fmax(worst_z, err / fmax(se, 1e-6));
+        if (truth[j] > 0.0) {
+            sum_err2 += err * err;
+            sum_truth2 += truth[j] * truth[j];
+        }
+    }
+    double rel = sqrt(sum_err2 / sum_truth2);
+    if (getenv("SS_TEST_VERBOSE"))
+        printf("spectra: r(largest truth) %.3f, r(nuisance) pixel %d, line pixels %d metal, "
+               "%d nuisance, %d unclear, slope error %.4f (%.2f standard errors, %.3f "
+               "relative), largest truth %.3f\n", r_max, i_nuisance, metal_px, nuisance_px,
+               unclear, worst, worst_z, rel, truth[i_max]);
+    CHECK(worst_z < 5.0 && rel < 0.05 && truth[i_max] > 0.1,
+          "d ln f / d[Fe/H] from the data vs -truth: off by up to %.4f = %.2f standard "
+          "errors, %.3f relative (largest truth %.3f)", worst, worst_z, rel, truth[i_max]);
+
+    free(lm);
+    free(lc);
+    free(lp);
+    free(c2);
+    free(v);
+    free(y);
+    ss_dataset_free(&c);
+    ss_dataset_free(&a);
+
+    /* the smallest grid: one line in 10 wavelengths */
+    spec_init(&s, SS_KIND_SPECTRA);
+    s.features = 10;
+    s.metal_lines = 1;
+    s.nuisance_lines = 0;
+    s.samples = 50;
+    if (!load_ok(&s, &a, "spectra, 10 wavelengths")) {
+        int pos = 0;
+        for (int j = 0; j < 10; j++)
+            pos += a.relevance_truth[j] > 0.0;
+        CHECK(a.n_inputs == 10 && a.n_train == 40 && pos >= 1 && pos <= 6 &&
+                  a.relevance_truth[0] == 0.0 && a.relevance_truth[9] == 0.0,
+              "10 wavelengths: %d in the window", pos);
+        ss_dataset_free(&a);
+    }
+
+    /* impossible parameters */
+    spec_init(&s, SS_KIND_SPECTRA);
+    s.features = 9;
+    expect_input_error(&s, "test", "features >= 10", "spectra features 9");
+    spec_init(&s, SS_KIND_SPECTRA);
+    s.features = 399; /* 40 lines need 400 */
+    expect_input_error(&s, "test", "10 features per line", "spectra too many lines");
+    spec_init(&s, SS_KIND_SPECTRA);
+    s.metal_lines = 0;
+    expect_input_error(&s, "test", "metal_lines >= 1", "spectra without metal lines");
+    spec_init(&s, SS_KIND_SPECTRA);
+    s.metal_min = 0.5;
+    expect_input_error(&s, "test", "metal_min < metal_max", "spectra metal range");
+    spec_init(&s, SS_KIND_SPECTRA);
+    s.wave_max = 3000;
+    expect_input_error(&s, "test", "wave_min < wave_max", "spectra wavelength range");
+    spec_init(&s, SS_KIND_SPECTRA);
+    s.sigma = 0.0;
+    expect_input_error(&s, "test", "sigma", "spectra sigma 0");
+}
+
 static void test_csv(void)
 {
     ss_dataset_spec_t s;
@@ -538,6 +829,70 @@ static void test_csv(void)
  * Numbers in every common spelling load exactly as strtof reads them (the parser has a
  * fast path for short decimals; it must never differ, not even in the last bit).
  */
+/*
+ * A real stellar library as CSV (MILES-like): one column per wavelength with numbers as
+ * headers, the label [Fe/H] last, regression. The wavelengths become the feature names.
+ */
+static void test_csv_miles(void)
+{
+    enum { R = 50, C = 300 };
+    size_t cap = (size_t)R * (C + 1) * 12 + (size_t)C * 12 + 64, len = 0;
+    char *text = malloc(cap);
+    char name[C][16];
+    for (int c = 0; c < C; c++) {
+        snprintf(name[c], sizeof name[c], "%.1f", 3540.5 + 0.9 * c);
+        len += (size_t)snprintf(text + len, cap - len, "%s,", name[c]);
+    }
+    len += (size_t)snprintf(text + len, cap - len, "FeH\n");
+    for (int r = 0; r < R; r++) {
+        len += (size_t)snprintf(text + len, cap - len, "%.4f", 0.5 + 0.01 * r);
+        for (int c = 1; c < C; c++)
+            len += (size_t)snprintf(text + len, cap - len, ",%.4f",
+                                    0.8 + 0.001 * ((r * 37 + c * 11) % 200));
+        /* [Fe/H] in both notations; the last row ends without a newline */
+        len += (size_t)snprintf(text + len, cap - len, r % 2 ? ",%.3f%s" : ",%.3e%s",
+                                -2.5 + 0.06 * r, r == R - 1 ? "" : "\n");
+    }
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_CSV);
+    s.path = (char *)ss_test_write_file("miles.csv", text, len);
+    snprintf(s.label, sizeof s.label, "FeH");
+    s.task = SS_TASK_REGRESSION;
+    free(text);
+    ss_dataset_t ds;
+    if (load_ok(&s, &ds, "csv MILES-like"))
+        return;
+    CHECK(ds.n_inputs == C && ds.n_classes == 0 && ds.n_train == 40 && ds.n_test == 10 &&
+              ds.input_rank == 0 && ds.relevance_truth == NULL,
+          "MILES-like shape: %d inputs, %d classes, %d/%d", ds.n_inputs, ds.n_classes,
+          ds.n_train, ds.n_test);
+    int names = ds.feature_names != NULL;
+    for (int c = 0; names && c < C; c++)
+        names &= ds.feature_names[c] && !strcmp(ds.feature_names[c], name[c]);
+    CHECK(names && !strcmp(ds.feature_names[0], "3540.5") &&
+              !strcmp(ds.feature_names[C - 1], "3809.6"),
+          "feature names are the wavelengths");
+    int right = 0;
+    char buf[32];
+    for (int part = 0; part < 2; part++) {
+        const float *x = part ? ds.x_test : ds.x_train, *y = part ? ds.y_test : ds.y_train;
+        int n = part ? ds.n_test : ds.n_train;
+        for (int k = 0; k < n; k++) {
+            const float *row = x + (size_t)k * C;
+            int r = (int)lround((row[0] - 0.5) / 0.01);
+            snprintf(buf, sizeof buf, r % 2 ? "%.3f" : "%.3e", -2.5 + 0.06 * r);
+            int ok = r >= 0 && r < R && y[k] == strtof(buf, NULL);
+            for (int c = 1; c < C; c++) {
+                snprintf(buf, sizeof buf, "%.4f", 0.8 + 0.001 * ((r * 37 + c * 11) % 200));
+                ok &= row[c] == strtof(buf, NULL);
+            }
+            right += ok;
+        }
+    }
+    CHECK(right == R, "MILES-like values (%d of %d stars right)", right, R);
+    ss_dataset_free(&ds);
+}
+
 static void test_csv_numbers(void)
 {
     enum { R = 3000, C = 9 };
@@ -930,9 +1285,6 @@ static void test_bad_hdf5(void)
     H5Eget_auto2(H5E_DEFAULT, &func_after, &data_after);
     CHECK(func_after == func_before && data_after == data_before,
           "HDF5 error printing restored");
-
-    spec_init(&s, SS_KIND_SPECTRA);
-    expect_input_error(&s, "test", "not supported", "spectra");
 }
 
 int main(void)
@@ -940,8 +1292,10 @@ int main(void)
     test_fashion_mnist();
     test_gaussian();
     test_correlated();
+    test_spectra();
     test_csv();
     test_csv_numbers();
+    test_csv_miles();
     test_hdf5();
     test_idx_small();
     test_bad_idx();

@@ -18,6 +18,8 @@
 #define SS_MAX_AXES 8        /* sweep axes */
 #define SS_MAX_CLASSES 256
 #define SS_MAX_PAIRS 64      /* correlated kind */
+#define SS_SPECTRA_MIN_FEATURES 10 /* spectra kind: the shortest wavelength grid */
+#define SS_SPECTRA_LINE_PIXELS 10  /* spectra kind: wavelengths each absorption line needs */
 #define SS_NAME_MAX 64
 
 typedef enum { SS_ACT_TANH, SS_ACT_RELU, SS_ACT_SIGMOID, SS_ACT_LINEAR } ss_act_t;
@@ -80,13 +82,14 @@ typedef struct {
     ss_kind_t kind;
     int line, col;                   /* position of the name in the sweep file */
 
-    /* synthetic kinds (gaussian, correlated, spectra) */
-    int features;                    /* gaussian, spectra: 20; correlated: computed,
-                                        2 * n_pairs + noise_features */
+    /* synthetic kinds (gaussian, correlated, spectra); defaults per kind */
+    int features;                    /* gaussian: 20; spectra: 4300 wavelengths;
+                                        correlated: computed, 2 * n_pairs + noise_features */
     int relevant;                    /* gaussian: 11 (the first `relevant` features) */
-    int samples;                     /* 60000 */
-    double sigma;                    /* 0.5 */
-    double max_shift;                /* 1.4: shift of class-1 means ~ U(0, max_shift) */
+    int samples;                     /* gaussian, correlated: 60000; spectra: 2000 */
+    double sigma;                    /* gaussian, correlated: 0.5; spectra: 0.01, the
+                                        relative flux noise (signal-to-noise 1/sigma) */
+    double max_shift;                /* gaussian: 1.4: class-1 means ~ U(0, max_shift) */
     int n_pairs;                     /* correlated: 4 */
     double pair_p[SS_MAX_PAIRS];     /* correlated: 0.7, 0.8, 0.4, 0.6 */
     int noise_features;              /* correlated: 2 */
@@ -103,6 +106,12 @@ typedef struct {
     int class_subset[SS_MAX_CLASSES];/* kept classes, relabelled 0..k-1 in this order */
     double scale;                    /* idx: pixel scale, 1/255 (pixels in [0, 1]) */
     int max_train, max_test;         /* 0 = all; otherwise the first N after filtering */
+
+    /* spectra (synthetic stellar spectra, regression of metallicity [Fe/H]) */
+    int metal_lines;                 /* 20 absorption lines whose depth follows [Fe/H] */
+    int nuisance_lines;              /* 20 lines that follow temperature or gravity only */
+    double metal_min, metal_max;     /* -2.5, 0.5: [Fe/H] ~ U(metal_min, metal_max) */
+    double wave_min, wave_max;       /* 3540, 7410: the wavelength grid in Angstrom */
 
     /* `training` overrides of this dataset: the resolved values and which keys were set */
     ss_training_t training;

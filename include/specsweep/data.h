@@ -23,8 +23,9 @@ typedef struct {
     float *y_train;         /* n_train */
     float *x_test;          /* n_test x n_inputs */
     float *y_test;          /* n_test */
-    double *relevance_truth;/* n_inputs, synthetic kinds only, else NULL */
-    char **feature_names;   /* n_inputs, csv only, else NULL */
+    double *relevance_truth;/* n_inputs, synthetic kinds only (gaussian, correlated,
+                               spectra), else NULL */
+    char **feature_names;   /* n_inputs: csv column names, spectra wavelengths, else NULL */
     int input_rank;         /* 0, or 2 with input_shape = {rows, cols} for images */
     int input_shape[2];
 } ss_dataset_t;
@@ -41,6 +42,17 @@ typedef struct {
  *   correlated  2 * n_pairs + noise_features inputs, 2 balanced classes; pair n is
  *               (a, a) in class 0 and (a, -a) with probability p_n in class 1, a ~ N(0,
  *               sigma^2). relevance_truth = p_n for both members, 0 for noise.
+ *               max_shift is not used.
+ *   spectra     synthetic stellar spectra, regression of metallicity [Fe/H] ~
+ *               U(metal_min, metal_max): `features` fluxes on a uniform wavelength grid
+ *               wave_min .. wave_max (Angstrom), a Planck continuum of temperature T
+ *               with Gaussian absorption lines, metal_lines whose depth grows linearly
+ *               with [Fe/H] and nuisance_lines whose depth follows T or gravity only,
+ *               relative noise sigma, each spectrum divided by its median. Line list
+ *               and stars come from data_seed. relevance_truth_i = -d ln F_i / d[Fe/H]
+ *               (F the noise-free flux before normalisation): positive inside the
+ *               windows of metal lines, 0 everywhere else. feature_names = the
+ *               wavelengths ("%.2f"). The details are in data.c (load_spectra).
  *   csv         header row; the `label` column is the target, every other column an
  *               input (feature_names). Classification labels must be integers 0..255.
  *   idx         MNIST-format images + labels, gzip or plain; pixels * scale;
