@@ -82,6 +82,21 @@ static void sleep_ms(double ms)
     nanosleep(&ts, NULL);
 }
 
+/* MPI_Bcast on the world that waits by sleeping: a rank that waits here (while rank 0
+   loads the data, or while other groups finish) leaves its core to the ranks that work,
+   where a blocking collective in Open MPI would poll it at full speed. */
+static void bcast_idle(void *buf, int n, MPI_Datatype type)
+{
+    MPI_Request req;
+    int done = 0;
+    MPI_Ibcast(buf, n, type, 0, MPI_COMM_WORLD, &req);
+    for (double pause = 0.05; !done; pause = pause < 5.0 ? pause * 2 : 5.0) {
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (!done)
+            sleep_ms(pause);
+    }
+}
+
 static void format_duration(double s, char *out, size_t n)
 {
     if (!isfinite(s) || s < 0)
@@ -658,7 +673,7 @@ int ss_engine_run(const ss_engine_opts_t *o)
             coordinator_start(&e, o, &err);
         }
     }
-    MPI_Bcast(&err, (int)sizeof err, MPI_BYTE, 0, MPI_COMM_WORLD);
+    bcast_idle(&err, (int)sizeof err, MPI_BYTE);
     if (err.code) {
         if (e.rank == 0)
             fprintf(stderr, "specsweep: %s\n", err.msg);
@@ -698,7 +713,7 @@ int ss_engine_run(const ss_engine_opts_t *o)
         }
         fflush(stdout);
     }
-    MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    bcast_idle(&code, 1, MPI_INT);
     MPI_Comm_free(&e.gcomm);
     engine_free(&e);
     MPI_Finalize();
