@@ -648,20 +648,6 @@ static int cfg_read_name(cfg_parse_t *p, const yaml_node_t *n, const char *what,
 
 /* ---- paths ----------------------------------------------------------------------------- */
 
-/* Directory part of a path: "." when there is none. */
-static char *cfg_dirname(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return ss_strdup(".");
-    if (slash == path)
-        return ss_strdup("/");
-    size_t n = (size_t)(slash - path);
-    char *d = ss_malloc(n + 1);
-    memcpy(d, path, n);
-    d[n] = '\0';
-    return d;
-}
 
 /* `rel` resolved against directory `dir` (absolute paths are kept as they are). */
 static char *cfg_resolve(const char *dir, const char *rel)
@@ -1620,7 +1606,7 @@ int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_
     p.err = err;
     ss_sweep_defaults(sw, p.ds_default);
     sw->path = ss_strdup(path);
-    sw->dir = cfg_dirname(path);
+    sw->dir = ss_dirname(path);
     sw->yaml_text = ss_strdup(text);
 
     if (!yaml_parser_initialize(&parser)) {

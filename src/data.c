@@ -594,51 +594,6 @@ done:
 
 /* ---- CSV -------------------------------------------------------------------------------- */
 
-/* The whole file, NUL-terminated, in one allocation of the file's size. */
-static int read_whole(const char *path, char **text, size_t *len, ss_error_t *err)
-{
-    *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    size_t cap = 1 << 16;
-    if (fstat(fileno(f), &st) == 0) {
-        if (S_ISDIR(st.st_mode)) {
-            fclose(f);
-            ss_error_set(err, SS_EXIT_INPUT, "%s: is a directory", path);
-            return -1;
-        }
-        if (S_ISREG(st.st_mode) && st.st_size > 0)
-            cap = (size_t)st.st_size + 2; /* +1 for the NUL, +1 so reading EOF needs no growth */
-    }
-    char *buf = ss_malloc(cap);
-    size_t n = 0;
-    for (;;) {
-        if (n + 1 >= cap) {
-            cap *= 2;
-            buf = ss_realloc(buf, cap);
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        ss_error_set(err, SS_EXIT_INPUT, "%s: read error: %s", path, strerror(saved));
-        return -1;
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return 0;
-}
 
 static const char *skip_blanks(const char *p, const char *end)
 {
@@ -873,7 +828,7 @@ static int load_csv(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t 
         return -1;
     }
     size_t len;
-    if (read_whole(file, &text, &len, err))
+    if (ss_read_file(file, &text, &len, err))
         return -1;
     const char *p = text, *end = text + len;
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) /* UTF-8 byte order mark */

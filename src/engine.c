@@ -481,14 +481,6 @@ static int file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-static char *str_concat(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    char *s = ss_malloc(na + nb + 1);
-    memcpy(s, a, na);
-    memcpy(s + na, b, nb + 1);
-    return s;
-}
 
 /* Rank 0: lock, log, datasets, first snapshot. Returns 0 or -1 with err. */
 static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
@@ -510,7 +502,7 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
     if (ss_lock_acquire(e->out, &e->lock_fd, err) != 0)
         return -1;
 
-    e->log_path = str_concat(e->out, ".log");
+    e->log_path = ss_str_concat(e->out, ".log");
     if (ss_log_read(e->log_path, &e->contents, err) != 0)
         return -1;
     int have_log = e->contents.has_header || e->contents.n_results > 0;
@@ -530,7 +522,7 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
         return -1;
     }
     if (o->fresh) {
-        char *old_log = str_concat(e->log_path, ".old"), *old_h5 = str_concat(e->out, ".old");
+        char *old_log = ss_str_concat(e->log_path, ".old"), *old_h5 = ss_str_concat(e->out, ".old");
         int bad = (file_exists(e->log_path) && rename(e->log_path, old_log) != 0) ||
                   (file_exists(e->out) && rename(e->out, old_h5) != 0);
         free(old_log);
@@ -744,7 +736,7 @@ int ss_engine_list(const char *sweep_path, const char *output)
     if (rc)
         return rc;
     const char *out = output ? output : sw.output;
-    char *log_path = str_concat(out, ".log");
+    char *log_path = ss_str_concat(out, ".log");
     ss_log_contents_t c;
     ss_error_t err = {0};
     memset(&c, 0, sizeof c);

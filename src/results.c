@@ -121,29 +121,7 @@ static int64_t *dup_i64(const int64_t *v, int n)
     return d;
 }
 
-static char *str_concat(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    char *s = ss_malloc(na + nb + 1);
-    memcpy(s, a, na);
-    memcpy(s + na, b, nb + 1);
-    return s;
-}
 
-/* The directory holding `path` (malloc'd): "." when it has no '/'. */
-static char *parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return ss_strdup(".");
-    if (slash == path)
-        return ss_strdup("/");
-    size_t n = (size_t)(slash - path);
-    char *d = ss_malloc(n + 1);
-    memcpy(d, path, n);
-    d[n] = '\0';
-    return d;
-}
 
 /* fsync a directory so that entries created or renamed in it survive a crash. File
    systems that cannot sync directories (EINVAL) have nothing to flush. */
@@ -166,7 +144,7 @@ static int fsync_dir(const char *dir)
    with errno set and the directory that could not be created in bad[cap]. */
 static int mkdir_parent(const char *path, char *bad, size_t cap)
 {
-    char *dir = parent_dir(path);
+    char *dir = ss_dirname(path);
     int rc = 0, e = 0;
     for (char *q = dir + 1;; q++) {
         if (*q != '/' && *q != '\0')
@@ -174,7 +152,7 @@ static int mkdir_parent(const char *path, char *bad, size_t cap)
         char save = *q;
         *q = '\0';
         if (mkdir(dir, 0755) == 0) {
-            char *up = parent_dir(dir);
+            char *up = ss_dirname(dir);
             fsync_dir(up);
             free(up);
         } else {
@@ -1254,7 +1232,7 @@ int ss_log_open(ss_log_t *log, const char *log_path, long valid_bytes, ss_error_
         valid_bytes = LOG_MAGIC_LEN;
     }
     if (created) {
-        char *dir = parent_dir(log_path);
+        char *dir = ss_dirname(log_path);
         int rc = fsync_dir(dir);
         free(dir);
         if (rc != 0) {
@@ -1873,10 +1851,10 @@ int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t 
     s.vlstr = s.scalar = s.gcpl = -1;
     hid_t fapl = -1, file = -1;
     int rc = -1, tmp_exists = 0;
-    char *dir = parent_dir(h5_path);
+    char *dir = ss_dirname(h5_path);
     char suffix[32];
     snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)getpid());
-    char *tmp = str_concat(h5_path, suffix);
+    char *tmp = ss_str_concat(h5_path, suffix);
     const char *step = NULL; /* a system step that failed (errno), else s.step */
 
     char bad[4096];
@@ -1982,7 +1960,7 @@ int ss_lock_acquire(const char *h5_path, int *lock_fd, ss_error_t *err)
                      strerror(errno));
         return -1;
     }
-    char *path = str_concat(h5_path, ".lock");
+    char *path = ss_str_concat(h5_path, ".lock");
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot open lock file: %s", path,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -237,8 +238,19 @@ int ss_read_file(const char *path, char **text, size_t *len, ss_error_t *err)
         ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    size_t cap = 1 << 16, n = 0;
+    struct stat st;
+    size_t cap = 1 << 16;
+    if (fstat(fileno(f), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            fclose(f);
+            ss_error_set(err, SS_EXIT_INPUT, "%s: is a directory", path);
+            return -1;
+        }
+        if (S_ISREG(st.st_mode) && st.st_size > 0)
+            cap = (size_t)st.st_size + 2; /* +1 for the NUL, +1 so reading EOF needs no growth */
+    }
     char *buf = ss_malloc(cap);
+    size_t n = 0;
     for (;;) {
         if (n + 1 >= cap) {
             cap *= 2;
@@ -250,10 +262,11 @@ int ss_read_file(const char *path, char **text, size_t *len, ss_error_t *err)
             break;
     }
     int bad = ferror(f);
+    int saved = errno;
     fclose(f);
     if (bad) {
         free(buf);
-        ss_error_set(err, SS_EXIT_INPUT, "%s: read error", path);
+        ss_error_set(err, SS_EXIT_INPUT, "%s: read error: %s", path, strerror(saved));
         return -1;
     }
     buf[n] = '\0';
@@ -261,4 +274,27 @@ int ss_read_file(const char *path, char **text, size_t *len, ss_error_t *err)
     if (len)
         *len = n;
     return 0;
+}
+
+char *ss_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return ss_strdup(".");
+    if (slash == path)
+        return ss_strdup("/");
+    size_t n = (size_t)(slash - path);
+    char *d = ss_malloc(n + 1);
+    memcpy(d, path, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *ss_str_concat(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = ss_malloc(na + nb + 1);
+    memcpy(s, a, na);
+    memcpy(s + na, b, nb + 1);
+    return s;
 }

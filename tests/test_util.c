@@ -80,6 +80,20 @@ static void test_crc_and_errors(void)
     ss_error_clear(&err);
     CHECK(ss_read_file(p, &text, &len, &err) == 0 && len == 5 && !strcmp(text, "hello"), "read");
     free(text);
+    ss_error_clear(&err);
+    CHECK(ss_read_file(ss_test_tmpdir(), &text, &len, &err) == -1 && strstr(err.msg, "directory"),
+          "a directory is refused: %s", err.msg);
+
+    const char *cases[][2] = {{"a/b/c.yaml", "a/b"}, {"c.yaml", "."}, {"/c.yaml", "/"},
+                              {"/x/y", "/x"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *d = ss_dirname(cases[i][0]);
+        CHECK(!strcmp(d, cases[i][1]), "dirname(%s) = %s", cases[i][0], d);
+        free(d);
+    }
+    char *cat = ss_str_concat("r.h5", ".log");
+    CHECK(!strcmp(cat, "r.h5.log"), "concat: %s", cat);
+    free(cat);
 }
 
 int main(void)

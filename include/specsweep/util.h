@@ -93,7 +93,12 @@ double ss_now(void);
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ". */
 void ss_utc_now(char out[32]);
 
-/* Read a whole file into a NUL-terminated buffer (caller frees). -1 + err on failure. */
+/* Read a whole file into one NUL-terminated buffer (caller frees); *len (may be NULL)
+   gets its length. -1 + err (SS_EXIT_INPUT, naming the file) on failure. */
 int ss_read_file(const char *path, char **text, size_t *len, ss_error_t *err);
+/* The directory part of a path, malloc'd: "." when there is no '/', "/" for "/x". */
+char *ss_dirname(const char *path);
+/* a followed by b, malloc'd. */
+char *ss_str_concat(const char *a, const char *b);
 
 #endif
