@@ -1,0 +1,873 @@
+"""Tests of analysis/figures.py (run by /usr/bin/python3 -m pytest).
+
+Results files are built here with h5py in the layout src/results.c writes (write_results
+below mirrors its snapshot writer), and, when $SPECSWEEP names the binary (ctest sets it),
+one comes from a real tiny sweep; its layout is compared with the mirror's. The numbers a
+figure shows are read back from the matplotlib artists (figures._save is replaced by a
+recorder) and from figures.json, and compared with values computed here from the data the
+test wrote, with numpy and without figures.py's helpers.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIGURES_PY = os.path.join(HERE, "..", "analysis", "figures.py")
+spec = importlib.util.spec_from_file_location("figures", FIGURES_PY)
+figures = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(figures)
+
+from matplotlib.container import ErrorbarContainer  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+# ---- a writer mirroring src/results.c ---------------------------------------------------
+
+TRAINING = {"learning_rate": 0.01, "batch_size": 500, "epochs": 100, "validation_fraction": 0.1,
+            "reg_eigenvalues": 0.01, "reg_eigenvectors": 1e-4, "train_eigenvectors": 1,
+            "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-7}
+INT_KEYS = {"batch_size", "epochs", "train_eigenvectors"}
+VLSTR = h5py.string_dtype("utf-8")
+
+
+def a_str(o, name, v):
+    o.attrs.create(name, v, dtype=VLSTR)
+
+
+def a_i64(o, name, v):
+    o.attrs.create(name, np.int64(v), dtype="<i8")
+
+
+def a_f64(o, name, v):
+    o.attrs.create(name, np.float64(v), dtype="<f8")
+
+
+def a_key(o, name, v):
+    (a_i64 if name in INT_KEYS else a_f64)(o, name, v)
+
+
+def cell_id(ds, swept, axes):
+    return ds + "".join(f"__{k}={float(swept[k]):.6g}" for k in axes)
+
+
+def write_results(path, datasets, cells, axes, fmt="specsweep-results", version=1,
+                  group_names=None):
+    """datasets: name -> dict(kind, n_inputs, n_classes, truth, names, shape);
+    cells: dicts (dataset, swept, eig [n, n_in], acc [n], loss [n], topk [K], tacc, racc
+    [n, K], optional seeds, n_diverged, n_failed). axes: swept keys in sweep order."""
+    with h5py.File(path, "w") as f:
+        a_str(f, "format", fmt)
+        a_i64(f, "format_version", version)
+        a_str(f, "specsweep_version", "0.1.0")
+        a_str(f, "sweep_name", "test")
+        a_str(f, "sweep_yaml", "name: test\n")
+        a_str(f, "created_utc", "2026-01-01T00:00:00Z")
+        top = f.create_group("datasets", track_order=True)
+        for name, d in datasets.items():
+            g = top.create_group(name)
+            a_str(g, "kind", d["kind"])
+            a_i64(g, "n_inputs", d["n_inputs"])
+            a_i64(g, "n_classes", d["n_classes"])
+            a_i64(g, "n_train", 100)
+            a_i64(g, "n_test", 20)
+            if d.get("shape") is not None:
+                g.attrs.create("input_shape", np.array(d["shape"], "<i8"), dtype="<i8")
+            if d.get("truth") is not None:
+                g.create_dataset("relevance_truth", data=np.asarray(d["truth"], "<f8"))
+            if d.get("names") is not None:
+                g.create_dataset("feature_names", data=list(d["names"]), dtype=VLSTR)
+        runs = f.create_group("runs", track_order=True)
+        for c in cells:
+            cid = cell_id(c["dataset"], c["swept"], axes)
+            n = c["eig"].shape[0]
+            seeds = c.get("seeds", list(range(n)))
+            regression = datasets[c["dataset"]]["n_classes"] == 0
+            for j in range(n):
+                g = runs.create_group(f"{cid}__seed={seeds[j]}")
+                a_str(g, "dataset", c["dataset"])
+                a_i64(g, "seed", seeds[j])
+                a_str(g, "cell_id", cid)
+                for k, v in TRAINING.items():
+                    a_key(g, k, c["swept"].get(k, v))
+                a_str(g, "status", "ok")
+                a_str(g, "message", "")
+                a_i64(g, "ranks", 1)
+                a_f64(g, "train_seconds", 1.0)
+                a_f64(g, "samples_per_second", 1e5)
+                a_f64(g, "test_accuracy", c["acc"][j])
+                a_f64(g, "test_loss", c["loss"][j])
+                g.create_dataset("eigenvalues", data=np.asarray(c["eig"][j], "<f8"))
+                g.create_dataset("eigenvalues_raw", data=np.asarray(c["eig"][j], "<f8"))
+                g.create_dataset("train_loss", data=np.ones(3))
+                g.create_dataset("val_loss" if regression else "val_accuracy", data=np.ones(3))
+                g.create_dataset("topk", data=np.asarray(c["topk"], "<i8"))
+                g.create_dataset("topk_accuracy", data=np.asarray(c["tacc"][j], "<f8"))
+                g.create_dataset("randomk_accuracy", data=np.asarray(c["racc"][j], "<f8"))
+        summ = f.create_group("summary", track_order=True)
+        for i, c in enumerate(cells):
+            cid = cell_id(c["dataset"], c["swept"], axes)
+            g = summ.create_group(group_names[i] if group_names else cid)
+            eig = np.asarray(c["eig"], "<f8")
+            n, K = eig.shape[0], len(c["topk"])
+            a_str(g, "dataset", c["dataset"])
+            a_str(g, "cell_id", cid)
+            for k in axes:
+                a_key(g, k, c["swept"][k])
+            a_i64(g, "n_realizations", n)
+            a_i64(g, "n_diverged", c.get("n_diverged", 0))
+            a_i64(g, "n_failed", c.get("n_failed", 0))
+            g.create_dataset("seeds", data=np.asarray(c.get("seeds", list(range(n))), "<i8"))
+            g.create_dataset("eigenvalues", data=eig)
+            m = np.abs(eig).mean(axis=0)  # as the writer: two passes, ddof 0
+            g.create_dataset("eigenvalues_abs_mean", data=m)
+            g.create_dataset("eigenvalues_abs_std",
+                             data=np.sqrt(((np.abs(eig) - m) ** 2).sum(axis=0) / n))
+            g.create_dataset("test_accuracy", data=np.asarray(c["acc"], "<f8"))
+            g.create_dataset("test_loss", data=np.asarray(c["loss"], "<f8"))
+            g.create_dataset("topk", data=np.asarray(c["topk"], "<i8"))
+            g.create_dataset("topk_accuracy", data=np.asarray(c["tacc"], "<f8").reshape(n, K))
+            g.create_dataset("randomk_accuracy", data=np.asarray(c["racc"], "<f8").reshape(n, K))
+
+
+# ---- the synthetic sweep ----------------------------------------------------------------
+
+REGS = [1e-4, 1e-2]
+EPOCHS = [10, 20]
+SEEDS = 3
+AXES = ["reg_eigenvalues", "epochs"]
+WAVES = np.linspace(4000.0, 5000.0, 50)
+
+
+def make_datasets():
+    spec_truth = np.exp(-0.5 * ((WAVES - 4300) / 15) ** 2) + 0.5 * np.exp(-0.5 * ((WAVES - 4700) / 20) ** 2)
+    spec_truth[spec_truth < 1e-3] = 0.0
+    return {
+        "g8": dict(kind="gaussian", n_inputs=8, n_classes=2,
+                   truth=[1.2, 0.8, 0.5, 0.3, 0, 0, 0, 0], topk=[1, 2, 4, 8]),
+        "cor": dict(kind="correlated", n_inputs=6, n_classes=2,
+                    truth=[0.9, 0.9, 0.4, 0.4, 0, 0], topk=[1, 2, 4, 6]),
+        "img": dict(kind="idx", n_inputs=784, n_classes=10, shape=[28, 28],
+                    topk=[1, 10, 100, 784]),
+        "spec": dict(kind="spectra", n_inputs=50, n_classes=0, truth=spec_truth,
+                     names=[f"{w:.2f}" for w in WAVES], topk=[1, 5, 20, 50]),
+        "tab": dict(kind="csv", n_inputs=5, n_classes=3,
+                    names=["age", "height", "weight", "bmi", "score"], topk=[]),
+    }
+
+
+def make_eig(rng, n_in, truth, reg_index):
+    """Signed eigenvalues, SEEDS rows: a profile (the truth where there is one) times noise;
+    the last reg_index + 1 inputs are ~0 (1e-7 of the largest), and in seed 1 one more."""
+    base = np.asarray(truth, float) + 0.05 if truth is not None else rng.uniform(0.2, 1.0, n_in)
+    eig = base * rng.uniform(0.8, 1.2, (SEEDS, n_in)) * rng.choice([-1.0, 1.0], (SEEDS, n_in))
+    z = reg_index + 1
+    eig[:, n_in - z:] *= 1e-7
+    eig[1, n_in - z - 1] *= 1e-6
+    return eig
+
+
+def make_cells(datasets, regs=REGS, epochs=EPOCHS, seed=7):
+    rng = np.random.default_rng(seed)
+    cells = []
+    for name, d in datasets.items():
+        for ri, reg in enumerate(regs):
+            for ep in epochs:
+                swept = {}
+                if regs is not None and len(regs):
+                    swept["reg_eigenvalues"] = reg
+                if epochs is not None and len(epochs):
+                    swept["epochs"] = ep
+                n_in, K = d["n_inputs"], len(d["topk"])
+                eig = make_eig(rng, n_in, d.get("truth"), ri)
+                if d["n_classes"] == 0:
+                    acc = np.full(SEEDS, np.nan)
+                    loss = rng.uniform(0.1, 0.3, SEEDS)         # MAE
+                else:
+                    acc = rng.uniform(0.7, 1.0, SEEDS)
+                    loss = rng.uniform(0.01, 0.5, SEEDS)        # cross-entropy
+                tacc = rng.uniform(0.5, 1.0, (SEEDS, K))
+                racc = rng.uniform(0.3, 0.8, (SEEDS, K))
+                cells.append(dict(dataset=name, swept=swept, eig=eig, acc=acc, loss=loss,
+                                  topk=d["topk"], tacc=tacc, racc=racc))
+    return cells
+
+
+def one_sweep(tmp, name, regs, epochs, axes, datasets=None, **kw):
+    datasets = datasets or {"g8": make_datasets()["g8"]}
+    cells = make_cells(datasets, regs=regs, epochs=epochs)
+    path = os.path.join(tmp, name)
+    write_results(path, datasets, cells, axes, **kw)
+    return path, datasets, cells
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    d = tmp_path_factory.mktemp("synth")
+    datasets = make_datasets()
+    cells = make_cells(datasets)
+    path = str(d / "results.h5")
+    write_results(path, datasets, cells, AXES)
+    return path, datasets, cells
+
+
+@pytest.fixture(scope="module")
+def synth_cli(synth, tmp_path_factory):
+    """figures.py run once on the synthetic file through the command line."""
+    path = synth[0]
+    out = str(tmp_path_factory.mktemp("figs"))
+    p = run_cli(path, "--out", out)
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(out, "figures.json")) as f:
+        doc = json.load(f)
+    return out, p, doc
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, FIGURES_PY, *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+class Recorder:
+    """Replaces figures._save: keeps what each figure shows (read from its artists)."""
+
+    def __init__(self):
+        self.figs = {}
+
+    def __call__(self, fig, path):
+        self.figs[os.path.basename(path)] = snapshot(fig)
+        figures.plt.close(fig)
+
+
+def snapshot(fig):
+    axes = []
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            continue
+        in_containers, ebs = set(), []
+        for c in ax.containers:
+            if isinstance(c, ErrorbarContainer):
+                line, caps, bars = c.lines
+                in_containers.add(line)
+                in_containers.update(caps)
+                yerr = None
+                if bars:
+                    yerr = np.array([(s[1][1] - s[0][1]) / 2 for s in bars[0].get_segments()])
+                ebs.append(dict(label=c.get_label(), x=np.asarray(line.get_xdata(), float),
+                                y=np.asarray(line.get_ydata(), float), yerr=yerr))
+        lines = [dict(label=ln.get_label(), x=np.asarray(ln.get_xdata(), float),
+                      y=np.asarray(ln.get_ydata(), float))
+                 for ln in ax.lines if ln not in in_containers]
+        axes.append(dict(errorbars=ebs, lines=lines,
+                         images=[np.asarray(im.get_array()) for im in ax.images],
+                         bars=np.array([p.get_height() for p in ax.patches if isinstance(p, Rectangle)]),
+                         texts=[t.get_text() for t in ax.texts], title=ax.get_title(),
+                         xlabel=ax.get_xlabel(), ylabel=ax.get_ylabel(),
+                         xscale=ax.get_xscale(), yscale=ax.get_yscale()))
+    return dict(axes=axes, suptitle=fig._suptitle.get_text() if fig._suptitle else "")
+
+
+@pytest.fixture(scope="module")
+def drawn(synth):
+    """make_figures on the synthetic file with the recorder: (records, recorder)."""
+    mp = pytest.MonkeyPatch()
+    rec = Recorder()
+    mp.setattr(figures, "_save", rec)
+    try:
+        res = figures.load(synth[0])
+        records = figures.make_figures(res, "/nonexistent-out", log=lambda s: None)
+    finally:
+        mp.undo()
+    return records, rec
+
+
+# ---- independent reference computations -------------------------------------------------
+
+def ranks(x):
+    """Ranks 1..n with ties given their average rank (a loop, unlike figures.rankdata)."""
+    x = list(map(float, x))
+    order = sorted(range(len(x)), key=lambda i: x[i])
+    r = [0.0] * len(x)
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and x[order[j + 1]] == x[order[i]]:
+            j += 1
+        for q in range(i, j + 1):
+            r[order[q]] = (i + j) / 2 + 1
+        i = j + 1
+    return np.array(r)
+
+
+def ref_spearman(a, b):
+    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
+
+
+def ref_abs_mean_std(eig):
+    a = np.abs(np.asarray(eig, float))
+    m = a.sum(axis=0) / a.shape[0]
+    return m, np.sqrt(((a - m) ** 2).sum(axis=0) / a.shape[0])
+
+
+def ref_nonzero(eig, rel=1e-3):
+    """Per-seed counts of |eigenvalue| > rel * max_i mean_s |eig[s, i]| (plain loops)."""
+    a = np.abs(np.asarray(eig, float))
+    n, d = a.shape
+    largest = max(sum(a[s, i] for s in range(n)) / n for i in range(d))
+    return [sum(1 for i in range(d) if a[s, i] > rel * largest) for s in range(n)]
+
+
+def cid(c):
+    return cell_id(c["dataset"], c["swept"], AXES)
+
+
+def expected_files(datasets, cells):
+    files = set()
+    for c in cells:
+        d, stem = datasets[c["dataset"]], cid(c)
+        files.add(f"{stem}_eigenvalues.png")
+        if d.get("truth") is not None:
+            files.add(f"{stem}_truth.png")
+        if d.get("shape") is not None:
+            files |= {f"{stem}_histogram.png", f"{stem}_heatmap.png"}
+        if d["topk"]:
+            files.add(f"{stem}_topk.png")
+        if d["kind"] == "spectra":
+            files.add(f"{stem}_spectrum.png")
+    files |= {f"{name}__regstudy.png" for name in datasets}
+    return files
+
+
+def by_file(records):
+    return {r["file"]: r for r in records}
+
+
+def find(cells, dataset, reg, ep):
+    (c,) = [c for c in cells if c["dataset"] == dataset and c["swept"]["reg_eigenvalues"] == reg
+            and c["swept"]["epochs"] == ep]
+    return c
+
+
+# ---- files made for the right cells ------------------------------------------------------
+
+def test_cli_writes_exactly_the_expected_figures(synth, synth_cli):
+    path, datasets, cells = synth
+    out, p, doc = synth_cli
+    want = expected_files(datasets, cells)
+    pngs = {f for f in os.listdir(out) if f.endswith(".png")}
+    assert pngs == want
+    for f in pngs:
+        with open(os.path.join(out, f), "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n", f
+    assert {r["file"] for r in doc["figures"]} == want
+    # one printed line per figure, naming it
+    lines = [ln for ln in p.stdout.splitlines() if ".png" in ln]
+    assert len(lines) == len(want)
+    assert all(any(f in ln for ln in lines) for f in want)
+
+
+def test_figure_kinds_per_dataset(synth_cli):
+    doc = synth_cli[2]
+    kinds = {}
+    for r in doc["figures"]:
+        kinds.setdefault(r["dataset"], set()).add(r["figure"])
+    assert kinds["g8"] == {"eigenvalues", "truth", "topk", "regstudy"}
+    assert kinds["cor"] == {"eigenvalues", "truth", "topk", "regstudy"}
+    assert kinds["img"] == {"eigenvalues", "histogram", "heatmap", "topk", "regstudy"}
+    assert kinds["spec"] == {"eigenvalues", "truth", "topk", "spectrum", "regstudy"}
+    assert kinds["tab"] == {"eigenvalues", "regstudy"}  # no truth, not an image, no top-k,
+    # feature names that are not wavelengths: no spectrum
+
+
+def test_json_records_name_cells(synth, synth_cli):
+    _, _, cells = synth
+    doc = synth_cli[2]
+    assert doc["format_version"] == 1 and doc["zero_threshold_rel"] == 1e-3
+    ids = {cid(c) for c in cells}
+    for r in doc["figures"]:
+        if r["figure"] == "regstudy":
+            assert set(r["cell"]) == {cid(c) for c in cells if c["dataset"] == r["dataset"]}
+        else:
+            assert r["cell"] in ids and r["file"].startswith(r["cell"] + "_")
+            c = [c for c in cells if cid(c) == r["cell"]][0]
+            assert r["dataset"] == c["dataset"] and r["swept"] == c["swept"]
+            assert r["n_realizations"] == SEEDS
+
+
+def test_no_regstudy_when_reg_eigenvalues_does_not_vary(tmp_path):
+    # only epochs swept: cells carry no reg_eigenvalues attribute
+    p1, _, _ = one_sweep(str(tmp_path), "epochs.h5", [0.01], EPOCHS, ["epochs"])
+    # reg_eigenvalues swept with a single value
+    p2, _, _ = one_sweep(str(tmp_path), "single.h5", [1e-3], EPOCHS, AXES)
+    for p in (p1, p2):
+        res = figures.load(p)
+        assert figures.reg_studies(res["cells"]) == []
+    # a single swept key (reg only): one line, no other key
+    p3, _, cells = one_sweep(str(tmp_path), "regonly.h5", [1e-5, 1e-3, 1e-1], [100],
+                             ["reg_eigenvalues"])
+    (study,) = figures.reg_studies(figures.load(p3)["cells"])
+    assert study["other_keys"] == [] and len(study["lines"]) == 1
+    assert [c["swept"]["reg_eigenvalues"] for c in study["lines"][0][1]] == [1e-5, 1e-3, 1e-1]
+
+
+def test_cells_found_by_attributes_not_group_names(tmp_path):
+    datasets = {"g8": make_datasets()["g8"]}
+    cells = make_cells(datasets)
+    path = str(tmp_path / "opaque.h5")
+    write_results(path, datasets, cells, AXES, group_names=[f"c{i}" for i in range(len(cells))])
+    res = figures.load(path)
+    got = {c["id"]: c for c in res["cells"]}
+    assert set(got) == {cid(c) for c in cells}
+    for c in cells:
+        g = got[cid(c)]
+        assert g["dataset"] == "g8" and g["swept"] == c["swept"]
+        assert isinstance(g["swept"]["epochs"], int)
+        np.testing.assert_array_equal(g["eigenvalues"], c["eig"])
+    rec = Recorder()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(figures, "_save", rec)
+    try:
+        figures.make_figures(res, str(tmp_path), log=lambda s: None)
+    finally:
+        mp.undo()
+    assert set(rec.figs) == expected_files(datasets, cells)
+
+
+def test_safe_file_names():
+    assert figures.safe_name("a/b") == "a_b"
+    assert figures.safe_name("../x") == "_x"
+    assert figures.safe_name("g__reg_eigenvalues=0.0001__epochs=10") == \
+        "g__reg_eigenvalues=0.0001__epochs=10"
+    for s in ("..", ".", "", "a b\n", "/abs/path"):
+        n = figures.safe_name(s)
+        assert n and "/" not in n and not n.startswith(".") and "\n" not in n
+    namer = figures.Namer("/o")
+    assert namer("x/y", "topk") == "/o/x_y_topk.png"
+    assert namer("x_y", "topk") != "/o/x_y_topk.png"  # no overwrite on a collision
+
+
+# ---- the numbers plotted -------------------------------------------------------------------
+
+def test_eigen_stats_match_numpy_and_the_file(synth):
+    path, _, cells = synth
+    res = figures.load(path)
+    with h5py.File(path, "r") as f:
+        for c in res["cells"]:
+            mean, std, n = figures.eigen_stats(c)
+            ref = [x for x in cells if cid(x) == c["id"]][0]
+            rm, rs = ref_abs_mean_std(ref["eig"])
+            np.testing.assert_allclose(mean, rm, rtol=1e-12)
+            np.testing.assert_allclose(std, rs, rtol=1e-9, atol=1e-300)
+            assert n == SEEDS
+            g = f["summary"][c["id"]]
+            np.testing.assert_allclose(mean, g["eigenvalues_abs_mean"][()], rtol=1e-12)
+            np.testing.assert_allclose(std, g["eigenvalues_abs_std"][()], rtol=1e-9, atol=1e-300)
+
+
+def test_eigen_stats_skip_nan_rows():
+    eig = np.array([[1.0, -2.0, 3.0], [np.nan, np.nan, np.nan], [-3.0, 2.0, 1.0]])
+    mean, std, n = figures.eigen_stats({"eigenvalues": eig})
+    assert n == 2
+    np.testing.assert_allclose(mean, [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(std, [1.0, 0.0, 1.0])
+
+
+def test_spearman_against_reference():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        a = rng.integers(0, 5, 12).astype(float)   # many ties
+        b = rng.normal(size=12)
+        assert figures.spearman(a, b) == pytest.approx(ref_spearman(a, b), abs=1e-12)
+    assert figures.spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert figures.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert np.isnan(figures.spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_nonzero_count_against_loops():
+    rng = np.random.default_rng(5)
+    for rel in (1e-3, 1e-1, 0.5):
+        eig = rng.normal(size=(4, 30)) * np.where(rng.random(30) < 0.4, 1e-5, 1.0)
+        got = figures.nonzero_count(eig, rel)
+        want = ref_nonzero(eig, rel)
+        assert list(got["per_seed"]) == want
+        assert got["mean"] == pytest.approx(np.mean(want))
+        assert got["std"] == pytest.approx(np.std(want))
+
+
+def test_topk_curves_against_numpy():
+    tacc = np.array([[0.5, 0.8, 0.9], [0.6, 0.7, np.nan], [0.7, 0.9, 0.95]])
+    racc = np.array([[0.4, 0.5, 0.6], [0.5, 0.5, 0.7], [0.3, 0.6, 0.8]])
+    cell = {"topk": np.array([10, 1, 5]), "topk_accuracy": tacc, "randomk_accuracy": racc}
+    cur = figures.topk_curves(cell, regression=False)
+    order = [1, 2, 0]  # sorted by k
+    assert list(cur["k"]) == [1, 5, 10]
+    np.testing.assert_allclose(cur["top_mean"], [np.nanmean(tacc[:, i]) for i in order])
+    np.testing.assert_allclose(cur["top_std"], [np.nanstd(tacc[:, i]) for i in order])
+    np.testing.assert_allclose(cur["random_mean"], racc.mean(axis=0)[order])
+    np.testing.assert_allclose(cur["random_std"], racc.std(axis=0)[order])
+    assert list(cur["top_n"]) == [3, 2, 3]
+    assert cur["metric"] == "test accuracy"
+    assert "MAE" in figures.topk_curves(cell, regression=True)["metric"]
+    assert figures.topk_curves({"topk": np.zeros(0, int), "topk_accuracy": np.zeros((3, 0)),
+                                "randomk_accuracy": np.zeros((3, 0))}) is None
+
+
+def test_correlated_pairs_and_spectrum_detection():
+    assert figures.correlated_pairs([0.7, 0.7, 0.8, 0.8, 0.0, 0.0]) == [(0, 1), (2, 3)]
+    wl = figures.wavelengths({"kind": "csv", "feature_names": [f"{3500 + i}.5" for i in range(12)]}, 12)
+    np.testing.assert_allclose(wl, 3500.5 + np.arange(12))
+    assert figures.wavelengths({"kind": "csv", "feature_names": ["a"] * 12}, 12) is None
+    assert figures.wavelengths({"kind": "csv", "feature_names": [str(i) for i in range(5)]}, 5) is None
+    assert figures.wavelengths({"kind": "idx", "input_shape": [4, 4]}, 16) is None
+    np.testing.assert_array_equal(figures.wavelengths({"kind": "spectra"}, 20), np.arange(20.0))
+
+
+def test_plotted_eigenvalues_and_truth(synth, drawn):
+    _, datasets, cells = synth
+    records, rec = drawn
+    for ds in ("g8", "cor"):
+        c = find(cells, ds, 1e-2, 20)
+        rm, rs = ref_abs_mean_std(c["eig"])
+        (eb,) = rec.figs[f"{cid(c)}_eigenvalues.png"]["axes"][0]["errorbars"]
+        np.testing.assert_allclose(eb["y"], rm, rtol=1e-12)
+        np.testing.assert_allclose(eb["yerr"], rs, rtol=1e-9, atol=1e-15)
+        np.testing.assert_array_equal(eb["x"], np.arange(len(rm)))
+        ax = rec.figs[f"{cid(c)}_truth.png"]["axes"][0]
+        (eb,) = ax["errorbars"]
+        np.testing.assert_allclose(eb["x"], datasets[ds]["truth"])
+        np.testing.assert_allclose(eb["y"], rm, rtol=1e-12)
+        rho = ref_spearman(datasets[ds]["truth"], rm)
+        assert any(f"ρ = {rho:.3f}" in t for t in ax["texts"])
+        assert f"n = {SEEDS} realizations" in ax["title"] and ds in ax["title"]
+        assert "reg_eigenvalues=0.01" in ax["title"] and "epochs=20" in ax["title"]
+        r = by_file(records)[f"{cid(c)}_truth.png"]
+        assert r["numbers"]["spearman_rho"] == pytest.approx(rho, abs=1e-12)
+    # correlated: the two pairs are joined, the json lists them with their p_n
+    c = find(cells, "cor", 1e-4, 10)
+    ax = rec.figs[f"{cid(c)}_truth.png"]["axes"][0]
+    assert len(ax["lines"]) == 2
+    rm, _ = ref_abs_mean_std(c["eig"])
+    pairs = by_file(records)[f"{cid(c)}_truth.png"]["numbers"]["pairs"]
+    assert [p["inputs"] for p in pairs] == [[0, 1], [2, 3]]
+    assert [p["p"] for p in pairs] == [0.9, 0.4]
+    np.testing.assert_allclose(pairs[0]["eigenvalues"], rm[:2])
+
+
+def test_plotted_image_figures(synth, drawn):
+    _, _, cells = synth
+    records, rec = drawn
+    c = find(cells, "img", 1e-4, 20)
+    rm, rs = ref_abs_mean_std(c["eig"])
+    (img,) = rec.figs[f"{cid(c)}_heatmap.png"]["axes"][0]["images"]
+    assert img.shape == (28, 28)
+    np.testing.assert_allclose(img, rm.reshape(28, 28), rtol=1e-12)
+    r, col = divmod(int(np.argmax(rm)), 28)
+    assert by_file(records)[f"{cid(c)}_heatmap.png"]["numbers"]["argmax_row_col"] == [r, col]
+    ax = rec.figs[f"{cid(c)}_histogram.png"]["axes"][0]
+    a = np.abs(c["eig"]).ravel()
+    counts, _ = np.histogram(a, bins=50, range=(0, a.max()))
+    np.testing.assert_array_equal(ax["bars"], counts)
+    assert ax["yscale"] == "log"
+    assert by_file(records)[f"{cid(c)}_histogram.png"]["numbers"]["counts"] == counts.tolist()
+    # 784 inputs: a line with a band instead of error bars
+    ax = rec.figs[f"{cid(c)}_eigenvalues.png"]["axes"][0]
+    np.testing.assert_allclose(ax["lines"][0]["y"], rm, rtol=1e-12)
+
+
+def test_plotted_topk(synth, drawn):
+    _, _, cells = synth
+    records, rec = drawn
+    for ds, metric in (("g8", "test accuracy"), ("spec", "MAE")):
+        c = find(cells, ds, 1e-4, 10)
+        ax = rec.figs[f"{cid(c)}_topk.png"]["axes"][0]
+        top, rnd = ax["errorbars"]
+        assert "top" in top["label"] and "random" in rnd["label"]
+        np.testing.assert_array_equal(top["x"], c["topk"])
+        np.testing.assert_allclose(top["y"], c["tacc"].mean(axis=0))
+        np.testing.assert_allclose(top["yerr"], c["tacc"].std(axis=0), atol=1e-15)
+        np.testing.assert_allclose(rnd["y"], c["racc"].mean(axis=0))
+        assert metric in ax["ylabel"]
+        nums = by_file(records)[f"{cid(c)}_topk.png"]["numbers"]
+        np.testing.assert_allclose(nums["top_mean"], c["tacc"].mean(axis=0))
+        np.testing.assert_allclose(nums["random_std"], c["racc"].std(axis=0))
+    assert "lower is better" in ax["ylabel"]
+
+
+def test_plotted_spectrum(synth, drawn):
+    _, datasets, cells = synth
+    records, rec = drawn
+    c = find(cells, "spec", 1e-2, 10)
+    rm, _ = ref_abs_mean_std(c["eig"])
+    ax = rec.figs[f"{cid(c)}_spectrum.png"]["axes"][0]
+    eig_line, truth_line = ax["lines"]
+    names = np.array([float(f"{w:.2f}") for w in WAVES])
+    np.testing.assert_array_equal(eig_line["x"], names)  # the feature names "4000.00", ...
+    np.testing.assert_allclose(eig_line["y"], rm, rtol=1e-12)
+    truth = np.asarray(datasets["spec"]["truth"])
+    np.testing.assert_allclose(truth_line["y"], truth * rm.max() / truth.max(), rtol=1e-12)
+    assert "wavelength" in ax["xlabel"]
+    nums = by_file(records)[f"{cid(c)}_spectrum.png"]["numbers"]
+    assert nums["spearman_rho"] == pytest.approx(ref_spearman(truth, rm), abs=1e-12)
+    assert nums["top_wavelengths"][0] == names[int(np.argmax(rm))]
+
+
+def test_plotted_regstudy(synth, drawn):
+    _, _, cells = synth
+    records, rec = drawn
+    for ds, regression in (("g8", False), ("spec", True), ("img", False)):
+        fig = rec.figs[f"{ds}__regstudy.png"]
+        nz_ax, met_ax = fig["axes"]
+        assert nz_ax["xscale"] == "log" and met_ax["xscale"] == "log"
+        assert ds in fig["suptitle"]
+        assert [ln["label"].split(",")[0] for ln in nz_ax["lines"]] == ["epochs=10", "epochs=20"]
+        nums = by_file(records)[f"{ds}__regstudy.png"]["numbers"]
+        for ep, nz_line, met_line, jl in zip(EPOCHS, nz_ax["lines"], met_ax["lines"], nums["lines"]):
+            cs = [find(cells, ds, r, ep) for r in REGS]
+            want_nz = [np.mean(ref_nonzero(c["eig"])) for c in cs]
+            want_met = [np.mean(c["loss"] if regression else c["acc"]) for c in cs]
+            np.testing.assert_allclose(nz_line["x"], REGS)
+            np.testing.assert_allclose(nz_line["y"], want_nz)
+            np.testing.assert_allclose(met_line["y"], want_met)
+            np.testing.assert_allclose(jl["nonzero_mean"], want_nz)
+            np.testing.assert_allclose(jl["nonzero_std"], [np.std(ref_nonzero(c["eig"])) for c in cs])
+            np.testing.assert_allclose(jl["metric_std"],
+                                       [np.std(c["loss"] if regression else c["acc"]) for c in cs])
+            assert jl["other"] == {"epochs": ep} and jl["cells"] == [cid(c) for c in cs]
+        # the construction: reg index j zeroes j + 1 inputs (one more in seed 1)
+        n_in = make_datasets()[ds]["n_inputs"]
+        np.testing.assert_allclose(nums["lines"][0]["nonzero_mean"],
+                                   [n_in - 1 - 1 / 3, n_in - 2 - 1 / 3])
+        assert ("MAE" in met_ax["ylabel"]) == regression
+
+
+def test_zero_threshold_option(synth, tmp_path):
+    path, _, cells = synth
+    small = str(tmp_path / "g8.h5")  # only g8 at 10 epochs, to keep the run short
+    datasets = {"g8": make_datasets()["g8"]}
+    g8 = [c for c in cells if c["dataset"] == "g8" and c["swept"]["epochs"] == 10]
+    write_results(small, datasets, g8, AXES)
+    out = str(tmp_path / "o")
+    p = run_cli(small, "--out", out, "--zero-threshold", "0.5")
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(out, "figures.json")) as f:
+        doc = json.load(f)
+    assert doc["zero_threshold_rel"] == 0.5
+    (r,) = [r for r in doc["figures"] if r["figure"] == "regstudy"]
+    assert len(r["numbers"]["lines"]) == 1
+    for jl in r["numbers"]["lines"]:
+        cs = [find(g8, "g8", reg, jl["other"]["epochs"]) for reg in REGS]
+        assert jl["nonzero_mean"] == pytest.approx([np.mean(ref_nonzero(c["eig"], 0.5)) for c in cs])
+    assert run_cli(small, "--out", out, "--zero-threshold", "-1").returncode == 2
+
+
+def test_title_reports_diverged_runs(tmp_path):
+    datasets = {"g8": make_datasets()["g8"]}
+    cells = make_cells(datasets, regs=[1e-3], epochs=[10])
+    cells[0]["n_diverged"] = 1
+    path = str(tmp_path / "div.h5")
+    write_results(path, datasets, cells, AXES)
+    rec = Recorder()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(figures, "_save", rec)
+    try:
+        figures.make_figures(figures.load(path), str(tmp_path), log=lambda s: None)
+    finally:
+        mp.undo()
+    title = rec.figs[f"{cid(cells[0])}_eigenvalues.png"]["axes"][0]["title"]
+    assert "n = 3 realizations (1 diverged)" in title
+
+
+# ---- errors ------------------------------------------------------------------------------
+
+def _bad_file(tmp_path, what):
+    p = str(tmp_path / f"{what}.h5")
+    if what == "missing":
+        return p
+    if what == "directory":
+        os.mkdir(p)
+        return p
+    if what == "text":
+        with open(p, "w") as f:
+            f.write("format: specsweep-results\n")
+        return p
+    if what == "empty":
+        open(p, "w").close()
+        return p
+    with h5py.File(p, "w") as f:
+        if what == "noformat":
+            f.create_group("summary")
+        elif what == "otherformat":
+            a_str(f, "format", "something-else")
+            a_i64(f, "format_version", 1)
+        elif what == "version2":
+            a_str(f, "format", "specsweep-results")
+            a_i64(f, "format_version", 2)
+        elif what == "noversion":
+            a_str(f, "format", "specsweep-results")
+    return p
+
+
+@pytest.mark.parametrize("what,message", [
+    ("missing", "no such file"), ("directory", "directory"), ("text", "not an HDF5 file"),
+    ("empty", "not an HDF5 file"), ("noformat", "not a specsweep results file"),
+    ("otherformat", "not a specsweep results file"), ("version2", "format_version 2"),
+    ("noversion", "format_version None"),
+])
+def test_bad_input_exits_2_naming_the_file(tmp_path, what, message):
+    path = _bad_file(tmp_path, what)
+    out = str(tmp_path / "out")
+    p = run_cli(path, "--out", out)
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert path in p.stderr and message in p.stderr
+    assert "Traceback" not in p.stderr
+    assert not os.path.exists(os.path.join(out, "figures.json"))
+
+
+def test_malformed_cell_exits_2(tmp_path):
+    path, _, cells = one_sweep(str(tmp_path), "m.h5", [1e-3], [10], AXES)
+    with h5py.File(path, "a") as f:
+        del f["summary"][cid(cells[0])]["eigenvalues"]
+    p = run_cli(path, "--out", str(tmp_path / "o"))
+    assert p.returncode == 2 and path in p.stderr and "eigenvalues" in p.stderr
+
+
+def test_no_cells_yet(tmp_path):
+    path = str(tmp_path / "empty-sweep.h5")
+    write_results(path, {"g8": make_datasets()["g8"]}, [], AXES)
+    out = str(tmp_path / "o")
+    p = run_cli(path, "--out", out)
+    assert p.returncode == 0, p.stderr
+    assert "no finished cells" in p.stdout
+    with open(os.path.join(out, "figures.json")) as f:
+        assert json.load(f)["figures"] == []
+
+
+# ---- a real results file ------------------------------------------------------------------
+
+REAL_SWEEP = """
+name: analysis-tiny
+seeds: 2
+datasets:
+  g6: {kind: gaussian, features: 6, relevant: 3, samples: 400}
+  spec: {kind: spectra, features: 20, samples: 120, metal_lines: 1, nuisance_lines: 1}
+  img: {kind: hdf5, path: img.h5, task: classification}
+model: {hidden: [8]}
+training: {epochs: 5, batch_size: 100}
+sweep:
+  reg_eigenvalues: [1.0e-4, 1.0e-2]
+relevance: {topk: [1, 2, 4]}
+"""
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    exe = os.environ.get("SPECSWEEP")
+    if not exe:
+        pytest.skip("SPECSWEEP is not set (ctest sets it to the specsweep binary)")
+    assert os.access(exe, os.X_OK), f"SPECSWEEP={exe} is not an executable"
+    d = tmp_path_factory.mktemp("real")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(120, 4, 4)).astype("f4")
+    with h5py.File(d / "img.h5", "w") as f:
+        f["X"] = x
+        f["y"] = (x[:, 1, 2] > 0).astype("f8")
+    (d / "tiny.yaml").write_text(REAL_SWEEP)
+    out = str(d / "tiny.h5")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    p = subprocess.run([exe, "run", str(d / "tiny.yaml"), "-o", out], cwd=d, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    return out
+
+
+def test_real_file_figures(real, tmp_path):
+    out = str(tmp_path / "figs")
+    p = run_cli(real, "--out", out)
+    assert p.returncode == 0, p.stderr
+    with h5py.File(real, "r") as f:
+        cells = {g.attrs["cell_id"]: g for g in f["summary"].values()}
+        assert len(cells) == 6
+        want = set()
+        for c, g in cells.items():
+            ds = g.attrs["dataset"]
+            want |= {f"{c}_eigenvalues.png", f"{c}_topk.png"}
+            if ds in ("g6", "spec"):
+                want.add(f"{c}_truth.png")
+            if ds == "img":
+                want |= {f"{c}_histogram.png", f"{c}_heatmap.png"}
+            if ds == "spec":
+                want.add(f"{c}_spectrum.png")
+        want |= {"g6__regstudy.png", "spec__regstudy.png", "img__regstudy.png"}
+        assert {x for x in os.listdir(out) if x.endswith(".png")} == want
+        with open(os.path.join(out, "figures.json")) as fh:
+            recs = by_file(json.load(fh)["figures"])
+        for c, g in cells.items():
+            ds = g.attrs["dataset"]
+            eig = g["eigenvalues"][()]
+            rm, _ = ref_abs_mean_std(eig)
+            if ds != "img":
+                truth = f["datasets"][ds]["relevance_truth"][()]
+                rho = recs[f"{c}_truth.png"]["numbers"]["spearman_rho"]
+                assert rho == pytest.approx(ref_spearman(truth, rm), abs=1e-12)
+            if ds == "g6":
+                np.testing.assert_allclose(recs[f"{c}_eigenvalues.png"]["numbers"]["mean_abs"], rm)
+            if ds == "spec":
+                assert "MAE" in recs[f"{c}_topk.png"]["numbers"]["metric"]
+                np.testing.assert_allclose(recs[f"{c}_topk.png"]["numbers"]["top_mean"],
+                                           g["topk_accuracy"][()].mean(axis=0))
+        r = recs["g6__regstudy.png"]["numbers"]["lines"][0]
+        cs = sorted((g for g in cells.values() if g.attrs["dataset"] == "g6"),
+                    key=lambda g: g.attrs["reg_eigenvalues"])
+        assert r["reg_eigenvalues"] == [1e-4, 1e-2]
+        assert r["nonzero_mean"] == pytest.approx([np.mean(ref_nonzero(g["eigenvalues"][()])) for g in cs])
+        assert r["metric_mean"] == pytest.approx([g["test_accuracy"][()].mean() for g in cs])
+
+
+def _layout(path):
+    """Per kind of object: {name: (type class, size, shape)} of its attributes and
+    datasets, for comparing two files' layouts."""
+    def sig(x):
+        t = x.dtype if hasattr(x, "dtype") else x
+        s = h5py.check_string_dtype(t)
+        return ("vlen-str", s.encoding) if s else (t.kind, t.itemsize)
+
+    def attrs(o):
+        return {k: (sig(o.attrs.get_id(k).dtype), o.attrs.get_id(k).shape) for k in o.attrs}
+
+    def dsets(g):
+        return {k: (sig(v.dtype), len(v.shape)) for k, v in g.items() if isinstance(v, h5py.Dataset)}
+
+    out = {}
+    with h5py.File(path, "r") as f:
+        out["root"] = attrs(f)
+        for name, g in f["datasets"].items():
+            out[f"dataset:{g.attrs['kind']}"] = (attrs(g), dsets(g))
+        for g in f["runs"].values():
+            out[f"run:{g.attrs['dataset']}"] = (attrs(g), dsets(g))
+        for g in f["summary"].values():
+            out[f"cell:{g.attrs['dataset']}"] = (attrs(g), dsets(g))
+    return out
+
+
+def test_mirror_writer_matches_real_layout(real, tmp_path):
+    """The helper above writes what src/results.c writes: same names, types, ranks."""
+    mirror = str(tmp_path / "mirror.h5")
+    datasets = {
+        "g6": dict(kind="gaussian", n_inputs=6, n_classes=2, truth=np.ones(6), topk=[1, 2, 4]),
+        "spec": dict(kind="spectra", n_inputs=20, n_classes=0, truth=np.ones(20),
+                     names=[f"{w:.2f}" for w in np.linspace(3540, 7410, 20)], topk=[1, 2, 4]),
+        "img": dict(kind="hdf5", n_inputs=16, n_classes=2, shape=[4, 4], topk=[1, 2, 4]),
+    }
+    cells = make_cells(datasets, regs=REGS, epochs=[5])
+    for c in cells:
+        del c["swept"]["epochs"]
+    write_results(mirror, datasets, cells, ["reg_eigenvalues"])
+    got, want = _layout(mirror), _layout(real)
+    assert set(got) == set(want)
+    for k in want:
+        assert got[k] == want[k], k
