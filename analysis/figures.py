@@ -47,7 +47,7 @@ import matplotlib.ticker  # noqa: E402
 
 FORMAT = "specsweep-results"
 FORMAT_VERSIONS = (1,)
-CELL_META = ("dataset", "cell_id", "n_realizations", "n_diverged", "n_failed")
+CELL_META = ("dataset", "cell_id", "swept_keys", "n_realizations", "n_diverged", "n_failed")
 REG_KEY = "reg_eigenvalues"
 DEFAULT_ZERO_THRESHOLD = 1e-3
 MIN_SPECTRUM_INPUTS = 10       # the spectra kind's minimum number of wavelengths
@@ -176,7 +176,11 @@ def _read_cells(f, path):
             a = np.asarray(arrays.get(name, np.full((n, K), np.nan)), float)
             return a.reshape(-1, K) if K else np.zeros((n, 0))
 
-        swept = {k: v for k, v in attrs.items() if k not in CELL_META and _is_number(v)}
+        if "swept_keys" in attrs:  # the writer names the sweep axes
+            names = [k for k in str(attrs["swept_keys"]).split(",") if k]
+            swept = {k: attrs[k] for k in names if k in attrs}
+        else:
+            swept = {k: v for k, v in attrs.items() if k not in CELL_META and _is_number(v)}
         cells.append({
             "id": str(attrs.get("cell_id", gname)),
             "dataset": attrs["dataset"],

@@ -1725,7 +1725,16 @@ static int write_cell(snap_t *s, hid_t top, const ss_sweep_t *sw, const ss_run_t
         std[i] = sqrt(v / n_ok);
     }
 
-    int rc = a_str(s, g, "dataset", r0->dataset) || a_str(s, g, "cell_id", run0->cell_id);
+    /* swept_keys names the attributes that are sweep axes ("" when none), so analysis
+       tells them from bookkeeping attributes without a list of exclusions */
+    char swept[SS_MAX_AXES * 32] = "";
+    for (int a = 0; a < sw->n_axes; a++) {
+        size_t len = strlen(swept);
+        snprintf(swept + len, sizeof swept - len, "%s%s", a ? "," : "",
+                 ss_training_key_name(sw->axes[a].key));
+    }
+    int rc = a_str(s, g, "dataset", r0->dataset) || a_str(s, g, "cell_id", run0->cell_id) ||
+             a_str(s, g, "swept_keys", swept);
     for (int a = 0; a < sw->n_axes && !rc; a++) {
         ss_training_key_t k = sw->axes[a].key;
         double v = ss_training_get(&run0->training, k);

@@ -116,6 +116,7 @@ def write_results(path, datasets, cells, axes, fmt="specsweep-results", version=
             n, K = eig.shape[0], len(c["topk"])
             a_str(g, "dataset", c["dataset"])
             a_str(g, "cell_id", cid)
+            a_str(g, "swept_keys", ",".join(axes))
             for k in axes:
                 a_key(g, k, c["swept"][k])
             a_i64(g, "n_realizations", n)
