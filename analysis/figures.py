@@ -594,13 +594,13 @@ def draw_histogram(cell, counts, edges, nvals, n, path):
 
 
 def draw_heatmap(cell, img, n, path):
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
     im = ax.imshow(img, cmap="viridis", interpolation="nearest")
     fig.colorbar(im, ax=ax, label="mean |eigenvalue|")
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     ax.set_title(cell_title(cell, f"mean |eigenvalue| per pixel ({img.shape[0]}×{img.shape[1]})", n),
-                 fontsize=9)
+                 fontsize=8)
     _save(fig, path)
 
 
