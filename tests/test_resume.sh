@@ -16,19 +16,19 @@ seeds: 4
 datasets:
   g:
     kind: gaussian
-    features: 8
-    relevant: 4
-    samples: 3000
+    features: 20
+    relevant: 8
+    samples: 20000
 model:
-  hidden: [16, 8]
+  hidden: [64, 32]
   activations: [tanh, relu]
 training:
   epochs: 40
-  batch_size: 100
+  batch_size: 200
 sweep:
   reg_eigenvalues: [1.0e-3, 1.0e-2]
 relevance:
-  topk: [1, 2, 4, 8]
+  topk: [1, 2, 4, 8, 20]
 YAML
 
 # The reference: uninterrupted.
