@@ -35,6 +35,7 @@
 void openblas_set_num_threads(int n); /* OpenBLAS extension; one thread per rank */
 
 enum { TAG_REQUEST = 11, TAG_ASSIGN, TAG_ABORT, TAG_ERROR };
+enum { TAG_PART_SUM = 21, TAG_PART_GATHER }; /* inside a group (gcomm) */
 enum { RUN_PENDING, RUN_RUNNING, RUN_DONE };
 #define POLL_EVERY 16
 
@@ -117,6 +118,9 @@ typedef struct {
     int n_runs, n_cells;
     int rank, size, G, group, group_rank, n_groups;
     MPI_Comm gcomm;
+    float *part_buf;            /* part-wise sum: the other ranks' partials of our part */
+    size_t part_cap;            /* floats in part_buf */
+    MPI_Request *part_req;      /* 2 (G - 1) requests in flight */
     ss_dataset_t *data;         /* per dataset, loaded on first use */
     int *loaded;
     ss_dataset_t *meta;         /* rank 0: per dataset, metadata only (checked at start) */
@@ -144,10 +148,72 @@ typedef struct {
     char fail_msg[1024];
 } engine_t;
 
+/* ---- group communication for training (ss_reduce_t, ss_parts_t) -------------------- */
+
 static void group_sum(void *ctx, float *buf, size_t n)
 {
-    MPI_Comm comm = *(MPI_Comm *)ctx;
-    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, comm);
+    engine_t *e = ctx;
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, e->gcomm);
+}
+
+/* Part-wise sum (ss_parts_t): one message from every rank to every other, carrying the
+   sender's partial of the receiver's part; point-to-point, so the summation order is ours
+   (rank order) and no collective algorithm choice of the MPI library is involved. For G =
+   2 that is one exchange of half the buffer each way. */
+static void group_sum_begin(void *ctx, float *buf, const size_t *part)
+{
+    engine_t *e = ctx;
+    int G = e->G, r = e->group_rank, k = 0;
+    size_t mine = part[r + 1] - part[r];
+    if ((size_t)(G - 1) * mine > e->part_cap) {
+        free(e->part_buf);
+        e->part_cap = (size_t)(G - 1) * mine;
+        e->part_buf = ss_alloc_aligned(e->part_cap * sizeof(float));
+    }
+    if (!e->part_req)
+        e->part_req = ss_malloc(2 * (size_t)G * sizeof *e->part_req);
+    for (int q = 0; q < G; q++)
+        if (q != r)
+            MPI_Irecv(e->part_buf + (size_t)(q < r ? q : q - 1) * mine, (int)mine, MPI_FLOAT,
+                      q, TAG_PART_SUM, e->gcomm, &e->part_req[k++]);
+    for (int q = 0; q < G; q++)
+        if (q != r)
+            MPI_Isend(buf + part[q], (int)(part[q + 1] - part[q]), MPI_FLOAT, q, TAG_PART_SUM,
+                      e->gcomm, &e->part_req[k++]);
+}
+
+static void group_sum_end(void *ctx, float *buf, const size_t *part)
+{
+    engine_t *e = ctx;
+    int G = e->G, r = e->group_rank;
+    size_t mine = part[r + 1] - part[r];
+    MPI_Waitall(2 * (G - 1), e->part_req, MPI_STATUSES_IGNORE);
+    /* ((b_0 + b_1) + b_2) ...: accumulate in the slot of rank 0's partial (ours if r = 0) */
+    float *own = buf + part[r], *acc = r == 0 ? own : e->part_buf;
+    for (int q = 1; q < G; q++) {
+        const float *b = q == r ? own : e->part_buf + (size_t)(q < r ? q : q - 1) * mine;
+        for (size_t j = 0; j < mine; j++)
+            acc[j] += b[j];
+    }
+    if (acc != own)
+        memcpy(own, acc, mine * sizeof *own);
+}
+
+static void group_gather(void *ctx, float *buf, const size_t *part)
+{
+    engine_t *e = ctx;
+    int G = e->G, r = e->group_rank, k = 0;
+    if (!e->part_req)
+        e->part_req = ss_malloc(2 * (size_t)G * sizeof *e->part_req);
+    for (int q = 0; q < G; q++)
+        if (q != r)
+            MPI_Irecv(buf + part[q], (int)(part[q + 1] - part[q]), MPI_FLOAT, q,
+                      TAG_PART_GATHER, e->gcomm, &e->part_req[k++]);
+    for (int q = 0; q < G; q++)
+        if (q != r)
+            MPI_Isend(buf + part[r], (int)(part[r + 1] - part[r]), MPI_FLOAT, q,
+                      TAG_PART_GATHER, e->gcomm, &e->part_req[k++]);
+    MPI_Waitall(k, e->part_req, MPI_STATUSES_IGNORE);
 }
 
 /* Load dataset i on this rank if it is not loaded yet. */
@@ -358,7 +424,8 @@ static int train_one(engine_t *e, int i, ss_result_t *res, ss_error_t *err)
     ensure_dataset(e, run->dataset, err);
     if (group_agree_error(e, err) != 0)
         return -1;
-    ss_train_hooks_t hooks = {e->group_rank, e->G, {group_sum, &e->gcomm}, engine_poll, e};
+    ss_train_hooks_t hooks = {e->group_rank, e->G, {group_sum, e}, engine_poll, e,
+                              {group_sum_begin, group_sum_end, group_gather, e}};
     e->poll_calls = 0;
     int rc = ss_train_run(&e->sw, run, &e->data[run->dataset], &hooks, res, err);
     if (rc < 0 && e->G > 1)
@@ -610,6 +677,8 @@ static void engine_free(engine_t *e)
     free(e->queue);
     free(e->assigned);
     free(e->assigned_at);
+    free(e->part_buf);
+    free(e->part_req);
     free(e->log_path);
     ss_log_close(&e->log);
     ss_log_contents_free(&e->contents);

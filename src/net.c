@@ -809,27 +809,111 @@ double ss_net_add_l2(ss_net_t *net) { return l2_apply(net, net->grads); }
 
 double ss_net_l2(const ss_net_t *net) { return l2_apply(net, NULL); }
 
-/* ---- Adam ---------------------------------------------------------------------------- */
+/* ---- the optimizer step: L2 + Adam ---------------------------------------------------- */
 
-void ss_net_adam_step(ss_net_t *net)
+/* Keras Adam constants of the step being taken (after adam_t was incremented). */
+typedef struct {
+    float b1, b2, lr_t, eps;
+} adam_consts_t;
+
+static adam_consts_t adam_begin_step(ss_net_t *net)
 {
     net->adam_t++;
     double t = (double)net->adam_t;
-    float b1 = (float)net->beta1, b2 = (float)net->beta2, eps = (float)net->eps;
-    float lr_t = (float)(net->lr * sqrt(1.0 - pow(net->beta2, t)) /
-                         (1.0 - pow(net->beta1, t)));
-    for (int s = 0; s < net->n_segments; s++) {
-        float *p = net->params + net->seg_off[s];
-        const float *g = net->grads + net->seg_off[s];
-        float *m = net->adam_m + net->seg_off[s], *v = net->adam_v + net->seg_off[s];
-        size_t n = net->seg_len[s];
-        /* vectorises only with -fno-math-errno: sqrtf may otherwise set errno */
+    adam_consts_t a = {(float)net->beta1, (float)net->beta2,
+                       (float)(net->lr * sqrt(1.0 - pow(net->beta2, t)) /
+                               (1.0 - pow(net->beta1, t))),
+                       (float)net->eps};
+    return a;
+}
+
+/*
+ * One Adam step on n parameters p from gradients g. With l2, the L2 gradient c * p is
+ * added to each gradient first, in a register (g is not written): the same float
+ * operations as adding it to grads and stepping afterwards, so the same bits.
+ * vectorises only with -fno-math-errno: sqrtf may otherwise set errno.
+ */
+static void adam_loop(float *restrict p, const float *restrict g, float *restrict m,
+                      float *restrict v, size_t n, adam_consts_t a, int l2, float c)
+{
+    if (l2) {
         for (size_t k = 0; k < n; k++) {
-            m[k] = b1 * m[k] + (1.0f - b1) * g[k];
-            v[k] = b2 * v[k] + (1.0f - b2) * g[k] * g[k];
-            p[k] -= lr_t * m[k] / (sqrtf(v[k]) + eps);
+            float gk = g[k] + c * p[k];
+            m[k] = a.b1 * m[k] + (1.0f - a.b1) * gk;
+            v[k] = a.b2 * v[k] + (1.0f - a.b2) * gk * gk;
+            p[k] -= a.lr_t * m[k] / (sqrtf(v[k]) + a.eps);
+        }
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            m[k] = a.b1 * m[k] + (1.0f - a.b1) * g[k];
+            v[k] = a.b2 * v[k] + (1.0f - a.b2) * g[k] * g[k];
+            p[k] -= a.lr_t * m[k] / (sqrtf(v[k]) + a.eps);
         }
     }
+}
+
+static void adam_range(ss_net_t *net, size_t lo, size_t hi, adam_consts_t a, int l2, float c)
+{
+    if (hi > lo)
+        adam_loop(net->params + lo, net->grads + lo, net->adam_m + lo, net->adam_v + lo,
+                  hi - lo, a, l2, c);
+}
+
+void ss_net_adam_step(ss_net_t *net)
+{
+    adam_consts_t a = adam_begin_step(net);
+    for (int s = 0; s < net->n_segments; s++)
+        adam_range(net, net->seg_off[s], net->seg_off[s] + net->seg_len[s], a, 0, 0.0f);
+}
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+double ss_net_update(ss_net_t *net, size_t lo, size_t hi)
+{
+    hi = min_sz(hi, net->n_params);
+    const ss_layer_t *L = &net->layer[0];
+    size_t nw = (size_t)L->n_in * (size_t)L->n_out;
+
+    /* The L2 terms: [off, off + len) with gradient coefficient c, as in l2_apply. */
+    size_t r_lo[2] = {L->off_w, L->off_lin};
+    size_t r_hi[2] = {L->off_w + nw, L->off_lin + (L->spectral ? (size_t)L->n_in : 0)};
+    float r_c[2] = {(float)(2.0 * net->reg_eigenvectors), (float)(2.0 * net->reg_eigenvalues)};
+    double r_reg[2] = {net->reg_eigenvectors, net->reg_eigenvalues};
+    int r_grad[2] = {!L->spectral || net->train_eigenvectors, L->spectral};
+
+    /* The penalty of the parameters in [lo, hi), before the step (l2_apply's sums). */
+    double sums[2] = {0.0, 0.0};
+    for (int r = 0; r < 2; r++) {
+        size_t a = max_sz(lo, r_lo[r]), b = min_sz(hi, r_hi[r]);
+        if (b > a)
+            sums[r] = sumsq(net->params + a, b - a);
+    }
+    double penalty = r_reg[1] * sums[1] + r_reg[0] * sums[0];
+
+    /* Adam on every trainable segment within [lo, hi), cut at the L2 ranges. */
+    adam_consts_t a = adam_begin_step(net);
+    for (int s = 0; s < net->n_segments; s++) {
+        size_t x = max_sz(lo, net->seg_off[s]);
+        size_t end = min_sz(hi, net->seg_off[s] + net->seg_len[s]);
+        while (x < end) {
+            size_t stop = end;
+            int in_l2 = -1;
+            for (int r = 0; r < 2; r++) {
+                if (!r_grad[r] || r_hi[r] <= r_lo[r])
+                    continue;
+                if (x >= r_lo[r] && x < r_hi[r]) {
+                    in_l2 = r;
+                    stop = min_sz(stop, r_hi[r]);
+                } else if (r_lo[r] > x) {
+                    stop = min_sz(stop, r_lo[r]);
+                }
+            }
+            adam_range(net, x, stop, a, in_l2 >= 0, in_l2 >= 0 ? r_c[in_l2] : 0.0f);
+            x = stop;
+        }
+    }
+    return penalty;
 }
 
 /* ---- inference ----------------------------------------------------------------------- */

@@ -47,13 +47,32 @@ static void evaluate_group(ss_net_t *net, const ss_train_hooks_t *h, const float
     *metric = n > 0 ? correct / n : NAN;
 }
 
+/* Rows idx[0..n) of x (d wide) and y into xo, yo. The rows are scattered over a training
+   set that is usually far larger than the caches: the start of the row two ahead is
+   prefetched, so its first misses overlap the copy of this one (the hardware prefetcher
+   picks up the rest of a row once it is being read sequentially). */
 static void gather_rows(const float *x, const float *y, int d, const uint32_t *idx, int n,
                         float *xo, float *yo)
 {
+    const size_t row_bytes = (size_t)d * sizeof *xo;
     for (int i = 0; i < n; i++) {
-        memcpy(xo + (size_t)i * d, x + (size_t)idx[i] * d, (size_t)d * sizeof *xo);
+        if (i + 2 < n) {
+            const char *ahead = (const char *)(x + (size_t)idx[i + 2] * d);
+            for (size_t o = 0; o < row_bytes && o < 256; o += 64)
+                __builtin_prefetch(ahead + o);
+        }
+        memcpy(xo + (size_t)i * d, x + (size_t)idx[i] * d, row_bytes);
         yo[i] = y[idx[i]];
     }
+}
+
+/* The optimizer's share of each rank: params cut into group_size contiguous parts of
+   nearly equal size, the cuts on 64-byte boundaries. part has group_size + 1 entries. */
+static void optimizer_parts(size_t n_params, int parts, size_t *part)
+{
+    for (int r = 0; r < parts; r++)
+        part[r] = (size_t)((double)n_params * r / parts) / 16 * 16;
+    part[parts] = n_params;
 }
 
 /* Order inputs by |relevance|, largest first; ties by index (stable, deterministic). */
@@ -129,7 +148,8 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
 int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
                  const ss_train_hooks_t *hooks, ss_result_t *res, ss_error_t *err)
 {
-    static const ss_train_hooks_t single = {0, 1, {NULL, NULL}, NULL, NULL};
+    static const ss_train_hooks_t single = {0, 1, {NULL, NULL}, NULL, NULL,
+                                            {NULL, NULL, NULL, NULL}};
     const ss_train_hooks_t *h = hooks ? hooks : &single;
     const ss_training_t *tr = &run->training;
     const ss_dataset_spec_t *spec = &sw->datasets[run->dataset];
@@ -171,8 +191,13 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
     float *x_val = ss_alloc_aligned((size_t)(n_val > 0 ? n_val : 1) * d * sizeof(float));
     float *y_val = ss_alloc_aligned((size_t)(n_val > 0 ? n_val : 1) * sizeof(float));
     gather_rows(ds->x_train, ds->y_train, d, val_idx, n_val, x_val, y_val);
-    float *xb = ss_alloc_aligned((size_t)max_shard * d * sizeof(float));
-    float *yb = ss_alloc_aligned((size_t)max_shard * sizeof(float));
+    /* Two minibatch buffers: the next shard is gathered while the group sums gradients. */
+    float *xb[2], *yb[2];
+    for (int k = 0; k < 2; k++) {
+        xb[k] = ss_alloc_aligned((size_t)max_shard * d * sizeof(float));
+        yb[k] = ss_alloc_aligned((size_t)max_shard * sizeof(float));
+    }
+    size_t *part = ss_calloc((size_t)G + 1, sizeof *part);
 
     ss_net_t net;
     memset(&net, 0, sizeof net);
@@ -193,42 +218,69 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
     const int use_dropout = sw->model.dropout_after_first > 0 && n_first > 0;
     uint64_t step = 0;
 
+    /* Data parallel (G > 1) with hooks->parts: the gradient is summed part-wise, rank
+       r receives the complete sum of params[part[r], part[r+1]) only and takes the
+       optimizer step (L2 + Adam) of that part, then the parts are exchanged. The same
+       bytes move as with one allreduce of the gradient, and each rank does 1/G of the
+       optimizer work. Without them: one sum over the whole gradient, every rank steps
+       every parameter. Either way every rank ends each step with the same parameters. */
+    const int sharded = G > 1 && h->parts.sum_begin && h->parts.sum_end && h->parts.gather;
+    optimizer_parts(net.n_params, sharded ? G : 1, part);
+    const size_t opt_lo = sharded ? part[h->group_rank] : 0;
+    const size_t opt_hi = sharded ? part[h->group_rank + 1] : net.n_params;
+    const int n_steps = (n_fit + batch - 1) / batch;
+
     double t0 = ss_now();
     for (int epoch = 0; epoch < tr->epochs; epoch++) {
         ss_rng_shuffle(&shuffle_rng, fit_idx, (size_t)n_fit);
         double data_loss = 0.0, l2_sum = 0.0;
-        int steps = 0;
-        for (int start = 0; start < n_fit; start += batch) {
+        int cur = 0, lo, hi;
+        shard_range(batch, G, h->group_rank, &lo, &hi);
+        gather_rows(ds->x_train, ds->y_train, d, fit_idx + lo, hi - lo, xb[0], yb[0]);
+        for (int k = 0; k < n_steps; k++) {
+            int start = k * batch;
             int b_total = n_fit - start < batch ? n_fit - start : batch;
-            int lo, hi;
             shard_range(b_total, G, h->group_rank, &lo, &hi);
-            gather_rows(ds->x_train, ds->y_train, d, fit_idx + start + lo, hi - lo, xb, yb);
             if (use_dropout) {
                 /* The mask of the sample at position p of the minibatch is the p-th row of
                    a stream seeded by (seed, step): each rank skips to its shard's first
                    row, so the masks are the same for any group layout. */
                 ss_rng_seed(&dropout_rng, (uint64_t)run->seed,
                             SS_STREAM_DROPOUT + (step << 8));
-                for (long k = 0; k < (long)lo * n_first; k++)
+                for (long q = 0; q < (long)lo * n_first; q++)
                     ss_rng_next(&dropout_rng);
             }
             step++;
-            data_loss += ss_net_forward_backward(&net, xb, yb, hi - lo, b_total,
+            data_loss += ss_net_forward_backward(&net, xb[cur], yb[cur], hi - lo, b_total,
                                                  use_dropout ? &dropout_rng : NULL,
                                                  &h->reduce);
-            if (G > 1 && h->reduce.sum)
+            if (sharded)
+                h->parts.sum_begin(h->parts.ctx, net.grads, part);
+            else if (G > 1 && h->reduce.sum)
                 h->reduce.sum(h->reduce.ctx, net.grads, net.n_params);
-            l2_sum += ss_net_add_l2(&net);
-            ss_net_adam_step(&net);
-            steps++;
+            if (k + 1 < n_steps) {
+                /* the next shard, while the other ranks of the group catch up */
+                int nstart = start + batch, nlo, nhi;
+                shard_range(n_fit - nstart < batch ? n_fit - nstart : batch, G,
+                            h->group_rank, &nlo, &nhi);
+                gather_rows(ds->x_train, ds->y_train, d, fit_idx + nstart + nlo, nhi - nlo,
+                            xb[cur ^ 1], yb[cur ^ 1]);
+            }
+            if (sharded)
+                h->parts.sum_end(h->parts.ctx, net.grads, part);
+            l2_sum += ss_net_update(&net, opt_lo, opt_hi);
+            if (sharded)
+                h->parts.gather(h->parts.ctx, net.params, part);
+            cur ^= 1;
             if (h->poll && h->poll(h->poll_ctx)) {
                 rc = 1; /* abandoned: the group agreed to stop */
                 goto done;
             }
         }
-        double dummy = 0.0;
-        reduce_pair(h, &data_loss, &dummy);
-        double loss = data_loss / n_fit + l2_sum / steps;
+        /* sharded: each rank holds the penalty of its part, so it is summed too */
+        double other = 0.0;
+        reduce_pair(h, &data_loss, sharded ? &l2_sum : &other);
+        double loss = data_loss / n_fit + l2_sum / n_steps;
         res->train_loss[epoch] = loss;
         double vloss, vmetric;
         evaluate_group(&net, h, x_val, y_val, n_val, d, NULL, &vloss, &vmetric);
@@ -259,8 +311,11 @@ done:
     free(all_idx);
     free(x_val);
     free(y_val);
-    free(xb);
-    free(yb);
+    for (int k = 0; k < 2; k++) {
+        free(xb[k]);
+        free(yb[k]);
+    }
+    free(part);
     if (rc != 0)
         ss_result_free(res);
     return rc;

@@ -126,6 +126,19 @@ double ss_net_l2(const ss_net_t *net);
 void ss_net_adam_step(ss_net_t *net);
 
 /*
+ * One optimizer step restricted to the parameters params[lo, hi): adds the first layer's
+ * L2 gradient to their gradients and applies Adam to the trainable ones among them, in
+ * one pass (grads itself is not written). Counts as one Adam step (adam_t + 1) whatever
+ * the range. Returns the part of the L2 penalty (ss_net_l2) that comes from params[lo,
+ * hi), taken before the update. ss_net_update(net, 0, n_params) gives the same bits as
+ * ss_net_add_l2 followed by ss_net_adam_step; cutting [0, n_params) into ranges stepped
+ * by different ranks of a group, each holding the complete gradient of its own range,
+ * gives the same parameters as well (the penalty parts then sum to the penalty up to
+ * rounding).
+ */
+double ss_net_update(ss_net_t *net, size_t lo, size_t hi);
+
+/*
  * Inference mode (batch-norm running statistics, no dropout) over n samples in chunks of
  * max_batch. `input_mask` (n_inputs bytes, NULL = all) zeroes inputs whose byte is 0.
  * ADDS to *loss_sum the sum of per-sample losses and to *correct, for classification,

@@ -10,7 +10,11 @@
  *
  * Data parallel: with hooks->group_size G > 1 every rank of the group calls this with the
  * same arguments; each takes its contiguous shard of every minibatch and the gradients are
- * summed with hooks->reduce. All ranks end with identical results.
+ * summed across the group. With hooks->parts the sum is part-wise: rank r receives the
+ * complete gradient of its part of the parameters only, takes the optimizer step (L2 +
+ * Adam) of that part and the parts are then exchanged (the bytes of one allreduce, 1/G
+ * of the optimizer work per rank). All ranks end with identical results, which depend
+ * only on the configuration and G.
  */
 #ifndef SPECSWEEP_TRAIN_H
 #define SPECSWEEP_TRAIN_H
@@ -47,6 +51,25 @@ typedef struct {
 
 void ss_result_free(ss_result_t *r);   /* accepts a zeroed result */
 
+/*
+ * Part-wise group communication for the sharded optimizer step (see ss_train_run). All
+ * calls are collective: every rank of the group makes the same calls in the same order.
+ * `part` (group_size + 1 offsets, part[0] = 0, nondecreasing) cuts buf into one
+ * contiguous part per rank: rank r owns buf[part[r], part[r+1]).
+ *   sum_begin / sum_end: between the two calls a sum over the group is in flight; buf must
+ *     not be touched, other local work may run. Afterwards rank r's own part holds the
+ *     sum over the ranks of that part, added in rank order ((b_0 + b_1) + b_2 ...), so
+ *     its bits depend only on the group size; the rest of buf is unspecified.
+ *   gather: every rank's own part is copied into the other ranks' buf, so buf is then
+ *     the same on every rank.
+ */
+typedef struct {
+    void (*sum_begin)(void *ctx, float *buf, const size_t *part);
+    void (*sum_end)(void *ctx, float *buf, const size_t *part);
+    void (*gather)(void *ctx, float *buf, const size_t *part);
+    void *ctx;
+} ss_parts_t;
+
 typedef struct {
     int group_rank, group_size;        /* 0, 1 for a single process */
     ss_reduce_t reduce;                /* sums across the group (sum NULL: single) */
@@ -56,6 +79,10 @@ typedef struct {
        agrees on it collectively. May be NULL. */
     int (*poll)(void *ctx);
     void *poll_ctx;
+    /* Optional (all three functions or none): with G > 1 the optimizer step is sharded
+       over the group. Without: reduce.sum over the whole gradient, every rank steps every
+       parameter. */
+    ss_parts_t parts;
 } ss_train_hooks_t;
 
 /*

@@ -1,0 +1,267 @@
+/*
+ * net_step - the training step against the bare sgemm calls it is made of.
+ *
+ *   net_step [CASE...]        CASE: fig3 | mnist | mnist-bn | spectra | wide (default: all)
+ *
+ * For each network, one training step on a batch of 500 samples (ss_net_forward_backward
+ * + ss_net_update over all parameters, everything the step of train.c does except picking
+ * the minibatch) is timed, and so are the same cblas_sgemm calls alone (the shapes and
+ * transposes the step issues: per layer the forward Z = A W, the weight gradient
+ * G = A^T dZ, and for every layer but the first the input gradient dA = dZ W^T). Both in
+ * rounds of >= 0.25 s, interleaved, best round of each. Prints per network:
+ *
+ *   NAME  step MS ms  STEP GFLOP/s  sgemm-only GFLOP/s  = PCT %
+ *
+ * where GFLOP/s counts only the GEMM FLOPs (2 m n k per call), so PCT is the fraction of
+ * the sgemm rate the whole step reaches. A last line per case "RESULT name=... step_ms=...
+ * step_gflops=... sgemm_gflops=... fraction=..." is for scripts (bench/torch_compare.py).
+ * Before timing, a check: ss_net_update over all parameters gives the same bits as
+ * ss_net_add_l2 + ss_net_adam_step, and so does ss_net_update over three ranges (the
+ * sharded step of a group of three); a mismatch prints FAIL and the exit status is 1.
+ * One thread: run with OPENBLAS_NUM_THREADS=1.
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "specsweep/net.h"
+
+#define BATCH 500
+#define ROUND_SECONDS 0.25
+#define ROUNDS 6
+
+typedef struct {
+    const char *name;
+    int n_layers;               /* hidden + output */
+    int size[SS_MAX_LAYERS + 2];/* inputs, hidden..., outputs */
+    ss_act_t act[SS_MAX_LAYERS];
+    ss_task_t task;
+    int batchnorm;
+} bench_case_t;
+
+static const bench_case_t cases[] = {
+    {"fig3", 4, {20, 100, 100, 50, 2}, {SS_ACT_TANH, SS_ACT_RELU, SS_ACT_RELU},
+     SS_TASK_CLASSIFICATION, 0},
+    {"mnist", 4, {784, 100, 100, 50, 10}, {SS_ACT_RELU, SS_ACT_RELU, SS_ACT_RELU},
+     SS_TASK_CLASSIFICATION, 0},
+    {"mnist-bn", 4, {784, 100, 100, 50, 10}, {SS_ACT_TANH, SS_ACT_RELU, SS_ACT_RELU},
+     SS_TASK_CLASSIFICATION, 1},
+    {"spectra", 4, {4300, 200, 50, 50, 1}, {SS_ACT_RELU, SS_ACT_RELU, SS_ACT_RELU},
+     SS_TASK_REGRESSION, 0},
+    {"wide", 3, {1024, 1024, 1024, 10}, {SS_ACT_TANH, SS_ACT_TANH}, SS_TASK_CLASSIFICATION, 0},
+};
+
+/* GEMM FLOPs of one step: forward and weight gradient of every layer, input gradient of
+   every layer but the first. */
+static double step_flops(const bench_case_t *c)
+{
+    double f = 0.0;
+    for (int l = 0; l < c->n_layers; l++)
+        f += (l > 0 ? 3.0 : 2.0) * 2.0 * BATCH * c->size[l] * c->size[l + 1];
+    return f;
+}
+
+typedef struct {
+    float *act[SS_MAX_LAYERS + 2];   /* (B, size[l]) layer inputs / outputs */
+    float *dz[2];                    /* (B, max width) */
+    float *w[SS_MAX_LAYERS + 1];     /* (size[l], size[l+1]) */
+    float *g[SS_MAX_LAYERS + 1];
+} gemm_bufs_t;
+
+static void sgemm_rm(int ta, int tb, int M, int N, int K, const float *A, const float *B,
+                     float *C)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C, N);
+}
+
+/* The GEMMs of one step, alone, in the order the step issues them. */
+static void gemm_only_step(const bench_case_t *c, gemm_bufs_t *b)
+{
+    for (int l = 0; l < c->n_layers; l++)
+        sgemm_rm(0, 0, BATCH, c->size[l + 1], c->size[l], b->act[l], b->w[l], b->act[l + 1]);
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        float *dz = b->dz[l & 1], *dprev = b->dz[(l + 1) & 1];
+        sgemm_rm(1, 0, c->size[l], c->size[l + 1], BATCH, b->act[l], dz, b->g[l]);
+        if (l > 0)
+            sgemm_rm(0, 1, BATCH, c->size[l], c->size[l + 1], dz, b->w[l], dprev);
+    }
+}
+
+static void fill(float *v, size_t n, ss_rng_t *rng, float scale)
+{
+    for (size_t k = 0; k < n; k++)
+        v[k] = scale * (float)(2.0 * ss_rng_uniform(rng) - 1.0);
+}
+
+/* Parameters after a few steps of (forward_backward, `mode`) from the same start:
+   mode 0: ss_net_add_l2 + ss_net_adam_step; 1: ss_net_update(all); 2: three ranges. */
+static void steps_with(ss_net_t *net, const float *x, const float *y, int mode, float *out)
+{
+    for (int s = 0; s < 3; s++) {
+        ss_net_forward_backward(net, x, y, BATCH, BATCH, NULL, NULL);
+        if (mode == 0) {
+            ss_net_add_l2(net);
+            ss_net_adam_step(net);
+        } else if (mode == 1) {
+            ss_net_update(net, 0, net->n_params);
+        } else {
+            size_t n = net->n_params, a = n / 3 / 16 * 16, b = 2 * n / 3 / 16 * 16;
+            long t = net->adam_t;
+            ss_net_update(net, 0, a);
+            net->adam_t = t;     /* three ranks: each takes the step once */
+            ss_net_update(net, a, b);
+            net->adam_t = t;
+            ss_net_update(net, b, n);
+        }
+    }
+    memcpy(out, net->params, net->n_params * sizeof *out);
+}
+
+/* The check described at the top; returns 0 if all three agree bit for bit. */
+static int check_update(ss_net_t *net, const float *x, const float *y)
+{
+    size_t n = net->n_params, bytes = n * sizeof(float);
+    float *p0 = ss_alloc_aligned(bytes), *res[3];
+    memcpy(p0, net->params, bytes);
+    int bad = 0;
+    for (int mode = 0; mode < 3; mode++) {
+        res[mode] = ss_alloc_aligned(bytes);
+        memcpy(net->params, p0, bytes);
+        memset(net->adam_m, 0, bytes);
+        memset(net->adam_v, 0, bytes);
+        net->adam_t = 0;
+        steps_with(net, x, y, mode, res[mode]);
+        if (mode > 0 && memcmp(res[0], res[mode], bytes) != 0) {
+            printf("FAIL: %s differs from ss_net_add_l2 + ss_net_adam_step\n",
+                   mode == 1 ? "ss_net_update(all)" : "ss_net_update over three ranges");
+            bad = 1;
+        }
+    }
+    memcpy(net->params, p0, bytes);
+    for (int mode = 0; mode < 3; mode++)
+        free(res[mode]);
+    free(p0);
+    return bad;
+}
+
+static int run_case(const bench_case_t *c)
+{
+    ss_model_t m;
+    memset(&m, 0, sizeof m);
+    m.n_hidden = c->n_layers - 1;
+    for (int l = 0; l < m.n_hidden; l++) {
+        m.hidden[l] = c->size[l + 1];
+        m.act[l] = c->act[l];
+    }
+    m.spectral = SS_SPECTRAL_ALL;
+    m.batchnorm_after_first = c->batchnorm;
+    ss_training_t t;
+    memset(&t, 0, sizeof t);
+    t.learning_rate = 1e-3;
+    t.adam_beta1 = 0.9;
+    t.adam_beta2 = 0.999;
+    t.adam_epsilon = 1e-7;
+    t.train_eigenvectors = 1;
+    t.reg_eigenvalues = 1e-2;
+    t.reg_eigenvectors = 1e-4;
+    int n_in = c->size[0], n_out = c->size[c->n_layers];
+    ss_net_t net;
+    ss_error_t err = {0};
+    if (ss_net_create(&net, &m, &t, n_in, n_out, c->task, BATCH, 1, &err) != 0) {
+        fprintf(stderr, "net_step: %s\n", err.msg);
+        return -1;
+    }
+    ss_rng_t rng;
+    ss_rng_seed(&rng, 1, 1);
+    float *x = ss_alloc_aligned((size_t)BATCH * n_in * sizeof(float));
+    float *y = ss_alloc_aligned(BATCH * sizeof(float));
+    fill(x, (size_t)BATCH * n_in, &rng, 1.0f);
+    for (int k = 0; k < BATCH; k++)
+        y[k] = c->task == SS_TASK_CLASSIFICATION ? (float)(k % n_out) : 1.0f;
+
+    int bad = check_update(&net, x, y);
+
+    gemm_bufs_t gb;
+    memset(&gb, 0, sizeof gb);
+    int max_w = 0;
+    for (int l = 0; l <= c->n_layers; l++) {
+        gb.act[l] = ss_alloc_aligned((size_t)BATCH * c->size[l] * sizeof(float));
+        fill(gb.act[l], (size_t)BATCH * c->size[l], &rng, 1.0f);
+        max_w = c->size[l] > max_w ? c->size[l] : max_w;
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        size_t nw = (size_t)c->size[l] * c->size[l + 1];
+        gb.w[l] = ss_alloc_aligned(nw * sizeof(float));
+        gb.g[l] = ss_alloc_aligned(nw * sizeof(float));
+        fill(gb.w[l], nw, &rng, 0.1f);
+    }
+    for (int k = 0; k < 2; k++) {
+        gb.dz[k] = ss_alloc_aligned((size_t)BATCH * max_w * sizeof(float));
+        fill(gb.dz[k], (size_t)BATCH * max_w, &rng, 0.01f);
+    }
+
+    double flops = step_flops(c), best_step = 1e30, best_gemm = 1e30;
+    for (int round = 0; round < ROUNDS; round++) {
+        int n = 0;
+        double t0 = ss_now(), el;
+        do {
+            ss_net_forward_backward(&net, x, y, BATCH, BATCH, NULL, NULL);
+            ss_net_update(&net, 0, net.n_params);
+            n++;
+        } while ((el = ss_now() - t0) < ROUND_SECONDS);
+        if (el / n < best_step)
+            best_step = el / n;
+        n = 0;
+        t0 = ss_now();
+        do {
+            gemm_only_step(c, &gb);
+            n++;
+        } while ((el = ss_now() - t0) < ROUND_SECONDS);
+        if (el / n < best_gemm)
+            best_gemm = el / n;
+    }
+    double g_step = flops / best_step / 1e9, g_gemm = flops / best_gemm / 1e9;
+    printf("%-10s step %7.3f ms  %6.1f GFLOP/s  sgemm-only %6.1f GFLOP/s  = %3.0f %%\n",
+           c->name, 1e3 * best_step, g_step, g_gemm, 100.0 * g_step / g_gemm);
+    printf("RESULT name=%s step_ms=%.4f step_gflops=%.2f sgemm_gflops=%.2f fraction=%.4f "
+           "flops_per_sample=%.0f\n", c->name, 1e3 * best_step, g_step, g_gemm,
+           g_step / g_gemm, flops / BATCH);
+    fflush(stdout);
+
+    for (int l = 0; l <= c->n_layers; l++)
+        free(gb.act[l]);
+    for (int l = 0; l < c->n_layers; l++) {
+        free(gb.w[l]);
+        free(gb.g[l]);
+    }
+    free(gb.dz[0]);
+    free(gb.dz[1]);
+    free(x);
+    free(y);
+    ss_net_destroy(&net);
+    return bad ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    int n_cases = (int)(sizeof cases / sizeof cases[0]), rc = 0;
+    for (int a = 1; a < argc; a++) {
+        int found = 0;
+        for (int i = 0; i < n_cases; i++)
+            found |= strcmp(argv[a], cases[i].name) == 0;
+        if (!found) {
+            fprintf(stderr, "usage: net_step [fig3|mnist|mnist-bn|spectra|wide]...\n");
+            return 2;
+        }
+    }
+    for (int i = 0; i < n_cases; i++) {
+        int wanted = argc == 1;
+        for (int a = 1; a < argc; a++)
+            wanted |= strcmp(argv[a], cases[i].name) == 0;
+        if (wanted && run_case(&cases[i]) != 0)
+            rc = 1;
+    }
+    return rc;
+}
