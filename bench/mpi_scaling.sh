@@ -29,7 +29,7 @@ seeds: 8
 datasets:
   g: {kind: gaussian, features: 20, relevant: 11, samples: 30000}
 model: {hidden: [100, 100, 50], activations: [tanh, relu, relu]}
-training: {epochs: 20, batch_size: 500}
+training: {epochs: 60, batch_size: 500}
 relevance: {topk: [1, 5, 20]}
 YAML
 cat > "$tmp/mnist.yaml" <<YAML
@@ -55,7 +55,7 @@ f = h5py.File(sys.argv[1]); r = list(f['runs'].values())[0]
 print(r.attrs['train_seconds'])" "$1"; }
 best() { py "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
 
-echo "sweep of 8 equal runs (20-100-100-50-2, 27000 samples x 20 epochs each), best of $repeat:"
+echo "sweep of 8 equal runs (20-100-100-50-2, 27000 samples x 60 epochs each), best of $repeat:"
 w1=(); w2=()
 for _ in $(seq "$repeat"); do
   w1+=("$(wall "${mpi[@]}" -np 1 "$exe" run "$tmp/eight.yaml" -o "$tmp/e1.h5" --fresh)")
