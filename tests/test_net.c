@@ -461,6 +461,65 @@ static void test_adam(void)
     ss_net_destroy(&net);
 }
 
+/* ss_net_update: the whole range gives the bits of ss_net_add_l2 + ss_net_adam_step, and
+   ranges stepped by three "ranks" (each with the full gradient, parameters exchanged
+   after every step) give the same parameters; the penalty parts sum to the penalty. */
+static void test_update_ranges(void)
+{
+    net_case_t c = {"update", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 1};
+    enum { R = 3 };
+    ss_net_t ref, whole, part[R];
+    int ok = make_net(&ref, &c, 4, 7) == 0 && make_net(&whole, &c, 4, 7) == 0;
+    for (int r = 0; r < R; r++)
+        ok = ok && make_net(&part[r], &c, 4, 7) == 0;
+    if (!ok) { CHECK(0, "create"); return; }
+    size_t n = ref.n_params;
+    ss_rng_t rng;
+    ss_rng_seed(&rng, 11, 5);
+    float *g = malloc(n * sizeof *g);
+    int same_whole = 1, same_parts = 1;
+    double worst_pen = 0.0;
+    for (int step = 0; step < 4; step++) {
+        for (size_t i = 0; i < n; i++)
+            g[i] = (float)(ss_rng_normal(&rng) * 0.1);
+        memcpy(ref.grads, g, n * sizeof *g);
+        double pen = ss_net_add_l2(&ref);
+        ss_net_adam_step(&ref);
+        memcpy(whole.grads, g, n * sizeof *g);
+        double pen_whole = ss_net_update(&whole, 0, n);
+        double pen_parts = 0.0;
+        for (int r = 0; r < R; r++) {
+            size_t lo = n * (size_t)r / R, hi = n * (size_t)(r + 1) / R;
+            memcpy(part[r].grads, g, n * sizeof *g);
+            pen_parts += ss_net_update(&part[r], lo, hi);
+        }
+        for (int r = 0; r < R; r++) { /* the exchange: every rank gets every range */
+            size_t lo = n * (size_t)r / R, hi = n * (size_t)(r + 1) / R;
+            for (int q = 0; q < R; q++)
+                if (q != r)
+                    memcpy(part[q].params + lo, part[r].params + lo, (hi - lo) * sizeof(float));
+        }
+        same_whole &= memcmp(ref.params, whole.params, n * sizeof(float)) == 0 &&
+                      pen_whole == pen;
+        for (int r = 0; r < R; r++)
+            same_parts &= memcmp(ref.params, part[r].params, n * sizeof(float)) == 0;
+        double d = fabs(pen_parts - pen) / (fabs(pen) > 0 ? fabs(pen) : 1.0);
+        worst_pen = d > worst_pen ? d : worst_pen;
+    }
+    printf("update ranges: whole range bit-identical %d, 3 ranges bit-identical %d, "
+           "penalty parts rel diff %.1e\n", same_whole, same_parts, worst_pen);
+    CHECK(same_whole, "ss_net_update(0, n) differs from add_l2 + adam_step");
+    CHECK(same_parts, "3 ranges differ from the whole step");
+    CHECK(worst_pen < 1e-6, "penalty parts sum off by %.2e", worst_pen);
+    CHECK(whole.adam_t == 4 && part[1].adam_t == 4, "adam_t %ld %ld", whole.adam_t, part[1].adam_t);
+    free(g);
+    ss_net_destroy(&ref);
+    ss_net_destroy(&whole);
+    for (int r = 0; r < R; r++)
+        ss_net_destroy(&part[r]);
+}
+
 /* ---- initialisation, evaluation, relevance, errors ---------------------------------- */
 
 static void test_init(void)
@@ -618,6 +677,7 @@ int main(void)
     test_shards_bn();
     test_frozen();
     test_adam();
+    test_update_ranges();
     test_init();
     test_evaluate();
     test_relevance();
