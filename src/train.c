@@ -51,6 +51,16 @@ static void evaluate_group(ss_net_t *net, const ss_train_hooks_t *h, const float
    set that is usually far larger than the caches: the start of the row two ahead is
    prefetched, so its first misses overlap the copy of this one (the hardware prefetcher
    picks up the rest of a row once it is being read sequentially). */
+/* Minibatch k of an epoch: its size (returned) and this rank's rows [*lo, *hi) in it. */
+static int step_shard(int k, int n_fit, int batch, const ss_train_hooks_t *h, int *lo,
+                      int *hi)
+{
+    int start = k * batch;
+    int b_total = n_fit - start < batch ? n_fit - start : batch;
+    shard_range(b_total, h->group_size > 0 ? h->group_size : 1, h->group_rank, lo, hi);
+    return b_total;
+}
+
 static void gather_rows(const float *x, const float *y, int d, const uint32_t *idx, int n,
                         float *xo, float *yo)
 {
@@ -235,12 +245,10 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
         ss_rng_shuffle(&shuffle_rng, fit_idx, (size_t)n_fit);
         double data_loss = 0.0, l2_sum = 0.0;
         int cur = 0, lo, hi;
-        shard_range(batch, G, h->group_rank, &lo, &hi);
+        step_shard(0, n_fit, batch, h, &lo, &hi);
         gather_rows(ds->x_train, ds->y_train, d, fit_idx + lo, hi - lo, xb[0], yb[0]);
         for (int k = 0; k < n_steps; k++) {
-            int start = k * batch;
-            int b_total = n_fit - start < batch ? n_fit - start : batch;
-            shard_range(b_total, G, h->group_rank, &lo, &hi);
+            int b_total = step_shard(k, n_fit, batch, h, &lo, &hi);
             if (use_dropout) {
                 /* The mask of the sample at position p of the minibatch is the p-th row of
                    a stream seeded by (seed, step): each rank skips to its shard's first
@@ -260,11 +268,10 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
                 h->reduce.sum(h->reduce.ctx, net.grads, net.n_params);
             if (k + 1 < n_steps) {
                 /* the next shard, while the other ranks of the group catch up */
-                int nstart = start + batch, nlo, nhi;
-                shard_range(n_fit - nstart < batch ? n_fit - nstart : batch, G,
-                            h->group_rank, &nlo, &nhi);
-                gather_rows(ds->x_train, ds->y_train, d, fit_idx + nstart + nlo, nhi - nlo,
-                            xb[cur ^ 1], yb[cur ^ 1]);
+                int nlo, nhi;
+                step_shard(k + 1, n_fit, batch, h, &nlo, &nhi);
+                gather_rows(ds->x_train, ds->y_train, d, fit_idx + (size_t)(k + 1) * batch + nlo,
+                            nhi - nlo, xb[cur ^ 1], yb[cur ^ 1]);
             }
             if (sharded)
                 h->parts.sum_end(h->parts.ctx, net.grads, part);
