@@ -1,7 +1,8 @@
 /*
  * net_step - the training step against the bare sgemm calls it is made of.
  *
- *   net_step [CASE...]        CASE: fig3 | mnist | mnist-bn | spectra | wide (default: all)
+ *   net_step [CASE...]        CASE: fig3 | mnist | mnist-bn | spectra | wide | sparse
+ *                             (default: all but sparse)
  *
  * For each network, one training step on a batch of 500 samples (ss_net_forward_backward
  * + ss_net_update over all parameters, everything the step of train.c does except picking
@@ -18,6 +19,14 @@
  * Before timing, a check: ss_net_update over all parameters gives the same bits as
  * ss_net_add_l2 + ss_net_adam_step, and so does ss_net_update over three ranges (the
  * sharded step of a group of three); a mismatch prints FAIL and the exit status is 1.
+ *
+ * `sparse`: the MNIST network's step (forward_backward + update) on inputs with a given
+ * fraction of nonzero values (random positions, values U(0, 1)), with the first layer's
+ * sparse-input path and without it, for densities 0.05 ... 1: where the sparse path stops
+ * paying is SS_SPARSE_INPUT_DENSITY (net.h). Prints per density
+ *
+ *   density D  dense MS ms  sparse MS ms  speed-up X
+ *
  * One thread: run with OPENBLAS_NUM_THREADS=1.
  */
 #include <cblas.h>
@@ -244,15 +253,86 @@ static int run_case(const bench_case_t *c)
     return bad ? -1 : 0;
 }
 
+/* Best-of-ROUNDS time of one step (forward_backward + update) of net on x, y. */
+static double time_step(ss_net_t *net, const float *x, const float *y)
+{
+    double best = 1e30;
+    for (int round = 0; round < ROUNDS; round++) {
+        int n = 0;
+        double t0 = ss_now(), el;
+        do {
+            ss_net_forward_backward(net, x, y, BATCH, BATCH, NULL, NULL);
+            ss_net_update(net, 0, net->n_params);
+            n++;
+        } while ((el = ss_now() - t0) < ROUND_SECONDS / 2);
+        if (el / n < best)
+            best = el / n;
+    }
+    return best;
+}
+
+static int run_sparse(void)
+{
+    const bench_case_t *c = &cases[1]; /* mnist */
+    ss_model_t m;
+    memset(&m, 0, sizeof m);
+    m.n_hidden = c->n_layers - 1;
+    for (int l = 0; l < m.n_hidden; l++) {
+        m.hidden[l] = c->size[l + 1];
+        m.act[l] = c->act[l];
+    }
+    m.spectral = SS_SPECTRAL_ALL;
+    ss_training_t t;
+    memset(&t, 0, sizeof t);
+    t.learning_rate = 1e-4;
+    t.adam_beta1 = 0.9;
+    t.adam_beta2 = 0.999;
+    t.adam_epsilon = 1e-7;
+    t.train_eigenvectors = 1;
+    int n_in = c->size[0], n_out = c->size[c->n_layers];
+    ss_net_t net;
+    ss_error_t err = {0};
+    if (ss_net_create(&net, &m, &t, n_in, n_out, c->task, BATCH, 1, &err) != 0) {
+        fprintf(stderr, "net_step: %s\n", err.msg);
+        return -1;
+    }
+    float *x = ss_alloc_aligned((size_t)BATCH * n_in * sizeof(float));
+    float *y = ss_alloc_aligned(BATCH * sizeof(float));
+    for (int k = 0; k < BATCH; k++)
+        y[k] = (float)(k % n_out);
+    static const double density[] = {0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0};
+    printf("sparse inputs, MNIST network %d-%d-%d-%d-%d, batch %d\n", c->size[0], c->size[1],
+           c->size[2], c->size[3], c->size[4], BATCH);
+    for (size_t i = 0; i < sizeof density / sizeof density[0]; i++) {
+        ss_rng_t rng;
+        ss_rng_seed(&rng, 3, 1);
+        for (size_t k = 0; k < (size_t)BATCH * n_in; k++) {
+            double u = ss_rng_uniform(&rng);
+            x[k] = u < density[i] ? (float)ss_rng_uniform(&rng) : 0.0f;
+        }
+        ss_net_set_sparse_inputs(&net, 0);
+        double td = time_step(&net, x, y);
+        ss_net_set_sparse_inputs(&net, 1);
+        double ts = time_step(&net, x, y);
+        printf("density %4.2f  dense %7.3f ms  sparse %7.3f ms  speed-up %5.2f\n", density[i],
+               1e3 * td, 1e3 * ts, td / ts);
+        fflush(stdout);
+    }
+    free(x);
+    free(y);
+    ss_net_destroy(&net);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int n_cases = (int)(sizeof cases / sizeof cases[0]), rc = 0;
     for (int a = 1; a < argc; a++) {
-        int found = 0;
+        int found = strcmp(argv[a], "sparse") == 0;
         for (int i = 0; i < n_cases; i++)
             found |= strcmp(argv[a], cases[i].name) == 0;
         if (!found) {
-            fprintf(stderr, "usage: net_step [fig3|mnist|mnist-bn|spectra|wide]...\n");
+            fprintf(stderr, "usage: net_step [fig3|mnist|mnist-bn|spectra|wide|sparse]...\n");
             return 2;
         }
     }
@@ -263,5 +343,8 @@ int main(int argc, char **argv)
         if (wanted && run_case(&cases[i]) != 0)
             rc = 1;
     }
+    for (int a = 1; a < argc; a++)
+        if (strcmp(argv[a], "sparse") == 0 && run_sparse() != 0)
+            rc = 1;
     return rc;
 }

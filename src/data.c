@@ -1481,6 +1481,10 @@ int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t 
     }
     snprintf(ds->name, sizeof ds->name, "%s", spec->name);
     ds->kind = spec->kind;
+    size_t n = (size_t)ds->n_train * (size_t)ds->n_inputs, nz = 0;
+    for (size_t k = 0; k < n; k++)
+        nz += ds->x_train[k] != 0.0f;
+    ds->input_density = n ? (double)nz / (double)n : 1.0;
     return 0;
 }
 

@@ -216,6 +216,9 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
     if (ss_net_create(&net, &sw->model, tr, d, n_out, task, max_shard > 256 ? max_shard : 256,
                       (uint64_t)run->seed, err) != 0)
         goto done;
+    /* Mostly-zero inputs (images): the first layer visits only the nonzero ones. */
+    if (ds->input_density <= SS_SPARSE_INPUT_DENSITY)
+        ss_net_set_sparse_inputs(&net, 1);
 
     res->train_loss = ss_calloc((size_t)tr->epochs, sizeof(double));
     res->val_metric = ss_calloc((size_t)tr->epochs, sizeof(double));

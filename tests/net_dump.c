@@ -6,8 +6,10 @@
  *   net_dump OUT key=value ...
  *     task=cls|reg  spectral=all|first|none  inputs=N  classes=K  hidden=6,5
  *     act=tanh,relu  bn=0|1  train_evec=0|1  train_lout=0|1  reg_ev=X  reg_evec=X
- *     lr=X  batch=B  seed=S  steps=T
+ *     lr=X  batch=B  seed=S  steps=T  sparse=0|1
  *
+ * sparse=1: about 70 % of the batch's inputs are zero (each with probability 0.7), and the
+ * first layer runs on its sparse-input path (ss_net_set_sparse_inputs).
  * OUT: magic "SSNETDMP", u32 version (1), u32 record count, then records
  *   u32 name length, name, u32 dtype (0 float32, 1 float64), u32 ndim, u64 dims[ndim],
  *   data (little-endian, row-major).
@@ -130,7 +132,7 @@ int main(int argc, char **argv)
     memset(&model, 0, sizeof model);
     memset(&tr, 0, sizeof tr);
     ss_task_t task = SS_TASK_CLASSIFICATION;
-    int inputs = 7, classes = 3, batch = 16, steps = 5;
+    int inputs = 7, classes = 3, batch = 16, steps = 5, sparse = 0;
     uint64_t seed = 1;
     char hidden[SS_MAX_LAYERS][16], acts[SS_MAX_LAYERS][16];
     int n_hidden = 0, n_act = 0;
@@ -164,6 +166,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "batch")) batch = atoi(v);
         else if (!strcmp(k, "seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(k, "steps")) steps = atoi(v);
+        else if (!strcmp(k, "sparse")) sparse = atoi(v);
         else return usage(k);
     }
     if (n_hidden < 0 || n_act != n_hidden || batch < 1 || steps < 1)
@@ -191,6 +194,11 @@ int main(int argc, char **argv)
     ss_rng_t rng;
     ss_rng_seed(&rng, seed, 1000);
     for (size_t k = 0; k < (size_t)batch * inputs; k++) x[k] = (float)ss_rng_normal(&rng);
+    if (sparse) {
+        for (size_t k = 0; k < (size_t)batch * inputs; k++)
+            x[k] = ss_rng_uniform(&rng) < 0.7 ? 0.0f : x[k];
+        ss_net_set_sparse_inputs(&net, 1);
+    }
     for (int r = 0; r < batch; r++)
         y[r] = task == SS_TASK_CLASSIFICATION ? (float)ss_rng_below(&rng, (uint64_t)n_out)
                                               : (float)(2.0 + 0.5 * ss_rng_normal(&rng));

@@ -211,6 +211,9 @@ static void test_fashion_mnist(void)
     CHECK(ds.input_rank == 2 && ds.input_shape[0] == 28 && ds.input_shape[1] == 28,
           "input shape %d: %d x %d", ds.input_rank, ds.input_shape[0], ds.input_shape[1]);
     CHECK(ds.n_classes == 10, "n_classes %d", ds.n_classes);
+    /* numpy: (train_images != 0).sum() = 23423502 of 47040000 pixels */
+    CHECK(fabs(ds.input_density - 23423502.0 / 47040000.0) < 1e-12, "input density %.9f",
+          ds.input_density);
     CHECK(ds.kind == SS_KIND_IDX && strcmp(ds.name, "test") == 0, "kind/name");
     CHECK(ds.relevance_truth == NULL && ds.feature_names == NULL, "no truth, no names");
     int ctr[10] = {0}, cte[10] = {0}, bad_label = 0;
@@ -781,10 +784,12 @@ static void test_csv(void)
     snprintf(s.label, sizeof s.label, "y");
     s.task = SS_TASK_REGRESSION;
     s.test_fraction = 0.0;
-    s.path = write_text("reg.csv", "\xEF\xBB\xBFx1,x2,y\n0.5,1,-3.25\n1.5,2,7.125\n2.5,3,0\n");
+    s.path = write_text("reg.csv", "\xEF\xBB\xBFx1,x2,y\n0.5,1,-3.25\n1.5,2,7.125\n2.5,0,0\n");
     if (load_ok(&s, &ds, "csv regression"))
         return;
     CHECK(ds.n_train == 3 && ds.n_inputs == 2 && ds.n_classes == 0, "regression shape");
+    CHECK(fabs(ds.input_density - 5.0 / 6.0) < 1e-12, "input density %g, expected 5/6",
+          ds.input_density);
     CHECK(strcmp(ds.feature_names[0], "x1") == 0 && strcmp(ds.feature_names[1], "x2") == 0,
           "regression names");
     int i = find_row(ds.x_train, 3, 2, 1.5f);

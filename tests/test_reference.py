@@ -43,6 +43,16 @@ CASES = [
      dict(task="reg", spectral="none", inputs=7, classes=1, hidden="6,5", act="sigmoid,tanh",
           bn=1, train_evec=1, train_lout=0, reg_ev=1e-2, reg_evec=1e-3, lr=1e-2, batch=16,
           seed=6, steps=5)),
+    # 70 % zero inputs through the first layer's sparse-input path; 37 inputs and 20
+    # units reach the kernels' vector loop and tail
+    ("classification, all spectral, sparse inputs + batch-norm",
+     dict(task="cls", spectral="all", inputs=37, classes=3, hidden="20,5", act="tanh,relu",
+          bn=1, train_evec=1, train_lout=1, reg_ev=1e-2, reg_evec=1e-3, lr=1e-2, batch=16,
+          seed=7, steps=5, sparse=1)),
+    ("regression, dense baseline, sparse inputs",
+     dict(task="reg", spectral="none", inputs=37, classes=1, hidden="20,5", act="relu,tanh",
+          bn=0, train_evec=1, train_lout=0, reg_ev=1e-2, reg_evec=1e-3, lr=1e-2, batch=16,
+          seed=8, steps=5, sparse=1)),
 ]
 
 

@@ -60,6 +60,7 @@ typedef struct {
     int n_segments;                    /* trainable ranges of params, for Adam */
     size_t seg_off[4 * (SS_MAX_LAYERS + 1) + 2], seg_len[4 * (SS_MAX_LAYERS + 1) + 2];
 
+    int sparse_inputs;                 /* first layer skips zero inputs (read-only) */
     int max_batch;                     /* workspace capacity in samples */
     void *work;                        /* private workspace (activations, masks, W) */
 } ss_net_t;
@@ -83,6 +84,21 @@ typedef struct {
 int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *tr,
                   int n_inputs, int n_outputs, ss_task_t task, int max_batch,
                   uint64_t seed, ss_error_t *err);
+/*
+ * Sparse inputs: with on != 0 the first layer's products (forward Z = X W, weight
+ * gradient X^T dZ) visit only the nonzero inputs of each sample, which pays when most
+ * inputs are zero (images: MNIST digits are 81 % zeros). The results are those of the
+ * dense products up to rounding (another summation order; see net.c). Allocates its
+ * workspace (about 2 x max_batch x n_inputs floats), the one allocation outside
+ * ss_net_create; on = 0 frees it. Call it between steps, never during one.
+ */
+void ss_net_set_sparse_inputs(ss_net_t *net, int on);
+
+/* Datasets whose training inputs are at most this dense (ss_dataset_t.input_density)
+   train with ss_net_set_sparse_inputs (bench/net_step measures the crossover: see
+   bench/README.md). */
+#define SS_SPARSE_INPUT_DENSITY 0.3
+
 /* Frees everything; accepts a zeroed or half-built net. */
 void ss_net_destroy(ss_net_t *net);
 
