@@ -1,8 +1,8 @@
 /*
  * net_step - the training step against the bare sgemm calls it is made of.
  *
- *   net_step [CASE...]        CASE: fig3 | mnist | mnist-bn | spectra | wide | sparse
- *                             (default: all but sparse)
+ *   net_step [CASE...]        CASE: fig3 | mnist | mnist-bn | spectra | wide | sparse | peak
+ *                             (default: all but sparse and peak)
  *
  * For each network, one training step on a batch of 500 samples (ss_net_forward_backward
  * + ss_net_update over all parameters, everything the step of train.c does except picking
@@ -26,6 +26,10 @@
  * paying is SS_SPARSE_INPUT_DENSITY (net.h). Prints per density
  *
  *   density D  dense MS ms  sparse MS ms  speed-up X
+ *
+ * `peak`: the core's peak float32 rate, 12 independent chains of 16-float fused
+ * multiply-adds (GCC's vector extension: 512-bit FMAs where the CPU has AVX-512), best
+ * of ROUNDS: "RESULT name=peak gflops=...". No float32 training step can beat it.
  *
  * One thread: run with OPENBLAS_NUM_THREADS=1.
  */
@@ -271,6 +275,37 @@ static double time_step(ss_net_t *net, const float *x, const float *y)
     return best;
 }
 
+typedef float v16 __attribute__((vector_size(64)));
+
+/* 12 independent FMA chains kept in registers (the empty asm pins them there and stops
+   the compiler from folding the loop). */
+static double peak_gflops(void)
+{
+    const v16 b = (v16){0} + 0.999999f, c = (v16){0} + 1e-7f;
+    v16 a0 = (v16){0} + 0.0f, a1 = a0 + 1.0f, a2 = a0 + 2.0f, a3 = a0 + 3.0f, a4 = a0 + 4.0f,
+        a5 = a0 + 5.0f, a6 = a0 + 6.0f, a7 = a0 + 7.0f, a8 = a0 + 8.0f, a9 = a0 + 9.0f,
+        a10 = a0 + 10.0f, a11 = a0 + 11.0f;
+    const long n = 20000000;
+    double best = 0.0;
+    for (int round = 0; round < ROUNDS; round++) {
+        double t0 = ss_now();
+        for (long k = 0; k < n; k++) {
+            a0 = a0 * b + c; a1 = a1 * b + c; a2 = a2 * b + c; a3 = a3 * b + c;
+            a4 = a4 * b + c; a5 = a5 * b + c; a6 = a6 * b + c; a7 = a7 * b + c;
+            a8 = a8 * b + c; a9 = a9 * b + c; a10 = a10 * b + c; a11 = a11 * b + c;
+            __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5),
+                             "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
+        }
+        double g = (double)n * 12 * 16 * 2 / (ss_now() - t0) / 1e9;
+        best = g > best ? g : best;
+    }
+    v16 sum = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
+    printf("peak float32 rate %.1f GFLOP/s (12 chains of 16-float FMAs; checksum %g)\n", best,
+           (double)sum[0]);
+    printf("RESULT name=peak gflops=%.2f\n", best);
+    return best;
+}
+
 static int run_sparse(void)
 {
     const bench_case_t *c = &cases[1]; /* mnist */
@@ -328,11 +363,12 @@ int main(int argc, char **argv)
 {
     int n_cases = (int)(sizeof cases / sizeof cases[0]), rc = 0;
     for (int a = 1; a < argc; a++) {
-        int found = strcmp(argv[a], "sparse") == 0;
+        int found = strcmp(argv[a], "sparse") == 0 || strcmp(argv[a], "peak") == 0;
         for (int i = 0; i < n_cases; i++)
             found |= strcmp(argv[a], cases[i].name) == 0;
         if (!found) {
-            fprintf(stderr, "usage: net_step [fig3|mnist|mnist-bn|spectra|wide|sparse]...\n");
+            fprintf(stderr,
+                    "usage: net_step [fig3|mnist|mnist-bn|spectra|wide|sparse|peak]...\n");
             return 2;
         }
     }
@@ -343,8 +379,11 @@ int main(int argc, char **argv)
         if (wanted && run_case(&cases[i]) != 0)
             rc = 1;
     }
-    for (int a = 1; a < argc; a++)
+    for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "sparse") == 0 && run_sparse() != 0)
             rc = 1;
+        if (strcmp(argv[a], "peak") == 0)
+            peak_gflops();
+    }
     return rc;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """specsweep against PyTorch on the same spectral networks, side by side in one run.
 
-    /usr/bin/python3 bench/torch_compare.py [--build DIR] [--repeat N] [--digits]
+    /usr/bin/python3 bench/torch_compare.py [--build DIR] [--repeat N] [--fashion]
                                 [--fig3-epochs E] [--mnist-epochs E] [--only fig3|mnist]
 
 Both sides train the identical network on the identical samples with one core:
@@ -19,12 +19,16 @@ the best of each counts.
   (a) fig. 3 network 20-100-100-50-2 (tanh, relu, relu), independent Gaussian data
       (60000 samples, 20 features, 11 relevant; specsweep generates them and exports the
       run's training/validation rows, so PyTorch trains on the same samples);
-  (b) MNIST network 784-100-100-50-10 (relu) on real Fashion-MNIST
-      (/usr/share/datasets/fashion-mnist), or with --digits on the MNIST digits in
-      data/mnist (scripts/fetch-data.sh);
+  (b) MNIST network 784-100-100-50-10 (relu) on the real MNIST digits in data/mnist
+      (scripts/fetch-data.sh), or with --fashion on Fashion-MNIST
+      (/usr/share/datasets/fashion-mnist);
   (c) the training step's share of the single-core sgemm FLOP rate on the same GEMM
-      shapes (bench binary net_step), and the whole run's (GEMM FLOPs x samples/s);
-  (d) peak memory (max RSS) of one specsweep run of (b) against the dataset's float32 size.
+      shapes (bench binary net_step, dense inputs), and the whole run's (GEMM FLOPs of
+      the dense products x samples/s: above 100 % when the first layer skips zero inputs);
+  (d) peak memory (max RSS) of one specsweep run of (b) against the dataset's float32 size;
+  (e) the bound: the core's peak float32 FMA rate (net_step peak) over the FLOPs of a
+      training sample (its step plus its share of the validation passes) is the most
+      samples/s any float32 implementation of the dense products can reach here.
 
 Exit status 0 when every target holds, 1 when one is missed, 2 when something needed is
 missing (PyTorch: `apt-get install python3-torch`; the build: scripts/build.sh).
@@ -221,9 +225,10 @@ def main():
                     help="build directory with specsweep and bench/ (default build/)")
     ap.add_argument("--repeat", type=int, default=3, help="repetitions per side (best counts)")
     ap.add_argument("--fig3-epochs", type=int, default=30)
-    ap.add_argument("--mnist-epochs", type=int, default=5)
-    ap.add_argument("--digits", action="store_true",
-                    help="MNIST digits from data/mnist instead of Fashion-MNIST")
+    ap.add_argument("--mnist-epochs", type=int,
+                    help="epochs of (b) (default 30 on the digits, 5 on Fashion-MNIST)")
+    ap.add_argument("--fashion", action="store_true",
+                    help="(b) on Fashion-MNIST instead of the MNIST digits of data/mnist")
     ap.add_argument("--only", choices=["fig3", "mnist"], help="one of the two networks")
     args = ap.parse_args()
 
@@ -238,11 +243,13 @@ def main():
     for p in (exe, tb, ns):
         if not os.access(p, os.X_OK):
             die(f"{p} missing: build first (scripts/build.sh; SPECSWEEP_BENCH=ON)")
-    img_dir = (os.path.join(ROOT, "data", "mnist") if args.digits
-               else "/usr/share/datasets/fashion-mnist")
+    img_dir = ("/usr/share/datasets/fashion-mnist" if args.fashion
+               else os.path.join(ROOT, "data", "mnist"))
     if not os.path.exists(os.path.join(img_dir, "train-images-idx3-ubyte.gz")):
-        die(f"no images in {img_dir} (" + ("scripts/fetch-data.sh" if args.digits
-                                           else "apt-get install dataset-fashion-mnist") + ")")
+        die(f"no images in {img_dir} (" + ("apt-get install dataset-fashion-mnist"
+                                           if args.fashion else "scripts/fetch-data.sh") + ")")
+    if args.mnist_epochs is None:
+        args.mnist_epochs = 5 if args.fashion else 30
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
     cases = [
@@ -250,7 +257,7 @@ def main():
          FIG3_YAML.format(epochs=args.fig3_epochs), [20, 100, 100, 50, 2],
          ["tanh", "relu", "relu"], 1e-2, args.fig3_epochs, TARGET_FIG3),
         ("mnist", "(b) MNIST network 784-100-100-50-10 (relu), "
-         + ("MNIST digits" if args.digits else "Fashion-MNIST"),
+         + ("Fashion-MNIST" if args.fashion else "MNIST digits"),
          MNIST_YAML.format(d=img_dir, epochs=args.mnist_epochs), [784, 100, 100, 50, 10],
          ["relu", "relu", "relu"], 1e-4, args.mnist_epochs, TARGET_MNIST),
     ]
@@ -258,7 +265,8 @@ def main():
         cases = [c for c in cases if c[0] == args.only]
     ok = True
     step = {}
-    out = subprocess.run([ns] + [c[0] for c in cases], env=env, capture_output=True, text=True)
+    out = subprocess.run([ns, "peak"] + [c[0] for c in cases], env=env, capture_output=True,
+                         text=True)
     if out.returncode != 0:
         die(f"net_step failed:\n{out.stderr}", 1)
     for line in out.stdout.splitlines():
@@ -280,12 +288,15 @@ def main():
             if r.returncode != 0:
                 die(f"exporting the data failed:\n{r.stderr}", 1)
             data_mb = float(r.stdout.split("dataset float32")[1].split()[0])
+            density = float(r.stdout.split("input density")[1].split()[0])
+            first = r.stdout.split("input density")[1].split("(")[1].split()[0]
             x_fit, y_fit, x_val, y_val, n_cls = load_export(exp)
             xt, xv = torch.from_numpy(x_fit), torch.from_numpy(x_val)
             yt, yv = torch.from_numpy(y_fit).long(), torch.from_numpy(y_val).long()
             n_fit = x_fit.shape[0]
             print(f"    {n_fit} training + {x_val.shape[0]} validation samples, {epochs} "
-                  f"epochs, batch 500, {args.repeat} repetitions each (best counts)")
+                  f"epochs, batch 500, {args.repeat} repetitions each (best counts); "
+                  f"{100 * density:.0f} % of the inputs nonzero: {first} first layer")
 
             best_ss = best_pt = 0.0
             rss = 0.0
@@ -311,7 +322,18 @@ def main():
                 print(f"    (c) sgemm rate on these GEMM shapes {float(s['sgemm_gflops']):.1f} "
                       f"GFLOP/s; the training step reaches {float(s['step_gflops']):.1f} "
                       f"GFLOP/s = {100 * frac_step:.0f} % (target >= {100 * TARGET_GEMM:.0f} %);"
-                      f" the whole run {best_ss * flops / 1e9:.1f} GFLOP/s = {100 * frac_run:.0f} %")
+                      f" the whole run {best_ss * flops / 1e9:.1f} GFLOP/s = {100 * frac_run:.0f} %"
+                      + (" (dense-product FLOPs; the sparse first layer does fewer)"
+                         if first == "sparse" else ""))
+            if "peak" in step:
+                peak = float(step["peak"]["gflops"])
+                fwd = sum(2 * sizes[l] * sizes[l + 1] for l in range(len(sizes) - 1))
+                per_sample = flops + fwd * x_val.shape[0] / n_fit  # + validation share
+                cap = peak * 1e9 / per_sample
+                print(f"    (e) bound: peak float32 rate {peak:.1f} GFLOP/s / {per_sample / 1e3:.1f}"
+                      f" kFLOP per sample (step + validation share) = {cap:.0f} samples/s at "
+                      f"most for dense float32 products = {cap / best_pt:.2f} x PyTorch's rate; "
+                      f"specsweep is at {100 * best_ss / cap:.0f} % of it")
             summary.append((name, best_ss, best_pt, ratio, target))
             if name == "mnist":
                 # data_mb: inputs + labels of the training and test parts as float32

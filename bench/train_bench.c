@@ -10,6 +10,8 @@
  *   samples/s  = epochs * training samples / train_seconds  (as in the results file)
  *   max RSS    = peak resident memory of this process (getrusage), and the dataset's
  *                float32 size (inputs + labels, training and test parts)
+ *   input density = the fraction of nonzero training inputs, and whether the first
+ *                layer therefore runs on its sparse-input path
  * --export DIR writes the exact training and validation rows of the run (after the
  * validation split) as raw little-endian float32 files x_fit, y_fit, x_val, y_val plus
  * DIR/shape.txt "n_fit n_val n_inputs n_classes", so another implementation can train on
@@ -24,6 +26,7 @@
 
 #include "specsweep/config.h"
 #include "specsweep/data.h"
+#include "specsweep/net.h"
 #include "specsweep/train.h"
 
 static int write_raw(const char *dir, const char *name, const float *v, size_t n)
@@ -138,8 +141,9 @@ int main(int argc, char **argv)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("best %.0f samples/s; max RSS %.1f MB; dataset float32 %.1f MB\n", best,
-           ru.ru_maxrss / 1024.0, data_mb);
+    printf("best %.0f samples/s; max RSS %.1f MB; dataset float32 %.1f MB; input density "
+           "%.4f (%s first layer)\n", best, ru.ru_maxrss / 1024.0, data_mb, ds.input_density,
+           ds.input_density <= SS_SPARSE_INPUT_DENSITY ? "sparse" : "dense");
     ss_dataset_free(&ds);
     free(runs);
     ss_sweep_free(&sw);
