@@ -347,7 +347,7 @@ static int run_sparse(void)
         }
         ss_net_set_sparse_inputs(&net, 0);
         double td = time_step(&net, x, y);
-        ss_net_set_sparse_inputs(&net, 1);
+        ss_net_set_sparse_inputs(&net, n_in);
         double ts = time_step(&net, x, y);
         printf("density %4.2f  dense %7.3f ms  sparse %7.3f ms  speed-up %5.2f\n", density[i],
                1e3 * td, 1e3 * ts, td / ts);

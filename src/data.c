@@ -1481,10 +1481,22 @@ int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t 
     }
     snprintf(ds->name, sizeof ds->name, "%s", spec->name);
     ds->kind = spec->kind;
-    size_t n = (size_t)ds->n_train * (size_t)ds->n_inputs, nz = 0;
-    for (size_t k = 0; k < n; k++)
-        nz += ds->x_train[k] != 0.0f;
-    ds->input_density = n ? (double)nz / (double)n : 1.0;
+    size_t nz_train = 0;
+    for (int part = 0; part < 2; part++) {
+        const float *x = part ? ds->x_test : ds->x_train;
+        int rows = part ? ds->n_test : ds->n_train;
+        for (int r = 0; r < rows; r++) {
+            const float *xr = x + (size_t)r * (size_t)ds->n_inputs;
+            int nz = 0;
+            for (int i = 0; i < ds->n_inputs; i++)
+                nz += xr[i] != 0.0f;
+            if (nz > ds->max_row_nonzeros)
+                ds->max_row_nonzeros = nz;
+            nz_train += part ? 0 : (size_t)nz;
+        }
+    }
+    size_t n = (size_t)ds->n_train * (size_t)ds->n_inputs;
+    ds->input_density = n ? (double)nz_train / (double)n : 1.0;
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <immintrin.h>
 #endif
 #include <math.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +38,12 @@
 typedef struct {
     void *block;
     int ld;                              /* padded row length, multiple of 16 */
+    int cap;                             /* nonzeros a batch may have (idx/val hold
+                                            cap + SPARSE_SLACK) */
     int *ptr, *idx;                      /* rows: (max_batch + 1) starts into idx/val, */
-    float *val;                          /*   (max_batch * n_inputs) input index, value */
+    float *val;                          /*   (cap) input index, value */
     int *cptr, *cidx;                    /* columns: (n_inputs + 1) starts into cidx/cval, */
-    float *cval;                         /*   (max_batch * n_inputs) sample index, value */
+    float *cval;                         /*   (cap) sample index, value */
     float *w;                            /* (n_inputs, ld) first-layer weights */
     float *dz;                           /* (max_batch, ld) dZ of the first layer */
     float *row;                          /* (ld) one padded row */
@@ -463,6 +466,15 @@ static inline void v16_store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 /* Slack after idx/val: the compress loop stores whole vectors of 16. */
 #define SPARSE_SLACK 16
 
+/* A batch with more nonzero inputs than the workspace holds: the caller's promise to
+   ss_net_set_sparse_inputs was wrong. Checked before every store, so nothing is
+   written past the capacity (plus SPARSE_SLACK for the last vector). */
+static void sparse_overflow(const sparse_work_t *sp)
+{
+    ss_fatal(SS_EXIT_RUNTIME, "sparse first layer: a batch has more than %d nonzero inputs, "
+             "the capacity given to ss_net_set_sparse_inputs", sp->cap);
+}
+
 /* The nonzero entries of x (B, n), row by row, into sp->ptr / idx / val. A NaN counts as
    nonzero (it must reach the loss as it would through sgemm). */
 static void sparse_compress(sparse_work_t *sp, const float *x, int B, int n)
@@ -476,6 +488,8 @@ static void sparse_compress(sparse_work_t *sp, const float *x, int B, int n)
         const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
                                                13, 14, 15);
         for (; j + 16 <= n; j += 16) {
+            if (c > sp->cap)
+                sparse_overflow(sp);
             __m512 v = _mm512_loadu_ps(xr + j);
             __mmask16 m = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
             __m512i ix = _mm512_add_epi32(iota, _mm512_set1_epi32(j));
@@ -485,11 +499,15 @@ static void sparse_compress(sparse_work_t *sp, const float *x, int B, int n)
         }
 #endif
         for (; j < n; j++) {        /* branch-free: always store, advance on nonzero */
+            if (c > sp->cap)
+                sparse_overflow(sp);
             sp->idx[c] = j;
             sp->val[c] = xr[j];
             c += xr[j] != 0.0f;
         }
     }
+    if (c > sp->cap)
+        sparse_overflow(sp);
     sp->ptr[B] = c;
 }
 
@@ -576,7 +594,7 @@ static void sparse_weight_grad(sparse_work_t *sp, int B, int n_in, int n0, const
     }
 }
 
-void ss_net_set_sparse_inputs(ss_net_t *net, int on)
+void ss_net_set_sparse_inputs(ss_net_t *net, int max_nonzeros)
 {
     net_work_t *w = net->work;
     if (w->sp) {
@@ -584,12 +602,18 @@ void ss_net_set_sparse_inputs(ss_net_t *net, int on)
         free(w->sp);
         w->sp = NULL;
     }
-    net->sparse_inputs = on != 0;
-    if (!on)
-        return;
     const ss_layer_t *L = &net->layer[0];
+    if (max_nonzeros > L->n_in)
+        max_nonzeros = L->n_in;
+    net->sparse_inputs = max_nonzeros > 0 ? max_nonzeros : 0;
+    if (max_nonzeros <= 0)
+        return;
     size_t ld = round16((size_t)L->n_out), B = (size_t)net->max_batch;
-    size_t n_in = (size_t)L->n_in, nx = round16(B * n_in + SPARSE_SLACK);
+    size_t n_in = (size_t)L->n_in, cap = B * (size_t)max_nonzeros;
+    if (cap > (size_t)INT_MAX - SPARSE_SLACK)
+        ss_fatal(SS_EXIT_RUNTIME, "sparse first layer: %zu nonzeros per batch do not fit an int",
+                 cap);
+    size_t nx = round16(cap + SPARSE_SLACK);
     size_t sz_ptr = round16(B + 1), sz_cptr = round16(n_in + 1);
     size_t total = sz_ptr + sz_cptr + 4 * nx + round16(n_in * ld) + B * ld + ld;
     sparse_work_t *sp = ss_calloc(1, sizeof *sp);
@@ -597,6 +621,7 @@ void ss_net_set_sparse_inputs(ss_net_t *net, int on)
     memset(p, 0, total * sizeof(float)); /* the padding of w, dz and row stays zero */
     sp->block = p;
     sp->ld = (int)ld;
+    sp->cap = (int)cap;
     sp->ptr = (int *)p; p += sz_ptr;
     sp->cptr = (int *)p; p += sz_cptr;
     sp->idx = (int *)p; p += nx;

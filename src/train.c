@@ -217,8 +217,8 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
                       (uint64_t)run->seed, err) != 0)
         goto done;
     /* Mostly-zero inputs (images): the first layer visits only the nonzero ones. */
-    if (ds->input_density <= SS_SPARSE_INPUT_DENSITY)
-        ss_net_set_sparse_inputs(&net, 1);
+    if (ds->input_density <= SS_SPARSE_INPUT_DENSITY && ds->max_row_nonzeros > 0)
+        ss_net_set_sparse_inputs(&net, ds->max_row_nonzeros);
 
     res->train_loss = ss_calloc((size_t)tr->epochs, sizeof(double));
     res->val_metric = ss_calloc((size_t)tr->epochs, sizeof(double));

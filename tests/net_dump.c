@@ -197,7 +197,7 @@ int main(int argc, char **argv)
     if (sparse) {
         for (size_t k = 0; k < (size_t)batch * inputs; k++)
             x[k] = ss_rng_uniform(&rng) < 0.7 ? 0.0f : x[k];
-        ss_net_set_sparse_inputs(&net, 1);
+        ss_net_set_sparse_inputs(&net, inputs);
     }
     for (int r = 0; r < batch; r++)
         y[r] = task == SS_TASK_CLASSIFICATION ? (float)ss_rng_below(&rng, (uint64_t)n_out)

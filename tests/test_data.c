@@ -214,6 +214,8 @@ static void test_fashion_mnist(void)
     /* numpy: (train_images != 0).sum() = 23423502 of 47040000 pixels */
     CHECK(fabs(ds.input_density - 23423502.0 / 47040000.0) < 1e-12, "input density %.9f",
           ds.input_density);
+    /* numpy: (images != 0).sum(axis=1).max() = 725 (training), 746 (test) */
+    CHECK(ds.max_row_nonzeros == 746, "max nonzeros per row %d", ds.max_row_nonzeros);
     CHECK(ds.kind == SS_KIND_IDX && strcmp(ds.name, "test") == 0, "kind/name");
     CHECK(ds.relevance_truth == NULL && ds.feature_names == NULL, "no truth, no names");
     int ctr[10] = {0}, cte[10] = {0}, bad_label = 0;
@@ -790,6 +792,7 @@ static void test_csv(void)
     CHECK(ds.n_train == 3 && ds.n_inputs == 2 && ds.n_classes == 0, "regression shape");
     CHECK(fabs(ds.input_density - 5.0 / 6.0) < 1e-12, "input density %g, expected 5/6",
           ds.input_density);
+    CHECK(ds.max_row_nonzeros == 2, "max nonzeros per row %d", ds.max_row_nonzeros);
     CHECK(strcmp(ds.feature_names[0], "x1") == 0 && strcmp(ds.feature_names[1], "x2") == 0,
           "regression names");
     int i = find_row(ds.x_train, 3, 2, 1.5f);

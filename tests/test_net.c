@@ -6,10 +6,13 @@
 #include "specsweep/net.h"
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ---- building nets and batches -------------------------------------------------------- */
 
@@ -165,7 +168,7 @@ static void gradient_check(const net_case_t *c, int sparse)
         CHECK(0, "%s: create failed", c->title);
         return;
     }
-    ss_net_set_sparse_inputs(&net, sparse);
+    ss_net_set_sparse_inputs(&net, sparse ? N_IN : 0);
     /* move off the symmetric start (lambda_in = 1, lambda_out = 0, bias 0, BN 1/0) */
     ss_rng_t rng;
     ss_rng_seed(&rng, 5, 123);
@@ -565,8 +568,10 @@ static void sparse_case(const sparse_case_t *sc)
         CHECK(0, "%s: create: %s", sc->title, err.msg);
         return;
     }
-    ss_net_set_sparse_inputs(&s, 1);
-    CHECK(s.sparse_inputs == 1 && d.sparse_inputs == 0, "%s: sparse flag", sc->title);
+    /* ~25 % of a row's inputs are nonzero: half the row is room enough for the batch */
+    ss_net_set_sparse_inputs(&s, sc->n_in / 2);
+    CHECK(s.sparse_inputs == sc->n_in / 2 && d.sparse_inputs == 0, "%s: sparse capacity %d",
+          sc->title, s.sparse_inputs);
     size_t nx = (size_t)B * sc->n_in;
     float *x = malloc(nx * sizeof(float)), y[B];
     ss_rng_t rng;
@@ -643,6 +648,38 @@ static void test_sparse_inputs(void)
     /* Short sums come out in sgemm's order too; the long ones must not, or the sparse
        kernels never ran. */
     CHECK(sparse_differed > 0, "every case bit-identical to the dense path");
+
+    /* The capacity: clamped to n_inputs; a batch with more nonzeros than it holds stops
+       the process (exit code SS_EXIT_RUNTIME) instead of writing past the workspace. */
+    net_case_t c = {"cap", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 1, {20},
+                    {SS_ACT_TANH}, 0, 0.0, 1, 0};
+    ss_net_t net;
+    if (make_net(&net, &c, 4, 1) != 0) { CHECK(0, "create"); return; }
+    ss_net_set_sparse_inputs(&net, 1000);
+    CHECK(net.sparse_inputs == N_IN, "capacity %d, expected n_inputs %d", net.sparse_inputs,
+          N_IN);
+    float x[4 * N_IN], y[4] = {0, 1, 2, 0};
+    for (int k = 0; k < 4 * N_IN; k++)
+        x[k] = k % N_IN < 3 ? 1.0f + (float)k : 0.0f;       /* 3 nonzeros per sample */
+    ss_net_set_sparse_inputs(&net, 3);                        /* exactly enough */
+    CHECK(isfinite(ss_net_forward_backward(&net, x, y, 4, 4, NULL, NULL)), "capacity 3");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        ss_net_set_sparse_inputs(&net, 2);                    /* 12 nonzeros, room for 8 */
+        ss_net_forward_backward(&net, x, y, 4, 4, NULL, NULL);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == SS_EXIT_RUNTIME,
+          "overflowing the sparse capacity: status %d, expected exit %d", status,
+          SS_EXIT_RUNTIME);
+    ss_net_set_sparse_inputs(&net, 0);
+    CHECK(net.sparse_inputs == 0, "capacity 0 turns the path off");
+    ss_net_destroy(&net);
 }
 
 /* ---- initialisation, evaluation, relevance, errors ---------------------------------- */

@@ -27,6 +27,7 @@ typedef struct {
                                spectra), else NULL */
     char **feature_names;   /* n_inputs: csv column names, spectra wavelengths, else NULL */
     double input_density;   /* fraction of nonzero values in x_train (NaN counts) */
+    int max_row_nonzeros;   /* most nonzero inputs of one sample, training and test */
     int input_rank;         /* 0, or 2 with input_shape = {rows, cols} for images */
     int input_shape[2];
 } ss_dataset_t;

@@ -60,7 +60,9 @@ typedef struct {
     int n_segments;                    /* trainable ranges of params, for Adam */
     size_t seg_off[4 * (SS_MAX_LAYERS + 1) + 2], seg_len[4 * (SS_MAX_LAYERS + 1) + 2];
 
-    int sparse_inputs;                 /* first layer skips zero inputs (read-only) */
+    int sparse_inputs;                 /* > 0: the first layer skips zero inputs, for
+                                          samples of up to this many nonzero inputs
+                                          (read-only; ss_net_set_sparse_inputs) */
     int max_batch;                     /* workspace capacity in samples */
     void *work;                        /* private workspace (activations, masks, W) */
 } ss_net_t;
@@ -85,14 +87,17 @@ int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *t
                   int n_inputs, int n_outputs, ss_task_t task, int max_batch,
                   uint64_t seed, ss_error_t *err);
 /*
- * Sparse inputs: with on != 0 the first layer's products (forward Z = X W, weight
- * gradient X^T dZ) visit only the nonzero inputs of each sample, which pays when most
- * inputs are zero (images: MNIST digits are 81 % zeros). The results are those of the
- * dense products up to rounding (another summation order; see net.c). Allocates its
- * workspace (about 2 x max_batch x n_inputs floats), the one allocation outside
- * ss_net_create; on = 0 frees it. Call it between steps, never during one.
+ * Sparse inputs: with max_nonzeros > 0 the first layer's products (forward Z = X W,
+ * weight gradient X^T dZ) visit only the nonzero inputs of each sample, which pays when
+ * most inputs are zero (images: MNIST digits are 81 % zeros). The results are those of
+ * the dense products up to rounding (another summation order; see net.c).
+ * max_nonzeros: the most nonzero inputs (NaN counts) a sample given to this net will have
+ * (values above n_inputs mean n_inputs); the workspace holds max_batch x max_nonzeros of
+ * them, four floats each. A batch with more in total is a programming error (ss_fatal,
+ * before anything is written past the workspace). max_nonzeros <= 0 turns the path off.
+ * Allocates (the one allocation outside ss_net_create); call it between steps.
  */
-void ss_net_set_sparse_inputs(ss_net_t *net, int on);
+void ss_net_set_sparse_inputs(ss_net_t *net, int max_nonzeros);
 
 /* Datasets whose training inputs are at most this dense (ss_dataset_t.input_density)
    train with ss_net_set_sparse_inputs (bench/net_step measures the crossover: see
