@@ -445,8 +445,9 @@ static const float *layer_weights(const ss_net_t *net, int l)
  * The rows come from L2 (W of the MNIST network is 350 KB): about 15 cycles per nonzero
  * and product for 100 columns (bench/README.md's machine), where sgemm spends ~7 cycles
  * per input, zero or not; with the compression, the path pays below ~30 % nonzero
- * inputs (SS_SPARSE_INPUT_DENSITY, measured by `net_step sparse`). GCC's vector extension gives the vectors: 512-bit
- * instructions with AVX-512, two or four narrower ones elsewhere, the same code.
+ * inputs (SS_SPARSE_INPUT_DENSITY, measured by `net_step sparse`). GCC's vector
+ * extension gives the vectors: 512-bit instructions with AVX-512, two or four narrower
+ * ones elsewhere, the same code.
  *
  * Summation order: Z[r, :] adds row r's nonzeros in increasing j, G[j, :] the batch's
  * samples in increasing r. It is not sgemm's order, so results agree with the dense
@@ -633,7 +634,6 @@ void ss_net_set_sparse_inputs(ss_net_t *net, int max_nonzeros)
     sp->row = p;
     w->sp = sp;
 }
-
 
 /*
  * Weight gradients of layer l from dz (B, n_out) and its input (B, n_in):
