@@ -159,7 +159,10 @@ static int check_update(ss_net_t *net, const float *x, const float *y)
     return bad;
 }
 
-static int run_case(const bench_case_t *c)
+/* The network of case c (all layers spectral) with Adam at learning rate lr and the
+   first layer's L2 strengths; 0, or -1 after printing why. */
+static int create_net(const bench_case_t *c, double lr, double reg_ev, double reg_evec,
+                      ss_net_t *net)
 {
     ss_model_t m;
     memset(&m, 0, sizeof m);
@@ -172,20 +175,28 @@ static int run_case(const bench_case_t *c)
     m.batchnorm_after_first = c->batchnorm;
     ss_training_t t;
     memset(&t, 0, sizeof t);
-    t.learning_rate = 1e-3;
+    t.learning_rate = lr;
     t.adam_beta1 = 0.9;
     t.adam_beta2 = 0.999;
     t.adam_epsilon = 1e-7;
     t.train_eigenvectors = 1;
-    t.reg_eigenvalues = 1e-2;
-    t.reg_eigenvectors = 1e-4;
-    int n_in = c->size[0], n_out = c->size[c->n_layers];
-    ss_net_t net;
+    t.reg_eigenvalues = reg_ev;
+    t.reg_eigenvectors = reg_evec;
     ss_error_t err = {0};
-    if (ss_net_create(&net, &m, &t, n_in, n_out, c->task, BATCH, 1, &err) != 0) {
+    if (ss_net_create(net, &m, &t, c->size[0], c->size[c->n_layers], c->task, BATCH, 1,
+                      &err) != 0) {
         fprintf(stderr, "net_step: %s\n", err.msg);
         return -1;
     }
+    return 0;
+}
+
+static int run_case(const bench_case_t *c)
+{
+    int n_in = c->size[0], n_out = c->size[c->n_layers];
+    ss_net_t net;
+    if (create_net(c, 1e-3, 1e-2, 1e-4, &net) != 0)
+        return -1;
     ss_rng_t rng;
     ss_rng_seed(&rng, 1, 1);
     float *x = ss_alloc_aligned((size_t)BATCH * n_in * sizeof(float));
@@ -309,28 +320,10 @@ static double peak_gflops(void)
 static int run_sparse(void)
 {
     const bench_case_t *c = &cases[1]; /* mnist */
-    ss_model_t m;
-    memset(&m, 0, sizeof m);
-    m.n_hidden = c->n_layers - 1;
-    for (int l = 0; l < m.n_hidden; l++) {
-        m.hidden[l] = c->size[l + 1];
-        m.act[l] = c->act[l];
-    }
-    m.spectral = SS_SPECTRAL_ALL;
-    ss_training_t t;
-    memset(&t, 0, sizeof t);
-    t.learning_rate = 1e-4;
-    t.adam_beta1 = 0.9;
-    t.adam_beta2 = 0.999;
-    t.adam_epsilon = 1e-7;
-    t.train_eigenvectors = 1;
     int n_in = c->size[0], n_out = c->size[c->n_layers];
     ss_net_t net;
-    ss_error_t err = {0};
-    if (ss_net_create(&net, &m, &t, n_in, n_out, c->task, BATCH, 1, &err) != 0) {
-        fprintf(stderr, "net_step: %s\n", err.msg);
+    if (create_net(c, 1e-4, 0.0, 0.0, &net) != 0)
         return -1;
-    }
     float *x = ss_alloc_aligned((size_t)BATCH * n_in * sizeof(float));
     float *y = ss_alloc_aligned(BATCH * sizeof(float));
     for (int k = 0; k < BATCH; k++)

@@ -66,6 +66,16 @@ typedef struct {
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
+/* Frees the sparse first layer's workspace, if any (ss_net_set_sparse_inputs). */
+static void sparse_free(net_work_t *w)
+{
+    if (w->sp) {
+        free(w->sp->block);
+        free(w->sp);
+        w->sp = NULL;
+    }
+}
+
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; } /* floats per 64 bytes */
 
 static int has_post0(const ss_net_t *net) { return net->batchnorm || net->dropout > 0.0f; }
@@ -382,10 +392,7 @@ void ss_net_destroy(ss_net_t *net)
     free(net->bn_var);
     net_work_t *w = net->work;
     if (w) {
-        if (w->sp) {
-            free(w->sp->block);
-            free(w->sp);
-        }
+        sparse_free(w);
         free(w->block);
         free(w);
     }
@@ -598,11 +605,7 @@ static void sparse_weight_grad(sparse_work_t *sp, int B, int n_in, int n0, const
 void ss_net_set_sparse_inputs(ss_net_t *net, int max_nonzeros)
 {
     net_work_t *w = net->work;
-    if (w->sp) {
-        free(w->sp->block);
-        free(w->sp);
-        w->sp = NULL;
-    }
+    sparse_free(w);
     const ss_layer_t *L = &net->layer[0];
     if (max_nonzeros > L->n_in)
         max_nonzeros = L->n_in;
