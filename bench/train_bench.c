@@ -46,7 +46,7 @@ static int write_raw(const char *dir, const char *name, const float *v, size_t n
 static int export_split(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
                         const char *dir)
 {
-    int n_all = ds->n_train, d = ds->n_inputs;
+    int n_all = ds->info.n_train, d = ds->info.n_inputs;
     int n_val = (int)floor(run->training.validation_fraction * n_all + 0.5);
     if (n_val >= n_all)
         n_val = n_all - 1;
@@ -55,7 +55,7 @@ static int export_split(const ss_sweep_t *sw, const ss_run_t *run, const ss_data
     for (int i = 0; i < n_all; i++)
         idx[i] = (uint32_t)i;
     ss_rng_t rng;
-    ss_rng_seed(&rng, sw->datasets[run->dataset].data_seed ^ ss_hash_str(ds->name),
+    ss_rng_seed(&rng, sw->datasets[run->dataset].data_seed ^ ss_hash_str(ds->info.name),
                 SS_STREAM_SPLIT);
     ss_rng_shuffle(&rng, idx, (size_t)n_all);
     float *x = ss_malloc((size_t)n_all * d * sizeof *x), *y = ss_malloc((size_t)n_all * 4);
@@ -70,7 +70,7 @@ static int export_split(const ss_sweep_t *sw, const ss_run_t *run, const ss_data
     char path[4096];
     snprintf(path, sizeof path, "%s/shape.txt", dir);
     FILE *f = rc ? NULL : fopen(path, "w");
-    if (!rc && (!f || fprintf(f, "%d %d %d %d\n", n_fit, n_val, d, ds->n_classes) < 0 ||
+    if (!rc && (!f || fprintf(f, "%d %d %d %d\n", n_fit, n_val, d, ds->info.n_classes) < 0 ||
                 fclose(f) != 0))
         rc = -1;
     free(idx);
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "train_bench: %s\n", err.msg);
         return 2;
     }
-    double data_mb = ((double)ds.n_train + ds.n_test) * (ds.n_inputs + 1) * 4.0 / 1048576.0;
+    double data_mb = ((double)ds.info.n_train + ds.info.n_test) * (ds.info.n_inputs + 1) * 4.0 / 1048576.0;
     if (export_dir && export_split(&sw, &run, &ds, export_dir) != 0)
         return 2;
 

@@ -125,9 +125,9 @@ static int finish_dataset(const ss_dataset_spec_t *spec, const char *file, table
         ss_error_set(err, SS_EXIT_INPUT, "%s: no training samples", file);
         return -1;
     }
-    ds->n_inputs = train->d;
-    ds->n_train = train->n;
-    ds->n_test = test->n;
+    ds->info.n_inputs = train->d;
+    ds->info.n_train = train->n;
+    ds->info.n_test = test->n;
     ds->x_train = train->x;
     ds->y_train = train->y;
     ds->x_test = test->x;
@@ -285,8 +285,8 @@ static int load_gaussian(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_err
         all.y[i] = (float)c;
     }
     all.n = spec->samples;
-    ds->relevance_truth = shift; /* shifts are >= 0, so |s_j| = s_j */
-    ds->n_classes = 2;
+    ds->info.relevance_truth = shift; /* shifts are >= 0, so |s_j| = s_j */
+    ds->info.n_classes = 2;
     if (finish_dataset(spec, spec->name, &all, &test, ds, err)) {
         table_free(&all);
         table_free(&test);
@@ -351,8 +351,8 @@ static int load_correlated(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_e
     double *truth = ss_alloc_aligned((size_t)d * sizeof(double));
     for (int k = 0; k < np; k++)
         truth[2 * k] = truth[2 * k + 1] = spec->pair_p[k];
-    ds->relevance_truth = truth;
-    ds->n_classes = 2;
+    ds->info.relevance_truth = truth;
+    ds->info.n_classes = 2;
     if (finish_dataset(spec, spec->name, &all, &test, ds, err)) {
         table_free(&all);
         table_free(&test);
@@ -566,16 +566,16 @@ static int load_spectra(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_erro
     }
     all.n = spec->samples;
 
-    ds->n_classes = 0;
+    ds->info.n_classes = 0;
     if (finish_dataset(spec, spec->name, &all, &test, ds, err))
         goto done;
-    ds->relevance_truth = truth;
+    ds->info.relevance_truth = truth;
     truth = NULL;
-    ds->feature_names = ss_calloc((size_t)d, sizeof(char *));
+    ds->info.feature_names = ss_calloc((size_t)d, sizeof(char *));
     for (int i = 0; i < d; i++) {
         char name[32];
         snprintf(name, sizeof name, "%.2f", wave[i]);
-        ds->feature_names[i] = ss_strdup(name);
+        ds->info.feature_names[i] = ss_strdup(name);
     }
     rc = 0;
 done:
@@ -958,18 +958,18 @@ static int load_csv(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t 
     all.n = (int)row;
 
     if (classification) {
-        if (apply_classes(spec, file, &all, &test, &ds->n_classes, err))
+        if (apply_classes(spec, file, &all, &test, &ds->info.n_classes, err))
             goto done;
     } else {
-        ds->n_classes = 0;
+        ds->info.n_classes = 0;
     }
     if (finish_dataset(spec, file, &all, &test, ds, err))
         goto done;
     /* feature names: every column but the label, in file order */
-    ds->feature_names = ss_calloc((size_t)d, sizeof(char *));
+    ds->info.feature_names = ss_calloc((size_t)d, sizeof(char *));
     for (int c = 0, j = 0; c < ncols; c++)
         if (c != label_col)
-            ds->feature_names[j++] = ss_strdup(names[c]);
+            ds->info.feature_names[j++] = ss_strdup(names[c]);
     rc = 0;
 done:
     free(text);
@@ -1202,18 +1202,18 @@ static int load_idx(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t 
                              spec->train_labels, spec->class_subset[i]);
                 goto done;
             }
-        ds->n_classes = k;
+        ds->info.n_classes = k;
     } else {
         int top = 0;
         for (size_t i = 0; i < trl.n; i++)
             top = trl.data[i] > top ? trl.data[i] : top;
         for (size_t i = 0; i < tel.n; i++)
             top = tel.data[i] > top ? tel.data[i] : top;
-        ds->n_classes = top + 1;
+        ds->info.n_classes = top + 1;
     }
-    if (ds->n_classes < 2) {
+    if (ds->info.n_classes < 2) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: classification needs at least 2 classes, found %d",
-                     spec->train_labels, ds->n_classes);
+                     spec->train_labels, ds->info.n_classes);
         goto done;
     }
 
@@ -1235,9 +1235,9 @@ static int load_idx(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t 
     }
     if (finish_dataset(spec, spec->train_images, &train, &test, ds, err))
         goto done;
-    ds->input_rank = 2;
-    ds->input_shape[0] = (int)tri.rows;
-    ds->input_shape[1] = (int)tri.cols;
+    ds->info.input_rank = 2;
+    ds->info.input_shape[0] = (int)tri.rows;
+    ds->info.input_shape[1] = (int)tri.cols;
     rc = 0;
 done:
     free(tri.data);
@@ -1422,17 +1422,17 @@ static int load_hdf5(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t
         h5_read_xy(f, file, "X_test", "y_test", classification, train.d, NULL, &test, err))
         goto done;
     if (classification) {
-        if (apply_classes(spec, file, &train, &test, &ds->n_classes, err))
+        if (apply_classes(spec, file, &train, &test, &ds->info.n_classes, err))
             goto done;
     } else {
-        ds->n_classes = 0;
+        ds->info.n_classes = 0;
     }
     if (finish_dataset(spec, file, &train, &test, ds, err))
         goto done;
     if (shape[0] > 0) {
-        ds->input_rank = 2;
-        ds->input_shape[0] = shape[0];
-        ds->input_shape[1] = shape[1];
+        ds->info.input_rank = 2;
+        ds->info.input_shape[0] = shape[0];
+        ds->info.input_shape[1] = shape[1];
     }
     rc = 0;
 done:
@@ -1479,25 +1479,64 @@ int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t 
         ss_dataset_free(ds);
         return -1;
     }
-    snprintf(ds->name, sizeof ds->name, "%s", spec->name);
-    ds->kind = spec->kind;
+    snprintf(ds->info.name, sizeof ds->info.name, "%s", spec->name);
+    ds->info.kind = spec->kind;
+    /* every loader leaves n_classes 0 exactly for a regression target */
+    ds->info.task = ds->info.n_classes > 0 ? SS_TASK_CLASSIFICATION : SS_TASK_REGRESSION;
     size_t nz_train = 0;
     for (int part = 0; part < 2; part++) {
         const float *x = part ? ds->x_test : ds->x_train;
-        int rows = part ? ds->n_test : ds->n_train;
+        int rows = part ? ds->info.n_test : ds->info.n_train;
         for (int r = 0; r < rows; r++) {
-            const float *xr = x + (size_t)r * (size_t)ds->n_inputs;
+            const float *xr = x + (size_t)r * (size_t)ds->info.n_inputs;
             int nz = 0;
-            for (int i = 0; i < ds->n_inputs; i++)
+            for (int i = 0; i < ds->info.n_inputs; i++)
                 nz += xr[i] != 0.0f;
             if (nz > ds->max_row_nonzeros)
                 ds->max_row_nonzeros = nz;
             nz_train += part ? 0 : (size_t)nz;
         }
     }
-    size_t n = (size_t)ds->n_train * (size_t)ds->n_inputs;
+    size_t n = (size_t)ds->info.n_train * (size_t)ds->info.n_inputs;
     ds->input_density = n ? (double)nz_train / (double)n : 1.0;
     return 0;
+}
+
+void ss_dataset_info_free(ss_dataset_info_t *info)
+{
+    if (!info)
+        return;
+    free(info->relevance_truth);
+    if (info->feature_names) {
+        for (int i = 0; i < info->n_inputs; i++)
+            free(info->feature_names[i]);
+        free(info->feature_names);
+    }
+    memset(info, 0, sizeof *info);
+}
+
+void ss_dataset_info_copy(ss_dataset_info_t *dst, const ss_dataset_info_t *src)
+{
+    *dst = *src;
+    dst->relevance_truth = NULL;
+    dst->feature_names = NULL;
+    size_t n = src->n_inputs > 0 ? (size_t)src->n_inputs : 0;
+    if (src->relevance_truth && n) {
+        dst->relevance_truth = ss_malloc(n * sizeof *dst->relevance_truth);
+        memcpy(dst->relevance_truth, src->relevance_truth, n * sizeof *dst->relevance_truth);
+    }
+    if (src->feature_names && n) {
+        dst->feature_names = ss_calloc(n, sizeof *dst->feature_names);
+        for (size_t i = 0; i < n; i++)
+            dst->feature_names[i] = ss_strdup(src->feature_names[i] ? src->feature_names[i] : "");
+    }
+}
+
+void ss_dataset_take_info(ss_dataset_t *ds, ss_dataset_info_t *info)
+{
+    *info = ds->info;
+    memset(&ds->info, 0, sizeof ds->info);
+    ss_dataset_free(ds);
 }
 
 void ss_dataset_free(ss_dataset_t *ds)
@@ -1508,11 +1547,6 @@ void ss_dataset_free(ss_dataset_t *ds)
     free(ds->y_train);
     free(ds->x_test);
     free(ds->y_test);
-    free(ds->relevance_truth);
-    if (ds->feature_names) {
-        for (int i = 0; i < ds->n_inputs; i++)
-            free(ds->feature_names[i]);
-        free(ds->feature_names);
-    }
+    ss_dataset_info_free(&ds->info);
     memset(ds, 0, sizeof *ds);
 }

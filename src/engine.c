@@ -123,7 +123,7 @@ typedef struct {
     MPI_Request *part_req;      /* 2 (G - 1) requests in flight */
     ss_dataset_t *data;         /* per dataset, loaded on first use */
     int *loaded;
-    ss_dataset_t *meta;         /* rank 0: per dataset, metadata only (checked at start) */
+    ss_dataset_info_t *meta;    /* rank 0: per dataset, its description (checked at start) */
     int abort_run;              /* this rank's wish to abandon the current run */
     unsigned long poll_calls;
 
@@ -532,7 +532,7 @@ static void member_loop(engine_t *e)
 
 static double run_cost(const engine_t *e, const ss_run_t *run)
 {
-    const ss_dataset_t *ds = &e->meta[run->dataset];
+    const ss_dataset_info_t *ds = &e->meta[run->dataset];
     double width = ds->n_inputs, flops = 0;
     for (int l = 0; l < e->sw.model.n_hidden; l++) {
         flops += width * e->sw.model.hidden[l];
@@ -557,14 +557,10 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
        never holds every dataset of a large sweep at once. */
     e->meta = ss_calloc((size_t)e->sw.n_datasets, sizeof *e->meta);
     for (int d = 0; d < e->sw.n_datasets; d++) {
-        ss_dataset_t *m = &e->meta[d];
-        if (ss_dataset_load(&e->sw.datasets[d], m, err) != 0)
+        ss_dataset_t ds;
+        if (ss_dataset_load(&e->sw.datasets[d], &ds, err) != 0)
             return -1;
-        free(m->x_train);
-        free(m->y_train);
-        free(m->x_test);
-        free(m->y_test);
-        m->x_train = m->y_train = m->x_test = m->y_test = NULL;
+        ss_dataset_take_info(&ds, &e->meta[d]);
     }
     if (ss_lock_acquire(e->out, &e->lock_fd, err) != 0)
         return -1;
@@ -667,7 +663,7 @@ static void engine_free(engine_t *e)
     for (int d = 0; e->data && d < e->sw.n_datasets; d++)
         ss_dataset_free(&e->data[d]);
     for (int d = 0; e->meta && d < e->sw.n_datasets; d++)
-        ss_dataset_free(&e->meta[d]);
+        ss_dataset_info_free(&e->meta[d]);
     free(e->data);
     free(e->meta);
     free(e->loaded);
@@ -856,11 +852,11 @@ int ss_engine_validate(const char *sweep_path)
             rc = err.code;
             break;
         }
-        printf("  dataset %-16s %-10s %d inputs, %s, %d train + %d test samples\n", ds.name,
-               ss_kind_name(sw.datasets[d].kind), ds.n_inputs,
-               ds.n_classes ? "classification" : "regression", ds.n_train, ds.n_test);
-        if (ds.n_classes)
-            printf("    %d classes\n", ds.n_classes);
+        printf("  dataset %-16s %-10s %d inputs, %s, %d train + %d test samples\n", ds.info.name,
+               ss_kind_name(sw.datasets[d].kind), ds.info.n_inputs,
+               ds.info.n_classes ? "classification" : "regression", ds.info.n_train, ds.info.n_test);
+        if (ds.info.n_classes)
+            printf("    %d classes\n", ds.info.n_classes);
         ss_dataset_free(&ds);
     }
     if (!rc) {

@@ -719,7 +719,7 @@ static const char *const dataset_fields[D_COUNT] = {
 };
 #define D_OPTIONAL ((1u << D_RELEVANCE_TRUTH) | (1u << D_FEATURE_NAMES))
 
-static void encode_dataset(pbuf_t *b, const ss_dataset_t *ds)
+static void encode_dataset(pbuf_t *b, const ss_dataset_info_t *ds)
 {
     pf_strn(b, "name", ds->name, sizeof ds->name - 1);
     pf_str(b, "kind", ss_kind_name(ds->kind));
@@ -737,13 +737,6 @@ static void encode_dataset(pbuf_t *b, const ss_dataset_t *ds)
         pf_strv(b, "feature_names", ds->feature_names, ds->n_inputs);
 }
 
-static void dataset_meta_free(ss_dataset_t *ds)
-{
-    free(ds->relevance_truth);
-    free_strv(ds->feature_names, ds->n_inputs);
-    memset(ds, 0, sizeof *ds);
-}
-
 static int kind_lookup(const char *name)
 {
     for (int k = SS_KIND_GAUSSIAN; k <= SS_KIND_SPECTRA; k++) {
@@ -754,7 +747,7 @@ static int kind_lookup(const char *name)
     return -1;
 }
 
-static int decode_dataset(rd_t *rd, ss_dataset_t *ds)
+static int decode_dataset(rd_t *rd, ss_dataset_info_t *ds)
 {
     memset(ds, 0, sizeof *ds);
     uint32_t n_fields;
@@ -806,6 +799,7 @@ static int decode_dataset(rd_t *rd, ss_dataset_t *ds)
         goto fail;
     }
     ds->kind = (ss_kind_t)kv;
+    ds->task = ds->n_classes > 0 ? SS_TASK_CLASSIFICATION : SS_TASK_REGRESSION;
     if ((ds->input_rank != 0 && ds->input_rank != 2) || n_shape != ds->input_rank) {
         rd_fail(rd, "input_shape", "does not match input_rank");
         goto fail;
@@ -833,7 +827,7 @@ fail:
         free_strv(ds->feature_names, n_names);
         ds->feature_names = NULL;
     }
-    dataset_meta_free(ds);
+    ss_dataset_info_free(ds);
     return -1;
 }
 
@@ -954,11 +948,11 @@ static void contents_put_result(ss_log_contents_t *c, ss_result_t *r)
     memset(r, 0, sizeof *r);
 }
 
-static void contents_put_dataset(ss_log_contents_t *c, ss_dataset_t *ds)
+static void contents_put_dataset(ss_log_contents_t *c, ss_dataset_info_t *ds)
 {
     for (int i = 0; i < c->n_datasets; i++)
         if (!strcmp(c->datasets[i].name, ds->name)) {
-            dataset_meta_free(&c->datasets[i]);
+            ss_dataset_info_free(&c->datasets[i]);
             c->datasets[i] = *ds;
             memset(ds, 0, sizeof *ds);
             return;
@@ -987,26 +981,10 @@ void ss_log_contents_add_result(ss_log_contents_t *c, const ss_result_t *r)
     contents_put_result(c, &copy);
 }
 
-void ss_log_contents_add_dataset(ss_log_contents_t *c, const ss_dataset_t *ds)
+void ss_log_contents_add_dataset(ss_log_contents_t *c, const ss_dataset_info_t *ds)
 {
-    ss_dataset_t m;
-    memset(&m, 0, sizeof m);
-    memcpy(m.name, ds->name, sizeof m.name);
-    m.name[sizeof m.name - 1] = '\0';
-    m.kind = ds->kind;
-    m.n_inputs = ds->n_inputs;
-    m.n_classes = ds->n_classes;
-    m.n_train = ds->n_train;
-    m.n_test = ds->n_test;
-    m.input_rank = ds->input_rank;
-    m.input_shape[0] = ds->input_shape[0];
-    m.input_shape[1] = ds->input_shape[1];
-    m.relevance_truth = dup_f64(ds->relevance_truth, ds->n_inputs);
-    if (ds->feature_names && ds->n_inputs > 0) {
-        m.feature_names = ss_calloc((size_t)ds->n_inputs, sizeof *m.feature_names);
-        for (int i = 0; i < ds->n_inputs; i++)
-            m.feature_names[i] = ss_strdup(ds->feature_names[i] ? ds->feature_names[i] : "");
-    }
+    ss_dataset_info_t m;
+    ss_dataset_info_copy(&m, ds);
     contents_put_dataset(c, &m);
 }
 
@@ -1016,7 +994,7 @@ const ss_result_t *ss_log_contents_find(ss_log_contents_t *c, const char *run_id
     return i >= 0 ? &c->results[i] : NULL;
 }
 
-const ss_dataset_t *ss_log_contents_find_dataset(const ss_log_contents_t *c,
+const ss_dataset_info_t *ss_log_contents_find_dataset(const ss_log_contents_t *c,
                                                  const char *name)
 {
     for (int i = 0; i < c->n_datasets; i++)
@@ -1032,7 +1010,7 @@ void ss_log_contents_free(ss_log_contents_t *c)
     for (int i = 0; i < c->n_results; i++)
         ss_result_free(&c->results[i]);
     for (int i = 0; i < c->n_datasets; i++)
-        dataset_meta_free(&c->datasets[i]);
+        ss_dataset_info_free(&c->datasets[i]);
     free(c->results);
     free(c->datasets);
     free(c->yaml_text);
@@ -1122,7 +1100,7 @@ int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err)
             rd.what = "log header record";
             drc = decode_header(&rd, c);
         } else if (type == REC_DATASET) {
-            ss_dataset_t ds;
+            ss_dataset_info_t ds;
             rd.what = "dataset record";
             drc = decode_dataset(&rd, &ds);
             if (drc == 0)
@@ -1275,10 +1253,10 @@ static int record_decodes(uint32_t type, const unsigned char *payload, size_t le
         rc = decode_header(&rd, &c);
         free(c.yaml_text);
     } else if (type == REC_DATASET) {
-        ss_dataset_t ds;
+        ss_dataset_info_t ds;
         rc = decode_dataset(&rd, &ds);
         if (rc == 0)
-            dataset_meta_free(&ds);
+            ss_dataset_info_free(&ds);
     } else if (type == REC_RESULT) {
         ss_result_t r;
         rc = decode_result(&rd, &r);
@@ -1346,7 +1324,7 @@ int ss_log_append_header(ss_log_t *log, const char *sweep_name, const char *yaml
     return log_append(log, REC_HEADER, &b, err);
 }
 
-int ss_log_append_dataset(ss_log_t *log, const ss_dataset_t *ds, ss_error_t *err)
+int ss_log_append_dataset(ss_log_t *log, const ss_dataset_info_t *ds, ss_error_t *err)
 {
     if (ds->n_inputs < 0 || ds->n_classes < 0 || ds->n_train < 0 || ds->n_test < 0 ||
         (ds->input_rank == 2 && (ds->input_shape[0] < 0 || ds->input_shape[1] < 0))) {
@@ -1590,7 +1568,7 @@ static int write_datasets(snap_t *s, hid_t file, const ss_log_contents_t *c)
         return -1;
     int rc = 0;
     for (int i = 0; i < c->n_datasets && rc == 0; i++) {
-        const ss_dataset_t *ds = &c->datasets[i];
+        const ss_dataset_info_t *ds = &c->datasets[i];
         char path[128];
         snprintf(path, sizeof path, "/datasets/%s", ds->name);
         hid_t g = g_create(s, top, ds->name, path, H5P_DEFAULT);
@@ -1625,7 +1603,7 @@ static int write_datasets(snap_t *s, hid_t file, const ss_log_contents_t *c)
    finished run is the regression convention of ss_result_t. */
 static int result_is_regression(const ss_log_contents_t *c, const ss_result_t *r)
 {
-    const ss_dataset_t *ds = ss_log_contents_find_dataset(c, r->dataset);
+    const ss_dataset_info_t *ds = ss_log_contents_find_dataset(c, r->dataset);
     if (ds)
         return ds->n_classes == 0;
     return r->status == SS_STATUS_OK && isnan(r->test_accuracy);
@@ -1674,7 +1652,7 @@ static int write_cell(snap_t *s, hid_t top, const ss_sweep_t *sw, const ss_run_t
 {
     const ss_run_t *run0 = &runs[ok[0]];
     const ss_result_t *r0 = res[ok[0]];
-    const ss_dataset_t *ds = ss_log_contents_find_dataset(c, r0->dataset);
+    const ss_dataset_info_t *ds = ss_log_contents_find_dataset(c, r0->dataset);
     int n_in = ds ? ds->n_inputs : r0->n_inputs;
     int K = r0->n_topk;
 

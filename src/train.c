@@ -100,7 +100,7 @@ static int by_relevance_desc(const void *a, const void *b)
 static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
                          ss_net_t *net, const ss_train_hooks_t *h, ss_result_t *res)
 {
-    int d = ds->n_inputs, n_k = 0;
+    int d = ds->info.n_inputs, n_k = 0;
     for (int i = 0; i < sw->n_topk; i++)
         if (sw->topk[i] <= d)
             n_k++;
@@ -121,7 +121,7 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
 
     ss_rng_t rng;
     ss_rng_seed(&rng, (uint64_t)run->seed, SS_STREAM_RANDOMK);
-    int reg = ds->n_classes == 0;
+    int reg = ds->info.task == SS_TASK_REGRESSION;
     for (int i = 0, j = 0; i < sw->n_topk; i++) {
         int k = sw->topk[i];
         if (k > d)
@@ -130,7 +130,7 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
         memset(mask, 0, (size_t)d);
         for (int t = 0; t < k; t++)
             mask[order[t]] = 1;
-        evaluate_group(net, h, ds->x_test, ds->y_test, ds->n_test, d, mask, &loss, &metric);
+        evaluate_group(net, h, ds->x_test, ds->y_test, ds->info.n_test, d, mask, &loss, &metric);
         res->topk[j] = k;
         res->topk_accuracy[j] = reg ? loss : metric;
 
@@ -143,7 +143,7 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
             memset(mask, 0, (size_t)d);
             for (int t = 0; t < k; t++)
                 mask[perm[t]] = 1;
-            evaluate_group(net, h, ds->x_test, ds->y_test, ds->n_test, d, mask, &loss,
+            evaluate_group(net, h, ds->x_test, ds->y_test, ds->info.n_test, d, mask, &loss,
                            &metric);
             acc += reg ? loss : metric;
         }
@@ -163,12 +163,12 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
     const ss_train_hooks_t *h = hooks ? hooks : &single;
     const ss_training_t *tr = &run->training;
     const ss_dataset_spec_t *spec = &sw->datasets[run->dataset];
-    const int d = ds->n_inputs, G = h->group_size > 0 ? h->group_size : 1;
+    const int d = ds->info.n_inputs, G = h->group_size > 0 ? h->group_size : 1;
     int rc = -1;
 
     memset(res, 0, sizeof *res);
     snprintf(res->run_id, sizeof res->run_id, "%s", run->id);
-    snprintf(res->dataset, sizeof res->dataset, "%s", ds->name);
+    snprintf(res->dataset, sizeof res->dataset, "%s", ds->info.name);
     res->seed = run->seed;
     res->training = *tr;
     res->ranks = G;
@@ -177,13 +177,13 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
     res->test_loss = NAN;
 
     /* Validation split: the same for every seed of a cell (from the dataset's seed). */
-    int n_all = ds->n_train;
+    int n_all = ds->info.n_train;
     int n_val = (int)floor(tr->validation_fraction * n_all + 0.5);
     if (n_val >= n_all)
         n_val = n_all - 1;
     int n_fit = n_all - n_val;
     if (n_fit < 1) {
-        ss_error_set(err, SS_EXIT_INPUT, "dataset %s: no training samples", ds->name);
+        ss_error_set(err, SS_EXIT_INPUT, "dataset %s: no training samples", ds->info.name);
         return -1;
     }
     int batch = tr->batch_size < n_fit ? tr->batch_size : n_fit;
@@ -193,7 +193,7 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
     for (int i = 0; i < n_all; i++)
         all_idx[i] = (uint32_t)i;
     ss_rng_t rng;
-    ss_rng_seed(&rng, spec->data_seed ^ ss_hash_str(ds->name), SS_STREAM_SPLIT);
+    ss_rng_seed(&rng, spec->data_seed ^ ss_hash_str(ds->info.name), SS_STREAM_SPLIT);
     ss_rng_shuffle(&rng, all_idx, (size_t)n_all);
     uint32_t *fit_idx = all_idx;          /* first n_fit of the permutation */
     const uint32_t *val_idx = all_idx + n_fit;
@@ -211,8 +211,8 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
 
     ss_net_t net;
     memset(&net, 0, sizeof net);
-    int n_out = ds->n_classes > 0 ? ds->n_classes : 1;
-    ss_task_t task = ds->n_classes > 0 ? SS_TASK_CLASSIFICATION : SS_TASK_REGRESSION;
+    int n_out = ds->info.n_classes > 0 ? ds->info.n_classes : 1;
+    ss_task_t task = ds->info.task;
     if (ss_net_create(&net, &sw->model, tr, d, n_out, task, max_shard > 256 ? max_shard : 256,
                       (uint64_t)run->seed, err) != 0)
         goto done;
@@ -309,7 +309,7 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
         ? (double)res->n_epochs * n_fit / res->train_seconds : 0.0;
 
     ss_net_relevance(&net, res->eigenvalues, res->eigenvalues_raw);
-    evaluate_group(&net, h, ds->x_test, ds->y_test, ds->n_test, d, NULL, &res->test_loss,
+    evaluate_group(&net, h, ds->x_test, ds->y_test, ds->info.n_test, d, NULL, &res->test_loss,
                    &res->test_accuracy);
     if (task == SS_TASK_REGRESSION)
         res->test_accuracy = NAN; /* test_loss is the MAE */

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Compare /runs of two specsweep results files bit for bit.
 
-    h5compare.py A.h5 B.h5 [--tolerance REL]
+    h5compare.py A.h5 B.h5 [--tolerance REL] [--all]
 
 Every run group, every attribute and every dataset must be present in both and equal
 byte for byte (NaN equal to NaN), except timing attributes (train_seconds,
-samples_per_second), which measure the machine, not the run. With --tolerance, float
+samples_per_second), which measure the machine, not the run. With --all, /summary and
+/datasets are compared the same way, group by group. With --tolerance, float
 datasets and attributes may differ by that relative amount instead (max abs diff
 printed). Exit 0 if equal, 1 with the differences listed otherwise.
 """
@@ -40,33 +41,55 @@ def main():
         i = args.index("--tolerance")
         tol = float(args[i + 1])
         del args[i:i + 2]
+    tops = ["runs"]
+    if "--all" in args:
+        args.remove("--all")
+        tops += ["summary", "datasets"]
     fa, fb = (h5py.File(p, "r") for p in args[:2])
-    ra, rb = fa["runs"], fb["runs"]
     problems = []
-    if set(ra) != set(rb):
-        problems.append(f"run sets differ: only in A {sorted(set(ra) - set(rb))[:5]}, only in B {sorted(set(rb) - set(ra))[:5]}")
-    for run in sorted(set(ra) & set(rb)):
-        ga, gb = ra[run], rb[run]
-        for k in sorted(set(ga.attrs) | set(gb.attrs)):
-            if k in TIMING:
-                continue
-            if k not in ga.attrs or k not in gb.attrs:
-                problems.append(f"{run}: attribute {k} missing on one side")
-                continue
-            ok, why = same(ga.attrs[k], gb.attrs[k], tol)
-            if not ok:
-                problems.append(f"{run}: attribute {k} differs ({why})")
-        for k in sorted(set(ga) | set(gb)):
-            if k not in ga or k not in gb:
-                problems.append(f"{run}: dataset {k} missing on one side")
-                continue
-            ok, why = same(ga[k][()], gb[k][()], tol)
-            if not ok:
-                problems.append(f"{run}: dataset {k} differs ({why})")
+    for top in tops:
+        compare_top(fa, fb, top, tol, problems)
+    n = len(set(fa["runs"]) & set(fb["runs"]))
     for p in problems[:40]:
         print(p)
-    print(f"compared {len(set(ra) & set(rb))} runs: {'identical' if not problems else f'{len(problems)} differences'}")
+    print(f"compared {n} runs{' with summaries and datasets' if len(tops) > 1 else ''}: "
+          f"{'identical' if not problems else f'{len(problems)} differences'}")
     return 1 if problems else 0
+
+
+def compare_top(fa, fb, top, tol, problems):
+    """Every group under /top: attributes and datasets (a nested group is walked too)."""
+    ra, rb = fa[top], fb[top]
+    if set(ra) != set(rb):
+        problems.append(f"{top}: group sets differ: only in A {sorted(set(ra) - set(rb))[:5]}, only in B {sorted(set(rb) - set(ra))[:5]}")
+    for run in sorted(set(ra) & set(rb)):
+        compare_group(f"{top}/{run}", ra[run], rb[run], tol, problems)
+
+
+def compare_group(run, ga, gb, tol, problems):
+    """Attributes and datasets of one group, recursing into subgroups."""
+    for k in sorted(set(ga.attrs) | set(gb.attrs)):
+        if k in TIMING:
+            continue
+        if k not in ga.attrs or k not in gb.attrs:
+            problems.append(f"{run}: attribute {k} missing on one side")
+            continue
+        ok, why = same(ga.attrs[k], gb.attrs[k], tol)
+        if not ok:
+            problems.append(f"{run}: attribute {k} differs ({why})")
+    for k in sorted(set(ga) | set(gb)):
+        if k not in ga or k not in gb:
+            problems.append(f"{run}: dataset {k} missing on one side")
+            continue
+        if isinstance(ga[k], h5py.Group) or isinstance(gb[k], h5py.Group):
+            if not (isinstance(ga[k], h5py.Group) and isinstance(gb[k], h5py.Group)):
+                problems.append(f"{run}: {k} is a group on one side only")
+            else:
+                compare_group(f"{run}/{k}", ga[k], gb[k], tol, problems)
+            continue
+        ok, why = same(ga[k][()], gb[k][()], tol)
+        if not ok:
+            problems.append(f"{run}: dataset {k} differs ({why})")
 
 
 if __name__ == "__main__":

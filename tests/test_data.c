@@ -71,7 +71,7 @@ static char *write_text(const char *name, const char *text)
 static int dataset_is_empty(const ss_dataset_t *ds)
 {
     return !ds->x_train && !ds->y_train && !ds->x_test && !ds->y_test &&
-           !ds->relevance_truth && !ds->feature_names && ds->n_train == 0 && ds->n_test == 0;
+           !ds->info.relevance_truth && !ds->info.feature_names && ds->info.n_train == 0 && ds->info.n_test == 0;
 }
 
 /* Load must fail with SS_EXIT_INPUT, a message containing `file` and `needle`, and leave
@@ -206,27 +206,27 @@ static void test_fashion_mnist(void)
     ss_dataset_t ds;
     if (load_ok(&s, &ds, "fashion-mnist"))
         return;
-    CHECK(ds.n_train == 60000 && ds.n_test == 10000, "sizes %d/%d", ds.n_train, ds.n_test);
-    CHECK(ds.n_inputs == 784, "n_inputs %d", ds.n_inputs);
-    CHECK(ds.input_rank == 2 && ds.input_shape[0] == 28 && ds.input_shape[1] == 28,
-          "input shape %d: %d x %d", ds.input_rank, ds.input_shape[0], ds.input_shape[1]);
-    CHECK(ds.n_classes == 10, "n_classes %d", ds.n_classes);
+    CHECK(ds.info.n_train == 60000 && ds.info.n_test == 10000, "sizes %d/%d", ds.info.n_train, ds.info.n_test);
+    CHECK(ds.info.n_inputs == 784, "n_inputs %d", ds.info.n_inputs);
+    CHECK(ds.info.input_rank == 2 && ds.info.input_shape[0] == 28 && ds.info.input_shape[1] == 28,
+          "input shape %d: %d x %d", ds.info.input_rank, ds.info.input_shape[0], ds.info.input_shape[1]);
+    CHECK(ds.info.n_classes == 10, "n_classes %d", ds.info.n_classes);
     /* numpy: (train_images != 0).sum() = 23423502 of 47040000 pixels */
     CHECK(fabs(ds.input_density - 23423502.0 / 47040000.0) < 1e-12, "input density %.9f",
           ds.input_density);
     /* numpy: (images != 0).sum(axis=1).max() = 725 (training), 746 (test) */
     CHECK(ds.max_row_nonzeros == 746, "max nonzeros per row %d", ds.max_row_nonzeros);
-    CHECK(ds.kind == SS_KIND_IDX && strcmp(ds.name, "test") == 0, "kind/name");
-    CHECK(ds.relevance_truth == NULL && ds.feature_names == NULL, "no truth, no names");
+    CHECK(ds.info.kind == SS_KIND_IDX && strcmp(ds.info.name, "test") == 0, "kind/name");
+    CHECK(ds.info.relevance_truth == NULL && ds.info.feature_names == NULL, "no truth, no names");
     int ctr[10] = {0}, cte[10] = {0}, bad_label = 0;
-    for (int i = 0; i < ds.n_train; i++) {
+    for (int i = 0; i < ds.info.n_train; i++) {
         int c = (int)ds.y_train[i];
         if (c < 0 || c > 9 || (float)c != ds.y_train[i])
             bad_label++;
         else
             ctr[c]++;
     }
-    for (int i = 0; i < ds.n_test; i++) {
+    for (int i = 0; i < ds.info.n_test; i++) {
         int c = (int)ds.y_test[i];
         if (c < 0 || c > 9 || (float)c != ds.y_test[i])
             bad_label++;
@@ -237,11 +237,11 @@ static void test_fashion_mnist(void)
     for (int c = 0; c < 10; c++)
         CHECK(ctr[c] == 6000 && cte[c] == 1000, "class %d: %d train, %d test", c, ctr[c], cte[c]);
     float lo = 1, hi = 0;
-    for (size_t i = 0; i < (size_t)ds.n_train * 784; i++) {
+    for (size_t i = 0; i < (size_t)ds.info.n_train * 784; i++) {
         lo = ds.x_train[i] < lo ? ds.x_train[i] : lo;
         hi = ds.x_train[i] > hi ? ds.x_train[i] : hi;
     }
-    for (size_t i = 0; i < (size_t)ds.n_test * 784; i++) {
+    for (size_t i = 0; i < (size_t)ds.info.n_test * 784; i++) {
         lo = ds.x_test[i] < lo ? ds.x_test[i] : lo;
         hi = ds.x_test[i] > hi ? ds.x_test[i] : hi;
     }
@@ -266,14 +266,14 @@ static void test_fashion_mnist(void)
     s.class_subset[1] = 1;
     if (load_ok(&s, &ds, "fashion-mnist [0, 1]"))
         return;
-    CHECK(ds.n_train == 12000 && ds.n_test == 2000, "subset sizes %d/%d", ds.n_train, ds.n_test);
-    CHECK(ds.n_classes == 2, "subset n_classes %d", ds.n_classes);
+    CHECK(ds.info.n_train == 12000 && ds.info.n_test == 2000, "subset sizes %d/%d", ds.info.n_train, ds.info.n_test);
+    CHECK(ds.info.n_classes == 2, "subset n_classes %d", ds.info.n_classes);
     int n1tr = 0, n1te = 0, other = 0;
-    for (int i = 0; i < ds.n_train; i++) {
+    for (int i = 0; i < ds.info.n_train; i++) {
         n1tr += ds.y_train[i] == 1.0f;
         other += ds.y_train[i] != 0.0f && ds.y_train[i] != 1.0f;
     }
-    for (int i = 0; i < ds.n_test; i++) {
+    for (int i = 0; i < ds.info.n_test; i++) {
         n1te += ds.y_test[i] == 1.0f;
         other += ds.y_test[i] != 0.0f && ds.y_test[i] != 1.0f;
     }
@@ -286,7 +286,7 @@ static void test_fashion_mnist(void)
     s.max_test = 50;
     if (load_ok(&s, &ds, "fashion-mnist limits"))
         return;
-    CHECK(ds.n_train == 100 && ds.n_test == 50, "limited sizes %d/%d", ds.n_train, ds.n_test);
+    CHECK(ds.info.n_train == 100 && ds.info.n_test == 50, "limited sizes %d/%d", ds.info.n_train, ds.info.n_test);
     ss_dataset_free(&ds);
 }
 
@@ -298,10 +298,10 @@ static void class_means(const ss_dataset_t *ds, int j, double m[2], int cnt[2])
     cnt[0] = cnt[1] = 0;
     for (int part = 0; part < 2; part++) {
         const float *x = part ? ds->x_test : ds->x_train, *y = part ? ds->y_test : ds->y_train;
-        int n = part ? ds->n_test : ds->n_train;
+        int n = part ? ds->info.n_test : ds->info.n_train;
         for (int i = 0; i < n; i++) {
             int c = (int)y[i];
-            s[c] += x[(size_t)i * (size_t)ds->n_inputs + (size_t)j];
+            s[c] += x[(size_t)i * (size_t)ds->info.n_inputs + (size_t)j];
             cnt[c]++;
         }
     }
@@ -319,12 +319,12 @@ static void test_gaussian(void)
     ss_dataset_t a, b, c;
     if (load_ok(&s, &a, "gaussian"))
         return;
-    CHECK(a.n_train == 6000 && a.n_test == 2000, "sizes %d/%d", a.n_train, a.n_test);
-    CHECK(a.n_inputs == 20 && a.n_classes == 2 && a.input_rank == 0, "shape");
-    CHECK(a.relevance_truth != NULL && a.feature_names == NULL, "truth present");
+    CHECK(a.info.n_train == 6000 && a.info.n_test == 2000, "sizes %d/%d", a.info.n_train, a.info.n_test);
+    CHECK(a.info.n_inputs == 20 && a.info.n_classes == 2 && a.info.input_rank == 0, "shape");
+    CHECK(a.info.relevance_truth != NULL && a.info.feature_names == NULL, "truth present");
     int zeros_ok = 1, range_ok = 1, positive = 0;
     for (int j = 0; j < 20; j++) {
-        double t = a.relevance_truth[j];
+        double t = a.info.relevance_truth[j];
         if (j < 11) {
             range_ok &= t >= 0.0 && t <= 1.4;
             positive += t > 0.0;
@@ -344,23 +344,23 @@ static void test_gaussian(void)
             CHECK(cnt[0] == 4000 && cnt[1] == 4000, "classes %d/%d", cnt[0], cnt[1]);
         double se = s.sigma * sqrt(1.0 / cnt[0] + 1.0 / cnt[1]);
         double diff = m[1] - m[0];
-        CHECK(fabs(diff - a.relevance_truth[j]) < 4 * se,
-              "feature %d: mean difference %g, truth %g", j, diff, a.relevance_truth[j]);
+        CHECK(fabs(diff - a.info.relevance_truth[j]) < 4 * se,
+              "feature %d: mean difference %g, truth %g", j, diff, a.info.relevance_truth[j]);
     }
 
     /* deterministic for a data_seed, different for another */
     if (load_ok(&s, &b, "gaussian again"))
         return;
-    CHECK(memcmp(a.x_train, b.x_train, (size_t)a.n_train * 20 * sizeof(float)) == 0 &&
-              memcmp(a.y_train, b.y_train, (size_t)a.n_train * sizeof(float)) == 0 &&
-              memcmp(a.x_test, b.x_test, (size_t)a.n_test * 20 * sizeof(float)) == 0 &&
-              memcmp(a.relevance_truth, b.relevance_truth, 20 * sizeof(double)) == 0,
+    CHECK(memcmp(a.x_train, b.x_train, (size_t)a.info.n_train * 20 * sizeof(float)) == 0 &&
+              memcmp(a.y_train, b.y_train, (size_t)a.info.n_train * sizeof(float)) == 0 &&
+              memcmp(a.x_test, b.x_test, (size_t)a.info.n_test * 20 * sizeof(float)) == 0 &&
+              memcmp(a.info.relevance_truth, b.info.relevance_truth, 20 * sizeof(double)) == 0,
           "same data_seed, same data");
     s.data_seed = 8;
     if (load_ok(&s, &c, "gaussian other seed"))
         return;
-    CHECK(memcmp(a.relevance_truth, c.relevance_truth, 20 * sizeof(double)) != 0 &&
-              memcmp(a.x_train, c.x_train, (size_t)a.n_train * 20 * sizeof(float)) != 0,
+    CHECK(memcmp(a.info.relevance_truth, c.info.relevance_truth, 20 * sizeof(double)) != 0 &&
+              memcmp(a.x_train, c.x_train, (size_t)a.info.n_train * 20 * sizeof(float)) != 0,
           "another data_seed, other data");
     ss_dataset_free(&a);
     ss_dataset_free(&b);
@@ -379,7 +379,7 @@ static void test_gaussian(void)
 static double corr(const ss_dataset_t *ds, int j, int k)
 {
     double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-    int n = ds->n_train, d = ds->n_inputs;
+    int n = ds->info.n_train, d = ds->info.n_inputs;
     for (int i = 0; i < n; i++) {
         double x = ds->x_train[(size_t)i * d + j], y = ds->x_train[(size_t)i * d + k];
         sx += x;
@@ -402,12 +402,12 @@ static void test_correlated(void)
     ss_dataset_t ds;
     if (load_ok(&s, &ds, "correlated"))
         return;
-    CHECK(ds.n_inputs == 10 && ds.n_classes == 2, "n_inputs %d", ds.n_inputs);
-    CHECK(ds.n_train == 16000 && ds.n_test == 4000, "sizes %d/%d", ds.n_train, ds.n_test);
+    CHECK(ds.info.n_inputs == 10 && ds.info.n_classes == 2, "n_inputs %d", ds.info.n_inputs);
+    CHECK(ds.info.n_train == 16000 && ds.info.n_test == 4000, "sizes %d/%d", ds.info.n_train, ds.info.n_test);
     for (int k = 0; k < 4; k++)
-        CHECK(ds.relevance_truth[2 * k] == p[k] && ds.relevance_truth[2 * k + 1] == p[k],
+        CHECK(ds.info.relevance_truth[2 * k] == p[k] && ds.info.relevance_truth[2 * k + 1] == p[k],
               "truth of pair %d", k);
-    CHECK(ds.relevance_truth[8] == 0.0 && ds.relevance_truth[9] == 0.0, "noise truth 0");
+    CHECK(ds.info.relevance_truth[8] == 0.0 && ds.info.relevance_truth[9] == 0.0, "noise truth 0");
 
     /* the pair is correlated: corr = 1 - p_n (class 0 copies, class 1 flips with p_n) */
     for (int k = 0; k < 4; k++) {
@@ -421,7 +421,7 @@ static void test_correlated(void)
     /* class 1 flips the second member with probability p_n; class 0 never does; no single
        feature separates the classes */
     int n1 = 0, flips[4] = {0}, flips0 = 0;
-    for (int i = 0; i < ds.n_train; i++) {
+    for (int i = 0; i < ds.info.n_train; i++) {
         const float *x = ds.x_train + (size_t)i * 10;
         int c = (int)ds.y_train[i];
         n1 += c;
@@ -474,8 +474,8 @@ static double pearson(const double *v, const double *w, int n)
 /* Column j of the training inputs, through f (NULL: as is), into out[n_train]. */
 static void column(const ss_dataset_t *ds, int j, double (*f)(double), double *out)
 {
-    for (int i = 0; i < ds->n_train; i++) {
-        double v = ds->x_train[(size_t)i * (size_t)ds->n_inputs + (size_t)j];
+    for (int i = 0; i < ds->info.n_train; i++) {
+        double v = ds->x_train[(size_t)i * (size_t)ds->info.n_inputs + (size_t)j];
         out[i] = f ? f(v) : v;
     }
 }
@@ -487,17 +487,17 @@ static void test_spectra(void)
     ss_dataset_t a, b;
     if (load_ok(&s, &a, "spectra"))
         return;
-    int d = a.n_inputs, n = a.n_train;
-    CHECK(d == 4300 && a.n_classes == 0 && a.input_rank == 0, "shape %d inputs, %d classes",
-          d, a.n_classes);
-    CHECK(a.n_train == 1600 && a.n_test == 400, "sizes %d/%d", a.n_train, a.n_test);
-    CHECK(a.relevance_truth != NULL && a.feature_names != NULL, "truth and wavelengths");
-    if (!a.relevance_truth || !a.feature_names || d != 4300) {
+    int d = a.info.n_inputs, n = a.info.n_train;
+    CHECK(d == 4300 && a.info.n_classes == 0 && a.info.input_rank == 0, "shape %d inputs, %d classes",
+          d, a.info.n_classes);
+    CHECK(a.info.n_train == 1600 && a.info.n_test == 400, "sizes %d/%d", a.info.n_train, a.info.n_test);
+    CHECK(a.info.relevance_truth != NULL && a.info.feature_names != NULL, "truth and wavelengths");
+    if (!a.info.relevance_truth || !a.info.feature_names || d != 4300) {
         ss_dataset_free(&a);
         return;
     }
-    CHECK(!strcmp(a.feature_names[0], "3540.00") && !strcmp(a.feature_names[d - 1], "7410.00"),
-          "wavelengths %s .. %s", a.feature_names[0], a.feature_names[d - 1]);
+    CHECK(!strcmp(a.info.feature_names[0], "3540.00") && !strcmp(a.info.feature_names[d - 1], "7410.00"),
+          "wavelengths %s .. %s", a.info.feature_names[0], a.info.feature_names[d - 1]);
 
     /* targets: [Fe/H] in the range; every spectrum normalised to median 1, fluxes positive */
     double ymin = 1e9, ymax = -1e9;
@@ -523,9 +523,9 @@ static void test_spectra(void)
     /* the truth: metal_lines windows of positive values, zero elsewhere */
     int runs = 0, longest = 0, run = 0, negative = 0, i_max = 0;
     for (int j = 0; j < d; j++) {
-        double t = a.relevance_truth[j];
+        double t = a.info.relevance_truth[j];
         negative += t < 0.0;
-        if (t > a.relevance_truth[i_max])
+        if (t > a.info.relevance_truth[i_max])
             i_max = j;
         if (t > 0.0) {
             runs += run == 0;
@@ -550,16 +550,16 @@ static void test_spectra(void)
 
     /* deterministic for a data_seed, different for another */
     if (!load_ok(&s, &b, "spectra again")) {
-        CHECK(b.n_train == n && !memcmp(a.x_train, b.x_train, (size_t)n * d * sizeof(float)) &&
+        CHECK(b.info.n_train == n && !memcmp(a.x_train, b.x_train, (size_t)n * d * sizeof(float)) &&
                   !memcmp(a.y_train, b.y_train, (size_t)n * sizeof(float)) &&
-                  !memcmp(a.x_test, b.x_test, (size_t)a.n_test * d * sizeof(float)) &&
-                  !memcmp(a.relevance_truth, b.relevance_truth, (size_t)d * sizeof(double)),
+                  !memcmp(a.x_test, b.x_test, (size_t)a.info.n_test * d * sizeof(float)) &&
+                  !memcmp(a.info.relevance_truth, b.info.relevance_truth, (size_t)d * sizeof(double)),
               "same data_seed, same spectra");
         ss_dataset_free(&b);
     }
     s.data_seed = 2;
     if (!load_ok(&s, &b, "spectra other seed")) {
-        CHECK(memcmp(a.relevance_truth, b.relevance_truth, (size_t)d * sizeof(double)) != 0 &&
+        CHECK(memcmp(a.info.relevance_truth, b.info.relevance_truth, (size_t)d * sizeof(double)) != 0 &&
                   memcmp(a.x_train, b.x_train, (size_t)n * d * sizeof(float)) != 0,
               "another data_seed, other spectra");
         ss_dataset_free(&b);
@@ -587,7 +587,7 @@ static void test_spectra(void)
         return;
     }
     CHECK(!memcmp(c.y_train, a.y_train, (size_t)n * sizeof(float)), "same stars");
-    const double *truth = c.relevance_truth;
+    const double *truth = c.info.relevance_truth;
     double *lm = ss_malloc((size_t)n * sizeof(double)), *lc = ss_malloc((size_t)n * sizeof(double));
     double *lp = ss_malloc((size_t)n * sizeof(double)), *c2 = ss_malloc((size_t)n * sizeof(double));
     int metal_px = 0, nuisance_px = 0, unclear = 0, bad_metal = 0, bad_nuisance = 0;
@@ -702,9 +702,9 @@ static void test_spectra(void)
     if (!load_ok(&s, &a, "spectra, 10 wavelengths")) {
         int pos = 0;
         for (int j = 0; j < 10; j++)
-            pos += a.relevance_truth[j] > 0.0;
-        CHECK(a.n_inputs == 10 && a.n_train == 40 && pos >= 1 && pos <= 6 &&
-                  a.relevance_truth[0] == 0.0 && a.relevance_truth[9] == 0.0,
+            pos += a.info.relevance_truth[j] > 0.0;
+        CHECK(a.info.n_inputs == 10 && a.info.n_train == 40 && pos >= 1 && pos <= 6 &&
+                  a.info.relevance_truth[0] == 0.0 && a.info.relevance_truth[9] == 0.0,
               "10 wavelengths: %d in the window", pos);
         ss_dataset_free(&a);
     }
@@ -747,18 +747,18 @@ static void test_csv(void)
     s.test_fraction = 0.25;
     if (load_ok(&s, &ds, "csv classification"))
         return;
-    CHECK(ds.n_train == 3 && ds.n_test == 1 && ds.n_inputs == 2 && ds.n_classes == 3,
-          "csv sizes %d/%d, %d inputs, %d classes", ds.n_train, ds.n_test, ds.n_inputs,
-          ds.n_classes);
-    CHECK(ds.feature_names && strcmp(ds.feature_names[0], "a") == 0 &&
-              strcmp(ds.feature_names[1], "b \"q\"") == 0,
+    CHECK(ds.info.n_train == 3 && ds.info.n_test == 1 && ds.info.n_inputs == 2 && ds.info.n_classes == 3,
+          "csv sizes %d/%d, %d inputs, %d classes", ds.info.n_train, ds.info.n_test, ds.info.n_inputs,
+          ds.info.n_classes);
+    CHECK(ds.info.feature_names && strcmp(ds.info.feature_names[0], "a") == 0 &&
+              strcmp(ds.info.feature_names[1], "b \"q\"") == 0,
           "feature names");
     static const float want[4][3] = {{1, 2.5f, 0}, {3, -0.4f, 1}, {5, 6, 2}, {7, 8, 1}};
     int found = 0;
     for (int r = 0; r < 4; r++) {
-        int i = find_row(ds.x_train, ds.n_train, 2, want[r][0]);
+        int i = find_row(ds.x_train, ds.info.n_train, 2, want[r][0]);
         const float *x = i >= 0 ? ds.x_train + 2 * i : NULL, *y = i >= 0 ? ds.y_train + i : NULL;
-        if (i < 0 && (i = find_row(ds.x_test, ds.n_test, 2, want[r][0])) >= 0) {
+        if (i < 0 && (i = find_row(ds.x_test, ds.info.n_test, 2, want[r][0])) >= 0) {
             x = ds.x_test + 2 * i;
             y = ds.y_test + i;
         }
@@ -774,9 +774,9 @@ static void test_csv(void)
     s.test_fraction = 0.0;
     if (load_ok(&s, &ds, "csv subset"))
         return;
-    CHECK(ds.n_train == 2 && ds.n_test == 0 && ds.n_classes == 2, "subset sizes %d/%d",
-          ds.n_train, ds.n_test);
-    int i5 = find_row(ds.x_train, ds.n_train, 2, 5), i1 = find_row(ds.x_train, ds.n_train, 2, 1);
+    CHECK(ds.info.n_train == 2 && ds.info.n_test == 0 && ds.info.n_classes == 2, "subset sizes %d/%d",
+          ds.info.n_train, ds.info.n_test);
+    int i5 = find_row(ds.x_train, ds.info.n_train, 2, 5), i1 = find_row(ds.x_train, ds.info.n_train, 2, 1);
     CHECK(i5 >= 0 && i1 >= 0 && ds.y_train[i5] == 0.0f && ds.y_train[i1] == 1.0f,
           "subset relabelled in subset order");
     ss_dataset_free(&ds);
@@ -789,11 +789,11 @@ static void test_csv(void)
     s.path = write_text("reg.csv", "\xEF\xBB\xBFx1,x2,y\n0.5,1,-3.25\n1.5,2,7.125\n2.5,0,0\n");
     if (load_ok(&s, &ds, "csv regression"))
         return;
-    CHECK(ds.n_train == 3 && ds.n_inputs == 2 && ds.n_classes == 0, "regression shape");
+    CHECK(ds.info.n_train == 3 && ds.info.n_inputs == 2 && ds.info.n_classes == 0, "regression shape");
     CHECK(fabs(ds.input_density - 5.0 / 6.0) < 1e-12, "input density %g, expected 5/6",
           ds.input_density);
     CHECK(ds.max_row_nonzeros == 2, "max nonzeros per row %d", ds.max_row_nonzeros);
-    CHECK(strcmp(ds.feature_names[0], "x1") == 0 && strcmp(ds.feature_names[1], "x2") == 0,
+    CHECK(strcmp(ds.info.feature_names[0], "x1") == 0 && strcmp(ds.info.feature_names[1], "x2") == 0,
           "regression names");
     int i = find_row(ds.x_train, 3, 2, 1.5f);
     CHECK(i >= 0 && ds.x_train[2 * i + 1] == 2.0f && ds.y_train[i] == 7.125f, "regression row");
@@ -817,11 +817,11 @@ static void test_csv(void)
     free(big);
     if (load_ok(&s, &ds, "csv wide"))
         return;
-    CHECK(ds.n_train == 400 && ds.n_test == 100 && ds.n_inputs == C, "wide sizes");
+    CHECK(ds.info.n_train == 400 && ds.info.n_test == 100 && ds.info.n_inputs == C, "wide sizes");
     int right = 0;
     for (int part = 0; part < 2; part++) {
         const float *x = part ? ds.x_test : ds.x_train, *y = part ? ds.y_test : ds.y_train;
-        int n = part ? ds.n_test : ds.n_train;
+        int n = part ? ds.info.n_test : ds.info.n_train;
         for (int k = 0; k < n; k++) {
             int r = (int)x[(size_t)k * C], ok = y[k] == (float)(r % 3);
             for (int c = 1; c < C; c++)
@@ -870,21 +870,21 @@ static void test_csv_miles(void)
     ss_dataset_t ds;
     if (load_ok(&s, &ds, "csv MILES-like"))
         return;
-    CHECK(ds.n_inputs == C && ds.n_classes == 0 && ds.n_train == 40 && ds.n_test == 10 &&
-              ds.input_rank == 0 && ds.relevance_truth == NULL,
-          "MILES-like shape: %d inputs, %d classes, %d/%d", ds.n_inputs, ds.n_classes,
-          ds.n_train, ds.n_test);
-    int names = ds.feature_names != NULL;
+    CHECK(ds.info.n_inputs == C && ds.info.n_classes == 0 && ds.info.n_train == 40 && ds.info.n_test == 10 &&
+              ds.info.input_rank == 0 && ds.info.relevance_truth == NULL,
+          "MILES-like shape: %d inputs, %d classes, %d/%d", ds.info.n_inputs, ds.info.n_classes,
+          ds.info.n_train, ds.info.n_test);
+    int names = ds.info.feature_names != NULL;
     for (int c = 0; names && c < C; c++)
-        names &= ds.feature_names[c] && !strcmp(ds.feature_names[c], name[c]);
-    CHECK(names && !strcmp(ds.feature_names[0], "3540.5") &&
-              !strcmp(ds.feature_names[C - 1], "3809.6"),
+        names &= ds.info.feature_names[c] && !strcmp(ds.info.feature_names[c], name[c]);
+    CHECK(names && !strcmp(ds.info.feature_names[0], "3540.5") &&
+              !strcmp(ds.info.feature_names[C - 1], "3809.6"),
           "feature names are the wavelengths");
     int right = 0;
     char buf[32];
     for (int part = 0; part < 2; part++) {
         const float *x = part ? ds.x_test : ds.x_train, *y = part ? ds.y_test : ds.y_train;
-        int n = part ? ds.n_test : ds.n_train;
+        int n = part ? ds.info.n_test : ds.info.n_train;
         for (int k = 0; k < n; k++) {
             const float *row = x + (size_t)k * C;
             int r = (int)lround((row[0] - 0.5) / 0.01);
@@ -936,12 +936,12 @@ static void test_csv_numbers(void)
     free(text);
     ss_dataset_t ds;
     if (load_ok(&s, &ds, "csv numbers") == 0) {
-        int same = 0, d = ds.n_inputs;
-        for (int i = 0; i < ds.n_train; i++) {
+        int same = 0, d = ds.info.n_inputs;
+        for (int i = 0; i < ds.info.n_train; i++) {
             int r = (int)ds.x_train[(size_t)i * d];
             same += memcmp(ds.x_train + (size_t)i * d + 1, &want[r][2], (C - 2) * sizeof(float)) == 0;
         }
-        CHECK(ds.n_train == R && same == R, "%d of %d rows exactly as strtof reads them", same, R);
+        CHECK(ds.info.n_train == R && same == R, "%d of %d rows exactly as strtof reads them", same, R);
         ss_dataset_free(&ds);
     }
     free(want);
@@ -1006,13 +1006,13 @@ static void test_hdf5(void)
     s.test_fraction = 1.0 / 3.0;
     if (load_ok(&s, &ds, "hdf5 split"))
         return;
-    CHECK(ds.n_train == 4 && ds.n_test == 2 && ds.n_inputs == 3 && ds.n_classes == 2,
-          "hdf5 split sizes %d/%d", ds.n_train, ds.n_test);
+    CHECK(ds.info.n_train == 4 && ds.info.n_test == 2 && ds.info.n_inputs == 3 && ds.info.n_classes == 2,
+          "hdf5 split sizes %d/%d", ds.info.n_train, ds.info.n_test);
     int right = 0;
     for (int r = 0; r < 6; r++) {
-        int i = find_row(ds.x_train, ds.n_train, 3, (float)r);
+        int i = find_row(ds.x_train, ds.info.n_train, 3, (float)r);
         const float *x = i >= 0 ? ds.x_train + 3 * i : NULL, *y = i >= 0 ? ds.y_train + i : NULL;
-        if (i < 0 && (i = find_row(ds.x_test, ds.n_test, 3, (float)r)) >= 0) {
+        if (i < 0 && (i = find_row(ds.x_test, ds.info.n_test, 3, (float)r)) >= 0) {
             x = ds.x_test + 3 * i;
             y = ds.y_test + i;
         }
@@ -1025,7 +1025,7 @@ static void test_hdf5(void)
     s.path = write_h5("withtest.h5", 1, 1);
     if (load_ok(&s, &ds, "hdf5 with test"))
         return;
-    CHECK(ds.n_train == 6 && ds.n_test == 2, "hdf5 own test sizes %d/%d", ds.n_train, ds.n_test);
+    CHECK(ds.info.n_train == 6 && ds.info.n_test == 2, "hdf5 own test sizes %d/%d", ds.info.n_train, ds.info.n_test);
     int ordered = 1;
     for (int r = 0; r < 6; r++)
         ordered &= ds.x_train[3 * r] == (float)r && ds.x_train[3 * r + 1] == r + 0.5f &&
@@ -1053,10 +1053,10 @@ static void test_hdf5(void)
     si.test_fraction = 0.25;
     if (load_ok(&si, &ds, "hdf5 images"))
         return;
-    CHECK(ds.n_inputs == 6 && ds.input_rank == 2 && ds.input_shape[0] == 2 &&
-              ds.input_shape[1] == 3 && ds.n_train == 3 && ds.n_test == 1,
+    CHECK(ds.info.n_inputs == 6 && ds.info.input_rank == 2 && ds.info.input_shape[0] == 2 &&
+              ds.info.input_shape[1] == 3 && ds.info.n_train == 3 && ds.info.n_test == 1,
           "hdf5 images shape");
-    int i2 = find_row(ds.x_train, ds.n_train, 6, 120.0f);
+    int i2 = find_row(ds.x_train, ds.info.n_train, 6, 120.0f);
     CHECK(i2 >= 0 ? ds.x_train[6 * i2 + 5] == 170.0f && ds.y_train[i2] == 1.0f
                   : ds.x_test[0] == 120.0f && ds.x_test[5] == 170.0f,
           "hdf5 image values");
@@ -1066,7 +1066,7 @@ static void test_hdf5(void)
     s.task = SS_TASK_REGRESSION;
     if (load_ok(&s, &ds, "hdf5 regression"))
         return;
-    CHECK(ds.n_classes == 0 && ds.n_train == 6, "hdf5 regression");
+    CHECK(ds.info.n_classes == 0 && ds.info.n_train == 6, "hdf5 regression");
     ss_dataset_free(&ds);
 }
 
@@ -1087,8 +1087,8 @@ static void test_idx_small(void)
     s.scale = 0.5;
     if (load_ok(&s, &ds, "idx small"))
         return;
-    CHECK(ds.n_train == 5 && ds.n_test == 5 && ds.n_inputs == 6 && ds.n_classes == 3 &&
-              ds.input_shape[0] == 2 && ds.input_shape[1] == 3,
+    CHECK(ds.info.n_train == 5 && ds.info.n_test == 5 && ds.info.n_inputs == 6 && ds.info.n_classes == 3 &&
+              ds.info.input_shape[0] == 2 && ds.info.input_shape[1] == 3,
           "idx small shape");
     CHECK(ds.x_train[7] == 28.0f && ds.y_train[2] == 2.0f && ds.x_test[29] == 116.0f,
           "idx small values (scale 0.5)");
@@ -1100,7 +1100,7 @@ static void test_idx_small(void)
     s.class_subset[1] = 0;
     if (load_ok(&s, &ds, "idx small subset"))
         return;
-    CHECK(ds.n_train == 3 && ds.n_classes == 2 && ds.y_train[0] == 1.0f &&
+    CHECK(ds.info.n_train == 3 && ds.info.n_classes == 2 && ds.y_train[0] == 1.0f &&
               ds.y_train[1] == 0.0f && ds.y_train[2] == 1.0f && ds.x_train[6] == 48.0f,
           "idx subset relabelled, order kept");
     ss_dataset_free(&ds);
@@ -1111,7 +1111,7 @@ static void test_idx_small(void)
     s.test_fraction = 0.4;
     if (load_ok(&s, &ds, "idx split"))
         return;
-    CHECK(ds.n_train == 3 && ds.n_test == 2, "idx split sizes %d/%d", ds.n_train, ds.n_test);
+    CHECK(ds.info.n_train == 3 && ds.info.n_test == 2, "idx split sizes %d/%d", ds.info.n_train, ds.info.n_test);
     ss_dataset_free(&ds);
 }
 

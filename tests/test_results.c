@@ -110,7 +110,7 @@ static int results_equal(const ss_result_t *a, const ss_result_t *b)
            same_bits(a->randomk_accuracy, b->randomk_accuracy, a->n_topk);
 }
 
-static void make_dataset(ss_dataset_t *ds, const char *name, ss_kind_t kind, int n_inputs,
+static void make_dataset(ss_dataset_info_t *ds, const char *name, ss_kind_t kind, int n_inputs,
                          int n_classes, int truth, int names, int image)
 {
     memset(ds, 0, sizeof *ds);
@@ -139,7 +139,7 @@ static void make_dataset(ss_dataset_t *ds, const char *name, ss_kind_t kind, int
     }
 }
 
-static void free_dataset(ss_dataset_t *ds)
+static void free_dataset(ss_dataset_info_t *ds)
 {
     free(ds->relevance_truth);
     if (ds->feature_names)
@@ -287,7 +287,7 @@ static long write_log(const char *path, ss_result_t *res)
     CHECK(ss_log_open(&log, path, 0, &err) == 0, "open: %s", err.msg);
     CHECK(ss_log_append_header(&log, "my-sweep", "name: my-sweep\n", "2024-01-02T03:04:05Z",
                                &err) == 0, "header: %s", err.msg);
-    ss_dataset_t a, b;
+    ss_dataset_info_t a, b;
     make_dataset(&a, "gauss", SS_KIND_GAUSSIAN, 6, 2, 1, 0, 0);
     make_dataset(&b, "table", SS_KIND_CSV, 4, 0, 0, 1, 1);
     CHECK(ss_log_append_dataset(&log, &a, &err) == 0, "dataset: %s", err.msg);
@@ -324,8 +324,8 @@ static void test_log_roundtrip(void)
           c.valid_bytes);
     CHECK(c.n_datasets == 2, "two datasets, got %d", c.n_datasets);
     if (c.n_datasets == 2) {
-        const ss_dataset_t *a = ss_log_contents_find_dataset(&c, "gauss");
-        const ss_dataset_t *b = ss_log_contents_find_dataset(&c, "table");
+        const ss_dataset_info_t *a = ss_log_contents_find_dataset(&c, "gauss");
+        const ss_dataset_info_t *b = ss_log_contents_find_dataset(&c, "table");
         CHECK(a && a->kind == SS_KIND_GAUSSIAN && a->n_inputs == 6 && a->n_classes == 2 &&
               a->n_train == 1006 && a->n_test == 200 && a->relevance_truth &&
               a->relevance_truth[0] == 6.0 && a->relevance_truth[5] == 1.0 &&
@@ -361,7 +361,7 @@ static void test_log_roundtrip(void)
     ss_error_clear(&err);
     CHECK(ss_log_append_result(&log, &again, &err) == -1 && err.code == SS_EXIT_RUNTIME,
           "invalid status refused");
-    ss_dataset_t bad;
+    ss_dataset_info_t bad;
     make_dataset(&bad, "bad", SS_KIND_CSV, 3, 0, 0, 0, 0);
     bad.n_classes = -1;
     ss_error_clear(&err);
@@ -610,7 +610,7 @@ static void fixture_init(fixture_t *f, size_t yaml_len)
                 snprintf(r->id, sizeof r->id, "%s__seed=%lld", cell_id, (long long)r->seed);
             }
 
-    ss_dataset_t clf, reg;
+    ss_dataset_info_t clf, reg;
     make_dataset(&clf, "clf", SS_KIND_GAUSSIAN, N_IN_CLF, 2, 1, 0, 0);
     make_dataset(&reg, "reg", SS_KIND_CSV, N_IN_REG, 0, 0, 1, 0);
     ss_log_contents_add_dataset(&f->c, &clf);
@@ -1035,7 +1035,7 @@ static void test_snapshot_speed(void)
     ss_run_t *runs = calloc(CELLS * SEEDS, sizeof *runs);
     ss_log_contents_t c;
     memset(&c, 0, sizeof c);
-    ss_dataset_t ds;
+    ss_dataset_info_t ds;
     make_dataset(&ds, "mnist", SS_KIND_IDX, NIN, 10, 0, 0, 1);
     ds.input_shape[0] = ds.input_shape[1] = 28;
     ss_log_contents_add_dataset(&c, &ds);

@@ -13,23 +13,31 @@
 #include <stddef.h>
 #include "specsweep/config.h"
 
+/* What is known of a dataset besides its rows: what the results log and file record of
+   it, and all that rank 0 keeps of a dataset once it has been checked. */
 typedef struct {
     char name[SS_NAME_MAX];
     ss_kind_t kind;
+    ss_task_t task;         /* regression: n_classes = 0, one real target per sample */
     int n_inputs;
-    int n_classes;          /* 0 = regression */
+    int n_classes;          /* classification: >= 2; regression: 0 */
     int n_train, n_test;    /* the training set still includes the validation part */
+    double *relevance_truth;/* n_inputs, synthetic kinds only (gaussian, correlated,
+                               spectra), else NULL */
+    char **feature_names;   /* n_inputs: csv column names, spectra wavelengths, else NULL */
+    int input_rank;         /* 0, or 2 with input_shape = {rows, cols} for images */
+    int input_shape[2];
+} ss_dataset_info_t;
+
+/* A loaded dataset: its description and its rows. */
+typedef struct {
+    ss_dataset_info_t info;
     float *x_train;         /* n_train x n_inputs, 64-byte aligned */
     float *y_train;         /* n_train */
     float *x_test;          /* n_test x n_inputs */
     float *y_test;          /* n_test */
-    double *relevance_truth;/* n_inputs, synthetic kinds only (gaussian, correlated,
-                               spectra), else NULL */
-    char **feature_names;   /* n_inputs: csv column names, spectra wavelengths, else NULL */
     double input_density;   /* fraction of nonzero values in x_train (NaN counts) */
     int max_row_nonzeros;   /* most nonzero inputs of one sample, training and test */
-    int input_rank;         /* 0, or 2 with input_shape = {rows, cols} for images */
-    int input_shape[2];
 } ss_dataset_t;
 
 /*
@@ -69,5 +77,13 @@ typedef struct {
 int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *err);
 /* Frees everything; accepts a zeroed or half-built dataset. */
 void ss_dataset_free(ss_dataset_t *ds);
+
+/* Move ds->info into *info (the caller frees it with ss_dataset_info_free) and free the
+   rest of ds, which is left zeroed: what a caller keeps of a dataset it only checked. */
+void ss_dataset_take_info(ss_dataset_t *ds, ss_dataset_info_t *info);
+/* A deep copy of *src into *dst (overwritten). */
+void ss_dataset_info_copy(ss_dataset_info_t *dst, const ss_dataset_info_t *src);
+/* Frees the truth and feature names and zeroes *info; accepts a zeroed one. */
+void ss_dataset_info_free(ss_dataset_info_t *info);
 
 #endif

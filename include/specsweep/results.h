@@ -40,7 +40,7 @@ typedef struct {
     char *yaml_text;
     char created_utc[32];
     int n_datasets;
-    ss_dataset_t *datasets;
+    ss_dataset_info_t *datasets;
     int n_results;
     ss_result_t *results;            /* in commit order (a run committed again keeps the
                                         position of its first record) */
@@ -68,12 +68,12 @@ void ss_log_contents_free(ss_log_contents_t *c);
 /* Add a copy of a result / dataset metadata to contents (used by the coordinator). A
    result whose run id is already present replaces it (likewise a dataset's name). */
 void ss_log_contents_add_result(ss_log_contents_t *c, const ss_result_t *r);
-void ss_log_contents_add_dataset(ss_log_contents_t *c, const ss_dataset_t *ds);
+void ss_log_contents_add_dataset(ss_log_contents_t *c, const ss_dataset_info_t *ds);
 /* The result of run `run_id`, or NULL (hashed lookup). The pointer stays valid until the
    next add or free. */
 const ss_result_t *ss_log_contents_find(ss_log_contents_t *c, const char *run_id);
 /* The metadata of dataset `name`, or NULL. */
-const ss_dataset_t *ss_log_contents_find_dataset(const ss_log_contents_t *c,
+const ss_dataset_info_t *ss_log_contents_find_dataset(const ss_log_contents_t *c,
                                                  const char *name);
 
 typedef struct {
@@ -99,7 +99,7 @@ void ss_log_close(ss_log_t *log);
    cut back to its previous length, so the record is simply not committed. */
 int ss_log_append_header(ss_log_t *log, const char *sweep_name, const char *yaml_text,
                          const char *created_utc, ss_error_t *err);
-int ss_log_append_dataset(ss_log_t *log, const ss_dataset_t *ds, ss_error_t *err);
+int ss_log_append_dataset(ss_log_t *log, const ss_dataset_info_t *ds, ss_error_t *err);
 int ss_log_append_result(ss_log_t *log, const ss_result_t *r, ss_error_t *err);
 
 /* Serialise a result into a malloc'd buffer (the log payload; also the MPI message; the
