@@ -29,7 +29,9 @@
 
 #include "specsweep/config.h"
 #include "specsweep/data.h"
-#include "specsweep/results.h"
+#include "specsweep/log.h"
+#include "specsweep/record.h"
+#include "specsweep/snapshot.h"
 #include "specsweep/train.h"
 
 void openblas_set_num_threads(int n); /* OpenBLAS extension; one thread per rank */
@@ -255,14 +257,8 @@ static int write_snapshot(engine_t *e)
     return 0;
 }
 
-static int run_index(const engine_t *e, const char *run_id)
-{
-    for (int i = 0; i < e->n_runs; i++)
-        if (strcmp(e->runs[i].id, run_id) == 0)
-            return i;
-    return -1;
-}
-
+/* Record a runtime failure (the first one wins): no new runs start, runs in progress are
+   abandoned at once, and the job ends with exit 1 after the final snapshot. */
 static void fail(engine_t *e, const char *msg)
 {
     if (e->failed)
@@ -273,10 +269,14 @@ static void fail(engine_t *e, const char *msg)
     e->stop_time = ss_now() - e->deadline; /* abandon runs in progress now */
 }
 
-static void commit(engine_t *e, ss_result_t *r, int group)
+/* The commit point of run i: append its result r to the log (fsync'd) and only then
+   count it as done (and print the progress line). `group` had the run assigned (-1: none
+   to clear). A result that is not run i's, or for a run already done, or a log append
+   that fails, ends the job through fail(): the run is then not committed. */
+static void commit(engine_t *e, int i, const ss_result_t *r, int group)
 {
-    int i = run_index(e, r->run_id);
-    if (i < 0 || e->state[i] == RUN_DONE) {
+    if (i < 0 || i >= e->n_runs || e->state[i] == RUN_DONE ||
+        strcmp(r->run_id, e->runs[i].id) != 0) {
         fail(e, "internal error: a result for an unknown or finished run arrived");
         return;
     }
@@ -301,7 +301,7 @@ static void commit(engine_t *e, ss_result_t *r, int group)
     format_duration(eta, eta_s, sizeof eta_s);
     if (r->status != SS_STATUS_OK)
         snprintf(metric, sizeof metric, "%s", ss_status_name(r->status));
-    else if (isnan(r->test_accuracy))
+    else if (r->task == SS_TASK_REGRESSION)
         snprintf(metric, sizeof metric, "test MAE %.4g", r->test_loss);
     else
         snprintf(metric, sizeof metric, "test acc %.4f", r->test_accuracy);
@@ -352,8 +352,8 @@ static void coord_service(engine_t *e)
             if (n > 0) {
                 ss_result_t r;
                 ss_error_t err = {0};
-                if (ss_result_unpack(buf, (size_t)n, &r, &err) == 0) {
-                    commit(e, &r, group);
+                if (ss_record_unpack_result(buf, (size_t)n, &r, &err) == 0) {
+                    commit(e, e->assigned[group], &r, group);
                     ss_result_free(&r);
                 } else {
                     fail(e, err.msg);
@@ -421,8 +421,10 @@ static int engine_poll(void *ctx)
 static int train_one(engine_t *e, int i, ss_result_t *res, ss_error_t *err)
 {
     const ss_run_t *run = &e->runs[i];
-    ensure_dataset(e, run->dataset, err);
-    if (group_agree_error(e, err) != 0)
+    int loaded = ensure_dataset(e, run->dataset, err);
+    /* every rank of the group learns of a failed load on any of them (err then holds
+       the first failure, on every rank) */
+    if (group_agree_error(e, err) != 0 || loaded != 0)
         return -1;
     ss_train_hooks_t hooks = {e->group_rank, e->G, {group_sum, e}, engine_poll, e,
                               {group_sum_begin, group_sum_end, group_gather, e}};
@@ -454,7 +456,7 @@ static void coordinator_loop(engine_t *e)
             ss_error_t err = {0};
             int rc = train_one(e, i, &r, &err);
             if (rc == 0) {
-                commit(e, &r, 0);
+                commit(e, i, &r, 0);
                 ss_result_free(&r);
             } else {
                 e->state[i] = RUN_PENDING;
@@ -470,6 +472,13 @@ static void coordinator_loop(engine_t *e)
     }
 }
 
+/*
+ * A worker group's leader (group_rank 0, rank > 0): ask rank 0 for a run, carrying the
+ * previous run's packed result (empty on the first request and after an abandoned or
+ * failed run), train it with the group, repeat until rank 0 answers -1. A runtime
+ * failure is sent to rank 0 as TAG_ERROR (the job then ends); so is a result that cannot
+ * be packed, which is never sent as an empty request (that would read as "abandoned").
+ */
 static void leader_loop(engine_t *e)
 {
     unsigned char *payload = NULL;
@@ -496,11 +505,14 @@ static void leader_loop(engine_t *e)
         ss_error_t err = {0};
         int rc = train_one(e, i, &r, &err);
         if (rc == 0) {
-            ss_result_pack(&r, &payload, &len);
+            if (ss_record_pack_result(&r, &payload, &len) != 0)
+                ss_error_set(&err, SS_EXIT_RUNTIME,
+                             "run %.192s: inconsistent result (status, counts or arrays)",
+                             r.run_id);
             ss_result_free(&r);
-        } else if (rc < 0) {
-            MPI_Send(err.msg, (int)strlen(err.msg), MPI_CHAR, 0, TAG_ERROR, MPI_COMM_WORLD);
         }
+        if (err.code)
+            MPI_Send(err.msg, (int)strlen(err.msg), MPI_CHAR, 0, TAG_ERROR, MPI_COMM_WORLD);
     }
     /* an abort that crossed our last request is still queued: take it */
     int flag = 1;
@@ -513,6 +525,9 @@ static void leader_loop(engine_t *e)
     }
 }
 
+/* The other ranks of a worker group: train whatever run the leader broadcasts, until -1.
+   Results and failures are the leader's to report; every rank of the group holds the
+   same ones. */
 static void member_loop(engine_t *e)
 {
     for (;;) {
@@ -549,12 +564,11 @@ static int file_exists(const char *p)
 }
 
 
-/* Rank 0: lock, log, datasets, first snapshot. Returns 0 or -1 with err. */
-static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
+/* Every dataset loads (and so is checked) before anything is written. Only its
+   description is kept: training loads it again where and when it is needed, so rank 0
+   never holds every dataset of a large sweep at once. */
+static int check_datasets(engine_t *e, ss_error_t *err)
 {
-    /* Every dataset loads (and so is checked) before anything is written. Only its
-       metadata is kept: training loads it again where and when it is needed, so rank 0
-       never holds every dataset of a large sweep at once. */
     e->meta = ss_calloc((size_t)e->sw.n_datasets, sizeof *e->meta);
     for (int d = 0; d < e->sw.n_datasets; d++) {
         ss_dataset_t ds;
@@ -562,15 +576,22 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
             return -1;
         ss_dataset_take_info(&ds, &e->meta[d]);
     }
+    return 0;
+}
+
+/* Take the output: the writer lock, then the log's contents. A log of another sweep file
+   (or a results file without a log) is refused unless --fresh, which moves both aside. */
+static int take_output(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
+{
     if (ss_lock_acquire(e->out, &e->lock_fd, err) != 0)
         return -1;
-
     e->log_path = ss_str_concat(e->out, ".log");
     if (ss_log_read(e->log_path, &e->contents, err) != 0)
         return -1;
-    int have_log = e->contents.has_header || e->contents.n_results > 0;
-    int changed = have_log && (!e->contents.yaml_text ||
-                               strcmp(e->contents.yaml_text, e->sw.yaml_text) != 0);
+    const ss_log_contents_t *c = &e->contents;
+    int have_log = c->has_header || c->n_results > 0;
+    int changed = have_log && (!c->header.yaml_text ||
+                               strcmp(c->header.yaml_text, e->sw.yaml_text) != 0);
     if (!o->fresh && changed) {
         ss_error_set(err, SS_EXIT_INPUT,
                      "%s: holds results of a different sweep file than %s (it was edited); "
@@ -595,44 +616,47 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
             return -1;
         }
         ss_log_contents_free(&e->contents);
-        memset(&e->contents, 0, sizeof e->contents);
     }
+    return 0;
+}
 
+/* Open the log for appending and record what it lacks: the header and the description
+   of every dataset of the sweep. */
+static int start_log(engine_t *e, ss_error_t *err)
+{
     if (ss_log_open(&e->log, e->log_path, e->contents.valid_bytes, err) != 0)
         return -1;
     if (!e->contents.has_header) {
-        char now[32];
-        ss_utc_now(now);
-        if (ss_log_append_header(&e->log, e->sw.name, e->sw.yaml_text, now, err) != 0)
+        ss_log_header_t h;
+        memset(&h, 0, sizeof h);
+        snprintf(h.sweep_name, sizeof h.sweep_name, "%s", e->sw.name);
+        h.yaml_text = e->sw.yaml_text;
+        ss_utc_now(h.created_utc);
+        if (ss_log_append_header(&e->log, &h, err) != 0)
             return -1;
-        e->contents.has_header = 1;
-        snprintf(e->contents.sweep_name, sizeof e->contents.sweep_name, "%s", e->sw.name);
-        e->contents.yaml_text = ss_strdup(e->sw.yaml_text);
-        snprintf(e->contents.created_utc, sizeof e->contents.created_utc, "%s", now);
+        ss_log_contents_set_header(&e->contents, &h);
     }
     for (int d = 0; d < e->sw.n_datasets; d++) {
-        int known = 0;
-        for (int k = 0; k < e->contents.n_datasets; k++)
-            known |= strcmp(e->contents.datasets[k].name, e->sw.datasets[d].name) == 0;
-        if (!known) {
-            if (ss_log_append_dataset(&e->log, &e->meta[d], err) != 0)
-                return -1;
-            ss_log_contents_add_dataset(&e->contents, &e->meta[d]);
-        }
+        if (ss_log_contents_find_dataset(&e->contents, e->sw.datasets[d].name))
+            continue;
+        if (ss_log_append_dataset(&e->log, &e->meta[d], err) != 0)
+            return -1;
+        ss_log_contents_add_dataset(&e->contents, &e->meta[d]);
     }
+    return 0;
+}
 
-    /* what is left to do, longest first (better packing of the groups) */
+/* What is left to do, longest first (better packing of the groups). */
+static void plan_queue(engine_t *e)
+{
     e->state = ss_calloc((size_t)e->n_runs, sizeof *e->state);
     e->cost = ss_calloc((size_t)e->n_runs, sizeof *e->cost);
     e->queue = ss_calloc((size_t)e->n_runs, sizeof *e->queue);
-    for (int k = 0; k < e->contents.n_results; k++) {
-        int i = run_index(e, e->contents.results[k].run_id);
-        if (i >= 0)
-            e->state[i] = RUN_DONE;
-    }
     for (int i = 0; i < e->n_runs; i++) {
         e->cost[i] = run_cost(e, &e->runs[i]);
-        if (e->state[i] != RUN_DONE) {
+        if (ss_log_contents_find(&e->contents, e->runs[i].id)) {
+            e->state[i] = RUN_DONE;
+        } else {
             e->queue[e->n_queue++] = i;
             e->cost_todo += e->cost[i];
         }
@@ -644,6 +668,16 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
         e->queue[b] = x;
     }
     e->n_todo = e->n_queue;
+}
+
+/* Rank 0, before any work: check every dataset, take the output, bring the log up to
+   date, plan the queue and write the first snapshot. Returns 0, or -1 with err (nothing
+   was written when err is SS_EXIT_INPUT). */
+static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
+{
+    if (check_datasets(e, err) != 0 || take_output(e, o, err) != 0 || start_log(e, err) != 0)
+        return -1;
+    plan_queue(e);
     if (write_snapshot(e) != 0) {
         ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot write the results file", e->out);
         return -1;
@@ -814,13 +848,10 @@ int ss_engine_list(const char *sweep_path, const char *output)
     }
     int n_done = 0;
     for (int i = 0; i < n_runs; i++) {
-        const ss_result_t *r = NULL;
-        for (int k = 0; k < c.n_results; k++)
-            if (strcmp(c.results[k].run_id, runs[i].id) == 0)
-                r = &c.results[k];
+        const ss_result_t *r = ss_log_contents_find(&c, runs[i].id);
         n_done += r != NULL;
         printf("%-8s %s", r ? ss_status_name(r->status) : "pending", runs[i].id);
-        if (r && !isnan(r->test_accuracy))
+        if (r && r->task == SS_TASK_CLASSIFICATION && !isnan(r->test_accuracy))
             printf("  test_accuracy=%.4f", r->test_accuracy);
         else if (r)
             printf("  test_loss=%.4g", r->test_loss);

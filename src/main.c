@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "specsweep/engine.h"
-#include "specsweep/results.h"
+#include "specsweep/summary.h"
 #include "specsweep/util.h"
 
 static const char usage[] =

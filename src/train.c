@@ -169,6 +169,7 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
     memset(res, 0, sizeof *res);
     snprintf(res->run_id, sizeof res->run_id, "%s", run->id);
     snprintf(res->dataset, sizeof res->dataset, "%s", ds->info.name);
+    res->task = ds->info.task;
     res->seed = run->seed;
     res->training = *tr;
     res->ranks = G;

@@ -2,6 +2,7 @@
 #include "specsweep/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* ---- errors ------------------------------------------------------------------------ */
@@ -297,4 +299,89 @@ char *ss_str_concat(const char *a, const char *b)
     memcpy(s, a, na);
     memcpy(s + na, b, nb + 1);
     return s;
+}
+
+/* ---- files ---------------------------------------------------------------------------- */
+
+int ss_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0 && e == EINVAL)
+        rc = 0;
+    errno = e;
+    return rc;
+}
+
+int ss_mkdir_parent(const char *path, char *bad, size_t cap)
+{
+    char *dir = ss_dirname(path);
+    int rc = 0, e = 0;
+    for (char *q = dir + 1;; q++) {
+        if (*q != '/' && *q != '\0')
+            continue;
+        char save = *q;
+        *q = '\0';
+        if (mkdir(dir, 0755) == 0) {
+            char *up = ss_dirname(dir);
+            ss_fsync_dir(up);
+            free(up);
+        } else {
+            struct stat st;
+            if (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                e = errno == EEXIST ? ENOTDIR : errno;
+                snprintf(bad, cap, "%s", dir);
+                rc = -1;
+                break;
+            }
+        }
+        *q = save;
+        if (!save)
+            break;
+    }
+    free(dir);
+    errno = e;
+    return rc;
+}
+
+int ss_write_all(int fd, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+ssize_t ss_read_full(int fd, void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
 }

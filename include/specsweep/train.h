@@ -23,33 +23,9 @@
 #include "specsweep/config.h"
 #include "specsweep/data.h"
 #include "specsweep/net.h"
+#include "specsweep/result.h"
 
-typedef enum { SS_STATUS_OK = 0, SS_STATUS_DIVERGED = 1, SS_STATUS_FAILED = 2 } ss_status_t;
-const char *ss_status_name(ss_status_t s);
 
-/* Everything a finished run produces: what goes into /runs/<run_id>. */
-typedef struct {
-    char run_id[192];
-    char dataset[SS_NAME_MAX];
-    int64_t seed;
-    ss_training_t training;
-    int ranks;                 /* ranks_per_run it was trained with */
-    ss_status_t status;
-    char message[256];
-    double train_seconds, samples_per_second;
-    double test_accuracy, test_loss;   /* regression: accuracy is NaN, loss is MAE */
-    int n_inputs;
-    double *eigenvalues;       /* signed relevance, n_inputs */
-    double *eigenvalues_raw;   /* lambda_in, n_inputs */
-    int n_epochs;              /* epochs actually recorded (fewer if diverged) */
-    double *train_loss;        /* n_epochs: mean data loss + L2 penalty */
-    double *val_metric;        /* n_epochs: val accuracy, or val loss for regression */
-    int n_topk;
-    int64_t *topk;             /* k values that fit the inputs */
-    double *topk_accuracy, *randomk_accuracy;
-} ss_result_t;
-
-void ss_result_free(ss_result_t *r);   /* accepts a zeroed result */
 
 /*
  * Part-wise group communication for the sharded optimizer step (see ss_train_run). All

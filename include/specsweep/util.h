@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SS_VERSION "0.1.0"
 
@@ -100,5 +101,20 @@ int ss_read_file(const char *path, char **text, size_t *len, ss_error_t *err);
 char *ss_dirname(const char *path);
 /* a followed by b, malloc'd. */
 char *ss_str_concat(const char *a, const char *b);
+
+/* ---- files: what durable writes need (POSIX) ---------------------------------------- */
+
+/* fsync a directory so that entries created or renamed in it survive a crash. File
+   systems that cannot sync directories (EINVAL) have nothing to flush: 0. -1 + errno. */
+int ss_fsync_dir(const char *dir);
+/* mkdir -p of the directory holding `path`. New directories are fsync'd into their
+   parents, so a file created inside them is reachable after a crash. On failure returns
+   -1 with errno set and the directory that could not be created in bad[cap]. */
+int ss_mkdir_parent(const char *path, char *bad, size_t cap);
+/* write(2) all of buf, across partial writes and EINTR: 0, or -1 + errno. */
+int ss_write_all(int fd, const void *buf, size_t n);
+/* read(2) up to n bytes across EINTR; returns the count (short only at end of file) or
+   -1 + errno. */
+ssize_t ss_read_full(int fd, void *buf, size_t n);
 
 #endif

@@ -1,0 +1,103 @@
+/*
+ * log.h - the commit log RESULTS.h5.log, what it holds in memory, and the writer lock.
+ *
+ * The commit point of a run is one record appended to the log and fsync'd: a run counts
+ * as done exactly when its record is in the log (docs/ARCHITECTURE.md, "The life of a
+ * run"). The HDF5 results file is only a snapshot rebuilt from the log (snapshot.h).
+ *
+ * File layout: the 8 bytes "SSLOG001", then records
+ *     u32 magic 0x53535243 ("SSRC") | u32 type | u64 payload length | payload | u32 CRC-32
+ * (little-endian; the CRC covers type, length and payload; payloads: record.h). Types:
+ * 1 header (sweep name, sweep YAML text, creation time), 2 dataset description, 3 run
+ * result. A torn or corrupt record ends the log: it and everything after it are ignored
+ * (and truncated away when the log is next opened for appending), so that run is simply
+ * done again. Records of a type this build does not know are intact and skipped.
+ */
+#ifndef SPECSWEEP_LOG_H
+#define SPECSWEEP_LOG_H
+
+#include "specsweep/data.h"
+#include "specsweep/record.h"
+#include "specsweep/result.h"
+#include "specsweep/util.h"
+
+/* What a log holds. Start from a zeroed struct; free with ss_log_contents_free. */
+typedef struct {
+    int has_header;
+    ss_log_header_t header;
+    int n_datasets;
+    ss_dataset_info_t *datasets;
+    int n_results;
+    ss_result_t *results;            /* in commit order (a run committed again keeps the
+                                        position of its first record, with the last
+                                        record's contents) */
+    long valid_bytes;                /* length of the intact prefix of the file */
+    int torn;                        /* 1 if bytes after valid_bytes were ignored */
+
+    /* private to the ss_log_contents_* functions */
+    int results_cap, datasets_cap;
+    int *run_index;                  /* hash table over results: index + 1, 0 = empty */
+    int run_index_cap;               /* its size, a power of 2 */
+} ss_log_contents_t;
+
+/* Read a log into *c (which the caller frees with ss_log_contents_free, also after a
+   failure). A missing or empty file gives empty contents and returns 0; a file holding
+   only a prefix of the file magic (a crash while the log was created) is torn at 0.
+   A file that is not a specsweep log returns -1 (SS_EXIT_INPUT, naming the file); so
+   does a log written by a newer specsweep. A torn or corrupt record (short, bad record
+   magic, length past the end of the file, CRC mismatch, or a payload that does not
+   decode) ends the log: torn = 1 and valid_bytes = its offset. When a run id was
+   committed twice the last record wins. A result record without a task (written by
+   specsweep 0.1.0) takes its dataset's. */
+int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err);
+/* Frees everything and zeroes *c; accepts a zeroed struct. */
+void ss_log_contents_free(ss_log_contents_t *c);
+/* Set the header (copied). */
+void ss_log_contents_set_header(ss_log_contents_t *c, const ss_log_header_t *h);
+/* Add a copy of a result / dataset description. A result whose run id is already present
+   replaces it (likewise a dataset's name). */
+void ss_log_contents_add_result(ss_log_contents_t *c, const ss_result_t *r);
+void ss_log_contents_add_dataset(ss_log_contents_t *c, const ss_dataset_info_t *ds);
+/* The result of run `run_id`, or NULL (hashed lookup). The pointer stays valid until the
+   next add or free. */
+const ss_result_t *ss_log_contents_find(const ss_log_contents_t *c, const char *run_id);
+/* The description of dataset `name`, or NULL. */
+const ss_dataset_info_t *ss_log_contents_find_dataset(const ss_log_contents_t *c,
+                                                      const char *name);
+
+/* The log open for appending. */
+typedef struct {
+    int fd;
+    char *path;
+    long size;                       /* bytes of intact records; a failed append is cut
+                                        back to this so no torn record precedes later
+                                        ones */
+} ss_log_t;
+
+/* Open (create, with its directory) the log for appending; truncates to `valid_bytes`
+   first (drops a torn tail) and writes the file magic if the log is new or
+   valid_bytes < 8. Refuses (SS_EXIT_INPUT) a non-empty file that does not start with the
+   log magic, and (SS_EXIT_RUNTIME) a file shorter than valid_bytes. On failure *log is
+   left closed (fd -1, path NULL). */
+int ss_log_open(ss_log_t *log, const char *log_path, long valid_bytes, ss_error_t *err);
+/* Close and free; accepts a zeroed or closed log. */
+void ss_log_close(ss_log_t *log);
+/* Append one record with one write and fsync. The record is decoded before it is
+   written, so a value the reader would reject (a status or kind outside its enum, a
+   negative count, a NULL array with a non-zero count) is refused instead of ending the
+   log. On failure (-1, SS_EXIT_RUNTIME naming the file and the system error) the file is
+   cut back to its previous length, so the record is simply not committed. */
+int ss_log_append_header(ss_log_t *log, const ss_log_header_t *h, ss_error_t *err);
+int ss_log_append_dataset(ss_log_t *log, const ss_dataset_info_t *ds, ss_error_t *err);
+int ss_log_append_result(ss_log_t *log, const ss_result_t *r, ss_error_t *err);
+
+/* Refuse a second writer: an exclusive non-blocking flock on "RESULTS.h5.lock" (created,
+   with its directory, if needed; our pid is written into it). The lock goes away with the
+   process (even on kill -9); the descriptor is close-on-exec. A held lock returns -1 with
+   SS_EXIT_INPUT "RESULTS.h5 is in use by another specsweep run (lock file ..., held by
+   pid N)". */
+int ss_lock_acquire(const char *h5_path, int *lock_fd, ss_error_t *err);
+/* Release the lock; accepts -1 and sets *lock_fd to -1. */
+void ss_lock_release(int *lock_fd);
+
+#endif

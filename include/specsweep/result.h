@@ -1,0 +1,104 @@
+/*
+ * result.h - the result of one run: what training produces and what the results log, the
+ * MPI messages and /runs/<run_id> of the results file hold (docs/FORMATS.md).
+ *
+ * ss_result_fields[] lists every field once: its name, its kind and where it lives in
+ * ss_result_t. The record codec (record.h), the log contents' copies, ss_result_free,
+ * ss_result_check and the HDF5 writer of /runs (snapshot.h) are all driven by that table,
+ * so a new result field is one member here plus one table entry in result.c (see
+ * docs/ARCHITECTURE.md, "Adding a result field").
+ */
+#ifndef SPECSWEEP_RESULT_H
+#define SPECSWEEP_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "specsweep/config.h"
+
+typedef enum { SS_STATUS_OK = 0, SS_STATUS_DIVERGED = 1, SS_STATUS_FAILED = 2 } ss_status_t;
+
+/* "ok", "diverged", "failed" ("unknown" outside the enum). */
+const char *ss_status_name(ss_status_t s);
+/* The status named `name`, or -1. */
+int ss_status_lookup(const char *name);
+/* "classification", "regression" ("unknown" outside the enum). */
+const char *ss_task_name(ss_task_t t);
+/* The task named `name`, or -1. */
+int ss_task_lookup(const char *name);
+
+/* Everything a finished run produces. Arrays are malloc'd and owned by the result. */
+typedef struct {
+    char run_id[192];
+    char dataset[SS_NAME_MAX];
+    ss_task_t task;            /* of its dataset: names the metrics below */
+    int64_t seed;
+    ss_training_t training;
+    int ranks;                 /* ranks_per_run it was trained with */
+    ss_status_t status;
+    char message[256];
+    double train_seconds, samples_per_second;
+    double test_accuracy;      /* classification; NaN for regression */
+    double test_loss;          /* cross-entropy, or MAE for regression */
+    int n_inputs;
+    double *eigenvalues;       /* signed relevance, n_inputs */
+    double *eigenvalues_raw;   /* lambda_in, n_inputs */
+    int n_epochs;              /* epochs actually recorded (fewer if diverged) */
+    double *train_loss;        /* n_epochs: mean data loss + L2 penalty */
+    double *val_metric;        /* n_epochs: val accuracy, or val loss for regression */
+    int n_topk;
+    int64_t *topk;             /* k values that fit the inputs */
+    double *topk_accuracy, *randomk_accuracy;   /* n_topk (MAE for regression) */
+} ss_result_t;
+
+/* ---- the field table ------------------------------------------------------------------ */
+
+typedef enum {
+    SS_FIELD_STRING,     /* char[size], NUL-terminated */
+    SS_FIELD_I64,        /* int64_t */
+    SS_FIELD_INT,        /* int, at least 0 */
+    SS_FIELD_F64,        /* double */
+    SS_FIELD_STATUS,     /* ss_status_t, recorded by name */
+    SS_FIELD_TASK,       /* ss_task_t, recorded by name */
+    SS_FIELD_TRAINING,   /* ss_training_t: one float64 per training key, recorded as
+                            "training.<key>" and written as one attribute per key */
+    SS_FIELD_F64_ARRAY,  /* double *, length in the int at count_offset */
+    SS_FIELD_I64_ARRAY   /* int64_t *, length in the int at count_offset */
+} ss_field_kind_t;
+
+enum {
+    SS_FIELD_OPTIONAL = 1u << 0,  /* may be absent from a record (written by an older
+                                     specsweep); the reader then fills it in */
+    SS_FIELD_NOT_IN_H5 = 1u << 1  /* not an attribute or dataset of /runs/<run_id> (the
+                                     run id is the group's name) */
+};
+
+typedef struct {
+    const char *name;             /* record field name; /runs attribute or dataset name */
+    ss_field_kind_t kind;
+    size_t offset;                /* of the member in ss_result_t */
+    size_t size;                  /* SS_FIELD_STRING: the buffer's size */
+    size_t count_offset;          /* arrays: of the int count (shared by arrays of one
+                                     length, which must then agree) */
+    const char *h5_name;          /* its /runs name when that differs, or NULL */
+    const char *h5_name_regression; /* its /runs name for regression runs, or NULL */
+    unsigned flags;               /* SS_FIELD_* */
+} ss_result_field_t;
+
+/* Every field of ss_result_t, in the order records and /runs groups are written. */
+extern const ss_result_field_t ss_result_fields[];
+extern const int ss_result_n_fields;
+
+/* The name of field f in /runs/<run_id> for a result of this task. */
+const char *ss_result_field_h5_name(const ss_result_field_t *f, ss_task_t task);
+
+/* ---- whole results ---------------------------------------------------------------------- */
+
+/* Frees the arrays and zeroes *r; accepts a zeroed result. */
+void ss_result_free(ss_result_t *r);
+/* A deep copy of *src into *dst (overwritten; the caller frees it). */
+void ss_result_copy(ss_result_t *dst, const ss_result_t *src);
+/* 1 if *r can be recorded and read back: status and task inside their enums, no
+   negative count, no NULL array with a non-zero count. Else 0. */
+int ss_result_check(const ss_result_t *r);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * stats.h - the statistics the results file and the summary report: mean and standard
+ * deviation over realizations, average ranks and Spearman's rank correlation. Pure
+ * functions of their arguments; NaN marks a missing value.
+ */
+#ifndef SPECSWEEP_STATS_H
+#define SPECSWEEP_STATS_H
+
+/* Mean and population standard deviation (ddof 0) of the non-NaN values of v[n], two
+   passes (exact where a one-pass sum of squares cancels); both NaN when none is left. */
+void ss_stats_mean_std(const double *v, long n, double *mean, double *std);
+
+/* Column statistics of |m| for a rows x cols row-major matrix: mean[j] and std[j] (ddof
+   0, two passes) over the rows of column j. NaN entries propagate (a column holding one
+   gets NaN), as a missing realization must not pass unnoticed. rows >= 1. */
+void ss_stats_abs_columns(const double *m, int rows, int cols, double *mean, double *std);
+
+/* Ranks 1..n of x (ascending), ties sharing their average rank. */
+void ss_stats_average_ranks(const double *x, int n, double *rank);
+
+/* Spearman's rank correlation of x and y (Pearson on average ranks); NaN when n < 2,
+   when either holds a NaN, or when either is constant. */
+double ss_stats_spearman(const double *x, const double *y, int n);
+
+#endif

@@ -1,0 +1,151 @@
+/* result.c - the run result and its field table. See include/specsweep/result.h. */
+#include "specsweep/result.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "specsweep/util.h"
+
+const char *ss_status_name(ss_status_t s)
+{
+    switch (s) {
+    case SS_STATUS_OK: return "ok";
+    case SS_STATUS_DIVERGED: return "diverged";
+    case SS_STATUS_FAILED: return "failed";
+    }
+    return "unknown";
+}
+
+int ss_status_lookup(const char *name)
+{
+    for (int s = SS_STATUS_OK; s <= SS_STATUS_FAILED; s++)
+        if (!strcmp(name, ss_status_name((ss_status_t)s)))
+            return s;
+    return -1;
+}
+
+const char *ss_task_name(ss_task_t t)
+{
+    switch (t) {
+    case SS_TASK_CLASSIFICATION: return "classification";
+    case SS_TASK_REGRESSION: return "regression";
+    }
+    return "unknown";
+}
+
+int ss_task_lookup(const char *name)
+{
+    for (int t = SS_TASK_CLASSIFICATION; t <= SS_TASK_REGRESSION; t++)
+        if (!strcmp(name, ss_task_name((ss_task_t)t)))
+            return t;
+    return -1;
+}
+
+/* ---- the field table ------------------------------------------------------------------ */
+
+#define FIELD(name, kind, member, flags) \
+    {#name, kind, offsetof(ss_result_t, member), 0, 0, NULL, NULL, flags}
+#define STRING(name, flags) \
+    {#name, SS_FIELD_STRING, offsetof(ss_result_t, name), \
+     sizeof(((ss_result_t *)0)->name), 0, NULL, NULL, flags}
+#define ARRAY(name, kind, count) \
+    {#name, kind, offsetof(ss_result_t, name), 0, offsetof(ss_result_t, count), NULL, NULL, 0}
+
+const ss_result_field_t ss_result_fields[] = {
+    STRING(run_id, SS_FIELD_NOT_IN_H5),
+    STRING(dataset, 0),
+    /* records of specsweep 0.1.0 have no task: the log reader takes the dataset's */
+    FIELD(task, SS_FIELD_TASK, task, SS_FIELD_OPTIONAL | SS_FIELD_NOT_IN_H5),
+    FIELD(seed, SS_FIELD_I64, seed, 0),
+    FIELD(training, SS_FIELD_TRAINING, training, 0),
+    FIELD(status, SS_FIELD_STATUS, status, 0),
+    STRING(message, 0),
+    FIELD(ranks, SS_FIELD_INT, ranks, 0),
+    FIELD(train_seconds, SS_FIELD_F64, train_seconds, 0),
+    FIELD(samples_per_second, SS_FIELD_F64, samples_per_second, 0),
+    FIELD(test_accuracy, SS_FIELD_F64, test_accuracy, 0),
+    FIELD(test_loss, SS_FIELD_F64, test_loss, 0),
+    ARRAY(eigenvalues, SS_FIELD_F64_ARRAY, n_inputs),
+    ARRAY(eigenvalues_raw, SS_FIELD_F64_ARRAY, n_inputs),
+    ARRAY(train_loss, SS_FIELD_F64_ARRAY, n_epochs),
+    /* the per-epoch validation metric is named in /runs by what it measures */
+    {"val_metric", SS_FIELD_F64_ARRAY, offsetof(ss_result_t, val_metric), 0,
+     offsetof(ss_result_t, n_epochs), "val_accuracy", "val_loss", 0},
+    ARRAY(topk, SS_FIELD_I64_ARRAY, n_topk),
+    ARRAY(topk_accuracy, SS_FIELD_F64_ARRAY, n_topk),
+    ARRAY(randomk_accuracy, SS_FIELD_F64_ARRAY, n_topk),
+};
+const int ss_result_n_fields = (int)(sizeof ss_result_fields / sizeof ss_result_fields[0]);
+/* the codec keeps one bit per field (record.h: the `absent` mask) */
+_Static_assert(sizeof ss_result_fields / sizeof ss_result_fields[0] <= 32,
+               "ss_result_fields: at most 32 fields");
+
+const char *ss_result_field_h5_name(const ss_result_field_t *f, ss_task_t task)
+{
+    if (f->h5_name_regression && task == SS_TASK_REGRESSION)
+        return f->h5_name_regression;
+    return f->h5_name ? f->h5_name : f->name;
+}
+
+/* ---- whole results ---------------------------------------------------------------------- */
+
+static void **array_at(ss_result_t *r, const ss_result_field_t *f)
+{
+    return (void **)((char *)r + f->offset);
+}
+
+static int count_of(const ss_result_t *r, const ss_result_field_t *f)
+{
+    return *(const int *)((const char *)r + f->count_offset);
+}
+
+static int is_array(const ss_result_field_t *f)
+{
+    return f->kind == SS_FIELD_F64_ARRAY || f->kind == SS_FIELD_I64_ARRAY;
+}
+
+void ss_result_free(ss_result_t *r)
+{
+    if (!r)
+        return;
+    for (int k = 0; k < ss_result_n_fields; k++)
+        if (is_array(&ss_result_fields[k]))
+            free(*array_at(r, &ss_result_fields[k]));
+    memset(r, 0, sizeof *r);
+}
+
+void ss_result_copy(ss_result_t *dst, const ss_result_t *src)
+{
+    *dst = *src;
+    for (int k = 0; k < ss_result_n_fields; k++) {
+        const ss_result_field_t *f = &ss_result_fields[k];
+        if (!is_array(f))
+            continue;
+        void **p = array_at(dst, f);
+        int n = count_of(src, f);
+        if (!*p || n <= 0) {
+            *p = NULL;
+            continue;
+        }
+        size_t bytes = (size_t)n * 8; /* double and int64_t alike */
+        void *copy = ss_malloc(bytes);
+        memcpy(copy, *p, bytes);
+        *p = copy;
+    }
+}
+
+int ss_result_check(const ss_result_t *r)
+{
+    if (r->status < SS_STATUS_OK || r->status > SS_STATUS_FAILED || r->ranks < 0 ||
+        r->task < SS_TASK_CLASSIFICATION || r->task > SS_TASK_REGRESSION)
+        return 0;
+    for (int k = 0; k < ss_result_n_fields; k++) {
+        const ss_result_field_t *f = &ss_result_fields[k];
+        if (!is_array(f))
+            continue;
+        int n = count_of(r, f);
+        if (n < 0 || (n > 0 && !*array_at((ss_result_t *)r, f)))
+            return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,371 @@
+/* snapshot.c - the HDF5 results file, rebuilt from the log contents. See
+   include/specsweep/snapshot.h. */
+#include "specsweep/snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "specsweep/cell.h"
+#include "specsweep/h5io.h"
+
+/* ---- / and /datasets ------------------------------------------------------------------- */
+
+static int write_root(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
+                      const ss_log_contents_t *c)
+{
+    char created[32];
+    if (c->has_header && c->header.created_utc[0])
+        snprintf(created, sizeof created, "%s", c->header.created_utc);
+    else
+        ss_utc_now(created);
+    const char *yaml = sw->yaml_text ? sw->yaml_text : c->header.yaml_text;
+    w->where[0] = '\0';
+    if (ss_h5w_attr_str(w, file, "format", "specsweep-results") ||
+        ss_h5w_attr_i64(w, file, "format_version", SS_FORMAT_VERSION) ||
+        ss_h5w_attr_str(w, file, "specsweep_version", SS_VERSION) ||
+        ss_h5w_attr_str(w, file, "sweep_name", sw->name[0] ? sw->name : c->header.sweep_name) ||
+        ss_h5w_attr_str(w, file, "sweep_yaml", yaml ? yaml : "") ||
+        ss_h5w_attr_str(w, file, "created_utc", created))
+        return -1;
+    return 0;
+}
+
+static int write_dataset_info(ss_h5w_t *w, hid_t top, const ss_dataset_info_t *ds)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/datasets/%s", ds->name);
+    hid_t g = ss_h5w_group(w, top, ds->name, path, 0);
+    if (g < 0)
+        return -1;
+    const char *kind = ss_kind_name(ds->kind);
+    int rc = ss_h5w_attr_str(w, g, "kind", kind ? kind : "") ||
+             ss_h5w_attr_i64(w, g, "n_inputs", ds->n_inputs) ||
+             ss_h5w_attr_i64(w, g, "n_classes", ds->n_classes) ||
+             ss_h5w_attr_i64(w, g, "n_train", ds->n_train) ||
+             ss_h5w_attr_i64(w, g, "n_test", ds->n_test);
+    if (!rc && ds->input_rank == 2) {
+        int64_t shape[2] = {ds->input_shape[0], ds->input_shape[1]};
+        rc = ss_h5w_attr_i64v(w, g, "input_shape", shape, 2);
+    }
+    if (!rc && ds->relevance_truth)
+        rc = ss_h5w_f64(w, g, "relevance_truth", ds->relevance_truth, ds->n_inputs);
+    if (!rc && ds->feature_names)
+        rc = ss_h5w_strings(w, g, "feature_names", ds->feature_names, ds->n_inputs);
+    if (H5Gclose(g) < 0 && !rc)
+        rc = ss_h5w_fail(w, "closing group");
+    return rc ? -1 : 0;
+}
+
+static int write_datasets(ss_h5w_t *w, hid_t file, const ss_log_contents_t *c)
+{
+    hid_t top = ss_h5w_group(w, file, "datasets", "/datasets", 1);
+    if (top < 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < c->n_datasets && rc == 0; i++)
+        rc = write_dataset_info(w, top, &c->datasets[i]);
+    H5Gclose(top);
+    return rc;
+}
+
+/* ---- /runs: one group per result, written from the field table --------------------------- */
+
+static int write_result_field(ss_h5w_t *w, hid_t g, const ss_result_field_t *f,
+                              const ss_result_t *r)
+{
+    const void *m = (const char *)r + f->offset;
+    const char *name = ss_result_field_h5_name(f, r->task);
+    int n = f->count_offset ? *(const int *)((const char *)r + f->count_offset) : 0;
+    switch (f->kind) {
+    case SS_FIELD_STRING: return ss_h5w_attr_str(w, g, name, m);
+    case SS_FIELD_I64: return ss_h5w_attr_i64(w, g, name, *(const int64_t *)m);
+    case SS_FIELD_INT: return ss_h5w_attr_i64(w, g, name, *(const int *)m);
+    case SS_FIELD_F64: return ss_h5w_attr_f64(w, g, name, *(const double *)m);
+    case SS_FIELD_STATUS:
+        return ss_h5w_attr_str(w, g, name, ss_status_name(*(const ss_status_t *)m));
+    case SS_FIELD_TASK: return ss_h5w_attr_str(w, g, name, ss_task_name(*(const ss_task_t *)m));
+    case SS_FIELD_F64_ARRAY: return ss_h5w_f64(w, g, name, *(double *const *)m, n);
+    case SS_FIELD_I64_ARRAY: return ss_h5w_i64(w, g, name, *(int64_t *const *)m, n);
+    case SS_FIELD_TRAINING:
+        for (int k = 0; k < SS_KEY_COUNT; k++) {
+            const char *key = ss_training_key_name((ss_training_key_t)k);
+            double v = ss_training_get(m, (ss_training_key_t)k);
+            int rc = ss_training_key_is_int((ss_training_key_t)k)
+                         ? ss_h5w_attr_i64(w, g, key, (int64_t)v)
+                         : ss_h5w_attr_f64(w, g, key, v);
+            if (rc)
+                return -1;
+        }
+        return 0;
+    }
+    return ss_h5w_fail(w, "writing field %s (unknown kind) of", f->name);
+}
+
+static int write_run(ss_h5w_t *w, hid_t top, const ss_run_t *run, const ss_result_t *r)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/runs/%s", r->run_id);
+    hid_t g = ss_h5w_group(w, top, r->run_id, path, 0);
+    if (g < 0)
+        return -1;
+    int rc = ss_h5w_attr_str(w, g, "cell_id", run->cell_id);
+    for (int k = 0; k < ss_result_n_fields && !rc; k++)
+        if (!(ss_result_fields[k].flags & SS_FIELD_NOT_IN_H5))
+            rc = write_result_field(w, g, &ss_result_fields[k], r);
+    if (H5Gclose(g) < 0 && !rc)
+        rc = ss_h5w_fail(w, "closing group");
+    return rc ? -1 : 0;
+}
+
+/* ---- /summary: one group per cell -------------------------------------------------------- */
+
+/* One summary cell from its finished runs: `ok` are the results with status ok (n_ok >= 1),
+   in the order of the sweep's runs; run0 is the first of them. */
+static int write_cell(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *run0,
+                      const ss_result_t *const *ok, int n_ok, int n_diverged, int n_failed,
+                      const ss_log_contents_t *c)
+{
+    const ss_result_t *r0 = ok[0];
+    const ss_dataset_info_t *ds = ss_log_contents_find_dataset(c, r0->dataset);
+    ss_cell_stats_t cs;
+    ss_cell_stats_compute(ok, n_ok, ds ? ds->n_inputs : r0->n_inputs, &cs);
+
+    char path[256];
+    snprintf(path, sizeof path, "/summary/%s", run0->cell_id);
+    hid_t g = ss_h5w_group(w, top, run0->cell_id, path, 0);
+    if (g < 0) {
+        ss_cell_stats_free(&cs);
+        return -1;
+    }
+    /* swept_keys names the attributes that are sweep axes ("" when none), so analysis
+       tells them from bookkeeping attributes without a list of exclusions */
+    char swept[SS_MAX_AXES * 32] = "";
+    for (int a = 0; a < sw->n_axes; a++) {
+        size_t len = strlen(swept);
+        snprintf(swept + len, sizeof swept - len, "%s%s", a ? "," : "",
+                 ss_training_key_name(sw->axes[a].key));
+    }
+    int rc = ss_h5w_attr_str(w, g, "dataset", r0->dataset) ||
+             ss_h5w_attr_str(w, g, "cell_id", run0->cell_id) ||
+             ss_h5w_attr_str(w, g, "swept_keys", swept);
+    for (int a = 0; a < sw->n_axes && !rc; a++) {
+        ss_training_key_t k = sw->axes[a].key;
+        double v = ss_training_get(&run0->training, k);
+        rc = ss_training_key_is_int(k)
+                 ? ss_h5w_attr_i64(w, g, ss_training_key_name(k), (int64_t)v)
+                 : ss_h5w_attr_f64(w, g, ss_training_key_name(k), v);
+    }
+    int n = cs.n, d = cs.n_inputs, K = cs.n_topk;
+    rc = rc || ss_h5w_attr_i64(w, g, "n_realizations", n) ||
+         ss_h5w_attr_i64(w, g, "n_diverged", n_diverged) ||
+         ss_h5w_attr_i64(w, g, "n_failed", n_failed) ||
+         ss_h5w_i64(w, g, "seeds", cs.seeds, n) ||
+         ss_h5w_f64_2d(w, g, "eigenvalues", cs.eigenvalues, n, d) ||
+         ss_h5w_f64(w, g, "eigenvalues_abs_mean", cs.abs_mean, d) ||
+         ss_h5w_f64(w, g, "eigenvalues_abs_std", cs.abs_std, d) ||
+         ss_h5w_f64(w, g, "test_accuracy", cs.test_accuracy, n) ||
+         ss_h5w_f64(w, g, "test_loss", cs.test_loss, n) ||
+         ss_h5w_i64(w, g, "topk", cs.topk, K) ||
+         ss_h5w_f64_2d(w, g, "topk_accuracy", cs.topk_accuracy, n, K) ||
+         ss_h5w_f64_2d(w, g, "randomk_accuracy", cs.randomk_accuracy, n, K);
+    if (H5Gclose(g) < 0 && !rc)
+        rc = ss_h5w_fail(w, "closing group");
+    ss_cell_stats_free(&cs);
+    return rc ? -1 : 0;
+}
+
+/* The cells in the order their first run appears in runs; the finished runs of a cell in
+   the order of runs. res[i]: the result of runs[i] or NULL. */
+static int write_summary(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *runs,
+                         int n_runs, const ss_result_t *const *res,
+                         const ss_log_contents_t *c)
+{
+    int n_cells = 0;
+    for (int i = 0; i < n_runs; i++)
+        if (runs[i].cell + 1 > n_cells)
+            n_cells = runs[i].cell + 1;
+    if (n_cells == 0)
+        return 0;
+    /* members of each cell as a linked list through next[], in run order */
+    int *first = ss_malloc((size_t)n_cells * sizeof *first);
+    int *last = ss_malloc((size_t)n_cells * sizeof *last);
+    int *next = ss_malloc((size_t)n_runs * sizeof *next);
+    const ss_result_t **ok = ss_malloc((size_t)n_runs * sizeof *ok);
+    for (int q = 0; q < n_cells; q++)
+        first[q] = -1;
+    for (int i = 0; i < n_runs; i++) {
+        int q = runs[i].cell;
+        next[i] = -1;
+        if (q < 0)
+            continue;
+        if (first[q] < 0)
+            first[q] = i;
+        else
+            next[last[q]] = i;
+        last[q] = i;
+    }
+    int rc = 0;
+    for (int i = 0; i < n_runs && rc == 0; i++) {
+        int q = runs[i].cell;
+        if (q < 0 || first[q] != i)
+            continue;
+        int n_ok = 0, n_div = 0, n_fail = 0, first_ok = -1;
+        for (int m = i; m >= 0; m = next[m]) {
+            if (!res[m])
+                continue;
+            if (res[m]->status == SS_STATUS_OK) {
+                if (first_ok < 0)
+                    first_ok = m;
+                ok[n_ok++] = res[m];
+            } else if (res[m]->status == SS_STATUS_DIVERGED) {
+                n_div++;
+            } else {
+                n_fail++;
+            }
+        }
+        if (n_ok > 0)
+            rc = write_cell(w, top, sw, &runs[first_ok], ok, n_ok, n_div, n_fail, c);
+    }
+    free(first);
+    free(last);
+    free(next);
+    free(ok);
+    return rc;
+}
+
+static int write_runs_and_summary(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
+                                  const ss_run_t *runs, int n_runs,
+                                  const ss_log_contents_t *c)
+{
+    const ss_result_t **res = ss_calloc(n_runs > 0 ? (size_t)n_runs : 1, sizeof *res);
+    for (int i = 0; i < n_runs; i++)
+        res[i] = ss_log_contents_find(c, runs[i].id);
+    int rc = 0;
+    hid_t top = ss_h5w_group(w, file, "runs", "/runs", 1);
+    if (top < 0)
+        rc = -1;
+    for (int i = 0; i < n_runs && rc == 0; i++)
+        if (res[i])
+            rc = write_run(w, top, &runs[i], res[i]);
+    if (top >= 0)
+        H5Gclose(top);
+    if (rc == 0) {
+        top = ss_h5w_group(w, file, "summary", "/summary", 1);
+        rc = top < 0 ? -1 : write_summary(w, top, sw, runs, n_runs, res, c);
+        if (top >= 0)
+            H5Gclose(top);
+    }
+    free(res);
+    return rc;
+}
+
+/* ---- the atomic write -------------------------------------------------------------------- */
+
+/* The temporary file's name, "<h5_path>.tmp.<pid>", malloc'd. */
+static char *temp_path(const char *h5_path)
+{
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)getpid());
+    return ss_str_concat(h5_path, suffix);
+}
+
+/* fsync a closed file by name: 0, or -1 + errno. */
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
+                      int n_runs, const ss_log_contents_t *c, ss_error_t *err)
+{
+    ss_h5_quiet_t quiet;
+    ss_h5_quiet(&quiet);
+    ss_h5w_t w;
+    hid_t fapl = -1, file = -1;
+    int rc = -1, tmp_exists = 0;
+    char *dir = ss_dirname(h5_path), *tmp = temp_path(h5_path);
+    const char *step = NULL; /* a system step that failed (errno), else w.step */
+
+    char bad[4096];
+    if (ss_mkdir_parent(h5_path, bad, sizeof bad)) {
+        ss_error_set(err, SS_EXIT_RUNTIME,
+                     "%s: cannot write the results snapshot: cannot create directory %s: %s",
+                     h5_path, bad, strerror(errno));
+        memset(&w, 0, sizeof w);
+        goto done;
+    }
+    if (ss_h5w_open(&w) != 0)
+        goto fail;
+    if ((fapl = ss_h5_fapl()) < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+        ss_h5w_fail(&w, "setting up the file access properties for");
+        goto fail;
+    }
+    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (file < 0) {
+        snprintf(w.where, sizeof w.where, "%s", tmp);
+        ss_h5w_fail(&w, "creating");
+        goto fail;
+    }
+    tmp_exists = 1;
+    if (write_root(&w, file, sw, c) || write_datasets(&w, file, c) ||
+        write_runs_and_summary(&w, file, sw, runs, n_runs, c))
+        goto fail;
+    herr_t closed = H5Fclose(file);
+    file = -1;
+    if (closed < 0) {
+        snprintf(w.where, sizeof w.where, "%s", tmp);
+        ss_h5w_fail(&w, "closing");
+        goto fail;
+    }
+    /* HDF5 flushed on close; make the bytes durable before the rename publishes them. */
+    if (fsync_path(tmp) != 0) {
+        step = "fsync of the temporary file";
+        goto fail;
+    }
+    if (rename(tmp, h5_path) != 0) {
+        step = "renaming the temporary file over it";
+        goto fail;
+    }
+    tmp_exists = 0;
+    if (ss_fsync_dir(dir) != 0) {
+        /* The new snapshot is in place but its directory entry may not be durable yet. */
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: fsync of directory %s failed: %s", h5_path,
+                     dir, strerror(errno));
+        goto done;
+    }
+    rc = 0;
+    goto done;
+
+fail:
+    if (step)
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot write the results snapshot: %s: %s",
+                     h5_path, step, strerror(errno));
+    else
+        ss_error_set(err, SS_EXIT_RUNTIME,
+                     "%s: cannot write the results snapshot: %s failed: %s", h5_path,
+                     w.step[0] ? w.step : "HDF5", w.detail[0] ? w.detail : "HDF5 error");
+    if (file >= 0)
+        H5Fclose(file);
+    if (tmp_exists)
+        unlink(tmp);
+done:
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    ss_h5w_close(&w);
+    H5Eclear2(H5E_DEFAULT);
+    ss_h5_loud(&quiet);
+    free(dir);
+    free(tmp);
+    return rc;
+}

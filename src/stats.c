@@ -1,0 +1,96 @@
+/* stats.c - means, spreads and rank correlations. See include/specsweep/stats.h. */
+#include "specsweep/stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "specsweep/util.h"
+
+void ss_stats_average_ranks(const double *x, int n, double *rank)
+{
+    int *idx = ss_malloc((size_t)n * sizeof *idx);
+    for (int i = 0; i < n; i++)
+        idx[i] = i;
+    for (int i = 1; i < n; i++) { /* insertion sort: inputs are at most a few thousand */
+        int v = idx[i], j = i - 1;
+        while (j >= 0 && x[idx[j]] > x[v]) {
+            idx[j + 1] = idx[j];
+            j--;
+        }
+        idx[j + 1] = v;
+    }
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j + 1 < n && x[idx[j + 1]] == x[idx[i]])
+            j++;
+        for (int q = i; q <= j; q++)
+            rank[idx[q]] = 0.5 * (i + j) + 1.0;
+        i = j + 1;
+    }
+    free(idx);
+}
+
+double ss_stats_spearman(const double *x, const double *y, int n)
+{
+    if (n < 2)
+        return NAN;
+    for (int i = 0; i < n; i++)
+        if (isnan(x[i]) || isnan(y[i]))
+            return NAN;
+    double *rx = ss_malloc((size_t)n * sizeof *rx), *ry = ss_malloc((size_t)n * sizeof *ry);
+    ss_stats_average_ranks(x, n, rx);
+    ss_stats_average_ranks(y, n, ry);
+    double mx = 0, my = 0;
+    for (int i = 0; i < n; i++) {
+        mx += rx[i];
+        my += ry[i];
+    }
+    mx /= n;
+    my /= n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (int i = 0; i < n; i++) {
+        sxy += (rx[i] - mx) * (ry[i] - my);
+        sxx += (rx[i] - mx) * (rx[i] - mx);
+        syy += (ry[i] - my) * (ry[i] - my);
+    }
+    free(rx);
+    free(ry);
+    return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+}
+
+void ss_stats_mean_std(const double *v, long n, double *mean, double *std)
+{
+    double m = 0, s = 0;
+    long k = 0;
+    for (long i = 0; i < n; i++)
+        if (!isnan(v[i])) {
+            m += v[i];
+            k++;
+        }
+    if (!k) {
+        *mean = *std = NAN;
+        return;
+    }
+    m /= (double)k;
+    for (long i = 0; i < n; i++)
+        if (!isnan(v[i]))
+            s += (v[i] - m) * (v[i] - m);
+    *mean = m;
+    *std = sqrt(s / (double)k);
+}
+
+void ss_stats_abs_columns(const double *m, int rows, int cols, double *mean, double *std)
+{
+    for (int j = 0; j < cols; j++) {
+        double s = 0.0, v = 0.0;
+        for (int i = 0; i < rows; i++)
+            s += fabs(m[(size_t)i * cols + j]);
+        s /= rows;
+        for (int i = 0; i < rows; i++) {
+            double d = fabs(m[(size_t)i * cols + j]) - s;
+            v += d * d;
+        }
+        mean[j] = s;
+        std[j] = sqrt(v / rows);
+    }
+}

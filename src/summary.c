@@ -1,0 +1,319 @@
+/* summary.c - the table `specsweep summary` prints. See include/specsweep/summary.h. */
+#include "specsweep/summary.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "specsweep/h5io.h"
+#include "specsweep/result.h"
+#include "specsweep/snapshot.h"
+#include "specsweep/stats.h"
+
+/* Growing text cell of the table. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} sbuf_t;
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap = (b->cap ? b->cap : 64) + (size_t)n + 64;
+        b->s = ss_realloc(b->s, b->cap);
+    }
+}
+
+enum { COL_DATASET, COL_SETTINGS, COL_N, COL_METRIC, COL_SPEARMAN, COL_TOP, N_COLS };
+#define TOP_INPUTS 5
+
+typedef struct {
+    char *col[N_COLS];
+} row_t;
+
+static herr_t collect_key_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+    int k = ss_training_key_lookup(name);
+    if (k >= 0)
+        *(unsigned *)data |= 1u << k;
+    return 0;
+}
+
+/* The table row of one summary cell; returns -1 if the group is not a summary cell. */
+static int summary_row(hid_t file, hid_t cell, row_t *row, int *has_truth)
+{
+    memset(row, 0, sizeof *row);
+    char *dataset = ss_h5_attr_str(cell, "dataset");
+    double n_real = 0;
+    if (!dataset || ss_h5_attr_f64(cell, "n_realizations", &n_real) != 0) {
+        free(dataset);
+        return -1;
+    }
+    sbuf_t b[N_COLS];
+    memset(b, 0, sizeof b);
+    sb_printf(&b[COL_DATASET], "%s", dataset);
+
+    /* Swept keys: the attributes that are training keys, in key order. */
+    unsigned key_mask = 0;
+    hsize_t idx = 0;
+    H5Aiterate2(cell, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_key_attr, &key_mask);
+    for (int k = 0; k < SS_KEY_COUNT; k++) {
+        const char *name = ss_training_key_name((ss_training_key_t)k);
+        double v;
+        if (!((key_mask >> k) & 1u) || ss_h5_attr_f64(cell, name, &v) != 0)
+            continue;
+        const char *sep = b[COL_SETTINGS].len ? " " : "";
+        if (ss_training_key_is_int((ss_training_key_t)k))
+            sb_printf(&b[COL_SETTINGS], "%s%s=%lld", sep, name, (long long)v);
+        else
+            sb_printf(&b[COL_SETTINGS], "%s%s=%g", sep, name, v);
+    }
+    if (!b[COL_SETTINGS].len)
+        sb_printf(&b[COL_SETTINGS], "-");
+
+    double n_div = 0, n_fail = 0;
+    ss_h5_attr_f64(cell, "n_diverged", &n_div);
+    ss_h5_attr_f64(cell, "n_failed", &n_fail);
+    sb_printf(&b[COL_N], "%lld", (long long)n_real);
+    if (n_div > 0 || n_fail > 0)
+        sb_printf(&b[COL_N], " (+%lld diverged, %lld failed)", (long long)n_div,
+                  (long long)n_fail);
+
+    /* Dataset metadata: task, truth, feature names. */
+    int regression = 0;
+    double *truth = NULL;
+    char **fnames = NULL;
+    long n_truth = 0, n_fnames = 0;
+    char dpath[SS_NAME_MAX + 16];
+    snprintf(dpath, sizeof dpath, "/datasets/%s", dataset);
+    if (ss_h5_valid_link_name(dataset) && H5Lexists(file, "datasets", H5P_DEFAULT) > 0 &&
+        H5Lexists(file, dpath, H5P_DEFAULT) > 0) {
+        hid_t dg = H5Gopen2(file, dpath, H5P_DEFAULT);
+        if (dg >= 0) {
+            double nc;
+            if (ss_h5_attr_f64(dg, "n_classes", &nc) == 0 && nc == 0)
+                regression = 1;
+            truth = ss_h5_read_f64(dg, "relevance_truth", &n_truth);
+            fnames = ss_h5_read_strings(dg, "feature_names", &n_fnames);
+            H5Gclose(dg);
+        }
+    }
+    H5Eclear2(H5E_DEFAULT);
+
+    long n_acc;
+    double m, sd;
+    double *metric = ss_h5_read_f64(cell, regression ? "test_loss" : "test_accuracy", &n_acc);
+    if (metric && n_acc > 0) {
+        ss_stats_mean_std(metric, n_acc, &m, &sd);
+        sb_printf(&b[COL_METRIC], regression ? "MAE %.4f ± %.4f" : "%.4f ± %.4f", m, sd);
+    } else {
+        sb_printf(&b[COL_METRIC], "-");
+    }
+    free(metric);
+
+    long n_in = 0, n_std = 0;
+    double *mean = ss_h5_read_f64(cell, "eigenvalues_abs_mean", &n_in);
+    double *std = ss_h5_read_f64(cell, "eigenvalues_abs_std", &n_std);
+    if (truth && n_truth == n_in && n_in > 0) {
+        *has_truth = 1;
+        double rho = ss_stats_spearman(mean, truth, (int)n_in);
+        sb_printf(&b[COL_SPEARMAN], isnan(rho) ? "-" : "%+.3f", rho);
+    } else {
+        sb_printf(&b[COL_SPEARMAN], "-");
+    }
+    if (mean && n_in > 0) {
+        unsigned char *used = ss_calloc((size_t)n_in, 1);
+        for (int t = 0; t < TOP_INPUTS && t < n_in; t++) {
+            long best = -1;
+            for (long i = 0; i < n_in; i++)
+                if (!used[i] && !isnan(mean[i]) && (best < 0 || mean[i] > mean[best]))
+                    best = i;
+            if (best < 0)
+                break;
+            used[best] = 1;
+            double s = std && n_std == n_in ? std[best] : NAN;
+            if (fnames && n_fnames == n_in)
+                sb_printf(&b[COL_TOP], "%s%s(%.3g±%.2g)", t ? " " : "", fnames[best],
+                          mean[best], s);
+            else
+                sb_printf(&b[COL_TOP], "%s%ld(%.3g±%.2g)", t ? " " : "", best, mean[best], s);
+        }
+        free(used);
+    }
+    if (!b[COL_TOP].s)
+        sb_printf(&b[COL_TOP], "-");
+    free(mean);
+    free(std);
+    free(truth);
+    ss_h5_free_strings(fnames, n_fnames);
+    free(dataset);
+    for (int k = 0; k < N_COLS; k++)
+        row->col[k] = b[k].s;
+    return 0;
+}
+
+/* Display width of UTF-8 text (the table uses "±"). */
+static size_t text_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+static void print_cell(FILE *out, const char *s, size_t width, int last)
+{
+    fputs(s, out);
+    if (!last)
+        for (size_t w = text_width(s); w < width + 2; w++)
+            fputc(' ', out);
+}
+
+int ss_summary_print(const char *h5_path, FILE *out, ss_error_t *err)
+{
+    ss_h5_quiet_t quiet;
+    ss_h5_quiet(&quiet);
+    int rc = -1;
+    hid_t fapl = -1, file = -1, grp = -1;
+    char *format = NULL, *sweep_name = NULL;
+    char **names = NULL;
+    long n_names = 0, n_rows = 0;
+    row_t *rows = NULL;
+
+    struct stat st;
+    if (stat(h5_path, &st) != 0) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", h5_path, strerror(errno));
+        goto done;
+    }
+    fapl = ss_h5_fapl();
+    file = H5Fopen(h5_path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+    if (file < 0) {
+        char detail[400];
+        ss_h5_detail(detail, sizeof detail);
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%s: not a specsweep results file (HDF5 cannot open it: %s)", h5_path,
+                     detail);
+        goto done;
+    }
+    format = ss_h5_attr_str(file, "format");
+    double version = 0;
+    if (!format || strcmp(format, "specsweep-results") != 0 ||
+        ss_h5_attr_f64(file, "format_version", &version) != 0) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%s: not a specsweep results file (no format=\"specsweep-results\" "
+                     "attribute)", h5_path);
+        goto done;
+    }
+    if (version != SS_FORMAT_VERSION) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%s: results format_version %g is not supported (this specsweep "
+                     "reads version %d)", h5_path, version, SS_FORMAT_VERSION);
+        goto done;
+    }
+    sweep_name = ss_h5_attr_str(file, "sweep_name");
+
+    /* Run totals from /runs. */
+    long n_status[3] = {0, 0, 0}, n_runs = 0;
+    if (H5Lexists(file, "runs", H5P_DEFAULT) > 0 &&
+        (grp = H5Gopen2(file, "runs", H5P_DEFAULT)) >= 0) {
+        names = ss_h5_link_names(grp, &n_names);
+        for (long i = 0; i < n_names; i++) {
+            hid_t g = H5Gopen2(grp, names[i], H5P_DEFAULT);
+            if (g < 0)
+                continue;
+            char *status = ss_h5_attr_str(g, "status");
+            int sidx = status ? ss_status_lookup(status) : -1;
+            if (sidx >= 0)
+                n_status[sidx]++;
+            n_runs++;
+            free(status);
+            H5Gclose(g);
+        }
+        ss_h5_free_strings(names, n_names);
+        names = NULL;
+        H5Gclose(grp);
+        grp = -1;
+    }
+
+    int has_truth = 0;
+    if (H5Lexists(file, "summary", H5P_DEFAULT) > 0 &&
+        (grp = H5Gopen2(file, "summary", H5P_DEFAULT)) >= 0) {
+        names = ss_h5_link_names(grp, &n_names);
+        rows = ss_calloc(n_names > 0 ? (size_t)n_names : 1, sizeof *rows);
+        for (long i = 0; i < n_names; i++) {
+            hid_t g = H5Gopen2(grp, names[i], H5P_DEFAULT);
+            if (g < 0)
+                continue;
+            if (summary_row(file, g, &rows[n_rows], &has_truth) == 0)
+                n_rows++;
+            H5Gclose(g);
+        }
+    }
+    H5Eclear2(H5E_DEFAULT);
+
+    fprintf(out, "%s: sweep \"%s\", %ld cell%s with results\n\n", h5_path,
+            sweep_name ? sweep_name : "?", n_rows, n_rows == 1 ? "" : "s");
+    if (n_rows > 0) {
+        static const char *const head[N_COLS] = {
+            "dataset", "settings", "n", "test accuracy (MAE)", "spearman",
+            "top inputs by mean |eigenvalue| (mean±std)"};
+        size_t width[N_COLS];
+        for (int k = 0; k < N_COLS; k++) {
+            width[k] = text_width(head[k]);
+            for (long i = 0; i < n_rows; i++)
+                if (text_width(rows[i].col[k]) > width[k])
+                    width[k] = text_width(rows[i].col[k]);
+        }
+        for (int k = 0; k < N_COLS; k++)
+            if (k != COL_SPEARMAN || has_truth)
+                print_cell(out, head[k], width[k], k == N_COLS - 1);
+        fputc('\n', out);
+        for (long i = 0; i < n_rows; i++) {
+            for (int k = 0; k < N_COLS; k++)
+                if (k != COL_SPEARMAN || has_truth)
+                    print_cell(out, rows[i].col[k], width[k], k == N_COLS - 1);
+            fputc('\n', out);
+        }
+        fputc('\n', out);
+        if (has_truth)
+            fprintf(out, "spearman: rank correlation of mean |eigenvalue| with the "
+                         "dataset's relevance_truth\n");
+    }
+    fprintf(out, "runs: %ld ok, %ld diverged, %ld failed (%ld in the file)\n", n_status[0],
+            n_status[1], n_status[2], n_runs);
+    rc = 0;
+
+done:
+    if (grp >= 0)
+        H5Gclose(grp);
+    if (file >= 0)
+        H5Fclose(file);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    for (long i = 0; i < n_rows; i++)
+        for (int k = 0; k < N_COLS; k++)
+            free(rows[i].col[k]);
+    free(rows);
+    ss_h5_free_strings(names, n_names);
+    free(format);
+    free(sweep_name);
+    H5Eclear2(H5E_DEFAULT);
+    ss_h5_loud(&quiet);
+    return rc;
+}
