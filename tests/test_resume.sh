@@ -90,5 +90,18 @@ check "interrupted+resumed /runs identical to uninterrupted ($(tail -1 "$tmp/cmp
 check "re-running a complete sweep exits 0 (got $rc)" '[ $rc -eq 0 ]'
 check "re-running a complete sweep trains nothing" 'grep -q "8 done, 0 to run" "$tmp/run3.out"'
 
+# A log written by specsweep 0.1.0 (tests/fixtures/log-0.1.0) resumes: nothing is left to
+# run and the rebuilt snapshot equals the one 0.1.0 built, /runs, /summary and /datasets.
+fx="$SS_TEST_DIR/fixtures/log-0.1.0"
+mkdir -p "$tmp/legacy"
+cp "$fx/sweep.yaml" "$fx/results.h5.log" "$tmp/legacy/"
+n_legacy=$("$SPECSWEEP" list "$tmp/legacy/sweep.yaml" -o "$tmp/legacy/results.h5" | grep -c '^ok')
+check "the 0.1.0 log lists its 6 runs as done (got $n_legacy)" '[ "$n_legacy" -eq 6 ]'
+"$SPECSWEEP" run "$tmp/legacy/sweep.yaml" -o "$tmp/legacy/results.h5" > "$tmp/legacy.out" 2>&1; rc=$?
+check "resuming the 0.1.0 log exits 0 (got $rc)" '[ $rc -eq 0 ]'
+check "resuming the 0.1.0 log trains nothing" 'grep -q "6 done, 0 to run" "$tmp/legacy.out"'
+$PY "$SS_TEST_DIR/h5compare.py" "$fx/expected.h5" "$tmp/legacy/results.h5" --all > "$tmp/legacy.cmp"; rc=$?
+check "snapshot rebuilt from the 0.1.0 log equals 0.1.0's ($(tail -1 "$tmp/legacy.cmp"))" '[ $rc -eq 0 ]'
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
