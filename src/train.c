@@ -47,10 +47,6 @@ static void evaluate_group(ss_net_t *net, const ss_train_hooks_t *h, const float
     *metric = n > 0 ? correct / n : NAN;
 }
 
-/* Rows idx[0..n) of x (d wide) and y into xo, yo. The rows are scattered over a training
-   set that is usually far larger than the caches: the start of the row two ahead is
-   prefetched, so its first misses overlap the copy of this one (the hardware prefetcher
-   picks up the rest of a row once it is being read sequentially). */
 /* Minibatch k of an epoch: its size (returned) and this rank's rows [*lo, *hi) in it. */
 static int step_shard(int k, int n_fit, int batch, const ss_train_hooks_t *h, int *lo,
                       int *hi)
@@ -61,6 +57,10 @@ static int step_shard(int k, int n_fit, int batch, const ss_train_hooks_t *h, in
     return b_total;
 }
 
+/* Rows idx[0..n) of x (d wide) and y into xo, yo. The rows are scattered over a training
+   set that is usually far larger than the caches: the start of the row two ahead is
+   prefetched, so its first misses overlap the copy of this one (the hardware prefetcher
+   picks up the rest of a row once it is being read sequentially). */
 static void gather_rows(const float *x, const float *y, int d, const uint32_t *idx, int n,
                         float *xo, float *yo)
 {
@@ -155,82 +155,80 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
     free(mask);
 }
 
-int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
-                 const ss_train_hooks_t *hooks, ss_result_t *res, ss_error_t *err)
+/* The state of one run's training on this rank. */
+typedef struct {
+    const ss_sweep_t *sw;
+    const ss_run_t *run;
+    const ss_dataset_t *ds;
+    const ss_train_hooks_t *h;
+    int d, G;                   /* inputs, group size */
+    int n_all, n_fit, n_val;    /* training rows: fitted + held out for validation */
+    int batch, n_steps;         /* minibatch size and minibatches per epoch */
+    uint32_t *all_idx;          /* n_all: a permutation; the first n_fit are fitted
+                                   (reshuffled every epoch), the rest validate */
+    float *x_val, *y_val;       /* the validation rows, gathered once */
+    float *xb[2], *yb[2];       /* two minibatch shards: the next one is gathered while
+                                   the group sums gradients */
+    ss_net_t net;
+    size_t *part;               /* G + 1 cuts of params, for the sharded optimizer */
+    int sharded;                /* G > 1 with part-wise sums (train.h) */
+    size_t opt_lo, opt_hi;      /* this rank's optimizer range */
+    ss_rng_t shuffle_rng;
+    int n_first, use_dropout;   /* dropout after the first hidden layer (its width) */
+    uint64_t step;              /* minibatches taken so far */
+} trainer_t;
+
+/* Validation split: the same for every seed of a cell (from the dataset's seed), so the
+   cells' seeds differ only in initialisation, order and dropout. */
+static int trainer_split(trainer_t *t, ss_error_t *err)
 {
-    static const ss_train_hooks_t single = {0, 1, {NULL, NULL}, NULL, NULL,
-                                            {NULL, NULL, NULL, NULL}};
-    const ss_train_hooks_t *h = hooks ? hooks : &single;
-    const ss_training_t *tr = &run->training;
-    const ss_dataset_spec_t *spec = &sw->datasets[run->dataset];
-    const int d = ds->info.n_inputs, G = h->group_size > 0 ? h->group_size : 1;
-    int rc = -1;
-
-    memset(res, 0, sizeof *res);
-    snprintf(res->run_id, sizeof res->run_id, "%s", run->id);
-    snprintf(res->dataset, sizeof res->dataset, "%s", ds->info.name);
-    res->task = ds->info.task;
-    res->seed = run->seed;
-    res->training = *tr;
-    res->ranks = G;
-    res->n_inputs = d;
-    res->test_accuracy = NAN;
-    res->test_loss = NAN;
-
-    /* Validation split: the same for every seed of a cell (from the dataset's seed). */
-    int n_all = ds->info.n_train;
-    int n_val = (int)floor(tr->validation_fraction * n_all + 0.5);
-    if (n_val >= n_all)
-        n_val = n_all - 1;
-    int n_fit = n_all - n_val;
-    if (n_fit < 1) {
+    const ss_dataset_t *ds = t->ds;
+    const ss_training_t *tr = &t->run->training;
+    t->n_all = ds->info.n_train;
+    t->n_val = (int)floor(tr->validation_fraction * t->n_all + 0.5);
+    if (t->n_val >= t->n_all)
+        t->n_val = t->n_all - 1;
+    t->n_fit = t->n_all - t->n_val;
+    if (t->n_fit < 1) {
         ss_error_set(err, SS_EXIT_INPUT, "dataset %s: no training samples", ds->info.name);
         return -1;
     }
-    int batch = tr->batch_size < n_fit ? tr->batch_size : n_fit;
-    int max_shard = (batch + G - 1) / G;
-
-    uint32_t *all_idx = ss_malloc((size_t)n_all * sizeof *all_idx);
-    for (int i = 0; i < n_all; i++)
-        all_idx[i] = (uint32_t)i;
+    t->all_idx = ss_malloc((size_t)t->n_all * sizeof *t->all_idx);
+    for (int i = 0; i < t->n_all; i++)
+        t->all_idx[i] = (uint32_t)i;
     ss_rng_t rng;
-    ss_rng_seed(&rng, spec->data_seed ^ ss_hash_str(ds->info.name), SS_STREAM_SPLIT);
-    ss_rng_shuffle(&rng, all_idx, (size_t)n_all);
-    uint32_t *fit_idx = all_idx;          /* first n_fit of the permutation */
-    const uint32_t *val_idx = all_idx + n_fit;
+    ss_rng_seed(&rng, t->sw->datasets[t->run->dataset].data_seed ^ ss_hash_str(ds->info.name),
+                SS_STREAM_SPLIT);
+    ss_rng_shuffle(&rng, t->all_idx, (size_t)t->n_all);
+    size_t nv = (size_t)(t->n_val > 0 ? t->n_val : 1);
+    t->x_val = ss_alloc_aligned(nv * (size_t)t->d * sizeof(float));
+    t->y_val = ss_alloc_aligned(nv * sizeof(float));
+    gather_rows(ds->x_train, ds->y_train, t->d, t->all_idx + t->n_fit, t->n_val, t->x_val,
+                t->y_val);
+    return 0;
+}
 
-    float *x_val = ss_alloc_aligned((size_t)(n_val > 0 ? n_val : 1) * d * sizeof(float));
-    float *y_val = ss_alloc_aligned((size_t)(n_val > 0 ? n_val : 1) * sizeof(float));
-    gather_rows(ds->x_train, ds->y_train, d, val_idx, n_val, x_val, y_val);
-    /* Two minibatch buffers: the next shard is gathered while the group sums gradients. */
-    float *xb[2], *yb[2];
+/* Minibatch buffers, the network (initialised from the run seed) and the optimizer's
+   parts. Returns 0 or -1 with err. */
+static int trainer_setup(trainer_t *t, ss_error_t *err)
+{
+    const ss_training_t *tr = &t->run->training;
+    const ss_dataset_t *ds = t->ds;
+    t->batch = tr->batch_size < t->n_fit ? tr->batch_size : t->n_fit;
+    t->n_steps = (t->n_fit + t->batch - 1) / t->batch;
+    int max_shard = (t->batch + t->G - 1) / t->G;
     for (int k = 0; k < 2; k++) {
-        xb[k] = ss_alloc_aligned((size_t)max_shard * d * sizeof(float));
-        yb[k] = ss_alloc_aligned((size_t)max_shard * sizeof(float));
+        t->xb[k] = ss_alloc_aligned((size_t)max_shard * t->d * sizeof(float));
+        t->yb[k] = ss_alloc_aligned((size_t)max_shard * sizeof(float));
     }
-    size_t *part = ss_calloc((size_t)G + 1, sizeof *part);
-
-    ss_net_t net;
-    memset(&net, 0, sizeof net);
+    t->part = ss_calloc((size_t)t->G + 1, sizeof *t->part);
     int n_out = ds->info.n_classes > 0 ? ds->info.n_classes : 1;
-    ss_task_t task = ds->info.task;
-    if (ss_net_create(&net, &sw->model, tr, d, n_out, task, max_shard > 256 ? max_shard : 256,
-                      (uint64_t)run->seed, err) != 0)
-        goto done;
+    if (ss_net_create(&t->net, &t->sw->model, tr, t->d, n_out, ds->info.task,
+                      max_shard > 256 ? max_shard : 256, (uint64_t)t->run->seed, err) != 0)
+        return -1;
     /* Mostly-zero inputs (images): the first layer visits only the nonzero ones. */
     if (ds->input_density <= SS_SPARSE_INPUT_DENSITY && ds->max_row_nonzeros > 0)
-        ss_net_set_sparse_inputs(&net, ds->max_row_nonzeros);
-
-    res->train_loss = ss_calloc((size_t)tr->epochs, sizeof(double));
-    res->val_metric = ss_calloc((size_t)tr->epochs, sizeof(double));
-    res->eigenvalues = ss_calloc((size_t)d, sizeof(double));
-    res->eigenvalues_raw = ss_calloc((size_t)d, sizeof(double));
-
-    ss_rng_t shuffle_rng, dropout_rng;
-    ss_rng_seed(&shuffle_rng, (uint64_t)run->seed, SS_STREAM_SHUFFLE);
-    const int n_first = sw->model.n_hidden > 0 ? sw->model.hidden[0] : 0;
-    const int use_dropout = sw->model.dropout_after_first > 0 && n_first > 0;
-    uint64_t step = 0;
+        ss_net_set_sparse_inputs(&t->net, ds->max_row_nonzeros);
 
     /* Data parallel (G > 1) with hooks->parts: the gradient is summed part-wise, rank
        r receives the complete sum of params[part[r], part[r+1]) only and takes the
@@ -238,95 +236,162 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
        bytes move as with one allreduce of the gradient, and each rank does 1/G of the
        optimizer work. Without them: one sum over the whole gradient, every rank steps
        every parameter. Either way every rank ends each step with the same parameters. */
-    const int sharded = G > 1 && h->parts.sum_begin && h->parts.sum_end && h->parts.gather;
-    optimizer_parts(net.n_params, sharded ? G : 1, part);
-    const size_t opt_lo = sharded ? part[h->group_rank] : 0;
-    const size_t opt_hi = sharded ? part[h->group_rank + 1] : net.n_params;
-    const int n_steps = (n_fit + batch - 1) / batch;
+    const ss_train_hooks_t *h = t->h;
+    t->sharded = t->G > 1 && h->parts.sum_begin && h->parts.sum_end && h->parts.gather;
+    optimizer_parts(t->net.n_params, t->sharded ? t->G : 1, t->part);
+    t->opt_lo = t->sharded ? t->part[h->group_rank] : 0;
+    t->opt_hi = t->sharded ? t->part[h->group_rank + 1] : t->net.n_params;
+    ss_rng_seed(&t->shuffle_rng, (uint64_t)t->run->seed, SS_STREAM_SHUFFLE);
+    t->n_first = t->sw->model.n_hidden > 0 ? t->sw->model.hidden[0] : 0;
+    t->use_dropout = t->sw->model.dropout_after_first > 0 && t->n_first > 0;
+    return 0;
+}
+
+/* One minibatch step k of the epoch on the shard in buffer `cur`, gathering shard k + 1
+   into the other buffer meanwhile. Adds the shard's data loss to *data_loss and this
+   rank's part of the L2 penalty to *l2_sum. */
+static void train_step(trainer_t *t, int k, int cur, double *data_loss, double *l2_sum)
+{
+    const ss_train_hooks_t *h = t->h;
+    const ss_dataset_t *ds = t->ds;
+    ss_rng_t dropout_rng;
+    int lo, hi, b_total = step_shard(k, t->n_fit, t->batch, h, &lo, &hi);
+    if (t->use_dropout) {
+        /* The mask of the sample at position p of the minibatch is the p-th row of a
+           stream seeded by (seed, step): each rank skips to its shard's first row, so
+           the masks are the same for any group layout. */
+        ss_rng_seed(&dropout_rng, (uint64_t)t->run->seed, SS_STREAM_DROPOUT + (t->step << 8));
+        for (long q = 0; q < (long)lo * t->n_first; q++)
+            ss_rng_next(&dropout_rng);
+    }
+    t->step++;
+    *data_loss += ss_net_forward_backward(&t->net, t->xb[cur], t->yb[cur], hi - lo, b_total,
+                                          t->use_dropout ? &dropout_rng : NULL, &h->reduce);
+    if (t->sharded)
+        h->parts.sum_begin(h->parts.ctx, t->net.grads, t->part);
+    else if (t->G > 1 && h->reduce.sum)
+        h->reduce.sum(h->reduce.ctx, t->net.grads, t->net.n_params);
+    if (k + 1 < t->n_steps) {
+        /* the next shard, while the other ranks of the group catch up */
+        int nlo, nhi;
+        step_shard(k + 1, t->n_fit, t->batch, h, &nlo, &nhi);
+        gather_rows(ds->x_train, ds->y_train, t->d,
+                    t->all_idx + (size_t)(k + 1) * t->batch + nlo, nhi - nlo, t->xb[cur ^ 1],
+                    t->yb[cur ^ 1]);
+    }
+    if (t->sharded)
+        h->parts.sum_end(h->parts.ctx, t->net.grads, t->part);
+    *l2_sum += ss_net_update(&t->net, t->opt_lo, t->opt_hi);
+    if (t->sharded)
+        h->parts.gather(h->parts.ctx, t->net.params, t->part);
+}
+
+/* One epoch: shuffle, every minibatch, then the epoch's loss and validation metric into
+   res. Returns 0, 1 if the group abandoned the run (hooks->poll), 2 if the loss is no
+   longer finite (res->status diverged). */
+static int train_epoch(trainer_t *t, int epoch, ss_result_t *res)
+{
+    const ss_train_hooks_t *h = t->h;
+    ss_rng_shuffle(&t->shuffle_rng, t->all_idx, (size_t)t->n_fit);
+    double data_loss = 0.0, l2_sum = 0.0;
+    int lo, hi;
+    step_shard(0, t->n_fit, t->batch, h, &lo, &hi);
+    gather_rows(t->ds->x_train, t->ds->y_train, t->d, t->all_idx + lo, hi - lo, t->xb[0],
+                t->yb[0]);
+    for (int k = 0, cur = 0; k < t->n_steps; k++, cur ^= 1) {
+        train_step(t, k, cur, &data_loss, &l2_sum);
+        if (h->poll && h->poll(h->poll_ctx))
+            return 1; /* abandoned: the group agreed to stop */
+    }
+    /* sharded: each rank holds the penalty of its part, so it is summed too */
+    double other = 0.0;
+    reduce_pair(h, &data_loss, t->sharded ? &l2_sum : &other);
+    double loss = data_loss / t->n_fit + l2_sum / t->n_steps;
+    res->train_loss[epoch] = loss;
+    double vloss, vmetric;
+    evaluate_group(&t->net, h, t->x_val, t->y_val, t->n_val, t->d, NULL, &vloss, &vmetric);
+    res->val_metric[epoch] = t->ds->info.task == SS_TASK_REGRESSION ? vloss : vmetric;
+    res->n_epochs = epoch + 1;
+    if (!isfinite(loss)) {
+        res->status = SS_STATUS_DIVERGED;
+        snprintf(res->message, sizeof res->message, "training loss became %s at epoch %d",
+                 isnan(loss) ? "NaN" : "infinite", epoch + 1);
+        return 2;
+    }
+    return 0;
+}
+
+static void trainer_free(trainer_t *t)
+{
+    ss_net_destroy(&t->net);
+    free(t->all_idx);
+    free(t->x_val);
+    free(t->y_val);
+    for (int k = 0; k < 2; k++) {
+        free(t->xb[k]);
+        free(t->yb[k]);
+    }
+    free(t->part);
+}
+
+int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
+                 const ss_train_hooks_t *hooks, ss_result_t *res, ss_error_t *err)
+{
+    static const ss_train_hooks_t single = {0, 1, {NULL, NULL}, NULL, NULL,
+                                            {NULL, NULL, NULL, NULL}};
+    trainer_t t;
+    memset(&t, 0, sizeof t);
+    t.sw = sw;
+    t.run = run;
+    t.ds = ds;
+    t.h = hooks ? hooks : &single;
+    t.d = ds->info.n_inputs;
+    t.G = t.h->group_size > 0 ? t.h->group_size : 1;
+    const ss_training_t *tr = &run->training;
+
+    memset(res, 0, sizeof *res);
+    snprintf(res->run_id, sizeof res->run_id, "%s", run->id);
+    snprintf(res->dataset, sizeof res->dataset, "%s", ds->info.name);
+    res->task = ds->info.task;
+    res->seed = run->seed;
+    res->training = *tr;
+    res->ranks = t.G;
+    res->n_inputs = t.d;
+    res->test_accuracy = NAN;
+    res->test_loss = NAN;
+
+    int rc = -1;
+    if (trainer_split(&t, err) != 0 || trainer_setup(&t, err) != 0)
+        goto done;
+    res->train_loss = ss_calloc((size_t)tr->epochs, sizeof(double));
+    res->val_metric = ss_calloc((size_t)tr->epochs, sizeof(double));
+    res->eigenvalues = ss_calloc((size_t)t.d, sizeof(double));
+    res->eigenvalues_raw = ss_calloc((size_t)t.d, sizeof(double));
 
     double t0 = ss_now();
     for (int epoch = 0; epoch < tr->epochs; epoch++) {
-        ss_rng_shuffle(&shuffle_rng, fit_idx, (size_t)n_fit);
-        double data_loss = 0.0, l2_sum = 0.0;
-        int cur = 0, lo, hi;
-        step_shard(0, n_fit, batch, h, &lo, &hi);
-        gather_rows(ds->x_train, ds->y_train, d, fit_idx + lo, hi - lo, xb[0], yb[0]);
-        for (int k = 0; k < n_steps; k++) {
-            int b_total = step_shard(k, n_fit, batch, h, &lo, &hi);
-            if (use_dropout) {
-                /* The mask of the sample at position p of the minibatch is the p-th row of
-                   a stream seeded by (seed, step): each rank skips to its shard's first
-                   row, so the masks are the same for any group layout. */
-                ss_rng_seed(&dropout_rng, (uint64_t)run->seed,
-                            SS_STREAM_DROPOUT + (step << 8));
-                for (long q = 0; q < (long)lo * n_first; q++)
-                    ss_rng_next(&dropout_rng);
-            }
-            step++;
-            data_loss += ss_net_forward_backward(&net, xb[cur], yb[cur], hi - lo, b_total,
-                                                 use_dropout ? &dropout_rng : NULL,
-                                                 &h->reduce);
-            if (sharded)
-                h->parts.sum_begin(h->parts.ctx, net.grads, part);
-            else if (G > 1 && h->reduce.sum)
-                h->reduce.sum(h->reduce.ctx, net.grads, net.n_params);
-            if (k + 1 < n_steps) {
-                /* the next shard, while the other ranks of the group catch up */
-                int nlo, nhi;
-                step_shard(k + 1, n_fit, batch, h, &nlo, &nhi);
-                gather_rows(ds->x_train, ds->y_train, d, fit_idx + (size_t)(k + 1) * batch + nlo,
-                            nhi - nlo, xb[cur ^ 1], yb[cur ^ 1]);
-            }
-            if (sharded)
-                h->parts.sum_end(h->parts.ctx, net.grads, part);
-            l2_sum += ss_net_update(&net, opt_lo, opt_hi);
-            if (sharded)
-                h->parts.gather(h->parts.ctx, net.params, part);
-            cur ^= 1;
-            if (h->poll && h->poll(h->poll_ctx)) {
-                rc = 1; /* abandoned: the group agreed to stop */
-                goto done;
-            }
+        int e = train_epoch(&t, epoch, res);
+        if (e == 1) {
+            rc = 1;
+            goto done;
         }
-        /* sharded: each rank holds the penalty of its part, so it is summed too */
-        double other = 0.0;
-        reduce_pair(h, &data_loss, sharded ? &l2_sum : &other);
-        double loss = data_loss / n_fit + l2_sum / n_steps;
-        res->train_loss[epoch] = loss;
-        double vloss, vmetric;
-        evaluate_group(&net, h, x_val, y_val, n_val, d, NULL, &vloss, &vmetric);
-        res->val_metric[epoch] = task == SS_TASK_REGRESSION ? vloss : vmetric;
-        res->n_epochs = epoch + 1;
-        if (!isfinite(loss)) {
-            res->status = SS_STATUS_DIVERGED;
-            snprintf(res->message, sizeof res->message,
-                     "training loss became %s at epoch %d", isnan(loss) ? "NaN" : "infinite",
-                     epoch + 1);
+        if (e == 2)
             break;
-        }
     }
     res->train_seconds = ss_now() - t0;
     res->samples_per_second = res->train_seconds > 0
-        ? (double)res->n_epochs * n_fit / res->train_seconds : 0.0;
+        ? (double)res->n_epochs * t.n_fit / res->train_seconds : 0.0;
 
-    ss_net_relevance(&net, res->eigenvalues, res->eigenvalues_raw);
-    evaluate_group(&net, h, ds->x_test, ds->y_test, ds->info.n_test, d, NULL, &res->test_loss,
-                   &res->test_accuracy);
-    if (task == SS_TASK_REGRESSION)
+    ss_net_relevance(&t.net, res->eigenvalues, res->eigenvalues_raw);
+    evaluate_group(&t.net, t.h, ds->x_test, ds->y_test, ds->info.n_test, t.d, NULL,
+                   &res->test_loss, &res->test_accuracy);
+    if (ds->info.task == SS_TASK_REGRESSION)
         res->test_accuracy = NAN; /* test_loss is the MAE */
-    measure_topk(sw, run, ds, &net, h, res); /* also for a diverged run: it shows how */
+    measure_topk(sw, run, ds, &t.net, t.h, res); /* also for a diverged run: it shows how */
     rc = 0;
 
 done:
-    ss_net_destroy(&net);
-    free(all_idx);
-    free(x_val);
-    free(y_val);
-    for (int k = 0; k < 2; k++) {
-        free(xb[k]);
-        free(yb[k]);
-    }
-    free(part);
+    trainer_free(&t);
     if (rc != 0)
         ss_result_free(res);
     return rc;
