@@ -716,6 +716,65 @@ static void engine_free(engine_t *e)
     ss_sweep_free(&e->sw);
 }
 
+/* Every rank parses the sweep (cheap, and identical everywhere) and learns its group;
+   rank 0 alone checks the data and the output (coordinator_start). Returns 0 or -1 with
+   err set on this rank (the caller makes every rank agree). */
+static int engine_init(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
+{
+    if (ss_sweep_load(o->sweep_path, &e->sw, err) != 0 ||
+        ss_sweep_expand(&e->sw, &e->runs, &e->n_runs, &e->n_cells, err) != 0)
+        return -1;
+    e->G = o->ranks_per_run > 0 ? o->ranks_per_run : e->sw.ranks_per_run;
+    if (e->size % e->G != 0) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%d ranks do not divide into groups of ranks_per_run = %d; use a "
+                     "multiple of %d ranks or another --ranks-per-run", e->size, e->G, e->G);
+        return -1;
+    }
+    e->n_groups = e->size / e->G;
+    e->group = e->rank / e->G;
+    e->group_rank = e->rank % e->G;
+    e->data = ss_calloc((size_t)e->sw.n_datasets, sizeof *e->data);
+    e->loaded = ss_calloc((size_t)e->sw.n_datasets, sizeof *e->loaded);
+    e->out = o->output ? o->output : e->sw.output;
+    if (e->rank != 0)
+        return 0;
+    e->assigned = ss_malloc((size_t)e->n_groups * sizeof *e->assigned);
+    e->assigned_at = ss_calloc((size_t)e->n_groups, sizeof *e->assigned_at);
+    for (int g = 0; g < e->n_groups; g++)
+        e->assigned[g] = -1;
+    e->leaders_active = e->n_groups - 1;
+    e->t_start = ss_now();
+    return coordinator_start(e, o, err);
+}
+
+/* Rank 0, after the last run: the final snapshot and the closing message. Returns the
+   job's exit code. */
+static int coordinator_finish(engine_t *e)
+{
+    if (write_snapshot(e) != 0 && !e->failed)
+        fail(e, "the final snapshot could not be written (the log keeps every result)");
+    char took[32];
+    format_duration(ss_now() - e->t_start, took, sizeof took);
+    int left = e->n_todo - e->n_done, code = SS_EXIT_OK;
+    if (e->failed) {
+        fprintf(stderr, "specsweep: %s\n", e->fail_msg);
+        fprintf(stderr, "specsweep: stopped after %d of %d runs; committed results are "
+                        "kept in %s\n", e->n_done, e->n_todo, e->out);
+        code = SS_EXIT_RUNTIME;
+    } else if (left > 0) {
+        printf("specsweep: stopped by %s after %s: %d of %d runs done, %d left; run the "
+               "same command to resume (results in %s)\n", signal_name(e->stop_sig), took,
+               e->n_done, e->n_todo, left, e->out);
+        code = SS_EXIT_STOPPED;
+    } else {
+        printf("specsweep: done: %d runs (%d ok, %d diverged) in %s; results in %s\n",
+               e->n_done, e->n_ok, e->n_diverged, took, e->out);
+    }
+    fflush(stdout);
+    return code;
+}
+
 int ss_engine_run(const ss_engine_opts_t *o)
 {
     int init = 0;
@@ -736,34 +795,9 @@ int ss_engine_run(const ss_engine_opts_t *o)
     e.deadline = o->stop_deadline > 0 ? o->stop_deadline : 30.0;
     e.snapshot_interval = o->snapshot_interval > 0 ? o->snapshot_interval : 30.0;
 
-    /* Every rank parses the sweep (cheap, and identical everywhere); rank 0 alone checks
-       the data and the output, then tells the others whether to go on. */
     ss_error_t err = {0};
-    if (ss_sweep_load(o->sweep_path, &e.sw, &err) == 0 &&
-        ss_sweep_expand(&e.sw, &e.runs, &e.n_runs, &e.n_cells, &err) == 0) {
-        e.G = o->ranks_per_run > 0 ? o->ranks_per_run : e.sw.ranks_per_run;
-        if (e.size % e.G != 0)
-            ss_error_set(&err, SS_EXIT_INPUT,
-                         "%d ranks do not divide into groups of ranks_per_run = %d; use a "
-                         "multiple of %d ranks or another --ranks-per-run", e.size, e.G, e.G);
-    }
-    if (!err.code) {
-        e.n_groups = e.size / e.G;
-        e.group = e.rank / e.G;
-        e.group_rank = e.rank % e.G;
-        e.data = ss_calloc((size_t)e.sw.n_datasets, sizeof *e.data);
-        e.loaded = ss_calloc((size_t)e.sw.n_datasets, sizeof *e.loaded);
-        e.out = o->output ? o->output : e.sw.output;
-        if (e.rank == 0) {
-            e.assigned = ss_malloc((size_t)e.n_groups * sizeof *e.assigned);
-            e.assigned_at = ss_calloc((size_t)e.n_groups, sizeof *e.assigned_at);
-            for (int g = 0; g < e.n_groups; g++)
-                e.assigned[g] = -1;
-            e.leaders_active = e.n_groups - 1;
-            e.t_start = ss_now();
-            coordinator_start(&e, o, &err);
-        }
-    }
+    engine_init(&e, o, &err);
+    /* rank 0's verdict is everyone's: the sweep is parsed alike on every rank */
     bcast_idle(&err, (int)sizeof err, MPI_BYTE);
     if (err.code) {
         if (e.rank == 0)
@@ -781,29 +815,7 @@ int ss_engine_run(const ss_engine_opts_t *o)
     else
         member_loop(&e);
 
-    int code = SS_EXIT_OK;
-    if (e.rank == 0) {
-        if (write_snapshot(&e) != 0 && !e.failed)
-            fail(&e, "the final snapshot could not be written (the log keeps every result)");
-        char took[32];
-        format_duration(ss_now() - e.t_start, took, sizeof took);
-        int left = e.n_todo - e.n_done;
-        if (e.failed) {
-            fprintf(stderr, "specsweep: %s\n", e.fail_msg);
-            fprintf(stderr, "specsweep: stopped after %d of %d runs; committed results are "
-                            "kept in %s\n", e.n_done, e.n_todo, e.out);
-            code = SS_EXIT_RUNTIME;
-        } else if (left > 0) {
-            printf("specsweep: stopped by %s after %s: %d of %d runs done, %d left; run the "
-                   "same command to resume (results in %s)\n", signal_name(e.stop_sig), took,
-                   e.n_done, e.n_todo, left, e.out);
-            code = SS_EXIT_STOPPED;
-        } else {
-            printf("specsweep: done: %d runs (%d ok, %d diverged) in %s; results in %s\n",
-                   e.n_done, e.n_ok, e.n_diverged, took, e.out);
-        }
-        fflush(stdout);
-    }
+    int code = e.rank == 0 ? coordinator_finish(&e) : SS_EXIT_OK;
     bcast_idle(&code, 1, MPI_INT);
     MPI_Comm_free(&e.gcomm);
     engine_free(&e);
