@@ -303,11 +303,11 @@ def nonzero_count(eigenvalues, rel=DEFAULT_ZERO_THRESHOLD):
 
 
 def is_regression(cell, datasets):
-    ds = datasets.get(cell["dataset"], {})
-    if _is_number(ds.get("n_classes")):
-        return int(ds["n_classes"]) == 0
-    acc = np.asarray(cell["test_accuracy"], float)
-    return acc.size > 0 and not np.isfinite(acc).any()
+    """The task of the cell's dataset: /datasets/<name> n_classes = 0 is regression."""
+    ds = datasets.get(cell["dataset"])
+    if ds is None or not _is_number(ds.get("n_classes")):
+        raise ValueError(f"dataset {cell['dataset']!r} has no /datasets entry with n_classes")
+    return int(ds["n_classes"]) == 0
 
 
 def metric_name(regression):

@@ -1,5 +1,5 @@
 /*
- * engine.c - run a whole sweep as one process or one MPI job (DESIGN sections 2, 5, 6).
+ * engine.c - run a whole sweep as one process or one MPI job (docs/ARCHITECTURE.md).
  *
  * Every rank trains. Ranks are split into groups of ranks_per_run consecutive ranks; a
  * group trains one run data-parallel. Rank 0 leads group 0 and is also the coordinator:

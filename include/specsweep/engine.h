@@ -1,5 +1,6 @@
 /*
- * engine.h - run a whole sweep: one process or one MPI job (DESIGN sections 2, 5, 6).
+ * engine.h - run a whole sweep: one process or one MPI job (docs/ARCHITECTURE.md, "The
+ * life of a run"; the command line: README.md).
  */
 #ifndef SPECSWEEP_ENGINE_H
 #define SPECSWEEP_ENGINE_H

@@ -15,7 +15,7 @@
 
 #define SS_VERSION "0.1.0"
 
-/* Exit codes of the command line (DESIGN section 2). */
+/* Exit codes of the command line (README.md, "Using it"). */
 enum {
     SS_EXIT_OK = 0,
     SS_EXIT_RUNTIME = 1, /* runtime failure (I/O error, allocation, MPI) */
