@@ -116,6 +116,14 @@ const char *ss_kind_name(ss_kind_t k)
     return (unsigned)k < (unsigned)CFG_COUNT(cfg_kind_names) ? cfg_kind_names[k] : "?";
 }
 
+int ss_kind_lookup(const char *name)
+{
+    for (int k = 0; k < (int)CFG_COUNT(cfg_kind_names); k++)
+        if (!strcmp(cfg_kind_names[k], name))
+            return k;
+    return -1;
+}
+
 /* ---- defaults ------------------------------------------------------------------------- */
 
 /* The default output path, "results/<name>.h5" (relative to the working directory). */

@@ -30,6 +30,7 @@
 #include "specsweep/config.h"
 #include "specsweep/data.h"
 #include "specsweep/log.h"
+#include "specsweep/output.h"
 #include "specsweep/record.h"
 #include "specsweep/snapshot.h"
 #include "specsweep/train.h"
@@ -131,10 +132,7 @@ typedef struct {
 
     /* rank 0: the coordinator */
     const char *out;
-    char *log_path;
-    ss_log_t log;
-    ss_log_contents_t contents;
-    int lock_fd;
+    ss_output_t output;         /* the results files: lock, log, contents */
     int *state;                 /* RUN_* per run */
     int *queue, n_queue, q_next;/* pending runs, longest first */
     double *cost;
@@ -248,7 +246,7 @@ static int group_agree_error(engine_t *e, ss_error_t *err)
 static int write_snapshot(engine_t *e)
 {
     ss_error_t err = {0};
-    if (ss_snapshot_write(e->out, &e->sw, e->runs, e->n_runs, &e->contents, &err) != 0) {
+    if (ss_snapshot_write(e->out, &e->sw, e->runs, e->n_runs, &e->output.contents, &err) != 0) {
         fprintf(stderr, "specsweep: %s\n", err.msg);
         return -1;
     }
@@ -281,11 +279,10 @@ static void commit(engine_t *e, int i, const ss_result_t *r, int group)
         return;
     }
     ss_error_t err = {0};
-    if (ss_log_append_result(&e->log, r, &err) != 0) {
+    if (ss_output_commit(&e->output, r, &err) != 0) {
         fail(e, err.msg);
         return;
     }
-    ss_log_contents_add_result(&e->contents, r);
     e->state[i] = RUN_DONE;
     e->n_done++;
     e->n_ok += r->status == SS_STATUS_OK;
@@ -557,13 +554,6 @@ static double run_cost(const engine_t *e, const ss_run_t *run)
     return (double)run->training.epochs * ds->n_train * flops;
 }
 
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-
 /* Every dataset loads (and so is checked) before anything is written. Only its
    description is kept: training loads it again where and when it is needed, so rank 0
    never holds every dataset of a large sweep at once. */
@@ -579,73 +569,6 @@ static int check_datasets(engine_t *e, ss_error_t *err)
     return 0;
 }
 
-/* Take the output: the writer lock, then the log's contents. A log of another sweep file
-   (or a results file without a log) is refused unless --fresh, which moves both aside. */
-static int take_output(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
-{
-    if (ss_lock_acquire(e->out, &e->lock_fd, err) != 0)
-        return -1;
-    e->log_path = ss_str_concat(e->out, ".log");
-    if (ss_log_read(e->log_path, &e->contents, err) != 0)
-        return -1;
-    const ss_log_contents_t *c = &e->contents;
-    int have_log = c->has_header || c->n_results > 0;
-    int changed = have_log && (!c->header.yaml_text ||
-                               strcmp(c->header.yaml_text, e->sw.yaml_text) != 0);
-    if (!o->fresh && changed) {
-        ss_error_set(err, SS_EXIT_INPUT,
-                     "%s: holds results of a different sweep file than %s (it was edited); "
-                     "run with --fresh to start over (the old files are kept as *.old)",
-                     e->out, e->sw.path);
-        return -1;
-    }
-    if (!o->fresh && !have_log && file_exists(e->out)) {
-        ss_error_set(err, SS_EXIT_INPUT,
-                     "%s: exists but has no log %s to resume from; run with --fresh to start "
-                     "over (the old file is kept as %s.old)", e->out, e->log_path, e->out);
-        return -1;
-    }
-    if (o->fresh) {
-        char *old_log = ss_str_concat(e->log_path, ".old"), *old_h5 = ss_str_concat(e->out, ".old");
-        int bad = (file_exists(e->log_path) && rename(e->log_path, old_log) != 0) ||
-                  (file_exists(e->out) && rename(e->out, old_h5) != 0);
-        free(old_log);
-        free(old_h5);
-        if (bad) {
-            ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot move old results aside", e->out);
-            return -1;
-        }
-        ss_log_contents_free(&e->contents);
-    }
-    return 0;
-}
-
-/* Open the log for appending and record what it lacks: the header and the description
-   of every dataset of the sweep. */
-static int start_log(engine_t *e, ss_error_t *err)
-{
-    if (ss_log_open(&e->log, e->log_path, e->contents.valid_bytes, err) != 0)
-        return -1;
-    if (!e->contents.has_header) {
-        ss_log_header_t h;
-        memset(&h, 0, sizeof h);
-        snprintf(h.sweep_name, sizeof h.sweep_name, "%s", e->sw.name);
-        h.yaml_text = e->sw.yaml_text;
-        ss_utc_now(h.created_utc);
-        if (ss_log_append_header(&e->log, &h, err) != 0)
-            return -1;
-        ss_log_contents_set_header(&e->contents, &h);
-    }
-    for (int d = 0; d < e->sw.n_datasets; d++) {
-        if (ss_log_contents_find_dataset(&e->contents, e->sw.datasets[d].name))
-            continue;
-        if (ss_log_append_dataset(&e->log, &e->meta[d], err) != 0)
-            return -1;
-        ss_log_contents_add_dataset(&e->contents, &e->meta[d]);
-    }
-    return 0;
-}
-
 /* What is left to do, longest first (better packing of the groups). */
 static void plan_queue(engine_t *e)
 {
@@ -654,7 +577,7 @@ static void plan_queue(engine_t *e)
     e->queue = ss_calloc((size_t)e->n_runs, sizeof *e->queue);
     for (int i = 0; i < e->n_runs; i++) {
         e->cost[i] = run_cost(e, &e->runs[i]);
-        if (ss_log_contents_find(&e->contents, e->runs[i].id)) {
+        if (ss_log_contents_find(&e->output.contents, e->runs[i].id)) {
             e->state[i] = RUN_DONE;
         } else {
             e->queue[e->n_queue++] = i;
@@ -675,8 +598,16 @@ static void plan_queue(engine_t *e)
    was written when err is SS_EXIT_INPUT). */
 static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
 {
-    if (check_datasets(e, err) != 0 || take_output(e, o, err) != 0 || start_log(e, err) != 0)
+    ss_output_flags_t flags = {o->fresh, o->salvage};
+    if (check_datasets(e, err) != 0 ||
+        ss_output_take(&e->output, e->out, &e->sw, e->runs, e->n_runs, &flags, err) != 0 ||
+        ss_output_start(&e->output, &e->sw, e->meta, e->sw.n_datasets, err) != 0)
         return -1;
+    for (char *line = e->output.note; *line;) { /* one "specsweep: " line per sentence */
+        size_t n = strcspn(line, "\n");
+        printf("specsweep: %.*s\n", (int)n, line);
+        line += n + (line[n] == '\n');
+    }
     plan_queue(e);
     if (write_snapshot(e) != 0) {
         ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot write the results file", e->out);
@@ -709,10 +640,7 @@ static void engine_free(engine_t *e)
     free(e->assigned_at);
     free(e->part_buf);
     free(e->part_req);
-    free(e->log_path);
-    ss_log_close(&e->log);
-    ss_log_contents_free(&e->contents);
-    ss_lock_release(&e->lock_fd);
+    ss_output_close(&e->output);
     ss_sweep_free(&e->sw);
 }
 
@@ -787,8 +715,8 @@ int ss_engine_run(const ss_engine_opts_t *o)
 
     engine_t e;
     memset(&e, 0, sizeof e);
-    e.lock_fd = -1;
-    e.log.fd = -1;
+    e.output.lock_fd = -1;
+    e.output.log.fd = -1;
     e.gcomm = MPI_COMM_NULL;
     MPI_Comm_rank(MPI_COMM_WORLD, &e.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &e.size);
@@ -870,11 +798,18 @@ int ss_engine_list(const char *sweep_path, const char *output)
         printf("\n");
     }
     printf("%d runs: %d done, %d pending (results: %s)\n", n_runs, n_done, n_runs - n_done, out);
+    if (c.n_damage > 0) { /* the listing is what the log holds; the user must hear the rest */
+        char what[600];
+        ss_log_damage_describe(&c, log_path, what, sizeof what);
+        fprintf(stderr, "specsweep: %s; `specsweep run --salvage` keeps every intact record\n",
+                what);
+        rc = SS_EXIT_INPUT;
+    }
     ss_log_contents_free(&c);
     free(log_path);
     free(runs);
     ss_sweep_free(&sw);
-    return 0;
+    return rc;
 }
 
 int ss_engine_validate(const char *sweep_path)

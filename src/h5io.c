@@ -105,6 +105,79 @@ int ss_h5_attr_f64(hid_t loc, const char *name, double *v)
     return rc;
 }
 
+/* The attribute `name` of loc if it holds integers: its id (close it), else -1. */
+static hid_t open_int_attr(hid_t loc, const char *name, hssize_t *count)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+    int ok = ft >= 0 && sp >= 0 && H5Tget_class(ft) == H5T_INTEGER;
+    *count = ok ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (!ok || *count < 0) {
+        H5Aclose(a);
+        return -1;
+    }
+    return a;
+}
+
+int ss_h5_attr_i64(hid_t loc, const char *name, int64_t *v)
+{
+    hssize_t count;
+    hid_t a = open_int_attr(loc, name, &count);
+    if (a < 0)
+        return -1;
+    int rc = count == 1 && H5Aread(a, H5T_NATIVE_INT64, v) >= 0 ? 0 : -1;
+    H5Aclose(a);
+    return rc;
+}
+
+int ss_h5_attr_i64v(hid_t loc, const char *name, int64_t *v, int cap)
+{
+    hssize_t count;
+    hid_t a = open_int_attr(loc, name, &count);
+    if (a < 0)
+        return -1;
+    int rc = count <= cap && (count == 0 || H5Aread(a, H5T_NATIVE_INT64, v) >= 0)
+                 ? (int)count : -1;
+    H5Aclose(a);
+    return rc;
+}
+
+int64_t *ss_h5_read_i64(hid_t loc, const char *name, long *n)
+{
+    *n = 0;
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+        return NULL;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0)
+        return NULL;
+    int64_t *v = NULL;
+    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+    hssize_t count = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (ft >= 0 && H5Tget_class(ft) == H5T_INTEGER && count >= 0) {
+        v = ss_malloc((size_t)(count > 0 ? count : 1) * sizeof *v);
+        if (count > 0 && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+            free(v);
+            v = NULL;
+        } else {
+            *n = (long)count;
+        }
+    }
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    H5Dclose(d);
+    return v;
+}
+
 double *ss_h5_read_f64(hid_t loc, const char *name, long *n)
 {
     *n = 0;

@@ -151,6 +151,7 @@ void ss_log_contents_free(ss_log_contents_t *c)
     free(c->datasets);
     free(c->header.yaml_text);
     free(c->run_index);
+    free(c->damage);
     memset(c, 0, sizeof *c);
 }
 
@@ -199,6 +200,141 @@ static int contents_apply(ss_log_contents_t *c, uint32_t type, const unsigned ch
     return rc;
 }
 
+/* Read the record at `off` of a file of `size` bytes into *buf (grown as needed).
+   Returns its total length (head + payload + CRC) if an intact record starts there (the
+   record magic, a length inside the file and a matching CRC), 0 if none does, -1 on a
+   read error (errno). *type and *plen describe it. */
+static long record_at(int fd, off_t off, off_t size, unsigned char **buf, size_t *cap,
+                      uint32_t *type, size_t *plen)
+{
+    unsigned char head[REC_HEAD];
+    if (size - off < REC_HEAD + REC_TAIL)
+        return 0;
+    ssize_t got = pread(fd, head, REC_HEAD, off);
+    if (got < 0)
+        return -1;
+    if (got < REC_HEAD || ss_get_u32(head) != REC_MAGIC)
+        return 0;
+    uint64_t n = ss_get_u64(head + 8);
+    if (n > (uint64_t)(size - off) - REC_HEAD - REC_TAIL)
+        return 0; /* the length runs past the end of the file */
+    size_t need = (size_t)n + REC_TAIL;
+    if (*cap < need) {
+        *buf = ss_realloc(*buf, need);
+        *cap = need;
+    }
+    got = pread(fd, *buf, need, off + REC_HEAD);
+    if (got < 0)
+        return -1;
+    if ((size_t)got < need)
+        return 0;
+    uint32_t crc = ss_crc32(ss_crc32(0, head + 4, REC_HEAD - 4), *buf, (size_t)n);
+    if (crc != ss_get_u32(*buf + n))
+        return 0;
+    *type = ss_get_u32(head + 4);
+    *plen = (size_t)n;
+    return (long)(REC_HEAD + need);
+}
+
+/* The offset of the first intact record after `from`, or -1 if there is none (-2 on a
+   read error). A record is found again by its magic and confirmed by its CRC: a chance
+   match inside damaged bytes would also need the right length and CRC-32. */
+static off_t next_record(int fd, off_t from, off_t size, unsigned char **buf, size_t *cap)
+{
+    enum { CHUNK = 1 << 16 };
+    unsigned char *chunk = ss_malloc(CHUNK + 3);
+    off_t found = -1;
+    for (off_t base = from; base < size && found == -1; base += CHUNK) {
+        ssize_t got = pread(fd, chunk, CHUNK + 3, base);
+        if (got < 0) {
+            found = -2;
+            break;
+        }
+        for (ssize_t i = 0; i + 4 <= got && i < CHUNK; i++) {
+            if (ss_get_u32(chunk + i) != REC_MAGIC)
+                continue;
+            uint32_t type;
+            size_t plen;
+            long len = record_at(fd, base + i, size, buf, cap, &type, &plen);
+            if (len < 0) {
+                found = -2;
+                break;
+            }
+            if (len > 0) {
+                found = base + i;
+                break;
+            }
+        }
+    }
+    free(chunk);
+    return found;
+}
+
+/* Note the damaged bytes [start, end) of the log. */
+static void add_damage(ss_log_contents_t *c, long start, long end)
+{
+    c->damage = ss_realloc(c->damage, (size_t)(c->n_damage + 1) * sizeof *c->damage);
+    c->damage[c->n_damage].start = start;
+    c->damage[c->n_damage].end = end;
+    c->damage[c->n_damage].intact_after = 0;
+    c->n_damage++;
+}
+
+/* Records from `off` to the end: intact ones into c, damaged bytes into c->damage. */
+static int read_records(int fd, off_t off, off_t size, ss_log_contents_t *c,
+                        const char *log_path, ss_error_t *err)
+{
+    unsigned char *payload = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    while (off < size) {
+        uint32_t type = 0;
+        size_t plen = 0;
+        long len = record_at(fd, off, size, &payload, &cap, &type, &plen);
+        if (len < 0)
+            goto io_error;
+        if (len > 0) {
+            ss_error_t derr = {0};
+            int drc = contents_apply(c, type, payload, plen, &derr);
+            if (drc == -2) {
+                ss_error_set(err, SS_EXIT_INPUT, "%s: %s", log_path, derr.msg);
+                rc = -1;
+                break;
+            }
+            if (drc == 0) {
+                for (int k = 0; k < c->n_damage; k++)
+                    c->damage[k].intact_after++;
+                off += len;
+                c->valid_bytes = (long)off;
+                continue;
+            }
+            add_damage(c, (long)off, (long)(off + len)); /* intact bytes that do not decode */
+            off += len;
+            continue;
+        }
+        off_t next = next_record(fd, off + 1, size, &payload, &cap);
+        if (next == -2)
+            goto io_error;
+        add_damage(c, (long)off, (long)(next >= 0 ? next : size));
+        if (next < 0)
+            break;
+        off = next;
+    }
+    free(payload);
+    /* Damage with nothing intact after it is a torn tail (a crash during an append): it
+       is no damage, and it is cut away when the log is next opened for appending. */
+    while (c->n_damage > 0 && c->damage[c->n_damage - 1].intact_after == 0) {
+        c->n_damage--;
+        c->torn = 1;
+    }
+    return rc;
+
+io_error:
+    free(payload);
+    ss_error_set(err, SS_EXIT_RUNTIME, "%s: read error: %s", log_path, strerror(errno));
+    return -1;
+}
+
 int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err)
 {
     memset(c, 0, sizeof *c);
@@ -215,11 +351,20 @@ int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err)
         close(fd);
         return -1;
     }
+    if (!S_ISREG(st.st_mode)) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: not a specsweep results log (not a regular file)",
+                     log_path);
+        close(fd);
+        return -1;
+    }
     off_t size = st.st_size;
     unsigned char magic[LOG_MAGIC_LEN];
     ssize_t got = ss_read_full(fd, magic, LOG_MAGIC_LEN);
-    if (got < 0)
-        goto io_error;
+    if (got < 0) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: read error: %s", log_path, strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (memcmp(magic, LOG_MAGIC, (size_t)got) != 0 ||
         (got < LOG_MAGIC_LEN && size > got)) {
         if (got == LOG_MAGIC_LEN && !memcmp(magic, LOG_MAGIC, 5))
@@ -237,62 +382,143 @@ int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err)
         close(fd);
         return 0;
     }
-
-    off_t off = LOG_MAGIC_LEN;
-    unsigned char *payload = NULL;
-    size_t payload_cap = 0;
-    int rc = 0;
-    while (off < size) {
-        unsigned char head[REC_HEAD];
-        got = ss_read_full(fd, head, REC_HEAD);
-        if (got < 0) {
-            free(payload);
-            goto io_error;
-        }
-        if (got < REC_HEAD || ss_get_u32(head) != REC_MAGIC)
-            break;
-        uint32_t type = ss_get_u32(head + 4);
-        uint64_t plen = ss_get_u64(head + 8);
-        if ((uint64_t)(size - off) < REC_HEAD + REC_TAIL ||
-            plen > (uint64_t)(size - off) - REC_HEAD - REC_TAIL)
-            break; /* the length runs past the end of the file */
-        size_t need = (size_t)plen + REC_TAIL;
-        if (payload_cap < need) {
-            payload = ss_realloc(payload, need);
-            payload_cap = need;
-        }
-        got = ss_read_full(fd, payload, need);
-        if (got < 0) {
-            free(payload);
-            goto io_error;
-        }
-        if ((size_t)got < need)
-            break;
-        uint32_t crc = ss_crc32(ss_crc32(0, head + 4, REC_HEAD - 4), payload, (size_t)plen);
-        if (crc != ss_get_u32(payload + plen))
-            break;
-
-        ss_error_t derr = {0};
-        int drc = contents_apply(c, type, payload, (size_t)plen, &derr);
-        if (drc == -2) {
-            ss_error_set(err, SS_EXIT_INPUT, "%s: %s", log_path, derr.msg);
-            rc = -1;
-            break;
-        }
-        if (drc != 0)
-            break; /* intact bytes that do not decode: treated like a torn record */
-        off += (off_t)(REC_HEAD + need);
-    }
-    free(payload);
+    c->valid_bytes = LOG_MAGIC_LEN;
+    int rc = read_records(fd, LOG_MAGIC_LEN, size, c, log_path, err);
+    if (c->valid_bytes < size && c->n_damage == 0)
+        c->torn = 1;
     close(fd);
-    c->valid_bytes = (long)off;
-    c->torn = off < size;
     return rc;
+}
 
-io_error:
-    ss_error_set(err, SS_EXIT_RUNTIME, "%s: read error: %s", log_path, strerror(errno));
-    close(fd);
+void ss_log_damage_describe(const ss_log_contents_t *c, const char *log_path, char *buf,
+                            size_t cap)
+{
+    if (c->n_damage == 0) {
+        snprintf(buf, cap, "%s: no damage", log_path);
+        return;
+    }
+    const ss_log_damage_t *d = &c->damage[0];
+    long bytes = 0;
+    for (int k = 0; k < c->n_damage; k++)
+        bytes += c->damage[k].end - c->damage[k].start;
+    if (c->n_damage == 1)
+        snprintf(buf, cap, "%s is damaged: %ld bytes at byte offset %ld do not read as "
+                 "records, and %d intact record%s follow%s them", log_path, bytes, d->start,
+                 d->intact_after, d->intact_after == 1 ? "" : "s",
+                 d->intact_after == 1 ? "s" : "");
+    else
+        snprintf(buf, cap, "%s is damaged: %d damaged regions (%ld bytes), the first at byte "
+                 "offset %ld, and %d intact record%s follow%s it", log_path, c->n_damage,
+                 bytes, d->start, d->intact_after, d->intact_after == 1 ? "" : "s",
+                 d->intact_after == 1 ? "s" : "");
+}
+
+/* ---- salvage ---------------------------------------------------------------------------- */
+
+/* Copy bytes [start, end) of fd to out: 0, or -1 + errno. */
+static int copy_range(int fd, off_t start, off_t end, int out)
+{
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = ss_malloc(CHUNK);
+    int rc = 0;
+    for (off_t o = start; o < end && rc == 0;) {
+        size_t n = end - o < CHUNK ? (size_t)(end - o) : CHUNK;
+        ssize_t got = pread(fd, buf, n, o);
+        if (got <= 0) {
+            if (got == 0)
+                errno = EIO;
+            rc = -1;
+        } else if (ss_write_all(out, buf, (size_t)got) != 0) {
+            rc = -1;
+        } else {
+            o += got;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* Create "<log_path>.damaged.<n>" for the first n not taken; its name into *name. */
+static int create_damaged_file(const char *log_path, char **name)
+{
+    for (int n = 0; n < 100000; n++) {
+        char suffix[32];
+        snprintf(suffix, sizeof suffix, ".damaged.%d", n);
+        *name = ss_str_concat(log_path, suffix);
+        int fd = open(*name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+        free(*name);
+        *name = NULL;
+    }
+    errno = EEXIST;
     return -1;
+}
+
+int ss_log_salvage(const char *log_path, ss_log_contents_t *c, char **moved_to,
+                   ss_error_t *err)
+{
+    *moved_to = NULL;
+    char *tmp = ss_str_concat(log_path, ".salvage"), *dir = ss_dirname(log_path);
+    const char *step = NULL;
+    int fd = -1, dmg = -1, out = -1, rc = -1;
+    if ((fd = open(log_path, O_RDONLY | O_CLOEXEC)) < 0) {
+        step = "opening the log";
+        goto done;
+    }
+    if ((dmg = create_damaged_file(log_path, moved_to)) < 0) {
+        step = "creating the file for the damaged bytes";
+        goto done;
+    }
+    for (int k = 0; k < c->n_damage && !step; k++)
+        if (copy_range(fd, c->damage[k].start, c->damage[k].end, dmg) != 0)
+            step = "copying the damaged bytes";
+    if (!step && fsync(dmg) != 0)
+        step = "fsync of the damaged bytes";
+    if (step)
+        goto done;
+    /* the log again, without the damage (and without a torn tail) */
+    if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        step = "creating the rewritten log";
+        goto done;
+    }
+    off_t from = LOG_MAGIC_LEN;
+    if (ss_write_all(out, LOG_MAGIC, LOG_MAGIC_LEN) != 0)
+        step = "writing the rewritten log";
+    for (int k = 0; k <= c->n_damage && !step; k++) {
+        off_t to = k < c->n_damage ? c->damage[k].start : c->valid_bytes;
+        if (to > from && copy_range(fd, from, to, out) != 0)
+            step = "writing the rewritten log";
+        if (k < c->n_damage)
+            from = c->damage[k].end;
+    }
+    if (!step && fsync(out) != 0)
+        step = "fsync of the rewritten log";
+    if (!step && rename(tmp, log_path) != 0)
+        step = "renaming the rewritten log over the old one";
+    if (!step && ss_fsync_dir(dir) != 0)
+        step = "fsync of the log's directory";
+    if (!step) {
+        ss_log_contents_free(c);
+        rc = ss_log_read(log_path, c, err);
+    }
+
+done:
+    if (step) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot salvage the log: %s failed: %s",
+                     log_path, step, strerror(errno));
+        if (out >= 0)
+            unlink(tmp);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (dmg >= 0)
+        close(dmg);
+    if (out >= 0)
+        close(out);
+    free(tmp);
+    free(dir);
+    return rc;
 }
 
 /* ---- appending to the log ---------------------------------------------------------- */

@@ -9,7 +9,7 @@
 
 static const char usage[] =
     "usage:\n"
-    "  specsweep run SWEEP.yaml [-o RESULTS.h5] [--ranks-per-run G] [--fresh]\n"
+    "  specsweep run SWEEP.yaml [-o RESULTS.h5] [--ranks-per-run G] [--fresh] [--salvage]\n"
     "                [--stop-deadline SECONDS] [--snapshot-interval SECONDS]\n"
     "  specsweep list SWEEP.yaml [-o RESULTS.h5]   expanded runs, done/pending\n"
     "  specsweep validate SWEEP.yaml               parse, load every dataset, print the plan\n"
@@ -20,7 +20,9 @@ static const char usage[] =
     "input-layer eigenvalues in one HDF5 file. Start it under `mpirun -np P` or `srun -n P`\n"
     "to spread the runs over P ranks (groups of --ranks-per-run ranks train one run\n"
     "data-parallel). Running the same command again resumes: only missing runs execute.\n"
-    "--fresh starts over (the old files are kept as *.old). SIGTERM, SIGUSR1 or SIGINT stop\n"
+    "--fresh starts over (the old files are kept as *.old, *.old.1, ...). A damaged log is\n"
+    "refused (exit 2, nothing changed); --salvage keeps its intact records and trains again\n"
+    "only the runs whose records were damaged. SIGTERM, SIGUSR1 or SIGINT stop\n"
     "handing out runs; runs in progress get --stop-deadline seconds (default 30) to finish.\n"
     "\n"
     "exit codes: 0 done; 1 runtime failure; 2 bad usage or bad input (nothing written);\n"
@@ -74,6 +76,8 @@ int main(int argc, char **argv)
             o.ranks_per_run = (int)g;
         } else if (!strcmp(a, "--fresh")) {
             o.fresh = 1;
+        } else if (!strcmp(a, "--salvage")) {
+            o.salvage = 1;
         } else if (!strcmp(a, "--stop-deadline") && has_value) {
             if (parse_seconds(argv[++i], &o.stop_deadline) != 0)
                 return bad_usage("--stop-deadline needs a positive number, got '%s'", argv[i]);
@@ -91,7 +95,7 @@ int main(int argc, char **argv)
     }
     if (!file)
         return bad_usage("'%s' needs a file argument", cmd);
-    int run_only = o.ranks_per_run || o.fresh || o.stop_deadline > 0 || o.snapshot_interval > 0;
+    int run_only = o.ranks_per_run || o.fresh || o.salvage || o.stop_deadline > 0 || o.snapshot_interval > 0;
 
     if (!strcmp(cmd, "run")) {
         o.sweep_path = file;

@@ -459,16 +459,6 @@ void ss_record_encode_dataset(ss_payload_t *b, const ss_dataset_info_t *ds)
         pf_strv(b, "feature_names", ds->feature_names, ds->n_inputs);
 }
 
-static int kind_lookup(const char *name)
-{
-    for (int k = SS_KIND_GAUSSIAN; k <= SS_KIND_SPECTRA; k++) {
-        const char *kn = ss_kind_name((ss_kind_t)k);
-        if (kn && !strcmp(kn, name))
-            return k;
-    }
-    return -1;
-}
-
 /* The fields of a dataset record into *ds; counts of the arrays into n_shape etc. */
 static int dataset_fields_read(rd_t *rd, ss_dataset_info_t *ds, unsigned *seen, char *kind,
                                char *task, int64_t **shape, int *n_shape, int *n_truth,
@@ -516,7 +506,7 @@ static int dataset_consistent(rd_t *rd, ss_dataset_info_t *ds, unsigned seen,
     for (int k = 0; k < D_COUNT; k++)
         if (!((seen >> k) & 1u) && !((D_OPTIONAL >> k) & 1u))
             return rd_fail(rd, dataset_fields[k], "missing");
-    int kv = kind_lookup(kind);
+    int kv = ss_kind_lookup(kind);
     if (kv < 0)
         return rd_fail(rd, "kind", "unknown dataset kind");
     ds->kind = (ss_kind_t)kv;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "specsweep/cell.h"
@@ -368,4 +369,249 @@ done:
     free(dir);
     free(tmp);
     return rc;
+}
+
+/* ---- reading a results file back --------------------------------------------------------- */
+
+hid_t ss_snapshot_open(const char *h5_path, ss_error_t *err)
+{
+    struct stat st;
+    if (stat(h5_path, &st) != 0) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", h5_path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: not a specsweep results file (not a regular "
+                     "file)", h5_path);
+        return -1;
+    }
+    hid_t fapl = ss_h5_fapl();
+    hid_t file = H5Fopen(h5_path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (file < 0) {
+        char detail[400];
+        ss_h5_detail(detail, sizeof detail);
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%s: not a specsweep results file (HDF5 cannot open it: %s)", h5_path,
+                     detail);
+        return -1;
+    }
+    char *format = ss_h5_attr_str(file, "format");
+    double version = 0;
+    if (!format || strcmp(format, "specsweep-results") != 0 ||
+        ss_h5_attr_f64(file, "format_version", &version) != 0)
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%s: not a specsweep results file (no format=\"specsweep-results\" "
+                     "attribute)", h5_path);
+    else if (version != SS_FORMAT_VERSION)
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%s: results format_version %g is not supported (this specsweep "
+                     "reads version %d)", h5_path, version, SS_FORMAT_VERSION);
+    free(format);
+    if (err->code) {
+        H5Fclose(file);
+        return -1;
+    }
+    return file;
+}
+
+int ss_snapshot_run_ids(const char *h5_path, char ***ids, long *n, ss_error_t *err)
+{
+    *ids = NULL;
+    *n = 0;
+    ss_h5_quiet_t quiet;
+    ss_h5_quiet(&quiet);
+    hid_t file = ss_snapshot_open(h5_path, err), grp = -1;
+    if (file >= 0 && H5Lexists(file, "runs", H5P_DEFAULT) > 0 &&
+        (grp = H5Gopen2(file, "runs", H5P_DEFAULT)) >= 0) {
+        *ids = ss_h5_link_names(grp, n);
+        H5Gclose(grp);
+    }
+    if (file >= 0)
+        H5Fclose(file);
+    H5Eclear2(H5E_DEFAULT);
+    ss_h5_loud(&quiet);
+    return file >= 0 ? 0 : -1;
+}
+
+/* /datasets/<name> back into a description; -1 if an attribute is missing or wrong. */
+static int read_dataset_info(hid_t g, const char *name, ss_dataset_info_t *ds)
+{
+    memset(ds, 0, sizeof *ds);
+    snprintf(ds->name, sizeof ds->name, "%s", name);
+    char *kind = ss_h5_attr_str(g, "kind");
+    int k = kind ? ss_kind_lookup(kind) : -1;
+    free(kind);
+    int64_t v[4], shape[2];
+    static const char *const counts[4] = {"n_inputs", "n_classes", "n_train", "n_test"};
+    for (int i = 0; i < 4; i++)
+        if (ss_h5_attr_i64(g, counts[i], &v[i]) != 0 || v[i] < 0 || v[i] > INT32_MAX)
+            return -1;
+    if (k < 0)
+        return -1;
+    ds->kind = (ss_kind_t)k;
+    ds->n_inputs = (int)v[0];
+    ds->n_classes = (int)v[1];
+    ds->n_train = (int)v[2];
+    ds->n_test = (int)v[3];
+    ds->task = ds->n_classes > 0 ? SS_TASK_CLASSIFICATION : SS_TASK_REGRESSION;
+    if (ss_h5_attr_i64v(g, "input_shape", shape, 2) == 2) {
+        ds->input_rank = 2;
+        ds->input_shape[0] = (int)shape[0];
+        ds->input_shape[1] = (int)shape[1];
+    }
+    long n;
+    ds->relevance_truth = ss_h5_read_f64(g, "relevance_truth", &n);
+    if (ds->relevance_truth && n != ds->n_inputs) {
+        ss_dataset_info_free(ds);
+        return -1;
+    }
+    ds->feature_names = ss_h5_read_strings(g, "feature_names", &n);
+    if (ds->feature_names && n != ds->n_inputs) {
+        ss_h5_free_strings(ds->feature_names, n);
+        ds->feature_names = NULL;
+        ss_dataset_info_free(ds);
+        return -1;
+    }
+    return 0;
+}
+
+/* One field of the result table from /runs/<id> into r; -1 if it is missing or wrong. */
+static int read_result_field(hid_t g, const ss_result_field_t *f, ss_result_t *r)
+{
+    void *m = (char *)r + f->offset;
+    const char *name = ss_result_field_h5_name(f, r->task);
+    int *count = f->count_offset ? (int *)((char *)r + f->count_offset) : NULL;
+    char *str = NULL;
+    int64_t i64;
+    long n = -1;
+    int st;
+    switch (f->kind) {
+    case SS_FIELD_STRING:
+        if (!(str = ss_h5_attr_str(g, name)) || strlen(str) >= f->size) {
+            free(str);
+            return -1;
+        }
+        memcpy(m, str, strlen(str) + 1);
+        free(str);
+        return 0;
+    case SS_FIELD_STATUS:
+        st = (str = ss_h5_attr_str(g, name)) ? ss_status_lookup(str) : -1;
+        free(str);
+        if (st < 0)
+            return -1;
+        *(ss_status_t *)m = (ss_status_t)st;
+        return 0;
+    case SS_FIELD_TASK: return 0; /* the dataset's, set by the caller */
+    case SS_FIELD_I64: return ss_h5_attr_i64(g, name, m);
+    case SS_FIELD_INT:
+        if (ss_h5_attr_i64(g, name, &i64) != 0 || i64 < 0 || i64 > INT32_MAX)
+            return -1;
+        *(int *)m = (int)i64;
+        return 0;
+    case SS_FIELD_F64: return ss_h5_attr_f64(g, name, m);
+    case SS_FIELD_TRAINING:
+        for (int k = 0; k < SS_KEY_COUNT; k++) {
+            double v;
+            if (ss_h5_attr_f64(g, ss_training_key_name((ss_training_key_t)k), &v) != 0)
+                return -1;
+            ss_training_set(m, (ss_training_key_t)k, v);
+        }
+        return 0;
+    case SS_FIELD_F64_ARRAY: *(double **)m = ss_h5_read_f64(g, name, &n); break;
+    case SS_FIELD_I64_ARRAY: *(int64_t **)m = ss_h5_read_i64(g, name, &n); break;
+    }
+    if (!*(void **)m || n > INT32_MAX)
+        return -1;
+    if (*count < 0) /* the first array of this length sets it, the others must agree */
+        *count = (int)n;
+    return *count == n ? 0 : -1;
+}
+
+/* /runs/<id> back into a result. */
+static int read_run(hid_t runs, const char *id, const ss_log_contents_t *c, ss_result_t *r)
+{
+    memset(r, 0, sizeof *r);
+    hid_t g = H5Gopen2(runs, id, H5P_DEFAULT);
+    if (g < 0 || strlen(id) >= sizeof r->run_id) {
+        if (g >= 0)
+            H5Gclose(g);
+        return -1;
+    }
+    snprintf(r->run_id, sizeof r->run_id, "%s", id);
+    char *dataset = ss_h5_attr_str(g, "dataset");
+    const ss_dataset_info_t *ds = dataset ? ss_log_contents_find_dataset(c, dataset) : NULL;
+    free(dataset);
+    int rc = ds ? 0 : -1;
+    if (ds)
+        r->task = ds->task;
+    for (int k = 0; k < ss_result_n_fields; k++) /* counts not known yet */
+        if (ss_result_fields[k].count_offset)
+            *(int *)((char *)r + ss_result_fields[k].count_offset) = -1;
+    for (int k = 0; k < ss_result_n_fields && rc == 0; k++)
+        if (!(ss_result_fields[k].flags & SS_FIELD_NOT_IN_H5))
+            rc = read_result_field(g, &ss_result_fields[k], r);
+    H5Gclose(g);
+    if (rc != 0 || !ss_result_check(r)) {
+        for (int k = 0; k < ss_result_n_fields; k++) /* no count may stay -1 for free */
+            if (ss_result_fields[k].count_offset)
+                *(int *)((char *)r + ss_result_fields[k].count_offset) = 0;
+        ss_result_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every /datasets/<name> that c does not describe yet. */
+static void recover_datasets(hid_t file, ss_log_contents_t *c)
+{
+    hid_t grp;
+    if (H5Lexists(file, "datasets", H5P_DEFAULT) <= 0 ||
+        (grp = H5Gopen2(file, "datasets", H5P_DEFAULT)) < 0)
+        return;
+    long n = 0;
+    char **names = ss_h5_link_names(grp, &n);
+    for (long i = 0; i < n; i++) {
+        hid_t g = H5Gopen2(grp, names[i], H5P_DEFAULT);
+        ss_dataset_info_t ds;
+        if (g >= 0 && !ss_log_contents_find_dataset(c, names[i]) &&
+            read_dataset_info(g, names[i], &ds) == 0) {
+            ss_log_contents_add_dataset(c, &ds);
+            ss_dataset_info_free(&ds);
+        }
+        if (g >= 0)
+            H5Gclose(g);
+    }
+    ss_h5_free_strings(names, n);
+    H5Gclose(grp);
+}
+
+int ss_snapshot_recover(const char *h5_path, char *const *ids, long n, ss_log_contents_t *c,
+                        ss_error_t *err)
+{
+    ss_h5_quiet_t quiet;
+    ss_h5_quiet(&quiet);
+    hid_t file = ss_snapshot_open(h5_path, err), runs = -1;
+    int recovered = -1;
+    if (file >= 0) {
+        recover_datasets(file, c);
+        recovered = 0;
+        if (H5Lexists(file, "runs", H5P_DEFAULT) > 0)
+            runs = H5Gopen2(file, "runs", H5P_DEFAULT);
+        for (long i = 0; runs >= 0 && i < n; i++) {
+            ss_result_t r;
+            if (ss_log_contents_find(c, ids[i]) || read_run(runs, ids[i], c, &r) != 0)
+                continue;
+            ss_log_contents_add_result(c, &r);
+            ss_result_free(&r);
+            recovered++;
+        }
+        if (runs >= 0)
+            H5Gclose(runs);
+        H5Fclose(file);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    ss_h5_loud(&quiet);
+    return recovered;
 }

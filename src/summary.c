@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "specsweep/h5io.h"
+#include "specsweep/log.h"
 #include "specsweep/result.h"
 #include "specsweep/snapshot.h"
 #include "specsweep/stats.h"
@@ -211,46 +212,6 @@ static void print_cell(FILE *out, const char *s, size_t width, int last)
             fputc(' ', out);
 }
 
-/* Open a results file for reading and check its format attributes. Returns the file or
-   -1 with err (SS_EXIT_INPUT). */
-static hid_t open_results(const char *h5_path, ss_error_t *err)
-{
-    struct stat st;
-    if (stat(h5_path, &st) != 0) {
-        ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", h5_path, strerror(errno));
-        return -1;
-    }
-    hid_t fapl = ss_h5_fapl();
-    hid_t file = H5Fopen(h5_path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    if (file < 0) {
-        char detail[400];
-        ss_h5_detail(detail, sizeof detail);
-        ss_error_set(err, SS_EXIT_INPUT,
-                     "%s: not a specsweep results file (HDF5 cannot open it: %s)", h5_path,
-                     detail);
-        return -1;
-    }
-    char *format = ss_h5_attr_str(file, "format");
-    double version = 0;
-    if (!format || strcmp(format, "specsweep-results") != 0 ||
-        ss_h5_attr_f64(file, "format_version", &version) != 0)
-        ss_error_set(err, SS_EXIT_INPUT,
-                     "%s: not a specsweep results file (no format=\"specsweep-results\" "
-                     "attribute)", h5_path);
-    else if (version != SS_FORMAT_VERSION)
-        ss_error_set(err, SS_EXIT_INPUT,
-                     "%s: results format_version %g is not supported (this specsweep "
-                     "reads version %d)", h5_path, version, SS_FORMAT_VERSION);
-    free(format);
-    if (err->code) {
-        H5Fclose(file);
-        return -1;
-    }
-    return file;
-}
-
 /* Runs in /runs by status (ok, diverged, failed); returns the number of run groups. */
 static long count_runs(hid_t file, long n_status[3])
 {
@@ -328,11 +289,28 @@ static void print_table(FILE *out, const row_t *rows, long n_rows, int has_truth
                      "dataset's relevance_truth\n");
 }
 
+/* The log beside a results file is where its runs are committed: if it is damaged, the
+   user hears it here too (on stderr; the table itself is the snapshot's). */
+static void warn_if_log_damaged(const char *h5_path)
+{
+    char *log_path = ss_str_concat(h5_path, ".log");
+    ss_log_contents_t c;
+    ss_error_t err = {0};
+    if (ss_log_read(log_path, &c, &err) == 0 && c.n_damage > 0) {
+        char what[600];
+        ss_log_damage_describe(&c, log_path, what, sizeof what);
+        fprintf(stderr, "specsweep: warning: %s; `specsweep run --salvage` keeps every intact "
+                        "record\n", what);
+    }
+    ss_log_contents_free(&c);
+    free(log_path);
+}
+
 int ss_summary_print(const char *h5_path, FILE *out, ss_error_t *err)
 {
     ss_h5_quiet_t quiet;
     ss_h5_quiet(&quiet);
-    hid_t file = open_results(h5_path, err);
+    hid_t file = ss_snapshot_open(h5_path, err);
     if (file < 0) {
         H5Eclear2(H5E_DEFAULT);
         ss_h5_loud(&quiet);
@@ -351,6 +329,7 @@ int ss_summary_print(const char *h5_path, FILE *out, ss_error_t *err)
         print_table(out, rows, n_rows, has_truth);
     fprintf(out, "runs: %ld ok, %ld diverged, %ld failed (%ld in the file)\n", n_status[0],
             n_status[1], n_status[2], n_runs);
+    warn_if_log_damaged(h5_path);
 
     for (long i = 0; i < n_rows; i++)
         for (int k = 0; k < N_COLS; k++)

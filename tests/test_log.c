@@ -322,6 +322,15 @@ static void test_contents_index(void)
 }
 
 /* Offset of the second record: the log magic, then the header record. */
+/* The offset of the record after the one at `off`. */
+static size_t next_rec(const unsigned char *log, size_t off)
+{
+    uint64_t plen = 0;
+    for (int i = 7; i >= 0; i--)
+        plen = (plen << 8) | log[off + 8 + i];
+    return off + 16 + (size_t)plen + 4;
+}
+
 static size_t second_record(const unsigned char *log)
 {
     uint64_t plen = 0;
@@ -373,16 +382,79 @@ static void test_torn_records(void)
     }
     CHECK(flip_ok, "flipped byte in the last record detected");
 
-    /* A flipped byte in the first dataset record drops it and everything after it. */
+    /* A flipped byte in the first dataset record is damage, not the end of the log:
+       every record after it is still read, and the damage says where it is and how many
+       intact records follow it. */
     size_t second = second_record(full);
     full[second + 20] ^= 1;
     spit(cut, full, full_len);
     ss_log_contents_t c;
     ss_error_t err = {0};
-    CHECK(ss_log_read(cut, &c, &err) == 0 && c.torn && c.has_header && c.n_datasets == 0 &&
-          c.n_results == 0, "corrupt middle record ends the log");
+    CHECK(ss_log_read(cut, &c, &err) == 0 && !c.torn && c.has_header && c.n_datasets == 1 &&
+          c.n_results == N_LOG_RESULTS && c.n_damage == 1 &&
+          c.damage[0].start == (long)second && c.damage[0].intact_after == N_LOG_RESULTS + 1,
+          "damaged middle record: every later record read, damage reported");
+    char what[600];
+    ss_log_damage_describe(&c, cut, what, sizeof what);
+    char at[64];
+    snprintf(at, sizeof at, "byte offset %zu", second);
+    CHECK(strstr(what, at) && strstr(what, "5 intact records"), "damage described: %s", what);
     ss_log_contents_free(&c);
     full[second + 20] ^= 1;
+
+    /* Any byte of a middle result record, flipped: only that run is missing. */
+    size_t third = next_rec(full, second);  /* the second dataset */
+    size_t r0 = next_rec(full, third);      /* the first result */
+    size_t r1 = next_rec(full, r0);         /* the second result */
+    size_t r2 = next_rec(full, r1);
+    int every_byte = 1;
+    for (size_t i = r1; i < r2; i++) {
+        full[i] ^= 0x40;
+        spit(cut, full, full_len);
+        int rc = ss_log_read(cut, &c, &err);
+        every_byte &= rc == 0 && c.n_damage == 1 && c.n_results == N_LOG_RESULTS - 1 &&
+                      !ss_log_contents_find(&c, "gauss__seed=1") &&
+                      ss_log_contents_find(&c, "gauss__seed=3") &&
+                      c.damage[0].start == (long)r1 && c.damage[0].intact_after == 2;
+        ss_log_contents_free(&c);
+        full[i] ^= 0x40;
+    }
+    CHECK(every_byte, "any flipped byte of a middle record costs that record only");
+
+    /* Salvage: the damaged bytes move to LOG.damaged.0 (then .1: never overwritten), the
+       log keeps every intact record and reads without damage. */
+    full[r1 + 30] ^= 0x40;
+    for (int round = 0; round < 2; round++) {
+        spit(cut, full, full_len);
+        CHECK(ss_log_read(cut, &c, &err) == 0 && c.n_damage == 1, "damaged before salvage");
+        char *moved = NULL;
+        CHECK(ss_log_salvage(cut, &c, &moved, &err) == 0, "salvage: %s", err.msg);
+        char want[600];
+        snprintf(want, sizeof want, "%s.damaged.%d", cut, round);
+        CHECK(moved && !strcmp(moved, want), "damaged bytes moved to %s", moved ? moved : "?");
+        size_t n_moved = 0;
+        unsigned char *bytes = moved ? slurp(moved, &n_moved) : NULL;
+        CHECK(n_moved == r2 - r1 && bytes && !memcmp(bytes, full + r1, n_moved),
+              "the damaged file holds exactly the damaged record's bytes");
+        CHECK(c.n_damage == 0 && !c.torn && c.n_results == N_LOG_RESULTS - 1 &&
+              c.n_datasets == 2 && c.has_header && file_size(cut) == (long)(full_len - n_moved),
+              "salvaged log: every intact record, no damage");
+        free(bytes);
+        free(moved);
+        ss_log_contents_free(&c);
+    }
+    full[r1 + 30] ^= 0x40;
+
+    /* A length field destroyed in a middle record: the reader finds the next record by
+       its magic and CRC. */
+    unsigned char saved[8];
+    memcpy(saved, full + r1 + 8, 8);
+    memset(full + r1 + 8, 0xff, 8);
+    spit(cut, full, full_len);
+    CHECK(ss_log_read(cut, &c, &err) == 0 && c.n_damage == 1 && c.n_results == N_LOG_RESULTS - 1 &&
+          c.damage[0].end == (long)r2, "absurd length in a middle record: resynchronised");
+    ss_log_contents_free(&c);
+    memcpy(full + r1 + 8, saved, 8);
 
     /* An absurd length in the last record's head. */
     full[last + 15] = 0x7f;

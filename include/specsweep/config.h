@@ -185,5 +185,7 @@ int ss_sweep_expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_c
 
 const char *ss_act_name(ss_act_t a);
 const char *ss_kind_name(ss_kind_t k);
+/* The kind named `name`, or -1. */
+int ss_kind_lookup(const char *name);
 
 #endif

@@ -11,7 +11,8 @@ typedef struct {
     const char *sweep_path;
     const char *output;        /* NULL: the sweep file's `output` */
     int ranks_per_run;         /* 0: the sweep file's parallel.ranks_per_run */
-    int fresh;                 /* start over, discarding earlier results */
+    int fresh;                 /* start over; earlier results are rotated to *.old */
+    int salvage;               /* keep every intact record of a damaged log (output.h) */
     double stop_deadline;      /* seconds granted after a stop signal (default 30) */
     double snapshot_interval;  /* seconds between snapshots (default 30) */
 } ss_engine_opts_t;

@@ -40,9 +40,17 @@ hid_t ss_h5_fapl(void);
 char *ss_h5_attr_str(hid_t loc, const char *name);
 /* A numeric scalar attribute as double: 0, or -1 if absent or not a number. */
 int ss_h5_attr_f64(hid_t loc, const char *name, double *v);
+/* An integer scalar attribute, exactly: 0, or -1 if absent or not an integer. */
+int ss_h5_attr_i64(hid_t loc, const char *name, int64_t *v);
+/* An integer attribute of up to `cap` elements into v; returns the element count, or -1
+   if absent, not integers, or longer than cap. */
+int ss_h5_attr_i64v(hid_t loc, const char *name, int64_t *v, int cap);
 /* A numeric dataset (all its elements, row-major) as doubles, malloc'd, *n elements; NULL
    if absent or unreadable. */
 double *ss_h5_read_f64(hid_t loc, const char *name, long *n);
+/* An integer dataset (all its elements) as int64, malloc'd, *n elements; NULL if absent,
+   unreadable or not integers. */
+int64_t *ss_h5_read_i64(hid_t loc, const char *name, long *n);
 /* A 1-D variable-length string dataset, malloc'd strings; NULL if absent or of another
    type. Free with ss_h5_free_strings. */
 char **ss_h5_read_strings(hid_t loc, const char *name, long *n);

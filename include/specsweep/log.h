@@ -21,6 +21,12 @@
 #include "specsweep/result.h"
 #include "specsweep/util.h"
 
+/* Bytes of a log that do not read as records, with intact records after them. */
+typedef struct {
+    long start, end;                 /* byte offsets, [start, end) */
+    int intact_after;                /* intact records after this region */
+} ss_log_damage_t;
+
 /* What a log holds. Start from a zeroed struct; free with ss_log_contents_free. */
 typedef struct {
     int has_header;
@@ -31,8 +37,10 @@ typedef struct {
     ss_result_t *results;            /* in commit order (a run committed again keeps the
                                         position of its first record, with the last
                                         record's contents) */
-    long valid_bytes;                /* length of the intact prefix of the file */
-    int torn;                        /* 1 if bytes after valid_bytes were ignored */
+    long valid_bytes;                /* end of the last intact record */
+    int torn;                        /* 1 if a torn tail after valid_bytes was ignored */
+    int n_damage;                    /* damaged regions followed by intact records */
+    ss_log_damage_t *damage;         /* in file order */
 
     /* private to the ss_log_contents_* functions */
     int results_cap, datasets_cap;
@@ -43,15 +51,24 @@ typedef struct {
 /* Read a log into *c (which the caller frees with ss_log_contents_free, also after a
    failure). A missing or empty file gives empty contents and returns 0; a file holding
    only a prefix of the file magic (a crash while the log was created) is torn at 0.
-   A file that is not a specsweep log returns -1 (SS_EXIT_INPUT, naming the file); so
-   does a log written by a newer specsweep. A torn or corrupt record (short, bad record
-   magic, length past the end of the file, CRC mismatch, or a payload that does not
-   decode) ends the log: torn = 1 and valid_bytes = its offset. When a run id was
-   committed twice the last record wins. A result record without a task (written by
-   specsweep 0.1.0) takes its dataset's. */
+   A file that is not a regular file or not a specsweep log returns -1 (SS_EXIT_INPUT,
+   naming the file); so does a log written by a newer specsweep.
+   Bytes that do not read as a record (a bad record magic, a length past the end of the
+   file, a CRC mismatch, or a payload that does not decode) are damage. The reader finds
+   the next intact record by its magic and CRC and goes on: every intact record is read,
+   and damaged regions followed by intact records are listed in c->damage (the caller
+   decides: see ss_log_salvage). Damage with nothing intact after it is a torn tail (a
+   crash during an append): torn = 1, and valid_bytes, the end of the last intact record,
+   is where the next append goes. When a run id was committed twice the last record
+   wins. A result record without a task (written by specsweep 0.1.0) takes its
+   dataset's. */
 int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err);
 /* Frees everything and zeroes *c; accepts a zeroed struct. */
 void ss_log_contents_free(ss_log_contents_t *c);
+/* One line for the user about c's damage: where, how many bytes, how many intact records
+   follow ("LOG is damaged: ..."). */
+void ss_log_damage_describe(const ss_log_contents_t *c, const char *log_path, char *buf,
+                            size_t cap);
 /* Set the header (copied). */
 void ss_log_contents_set_header(ss_log_contents_t *c, const ss_log_header_t *h);
 /* Add a copy of a result / dataset description. A result whose run id is already present
@@ -64,6 +81,17 @@ const ss_result_t *ss_log_contents_find(const ss_log_contents_t *c, const char *
 /* The description of dataset `name`, or NULL. */
 const ss_dataset_info_t *ss_log_contents_find_dataset(const ss_log_contents_t *c,
                                                       const char *name);
+
+/* Keep every intact record of a damaged log: the damaged regions of c (as read from
+   log_path by ss_log_read) are copied to a new file "<log_path>.damaged.<n>" (the first
+   n not taken, so earlier salvages are never overwritten) and the log is rewritten
+   without them and without a torn tail (a temporary file, fsync'd and renamed over it,
+   the directory fsync'd). Returns 0 with *moved_to (malloc'd) naming the damaged-bytes
+   file and *c re-read from the rewritten log; -1 with err (SS_EXIT_RUNTIME, the step
+   that failed) leaves the log as it was. The runs whose records were damaged are then
+   simply not in the log. */
+int ss_log_salvage(const char *log_path, ss_log_contents_t *c, char **moved_to,
+                   ss_error_t *err);
 
 /* The log open for appending. */
 typedef struct {

@@ -9,6 +9,7 @@
 #ifndef SPECSWEEP_SNAPSHOT_H
 #define SPECSWEEP_SNAPSHOT_H
 
+#include <hdf5.h>
 #include "specsweep/config.h"
 #include "specsweep/log.h"
 
@@ -28,5 +29,25 @@
  */
 int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
                       int n_runs, const ss_log_contents_t *c, ss_error_t *err);
+
+/* Open a results file read-only after checking that it is one: a regular file with
+   format = "specsweep-results" and this format_version. Returns the file (H5Fclose it)
+   or -1 with err (SS_EXIT_INPUT naming the file and what is wrong). HDF5's own error
+   printing should be silenced by the caller (ss_h5_quiet). */
+hid_t ss_snapshot_open(const char *h5_path, ss_error_t *err);
+
+/* The ids of the runs in /runs of a results file, in file order (free them with
+   ss_h5_free_strings). Returns 0, or -1 with err if it is not a readable results file. */
+int ss_snapshot_run_ids(const char *h5_path, char ***ids, long *n, ss_error_t *err);
+
+/* Read back into c what a results file holds and c lacks: the description of every
+   dataset in /datasets, and the results of the runs ids[0..n) from /runs, each field of
+   the result table from its /runs name (ss_result_field_h5_name). A run already in c, or
+   one whose group lacks a field or does not pass ss_result_check, is skipped. Returns
+   the number of results added, or -1 with err if the file cannot be read. The inverse
+   of ss_snapshot_write for /datasets and /runs; used to give back to a damaged log the
+   runs its snapshot still holds. */
+int ss_snapshot_recover(const char *h5_path, char *const *ids, long n, ss_log_contents_t *c,
+                        ss_error_t *err);
 
 #endif
