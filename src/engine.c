@@ -142,6 +142,7 @@ typedef struct {
     int n_todo, n_done, n_ok, n_diverged;
     double cost_todo, cost_done, t_start, last_snapshot;
     int dirty;                  /* commits since the last snapshot */
+    int snapshot_runs;          /* results in the last snapshot written */
     int stopping, abort_sent, stop_sig;
     double stop_time, deadline, snapshot_interval;
     int failed;                 /* a runtime failure ends the job with exit 1 */
@@ -250,6 +251,7 @@ static int write_snapshot(engine_t *e)
         fprintf(stderr, "specsweep: %s\n", err.msg);
         return -1;
     }
+    e->snapshot_runs = e->output.contents.n_results;
     e->dirty = 0;
     e->last_snapshot = ss_now();
     return 0;
@@ -686,9 +688,14 @@ static int coordinator_finish(engine_t *e)
     format_duration(ss_now() - e->t_start, took, sizeof took);
     int left = e->n_todo - e->n_done, code = SS_EXIT_OK;
     if (e->failed) {
+        int committed = e->output.contents.n_results;
         fprintf(stderr, "specsweep: %s\n", e->fail_msg);
-        fprintf(stderr, "specsweep: stopped after %d of %d runs; committed results are "
-                        "kept in %s\n", e->n_done, e->n_todo, e->out);
+        fprintf(stderr, "specsweep: stopped after %d of %d runs; the %d committed run%s %s in "
+                        "the log %s", e->n_done, e->n_todo, committed, committed == 1 ? "" : "s",
+                committed == 1 ? "is" : "are", e->output.log_path);
+        if (e->snapshot_runs < committed)
+            fprintf(stderr, " (%s holds %d of them)", e->out, e->snapshot_runs);
+        fprintf(stderr, "; run the same command to resume once the problem is fixed\n");
         code = SS_EXIT_RUNTIME;
     } else if (left > 0) {
         printf("specsweep: stopped by %s after %s: %d of %d runs done, %d left; run the "

@@ -29,6 +29,17 @@ void ss_h5_detail(char *buf, size_t cap)
     char tmp[400] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, tmp);
     H5Eclear2(H5E_DEFAULT);
+    /* The file driver's messages carry a timestamp, the buffer address and the system
+       error; the system error is what a user can act on. */
+    const char *sys = strstr(tmp, "error message = '");
+    if (sys) {
+        sys += strlen("error message = '");
+        snprintf(buf, cap, "%.*s", (int)strcspn(sys, "'"), sys);
+        return;
+    }
+    for (char *p = tmp; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
     snprintf(buf, cap, "%s", tmp[0] ? tmp : "HDF5 error");
 }
 

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hdf5.h>
+
 #include "specsweep/engine.h"
+#include "specsweep/snapshot.h"
 #include "specsweep/summary.h"
 #include "specsweep/util.h"
 
@@ -47,7 +50,19 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
+static int run_command(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    /* HDF5 is shut down by ss_snapshot_shutdown, not at exit: after a failed close (a
+       full disk) the library's own shutdown would crash. */
+    H5dont_atexit();
+    int code = run_command(argc, argv);
+    ss_snapshot_shutdown();
+    return code;
+}
+
+static int run_command(int argc, char **argv)
 {
     if (argc < 2)
         return bad_usage("%s", "a command is required");

@@ -266,6 +266,11 @@ static int write_runs_and_summary(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
 
 /* ---- the atomic write -------------------------------------------------------------------- */
 
+/* Set when HDF5 failed to close a file (a full disk, an I/O error): the library then
+   holds a half-closed file that crashes any later HDF5 call that touches it, its own
+   shutdown included, so from then on HDF5 is left alone (ss_snapshot_shutdown). */
+static int hdf5_broken;
+
 /* The temporary file's name, "<h5_path>.tmp.<pid>", malloc'd. */
 static char *temp_path(const char *h5_path)
 {
@@ -290,6 +295,11 @@ static int fsync_path(const char *path)
 int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
                       int n_runs, const ss_log_contents_t *c, ss_error_t *err)
 {
+    if (hdf5_broken) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot write the results snapshot: an earlier "
+                     "snapshot failed to close and left the HDF5 library unusable", h5_path);
+        return -1;
+    }
     ss_h5_quiet_t quiet;
     ss_h5_quiet(&quiet);
     ss_h5w_t w;
@@ -327,6 +337,7 @@ int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t 
     if (closed < 0) {
         snprintf(w.where, sizeof w.where, "%s", tmp);
         ss_h5w_fail(&w, "closing");
+        hdf5_broken = 1;
         goto fail;
     }
     /* HDF5 flushed on close; make the bytes durable before the rename publishes them. */
@@ -356,11 +367,16 @@ fail:
         ss_error_set(err, SS_EXIT_RUNTIME,
                      "%s: cannot write the results snapshot: %s failed: %s", h5_path,
                      w.step[0] ? w.step : "HDF5", w.detail[0] ? w.detail : "HDF5 error");
-    if (file >= 0)
-        H5Fclose(file);
+    if (file >= 0 && H5Fclose(file) < 0)
+        hdf5_broken = 1;
     if (tmp_exists)
         unlink(tmp);
 done:
+    if (hdf5_broken) { /* touch nothing of HDF5's any more */
+        free(dir);
+        free(tmp);
+        return rc;
+    }
     if (fapl >= 0)
         H5Pclose(fapl);
     ss_h5w_close(&w);
@@ -369,6 +385,12 @@ done:
     free(dir);
     free(tmp);
     return rc;
+}
+
+void ss_snapshot_shutdown(void)
+{
+    if (!hdf5_broken)
+        H5close();
 }
 
 /* ---- reading a results file back --------------------------------------------------------- */

@@ -30,6 +30,12 @@
 int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
                       int n_runs, const ss_log_contents_t *c, ss_error_t *err);
 
+/* Shut the HDF5 library down at the end of a process that called H5dont_atexit() first
+   (main.c does): cleanly, unless a snapshot failed to close (a full disk), which leaves a
+   half-closed file in the library that its shutdown would crash on; it is then abandoned,
+   the temporary file already removed, and the process exits normally. */
+void ss_snapshot_shutdown(void);
+
 /* Open a results file read-only after checking that it is one: a regular file with
    format = "specsweep-results" and this format_version. Returns the file (H5Fclose it)
    or -1 with err (SS_EXIT_INPUT naming the file and what is wrong). HDF5's own error
