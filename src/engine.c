@@ -712,13 +712,14 @@ static int coordinator_finish(engine_t *e)
 
 int ss_engine_run(const ss_engine_opts_t *o)
 {
+    /* first: a stop signal during MPI start-up must already be a stop (exit 3) */
+    install_signal_handlers();
     int init = 0;
     MPI_Initialized(&init);
     if (!init)
         MPI_Init(NULL, NULL);
     ss_set_fatal_handler(abort_job);
     openblas_set_num_threads(1);
-    install_signal_handlers();
 
     engine_t e;
     memset(&e, 0, sizeof e);

@@ -96,8 +96,17 @@ static int by_relevance_desc(const void *a, const void *b)
     return i - j;
 }
 
-/* Test accuracy (MAE for regression) with only the top-k inputs and with k random ones. */
-static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
+/* 1 if the group agreed to abandon the run (hooks->poll); called between evaluations as
+   between minibatches, the same number of times on every rank of the group. */
+static int abandoned(const ss_train_hooks_t *h)
+{
+    return h->poll && h->poll(h->poll_ctx);
+}
+
+/* Test accuracy (MAE for regression) with only the top-k inputs and with k random ones.
+   Returns 0, or 1 if the run was abandoned between two evaluations (a stop deadline:
+   with many random repeats this phase can take longer than training). */
+static int measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
                          ss_net_t *net, const ss_train_hooks_t *h, ss_result_t *res)
 {
     int d = ds->info.n_inputs, n_k = 0;
@@ -109,7 +118,8 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
     res->topk_accuracy = ss_calloc((size_t)n_k, sizeof(double));
     res->randomk_accuracy = ss_calloc((size_t)n_k, sizeof(double));
     if (!n_k)
-        return;
+        return 0;
+    int stop = 0;
 
     int *order = ss_malloc((size_t)d * sizeof *order);
     uint32_t *perm = ss_malloc((size_t)d * sizeof *perm);
@@ -122,7 +132,7 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
     ss_rng_t rng;
     ss_rng_seed(&rng, (uint64_t)run->seed, SS_STREAM_RANDOMK);
     int reg = ds->info.task == SS_TASK_REGRESSION;
-    for (int i = 0, j = 0; i < sw->n_topk; i++) {
+    for (int i = 0, j = 0; i < sw->n_topk && !stop; i++) {
         int k = sw->topk[i];
         if (k > d)
             continue;
@@ -133,10 +143,11 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
         evaluate_group(net, h, ds->x_test, ds->y_test, ds->info.n_test, d, mask, &loss, &metric);
         res->topk[j] = k;
         res->topk_accuracy[j] = reg ? loss : metric;
+        stop = abandoned(h);
 
         double acc = 0.0;
         int reps = sw->random_repeats > 0 ? sw->random_repeats : 1;
-        for (int r = 0; r < reps; r++) {
+        for (int r = 0; r < reps && !stop; r++) {
             for (int t = 0; t < d; t++)
                 perm[t] = (uint32_t)t;
             ss_rng_shuffle(&rng, perm, (size_t)d);
@@ -146,6 +157,7 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
             evaluate_group(net, h, ds->x_test, ds->y_test, ds->info.n_test, d, mask, &loss,
                            &metric);
             acc += reg ? loss : metric;
+            stop = abandoned(h);
         }
         res->randomk_accuracy[j] = acc / reps;
         j++;
@@ -153,6 +165,7 @@ static void measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dat
     free(order);
     free(perm);
     free(mask);
+    return stop;
 }
 
 /* The state of one run's training on this rank. */
@@ -300,8 +313,8 @@ static int train_epoch(trainer_t *t, int epoch, ss_result_t *res)
                 t->yb[0]);
     for (int k = 0, cur = 0; k < t->n_steps; k++, cur ^= 1) {
         train_step(t, k, cur, &data_loss, &l2_sum);
-        if (h->poll && h->poll(h->poll_ctx))
-            return 1; /* abandoned: the group agreed to stop */
+        if (abandoned(h))
+            return 1; /* the group agreed to stop */
     }
     /* sharded: each rank holds the penalty of its part, so it is summed too */
     double other = 0.0;
@@ -387,8 +400,8 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
                    &res->test_loss, &res->test_accuracy);
     if (ds->info.task == SS_TASK_REGRESSION)
         res->test_accuracy = NAN; /* test_loss is the MAE */
-    measure_topk(sw, run, ds, &t.net, t.h, res); /* also for a diverged run: it shows how */
-    rc = 0;
+    /* also for a diverged run: it shows how */
+    rc = measure_topk(sw, run, ds, &t.net, t.h, res);
 
 done:
     trainer_free(&t);
