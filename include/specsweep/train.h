@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include "specsweep/config.h"
 #include "specsweep/data.h"
+#include "specsweep/grid.h"
 #include "specsweep/net.h"
 
 typedef enum { SS_STATUS_OK = 0, SS_STATUS_DIVERGED = 1, SS_STATUS_FAILED = 2 } ss_status_t;
