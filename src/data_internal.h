@@ -2,9 +2,10 @@
  * data_internal.h - the row tables every dataset kind fills, the steps all kinds share,
  * and the kinds themselves, for ss_dataset_load (include/specsweep/data.h).
  *
- * Internal to the data module: included by data.c (the dataset type, the shared steps,
- * the dispatch by kind), synth.c (the synthetic generators of the papers) and datafile.c
- * (the file loaders) only; no other file may include it.
+ * Internal to the data module: included by data_table.c (the tables and shared steps),
+ * synth.c (the synthetic generators of the papers), datafile.c (the file loaders) and
+ * data.c (the dataset type, the dispatch by kind) only; no other file may include it.
+ * Dependencies point down: data.c -> synth.c, datafile.c -> data_table.c.
  *
  * Every kind produces its rows in data_table_t's. File kinds then settle their classes
  * (data_apply_classes); every kind ends in data_finish, which splits off the

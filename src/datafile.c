@@ -2,7 +2,7 @@
  * datafile.c - the file loaders: CSV (header row, one column the label), IDX (MNIST
  * format, gzip or plain) and HDF5 (datasets X, y and optionally X_test, y_test). What
  * each reads is described in include/specsweep/data.h and docs/FORMATS.md; the shared
- * row tables and steps are data.c's (data_internal.h).
+ * row tables and steps are data_table.c's (data_internal.h).
  *
  * A bad file (missing, truncated, corrupt, wrong magic, ragged or non-numeric CSV) is
  * SS_EXIT_INPUT with a message that names it, "FILE: ..." or "FILE:LINE: ...". Every

@@ -3,7 +3,7 @@
  * correlated Gaussian pairs (fig. 4) and stellar spectra (a stand-in for MILES, fig. 11).
  * Their data is described in include/specsweep/data.h and docs/FORMATS.md; everything
  * depends only on the spec (data_seed, stream SS_STREAM_DATA). The shared row tables and
- * steps are data.c's (data_internal.h).
+ * steps are data_table.c's (data_internal.h).
  */
 #include <math.h>
 #include <stdint.h>

@@ -1,7 +1,8 @@
 /*
  * data.h - datasets: synthetic generators and file loaders, all deterministic. The kinds
  * and their keys are also in docs/FORMATS.md ("Dataset kinds and their keys"); the
- * generators live in synth.c, the file loaders in datafile.c, the rest in data.c.
+ * generators live in synth.c, the file loaders in datafile.c, the rows they share in
+ * data_table.c, the rest in data.c.
  *
  * A dataset is row-major float32 inputs (n x n_inputs) with labels: class indices
  * 0..n_classes-1 stored as float, or a real target for regression (n_classes = 0).
