@@ -1,8 +1,8 @@
 /*
  * test_data.c - datasets from files: every file loader (datafile.c) with the steps all
- * kinds share (data.c: test split, class subset, first-N limits), and every way a data
- * file can be bad (each must fail with SS_EXIT_INPUT and name the file). The synthetic
- * generators are tested in test_synth.c.
+ * kinds share (data_table.c: test split, class subset, first-N limits), and every way a
+ * data file can be bad (each must fail with SS_EXIT_INPUT and name the file). The
+ * synthetic generators are tested in test_synth.c.
  *
  * Needs the Fashion-MNIST files of the Debian package fashion-mnist under
  * /usr/share/datasets/fashion-mnist; without them the test fails. Every other fixture is

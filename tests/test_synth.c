@@ -4,6 +4,7 @@
  * determinism and the checks of impossible parameters.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,25 +430,31 @@ static void test_spectra(void)
         ss_dataset_free(&a);
     }
 
-    /* impossible parameters */
-    spec_init(&s, SS_KIND_SPECTRA);
-    s.features = 9;
-    expect_input_error(&s, "test", "features >= 10", "spectra features 9");
-    spec_init(&s, SS_KIND_SPECTRA);
-    s.features = 399; /* 40 lines need 400 */
-    expect_input_error(&s, "test", "10 features per line", "spectra too many lines");
-    spec_init(&s, SS_KIND_SPECTRA);
-    s.metal_lines = 0;
-    expect_input_error(&s, "test", "metal_lines >= 1", "spectra without metal lines");
-    spec_init(&s, SS_KIND_SPECTRA);
-    s.metal_min = 0.5;
-    expect_input_error(&s, "test", "metal_min < metal_max", "spectra metal range");
-    spec_init(&s, SS_KIND_SPECTRA);
-    s.wave_max = 3000;
-    expect_input_error(&s, "test", "wave_min < wave_max", "spectra wavelength range");
-    spec_init(&s, SS_KIND_SPECTRA);
-    s.sigma = 0.0;
-    expect_input_error(&s, "test", "sigma", "spectra sigma 0");
+    /* impossible parameters: one field changed from the defaults */
+    static const struct {
+        const char *what, *needle;
+        size_t offset;  /* of an int field, or of a double one when is_double */
+        int is_double;
+        double value;
+    } bad[] = {
+#define F(field) offsetof(ss_dataset_spec_t, field)
+        {"spectra features 9", "features >= 10", F(features), 0, 9},
+        {"spectra too many lines", "10 features per line", F(features), 0, 399}, /* 40 need 400 */
+        {"spectra without metal lines", "metal_lines >= 1", F(metal_lines), 0, 0},
+        {"spectra metal range", "metal_min < metal_max", F(metal_min), 1, 0.5},
+        {"spectra wavelength range", "wave_min < wave_max", F(wave_max), 1, 3000},
+        {"spectra sigma 0", "sigma", F(sigma), 1, 0.0},
+#undef F
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        spec_init(&s, SS_KIND_SPECTRA);
+        char *field = (char *)&s + bad[i].offset;
+        if (bad[i].is_double)
+            *(double *)field = bad[i].value;
+        else
+            *(int *)field = (int)bad[i].value;
+        expect_input_error(&s, "test", bad[i].needle, bad[i].what);
+    }
 }
 
 int main(void)
