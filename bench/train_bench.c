@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     int n_runs = 0, n_cells = 0;
     ss_error_t err = {0};
     if (ss_sweep_load(sweep_path, &sw, &err) != 0 ||
-        ss_sweep_expand(&sw, &runs, &n_runs, &n_cells, &err) != 0) {
+        ss_grid_expand(&sw, &runs, &n_runs, &n_cells, &err) != 0) {
         fprintf(stderr, "train_bench: %s\n", err.msg);
         return 2;
     }

@@ -1,22 +1,25 @@
 /*
- * config.c - the sweep file (DESIGN section 3): parse with libyaml, validate, expand.
+ * config.c - the sweep file (docs/FORMATS.md, "The sweep file"): its sections, keys and
+ * defaults, validated into an ss_sweep_t. See include/specsweep/config.h.
  *
- * The whole file is loaded as one libyaml document, then every section is walked in file
- * order, so the first error reported is the first one in the file. Each value is checked
- * where it is read; checks that involve several keys run once a section (or the whole
- * file) is complete. All messages point at the offending node: "FILE:LINE:COLUMN: ...".
+ * The whole file is loaded as one libyaml document (config_yaml.c, which also reads every
+ * typed value and words the messages), then every section is walked in file order, so
+ * the first error reported is the first one in the file. Each value is checked where it
+ * is read; checks that involve several keys run once a section (or the whole file) is
+ * complete. All messages point at the offending node: "FILE:LINE:COLUMN: ...". The
+ * expansion into runs and cells is the grid module's (grid.c).
  */
 #include "specsweep/config.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+
+#include "config_yaml.h"
 
 /* Longest list a sweep file may ask for (seeds, logspace count, topk, a sweep list): far
    beyond any real sweep, it only keeps a typo from allocating gigabytes. */
@@ -33,7 +36,6 @@ static const char *const cfg_kind_names[] = {"gaussian", "correlated", "csv",
 static const char *const cfg_task_names[] = {"classification", "regression"};
 static const char *const cfg_spectral_names[] = {"all", "first", "none"};
 
-#define CFG_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define CFG_N_KINDS CFG_COUNT(cfg_kind_names)
 
 /* The YAML key of training key k ("?" when out of range). */
@@ -95,6 +97,18 @@ void ss_training_set(ss_training_t *t, ss_training_key_t k, double v)
     }
 }
 
+/* sw->training with every key that dataset ds sets (training_set_mask) taken from
+   ds->training. */
+ss_training_t ss_sweep_dataset_training(const ss_sweep_t *sw, const ss_dataset_spec_t *ds)
+{
+    ss_training_t t = sw->training;
+    for (int k = 0; k < SS_KEY_COUNT; k++)
+        if (ds->training_set_mask & (1u << k))
+            ss_training_set(&t, (ss_training_key_t)k,
+                            ss_training_get(&ds->training, (ss_training_key_t)k));
+    return t;
+}
+
 /* The training key named `name`, or -1 (also for "optimizer", which is not numeric). */
 int ss_training_key_lookup(const char *name)
 {
@@ -138,7 +152,7 @@ static void cfg_default_activations(ss_model_t *m)
 }
 
 /*
- * Every default of the sweep file, in one place: the papers' settings (DESIGN section 1).
+ * Every default of the sweep file, in one place: the papers' settings (docs/FORMATS.md).
  * Fills *sw (model, training, seeds, relevance, parallel) and ds[k], the template an entry
  * of `datasets` of kind k starts from (the same for all kinds but the sizes of spectra; a
  * kind ignores the fields it does not use). The output path needs the name and is
@@ -219,440 +233,15 @@ static void ss_sweep_defaults(ss_sweep_t *sw, ss_dataset_spec_t ds[CFG_N_KINDS])
     sp->sigma = 0.01;                      /* relative noise: signal-to-noise 100 */
 }
 
-/* ---- parse context, positions, messages --------------------------------------------- */
+/* ---- parse context --------------------------------------------------------------------- */
 
 typedef struct {
-    const char *file;                      /* the path, for messages */
-    yaml_document_t *doc;
+    cfg_yaml_t y;                          /* the document, its path, the error */
     ss_sweep_t *sw;
-    ss_error_t *err;
     ss_dataset_spec_t ds_default[CFG_N_KINDS]; /* per kind */
     yaml_node_t *axis_key[SS_MAX_AXES];    /* key node of every sweep axis */
     yaml_node_t **override_key;            /* [dataset * SS_KEY_COUNT + key] or NULL */
 } cfg_parse_t;
-
-static yaml_node_t *cfg_node(cfg_parse_t *p, int index)
-{
-    return yaml_document_get_node(p->doc, index);
-}
-
-static int cfg_line(const yaml_node_t *n) { return n ? (int)n->start_mark.line + 1 : 1; }
-static int cfg_col(const yaml_node_t *n) { return n ? (int)n->start_mark.column + 1 : 1; }
-
-static int cfg_vfail(cfg_parse_t *p, int line, int col, const char *fmt, va_list ap)
-{
-    char msg[960];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    ss_error_at(p->err, SS_EXIT_INPUT, p->file, line, col, "%s", msg);
-    return -1;
-}
-
-static int cfg_fail(cfg_parse_t *p, const yaml_node_t *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Record a user error at node `at` (NULL: the start of the file). Returns -1. */
-static int cfg_fail(cfg_parse_t *p, const yaml_node_t *at, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cfg_vfail(p, cfg_line(at), cfg_col(at), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int cfg_fail_pos(cfg_parse_t *p, int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* Record a user error at a 1-based line and column. Returns -1. */
-static int cfg_fail_pos(cfg_parse_t *p, int line, int col, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cfg_vfail(p, line, col, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static const char *cfg_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-
-static int cfg_is_plain(const yaml_node_t *n)
-{
-    return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-}
-
-/* A YAML null: an empty plain value, ~ or null. */
-static int cfg_is_null(const yaml_node_t *n)
-{
-    if (!cfg_is_plain(n))
-        return 0;
-    const char *s = cfg_text(n);
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
-}
-
-/* Parse a whole string as a finite double (no trailing characters, no overflow). */
-static int cfg_parse_real(const char *s, double *out)
-{
-    if (!*s)
-        return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno == ERANGE || !isfinite(v))
-        return -1;
-    *out = v == 0.0 ? 0.0 : v;             /* no "-0" in run ids */
-    return 0;
-}
-
-/* Parse a whole string as an integer: "12", or any integral number such as "1e3".
-   Returns 0, -1 if it is not an integer, -2 if it is one beyond 64 bits. */
-static int cfg_parse_integer(const char *s, long long *out)
-{
-    if (!*s)
-        return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end != s && !*end) {
-        if (errno == ERANGE)
-            return -2;
-        *out = v;
-        return 0;
-    }
-    double d = 0.0;
-    if (cfg_parse_real(s, &d) < 0 || d != floor(d) || fabs(d) > 9007199254740992.0)
-        return -1;
-    *out = (long long)d;
-    return 0;
-}
-
-/* 1 for true/yes, 0 for false/no (lower case, Capitalised or UPPER), -1 otherwise. */
-static int cfg_parse_bool(const char *s)
-{
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES"};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO"};
-    for (int i = 0; i < CFG_COUNT(yes); i++) {
-        if (!strcmp(s, yes[i]))
-            return 1;
-        if (!strcmp(s, no[i]))
-            return 0;
-    }
-    return -1;
-}
-
-/* How a node reads in "got ..." of a message. Returns buf. */
-static const char *cfg_got(const yaml_node_t *n, char *buf, size_t size)
-{
-    if (n->type == YAML_MAPPING_NODE) {
-        snprintf(buf, size, "a mapping");
-    } else if (n->type == YAML_SEQUENCE_NODE) {
-        long len = (long)(n->data.sequence.items.top - n->data.sequence.items.start);
-        if (len == 0)
-            snprintf(buf, size, "an empty list");
-        else
-            snprintf(buf, size, "a list of %ld value%s", len, len == 1 ? "" : "s");
-    }
-    else if (n->type != YAML_SCALAR_NODE)
-        snprintf(buf, size, "nothing");
-    else if (cfg_is_null(n))
-        snprintf(buf, size, "nothing (an empty value)");
-    else {
-        const char *s = cfg_text(n);
-        const char *more = strlen(s) > 40 ? "..." : "";
-        double d = 0.0;
-        char *end;
-        int numeric = 0;
-        if (cfg_is_plain(n)) {
-            strtod(s, &end);
-            numeric = end != s && !*end;   /* reads as a number, maybe not a finite one */
-        }
-        if (cfg_is_plain(n) && (cfg_parse_real(s, &d) == 0 || cfg_parse_bool(s) >= 0))
-            snprintf(buf, size, "%.40s%s", s, more);
-        else if (numeric)
-            snprintf(buf, size, "%.40s%s (out of range)", s, more);
-        else if (!cfg_is_plain(n) && cfg_parse_real(s, &d) == 0)
-            snprintf(buf, size, "'%.40s%s' (quoted, so text)", s, more);
-        else
-            snprintf(buf, size, "'%.40s%s'", s, more);
-    }
-    return buf;
-}
-
-/* Levenshtein distance of two short names (large for long ones). */
-static int cfg_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    int row[64];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/* "a, b, c" into buf. */
-static void cfg_join(const char *const *names, int n, char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n && len < size; i++) {
-        int w = snprintf(buf + len, size - len, "%s%s", i ? ", " : "", names[i]);
-        if (w < 0)
-            break;
-        len += (size_t)w;
-    }
-}
-
-/* Unknown key `key` in a mapping `where` (e.g. "in training") whose keys are `known`. */
-static int cfg_unknown_key(cfg_parse_t *p, const yaml_node_t *key, const char *where,
-                           const char *const *known, int n_known)
-{
-    const char *name = cfg_text(key);
-    char list[512];
-    cfg_join(known, n_known, list, sizeof list);
-    const char *best = NULL;
-    int best_d = strlen(name) > 4 ? 3 : 2;
-    for (int i = 0; i < n_known; i++) {
-        int d = cfg_distance(name, known[i]);
-        if (d < best_d) {
-            best_d = d;
-            best = known[i];
-        }
-    }
-    if (best)
-        return cfg_fail(p, key, "unknown key '%s' %s (known: %s); did you mean '%s'?", name,
-                        where, list, best);
-    return cfg_fail(p, key, "unknown key '%s' %s (known: %s)", name, where, list);
-}
-
-/*
- * The key of pair `pr` of mapping `map`: a non-empty scalar, not already used by an earlier
- * pair (libyaml accepts duplicate keys; a sweep file must not). NULL + error otherwise.
- */
-static const char *cfg_key(cfg_parse_t *p, const yaml_node_t *map, const yaml_node_pair_t *pr)
-{
-    yaml_node_t *k = cfg_node(p, pr->key);
-    char got[96];
-    if (!k || k->type != YAML_SCALAR_NODE || cfg_is_null(k)) {
-        cfg_fail(p, k, "a key must be a name, got %s",
-                 k ? cfg_got(k, got, sizeof got) : "nothing");
-        return NULL;
-    }
-    for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
-        yaml_node_t *k2 = cfg_node(p, q->key);
-        if (k2 && k2->type == YAML_SCALAR_NODE && !strcmp(cfg_text(k2), cfg_text(k))) {
-            cfg_fail(p, k, "duplicate key '%s' (first at line %d)", cfg_text(k), cfg_line(k2));
-            return NULL;
-        }
-    }
-    return cfg_text(k);
-}
-
-/* First pair of mapping `map` with key `name`, or NULL. */
-static yaml_node_pair_t *cfg_find(cfg_parse_t *p, yaml_node_t *map, const char *name)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < map->data.mapping.pairs.top;
-         q++) {
-        yaml_node_t *k = cfg_node(p, q->key);
-        if (k && k->type == YAML_SCALAR_NODE && !strcmp(cfg_text(k), name))
-            return q;
-    }
-    return NULL;
-}
-
-/* A section that must be a mapping; an empty value counts as an empty mapping. Returns 1
-   for a mapping, 0 for empty, -1 + error otherwise. */
-static int cfg_section(cfg_parse_t *p, const yaml_node_t *n, const char *what)
-{
-    char got[96];
-    if (n->type == YAML_MAPPING_NODE)
-        return 1;
-    if (cfg_is_null(n))
-        return 0;
-    return cfg_fail(p, n, "%s must be a mapping of keys, got %s", what,
-                    cfg_got(n, got, sizeof got));
-}
-
-static int cfg_seq_len(const yaml_node_t *n)
-{
-    return (int)(n->data.sequence.items.top - n->data.sequence.items.start);
-}
-
-static yaml_node_t *cfg_seq_item(cfg_parse_t *p, const yaml_node_t *n, int i)
-{
-    return cfg_node(p, n->data.sequence.items.start[i]);
-}
-
-/* ---- typed values ---------------------------------------------------------------------- */
-
-typedef enum { CFG_REAL, CFG_INT, CFG_I64, CFG_BOOL } cfg_type_t;
-typedef enum {
-    CFG_ANY,      /* any finite value */
-    CFG_POS,      /* > 0 (integers: >= 1) */
-    CFG_NONNEG,   /* >= 0 */
-    CFG_UNIT_CO,  /* [0, 1) */
-    CFG_UNIT_OO,  /* (0, 1) */
-    CFG_UNIT_CC   /* [0, 1] */
-} cfg_range_t;
-
-static int cfg_in_range(cfg_range_t r, double v)
-{
-    switch (r) {
-    case CFG_ANY: return 1;
-    case CFG_POS: return v > 0.0;
-    case CFG_NONNEG: return v >= 0.0;
-    case CFG_UNIT_CO: return v >= 0.0 && v < 1.0;
-    case CFG_UNIT_OO: return v > 0.0 && v < 1.0;
-    case CFG_UNIT_CC: return v >= 0.0 && v <= 1.0;
-    }
-    return 0;
-}
-
-/* "must be ..." for a type and range. */
-static const char *cfg_rule(cfg_type_t t, cfg_range_t r)
-{
-    if (t == CFG_BOOL)
-        return "must be true or false";
-    if (t != CFG_REAL) {
-        if (r == CFG_POS)
-            return "must be a positive integer";
-        if (r == CFG_NONNEG)
-            return "must be a non-negative integer";
-        return "must be an integer";
-    }
-    switch (r) {
-    case CFG_ANY: return "must be a number";
-    case CFG_POS: return "must be a positive number";
-    case CFG_NONNEG: return "must be a non-negative number";
-    case CFG_UNIT_CO: return "must be a number in [0, 1)";
-    case CFG_UNIT_OO: return "must be a number in (0, 1), both ends excluded";
-    case CFG_UNIT_CC: return "must be a number in [0, 1]";
-    }
-    return "must be a number";
-}
-
-/*
- * Read scalar `n` as a value of type `t` within range `r`; `what` names it in messages.
- * *v gets the value (booleans 0/1); *iv (may be NULL) gets integers exactly.
- */
-static int cfg_read(cfg_parse_t *p, const yaml_node_t *n, const char *what, cfg_type_t t,
-                    cfg_range_t r, double *v, long long *iv)
-{
-    char got[96];
-    double d = 0.0;
-    long long i = 0;
-    int ok = 0;
-    if (cfg_is_plain(n) && !cfg_is_null(n)) {
-        const char *s = cfg_text(n);
-        if (t == CFG_BOOL) {
-            int b = cfg_parse_bool(s);
-            ok = b >= 0;
-            i = b;
-            d = b;
-        } else if (t == CFG_REAL) {
-            ok = cfg_parse_real(s, &d) == 0 && cfg_in_range(r, d);
-        } else {
-            int rc = cfg_parse_integer(s, &i);
-            if (rc == -2 || (rc == 0 && t == CFG_INT && i > INT_MAX))
-                return cfg_fail(p, n, "%s is too large (at most %lld), got %s", what,
-                                t == CFG_INT ? (long long)INT_MAX : LLONG_MAX, s);
-            d = (double)i;
-            ok = rc == 0 && (r == CFG_POS ? i >= 1 : cfg_in_range(r, d));
-        }
-    }
-    if (!ok)
-        return cfg_fail(p, n, "%s %s, got %s", what, cfg_rule(t, r), cfg_got(n, got, sizeof got));
-    *v = d;
-    if (iv)
-        *iv = i;
-    return 0;
-}
-
-static int cfg_read_int(cfg_parse_t *p, const yaml_node_t *n, const char *what, cfg_range_t r,
-                        int *out)
-{
-    double d = 0.0;
-    long long i = 0;
-    if (cfg_read(p, n, what, CFG_INT, r, &d, &i) < 0)
-        return -1;
-    *out = (int)i;
-    return 0;
-}
-
-static int cfg_read_bool(cfg_parse_t *p, const yaml_node_t *n, const char *what, int *out)
-{
-    double d = 0.0;
-    if (cfg_read(p, n, what, CFG_BOOL, CFG_ANY, &d, NULL) < 0)
-        return -1;
-    *out = d != 0.0;
-    return 0;
-}
-
-/* A non-empty text value (plain or quoted). */
-static int cfg_read_string(cfg_parse_t *p, const yaml_node_t *n, const char *what,
-                           const char **out)
-{
-    char got[96];
-    if (n->type != YAML_SCALAR_NODE || cfg_is_null(n) || !*cfg_text(n))
-        return cfg_fail(p, n, "%s must be a non-empty text value, got %s", what,
-                        cfg_got(n, got, sizeof got));
-    *out = cfg_text(n);
-    return 0;
-}
-
-/* One of `names` (its index in *out). */
-static int cfg_read_choice(cfg_parse_t *p, const yaml_node_t *n, const char *what,
-                           const char *const *names, int count, int *out)
-{
-    char got[96], list[256];
-    if (n->type == YAML_SCALAR_NODE)
-        for (int i = 0; i < count; i++)
-            if (!strcmp(cfg_text(n), names[i])) {
-                *out = i;
-                return 0;
-            }
-    cfg_join(names, count, list, sizeof list);
-    return cfg_fail(p, n, "%s must be one of %s, got %s", what, list, cfg_got(n, got, sizeof got));
-}
-
-/* A name that becomes part of file names, HDF5 groups and run ids: [A-Za-z0-9_.-]+. */
-static int cfg_read_name(cfg_parse_t *p, const yaml_node_t *n, const char *what, char *out,
-                         size_t size)
-{
-    const char *s = NULL;
-    if (cfg_read_string(p, n, what, &s) < 0)
-        return -1;
-    size_t len = strlen(s);
-    if (len >= size)
-        return cfg_fail(p, n, "%s '%.40s...' is too long (at most %zu characters)", what, s,
-                        size - 1);
-    for (const char *c = s; *c; c++) {
-        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                 (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == '-';
-        if (!ok)
-            return cfg_fail(p, n,
-                            "%s '%s' may contain only letters, digits, '_', '.' and '-' (it "
-                            "becomes part of file, group and run names)", what, s);
-    }
-    if (!strcmp(s, ".") || !strcmp(s, ".."))
-        return cfg_fail(p, n, "%s cannot be '%s'", what, s);
-    memcpy(out, s, len + 1);
-    return 0;
-}
 
 /* ---- paths ----------------------------------------------------------------------------- */
 
@@ -694,7 +283,8 @@ static const struct {
 static int cfg_read_training_value(cfg_parse_t *p, const yaml_node_t *n, ss_training_key_t k,
                                    double *v)
 {
-    return cfg_read(p, n, cfg_training_names[k], cfg_training_rules[k].type,
+    cfg_yaml_t *y = &p->y;
+    return cfg_read(y, n, cfg_training_names[k], cfg_training_rules[k].type,
                     cfg_training_rules[k].range, v, NULL);
 }
 
@@ -706,32 +296,33 @@ static int cfg_read_training_value(cfg_parse_t *p, const yaml_node_t *n, ss_trai
 static int cfg_parse_training(cfg_parse_t *p, yaml_node_t *map, const char *where,
                               ss_training_t *t, unsigned *mask, yaml_node_t **keys)
 {
+    cfg_yaml_t *y = &p->y;
     const char *known[SS_KEY_COUNT + 1];
     known[0] = "optimizer";
     for (int k = 0; k < SS_KEY_COUNT; k++)
         known[k + 1] = cfg_training_names[k];
 
-    int r = cfg_section(p, map, where);
+    int r = cfg_section(y, map, where);
     if (r <= 0)
         return r;
     char in_where[160];
     snprintf(in_where, sizeof in_where, "in %s", where);
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        const char *name = cfg_key(p, map, pr);
+        const char *name = cfg_key(y, map, pr);
         if (!name)
             return -1;
-        yaml_node_t *key = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+        yaml_node_t *key = cfg_node(y, pr->key), *v = cfg_node(y, pr->value);
         if (!strcmp(name, "optimizer")) {
             int which = 0;
             static const char *const optimizers[] = {"adam"};
-            if (cfg_read_choice(p, v, "optimizer", optimizers, 1, &which) < 0)
+            if (cfg_read_choice(y, v, "optimizer", optimizers, 1, &which) < 0)
                 return -1;
             continue;
         }
         int k = ss_training_key_lookup(name);
         if (k < 0)
-            return cfg_unknown_key(p, key, in_where, known, CFG_COUNT(known));
+            return cfg_unknown_key(y, key, in_where, known, CFG_COUNT(known));
         double value = 0.0;
         if (cfg_read_training_value(p, v, (ss_training_key_t)k, &value) < 0)
             return -1;
@@ -748,12 +339,13 @@ static int cfg_parse_training(cfg_parse_t *p, yaml_node_t *map, const char *wher
 
 static int cfg_parse_model(cfg_parse_t *p, yaml_node_t *map)
 {
+    cfg_yaml_t *y = &p->y;
     static const char *const known[] = {"hidden", "activations", "spectral",
                                         "batchnorm_after_first", "dropout_after_first",
                                         "train_lambda_out"};
     ss_model_t *m = &p->sw->model;
     char got[96];
-    int r = cfg_section(p, map, "model");
+    int r = cfg_section(y, map, "model");
     if (r <= 0)
         return r;
 
@@ -762,21 +354,21 @@ static int cfg_parse_model(cfg_parse_t *p, yaml_node_t *map)
     ss_act_t acts[SS_MAX_LAYERS];
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        const char *name = cfg_key(p, map, pr);
+        const char *name = cfg_key(y, map, pr);
         if (!name)
             return -1;
-        yaml_node_t *key = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+        yaml_node_t *key = cfg_node(y, pr->key), *v = cfg_node(y, pr->value);
         int choice = 0;
         if (!strcmp(name, "hidden")) {
             if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
-                return cfg_fail(p, v, "hidden must be a list of layer sizes such as "
+                return cfg_fail(y, v, "hidden must be a list of layer sizes such as "
                                 "[100, 100, 50], got %s", cfg_got(v, got, sizeof got));
             if (cfg_seq_len(v) > SS_MAX_LAYERS)
-                return cfg_fail(p, v, "hidden lists %d layers; at most %d are supported",
+                return cfg_fail(y, v, "hidden lists %d layers; at most %d are supported",
                                 cfg_seq_len(v), SS_MAX_LAYERS);
             m->n_hidden = cfg_seq_len(v);
             for (int i = 0; i < m->n_hidden; i++)
-                if (cfg_read_int(p, cfg_seq_item(p, v, i), "hidden layer size", CFG_POS,
+                if (cfg_read_int(y, cfg_seq_item(y, v, i), "hidden layer size", CFG_POS,
                                  &m->hidden[i]) < 0)
                     return -1;
         } else if (!strcmp(name, "activations")) {
@@ -784,39 +376,39 @@ static int cfg_parse_model(cfg_parse_t *p, yaml_node_t *map)
             if (v->type == YAML_SEQUENCE_NODE) {
                 n_acts = cfg_seq_len(v);
                 if (n_acts > SS_MAX_LAYERS)
-                    return cfg_fail(p, v, "activations lists %d entries; at most %d layers "
+                    return cfg_fail(y, v, "activations lists %d entries; at most %d layers "
                                     "are supported", n_acts, SS_MAX_LAYERS);
                 for (int i = 0; i < n_acts; i++) {
-                    if (cfg_read_choice(p, cfg_seq_item(p, v, i), "an activation",
+                    if (cfg_read_choice(y, cfg_seq_item(y, v, i), "an activation",
                                         cfg_act_names, CFG_COUNT(cfg_act_names), &choice) < 0)
                         return -1;
                     acts[i] = (ss_act_t)choice;
                 }
             } else {
-                if (cfg_read_choice(p, v, "activations", cfg_act_names,
+                if (cfg_read_choice(y, v, "activations", cfg_act_names,
                                     CFG_COUNT(cfg_act_names), &choice) < 0)
                     return -1;
                 n_acts = -1;               /* one name for every layer */
                 acts[0] = (ss_act_t)choice;
             }
         } else if (!strcmp(name, "spectral")) {
-            if (cfg_read_choice(p, v, "spectral", cfg_spectral_names,
+            if (cfg_read_choice(y, v, "spectral", cfg_spectral_names,
                                 CFG_COUNT(cfg_spectral_names), &choice) < 0)
                 return -1;
             m->spectral = (ss_spectral_t)choice;
         } else if (!strcmp(name, "batchnorm_after_first")) {
-            if (cfg_read_bool(p, v, name, &m->batchnorm_after_first) < 0)
+            if (cfg_read_bool(y, v, name, &m->batchnorm_after_first) < 0)
                 return -1;
         } else if (!strcmp(name, "dropout_after_first")) {
             double d = 0.0;
-            if (cfg_read(p, v, name, CFG_REAL, CFG_UNIT_CO, &d, NULL) < 0)
+            if (cfg_read(y, v, name, CFG_REAL, CFG_UNIT_CO, &d, NULL) < 0)
                 return -1;
             m->dropout_after_first = d;
         } else if (!strcmp(name, "train_lambda_out")) {
-            if (cfg_read_bool(p, v, name, &m->train_lambda_out) < 0)
+            if (cfg_read_bool(y, v, name, &m->train_lambda_out) < 0)
                 return -1;
         } else {
-            return cfg_unknown_key(p, key, "in model", known, CFG_COUNT(known));
+            return cfg_unknown_key(y, key, "in model", known, CFG_COUNT(known));
         }
     }
 
@@ -826,7 +418,7 @@ static int cfg_parse_model(cfg_parse_t *p, yaml_node_t *map)
         for (int i = 0; i < SS_MAX_LAYERS; i++)
             m->act[i] = acts[0];
     } else if (n_acts != m->n_hidden) {
-        return cfg_fail(p, acts_node, "activations lists %d activation%s but hidden has %d "
+        return cfg_fail(y, acts_node, "activations lists %d activation%s but hidden has %d "
                         "layer%s (give one per layer, or one name for all layers)", n_acts,
                         n_acts == 1 ? "" : "s", m->n_hidden, m->n_hidden == 1 ? "" : "s");
     } else {
@@ -901,31 +493,6 @@ static int cfg_ds_field(const char *key)
     return -1;
 }
 
-/* A list of distinct integers (classes): at least `min_n`, at most `max_n`. */
-static int cfg_read_int_list(cfg_parse_t *p, const yaml_node_t *n, const char *what,
-                             const char *item, int min_n, int max_n, cfg_range_t r, int *out,
-                             int *count)
-{
-    char got[96];
-    if (n->type != YAML_SEQUENCE_NODE)
-        return cfg_fail(p, n, "%s must be a list, got %s", what, cfg_got(n, got, sizeof got));
-    int len = cfg_seq_len(n);
-    if (len < min_n || len > max_n)
-        return cfg_fail(p, n, "%s must list %d to %d entries, got %d", what, min_n, max_n, len);
-    for (int i = 0; i < len; i++) {
-        yaml_node_t *it = cfg_seq_item(p, n, i);
-        if (cfg_read_int(p, it, item, r, &out[i]) < 0)
-            return -1;
-        for (int j = 0; j < i; j++)
-            if (out[j] == out[i]) {
-                yaml_node_t *first = cfg_seq_item(p, n, j);
-                return cfg_fail(p, it, "duplicate %s %d in %s (first at line %d, column %d)",
-                                item, out[i], what, cfg_line(first), cfg_col(first));
-            }
-    }
-    *count = len;
-    return 0;
-}
 
 /*
  * The checks of kind spectra that involve several keys (see ss_dataset_load in data.h):
@@ -936,16 +503,17 @@ static int cfg_read_int_list(cfg_parse_t *p, const yaml_node_t *n, const char *w
 static int cfg_check_spectra(cfg_parse_t *p, const ss_dataset_spec_t *ds,
                              yaml_node_t *const given[])
 {
+    cfg_yaml_t *y = &p->y;
     yaml_node_t *features = given[cfg_ds_field("features")];
     yaml_node_t *metal = given[cfg_ds_field("metal_lines")];
     yaml_node_t *nuisance = given[cfg_ds_field("nuisance_lines")];
     if (ds->features < SS_SPECTRA_MIN_FEATURES)
-        return cfg_fail(p, features, "features must be at least %d for kind spectra (a "
+        return cfg_fail(y, features, "features must be at least %d for kind spectra (a "
                         "wavelength grid), got %d", SS_SPECTRA_MIN_FEATURES, ds->features);
     long long lines = (long long)ds->metal_lines + ds->nuisance_lines;
     if (lines * SS_SPECTRA_LINE_PIXELS > ds->features) {
         yaml_node_t *at = metal ? metal : nuisance ? nuisance : features;
-        return cfg_fail(p, at, "dataset '%s' has %lld absorption lines (metal_lines %d + "
+        return cfg_fail(y, at, "dataset '%s' has %lld absorption lines (metal_lines %d + "
                         "nuisance_lines %d), but %d features allow at most %d (%d wavelengths "
                         "per line)", ds->name, lines, ds->metal_lines, ds->nuisance_lines,
                         ds->features, ds->features / SS_SPECTRA_LINE_PIXELS,
@@ -953,46 +521,153 @@ static int cfg_check_spectra(cfg_parse_t *p, const ss_dataset_spec_t *ds,
     }
     if (!(ds->metal_min < ds->metal_max)) {
         yaml_node_t *hi = given[cfg_ds_field("metal_max")];
-        return cfg_fail(p, hi ? hi : given[cfg_ds_field("metal_min")],
+        return cfg_fail(y, hi ? hi : given[cfg_ds_field("metal_min")],
                         "metal_min (%g) must be below metal_max (%g) in dataset '%s'",
                         ds->metal_min, ds->metal_max, ds->name);
     }
     if (!(ds->wave_min < ds->wave_max)) {
         yaml_node_t *hi = given[cfg_ds_field("wave_max")];
-        return cfg_fail(p, hi ? hi : given[cfg_ds_field("wave_min")],
+        return cfg_fail(y, hi ? hi : given[cfg_ds_field("wave_min")],
                         "wave_min (%g) must be below wave_max (%g) in dataset '%s'",
                         ds->wave_min, ds->wave_max, ds->name);
     }
     return 0;
 }
 
+/* The value node v of dataset key cfg_ds_fields[f], read and stored in *ds as the table
+   says. 0 or -1. */
+static int cfg_read_ds_field(cfg_parse_t *p, ss_dataset_spec_t *ds, int f, yaml_node_t *v)
+{
+    cfg_yaml_t *y = &p->y;
+    char got[96];
+    void *field = (char *)ds + cfg_ds_fields[f].offset;
+    const char *name = cfg_ds_fields[f].key;
+    const char *s = NULL;
+    int choice = 0;
+    switch (cfg_ds_fields[f].how) {
+    case CFG_F_NUMBER: {
+        double d = 0.0;
+        long long i = 0;
+        if (cfg_read(y, v, name, cfg_ds_fields[f].type, cfg_ds_fields[f].range, &d, &i) < 0)
+            return -1;
+        if (cfg_ds_fields[f].type == CFG_INT)
+            *(int *)field = (int)i;
+        else if (cfg_ds_fields[f].type == CFG_I64)
+            *(uint64_t *)field = (uint64_t)i;
+        else
+            *(double *)field = d;
+        break;
+    }
+    case CFG_F_PATH:
+        if (cfg_read_string(y, v, name, &s) < 0)
+            return -1;
+        free(*(char **)field);
+        *(char **)field = cfg_resolve(p->sw->dir, s);
+        break;
+    case CFG_F_LABEL:
+        if (cfg_read_string(y, v, name, &s) < 0)
+            return -1;
+        if (strlen(s) >= sizeof ds->label)
+            return cfg_fail(y, v, "label '%.40s...' is too long (at most %zu characters)",
+                            s, sizeof ds->label - 1);
+        snprintf(ds->label, sizeof ds->label, "%s", s);
+        break;
+    case CFG_F_TASK:
+        if (cfg_read_choice(y, v, "task", cfg_task_names, CFG_COUNT(cfg_task_names),
+                            &choice) < 0)
+            return -1;
+        ds->task = (ss_task_t)choice;
+        break;
+    case CFG_F_CLASSES:
+        if (cfg_read_int_list(y, v, "classes", "class", 2, SS_MAX_CLASSES, CFG_NONNEG,
+                              ds->class_subset, &ds->n_class_subset) < 0)
+            return -1;
+        break;
+    case CFG_F_PAIRS:
+        if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1 ||
+            cfg_seq_len(v) > SS_MAX_PAIRS)
+            return cfg_fail(y, v, "pair_probabilities must list 1 to %d probabilities, "
+                            "got %s", SS_MAX_PAIRS, cfg_got(v, got, sizeof got));
+        ds->n_pairs = cfg_seq_len(v);
+        for (int i = 0; i < ds->n_pairs; i++)
+            if (cfg_read(y, cfg_seq_item(y, v, i), "a pair probability", CFG_REAL,
+                         CFG_UNIT_CC, &ds->pair_p[i], NULL) < 0)
+                return -1;
+        break;
+    }
+    return 0;
+}
+
+/* The checks of dataset *ds that involve several keys, once its mapping (key: its name
+   node) has been read; `given` holds the value node of every key the file sets. Also
+   computes the features of kind correlated. 0 or -1. */
+static int cfg_check_dataset(cfg_parse_t *p, ss_dataset_spec_t *ds, yaml_node_t *key,
+                             yaml_node_t *const given[])
+{
+    cfg_yaml_t *y = &p->y;
+    int kind = (int)ds->kind;
+    /* keys a kind cannot do without */
+    for (int i = 0; i < CFG_N_DS_FIELDS; i++) {
+        int needed = cfg_ds_fields[i].how == CFG_F_PATH && (cfg_ds_fields[i].kinds & CFG_K(kind));
+        if (needed && !given[i]) {
+            const char *req = kind == SS_KIND_IDX ? "train_images, train_labels, test_images, "
+                                                    "test_labels" : "path";
+            return cfg_fail(y, key, "missing required key '%s' in dataset '%s' (kind %s needs "
+                            "%s)", cfg_ds_fields[i].key, ds->name, cfg_kind_names[kind], req);
+        }
+    }
+
+    /* checks that involve several keys */
+    if (kind == SS_KIND_GAUSSIAN && ds->relevant > ds->features) {
+        yaml_node_t *at = given[cfg_ds_field("relevant")];
+        return cfg_fail(y, at ? at : given[cfg_ds_field("features")],
+                        "relevant (%d) cannot exceed features (%d) in dataset '%s'",
+                        ds->relevant, ds->features, ds->name);
+    }
+    if (kind == SS_KIND_SPECTRA && cfg_check_spectra(p, ds, given) < 0)
+        return -1;
+    if (kind == SS_KIND_CORRELATED) {
+        long long f = 2LL * ds->n_pairs + ds->noise_features;
+        if (f > INT_MAX)
+            return cfg_fail(y, given[cfg_ds_field("noise_features")],
+                            "noise_features is too large");
+        ds->features = (int)f;
+    }
+    if (ds->n_class_subset > 0 && ds->task == SS_TASK_REGRESSION)
+        return cfg_fail(y, given[cfg_ds_field("classes")],
+                        "classes selects classes, but dataset '%s' has task regression",
+                        ds->name);
+    return 0;
+}
+
 /* One value of `datasets`: `key` is the dataset's name node, `map` its spec. */
 static int cfg_parse_dataset(cfg_parse_t *p, yaml_node_t *key, yaml_node_t *map, int index)
 {
+    cfg_yaml_t *y = &p->y;
     ss_dataset_spec_t *ds = &p->sw->datasets[index];
     char got[96], where[160], list[512];
 
-    if (cfg_read_name(p, key, "a dataset name", ds->name, sizeof ds->name) < 0)
+    if (cfg_read_name(y, key, "a dataset name", ds->name, sizeof ds->name) < 0)
         return -1;
     ds->line = cfg_line(key);
     ds->col = cfg_col(key);
     if (map->type != YAML_MAPPING_NODE)
-        return cfg_fail(p, map, "dataset '%s' must be a mapping with at least 'kind' (one of "
+        return cfg_fail(y, map, "dataset '%s' must be a mapping with at least 'kind' (one of "
                         "gaussian, correlated, csv, idx, hdf5, spectra), got %s", ds->name,
                         cfg_got(map, got, sizeof got));
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++)
-        if (!cfg_key(p, map, pr))
+        if (!cfg_key(y, map, pr))
             return -1;
 
-    yaml_node_pair_t *kind_pair = cfg_find(p, map, "kind");
+    yaml_node_pair_t *kind_pair = cfg_find(y, map, "kind");
     if (!kind_pair) {
         cfg_join(cfg_kind_names, CFG_COUNT(cfg_kind_names), list, sizeof list);
-        return cfg_fail(p, key, "missing required key 'kind' in dataset '%s' (one of %s)",
+        return cfg_fail(y, key, "missing required key 'kind' in dataset '%s' (one of %s)",
                         ds->name, list);
     }
     int kind = 0;
-    if (cfg_read_choice(p, cfg_node(p, kind_pair->value), "kind", cfg_kind_names,
+    if (cfg_read_choice(y, cfg_node(y, kind_pair->value), "kind", cfg_kind_names,
                         CFG_COUNT(cfg_kind_names), &kind) < 0)
         return -1;
     /* start again from the defaults of this kind, keeping the name and its position */
@@ -1017,7 +692,7 @@ static int cfg_parse_dataset(cfg_parse_t *p, yaml_node_t *key, yaml_node_t *map,
     yaml_node_t *given[CFG_N_DS_FIELDS] = {0};
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        yaml_node_t *k = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+        yaml_node_t *k = cfg_node(y, pr->key), *v = cfg_node(y, pr->value);
         const char *name = cfg_text(k);
         if (!strcmp(name, "kind"))
             continue;
@@ -1032,105 +707,22 @@ static int cfg_parse_dataset(cfg_parse_t *p, yaml_node_t *key, yaml_node_t *map,
         if (f < 0 || !(cfg_ds_fields[f].kinds & CFG_K(kind))) {
             snprintf(where, sizeof where, "for kind %s in dataset '%s'", cfg_kind_names[kind],
                      ds->name);
-            return cfg_unknown_key(p, k, where, known, n_known);
+            return cfg_unknown_key(y, k, where, known, n_known);
         }
         given[f] = v;
-        void *field = (char *)ds + cfg_ds_fields[f].offset;
-        const char *s = NULL;
-        int choice = 0;
-        switch (cfg_ds_fields[f].how) {
-        case CFG_F_NUMBER: {
-            double d = 0.0;
-            long long i = 0;
-            if (cfg_read(p, v, name, cfg_ds_fields[f].type, cfg_ds_fields[f].range, &d, &i) < 0)
-                return -1;
-            if (cfg_ds_fields[f].type == CFG_INT)
-                *(int *)field = (int)i;
-            else if (cfg_ds_fields[f].type == CFG_I64)
-                *(uint64_t *)field = (uint64_t)i;
-            else
-                *(double *)field = d;
-            break;
-        }
-        case CFG_F_PATH:
-            if (cfg_read_string(p, v, name, &s) < 0)
-                return -1;
-            free(*(char **)field);
-            *(char **)field = cfg_resolve(p->sw->dir, s);
-            break;
-        case CFG_F_LABEL:
-            if (cfg_read_string(p, v, name, &s) < 0)
-                return -1;
-            if (strlen(s) >= sizeof ds->label)
-                return cfg_fail(p, v, "label '%.40s...' is too long (at most %zu characters)",
-                                s, sizeof ds->label - 1);
-            snprintf(ds->label, sizeof ds->label, "%s", s);
-            break;
-        case CFG_F_TASK:
-            if (cfg_read_choice(p, v, "task", cfg_task_names, CFG_COUNT(cfg_task_names),
-                                &choice) < 0)
-                return -1;
-            ds->task = (ss_task_t)choice;
-            break;
-        case CFG_F_CLASSES:
-            if (cfg_read_int_list(p, v, "classes", "class", 2, SS_MAX_CLASSES, CFG_NONNEG,
-                                  ds->class_subset, &ds->n_class_subset) < 0)
-                return -1;
-            break;
-        case CFG_F_PAIRS:
-            if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1 ||
-                cfg_seq_len(v) > SS_MAX_PAIRS)
-                return cfg_fail(p, v, "pair_probabilities must list 1 to %d probabilities, "
-                                "got %s", SS_MAX_PAIRS, cfg_got(v, got, sizeof got));
-            ds->n_pairs = cfg_seq_len(v);
-            for (int i = 0; i < ds->n_pairs; i++)
-                if (cfg_read(p, cfg_seq_item(p, v, i), "a pair probability", CFG_REAL,
-                             CFG_UNIT_CC, &ds->pair_p[i], NULL) < 0)
-                    return -1;
-            break;
-        }
+        if (cfg_read_ds_field(p, ds, f, v) < 0)
+            return -1;
     }
-
-    /* keys a kind cannot do without */
-    for (int i = 0; i < CFG_N_DS_FIELDS; i++) {
-        int needed = cfg_ds_fields[i].how == CFG_F_PATH && (cfg_ds_fields[i].kinds & CFG_K(kind));
-        if (needed && !given[i]) {
-            const char *req = kind == SS_KIND_IDX ? "train_images, train_labels, test_images, "
-                                                    "test_labels" : "path";
-            return cfg_fail(p, key, "missing required key '%s' in dataset '%s' (kind %s needs "
-                            "%s)", cfg_ds_fields[i].key, ds->name, cfg_kind_names[kind], req);
-        }
-    }
-
-    /* checks that involve several keys */
-    if (kind == SS_KIND_GAUSSIAN && ds->relevant > ds->features) {
-        yaml_node_t *at = given[cfg_ds_field("relevant")];
-        return cfg_fail(p, at ? at : given[cfg_ds_field("features")],
-                        "relevant (%d) cannot exceed features (%d) in dataset '%s'",
-                        ds->relevant, ds->features, ds->name);
-    }
-    if (kind == SS_KIND_SPECTRA && cfg_check_spectra(p, ds, given) < 0)
-        return -1;
-    if (kind == SS_KIND_CORRELATED) {
-        long long f = 2LL * ds->n_pairs + ds->noise_features;
-        if (f > INT_MAX)
-            return cfg_fail(p, given[cfg_ds_field("noise_features")],
-                            "noise_features is too large");
-        ds->features = (int)f;
-    }
-    if (ds->n_class_subset > 0 && ds->task == SS_TASK_REGRESSION)
-        return cfg_fail(p, given[cfg_ds_field("classes")],
-                        "classes selects classes, but dataset '%s' has task regression",
-                        ds->name);
-    return 0;
+    return cfg_check_dataset(p, ds, key, given);
 }
 
 static int cfg_parse_datasets(cfg_parse_t *p, yaml_node_t *map)
 {
+    cfg_yaml_t *y = &p->y;
     char got[96];
     if (map->type != YAML_MAPPING_NODE ||
         map->data.mapping.pairs.top == map->data.mapping.pairs.start)
-        return cfg_fail(p, map, "datasets must be a mapping of dataset name -> spec with at "
+        return cfg_fail(y, map, "datasets must be a mapping of dataset name -> spec with at "
                         "least one dataset, got %s", cfg_got(map, got, sizeof got));
     int n = (int)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     ss_sweep_t *sw = p->sw;
@@ -1140,9 +732,9 @@ static int cfg_parse_datasets(cfg_parse_t *p, yaml_node_t *map)
     for (int i = 0; i < n; i++) {
         yaml_node_pair_t *pr = map->data.mapping.pairs.start + i;
         sw->datasets[i] = p->ds_default[0];
-        if (!cfg_key(p, map, pr))
+        if (!cfg_key(y, map, pr))
             return -1;
-        if (cfg_parse_dataset(p, cfg_node(p, pr->key), cfg_node(p, pr->value), i) < 0)
+        if (cfg_parse_dataset(p, cfg_node(y, pr->key), cfg_node(y, pr->value), i) < 0)
             return -1;
     }
     return 0;
@@ -1152,15 +744,16 @@ static int cfg_parse_datasets(cfg_parse_t *p, yaml_node_t *map)
 
 static int cfg_parse_seeds(cfg_parse_t *p, yaml_node_t *n)
 {
+    cfg_yaml_t *y = &p->y;
     ss_sweep_t *sw = p->sw;
     char got[96];
     long long count = 0;
     if (n->type == YAML_SCALAR_NODE) {
         if (!cfg_is_plain(n) || cfg_parse_integer(cfg_text(n), &count) < 0 || count < 1)
-            return cfg_fail(p, n, "seeds must be a positive integer N (seeds 0..N-1) or a "
+            return cfg_fail(y, n, "seeds must be a positive integer N (seeds 0..N-1) or a "
                             "list of seeds, got %s", cfg_got(n, got, sizeof got));
         if (count > CFG_MAX_LIST)
-            return cfg_fail(p, n, "seeds: %lld seeds is more than the %d supported", count,
+            return cfg_fail(y, n, "seeds: %lld seeds is more than the %d supported", count,
                             CFG_MAX_LIST);
         free(sw->seeds);
         sw->seeds = ss_calloc((size_t)count, sizeof *sw->seeds);
@@ -1170,25 +763,25 @@ static int cfg_parse_seeds(cfg_parse_t *p, yaml_node_t *n)
         return 0;
     }
     if (n->type != YAML_SEQUENCE_NODE || cfg_seq_len(n) < 1)
-        return cfg_fail(p, n, "seeds must be a positive integer N (seeds 0..N-1) or a "
+        return cfg_fail(y, n, "seeds must be a positive integer N (seeds 0..N-1) or a "
                         "non-empty list of seeds, got %s", cfg_got(n, got, sizeof got));
     int len = cfg_seq_len(n);
     if (len > CFG_MAX_LIST)
-        return cfg_fail(p, n, "seeds lists %d seeds, more than the %d supported", len,
+        return cfg_fail(y, n, "seeds lists %d seeds, more than the %d supported", len,
                         CFG_MAX_LIST);
     free(sw->seeds);
     sw->seeds = ss_calloc((size_t)len, sizeof *sw->seeds);
     sw->n_seeds = len;
     for (int i = 0; i < len; i++) {
-        yaml_node_t *it = cfg_seq_item(p, n, i);
+        yaml_node_t *it = cfg_seq_item(y, n, i);
         double d = 0.0;
         long long s = 0;
-        if (cfg_read(p, it, "a seed", CFG_I64, CFG_NONNEG, &d, &s) < 0)
+        if (cfg_read(y, it, "a seed", CFG_I64, CFG_NONNEG, &d, &s) < 0)
             return -1;
         for (int j = 0; j < i; j++)
             if (sw->seeds[j] == s) {
-                yaml_node_t *first = cfg_seq_item(p, n, j);
-                return cfg_fail(p, it, "duplicate seed %lld (first at line %d, column %d)", s,
+                yaml_node_t *first = cfg_seq_item(y, n, j);
+                return cfg_fail(y, it, "duplicate seed %lld (first at line %d, column %d)", s,
                                 cfg_line(first), cfg_col(first));
             }
         sw->seeds[i] = s;
@@ -1200,24 +793,25 @@ static int cfg_parse_seeds(cfg_parse_t *p, yaml_node_t *n)
 static int cfg_check_generated(cfg_parse_t *p, const yaml_node_t *at, ss_training_key_t k,
                                double *v)
 {
+    cfg_yaml_t *y = &p->y;
     const char *key = cfg_training_names[k];
     double x = *v;
     if (!isfinite(x))
-        return cfg_fail(p, at, "sweep axis %s: logspace gives a value too large to represent",
+        return cfg_fail(y, at, "sweep axis %s: logspace gives a value too large to represent",
                         key);
     if (cfg_training_rules[k].type == CFG_INT) {
         double r = nearbyint(x);
         if (fabs(x - r) > 1e-9 * fabs(x))
-            return cfg_fail(p, at, "sweep axis %s: logspace gives %.6g, not an integer (%s %s)",
+            return cfg_fail(y, at, "sweep axis %s: logspace gives %.6g, not an integer (%s %s)",
                             key, x, key, cfg_rule(CFG_INT, cfg_training_rules[k].range));
         if (r > INT_MAX)
-            return cfg_fail(p, at, "sweep axis %s: logspace gives %.6g, too large", key, x);
+            return cfg_fail(y, at, "sweep axis %s: logspace gives %.6g, too large", key, x);
         x = r;
     }
     int ok = cfg_training_rules[k].type == CFG_INT ? x >= 1.0
                                                     : cfg_in_range(cfg_training_rules[k].range, x);
     if (!ok)
-        return cfg_fail(p, at, "sweep axis %s: logspace gives %.6g, but %s %s", key, x, key,
+        return cfg_fail(y, at, "sweep axis %s: logspace gives %.6g, but %s %s", key, x, key,
                         cfg_rule(cfg_training_rules[k].type, cfg_training_rules[k].range));
     *v = x;
     return 0;
@@ -1226,6 +820,7 @@ static int cfg_check_generated(cfg_parse_t *p, const yaml_node_t *at, ss_trainin
 /* {logspace: [from_exp, to_exp, count]} of axis `a`. */
 static int cfg_parse_logspace(cfg_parse_t *p, yaml_node_t *map, ss_axis_t *a)
 {
+    cfg_yaml_t *y = &p->y;
     static const char *const known[] = {"logspace"};
     const char *key = cfg_training_names[a->key];
     char got[96], where[96];
@@ -1233,33 +828,33 @@ static int cfg_parse_logspace(cfg_parse_t *p, yaml_node_t *map, ss_axis_t *a)
     snprintf(where, sizeof where, "in sweep.%s", key);
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        const char *name = cfg_key(p, map, pr);
+        const char *name = cfg_key(y, map, pr);
         if (!name)
             return -1;
         if (strcmp(name, "logspace"))
-            return cfg_unknown_key(p, cfg_node(p, pr->key), where, known, 1);
-        spec = cfg_node(p, pr->value);
+            return cfg_unknown_key(y, cfg_node(y, pr->key), where, known, 1);
+        spec = cfg_node(y, pr->value);
     }
     if (!spec)
-        return cfg_fail(p, map, "sweep axis %s must be a list of values or {logspace: "
+        return cfg_fail(y, map, "sweep axis %s must be a list of values or {logspace: "
                         "[from_exp, to_exp, count]}, got an empty mapping", key);
     if (cfg_training_rules[a->key].type == CFG_BOOL)
-        return cfg_fail(p, spec, "sweep axis %s is true or false; logspace does not apply", key);
+        return cfg_fail(y, spec, "sweep axis %s is true or false; logspace does not apply", key);
     if (spec->type != YAML_SEQUENCE_NODE || cfg_seq_len(spec) != 3)
-        return cfg_fail(p, spec, "logspace must be [from_exp, to_exp, count], got %s",
+        return cfg_fail(y, spec, "logspace must be [from_exp, to_exp, count], got %s",
                         cfg_got(spec, got, sizeof got));
     double from = 0.0, to = 0.0, dcount = 0.0;
     int count;
-    if (cfg_read(p, cfg_seq_item(p, spec, 0), "logspace from_exp", CFG_REAL, CFG_ANY, &from,
+    if (cfg_read(y, cfg_seq_item(y, spec, 0), "logspace from_exp", CFG_REAL, CFG_ANY, &from,
                  NULL) < 0 ||
-        cfg_read(p, cfg_seq_item(p, spec, 1), "logspace to_exp", CFG_REAL, CFG_ANY, &to,
+        cfg_read(y, cfg_seq_item(y, spec, 1), "logspace to_exp", CFG_REAL, CFG_ANY, &to,
                  NULL) < 0 ||
-        cfg_read(p, cfg_seq_item(p, spec, 2), "logspace count", CFG_INT, CFG_POS, &dcount,
+        cfg_read(y, cfg_seq_item(y, spec, 2), "logspace count", CFG_INT, CFG_POS, &dcount,
                  NULL) < 0)
         return -1;
     count = (int)dcount;
     if (count > CFG_MAX_LIST)
-        return cfg_fail(p, cfg_seq_item(p, spec, 2), "logspace count %d is more than the %d "
+        return cfg_fail(y, cfg_seq_item(y, spec, 2), "logspace count %d is more than the %d "
                         "supported", count, CFG_MAX_LIST);
     a->values = ss_calloc((size_t)count, sizeof *a->values);
     a->n = count;
@@ -1277,26 +872,27 @@ static int cfg_parse_logspace(cfg_parse_t *p, yaml_node_t *map, ss_axis_t *a)
 
 static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
 {
+    cfg_yaml_t *y = &p->y;
     ss_sweep_t *sw = p->sw;
     char got[96];
-    int r = cfg_section(p, map, "sweep");
+    int r = cfg_section(y, map, "sweep");
     if (r <= 0)
         return r;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        const char *name = cfg_key(p, map, pr);
+        const char *name = cfg_key(y, map, pr);
         if (!name)
             return -1;
-        yaml_node_t *key = cfg_node(p, pr->key), *v = cfg_node(p, pr->value);
+        yaml_node_t *key = cfg_node(y, pr->key), *v = cfg_node(y, pr->value);
         int k = ss_training_key_lookup(name);
         if (k < 0 && !strcmp(name, "optimizer"))
-            return cfg_fail(p, key, "optimizer cannot be a sweep axis: only numeric training "
+            return cfg_fail(y, key, "optimizer cannot be a sweep axis: only numeric training "
                             "keys can be swept");
         if (k < 0)
-            return cfg_unknown_key(p, key, "in sweep: an axis must be a training key",
+            return cfg_unknown_key(y, key, "in sweep: an axis must be a training key",
                                    cfg_training_names, SS_KEY_COUNT);
         if (sw->n_axes == SS_MAX_AXES)
-            return cfg_fail(p, key, "too many sweep axes: at most %d are supported",
+            return cfg_fail(y, key, "too many sweep axes: at most %d are supported",
                             SS_MAX_AXES);
         ss_axis_t *a = &sw->axes[sw->n_axes++];
         a->key = (ss_training_key_t)k;
@@ -1304,21 +900,21 @@ static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
         if (v->type == YAML_SEQUENCE_NODE) {
             int len = cfg_seq_len(v);
             if (len < 1)
-                return cfg_fail(p, v, "sweep axis %s has an empty list of values", name);
+                return cfg_fail(y, v, "sweep axis %s has an empty list of values", name);
             if (len > CFG_MAX_LIST)
-                return cfg_fail(p, v, "sweep axis %s lists %d values, more than the %d "
+                return cfg_fail(y, v, "sweep axis %s lists %d values, more than the %d "
                                 "supported", name, len, CFG_MAX_LIST);
             a->values = ss_calloc((size_t)len, sizeof *a->values);
             a->n = len;
             for (int i = 0; i < len; i++)
-                if (cfg_read_training_value(p, cfg_seq_item(p, v, i), a->key,
+                if (cfg_read_training_value(p, cfg_seq_item(y, v, i), a->key,
                                             &a->values[i]) < 0)
                     return -1;
         } else if (v->type == YAML_MAPPING_NODE) {
             if (cfg_parse_logspace(p, v, a) < 0)
                 return -1;
         } else {
-            return cfg_fail(p, v, "sweep axis %s must be a list of values or {logspace: "
+            return cfg_fail(y, v, "sweep axis %s must be a list of values or {logspace: "
                             "[from_exp, to_exp, count]}, got %s", name,
                             cfg_got(v, got, sizeof got));
         }
@@ -1329,8 +925,8 @@ static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
             for (int j = 0; j < i; j++) {
                 snprintf(vj, sizeof vj, "%.6g", a->values[j]);
                 if (!strcmp(vi, vj)) {
-                    yaml_node_t *at = v->type == YAML_SEQUENCE_NODE ? cfg_seq_item(p, v, i) : v;
-                    return cfg_fail(p, at, "sweep axis %s repeats the value %s (values must "
+                    yaml_node_t *at = v->type == YAML_SEQUENCE_NODE ? cfg_seq_item(y, v, i) : v;
+                    return cfg_fail(y, at, "sweep axis %s repeats the value %s (values must "
                                     "differ in their first 6 significant digits)", name, vi);
                 }
             }
@@ -1341,37 +937,38 @@ static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
 
 static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
 {
+    cfg_yaml_t *y = &p->y;
     static const char *const known[] = {"topk", "random_repeats"};
     ss_sweep_t *sw = p->sw;
     char got[96];
-    int r = cfg_section(p, map, "relevance");
+    int r = cfg_section(y, map, "relevance");
     if (r <= 0)
         return r;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        const char *name = cfg_key(p, map, pr);
+        const char *name = cfg_key(y, map, pr);
         if (!name)
             return -1;
-        yaml_node_t *v = cfg_node(p, pr->value);
+        yaml_node_t *v = cfg_node(y, pr->value);
         if (!strcmp(name, "topk")) {
             if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
-                return cfg_fail(p, v, "topk must be a non-empty list of input counts such as "
+                return cfg_fail(y, v, "topk must be a non-empty list of input counts such as "
                                 "[1, 2, 5, 10], got %s", cfg_got(v, got, sizeof got));
             int len = cfg_seq_len(v);
             if (len > CFG_MAX_LIST)
-                return cfg_fail(p, v, "topk lists %d entries, more than the %d supported", len,
+                return cfg_fail(y, v, "topk lists %d entries, more than the %d supported", len,
                                 CFG_MAX_LIST);
             free(sw->topk);
             sw->topk = ss_calloc((size_t)len, sizeof *sw->topk);
             sw->n_topk = 0;
-            if (cfg_read_int_list(p, v, "topk", "topk entry", 1, len, CFG_POS, sw->topk,
+            if (cfg_read_int_list(y, v, "topk", "topk entry", 1, len, CFG_POS, sw->topk,
                                   &sw->n_topk) < 0)
                 return -1;
         } else if (!strcmp(name, "random_repeats")) {
-            if (cfg_read_int(p, v, name, CFG_POS, &sw->random_repeats) < 0)
+            if (cfg_read_int(y, v, name, CFG_POS, &sw->random_repeats) < 0)
                 return -1;
         } else {
-            return cfg_unknown_key(p, cfg_node(p, pr->key), "in relevance", known,
+            return cfg_unknown_key(y, cfg_node(y, pr->key), "in relevance", known,
                                    CFG_COUNT(known));
         }
     }
@@ -1380,18 +977,19 @@ static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
 
 static int cfg_parse_parallel(cfg_parse_t *p, yaml_node_t *map)
 {
+    cfg_yaml_t *y = &p->y;
     static const char *const known[] = {"ranks_per_run"};
-    int r = cfg_section(p, map, "parallel");
+    int r = cfg_section(y, map, "parallel");
     if (r <= 0)
         return r;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        const char *name = cfg_key(p, map, pr);
+        const char *name = cfg_key(y, map, pr);
         if (!name)
             return -1;
         if (strcmp(name, "ranks_per_run"))
-            return cfg_unknown_key(p, cfg_node(p, pr->key), "in parallel", known, 1);
-        if (cfg_read_int(p, cfg_node(p, pr->value), name, CFG_POS, &p->sw->ranks_per_run) < 0)
+            return cfg_unknown_key(y, cfg_node(y, pr->key), "in parallel", known, 1);
+        if (cfg_read_int(y, cfg_node(y, pr->value), name, CFG_POS, &p->sw->ranks_per_run) < 0)
             return -1;
     }
     return 0;
@@ -1415,6 +1013,7 @@ static size_t cfg_axis_width(const ss_axis_t *a)
 /* Cross-section checks and derived values, once every section has been read. */
 static int cfg_finish(cfg_parse_t *p)
 {
+    cfg_yaml_t *y = &p->y;
     ss_sweep_t *sw = p->sw;
 
     if (!sw->output) {
@@ -1451,27 +1050,22 @@ static int cfg_finish(cfg_parse_t *p)
             for (int a = 0; a < sw->n_axes; a++)
                 if (sw->axes[a].key == (ss_training_key_t)k)
                     line = cfg_line(p->axis_key[a]);
-            return cfg_fail(p, p->override_key[(size_t)d * SS_KEY_COUNT + (size_t)k],
+            return cfg_fail(y, p->override_key[(size_t)d * SS_KEY_COUNT + (size_t)k],
                             "datasets.%s.training sets %s, which is also a sweep axis (line "
                             "%d): ambiguous, remove one of them", ds->name,
                             cfg_training_names[k], line);
         }
 
         /* resolved training: the global values, then this dataset's overrides */
-        ss_training_t t = sw->training;
-        for (int k = 0; k < SS_KEY_COUNT; k++)
-            if (ds->training_set_mask & (1u << k))
-                ss_training_set(&t, (ss_training_key_t)k,
-                                ss_training_get(&ds->training, (ss_training_key_t)k));
-        ds->training = t;
+        ds->training = ss_sweep_dataset_training(sw, ds);
 
-        /* ids must fit ss_run_t (and the results' run_id) */
+        /* ids must fit ss_run_t (and the results' run_id); their form is grid.c's */
         size_t cell_len = strlen(ds->name) + axes_w;
         size_t run_len = cell_len + strlen("__seed=") + seed_w;
-        size_t run_max = sizeof(((ss_run_t *)0)->id) - 1;
-        size_t cell_max = sizeof(((ss_run_t *)0)->cell_id) - 1;
+        size_t run_max = SS_RUN_ID_SIZE - 1;
+        size_t cell_max = SS_CELL_ID_SIZE - 1;
         if (run_len > run_max || cell_len > cell_max)
-            return cfg_fail_pos(p, ds->line, ds->col, "the ids of dataset '%s' would be too "
+            return cfg_fail_pos(y, ds->line, ds->col, "the ids of dataset '%s' would be too "
                                 "long (run ids up to %zu characters, at most %zu; cell ids "
                                 "up to %zu, at most %zu): use a shorter dataset name or fewer "
                                 "sweep axes", ds->name, run_len, run_max, cell_len, cell_max);
@@ -1481,27 +1075,28 @@ static int cfg_finish(cfg_parse_t *p)
 
 static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
 {
+    cfg_yaml_t *y = &p->y;
     static const char *const known[] = {"name", "output", "seeds", "datasets", "model",
                                         "training", "sweep", "relevance", "parallel"};
     ss_sweep_t *sw = p->sw;
     char got[96];
     if (root->type != YAML_MAPPING_NODE)
-        return cfg_fail(p, root, "a sweep file must be a mapping of keys (name, datasets, "
+        return cfg_fail(y, root, "a sweep file must be a mapping of keys (name, datasets, "
                         "model, training, sweep, ...), got %s", cfg_got(root, got, sizeof got));
     int have_name = 0, have_datasets = 0;
     for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
          pr < root->data.mapping.pairs.top; pr++) {
-        const char *name = cfg_key(p, root, pr);
+        const char *name = cfg_key(y, root, pr);
         if (!name)
             return -1;
-        yaml_node_t *v = cfg_node(p, pr->value);
+        yaml_node_t *v = cfg_node(y, pr->value);
         const char *s = NULL;
         int rc;
         if (!strcmp(name, "name")) {
-            rc = cfg_read_name(p, v, "name", sw->name, sizeof sw->name);
+            rc = cfg_read_name(y, v, "name", sw->name, sizeof sw->name);
             have_name = 1;
         } else if (!strcmp(name, "output")) {
-            rc = cfg_read_string(p, v, "output", &s);
+            rc = cfg_read_string(y, v, "output", &s);
             if (rc == 0)
                 sw->output = ss_strdup(s);
         } else if (!strcmp(name, "seeds")) {
@@ -1520,74 +1115,21 @@ static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
         } else if (!strcmp(name, "parallel")) {
             rc = cfg_parse_parallel(p, v);
         } else {
-            rc = cfg_unknown_key(p, cfg_node(p, pr->key), "at the top level", known,
+            rc = cfg_unknown_key(y, cfg_node(y, pr->key), "at the top level", known,
                                  CFG_COUNT(known));
         }
         if (rc < 0)
             return -1;
     }
     if (!have_name)
-        return cfg_fail(p, root, "missing required key 'name' (the sweep's name, e.g. "
+        return cfg_fail(y, root, "missing required key 'name' (the sweep's name, e.g. "
                         "name: gaussian-fig3)");
     if (!have_datasets)
-        return cfg_fail(p, root, "missing required key 'datasets' (dataset name -> spec, "
+        return cfg_fail(y, root, "missing required key 'datasets' (dataset name -> spec, "
                         "e.g. gauss20: {kind: gaussian})");
     return cfg_finish(p);
 }
 
-/* A libyaml failure as "FILE:LINE:COLUMN: YAML syntax error: ...". */
-static void cfg_yaml_error(cfg_parse_t *p, const yaml_parser_t *parser, const char *text)
-{
-    if (parser->error == YAML_MEMORY_ERROR) {
-        ss_error_set(p->err, SS_EXIT_RUNTIME, "%s: out of memory while reading YAML", p->file);
-        return;
-    }
-    const char *problem = parser->problem ? parser->problem : "unreadable YAML";
-    int line, col;
-    if (parser->error == YAML_READER_ERROR) {
-        /* encoding problems carry a byte offset, not a mark */
-        line = 1;
-        col = 1;
-        for (size_t i = 0; i < parser->problem_offset && text[i]; i++) {
-            if (text[i] == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
-        ss_error_at(p->err, SS_EXIT_INPUT, p->file, line, col,
-                    "not readable as UTF-8 text: %s (byte %zu)", problem,
-                    parser->problem_offset);
-        return;
-    }
-    line = (int)parser->problem_mark.line + 1;
-    col = (int)parser->problem_mark.column + 1;
-
-    /* a tab in the indentation is the classic cause of this one */
-    const char *hint = "";
-    if (strstr(problem, "cannot start any token")) {
-        const char *s = text;
-        for (int l = 1; l < line && s; l++) {
-            s = strchr(s, '\n');
-            if (s)
-                s++;
-        }
-        if (s) {
-            size_t len = strcspn(s, "\n");
-            if (memchr(s, '\t', len))
-                hint = "; YAML does not allow tabs for indentation, use spaces";
-        }
-    }
-    if (parser->context)
-        ss_error_at(p->err, SS_EXIT_INPUT, p->file, line, col,
-                    "YAML syntax error: %s (%s at line %d, column %d)%s", problem,
-                    parser->context, (int)parser->context_mark.line + 1,
-                    (int)parser->context_mark.column + 1, hint);
-    else
-        ss_error_at(p->err, SS_EXIT_INPUT, p->file, line, col, "YAML syntax error: %s%s",
-                    problem, hint);
-}
 
 /*
  * Parse and validate sweep text `text`; `path` names it in messages and its directory
@@ -1597,10 +1139,9 @@ static void cfg_yaml_error(cfg_parse_t *p, const yaml_parser_t *parser, const ch
  */
 int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_t *err)
 {
-    yaml_parser_t parser;
-    yaml_document_t doc, extra;
-    int have_parser = 0, have_doc = 0, have_extra = 0, rc = -1;
     cfg_parse_t p;
+    yaml_node_t *root = NULL;
+    int rc = -1;
 
     memset(sw, 0, sizeof *sw);
     memset(&p, 0, sizeof p);
@@ -1608,57 +1149,17 @@ int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_
         path = "<sweep>";
     if (!text)
         text = "";
-    p.file = path;
-    p.doc = &doc;
     p.sw = sw;
-    p.err = err;
     ss_sweep_defaults(sw, p.ds_default);
     sw->path = ss_strdup(path);
     sw->dir = ss_dirname(path);
     sw->yaml_text = ss_strdup(text);
 
-    if (!yaml_parser_initialize(&parser)) {
-        ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot set up the YAML parser (out of memory)",
-                     path);
-        goto cleanup;
-    }
-    have_parser = 1;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)sw->yaml_text,
-                                 strlen(sw->yaml_text));
-    if (!yaml_parser_load(&parser, &doc)) {
-        cfg_yaml_error(&p, &parser, sw->yaml_text);
-        goto cleanup;
-    }
-    have_doc = 1;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) {
-        ss_error_at(err, SS_EXIT_INPUT, path, 1, 1, "the sweep file is empty: it needs at "
-                    "least 'name' and 'datasets'");
-        goto cleanup;
-    }
-    if (!yaml_parser_load(&parser, &extra)) {
-        cfg_yaml_error(&p, &parser, sw->yaml_text);
-        goto cleanup;
-    }
-    have_extra = 1;
-    yaml_node_t *second = yaml_document_get_root_node(&extra);
-    if (second) {
-        ss_error_at(err, SS_EXIT_INPUT, path, cfg_line(second), cfg_col(second),
-                    "a sweep file holds one YAML document; found a second one");
-        goto cleanup;
-    }
-    if (cfg_parse_root(&p, root) < 0)
-        goto cleanup;
-    rc = 0;
-
-cleanup:
+    if (cfg_yaml_open(&p.y, path, sw->yaml_text, err, &root) == 0 &&
+        cfg_parse_root(&p, root) == 0)
+        rc = 0;
     free(p.override_key);
-    if (have_extra)
-        yaml_document_delete(&extra);
-    if (have_doc)
-        yaml_document_delete(&doc);
-    if (have_parser)
-        yaml_parser_delete(&parser);
+    cfg_yaml_close(&p.y);
     if (rc < 0)
         ss_sweep_free(sw);
     return rc;
@@ -1704,112 +1205,4 @@ void ss_sweep_free(ss_sweep_t *sw)
     for (int a = 0; a < SS_MAX_AXES; a++)
         free(sw->axes[a].values);
     memset(sw, 0, sizeof *sw);
-}
-
-/* ---- expansion -------------------------------------------------------------------------- */
-
-/* Append printf output to buf (capacity size, current length *len); -1 if it does not fit. */
-static int cfg_append(char *buf, size_t size, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int cfg_append(char *buf, size_t size, size_t *len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf + *len, size - *len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= size - *len)
-        return -1;
-    *len += (size_t)n;
-    return 0;
-}
-
-/*
- * The runs of the grid datasets x axes (first outermost) x seeds (innermost), with their
- * ids, cells and resolved training. Returns 0 with *runs malloc'd (NULL if there are no
- * runs), or -1 with err set if the grid is too large or an id does not fit.
- */
-int ss_sweep_expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_cells,
-                    ss_error_t *err)
-{
-    const char *file = sw->path ? sw->path : "<sweep>";
-    *runs = NULL;
-    *n_runs = 0;
-    *n_cells = 0;
-
-    size_t points = 1;
-    for (int a = 0; a < sw->n_axes; a++) {
-        if (sw->axes[a].n < 1 || points > (size_t)INT_MAX / (size_t)sw->axes[a].n) {
-            ss_error_set(err, SS_EXIT_INPUT, "%s: the sweep axes give too many points", file);
-            return -1;
-        }
-        points *= (size_t)sw->axes[a].n;
-    }
-    size_t n_datasets = sw->n_datasets > 0 ? (size_t)sw->n_datasets : 0;
-    size_t n_seeds = sw->n_seeds > 0 ? (size_t)sw->n_seeds : 0;
-    size_t cells = n_datasets * points;   /* both <= INT_MAX: fits size_t */
-    if (cells > (size_t)INT_MAX || (n_seeds && cells > (size_t)INT_MAX / n_seeds)) {
-        ss_error_set(err, SS_EXIT_INPUT, "%s: the sweep has too many runs (%zu datasets x %zu "
-                     "sweep points x %zu seeds)", file, n_datasets, points, n_seeds);
-        return -1;
-    }
-    size_t total = cells * n_seeds;
-    *n_cells = (int)cells;
-    if (total == 0)
-        return 0;
-
-    ss_run_t *r = ss_calloc(total, sizeof *r);
-    size_t i = 0;
-    for (size_t d = 0; d < n_datasets; d++) {
-        const ss_dataset_spec_t *ds = &sw->datasets[d];
-        ss_training_t base = sw->training;
-        for (int k = 0; k < SS_KEY_COUNT; k++)
-            if (ds->training_set_mask & (1u << k))
-                ss_training_set(&base, (ss_training_key_t)k,
-                                ss_training_get(&ds->training, (ss_training_key_t)k));
-        for (size_t pt = 0; pt < points; pt++) {
-            int idx[SS_MAX_AXES] = {0};
-            size_t rem = pt;
-            for (int a = sw->n_axes - 1; a >= 0; a--) {   /* first axis outermost */
-                idx[a] = (int)(rem % (size_t)sw->axes[a].n);
-                rem /= (size_t)sw->axes[a].n;
-            }
-            ss_training_t t = base;
-            char cell[sizeof r->cell_id];
-            size_t len = 0;
-            int bad = cfg_append(cell, sizeof cell, &len, "%s", ds->name);
-            for (int a = 0; a < sw->n_axes && !bad; a++) {
-                double v = sw->axes[a].values[idx[a]];
-                ss_training_set(&t, sw->axes[a].key, v);
-                bad = cfg_append(cell, sizeof cell, &len, "__%s=%.6g",
-                                 ss_training_key_name(sw->axes[a].key), v);
-            }
-            if (bad) {
-                ss_error_set(err, SS_EXIT_INPUT, "%s: the cell id of dataset '%s' is longer "
-                             "than %zu characters", file, ds->name, sizeof cell - 1);
-                free(r);
-                return -1;
-            }
-            for (size_t s = 0; s < n_seeds; s++, i++) {
-                ss_run_t *run = &r[i];
-                memcpy(run->cell_id, cell, len + 1);
-                size_t id_len = 0;
-                if (cfg_append(run->id, sizeof run->id, &id_len, "%s__seed=%lld", cell,
-                               (long long)sw->seeds[s]) < 0) {
-                    ss_error_set(err, SS_EXIT_INPUT, "%s: the run id '%s__seed=%lld' is longer "
-                                 "than %zu characters", file, cell, (long long)sw->seeds[s],
-                                 sizeof run->id - 1);
-                    free(r);
-                    return -1;
-                }
-                run->dataset = (int)d;
-                run->cell = (int)(d * points + pt);
-                run->seed = sw->seeds[s];
-                run->training = t;
-                memcpy(run->axis_index, idx, sizeof idx);
-            }
-        }
-    }
-    *runs = r;
-    *n_runs = (int)total;
-    return 0;
 }

@@ -652,7 +652,7 @@ static void engine_free(engine_t *e)
 static int engine_init(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
 {
     if (ss_sweep_load(o->sweep_path, &e->sw, err) != 0 ||
-        ss_sweep_expand(&e->sw, &e->runs, &e->n_runs, &e->n_cells, err) != 0)
+        ss_grid_expand(&e->sw, &e->runs, &e->n_runs, &e->n_cells, err) != 0)
         return -1;
     e->G = o->ranks_per_run > 0 ? o->ranks_per_run : e->sw.ranks_per_run;
     if (e->size % e->G != 0) {
@@ -766,7 +766,7 @@ static int load_expand(const char *path, ss_sweep_t *sw, ss_run_t **runs, int *n
 {
     ss_error_t err = {0};
     if (ss_sweep_load(path, sw, &err) != 0 ||
-        ss_sweep_expand(sw, runs, n_runs, n_cells, &err) != 0) {
+        ss_grid_expand(sw, runs, n_runs, n_cells, &err) != 0) {
         fprintf(stderr, "specsweep: %s\n", err.msg);
         ss_sweep_free(sw);
         return err.code;

@@ -1,6 +1,7 @@
 /*
  * test_config.c - the sweep file: parsing, validation messages with their positions,
- * defaults, relative paths, and the expansion into runs and cells.
+ * defaults, relative paths, dataset overrides. The expansion into runs and cells is
+ * tested in test_grid.c.
  *
  * Every case of the table is parsed from memory as "sweep.yaml" (or the path it names).
  * A bad file must fail with SS_EXIT_INPUT, a message starting "sweep.yaml:LINE:COLUMN: "
@@ -19,16 +20,6 @@
 #define P "name: t\ndatasets:\n  g: {kind: gaussian}\n"
 
 static int close_rel(double a, double b) { return fabs(a - b) <= 1e-12 * fabs(b); }
-
-/* Expand, checking success. Caller frees *runs. */
-static int expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_cells)
-{
-    ss_error_t err = {0};
-    int n = -1;
-    int rc = ss_sweep_expand(sw, runs, &n, n_cells, &err);
-    CHECK(rc == 0, "expand failed: %s", err.msg);
-    return rc == 0 ? n : -1;
-}
 
 /* ---- checks of good files --------------------------------------------------------------- */
 
@@ -81,21 +72,9 @@ static void check_minimal(const ss_sweep_t *sw)
     CHECK(!d->path && !d->train_images, "no paths");
     CHECK(d->training_set_mask == 0 &&
           !memcmp(&d->training, &sw->training, sizeof d->training), "dataset training");
-
-    ss_run_t *runs = NULL;
-    int n_cells = 0, n = expand(sw, &runs, &n_cells);
-    CHECK(n == 10 && n_cells == 1, "runs %d cells %d", n, n_cells);
-    for (int i = 0; i < n; i++) {
-        char id[64];
-        snprintf(id, sizeof id, "g__seed=%d", i);
-        CHECK(!strcmp(runs[i].id, id), "run id %s", runs[i].id);
-        CHECK(!strcmp(runs[i].cell_id, "g"), "cell id %s", runs[i].cell_id);
-        CHECK(runs[i].cell == 0 && runs[i].dataset == 0 && runs[i].seed == i, "run %d", i);
-    }
-    free(runs);
 }
 
-static const char design_example[] =
+static const char formats_example[] =
     "name: gaussian-fig3\n"
     "output: results/gaussian-fig3.h5      # relative to the working directory; -o overrides\n"
     "seeds: 10                             # N (seeds 0..N-1) or a list [3, 7, 11]\n"
@@ -146,7 +125,7 @@ static const char design_example[] =
     "parallel:\n"
     "  ranks_per_run: 1\n";
 
-static void check_design(const ss_sweep_t *sw)
+static void check_formats_example(const ss_sweep_t *sw)
 {
     CHECK(!strcmp(sw->name, "gaussian-fig3"), "name");
     CHECK(!strcmp(sw->output, "results/gaussian-fig3.h5"), "output %s", sw->output);
@@ -183,50 +162,12 @@ static void check_design(const ss_sweep_t *sw)
     CHECK(sw->axes[1].key == SS_KEY_EPOCHS && sw->axes[1].n == 2 &&
           sw->axes[1].values[0] == 100 && sw->axes[1].values[1] == 1000, "axis 1");
     CHECK(sw->n_topk == 6 && sw->topk[5] == 50, "topk");
-
-    ss_run_t *runs = NULL;
-    int n_cells = 0, n = expand(sw, &runs, &n_cells);
-    CHECK(n == 3 * 5 * 2 * 10 && n_cells == 3 * 5 * 2, "runs %d cells %d", n, n_cells);
-    if (n != 300) {
-        free(runs);
-        return;
-    }
-    CHECK(!strcmp(runs[0].id, "gauss20__reg_eigenvalues=1e-05__epochs=100__seed=0"), "id %s",
-          runs[0].id);
-    CHECK(!strcmp(runs[0].cell_id, "gauss20__reg_eigenvalues=1e-05__epochs=100"), "cell %s",
-          runs[0].cell_id);
-    CHECK(!strcmp(runs[9].id, "gauss20__reg_eigenvalues=1e-05__epochs=100__seed=9"), "id %s",
-          runs[9].id);
-    CHECK(!strcmp(runs[10].id, "gauss20__reg_eigenvalues=1e-05__epochs=1000__seed=0"), "id %s",
-          runs[10].id);
-    CHECK(runs[10].cell == 1 && runs[10].axis_index[0] == 0 && runs[10].axis_index[1] == 1,
-          "run 10 cell %d", runs[10].cell);
-    CHECK(!strcmp(runs[20].id, "gauss20__reg_eigenvalues=0.0001__epochs=100__seed=0"), "id %s",
-          runs[20].id);
-    CHECK(runs[20].training.epochs == 100 && close_rel(runs[20].training.reg_eigenvalues, 1e-4),
-          "run 20 training");
-    CHECK(runs[0].training.learning_rate == 0.01, "gauss20 lr");
-    const ss_run_t *r = &runs[100 + 3 * 20 + 10 + 7];   /* digits01, point (3, 1), seed 7 */
-    CHECK(!strcmp(r->id, "digits01__reg_eigenvalues=0.01__epochs=1000__seed=7"), "id %s",
-          r->id);
-    CHECK(r->dataset == 1 && r->cell == 10 + 7 && r->seed == 7, "digits01 run");
-    CHECK(r->training.learning_rate == 1e-4 && r->training.epochs == 1000 &&
-          close_rel(r->training.reg_eigenvalues, 1e-2), "digits01 resolved");
-    CHECK(runs[299].cell == 29 && !strcmp(runs[299].cell_id,
-          "mydata__reg_eigenvalues=0.1__epochs=1000"), "last cell %s", runs[299].cell_id);
-    free(runs);
 }
 
 static void check_seed_list(const ss_sweep_t *sw)
 {
     CHECK(sw->n_seeds == 3 && sw->seeds[0] == 3 && sw->seeds[1] == 7 && sw->seeds[2] == 11,
           "seeds");
-    ss_run_t *runs = NULL;
-    int n_cells = 0, n = expand(sw, &runs, &n_cells);
-    CHECK(n == 3 && n_cells == 1, "runs %d", n);
-    if (n == 3)
-        CHECK(!strcmp(runs[2].id, "g__seed=11") && runs[2].seed == 11, "id %s", runs[2].id);
-    free(runs);
 }
 
 static const char overrides_text[] =
@@ -250,37 +191,13 @@ static void check_overrides(const ss_sweep_t *sw)
           a->training.reg_eigenvectors == 0.0, "a resolved");
     CHECK(b->training.epochs == 50 && b->training_set_mask == 0, "b resolved");
     CHECK(b->features == 10, "correlated features %d", b->features);
-    ss_run_t *runs = NULL;
-    int n_cells = 0, n = expand(sw, &runs, &n_cells);
-    CHECK(n == 8 && n_cells == 4, "runs %d cells %d", n, n_cells);
-    if (n == 8) {
-        CHECK(runs[0].training.epochs == 20 && runs[0].training.learning_rate == 0.1 &&
-              runs[0].training.batch_size == 64 && runs[0].training.reg_eigenvectors == 0.0,
-              "dataset override then sweep");
-        CHECK(runs[3].training.learning_rate == 0.2 && runs[3].training.epochs == 20, "a 0.2");
-        CHECK(runs[5].training.epochs == 50 && runs[5].training.learning_rate == 0.1 &&
-              runs[5].training.reg_eigenvectors == 1e-4, "b keeps global");
-        CHECK(!strcmp(runs[5].id, "b__learning_rate=0.1__seed=1"), "id %s", runs[5].id);
-        CHECK(!strcmp(runs[6].cell_id, "b__learning_rate=0.2") && runs[6].cell == 3, "cell");
-    }
-    free(runs);
 }
 
 static void check_axes_order(const ss_sweep_t *sw)
 {
-    ss_run_t *runs = NULL;
-    int n_cells = 0, n = expand(sw, &runs, &n_cells);
-    CHECK(n == 6 && n_cells == 6, "runs %d cells %d", n, n_cells);
-    static const int bs[] = {16, 16, 16, 32, 32, 32};
-    static const int ep[] = {1, 2, 3, 1, 2, 3};
-    for (int i = 0; i < n && i < 6; i++) {
-        CHECK(runs[i].training.batch_size == bs[i] && runs[i].training.epochs == ep[i] &&
-              runs[i].cell == i && runs[i].axis_index[0] == i / 3 &&
-              runs[i].axis_index[1] == i % 3, "point %d", i);
-    }
-    if (n == 6)
-        CHECK(!strcmp(runs[4].id, "g__batch_size=32__epochs=2__seed=0"), "id %s", runs[4].id);
-    free(runs);
+    CHECK(sw->n_axes == 2 && sw->axes[0].key == SS_KEY_BATCH_SIZE && sw->axes[0].n == 2 &&
+          sw->axes[0].values[1] == 32 && sw->axes[1].key == SS_KEY_EPOCHS &&
+          sw->axes[1].n == 3 && sw->axes[1].values[2] == 3, "axes in file order");
 }
 
 static void check_logspace_epochs(const ss_sweep_t *sw)
@@ -291,11 +208,6 @@ static void check_logspace_epochs(const ss_sweep_t *sw)
     CHECK(sw->axes[0].n == 3 && sw->axes[0].values[0] == 10 && sw->axes[0].values[1] == 100 &&
           sw->axes[0].values[2] == 1000, "epochs logspace");
     CHECK(sw->axes[1].n == 1 && close_rel(sw->axes[1].values[0], 1e-3), "count 1 is 10^from");
-    ss_run_t *runs = NULL;
-    int n_cells = 0, n = expand(sw, &runs, &n_cells);
-    CHECK(n == 3 && runs && runs[2].training.epochs == 1000 &&
-          !strcmp(runs[2].id, "g__epochs=1000__learning_rate=0.001__seed=0"), "epochs run");
-    free(runs);
 }
 
 static void check_logspace_fraction(const ss_sweep_t *sw)
@@ -375,12 +287,9 @@ static void check_empty_sections(const ss_sweep_t *sw)
 
 static void check_train_eigvec_axis(const ss_sweep_t *sw)
 {
-    ss_run_t *runs = NULL;
-    int n_cells = 0, n = expand(sw, &runs, &n_cells);
-    CHECK(n == 2 && runs && runs[0].training.train_eigenvectors == 1 &&
-          runs[1].training.train_eigenvectors == 0 &&
-          !strcmp(runs[1].id, "g__train_eigenvectors=0__seed=0"), "boolean axis");
-    free(runs);
+    CHECK(sw->n_axes == 1 && sw->axes[0].key == SS_KEY_TRAIN_EIGENVECTORS &&
+          sw->axes[0].n == 2 && sw->axes[0].values[0] == 1.0 && sw->axes[0].values[1] == 0.0,
+          "boolean axis values");
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */
@@ -397,7 +306,7 @@ typedef struct {
 static const config_case_t cases[] = {
     /* good files */
     {"minimal file: every default", P, NULL, NULL, check_minimal, NULL},
-    {"DESIGN section 3 example", design_example, NULL, NULL, check_design,
+    {"docs/FORMATS.md example, three kinds", formats_example, NULL, NULL, check_formats_example,
      "/data/sweeps/gaussian-fig3.yaml"},
     {"seeds as a list", P "seeds: [3, 7, 11]\n", NULL, NULL, check_seed_list, NULL},
     {"dataset overrides, then the sweep point", overrides_text, NULL, NULL, check_overrides,
@@ -831,11 +740,18 @@ static void test_names(void)
     ss_sweep_free(&sw);
     ss_sweep_free(&sw);
     ss_sweep_free(NULL);
-    ss_run_t *runs = (ss_run_t *)&sw;
-    int n = -1, cells = -1;
-    ss_error_t err = {0};
-    CHECK(ss_sweep_expand(&sw, &runs, &n, &cells, &err) == 0 && n == 0 && cells == 0 &&
-          !runs, "expanding an empty sweep");
+
+    /* dataset overrides: only the keys of the mask */
+    memset(&sw, 0, sizeof sw);
+    sw.training.epochs = 9;
+    sw.training.batch_size = 33;
+    ss_dataset_spec_t ds = {0};
+    ds.training.epochs = 7;
+    ds.training.batch_size = 1;
+    ds.training_set_mask = 1u << SS_KEY_EPOCHS;
+    ss_training_t t = ss_sweep_dataset_training(&sw, &ds);
+    CHECK(t.epochs == 7 && t.batch_size == 33, "dataset training %d %d", t.epochs,
+          t.batch_size);
 }
 
 int main(void)

@@ -1,11 +1,12 @@
 /*
- * config.h - the sweep file (DESIGN section 3): parse, validate, expand into runs.
+ * config.h - the sweep file (its format: docs/FORMATS.md, "The sweep file"): parse and
+ * validate it into an ss_sweep_t. The expansion into runs and cells is grid.h's.
  *
  * ss_sweep_load() reads the YAML with libyaml and checks it completely: unknown keys,
  * duplicate keys, wrong types, missing required fields and impossible values are errors
  * "FILE:LINE:COLUMN: message" with code SS_EXIT_INPUT. Checks that need the data (a class
  * absent from the data, top-k larger than the inputs) happen when datasets are loaded.
- * Every default is the papers' setting (DESIGN section 1) and is set in one place,
+ * Every default is the papers' setting (docs/FORMATS.md) and is set in one place,
  * ss_sweep_defaults() in config.c.
  */
 #ifndef SPECSWEEP_CONFIG_H
@@ -21,6 +22,10 @@
 #define SS_SPECTRA_MIN_FEATURES 10 /* spectra kind: the shortest wavelength grid */
 #define SS_SPECTRA_LINE_PIXELS 10  /* spectra kind: wavelengths each absorption line needs */
 #define SS_NAME_MAX 64
+/* Room for a run id and a cell id (grid.h), the final NUL included: ss_sweep_parse rejects
+   a sweep whose ids would be longer. */
+#define SS_RUN_ID_SIZE 192
+#define SS_CELL_ID_SIZE 160
 
 typedef enum { SS_ACT_TANH, SS_ACT_RELU, SS_ACT_SIGMOID, SS_ACT_LINEAR } ss_act_t;
 typedef enum { SS_TASK_CLASSIFICATION, SS_TASK_REGRESSION } ss_task_t;
@@ -56,12 +61,17 @@ typedef enum {
     SS_KEY_COUNT
 } ss_training_key_t;
 
+/* The YAML key of k, a static string ("?" when out of range). */
 const char *ss_training_key_name(ss_training_key_t k);
-int ss_training_key_is_int(ss_training_key_t k);   /* batch_size, epochs, train_eigenvectors */
+/* 1 for the keys stored as int: batch_size, epochs, train_eigenvectors. */
+int ss_training_key_is_int(ss_training_key_t k);
+/* The value of key k in *t (integers and the boolean as doubles; 0 when out of range). */
 double ss_training_get(const ss_training_t *t, ss_training_key_t k);
-/* Integer keys are rounded to the nearest int; train_eigenvectors is set to v != 0. */
+/* Set key k of *t to v. Integer keys are rounded to the nearest int (saturating);
+   train_eigenvectors is set to v != 0. */
 void ss_training_set(ss_training_t *t, ss_training_key_t k, double v);
-/* -1 if `name` is not a training key. */
+/* The key whose YAML name is `name`, or -1 if it is not a numeric training key
+   ("optimizer" included). */
 int ss_training_key_lookup(const char *name);
 
 typedef struct {
@@ -152,37 +162,25 @@ typedef struct {
     int ranks_per_run;               /* 1 */
 } ss_sweep_t;
 
-/* One expanded run: a pure description; training it depends on nothing else. */
-typedef struct {
-    char id[192];                    /* "<dataset>__<key>=<v>__<key2>=<v2>__seed=<s>":
-                                        axes in file order, values "%.6g"; with no axes
-                                        "<dataset>__seed=<s>" */
-    char cell_id[160];               /* the same without "__seed=<s>" */
-    int dataset;                     /* index into sweep->datasets */
-    int cell;                        /* index of the cell (dataset x sweep point), cells
-                                        numbered in run order */
-    int64_t seed;
-    ss_training_t training;          /* fully resolved: global, dataset, sweep point */
-    int axis_index[SS_MAX_AXES];     /* position on every axis */
-} ss_run_t;
-
-/* Parse and validate a sweep file. On failure *sw is left freed/empty. A file whose ids
-   would not fit ss_run_t is rejected here. */
+/* Read and validate the sweep file at `path`. Returns 0 with *sw filled (the caller frees
+   it with ss_sweep_free), or -1 with err set (SS_EXIT_INPUT for an unreadable or bad file,
+   the message naming the path) and *sw zeroed. A file whose run or cell ids would not fit
+   SS_RUN_ID_SIZE / SS_CELL_ID_SIZE is rejected here. */
 int ss_sweep_load(const char *path, ss_sweep_t *sw, ss_error_t *err);
-/* Parse from memory; `path` is only used in messages and for relative paths. */
+/* The same from memory: `text` is the file's content; `path` (NULL: "<sweep>") is only
+   used in messages and as the directory of relative dataset paths. */
 int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_t *err);
 /* Free everything and zero *sw; accepts NULL, a zeroed or a half-built sweep. */
 void ss_sweep_free(ss_sweep_t *sw);
 
-/*
- * Expand the grid: datasets x every axis x seeds, in that nesting order (first axis
- * outermost, seeds innermost). A run's training is the global `training`, overridden by
- * its dataset's `training` keys, then by the sweep point. *runs is allocated (free();
- * NULL when there are no runs); *n_cells gets the number of cells.
- */
-int ss_sweep_expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_cells,
-                    ss_error_t *err);
+/* The training of dataset ds's runs before the sweep point: sw->training with every key
+   that ds sets (bit k of ds->training_set_mask) taken from ds->training. The one place
+   where dataset overrides are applied (the parse stores the result in ds->training; the
+   grid starts every run from it). */
+ss_training_t ss_sweep_dataset_training(const ss_sweep_t *sw, const ss_dataset_spec_t *ds);
 
+/* The YAML name of an activation / a dataset kind, a static string ("?" when out of
+   range). */
 const char *ss_act_name(ss_act_t a);
 const char *ss_kind_name(ss_kind_t k);
 /* The kind named `name`, or -1. */

@@ -1,5 +1,8 @@
 /*
- * data.h - datasets: synthetic generators and file loaders, all deterministic.
+ * data.h - datasets: synthetic generators and file loaders, all deterministic. The kinds
+ * and their keys are also in docs/FORMATS.md ("Dataset kinds and their keys"); the
+ * generators live in synth.c, the file loaders in datafile.c, the rows they share in
+ * data_table.c, the rest in data.c.
  *
  * A dataset is row-major float32 inputs (n x n_inputs) with labels: class indices
  * 0..n_classes-1 stored as float, or a real target for regression (n_classes = 0).
@@ -62,7 +65,7 @@ typedef struct {
  *               and stars come from data_seed. relevance_truth_i = -d ln F_i / d[Fe/H]
  *               (F the noise-free flux before normalisation): positive inside the
  *               windows of metal lines, 0 everywhere else. feature_names = the
- *               wavelengths ("%.2f"). The details are in data.c (load_spectra).
+ *               wavelengths ("%.2f"). The details are in synth.c (synth_spectra).
  *   csv         header row; the `label` column is the target, every other column an
  *               input (feature_names). Classification labels must be integers 0..255.
  *   idx         MNIST-format images + labels, gzip or plain; pixels * scale;
@@ -75,15 +78,17 @@ typedef struct {
  * set. max_train / max_test then keep the first N rows of each part.
  */
 int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *err);
-/* Frees everything; accepts a zeroed or half-built dataset. */
+/* Frees everything ds owns (its arrays and its info) and zeroes *ds; accepts NULL, a
+   zeroed or a half-built dataset. */
 void ss_dataset_free(ss_dataset_t *ds);
 
 /* Move ds->info into *info (the caller frees it with ss_dataset_info_free) and free the
    rest of ds, which is left zeroed: what a caller keeps of a dataset it only checked. */
 void ss_dataset_take_info(ss_dataset_t *ds, ss_dataset_info_t *info);
-/* A deep copy of *src into *dst (overwritten). */
+/* A deep copy of *src into *dst (overwritten, not freed first); the caller frees it with
+   ss_dataset_info_free. */
 void ss_dataset_info_copy(ss_dataset_info_t *dst, const ss_dataset_info_t *src);
-/* Frees the truth and feature names and zeroes *info; accepts a zeroed one. */
+/* Frees the truth and feature names and zeroes *info; accepts NULL or a zeroed one. */
 void ss_dataset_info_free(ss_dataset_info_t *info);
 
 #endif

@@ -11,6 +11,7 @@
 #define SPECSWEEP_OUTPUT_H
 
 #include "specsweep/config.h"
+#include "specsweep/grid.h"
 #include "specsweep/log.h"
 
 typedef struct {

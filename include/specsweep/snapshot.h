@@ -11,6 +11,7 @@
 
 #include <hdf5.h>
 #include "specsweep/config.h"
+#include "specsweep/grid.h"
 #include "specsweep/log.h"
 
 #define SS_FORMAT_VERSION 1

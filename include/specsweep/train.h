@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include "specsweep/config.h"
 #include "specsweep/data.h"
+#include "specsweep/grid.h"
 #include "specsweep/net.h"
 #include "specsweep/result.h"
 
