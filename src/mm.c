@@ -5,6 +5,13 @@
  * C^T (n, m) = op(B)^T op(A)^T, so libxsmm gets (M, N, K) = (n, m, k) with its A = our B
  * and its B = our A; our trans_b is its TRANS_A, which its generator lacks, and our
  * trans_a its TRANS_B, which it has for float32.
+ *
+ * The kernels come from libxsmm's code generator alone (libxsmmgen: descriptor in,
+ * machine code out), copied into pages of our own made executable, and freed with the
+ * plan. libxsmm's dispatch front end (libxsmm) would keep them in a process-wide
+ * registry whose initialisation alone touches 11 MB (131072 entries) in every process,
+ * more than the fig. 3 run's whole workspace; without it a kernel costs its code size
+ * (a few pages).
  */
 #include "specsweep/mm.h"
 #include "specsweep/util.h"
@@ -14,7 +21,12 @@
 #include <string.h>
 
 #ifdef SS_HAVE_LIBXSMM
-#include <libxsmm.h>
+#include <libxsmm_cpuid.h>
+#include <libxsmm_generator.h>
+#include <sys/mman.h>
+/* the generator's "code buffer too small" (libxsmm/generator_common.h, not installed as
+   an API header) */
+#define XSMM_ERR_BUFFER_TOO_SMALL 90002
 #endif
 
 int ss_mm_policy_from_env(ss_mm_policy_t *policy)
@@ -34,7 +46,10 @@ int ss_mm_policy_from_env(ss_mm_policy_t *policy)
 int ss_mm_have_xsmm(void)
 {
 #ifdef SS_HAVE_LIBXSMM
-    return libxsmm_get_target_archid() >= LIBXSMM_X86_AVX2;
+    static int arch = -1;   /* CPUID: the same answer in every thread */
+    if (arch < 0)
+        arch = libxsmm_cpuid();
+    return arch >= LIBXSMM_X86_AVX2;
 #else
     return 0;
 #endif
@@ -45,22 +60,77 @@ const char *ss_mm_kernel_name(ss_mm_kernel_t kernel)
     return kernel == SS_MM_XSMM ? "libxsmm" : "OpenBLAS";
 }
 
-/* libxsmm's kernel for row-major (m, n, k) with the plan's transposes, or NULL when it
-   has none (or the build has no libxsmm). */
-static void *xsmm_dispatch(const ss_mm_t *p, int m, int n, int k)
+/* libxsmm's kernel for row-major (m, n, k) with the plan's transposes, in executable
+   pages of *size bytes; NULL when it has none (or the build has no libxsmm). */
+static void *xsmm_generate(const ss_mm_t *p, int m, int n, int k, size_t *size)
 {
 #ifdef SS_HAVE_LIBXSMM
     if (p->trans_b || !ss_mm_have_xsmm())
         return NULL;
-    const float alpha = 1.0f, beta = 0.0f;
     const int flags = p->trans_a ? LIBXSMM_GEMM_FLAG_TRANS_B : 0;
-    const libxsmm_blasint lda = n, ldb = p->trans_a ? m : k, ldc = n;
-    return (void *)libxsmm_smmdispatch(n, m, k, &lda, &ldb, &ldc, &alpha, &beta, &flags,
-                                       NULL);
+    libxsmm_descriptor_blob blob;
+    const libxsmm_gemm_descriptor *desc = libxsmm_sgemm_descriptor_init(
+        &blob, n, m, k, n, p->trans_a ? m : k, n, 1.0f, 0.0f, flags,
+        LIBXSMM_GEMM_PREFETCH_NONE);
+    if (!desc)
+        return NULL;
+    libxsmm_generated_code code;
+    memset(&code, 0, sizeof code);
+    code.code_type = 2;                   /* binary */
+    code.arch = (unsigned)libxsmm_cpuid();
+    for (unsigned cap = 1u << 16; cap <= 1u << 26; cap *= 4) {   /* 64 KB .. 64 MB */
+        code.generated_code = ss_malloc(cap);
+        code.buffer_size = cap;
+        code.code_size = 0;
+        code.last_error = 0;
+        libxsmm_generator_gemm_kernel(&code, desc);
+        if (code.last_error != XSMM_ERR_BUFFER_TOO_SMALL)
+            break;
+        free(code.generated_code);
+        code.generated_code = NULL;
+    }
+    void *fn = NULL;
+    if (code.generated_code && code.last_error == 0 && code.code_size > 0) {
+        fn = mmap(NULL, code.code_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                  -1, 0);
+        if (fn == MAP_FAILED) {
+            fn = NULL;
+        } else {
+            memcpy(fn, code.generated_code, code.code_size);
+            if (mprotect(fn, code.code_size, PROT_READ | PROT_EXEC) != 0) {
+                munmap(fn, code.code_size);
+                fn = NULL;
+            }
+        }
+    }
+    free(code.generated_code);
+    *size = fn ? code.code_size : 0;
+    return fn;
 #else
     (void)p; (void)m; (void)n; (void)k;
+    *size = 0;
     return NULL;
 #endif
+}
+
+static void xsmm_free(void *fn, size_t size)
+{
+#ifdef SS_HAVE_LIBXSMM
+    if (fn)
+        munmap(fn, size);
+#else
+    (void)fn; (void)size;
+#endif
+}
+
+void ss_mm_release(ss_mm_t *p)
+{
+    for (int s = 0; s < SS_MM_CACHE; s++) {
+        xsmm_free(p->fn[s], p->fn_size[s]);
+        p->fn[s] = NULL;
+        p->fn_size[s] = 0;
+        p->fn_shape[s][0] = 0;
+    }
 }
 
 static void blas_run(const ss_mm_t *p, int m, int n, int k, const float *A, const float *B,
@@ -71,17 +141,15 @@ static void blas_run(const ss_mm_t *p, int m, int n, int k, const float *A, cons
                 B, p->trans_b ? k : n, 0.0f, C, n);
 }
 
+typedef void (*xsmm_fn)(const float *a, const float *b, float *c);
+
 static void xsmm_call(void *fn, const float *A, const float *B, float *C)
 {
-#ifdef SS_HAVE_LIBXSMM
-    ((libxsmm_smmfunction)fn)(B, A, C);
-#else
-    (void)fn; (void)A; (void)B; (void)C;
-#endif
+    ((xsmm_fn)fn)(B, A, C);   /* column-major: its A is our B (file comment) */
 }
 
-/* The libxsmm kernel of shape (m, n, k): from the plan's slots, else dispatched once into
-   the next slot. NULL when libxsmm has none. */
+/* The libxsmm kernel of shape (m, n, k): from the plan's slots, else generated once into
+   the next slot (freeing the kernel there). NULL when libxsmm has none. */
 static void *xsmm_kernel(ss_mm_t *p, int m, int n, int k)
 {
     for (int s = 0; s < SS_MM_CACHE; s++)
@@ -89,7 +157,8 @@ static void *xsmm_kernel(ss_mm_t *p, int m, int n, int k)
             return p->fn[s];
     int s = p->fn_next;
     p->fn_next = s + 1 < SS_MM_CACHE ? s + 1 : 1;
-    p->fn[s] = xsmm_dispatch(p, m, n, k);
+    xsmm_free(p->fn[s], p->fn_size[s]);
+    p->fn[s] = xsmm_generate(p, m, n, k, &p->fn_size[s]);
     p->fn_shape[s][0] = m;
     p->fn_shape[s][1] = n;
     p->fn_shape[s][2] = k;
@@ -125,7 +194,8 @@ void ss_mm_measure(ss_mm_t *p)
     float *A = ss_alloc_aligned((na + nb + nc) * sizeof(float)), *B = A + na, *C = B + nb;
     for (size_t i = 0; i < na + nb; i++)   /* small values: no denormals, no overflow */
         A[i] = (float)((int)(i * 37 % 101) - 50) * 1e-2f;
-    void *fn = xsmm_dispatch(p, p->m, p->n, p->k);
+    size_t fn_size;
+    void *fn = xsmm_generate(p, p->m, p->n, p->k, &fn_size);
     double best[2] = {1e30, 1e30};
     double flops = 2.0 * p->m * p->n * p->k;
     for (int round = 0; round < MEASURE_ROUNDS; round++) {
@@ -147,6 +217,7 @@ void ss_mm_measure(ss_mm_t *p)
     }
     p->gflops[SS_MM_BLAS] = flops / best[SS_MM_BLAS] / 1e9;
     p->gflops[SS_MM_XSMM] = fn ? flops / best[SS_MM_XSMM] / 1e9 : 0.0;
+    xsmm_free(fn, fn_size);
     free(A);
 }
 
@@ -163,7 +234,7 @@ void ss_mm_plan(ss_mm_t *p, int trans_a, int trans_b, int m, int n, int k,
     p->kernel = SS_MM_BLAS;
     if (policy == SS_MM_ONLY_BLAS || m < 1 || n < 1 || k < 1)
         return;
-    p->fn[0] = xsmm_dispatch(p, m, n, k);
+    p->fn[0] = xsmm_generate(p, m, n, k, &p->fn_size[0]);
     p->fn_shape[0][0] = m;
     p->fn_shape[0][1] = n;
     p->fn_shape[0][2] = k;

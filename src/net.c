@@ -342,6 +342,7 @@ static void plan_products(ss_net_t *net, ss_mm_policy_t policy)
         ss_mm_plan(&L->mm_input_grad, 0, 0, B, L->n_in, L->n_out, policy);
         if (L->mm_input_grad.kernel != SS_MM_XSMM) {
             double rates[2] = {L->mm_input_grad.gflops[0], L->mm_input_grad.gflops[1]};
+            ss_mm_release(&L->mm_input_grad);
             ss_mm_plan(&L->mm_input_grad, 0, 1, B, L->n_in, L->n_out, SS_MM_ONLY_BLAS);
             memcpy(L->mm_input_grad.gflops, rates, sizeof rates);
         }
@@ -487,6 +488,11 @@ void ss_net_destroy(ss_net_t *net)
     free(net->adam_v);
     free(net->bn_mean);
     free(net->bn_var);
+    for (int l = 0; l < net->n_layers; l++) {
+        ss_mm_release(&net->layer[l].mm_forward);
+        ss_mm_release(&net->layer[l].mm_weight_grad);
+        ss_mm_release(&net->layer[l].mm_input_grad);
+    }
     net_work_t *w = net->work;
     if (w) {
         sparse_free(w);
@@ -1447,6 +1453,7 @@ void ss_net_measure_kernels(ss_net_t *net)
         ss_mm_plan(&nn, 0, 0, L->mm_input_grad.m, L->mm_input_grad.n, L->mm_input_grad.k,
                    SS_MM_AUTO);
         ss_mm_measure(&nn);
+        ss_mm_release(&nn);
         ss_mm_measure(&L->mm_input_grad);
         L->mm_input_grad.gflops[SS_MM_XSMM] = nn.gflops[SS_MM_XSMM];
     }

@@ -93,6 +93,8 @@ static void run_case(const mm_case_t *c, ss_mm_policy_t policy)
         CHECK(e <= 1e-6 * (c->rk > 8 ? c->rk : 8), "%s/%s call %d: rel error %.3g",
               c->title, pol_name[policy], rep + 1, e);
     }
+    ss_mm_release(&p);
+    ss_mm_release(&p);   /* harmless twice */
     free(A);
     free(B);
     free(C);

@@ -28,12 +28,14 @@
  * `measure` depends on timings, so where the two kernels are close, two processes may
  * choose differently and a fixed seed's results may differ by rounding between them.
  *
- * Kernels are dispatched (JIT-compiled, or found in libxsmm's registry) when the plan is
- * made for the full shape; a call with a smaller shape dispatches its kernel once and
- * keeps it in the plan (SS_MM_CACHE shapes; beyond, libxsmm's registry answers).
+ * Kernels are generated (JIT) when the plan is made, for the full shape; a call with a
+ * smaller shape generates its kernel once and keeps it in the plan (SS_MM_CACHE shapes,
+ * the oldest replaced). The plan owns them: ss_mm_release frees them.
  */
 #ifndef SPECSWEEP_MM_H
 #define SPECSWEEP_MM_H
+
+#include <stddef.h>
 
 typedef enum { SS_MM_BLAS = 0, SS_MM_XSMM = 1 } ss_mm_kernel_t;
 
@@ -48,6 +50,7 @@ typedef struct {
     double gflops[2];               /* measured rate of [SS_MM_BLAS], [SS_MM_XSMM];
                                        0 when not measured or not available */
     void *fn[SS_MM_CACHE];          /* libxsmm kernels: [0] the full shape, then smaller */
+    size_t fn_size[SS_MM_CACHE];    /* their code's bytes */
     int fn_shape[SS_MM_CACHE][3];   /* (m, n, k) of each; m = 0: empty slot */
     int fn_next;                    /* the slot [1, SS_MM_CACHE) replaced next */
 } ss_mm_t;
@@ -63,8 +66,9 @@ int ss_mm_have_xsmm(void);
 
 /*
  * Describe the product C (m, n) = op(A) op(B) and choose its kernel by `policy` (see
- * above). Allocates nothing the caller must free (libxsmm owns its kernels); with
- * SS_MM_MEASURE it allocates and frees scratch operands to time both kernels.
+ * above); p is overwritten (release a used plan first). The kernels it generates belong
+ * to p: ss_mm_release frees them. With SS_MM_MEASURE it times both kernels on scratch
+ * operands (ss_mm_measure).
  */
 void ss_mm_plan(ss_mm_t *p, int trans_a, int trans_b, int m, int n, int k,
                 ss_mm_policy_t policy);
@@ -81,6 +85,10 @@ void ss_mm_measure(ss_mm_t *p);
  * smaller than the plan's shape; any zero makes it a no-op.
  */
 void ss_mm_run(ss_mm_t *p, int m, int n, int k, const float *A, const float *B, float *C);
+
+/* Frees the plan's kernels; the plan stays usable (kernels are generated again on
+   demand). Accepts a zeroed plan. */
+void ss_mm_release(ss_mm_t *p);
 
 /* "libxsmm" or "OpenBLAS". */
 const char *ss_mm_kernel_name(ss_mm_kernel_t kernel);
