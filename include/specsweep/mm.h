@@ -41,7 +41,7 @@ typedef enum { SS_MM_BLAS = 0, SS_MM_XSMM = 1 } ss_mm_kernel_t;
 
 typedef enum { SS_MM_AUTO = 0, SS_MM_MEASURE = 1, SS_MM_ONLY_BLAS = 2 } ss_mm_policy_t;
 
-#define SS_MM_CACHE 4
+#define SS_MM_CACHE 8
 
 typedef struct {
     int trans_a, trans_b;           /* op(A), op(B): 1 = transposed */
