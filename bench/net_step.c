@@ -1,21 +1,27 @@
 /*
- * net_step - the training step against the bare sgemm calls it is made of.
+ * net_step - the training step against the bare products it is made of.
  *
  *   net_step [CASE...]        CASE: fig3 | mnist | mnist-bn | spectra | wide | sparse | peak
  *                             (default: all but sparse and peak)
  *
  * For each network, one training step on a batch of 500 samples (ss_net_forward_backward
  * + ss_net_update over all parameters, everything the step of train.c does except picking
- * the minibatch) is timed, and so are the same cblas_sgemm calls alone (the shapes and
- * transposes the step issues: per layer the forward Z = A W, the weight gradient
- * G = A^T dZ, and for every layer but the first the input gradient dA = dZ W^T). Both in
- * rounds of >= 0.25 s, interleaved, best round of each. Prints per network:
+ * the minibatch) is timed, and so are the step's dense products alone, twice: through
+ * the kernels the network chose (mm.h: libxsmm or OpenBLAS per product, SPECSWEEP_KERNELS)
+ * and as plain cblas_sgemm calls (OpenBLAS). The products: per layer the forward Z = A W,
+ * the weight gradient G = A^T dZ, and for every layer but the first the input gradient
+ * dA = dZ W^T. All in rounds of >= 0.25 s, interleaved, best round of each. Prints per
+ * network:
  *
- *   NAME  step MS ms  STEP GFLOP/s  sgemm-only GFLOP/s  = PCT %
+ *   NAME  step MS ms  STEP GFLOP/s  products KERN GFLOP/s = PCT %  sgemm SGEMM GFLOP/s
  *
- * where GFLOP/s counts only the GEMM FLOPs (2 m n k per call), so PCT is the fraction of
- * the sgemm rate the whole step reaches. A last line per case "RESULT name=... step_ms=...
- * step_gflops=... sgemm_gflops=... fraction=..." is for scripts (bench/torch_compare.py).
+ * where GFLOP/s counts only the products' FLOPs (2 m n k per call), so PCT is the
+ * fraction of its own products' rate the whole step reaches. Then per product its shape,
+ * kernel and both kernels' measured rates (ss_net_describe_kernels after
+ * ss_net_measure_kernels), and machine-readable lines for scripts
+ * (bench/torch_compare.py): "KERNEL name=... layer=L product=forward|weight_grad|
+ * input_grad flops=... kernel=libxsmm|OpenBLAS" per product and "RESULT name=...
+ * step_ms=... step_gflops=... kernels_gflops=... sgemm_gflops=... fraction=..." per case.
  * Before timing, a check: ss_net_update over all parameters gives the same bits as
  * ss_net_add_l2 + ss_net_adam_step, and so does ss_net_update over three ranges (the
  * sharded step of a group of three); a mismatch prints FAIL and the exit status is 1.
@@ -89,7 +95,7 @@ static void sgemm_rm(int ta, int tb, int M, int N, int K, const float *A, const 
                 M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C, N);
 }
 
-/* The GEMMs of one step, alone, in the order the step issues them. */
+/* The GEMMs of one step as plain cblas_sgemm calls, in the order the step issues them. */
 static void gemm_only_step(const bench_case_t *c, gemm_bufs_t *b)
 {
     for (int l = 0; l < c->n_layers; l++)
@@ -99,6 +105,23 @@ static void gemm_only_step(const bench_case_t *c, gemm_bufs_t *b)
         sgemm_rm(1, 0, c->size[l], c->size[l + 1], BATCH, b->act[l], dz, b->g[l]);
         if (l > 0)
             sgemm_rm(0, 1, BATCH, c->size[l], c->size[l + 1], dz, b->w[l], dprev);
+    }
+}
+
+/* The same products through the network's plans (its kernels); the input gradient on
+   the transposed weights wt[l] where the plan is NN (libxsmm), as the step has it. */
+static void kernels_only_step(const bench_case_t *c, ss_net_t *net, gemm_bufs_t *b)
+{
+    for (int l = 0; l < c->n_layers; l++)
+        ss_mm_run(&net->layer[l].mm_forward, BATCH, c->size[l + 1], c->size[l], b->act[l],
+                  b->w[l], b->act[l + 1]);
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        float *dz = b->dz[l & 1], *dprev = b->dz[(l + 1) & 1];
+        ss_mm_run(&net->layer[l].mm_weight_grad, c->size[l], c->size[l + 1], BATCH,
+                  b->act[l], dz, b->g[l]);
+        if (l > 0)
+            ss_mm_run(&net->layer[l].mm_input_grad, BATCH, c->size[l], c->size[l + 1], dz,
+                      b->w[l], dprev);
     }
 }
 
@@ -226,32 +249,45 @@ static int run_case(const bench_case_t *c)
         fill(gb.dz[k], (size_t)BATCH * max_w, &rng, 0.01f);
     }
 
-    double flops = step_flops(c), best_step = 1e30, best_gemm = 1e30;
+    double flops = step_flops(c), best[3] = {1e30, 1e30, 1e30};
     for (int round = 0; round < ROUNDS; round++) {
-        int n = 0;
-        double t0 = ss_now(), el;
-        do {
-            ss_net_forward_backward(&net, x, y, BATCH, BATCH, NULL, NULL);
-            ss_net_update(&net, 0, net.n_params);
-            n++;
-        } while ((el = ss_now() - t0) < ROUND_SECONDS);
-        if (el / n < best_step)
-            best_step = el / n;
-        n = 0;
-        t0 = ss_now();
-        do {
-            gemm_only_step(c, &gb);
-            n++;
-        } while ((el = ss_now() - t0) < ROUND_SECONDS);
-        if (el / n < best_gemm)
-            best_gemm = el / n;
+        for (int what = 0; what < 3; what++) {
+            int n = 0;
+            double t0 = ss_now(), el;
+            do {
+                if (what == 0) {
+                    ss_net_forward_backward(&net, x, y, BATCH, BATCH, NULL, NULL);
+                    ss_net_update(&net, 0, net.n_params);
+                } else if (what == 1) {
+                    kernels_only_step(c, &net, &gb);
+                } else {
+                    gemm_only_step(c, &gb);
+                }
+                n++;
+            } while ((el = ss_now() - t0) < ROUND_SECONDS);
+            if (el / n < best[what])
+                best[what] = el / n;
+        }
     }
-    double g_step = flops / best_step / 1e9, g_gemm = flops / best_gemm / 1e9;
-    printf("%-10s step %7.3f ms  %6.1f GFLOP/s  sgemm-only %6.1f GFLOP/s  = %3.0f %%\n",
-           c->name, 1e3 * best_step, g_step, g_gemm, 100.0 * g_step / g_gemm);
-    printf("RESULT name=%s step_ms=%.4f step_gflops=%.2f sgemm_gflops=%.2f fraction=%.4f "
-           "flops_per_sample=%.0f\n", c->name, 1e3 * best_step, g_step, g_gemm,
-           g_step / g_gemm, flops / BATCH);
+    double g_step = flops / best[0] / 1e9, g_kern = flops / best[1] / 1e9;
+    double g_gemm = flops / best[2] / 1e9;
+    printf("%-10s step %7.3f ms  %6.1f GFLOP/s  products alone %6.1f GFLOP/s = %3.0f %%"
+           "  (OpenBLAS sgemm alone %6.1f GFLOP/s)\n", c->name, 1e3 * best[0], g_step, g_kern,
+           100.0 * g_step / g_kern, g_gemm);
+    ss_net_measure_kernels(&net);
+    ss_net_describe_kernels(&net, stdout);
+    static const char *kind[3] = {"forward", "weight_grad", "input_grad"};
+    for (int l = 0; l < net.n_layers; l++)
+        for (int k = 0; k < 3; k++) {
+            const ss_mm_t *p = ss_net_product(&net, l, (ss_product_t)k);
+            if (p)
+                printf("KERNEL name=%s layer=%d product=%s flops=%.0f kernel=%s\n", c->name, l,
+                       kind[k], 2.0 * p->m * p->n * p->k,
+                       ss_net_product_kernel(&net, l, (ss_product_t)k));
+        }
+    printf("RESULT name=%s step_ms=%.4f step_gflops=%.2f kernels_gflops=%.2f "
+           "sgemm_gflops=%.2f fraction=%.4f flops_per_sample=%.0f\n", c->name, 1e3 * best[0],
+           g_step, g_kern, g_gemm, g_step / g_kern, flops / BATCH);
     fflush(stdout);
 
     for (int l = 0; l <= c->n_layers; l++)

@@ -6,6 +6,8 @@ packages=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin libopenblas-dev libyaml-dev libhdf5-dev hdf5-tools zlib1g-dev
           python3-numpy python3-h5py python3-matplotlib python3-scipy python3-pytest
           dataset-fashion-mnist)
+# libxsmm (small-matrix kernels for the network's products; optional, x86-64 only)
+if [ "$(dpkg --print-architecture)" = amd64 ]; then packages+=(libxsmm-dev); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,8 @@
  *
  * Per layer l the forward pass keeps, for the backward pass:
  *   weff[l]  (n_in, n_out)  effective weights of a spectral layer (dense: params directly)
+ *   wt[l]    (n_out, n_in)  the same transposed, for the input gradient (layers >= 1, when
+ *                           libxsmm computes it: it has no kernel for a transposed W)
  *   out[l]   (B, n_out)     post-activation output (activation derivatives come from it);
  *                           the last layer keeps its logits / predictions
  * and after the first hidden layer, when batch-norm and/or dropout are on:
@@ -13,10 +15,15 @@
  *   mask     (B, n0)        dropout multipliers, 0 or 1/(1-rate)
  *   post0    (B, n0)        the input of layer 1
  * Gradients flow through two ping-pong buffers d0/d1 of (B, max width).
+ *
+ * The dense products (forward Z = A W, weight gradient G = A^T dZ, input gradient
+ * dA = dZ W^T) go through the plans of mm.h, made per layer at creation. With libxsmm
+ * the forward product and the input gradient run on blocks of FUSE_ROWS samples, each
+ * followed at once by what the next pass would do to it (bias + activation forward, the
+ * previous layer's activation derivative backward) while the block is in L1.
  */
 #include "specsweep/net.h"
 
-#include <cblas.h>
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -28,6 +35,9 @@
 
 #define BN_EPS 1e-3f       /* Keras BatchNormalization defaults */
 #define BN_MOMENTUM 0.99f
+#ifndef FUSE_ROWS
+#define FUSE_ROWS 64       /* samples per block of a fused product (bench/README.md) */
+#endif
 
 /*
  * Sparse first layer (ss_net_set_sparse_inputs): the batch's nonzero inputs by sample
@@ -52,6 +62,7 @@ typedef struct {
 typedef struct {
     void *block;                         /* the one workspace allocation */
     float *weff[SS_MAX_LAYERS + 1];      /* (n_in, n_out) spectral layers; NULL for dense */
+    float *wt[SS_MAX_LAYERS + 1];        /* (n_out, n_in) or NULL, see the file comment */
     float *out[SS_MAX_LAYERS + 1];       /* (B, n_out) */
     const float *in[SS_MAX_LAYERS + 1];  /* input of each layer in the current pass */
     float *xhat, *mask, *post0;          /* (B, n0), see the file comment */
@@ -80,14 +91,7 @@ static size_t round16(size_t n) { return (n + 15) / 16 * 16; } /* floats per 64 
 
 static int has_post0(const ss_net_t *net) { return net->batchnorm || net->dropout > 0.0f; }
 
-/* C (M, N) = A (M, K) B (K, N) with optional transposes, row-major, beta = 0. */
-static void gemm(int trans_a, int trans_b, int M, int N, int K, const float *A,
-                 const float *Bm, float *C)
-{
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, trans_a ? M : K, Bm,
-                trans_b ? K : N, 0.0f, C, N);
-}
+static int min_int(int a, int b) { return a < b ? a : b; }
 
 /*
  * Activations without libm calls, so the bias + activation loops vectorise: glibc tanhf
@@ -119,17 +123,30 @@ static inline float exp_approx(float y)
     return p * scale;
 }
 
-/* tanh(x) = sign(x) (1 - e) / (1 + e), e = exp(-2|x|); below |x| = 0.25, where 1 - e
-   would lose bits, the odd Taylor series to x^9 (truncation < 1e-8 relative). */
+/*
+ * tanh(x) as a rational function p(x) / q(x), odd p of degree 13, even q of degree 6
+ * (the minimax fit of Eigen's float tanh), x clamped to +-7.905 where it reaches 1:
+ * 13 multiply-adds and a division, half the cost of exp_approx and a division. Error
+ * <= 5 ulp (2.7e-7 absolute) over the floats, checked against float64 tanh; NaN
+ * propagates.
+ */
 static inline float tanh_approx(float x)
 {
-    float ax = fabsf(x);
-    float e = exp_approx(-2.0f * ax);
-    float big = (1.0f - e) / (1.0f + e);
-    float x2 = ax * ax;
-    float small = ax + ax * x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 +
-                  x2 * (62.0f / 2835))));
-    return copysignf(ax < 0.25f ? small : big, x);
+    const float c = 7.90531110763549805f;
+    x = x > c ? c : (x < -c ? -c : x);
+    float x2 = x * x;
+    float p = -2.76076847742355e-16f;
+    p = p * x2 + 2.00018790482477e-13f;
+    p = p * x2 - 8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    float q = 1.19825839466702e-06f;
+    q = q * x2 + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    return x * p / q;
 }
 
 static inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
@@ -246,23 +263,23 @@ static void add_segment(ss_net_t *net, size_t off, size_t len)
     net->n_segments = s + 1;
 }
 
-int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *tr,
-                  int n_inputs, int n_outputs, ss_task_t task, int max_batch,
-                  uint64_t seed, ss_error_t *err)
+/*
+ * Layout: the layers' shapes and their offsets into params, per layer
+ * [psi|W][lambda_in][lambda_out][bias], then batch-norm gamma, beta; the trainable
+ * segments; the hyper-parameters. No allocation.
+ */
+static void layout(ss_net_t *net, const ss_model_t *model, const ss_training_t *tr,
+                   int n_inputs, int n_outputs, ss_task_t task, int max_batch)
 {
-    memset(net, 0, sizeof *net);
-    if (validate(model, tr, n_inputs, n_outputs, task, max_batch, err) != 0)
-        return -1;
-
-    /* Layout: per layer [psi|W][lambda_in][lambda_out][bias], then batch-norm gamma, beta. */
     net->n_layers = model->n_hidden + 1;
     net->n_inputs = n_inputs;
     net->n_outputs = n_outputs;
     net->task = task;
+    net->max_batch = max_batch;
     net->train_eigenvectors = tr->train_eigenvectors != 0;
     net->train_lambda_out = model->train_lambda_out != 0;
     size_t off = 0;
-    int n_in = n_inputs, max_width = 1;
+    int n_in = n_inputs;
     for (int l = 0; l < net->n_layers; l++) {
         ss_layer_t *L = &net->layer[l];
         int last = l == net->n_layers - 1;
@@ -286,8 +303,6 @@ int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *t
         add_segment(net, L->off_lout,
                     (L->spectral && net->train_lambda_out) ? (size_t)L->n_out : 0);
         add_segment(net, L->off_b, (size_t)L->n_out);
-        if (L->n_out > max_width)
-            max_width = L->n_out;
         n_in = L->n_out;
     }
     int n0 = net->layer[0].n_out;
@@ -307,58 +322,106 @@ int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *t
     net->eps = tr->adam_epsilon;
     net->reg_eigenvalues = tr->reg_eigenvalues;
     net->reg_eigenvectors = tr->reg_eigenvectors;
-    net->max_batch = max_batch;
+}
 
-    net->params = ss_alloc_aligned(net->n_params * sizeof(float));
-    net->grads = ss_alloc_aligned(net->n_params * sizeof(float));
-    net->adam_m = ss_alloc_aligned(net->n_params * sizeof(float));
-    net->adam_v = ss_alloc_aligned(net->n_params * sizeof(float));
+/*
+ * The dense products of every layer and their kernels (mm.h). The input gradient
+ * dA = dZ W^T runs on libxsmm with the transposed weights wt[l] (its NN kernel); where
+ * libxsmm does not take it, OpenBLAS transposes W itself (NT), with no copy.
+ */
+static void plan_products(ss_net_t *net, ss_mm_policy_t policy)
+{
+    int B = net->max_batch;
+    net->kernel_policy = policy;
+    for (int l = 0; l < net->n_layers; l++) {
+        ss_layer_t *L = &net->layer[l];
+        ss_mm_plan(&L->mm_forward, 0, 0, B, L->n_out, L->n_in, policy);
+        ss_mm_plan(&L->mm_weight_grad, 1, 0, L->n_in, L->n_out, B, policy);
+        if (l == 0)
+            continue;   /* the gradient w.r.t. the network's inputs is not needed */
+        ss_mm_plan(&L->mm_input_grad, 0, 0, B, L->n_in, L->n_out, policy);
+        if (L->mm_input_grad.kernel != SS_MM_XSMM) {
+            double rates[2] = {L->mm_input_grad.gflops[0], L->mm_input_grad.gflops[1]};
+            ss_mm_release(&L->mm_input_grad);
+            ss_mm_plan(&L->mm_input_grad, 0, 1, B, L->n_in, L->n_out, SS_MM_ONLY_BLAS);
+            memcpy(L->mm_input_grad.gflops, rates, sizeof rates);
+        }
+    }
+}
 
-    /* Workspace: one block carved into 64-byte aligned pieces (sizes in floats). */
-    net_work_t *w = ss_calloc(1, sizeof *w);
-    net->work = w;
-    size_t B = (size_t)max_batch, total = 0;
-    size_t sz_weff[SS_MAX_LAYERS + 1], sz_out[SS_MAX_LAYERS + 1], max_g = 0;
+/* Sizes in floats (each rounded to 64 bytes) of the workspace's pieces. */
+typedef struct {
+    size_t weff[SS_MAX_LAYERS + 1], wt[SS_MAX_LAYERS + 1], out[SS_MAX_LAYERS + 1];
+    size_t xhat, mask, post0, d, gscratch, xmasked, bn;
+    size_t total;
+} work_sizes_t;
+
+static work_sizes_t work_sizes(const ss_net_t *net)
+{
+    work_sizes_t s;
+    memset(&s, 0, sizeof s);
+    size_t B = (size_t)net->max_batch, n0 = (size_t)net->layer[0].n_out, max_width = 1;
     for (int l = 0; l < net->n_layers; l++) {
         const ss_layer_t *L = &net->layer[l];
         size_t nw = (size_t)L->n_in * (size_t)L->n_out;
-        sz_weff[l] = L->spectral ? round16(nw) : 0;
-        sz_out[l] = round16(B * (size_t)L->n_out);
-        total += sz_weff[l] + sz_out[l];
-        if (L->spectral && !net->train_eigenvectors && nw > max_g)
-            max_g = nw;
+        s.weff[l] = L->spectral ? round16(nw) : 0;
+        s.wt[l] = l > 0 && !L->mm_input_grad.trans_b ? round16(nw) : 0;
+        s.out[l] = round16(B * (size_t)L->n_out);
+        if (L->spectral && !net->train_eigenvectors && nw > s.gscratch)
+            s.gscratch = nw;
+        if ((size_t)L->n_out > max_width)
+            max_width = (size_t)L->n_out;
+        s.total += s.weff[l] + s.wt[l] + s.out[l];
     }
-    size_t sz_bn = net->batchnorm ? round16((size_t)n0) : 0;
-    size_t sz_post = round16(B * (size_t)n0);
-    size_t sz_d = round16(B * (size_t)max_width);
-    total += (net->batchnorm ? sz_post : 0) + (net->dropout > 0 ? sz_post : 0) +
-             (has_post0(net) ? sz_post : 0) + 2 * sz_d + round16(max_g) +
-             round16(B * (size_t)n_inputs) + 4 * sz_bn + 2 * sz_bn * 2 /* doubles */;
-    float *p = ss_alloc_aligned(total * sizeof(float));
-    w->block = p;
-    for (int l = 0; l < net->n_layers; l++) {
-        w->weff[l] = sz_weff[l] ? p : NULL;
-        p += sz_weff[l];
-        w->out[l] = p;
-        p += sz_out[l];
-    }
-    if (net->batchnorm) { w->xhat = p; p += sz_post; }
-    if (net->dropout > 0) { w->mask = p; p += sz_post; }
-    if (has_post0(net)) { w->post0 = p; p += sz_post; }
-    w->d0 = p; p += sz_d;
-    w->d1 = p; p += sz_d;
-    w->gscratch = max_g ? p : NULL; p += round16(max_g);
-    w->xmasked = p; p += round16(B * (size_t)n_inputs);
-    if (net->batchnorm) {
-        w->bn_bmean = p; p += sz_bn;
-        w->bn_invstd = p; p += sz_bn;
-        w->bn_red = p; p += 2 * sz_bn;
-        w->bn_acc = (double *)p; p += 2 * sz_bn * 2;
-        net->bn_mean = ss_alloc_aligned((size_t)n0 * sizeof(float));
-        net->bn_var = ss_alloc_aligned((size_t)n0 * sizeof(float));
-    }
+    s.gscratch = round16(s.gscratch);
+    s.xhat = net->batchnorm ? round16(B * n0) : 0;
+    s.mask = net->dropout > 0 ? round16(B * n0) : 0;
+    s.post0 = has_post0(net) ? round16(B * n0) : 0;
+    s.d = round16(B * max_width);
+    s.xmasked = round16(B * (size_t)net->n_inputs);
+    s.bn = net->batchnorm ? round16(n0) : 0;
+    /* bn: bmean, invstd (n0 each), red (2 n0), acc (2 n0 doubles = 4 n0 floats) */
+    s.total += s.xhat + s.mask + s.post0 + 2 * s.d + s.gscratch + s.xmasked + 8 * s.bn;
+    return s;
+}
 
-    /* Initialisation: one stream, layers in order, psi/W row-major. */
+/* Points the workspace's pieces into w->block (allocated with s.total floats). */
+static void work_carve(const ss_net_t *net, net_work_t *w, const work_sizes_t *s)
+{
+    float *p = w->block;
+    for (int l = 0; l < net->n_layers; l++) {
+        w->weff[l] = s->weff[l] ? p : NULL;
+        p += s->weff[l];
+        w->wt[l] = s->wt[l] ? p : NULL;
+        p += s->wt[l];
+        w->out[l] = p;
+        p += s->out[l];
+    }
+    w->xhat = s->xhat ? p : NULL;
+    p += s->xhat;
+    w->mask = s->mask ? p : NULL;
+    p += s->mask;
+    w->post0 = s->post0 ? p : NULL;
+    p += s->post0;
+    w->d0 = p;
+    p += s->d;
+    w->d1 = p;
+    p += s->d;
+    w->gscratch = s->gscratch ? p : NULL;
+    p += s->gscratch;
+    w->xmasked = p;
+    p += s->xmasked;
+    if (s->bn) {
+        w->bn_bmean = p;
+        w->bn_invstd = p + s->bn;
+        w->bn_red = p + 2 * s->bn;
+        w->bn_acc = (double *)(p + 4 * s->bn);
+    }
+}
+
+/* Initial values: one stream, layers in order, psi/W row-major (see net.h). */
+static void init_params(ss_net_t *net, uint64_t seed)
+{
     ss_rng_t rng;
     ss_rng_seed(&rng, seed, SS_STREAM_INIT);
     for (int l = 0; l < net->n_layers; l++) {
@@ -373,10 +436,45 @@ int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *t
                 net->params[L->off_lin + (size_t)i] = 1.0f;   /* lambda_out, bias: 0 */
     }
     if (net->batchnorm)
-        for (int j = 0; j < n0; j++) {
+        for (int j = 0; j < net->layer[0].n_out; j++) {
             net->params[net->off_bn_gamma + (size_t)j] = 1.0f; /* beta: 0 */
             net->bn_var[j] = 1.0f;                              /* running mean: 0 */
         }
+}
+
+int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *tr,
+                  int n_inputs, int n_outputs, ss_task_t task, int max_batch,
+                  uint64_t seed, ss_error_t *err)
+{
+    memset(net, 0, sizeof *net);
+    if (validate(model, tr, n_inputs, n_outputs, task, max_batch, err) != 0)
+        return -1;
+    ss_mm_policy_t policy;
+    if (ss_mm_policy_from_env(&policy) != 0) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "SPECSWEEP_KERNELS=%s: expected auto, measure or blas",
+                     getenv("SPECSWEEP_KERNELS"));
+        return -1;
+    }
+    layout(net, model, tr, n_inputs, n_outputs, task, max_batch);
+    plan_products(net, policy);
+
+    size_t bytes = net->n_params * sizeof(float);
+    net->params = ss_alloc_aligned(bytes);   /* the allocators zero or exit (util.h) */
+    net->grads = ss_alloc_aligned(bytes);
+    net->adam_m = ss_alloc_aligned(bytes);
+    net->adam_v = ss_alloc_aligned(bytes);
+    if (net->batchnorm) {
+        net->bn_mean = ss_alloc_aligned((size_t)net->layer[0].n_out * sizeof(float));
+        net->bn_var = ss_alloc_aligned((size_t)net->layer[0].n_out * sizeof(float));
+    }
+    net_work_t *w = ss_calloc(1, sizeof *w);
+    net->work = w;
+    work_sizes_t sizes = work_sizes(net);
+    w->block = ss_alloc_aligned(sizes.total * sizeof(float));
+    work_carve(net, w, &sizes);
+
+    init_params(net, seed);
     return 0;
 }
 
@@ -390,6 +488,11 @@ void ss_net_destroy(ss_net_t *net)
     free(net->adam_v);
     free(net->bn_mean);
     free(net->bn_var);
+    for (int l = 0; l < net->n_layers; l++) {
+        ss_mm_release(&net->layer[l].mm_forward);
+        ss_mm_release(&net->layer[l].mm_weight_grad);
+        ss_mm_release(&net->layer[l].mm_input_grad);
+    }
     net_work_t *w = net->work;
     if (w) {
         sparse_free(w);
@@ -401,33 +504,51 @@ void ss_net_destroy(ss_net_t *net)
 
 /* ---- spectral weights ---------------------------------------------------------------- */
 
-/* weff (n_in, n_out) = psi_ij * (lambda_in_i - lambda_out_j) for every spectral layer. */
-static void weights_build(ss_net_t *net)
+/* wt (n, m) = the transpose of w (m, n), in 16 x 16 tiles. */
+static void transpose(const float *w, int m, int n, float *wt)
+{
+    for (int i0 = 0; i0 < m; i0 += 16)
+        for (int j0 = 0; j0 < n; j0 += 16) {
+            int i1 = min_int(i0 + 16, m), j1 = min_int(j0 + 16, n);
+            for (int j = j0; j < j1; j++)
+                for (int i = i0; i < i1; i++)
+                    wt[(size_t)j * m + i] = w[(size_t)i * n + j];
+        }
+}
+
+/*
+ * weff (n_in, n_out) = psi_ij * (lambda_in_i - lambda_out_j) for every spectral layer;
+ * with `transposed`, also the transposed weights wt of the layers whose input gradient
+ * uses them (training; inference needs none).
+ */
+static void weights_build(ss_net_t *net, int transposed)
 {
     net_work_t *w = net->work;
     for (int l = 0; l < net->n_layers; l++) {
         const ss_layer_t *L = &net->layer[l];
-        if (!L->spectral) {
-            if (l == 0 && w->sp)  /* dense first layer: its padded copy */
-                for (int i = 0; i < L->n_in; i++)
-                    memcpy(w->sp->w + (size_t)i * w->sp->ld,
-                           net->params + L->off_w + (size_t)i * L->n_out,
-                           (size_t)L->n_out * sizeof(float));
-            continue;
+        if (L->spectral) {
+            const float *psi = net->params + L->off_w;
+            const float *lin = net->params + L->off_lin;
+            const float *lout = net->params + L->off_lout;
+            /* a sparse first layer keeps its weights in the padded rows of sp->w only */
+            float *weff = l == 0 && w->sp ? w->sp->w : w->weff[l];
+            size_t ld = l == 0 && w->sp ? (size_t)w->sp->ld : (size_t)L->n_out;
+            for (int i = 0; i < L->n_in; i++) {
+                const float *pr = psi + (size_t)i * L->n_out;
+                float *wr = weff + (size_t)i * ld;
+                float li = lin[i];
+                for (int j = 0; j < L->n_out; j++)
+                    wr[j] = pr[j] * (li - lout[j]);
+            }
+        } else if (l == 0 && w->sp) {   /* dense first layer: its padded copy */
+            for (int i = 0; i < L->n_in; i++)
+                memcpy(w->sp->w + (size_t)i * w->sp->ld,
+                       net->params + L->off_w + (size_t)i * L->n_out,
+                       (size_t)L->n_out * sizeof(float));
         }
-        const float *psi = net->params + L->off_w;
-        const float *lin = net->params + L->off_lin;
-        const float *lout = net->params + L->off_lout;
-        /* a sparse first layer keeps its weights in the padded rows of sp->w only */
-        float *weff = l == 0 && w->sp ? w->sp->w : w->weff[l];
-        size_t ld = l == 0 && w->sp ? (size_t)w->sp->ld : (size_t)L->n_out;
-        for (int i = 0; i < L->n_in; i++) {
-            const float *pr = psi + (size_t)i * L->n_out;
-            float *wr = weff + (size_t)i * ld;
-            float li = lin[i];
-            for (int j = 0; j < L->n_out; j++)
-                wr[j] = pr[j] * (li - lout[j]);
-        }
+        if (transposed && w->wt[l])
+            transpose(L->spectral ? w->weff[l] : net->params + L->off_w, L->n_in, L->n_out,
+                      w->wt[l]);
     }
 }
 
@@ -638,76 +759,25 @@ void ss_net_set_sparse_inputs(ss_net_t *net, int max_nonzeros)
     w->sp = sp;
 }
 
-/*
- * Weight gradients of layer l from dz (B, n_out) and its input (B, n_in):
- * G = in^T dz (n_in, n_out). Dense: grads W = G. Spectral: dpsi = G (lin_i - lout_j)
- * (only when psi trains), dlambda_in_i = sum_j G_ij psi_ij, dlambda_out_j = -sum_i G_ij
- * psi_ij (only when lambda_out trains). G goes straight into the dpsi slot of grads and
- * is transformed in place; with psi frozen it goes to scratch so dpsi stays zero.
- */
-static void weights_backward(ss_net_t *net, int l, const float *in, const float *dz, int B)
-{
-    const ss_layer_t *L = &net->layer[l];
-    net_work_t *w = net->work;
-    if (B == 0)
-        return; /* the caller zeroed grads */
-    float *gw = net->grads + L->off_w;
-    float *G = !L->spectral || net->train_eigenvectors ? gw : w->gscratch;
-    if (l == 0 && w->sp) /* the batch was compressed by the forward pass */
-        sparse_weight_grad(w->sp, B, L->n_in, L->n_out, dz, G);
-    else
-        gemm(1, 0, L->n_in, L->n_out, B, in, dz, G);
-    if (!L->spectral)
-        return;
-    const float *psi = net->params + L->off_w;
-    const float *lin = net->params + L->off_lin;
-    const float *lout = net->params + L->off_lout;
-    float *glin = net->grads + L->off_lin;
-    float *glout = net->grads + L->off_lout;
-    int n = L->n_out;
-    for (int i = 0; i < L->n_in; i++) {
-        float *Gr = G + (size_t)i * n;
-        const float *pr = psi + (size_t)i * n;
-        float li = lin[i];
-        if (net->train_lambda_out)
-            for (int j = 0; j < n; j++)
-                glout[j] -= Gr[j] * pr[j];
-        glin[i] = dot(Gr, pr, n);
-        if (net->train_eigenvectors)   /* in place: Gr is the dpsi row */
-            for (int j = 0; j < n; j++)
-                Gr[j] *= li - lout[j];
-    }
-}
+/* ---- activations: forward and backward ----------------------------------------------- */
 
-/* ---- dense layer: forward and backward ----------------------------------------------- */
-
-/* out (B, n_out) = act(in (B, n_in) W + b); the bias and activation in one pass. */
-static void layer_forward(const ss_net_t *net, int l, const float *in, float *out, int B)
+/* z (B, n) = act(z + b), in place: the bias and the activation in one pass. */
+static void bias_act(float *restrict z, const float *restrict b, int B, int n, ss_act_t act)
 {
-    const ss_layer_t *L = &net->layer[l];
-    const float *b = net->params + L->off_b;
-    int n = L->n_out;
-    sparse_work_t *sp = ((net_work_t *)net->work)->sp;
-    if (B > 0 && l == 0 && sp) {
-        sparse_compress(sp, in, B, L->n_in);
-        sparse_forward(sp, B, n, out);
-    } else if (B > 0) {
-        gemm(0, 0, B, n, L->n_in, in, layer_weights(net, l), out);
-    }
     for (int r = 0; r < B; r++) {
-        float *z = out + (size_t)r * n;
-        switch (L->act) {
+        float *zr = z + (size_t)r * n;
+        switch (act) {
         case SS_ACT_TANH:
-            for (int j = 0; j < n; j++) z[j] = tanh_approx(z[j] + b[j]);
+            for (int j = 0; j < n; j++) zr[j] = tanh_approx(zr[j] + b[j]);
             break;
         case SS_ACT_RELU:
-            for (int j = 0; j < n; j++) { float v = z[j] + b[j]; z[j] = v > 0.0f ? v : 0.0f; }
+            for (int j = 0; j < n; j++) { float v = zr[j] + b[j]; zr[j] = v > 0.0f ? v : 0.0f; }
             break;
         case SS_ACT_SIGMOID:
-            for (int j = 0; j < n; j++) z[j] = sigmoid_approx(z[j] + b[j]);
+            for (int j = 0; j < n; j++) zr[j] = sigmoid_approx(zr[j] + b[j]);
             break;
         case SS_ACT_LINEAR:
-            for (int j = 0; j < n; j++) z[j] += b[j];
+            for (int j = 0; j < n; j++) zr[j] += b[j];
             break;
         }
     }
@@ -718,8 +788,9 @@ static void layer_forward(const ss_net_t *net, int l, const float *in, float *ou
  * output a (B, n), optionally times a dropout mask first, and accumulate the bias
  * gradient db (n) += column sums of dz.
  */
-static void act_backward(float *d, const float *a, const float *mask, float *db, int B,
-                         int n, ss_act_t act)
+static void act_backward(float *restrict d, const float *restrict a,
+                         const float *restrict mask, float *restrict db, int B, int n,
+                         ss_act_t act)
 {
     for (int r = 0; r < B; r++) {
         float *dr = d + (size_t)r * n;
@@ -825,6 +896,30 @@ static void postfirst_forward_train(ss_net_t *net, int B, int N, ss_rng_t *rng,
     }
 }
 
+/* Inference mode: running statistics, no dropout. */
+static void postfirst_forward_infer(ss_net_t *net, int B)
+{
+    net_work_t *w = net->work;
+    int n = net->layer[0].n_out;
+    const float *h = w->out[0];
+    if (!net->batchnorm) {
+        memcpy(w->post0, h, (size_t)B * n * sizeof(float));
+        return;
+    }
+    const float *gamma = net->params + net->off_bn_gamma;
+    const float *beta = net->params + net->off_bn_beta;
+    float *scale = w->bn_invstd, *shift = w->bn_bmean; /* free outside a training step */
+    for (int j = 0; j < n; j++) {
+        scale[j] = gamma[j] / sqrtf(net->bn_var[j] + BN_EPS);
+        shift[j] = beta[j] - net->bn_mean[j] * scale[j];
+    }
+    for (int r = 0; r < B; r++) {
+        const float *hr = h + (size_t)r * n;
+        float *pr = w->post0 + (size_t)r * n;
+        for (int j = 0; j < n; j++) pr[j] = hr[j] * scale[j] + shift[j];
+    }
+}
+
 /*
  * d (B, n0) = dL/dpost0 -> dL/dz0 in place, plus gamma/beta/bias gradients.
  * dy = d * mask; dgamma = sum dy xhat; dbeta = sum dy (this shard's sums, which the
@@ -884,28 +979,180 @@ static void postfirst_backward(ss_net_t *net, float *d, int B, int N, const ss_r
     act_backward(d, w->out[0], NULL, db0, B, n, L0->act);
 }
 
-/* Inference mode: running statistics, no dropout. */
-static void postfirst_forward_infer(ss_net_t *net, int B)
+/* ---- a layer: forward and backward --------------------------------------------------- */
+
+/* Samples per block of a product: FUSE_ROWS with libxsmm, the whole batch with OpenBLAS
+   (whose calls keep their earlier bits). */
+static int fuse_rows(const ss_mm_t *p, int B)
 {
-    net_work_t *w = net->work;
-    int n = net->layer[0].n_out;
-    const float *h = w->out[0];
-    if (!net->batchnorm) {
-        memcpy(w->post0, h, (size_t)B * n * sizeof(float));
+    return p->kernel == SS_MM_XSMM ? min_int(FUSE_ROWS, B) : B;
+}
+
+/* out (B, n_out) = act(in (B, n_in) W + b), a block of samples at a time. */
+static void layer_forward(ss_net_t *net, int l, const float *in, float *out, int B)
+{
+    ss_layer_t *L = &net->layer[l];
+    const float *b = net->params + L->off_b;
+    int n = L->n_out;
+    sparse_work_t *sp = ((net_work_t *)net->work)->sp;
+    if (B > 0 && l == 0 && sp) {
+        sparse_compress(sp, in, B, L->n_in);
+        sparse_forward(sp, B, n, out);
+        bias_act(out, b, B, n, L->act);
         return;
     }
-    const float *gamma = net->params + net->off_bn_gamma;
-    const float *beta = net->params + net->off_bn_beta;
-    float *scale = w->bn_invstd, *shift = w->bn_bmean; /* free outside a training step */
-    for (int j = 0; j < n; j++) {
-        scale[j] = gamma[j] / sqrtf(net->bn_var[j] + BN_EPS);
-        shift[j] = beta[j] - net->bn_mean[j] * scale[j];
+    const float *W = layer_weights(net, l);
+    int rows = fuse_rows(&L->mm_forward, B);
+    for (int r0 = 0; r0 < B; r0 += rows) {
+        int rb = min_int(rows, B - r0);
+        float *o = out + (size_t)r0 * n;
+        ss_mm_run(&L->mm_forward, rb, n, L->n_in, in + (size_t)r0 * L->n_in, W, o);
+        bias_act(o, b, rb, n, L->act);
+    }
+}
+
+/*
+ * Weight gradients of layer l from dz (B, n_out) and its input (B, n_in):
+ * G = in^T dz (n_in, n_out). Dense: grads W = G. Spectral: dpsi = G (lin_i - lout_j)
+ * (only when psi trains), dlambda_in_i = sum_j G_ij psi_ij, dlambda_out_j = -sum_i G_ij
+ * psi_ij (only when lambda_out trains). G goes straight into the dpsi slot of grads and
+ * is transformed in place; with psi frozen it goes to scratch so dpsi stays zero.
+ */
+static void weights_backward(ss_net_t *net, int l, const float *in, const float *dz, int B)
+{
+    ss_layer_t *L = &net->layer[l];
+    net_work_t *w = net->work;
+    if (B == 0)
+        return; /* the caller zeroed grads */
+    float *gw = net->grads + L->off_w;
+    float *G = !L->spectral || net->train_eigenvectors ? gw : w->gscratch;
+    if (l == 0 && w->sp) /* the batch was compressed by the forward pass */
+        sparse_weight_grad(w->sp, B, L->n_in, L->n_out, dz, G);
+    else
+        ss_mm_run(&L->mm_weight_grad, L->n_in, L->n_out, B, in, dz, G);
+    if (!L->spectral)
+        return;
+    const float *psi = net->params + L->off_w;
+    const float *lin = net->params + L->off_lin;
+    const float *lout = net->params + L->off_lout;
+    float *glin = net->grads + L->off_lin;
+    float *glout = net->grads + L->off_lout;
+    int n = L->n_out;
+    for (int i = 0; i < L->n_in; i++) {
+        float *Gr = G + (size_t)i * n;
+        const float *pr = psi + (size_t)i * n;
+        float li = lin[i];
+        if (net->train_lambda_out)
+            for (int j = 0; j < n; j++)
+                glout[j] -= Gr[j] * pr[j];
+        glin[i] = dot(Gr, pr, n);
+        if (net->train_eigenvectors)   /* in place: Gr is the dpsi row */
+            for (int j = 0; j < n; j++)
+                Gr[j] *= li - lout[j];
+    }
+}
+
+/*
+ * Layer l's backward pass from dz (B, n_out) = dL/dZ: its weight gradients, and for
+ * l > 0 dL/dZ of layer l - 1 into dprev (B, n_in): dA = dz W^T, then through layer l-1's
+ * activation (and, for l = 1, batch-norm / dropout), adding layer l-1's bias gradient.
+ * Without batch-norm and dropout at l = 1, the activation derivative follows each block
+ * of samples of the product.
+ */
+static void layer_backward(ss_net_t *net, int l, const float *dz, float *dprev, int B, int N,
+                           const ss_reduce_t *red)
+{
+    net_work_t *w = net->work;
+    ss_layer_t *L = &net->layer[l];
+    weights_backward(net, l, w->in[l], dz, B);
+    if (l == 0)
+        return; /* the gradient w.r.t. the inputs is not needed */
+    const ss_layer_t *P = &net->layer[l - 1];
+    const float *W = L->mm_input_grad.trans_b ? layer_weights(net, l) : w->wt[l];
+    int n = L->n_in, bn_dropout = l == 1 && has_post0(net);
+    int rows = bn_dropout ? B : fuse_rows(&L->mm_input_grad, B);   /* 0 when B is */
+    for (int r0 = 0; r0 < B; r0 += rows) {
+        int rb = min_int(rows, B - r0);
+        float *d = dprev + (size_t)r0 * n;
+        ss_mm_run(&L->mm_input_grad, rb, n, L->n_out, dz + (size_t)r0 * L->n_out, W, d);
+        if (!bn_dropout)
+            act_backward(d, w->out[l - 1] + (size_t)r0 * n, NULL, net->grads + P->off_b, rb,
+                         n, P->act);
+    }
+    if (bn_dropout)   /* even with B = 0: its reduction is collective */
+        postfirst_backward(net, dprev, B, N, red);
+}
+
+/* ---- the output layer: the loss ------------------------------------------------------ */
+
+/* Class index of a label stored as float, or -1 when it is not a valid class. */
+static int label_class(float y, int n_classes)
+{
+    if (!(y >= 0.0f && y < (float)n_classes))
+        return -1;
+    return (int)y;
+}
+
+/*
+ * The loss of B samples from the output layer's z (B, n) and labels / targets y:
+ * returns the sum of the per-sample losses, and adds to *correct (when not NULL) the
+ * number of correct argmax predictions (classification) or the sum of |error|
+ * (regression). Writes dz (B, n) = dloss/dz * inv (inv = 1 / the samples of the whole
+ * minibatch), and with db non-NULL adds its column sums to db (n), the output bias
+ * gradient.
+ *   classification: softmax; loss = logsumexp(z) - z_y; dz = (p - onehot(y)) inv
+ *   regression:     loss = |z - y|;                      dz = sign(z - y) inv
+ * An invalid class label makes the loss NaN (and leaves dz without the -inv).
+ */
+static double output_loss(const ss_net_t *net, const float *z, const float *y, int B,
+                          float *dz, float inv, float *db, double *correct)
+{
+    int n = net->layer[net->n_layers - 1].n_out;
+    double loss = 0.0, good = 0.0;
+    if (net->task == SS_TASK_CLASSIFICATION) {
+        /* dz = z - max of its row, then exp of all of it in one vectorised pass */
+        for (int r = 0; r < B; r++) {
+            const float *zr = z + (size_t)r * n;
+            float mx = zr[0], *dr = dz + (size_t)r * n;
+            for (int j = 1; j < n; j++) mx = zr[j] > mx ? zr[j] : mx;
+            for (int j = 0; j < n; j++) dr[j] = zr[j] - mx;
+        }
+        size_t total = (size_t)B * n;
+        for (size_t k = 0; k < total; k++)
+            dz[k] = exp_approx(dz[k]);
     }
     for (int r = 0; r < B; r++) {
-        const float *hr = h + (size_t)r * n;
-        float *pr = w->post0 + (size_t)r * n;
-        for (int j = 0; j < n; j++) pr[j] = hr[j] * scale[j] + shift[j];
+        const float *zr = z + (size_t)r * n;
+        float *dr = dz + (size_t)r * n;
+        if (net->task == SS_TASK_REGRESSION) {
+            double err = (double)zr[0] - (double)y[r];
+            loss += fabs(err);
+            good += fabs(err);
+            dr[0] = err > 0.0 ? inv : (err < 0.0 ? -inv : 0.0f);
+        } else {
+            int best = 0;
+            float s = 0.0f;
+            for (int j = 0; j < n; j++) {
+                best = zr[j] > zr[best] ? j : best;
+                s += dr[j];
+            }
+            float is = inv / s;
+            for (int j = 0; j < n; j++) dr[j] *= is;
+            int c = label_class(y[r], n);
+            if (c < 0) {
+                loss += NAN;
+            } else {   /* logsumexp(z) - z_c = log(s) + max - z_c */
+                loss += (double)logf(s) + (double)(zr[best] - zr[c]);
+                dr[c] -= inv;
+                good += best == c;
+            }
+        }
+        if (db)
+            for (int j = 0; j < n; j++) db[j] += dr[j];
     }
+    if (correct)
+        *correct += good;
+    return loss;
 }
 
 /* ---- the whole network ---------------------------------------------------------------- */
@@ -932,56 +1179,6 @@ static void forward(ss_net_t *net, const float *x, int B, int training, int N, s
     }
 }
 
-/* Class index of a label stored as float, or -1 when it is not a valid class. */
-static int label_class(float y, int n_classes)
-{
-    if (!(y >= 0.0f && y < (float)n_classes))
-        return -1;
-    return (int)y;
-}
-
-/*
- * Output layer, training: z = out[last] (B, n_out) -> per-sample loss (summed, returned)
- * and dz (B, n_out) = dloss/dz / batch_total, plus the output bias gradient.
- *   classification: softmax; loss = logsumexp(z) - z_y; dz = (p - onehot(y)) / total
- *   regression:     loss = |z - y|;                      dz = sign(z - y) / total
- */
-static double output_backward(ss_net_t *net, const float *y, float *dz, int B, int total)
-{
-    const ss_layer_t *L = &net->layer[net->n_layers - 1];
-    const float *z = ((net_work_t *)net->work)->out[net->n_layers - 1];
-    float *db = net->grads + L->off_b;
-    int n = L->n_out;
-    float inv = 1.0f / (float)(total > 0 ? total : 1);
-    double loss = 0.0;
-    for (int r = 0; r < B; r++) {
-        const float *zr = z + (size_t)r * n;
-        float *dr = dz + (size_t)r * n;
-        if (net->task == SS_TASK_REGRESSION) {
-            float e = zr[0] - y[r];
-            loss += fabsf(e);
-            dr[0] = e > 0.0f ? inv : (e < 0.0f ? -inv : 0.0f);
-            db[0] += dr[0];
-            continue;
-        }
-        float mx = zr[0];
-        for (int j = 1; j < n; j++) mx = zr[j] > mx ? zr[j] : mx;
-        float s = 0.0f;
-        for (int j = 0; j < n; j++) { dr[j] = expf(zr[j] - mx); s += dr[j]; }
-        float is = inv / s;
-        for (int j = 0; j < n; j++) dr[j] *= is;
-        int c = label_class(y[r], n);
-        if (c < 0) {
-            loss += NAN;
-        } else {
-            loss += log((double)s) - (double)(zr[c] - mx);
-            dr[c] -= inv;
-        }
-        for (int j = 0; j < n; j++) db[j] += dr[j];
-    }
-    return loss;
-}
-
 double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
                                int batch_total, ss_rng_t *dropout_rng,
                                const ss_reduce_t *red)
@@ -1005,23 +1202,15 @@ double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, in
         }
     }
 
-    weights_build(net);
+    weights_build(net, 1);
     forward(net, x, b, 1, N, dropout_rng, red);
+    const ss_layer_t *last = &net->layer[net->n_layers - 1];
     float *dz = w->d0, *dprev = w->d1;
-    double loss = output_backward(net, y, dz, b, batch_total);
-
+    float inv = 1.0f / (float)(batch_total > 0 ? batch_total : 1);
+    double loss = output_loss(net, w->out[net->n_layers - 1], y, b, dz, inv,
+                              net->grads + last->off_b, NULL);
     for (int l = net->n_layers - 1; l >= 0; l--) {
-        const ss_layer_t *L = &net->layer[l];
-        weights_backward(net, l, w->in[l], dz, b);
-        if (l == 0)
-            break; /* the gradient w.r.t. the inputs is not needed */
-        if (b > 0)  /* dA (B, n_in) = dz W^T */
-            gemm(0, 1, b, L->n_in, L->n_out, dz, layer_weights(net, l), dprev);
-        if (l == 1 && has_post0(net))
-            postfirst_backward(net, dprev, b, N, red);
-        else
-            act_backward(dprev, w->out[l - 1], NULL, net->grads + net->layer[l - 1].off_b, b,
-                         L->n_in, net->layer[l - 1].act);
+        layer_backward(net, l, dz, dprev, b, N, red);
         float *t = dz;
         dz = dprev;
         dprev = t;
@@ -1173,13 +1362,11 @@ void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
                      const unsigned char *input_mask, double *loss_sum, double *correct)
 {
     net_work_t *w = net->work;
-    const ss_layer_t *L = &net->layer[net->n_layers - 1];
-    int ni = net->n_inputs, no = L->n_out;
-    const float *z = w->out[net->n_layers - 1];
+    int ni = net->n_inputs;
     double loss = 0.0, good = 0.0;
-    weights_build(net);
+    weights_build(net, 0);
     for (int start = 0; start < n; start += net->max_batch) {
-        int B = n - start < net->max_batch ? n - start : net->max_batch;
+        int B = min_int(n - start, net->max_batch);
         const float *xc = x + (size_t)start * ni;
         if (input_mask) {
             for (int r = 0; r < B; r++) {
@@ -1190,29 +1377,8 @@ void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
             xc = w->xmasked;
         }
         forward(net, xc, B, 0, B, NULL, NULL);
-        for (int r = 0; r < B; r++) {
-            const float *zr = z + (size_t)r * no;
-            float yr = y[start + r];
-            if (net->task == SS_TASK_REGRESSION) {
-                double e = fabs((double)zr[0] - yr);
-                loss += e;
-                good += e;
-                continue;
-            }
-            int best = 0;
-            float mx = zr[0];
-            for (int j = 1; j < no; j++)
-                if (zr[j] > mx) { mx = zr[j]; best = j; }
-            double s = 0.0;
-            for (int j = 0; j < no; j++) s += exp((double)(zr[j] - mx));
-            int c = label_class(yr, no);
-            if (c < 0) {
-                loss += NAN;
-                continue;
-            }
-            loss += log(s) - (double)(zr[c] - mx);
-            good += best == c;
-        }
+        loss += output_loss(net, w->out[net->n_layers - 1], y + start, B, w->d0, 1.0f, NULL,
+                            &good);
     }
     if (loss_sum) *loss_sum += loss;
     if (correct) *correct += good;
@@ -1230,5 +1396,65 @@ void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in)
         double lam = L->spectral ? (double)net->params[L->off_lin + (size_t)i] : 1.0;
         if (relevance) relevance[i] = lam * sqrt(ss);
         if (lambda_in) lambda_in[i] = lam;
+    }
+}
+
+/* ---- the kernels' record ------------------------------------------------------------- */
+
+const ss_mm_t *ss_net_product(const ss_net_t *net, int l, ss_product_t kind)
+{
+    const ss_layer_t *L = &net->layer[l];
+    switch (kind) {
+    case SS_PRODUCT_FORWARD: return &L->mm_forward;
+    case SS_PRODUCT_WEIGHT_GRAD: return &L->mm_weight_grad;
+    case SS_PRODUCT_INPUT_GRAD: return l > 0 ? &L->mm_input_grad : NULL;
+    }
+    return NULL;
+}
+
+const char *ss_net_product_kernel(const ss_net_t *net, int l, ss_product_t kind)
+{
+    const ss_mm_t *p = ss_net_product(net, l, kind);
+    if (!p)
+        return "none";
+    if (l == 0 && net->sparse_inputs > 0)   /* forward and weight gradient */
+        return "sparse";
+    return ss_mm_kernel_name(p->kernel);
+}
+
+void ss_net_describe_kernels(const ss_net_t *net, FILE *f)
+{
+    static const char *kind_name[3] = {"forward", "weight gradient", "input gradient"};
+    for (int l = 0; l < net->n_layers; l++)
+        for (int kind = 0; kind < 3; kind++) {
+            const ss_mm_t *p = ss_net_product(net, l, (ss_product_t)kind);
+            if (!p)
+                continue;
+            fprintf(f, "layer %d %-15s %4d x %4d x %4d %c%c  %-8s", l, kind_name[kind], p->m,
+                    p->n, p->k, p->trans_a ? 'T' : 'N', p->trans_b ? 'T' : 'N',
+                    ss_net_product_kernel(net, l, (ss_product_t)kind));
+            if (p->gflops[SS_MM_BLAS] > 0)
+                fprintf(f, "  measured: OpenBLAS %6.1f  libxsmm %6.1f GFLOP/s",
+                        p->gflops[SS_MM_BLAS], p->gflops[SS_MM_XSMM]);
+            fprintf(f, "\n");
+        }
+}
+
+void ss_net_measure_kernels(ss_net_t *net)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        ss_layer_t *L = &net->layer[l];
+        ss_mm_measure(&L->mm_forward);
+        ss_mm_measure(&L->mm_weight_grad);
+        if (l == 0)
+            continue;
+        /* libxsmm's rate as plan_products uses it: NN on the transposed copy */
+        ss_mm_t nn;
+        ss_mm_plan(&nn, 0, 0, L->mm_input_grad.m, L->mm_input_grad.n, L->mm_input_grad.k,
+                   SS_MM_AUTO);
+        ss_mm_measure(&nn);
+        ss_mm_release(&nn);
+        ss_mm_measure(&L->mm_input_grad);
+        L->mm_input_grad.gflops[SS_MM_XSMM] = nn.gflops[SS_MM_XSMM];
     }
 }

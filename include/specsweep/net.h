@@ -20,7 +20,9 @@
 #define SPECSWEEP_NET_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "specsweep/config.h"
+#include "specsweep/mm.h"
 
 typedef struct {
     int n_in, n_out;
@@ -30,6 +32,11 @@ typedef struct {
     size_t off_lin;         /* lambda_in (n_in), spectral only */
     size_t off_lout;        /* lambda_out (n_out), spectral only */
     size_t off_b;           /* bias (n_out) */
+    /* The layer's dense products and their kernels (mm.h), planned at creation for a
+       batch of max_batch: forward Z (B, n_out) = A (B, n_in) W; weight gradient
+       G (n_in, n_out) = A^T dZ; input gradient dA (B, n_in) = dZ W^T (layers >= 1; NN
+       on a transposed copy of W with libxsmm, NT with OpenBLAS). */
+    ss_mm_t mm_forward, mm_weight_grad, mm_input_grad;
 } ss_layer_t;
 
 /* Combine partial sums across the ranks of a worker group (MPI_Allreduce, SUM). */
@@ -64,6 +71,7 @@ typedef struct {
                                           samples of up to this many nonzero inputs
                                           (read-only; ss_net_set_sparse_inputs) */
     int max_batch;                     /* workspace capacity in samples */
+    ss_mm_policy_t kernel_policy;      /* $SPECSWEEP_KERNELS at creation (mm.h) */
     void *work;                        /* private workspace (activations, masks, W) */
 } ss_net_t;
 
@@ -80,8 +88,14 @@ typedef struct {
  * Errors (SS_EXIT_INPUT): sizes or max_batch < 1, classification with < 2 classes,
  * regression with != 1 output, more than SS_MAX_LAYERS hidden layers, an unknown
  * activation or spectral mode, dropout outside [0, 1), batch-norm/dropout without a
- * hidden layer. All memory (params, grads, Adam moments, workspace) is allocated here;
- * the other functions never allocate.
+ * hidden layer, SPECSWEEP_KERNELS other than auto, measure or blas. All memory (params,
+ * grads, Adam moments, workspace) is allocated here; the other functions never allocate
+ * (but libxsmm, for a kernel of a batch size it has not seen: mm.h).
+ *
+ * The dense products' kernels are chosen here, per layer and product, by the policy in
+ * $SPECSWEEP_KERNELS (mm.h: libxsmm where it has a kernel, by default) and recorded in
+ * the layers (ss_net_product_kernel, ss_net_describe_kernels). libxsmm and OpenBLAS
+ * round differently: the two kernel paths agree to float rounding, not bit for bit.
  */
 int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *tr,
                   int n_inputs, int n_outputs, ss_task_t task, int max_batch,
@@ -173,5 +187,24 @@ void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
 /* First-layer relevance_i = lambda_in_i * ||psi_i,:|| (spectral first layer; for a dense
    first layer ||W_i,:|| with lambda_in = 1). Either output may be NULL. */
 void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in);
+
+/* The products of a layer, as planned at creation (ss_layer_t). */
+typedef enum {
+    SS_PRODUCT_FORWARD = 0,     /* Z = A W */
+    SS_PRODUCT_WEIGHT_GRAD = 1, /* G = A^T dZ */
+    SS_PRODUCT_INPUT_GRAD = 2   /* dA = dZ W^T (none for layer 0) */
+} ss_product_t;
+
+/* The plan of layer l's product `kind`, or NULL (the input gradient of layer 0). */
+const ss_mm_t *ss_net_product(const ss_net_t *net, int l, ss_product_t kind);
+/* What computes it: "libxsmm", "OpenBLAS", "sparse" (the first layer on sparse inputs,
+   forward and weight gradient) or "none". */
+const char *ss_net_product_kernel(const ss_net_t *net, int l, ss_product_t kind);
+/* One line per product: layer, kind, shape (m x n x k, transposes), kernel, and the
+   measured rates when there are any. */
+void ss_net_describe_kernels(const ss_net_t *net, FILE *f);
+/* Times both kernels on every product's full shape (ss_mm_measure; ~10 ms per product)
+   and records the rates in the plans, without changing the choice. */
+void ss_net_measure_kernels(ss_net_t *net);
 
 #endif
