@@ -188,7 +188,7 @@ static int create_net(const bench_case_t *c, double lr, double reg_ev, double re
                       ss_net_t *net)
 {
     ss_model_t m;
-    memset(&m, 0, sizeof m);
+    ss_model_defaults(&m);
     m.n_hidden = c->n_layers - 1;
     for (int l = 0; l < m.n_hidden; l++) {
         m.hidden[l] = c->size[l + 1];

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "config_model.h"
 #include "config_yaml.h"
 
 /* Longest list a sweep file may ask for (seeds, logspace count, topk, a sweep list): far
@@ -29,12 +30,13 @@
 
 static const char *const cfg_training_names[SS_KEY_COUNT] = {
     "learning_rate", "batch_size", "epochs", "validation_fraction", "reg_eigenvalues",
-    "reg_eigenvectors", "train_eigenvectors", "adam_beta1", "adam_beta2", "adam_epsilon"};
+    "reg_eigenvectors", "train_eigenvectors", "adam_beta1", "adam_beta2", "adam_epsilon",
+    "optimizer", "adamax_beta1", "adamax_beta2", "adamax_epsilon"};
 static const char *const cfg_act_names[] = {"tanh", "relu", "sigmoid", "linear"};
 static const char *const cfg_kind_names[] = {"gaussian", "correlated", "csv",
                                              "idx", "hdf5", "spectra"};
 static const char *const cfg_task_names[] = {"classification", "regression"};
-static const char *const cfg_spectral_names[] = {"all", "first", "none"};
+static const char *const cfg_optimizer_names[] = {"adam", "adamax"};
 
 #define CFG_N_KINDS CFG_COUNT(cfg_kind_names)
 
@@ -44,10 +46,61 @@ const char *ss_training_key_name(ss_training_key_t k)
     return (unsigned)k < SS_KEY_COUNT ? cfg_training_names[k] : "?";
 }
 
-/* 1 for keys stored as int: batch_size, epochs, train_eigenvectors. */
+/* 1 for keys stored as int: batch_size, epochs, train_eigenvectors, optimizer. */
 int ss_training_key_is_int(ss_training_key_t k)
 {
-    return k == SS_KEY_BATCH_SIZE || k == SS_KEY_EPOCHS || k == SS_KEY_TRAIN_EIGENVECTORS;
+    return k == SS_KEY_BATCH_SIZE || k == SS_KEY_EPOCHS || k == SS_KEY_TRAIN_EIGENVECTORS ||
+           k == SS_KEY_OPTIMIZER;
+}
+
+int ss_training_key_is_choice(ss_training_key_t k) { return k == SS_KEY_OPTIMIZER; }
+
+const char *ss_optimizer_name(ss_optimizer_t o)
+{
+    return (unsigned)o < (unsigned)CFG_COUNT(cfg_optimizer_names) ? cfg_optimizer_names[o] : "?";
+}
+
+/* The text of key k's value: a choice's name, true/false, or "%.6g" (run ids). */
+const char *ss_training_key_text(const ss_training_t *t, ss_training_key_t k, char *buf,
+                                 size_t size)
+{
+    if (k == SS_KEY_OPTIMIZER)
+        snprintf(buf, size, "%s", ss_optimizer_name(t->optimizer));
+    else
+        snprintf(buf, size, "%.6g", ss_training_get(t, k));
+    return buf;
+}
+
+/* The keys of specsweep 0.1.0 always; the optimizer's keys where that optimizer is used. */
+int ss_training_key_in_use(const ss_training_t *t, ss_training_key_t k)
+{
+    switch (k) {
+    case SS_KEY_OPTIMIZER: return t->optimizer != SS_OPT_ADAM;
+    case SS_KEY_ADAMAX_BETA1:
+    case SS_KEY_ADAMAX_BETA2:
+    case SS_KEY_ADAMAX_EPSILON: return t->optimizer == SS_OPT_ADAMAX;
+    default: return (unsigned)k < SS_KEY_COUNT;
+    }
+}
+
+/* The papers' training settings; adamax's are Keras' defaults. */
+void ss_training_defaults(ss_training_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->learning_rate = 1e-2;
+    t->batch_size = 500;
+    t->epochs = 1000;
+    t->validation_fraction = 0.1;
+    t->reg_eigenvalues = 1e-2;
+    t->reg_eigenvectors = 1e-4;
+    t->train_eigenvectors = 1;
+    t->adam_beta1 = 0.9;
+    t->adam_beta2 = 0.999;
+    t->adam_epsilon = 1e-7;
+    t->optimizer = SS_OPT_ADAM;
+    t->adamax_beta1 = 0.9;
+    t->adamax_beta2 = 0.999;
+    t->adamax_epsilon = 1e-7;
 }
 
 /* The value of key k in *t (integers and the boolean as doubles). */
@@ -64,6 +117,10 @@ double ss_training_get(const ss_training_t *t, ss_training_key_t k)
     case SS_KEY_ADAM_BETA1: return t->adam_beta1;
     case SS_KEY_ADAM_BETA2: return t->adam_beta2;
     case SS_KEY_ADAM_EPSILON: return t->adam_epsilon;
+    case SS_KEY_OPTIMIZER: return (double)t->optimizer;
+    case SS_KEY_ADAMAX_BETA1: return t->adamax_beta1;
+    case SS_KEY_ADAMAX_BETA2: return t->adamax_beta2;
+    case SS_KEY_ADAMAX_EPSILON: return t->adamax_epsilon;
     case SS_KEY_COUNT: break;
     }
     return 0.0;
@@ -79,7 +136,8 @@ static int cfg_to_int(double v)
     return (int)llround(v);
 }
 
-/* Set key k of *t: integer keys rounded (saturating), train_eigenvectors to v != 0. */
+/* Set key k of *t: integer keys rounded (saturating), train_eigenvectors to v != 0, the
+   optimizer to its index (anything but 1, adamax, is adam). */
 void ss_training_set(ss_training_t *t, ss_training_key_t k, double v)
 {
     switch (k) {
@@ -93,6 +151,12 @@ void ss_training_set(ss_training_t *t, ss_training_key_t k, double v)
     case SS_KEY_ADAM_BETA1: t->adam_beta1 = v; break;
     case SS_KEY_ADAM_BETA2: t->adam_beta2 = v; break;
     case SS_KEY_ADAM_EPSILON: t->adam_epsilon = v; break;
+    case SS_KEY_OPTIMIZER:
+        t->optimizer = v == 1.0 ? SS_OPT_ADAMAX : SS_OPT_ADAM; /* the two indices */
+        break;
+    case SS_KEY_ADAMAX_BETA1: t->adamax_beta1 = v; break;
+    case SS_KEY_ADAMAX_BETA2: t->adamax_beta2 = v; break;
+    case SS_KEY_ADAMAX_EPSILON: t->adamax_epsilon = v; break;
     case SS_KEY_COUNT: break;
     }
 }
@@ -109,7 +173,7 @@ ss_training_t ss_sweep_dataset_training(const ss_sweep_t *sw, const ss_dataset_s
     return t;
 }
 
-/* The training key named `name`, or -1 (also for "optimizer", which is not numeric). */
+/* The training key named `name`, or -1. */
 int ss_training_key_lookup(const char *name)
 {
     for (int k = 0; k < SS_KEY_COUNT; k++)
@@ -143,17 +207,10 @@ int ss_kind_lookup(const char *name)
 /* The default output path, "results/<name>.h5" (relative to the working directory). */
 #define CFG_DEFAULT_OUTPUT "results/%s.h5"
 
-/* Activations when the file gives none: tanh after the first hidden layer, relu after the
-   others (the papers' [tanh, relu, relu] for the default three layers). */
-static void cfg_default_activations(ss_model_t *m)
-{
-    for (int i = 0; i < SS_MAX_LAYERS; i++)
-        m->act[i] = i == 0 ? SS_ACT_TANH : SS_ACT_RELU;
-}
-
 /*
- * Every default of the sweep file, in one place: the papers' settings (docs/FORMATS.md).
- * Fills *sw (model, training, seeds, relevance, parallel) and ds[k], the template an entry
+ * Every default of the sweep file: the papers' settings (docs/FORMATS.md). Fills *sw
+ * (model and init through ss_model_defaults, training through ss_training_defaults; seeds,
+ * relevance, parallel here) and ds[k], the template an entry
  * of `datasets` of kind k starts from (the same for all kinds but the sizes of spectra; a
  * kind ignores the fields it does not use). The output path needs the name and is
  * CFG_DEFAULT_OUTPUT, applied once the whole file has been read. sw->seeds and sw->topk
@@ -161,31 +218,12 @@ static void cfg_default_activations(ss_model_t *m)
  */
 static void ss_sweep_defaults(ss_sweep_t *sw, ss_dataset_spec_t ds[CFG_N_KINDS])
 {
-    static const int hidden[] = {100, 100, 50};
     static const int topk[] = {1, 2, 5, 10, 14, 20, 50, 100, 200, 500};
     static const double pairs[] = {0.7, 0.8, 0.4, 0.6};
 
-    ss_model_t *m = &sw->model;
-    m->n_hidden = CFG_COUNT(hidden);
-    for (int i = 0; i < m->n_hidden; i++)
-        m->hidden[i] = hidden[i];
-    cfg_default_activations(m);            /* tanh, relu, relu */
-    m->spectral = SS_SPECTRAL_ALL;
-    m->batchnorm_after_first = 0;
-    m->dropout_after_first = 0.0;
-    m->train_lambda_out = 0;
-
-    ss_training_t *t = &sw->training;
-    t->learning_rate = 1e-2;
-    t->batch_size = 500;
-    t->epochs = 1000;
-    t->validation_fraction = 0.1;
-    t->reg_eigenvalues = 1e-2;
-    t->reg_eigenvectors = 1e-4;
-    t->train_eigenvectors = 1;
-    t->adam_beta1 = 0.9;
-    t->adam_beta2 = 0.999;
-    t->adam_epsilon = 1e-7;
+    ss_model_defaults(&sw->model);        /* 100-100-50, tanh, relu, relu; init: Glorot,
+                                              lambda_in 1, lambda_out 0 (config_model.c) */
+    ss_training_defaults(&sw->training);   /* Adam, lr 1e-2, 500, 1000 epochs, ... */
 
     sw->n_seeds = 10;                      /* seeds 0..9 */
     sw->seeds = ss_calloc((size_t)sw->n_seeds, sizeof *sw->seeds);
@@ -240,7 +278,15 @@ typedef struct {
     ss_sweep_t *sw;
     ss_dataset_spec_t ds_default[CFG_N_KINDS]; /* per kind */
     yaml_node_t *axis_key[SS_MAX_AXES];    /* key node of every sweep axis */
+    yaml_node_t **point_node[SS_MAX_AXES]; /* [point * SS_MKEY_COUNT + model key]: the value
+                                              node of every model key an axis point sets */
+    yaml_node_t *axis_key_of[SS_MAX_AXES][SS_KEY_COUNT + SS_MKEY_COUNT];
+                                           /* a bundle's key node of every key it sets (the
+                                              first bundle that sets it); NULL: the axis key */
     yaml_node_t **override_key;            /* [dataset * SS_KEY_COUNT + key] or NULL */
+    yaml_node_t *model_node[SS_MKEY_COUNT];/* value nodes of `model:` and `init:` keys */
+    int uses_regime_keys;                  /* an `init:` section, trainable_weights, retract,
+                                              adamax: sw->record_model */
 } cfg_parse_t;
 
 /* ---- paths ----------------------------------------------------------------------------- */
@@ -278,12 +324,28 @@ static const struct {
     [SS_KEY_ADAM_BETA1] = {CFG_REAL, CFG_UNIT_CO},
     [SS_KEY_ADAM_BETA2] = {CFG_REAL, CFG_UNIT_CO},
     [SS_KEY_ADAM_EPSILON] = {CFG_REAL, CFG_POS},
+    [SS_KEY_OPTIMIZER] = {CFG_INT, CFG_ANY},      /* a choice: cfg_read_training_value */
+    [SS_KEY_ADAMAX_BETA1] = {CFG_REAL, CFG_UNIT_CO},
+    [SS_KEY_ADAMAX_BETA2] = {CFG_REAL, CFG_UNIT_CO},
+    [SS_KEY_ADAMAX_EPSILON] = {CFG_REAL, CFG_POS},
 };
 
+/* The value node n of training key k as a double (a choice as its index). */
 static int cfg_read_training_value(cfg_parse_t *p, const yaml_node_t *n, ss_training_key_t k,
                                    double *v)
 {
     cfg_yaml_t *y = &p->y;
+    if (k == SS_KEY_OPTIMIZER) {
+        int which = 0;
+        if (cfg_read_choice(y, n, "optimizer", cfg_optimizer_names,
+                            CFG_COUNT(cfg_optimizer_names), &which) < 0)
+            return -1;
+        *v = which;
+        p->uses_regime_keys |= which == SS_OPT_ADAMAX;
+        return 0;
+    }
+    if (k >= SS_KEY_ADAMAX_BETA1)
+        p->uses_regime_keys = 1;
     return cfg_read(y, n, cfg_training_names[k], cfg_training_rules[k].type,
                     cfg_training_rules[k].range, v, NULL);
 }
@@ -297,10 +359,9 @@ static int cfg_parse_training(cfg_parse_t *p, yaml_node_t *map, const char *wher
                               ss_training_t *t, unsigned *mask, yaml_node_t **keys)
 {
     cfg_yaml_t *y = &p->y;
-    const char *known[SS_KEY_COUNT + 1];
-    known[0] = "optimizer";
+    const char *known[SS_KEY_COUNT];
     for (int k = 0; k < SS_KEY_COUNT; k++)
-        known[k + 1] = cfg_training_names[k];
+        known[k] = cfg_training_names[k];
 
     int r = cfg_section(y, map, where);
     if (r <= 0)
@@ -313,13 +374,6 @@ static int cfg_parse_training(cfg_parse_t *p, yaml_node_t *map, const char *wher
         if (!name)
             return -1;
         yaml_node_t *key = cfg_node(y, pr->key), *v = cfg_node(y, pr->value);
-        if (!strcmp(name, "optimizer")) {
-            int which = 0;
-            static const char *const optimizers[] = {"adam"};
-            if (cfg_read_choice(y, v, "optimizer", optimizers, 1, &which) < 0)
-                return -1;
-            continue;
-        }
         int k = ss_training_key_lookup(name);
         if (k < 0)
             return cfg_unknown_key(y, key, in_where, known, CFG_COUNT(known));
@@ -335,96 +389,18 @@ static int cfg_parse_training(cfg_parse_t *p, yaml_node_t *map, const char *wher
     return 0;
 }
 
-/* ---- model ------------------------------------------------------------------------------ */
+/* ---- model and init -------------------------------------------------------------------- */
 
-static int cfg_parse_model(cfg_parse_t *p, yaml_node_t *map)
+/* `model:` or `init:` (config_model.c); the keys of the spectral-domain study make every
+   run record its model (sw->record_model). */
+static int cfg_parse_model(cfg_parse_t *p, yaml_node_t *map, const char *section)
 {
-    cfg_yaml_t *y = &p->y;
-    static const char *const known[] = {"hidden", "activations", "spectral",
-                                        "batchnorm_after_first", "dropout_after_first",
-                                        "train_lambda_out"};
-    ss_model_t *m = &p->sw->model;
-    char got[96];
-    int r = cfg_section(y, map, "model");
-    if (r <= 0)
-        return r;
-
-    yaml_node_t *acts_node = NULL;
-    int n_acts = 0;
-    ss_act_t acts[SS_MAX_LAYERS];
-    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
-         pr++) {
-        const char *name = cfg_key(y, map, pr);
-        if (!name)
-            return -1;
-        yaml_node_t *key = cfg_node(y, pr->key), *v = cfg_node(y, pr->value);
-        int choice = 0;
-        if (!strcmp(name, "hidden")) {
-            if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
-                return cfg_fail(y, v, "hidden must be a list of layer sizes such as "
-                                "[100, 100, 50], got %s", cfg_got(v, got, sizeof got));
-            if (cfg_seq_len(v) > SS_MAX_LAYERS)
-                return cfg_fail(y, v, "hidden lists %d layers; at most %d are supported",
-                                cfg_seq_len(v), SS_MAX_LAYERS);
-            m->n_hidden = cfg_seq_len(v);
-            for (int i = 0; i < m->n_hidden; i++)
-                if (cfg_read_int(y, cfg_seq_item(y, v, i), "hidden layer size", CFG_POS,
-                                 &m->hidden[i]) < 0)
-                    return -1;
-        } else if (!strcmp(name, "activations")) {
-            acts_node = v;
-            if (v->type == YAML_SEQUENCE_NODE) {
-                n_acts = cfg_seq_len(v);
-                if (n_acts > SS_MAX_LAYERS)
-                    return cfg_fail(y, v, "activations lists %d entries; at most %d layers "
-                                    "are supported", n_acts, SS_MAX_LAYERS);
-                for (int i = 0; i < n_acts; i++) {
-                    if (cfg_read_choice(y, cfg_seq_item(y, v, i), "an activation",
-                                        cfg_act_names, CFG_COUNT(cfg_act_names), &choice) < 0)
-                        return -1;
-                    acts[i] = (ss_act_t)choice;
-                }
-            } else {
-                if (cfg_read_choice(y, v, "activations", cfg_act_names,
-                                    CFG_COUNT(cfg_act_names), &choice) < 0)
-                    return -1;
-                n_acts = -1;               /* one name for every layer */
-                acts[0] = (ss_act_t)choice;
-            }
-        } else if (!strcmp(name, "spectral")) {
-            if (cfg_read_choice(y, v, "spectral", cfg_spectral_names,
-                                CFG_COUNT(cfg_spectral_names), &choice) < 0)
-                return -1;
-            m->spectral = (ss_spectral_t)choice;
-        } else if (!strcmp(name, "batchnorm_after_first")) {
-            if (cfg_read_bool(y, v, name, &m->batchnorm_after_first) < 0)
-                return -1;
-        } else if (!strcmp(name, "dropout_after_first")) {
-            double d = 0.0;
-            if (cfg_read(y, v, name, CFG_REAL, CFG_UNIT_CO, &d, NULL) < 0)
-                return -1;
-            m->dropout_after_first = d;
-        } else if (!strcmp(name, "train_lambda_out")) {
-            if (cfg_read_bool(y, v, name, &m->train_lambda_out) < 0)
-                return -1;
-        } else {
-            return cfg_unknown_key(y, key, "in model", known, CFG_COUNT(known));
-        }
-    }
-
-    if (!acts_node) {
-        cfg_default_activations(m);
-    } else if (n_acts < 0) {
-        for (int i = 0; i < SS_MAX_LAYERS; i++)
-            m->act[i] = acts[0];
-    } else if (n_acts != m->n_hidden) {
-        return cfg_fail(y, acts_node, "activations lists %d activation%s but hidden has %d "
-                        "layer%s (give one per layer, or one name for all layers)", n_acts,
-                        n_acts == 1 ? "" : "s", m->n_hidden, m->n_hidden == 1 ? "" : "s");
-    } else {
-        for (int i = 0; i < n_acts; i++)
-            m->act[i] = acts[i];
-    }
+    if (cfg_model_section(&p->y, map, section, &p->sw->model, p->model_node) < 0)
+        return -1;
+    p->uses_regime_keys |= p->model_node[SS_MKEY_TRAINABLE_WEIGHTS] ||
+                           p->model_node[SS_MKEY_RETRACT] ||
+                           (!strcmp(section, "init") && map->type == YAML_MAPPING_NODE &&
+                            map->data.mapping.pairs.top > map->data.mapping.pairs.start);
     return 0;
 }
 
@@ -840,6 +816,8 @@ static int cfg_parse_logspace(cfg_parse_t *p, yaml_node_t *map, ss_axis_t *a)
                         "[from_exp, to_exp, count]}, got an empty mapping", key);
     if (cfg_training_rules[a->key].type == CFG_BOOL)
         return cfg_fail(y, spec, "sweep axis %s is true or false; logspace does not apply", key);
+    if (ss_training_key_is_choice(a->key))
+        return cfg_fail(y, spec, "sweep axis %s is a name; logspace does not apply", key);
     if (spec->type != YAML_SEQUENCE_NODE || cfg_seq_len(spec) != 3)
         return cfg_fail(y, spec, "logspace must be [from_exp, to_exp, count], got %s",
                         cfg_got(spec, got, sizeof got));
@@ -870,69 +848,288 @@ static int cfg_parse_logspace(cfg_parse_t *p, yaml_node_t *map, ss_axis_t *a)
     return 0;
 }
 
-static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
+/* The attributes of /runs and /summary groups that are not settings: a bundle axis,
+   whose name becomes an attribute, may not take one of these names. */
+static const char *const cfg_reserved_names[] = {
+    "dataset", "cell_id", "seed", "status", "message", "ranks", "train_seconds",
+    "samples_per_second", "test_accuracy", "test_loss", "swept_keys", "n_realizations",
+    "n_diverged", "n_failed", "n_trainable", "retracted_test_accuracy",
+    "retracted_test_loss", "model", "init", "training"};
+
+/* Point i of axis a (on key node `key`, value node `v`) sets model key k from value node
+   `at`: recorded for the checks of whole models (cfg_check_models). */
+static void cfg_point_sets_model(cfg_parse_t *p, int a, int i, ss_model_key_t k,
+                                 yaml_node_t *at)
+{
+    p->point_node[a][(size_t)i * SS_MKEY_COUNT + k] = at;
+}
+
+/* Room for the points of axis a: n points, their labels and model-key nodes. */
+static void cfg_axis_alloc(cfg_parse_t *p, int a, int n)
+{
+    ss_axis_t *ax = &p->sw->axes[a];
+    ax->n = n;
+    ax->points = ss_calloc((size_t)n, sizeof *ax->points);
+    ax->labels = ss_calloc((size_t)n, sizeof *ax->labels);
+    p->point_node[a] = ss_calloc((size_t)n * SS_MKEY_COUNT, sizeof *p->point_node[a]);
+    for (int i = 0; i < n; i++) {
+        ax->points[i].training = p->sw->training;
+        ax->points[i].model = p->sw->model;
+    }
+}
+
+/* An axis over training key k: a list of values or {logspace: ...}. */
+static int cfg_axis_training(cfg_parse_t *p, int a, ss_training_key_t k, yaml_node_t *v)
 {
     cfg_yaml_t *y = &p->y;
-    ss_sweep_t *sw = p->sw;
+    ss_axis_t *ax = &p->sw->axes[a];
+    const char *name = cfg_training_names[k];
     char got[96];
-    int r = cfg_section(y, map, "sweep");
+    ax->kind = SS_AXIS_TRAINING;
+    ax->key = k;
+    if (v->type == YAML_SEQUENCE_NODE) {
+        int len = cfg_seq_len(v);
+        if (len < 1)
+            return cfg_fail(y, v, "sweep axis %s has an empty list of values", name);
+        if (len > CFG_MAX_LIST)
+            return cfg_fail(y, v, "sweep axis %s lists %d values, more than the %d "
+                            "supported", name, len, CFG_MAX_LIST);
+        ax->values = ss_calloc((size_t)len, sizeof *ax->values);
+        ax->n = len;
+        for (int i = 0; i < len; i++)
+            if (cfg_read_training_value(p, cfg_seq_item(y, v, i), k, &ax->values[i]) < 0)
+                return -1;
+    } else if (v->type == YAML_MAPPING_NODE) {
+        if (cfg_parse_logspace(p, v, ax) < 0)
+            return -1;
+    } else {
+        return cfg_fail(y, v, "sweep axis %s must be a list of values or {logspace: "
+                        "[from_exp, to_exp, count]}, got %s", name, cfg_got(v, got, sizeof got));
+    }
+    int n = ax->n;
+    double *values = ax->values;
+    cfg_axis_alloc(p, a, n);
+    for (int i = 0; i < n; i++) {
+        char text[32];
+        ss_training_set(&ax->points[i].training, k, values[i]);
+        ax->points[i].training_mask = 1u << k;
+        ss_training_key_text(&ax->points[i].training, k, text, sizeof text);
+        ax->labels[i] = ss_strdup(text);
+    }
+    ax->training_mask = 1u << k;
+    return 0;
+}
+
+/* An axis over model key k: a list of values of the key. */
+static int cfg_axis_model(cfg_parse_t *p, int a, ss_model_key_t k, yaml_node_t *v)
+{
+    cfg_yaml_t *y = &p->y;
+    ss_axis_t *ax = &p->sw->axes[a];
+    const char *name = ss_model_key_name(k);
+    char got[96];
+    ax->kind = SS_AXIS_MODEL;
+    ax->model_key = k;
+    if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
+        return cfg_fail(y, v, "sweep axis %s must be a non-empty list of values (such as "
+                        "%s), got %s", name, k == SS_MKEY_HIDDEN ? "[[100], [100, 50]]"
+                        : "[a, b]", cfg_got(v, got, sizeof got));
+    int len = cfg_seq_len(v);
+    if (len > CFG_MAX_LIST)
+        return cfg_fail(y, v, "sweep axis %s lists %d values, more than the %d supported",
+                        name, len, CFG_MAX_LIST);
+    cfg_axis_alloc(p, a, len);
+    for (int i = 0; i < len; i++) {
+        yaml_node_t *it = cfg_seq_item(y, v, i);
+        char text[SS_MAX_LAYERS * 8 + 8];
+        if (cfg_model_read(y, k, it, &ax->points[i].model) < 0)
+            return -1;
+        ax->points[i].model_mask = 1u << k;
+        cfg_point_sets_model(p, a, i, k, it);
+        ax->labels[i] = ss_strdup(ss_model_key_text(&ax->points[i].model, k, text,
+                                                    sizeof text));
+    }
+    ax->model_mask = 1u << k;
+    return 0;
+}
+
+/* One bundle `map` (point i of bundle axis a): a mapping of training keys and model keys
+   to values; an empty one keeps the sections' settings. */
+static int cfg_bundle_point(cfg_parse_t *p, int a, int i, yaml_node_t *map)
+{
+    cfg_yaml_t *y = &p->y;
+    ss_axis_t *ax = &p->sw->axes[a];
+    ss_patch_t *pt = &ax->points[i];
+    char what[SS_NAME_MAX * 2 + 32], where[SS_NAME_MAX * 2 + 40];
+    snprintf(what, sizeof what, "bundle '%s' of sweep axis %s", ax->labels[i], ax->name);
+    snprintf(where, sizeof where, "in %s", what);
+    int r = cfg_section(y, map, what);   /* an empty bundle keeps the sections' settings */
     if (r <= 0)
         return r;
+    const char *known[SS_KEY_COUNT + SS_MKEY_COUNT];
+    for (int k = 0; k < SS_KEY_COUNT; k++)
+        known[k] = cfg_training_names[k];
+    for (int k = 0; k < SS_MKEY_COUNT; k++)
+        known[SS_KEY_COUNT + k] = ss_model_key_name((ss_model_key_t)k);
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         const char *name = cfg_key(y, map, pr);
         if (!name)
             return -1;
         yaml_node_t *key = cfg_node(y, pr->key), *v = cfg_node(y, pr->value);
-        int k = ss_training_key_lookup(name);
-        if (k < 0 && !strcmp(name, "optimizer"))
-            return cfg_fail(y, key, "optimizer cannot be a sweep axis: only numeric training "
-                            "keys can be swept");
-        if (k < 0)
-            return cfg_unknown_key(y, key, "in sweep: an axis must be a training key",
-                                   cfg_training_names, SS_KEY_COUNT);
-        if (sw->n_axes == SS_MAX_AXES)
-            return cfg_fail(y, key, "too many sweep axes: at most %d are supported",
-                            SS_MAX_AXES);
-        ss_axis_t *a = &sw->axes[sw->n_axes++];
-        a->key = (ss_training_key_t)k;
-        p->axis_key[sw->n_axes - 1] = key;
-        if (v->type == YAML_SEQUENCE_NODE) {
-            int len = cfg_seq_len(v);
-            if (len < 1)
-                return cfg_fail(y, v, "sweep axis %s has an empty list of values", name);
-            if (len > CFG_MAX_LIST)
-                return cfg_fail(y, v, "sweep axis %s lists %d values, more than the %d "
-                                "supported", name, len, CFG_MAX_LIST);
-            a->values = ss_calloc((size_t)len, sizeof *a->values);
-            a->n = len;
-            for (int i = 0; i < len; i++)
-                if (cfg_read_training_value(p, cfg_seq_item(y, v, i), a->key,
-                                            &a->values[i]) < 0)
-                    return -1;
-        } else if (v->type == YAML_MAPPING_NODE) {
-            if (cfg_parse_logspace(p, v, a) < 0)
+        int k = ss_training_key_lookup(name), mk = ss_model_key_lookup(name);
+        if (k >= 0) {
+            double value = 0.0;
+            if (cfg_read_training_value(p, v, (ss_training_key_t)k, &value) < 0)
                 return -1;
+            ss_training_set(&pt->training, (ss_training_key_t)k, value);
+            pt->training_mask |= 1u << k;
+            if (!(ax->training_mask & (1u << k)))
+                p->axis_key_of[a][k] = key;
+            ax->training_mask |= 1u << k;
+        } else if (mk >= 0) {
+            if (cfg_model_read(y, (ss_model_key_t)mk, v, &pt->model) < 0)
+                return -1;
+            pt->model_mask |= 1u << mk;
+            cfg_point_sets_model(p, a, i, (ss_model_key_t)mk, v);
+            if (!(ax->model_mask & (1u << mk)))
+                p->axis_key_of[a][SS_KEY_COUNT + mk] = key;
+            ax->model_mask |= 1u << mk;
         } else {
-            return cfg_fail(y, v, "sweep axis %s must be a list of values or {logspace: "
-                            "[from_exp, to_exp, count]}, got %s", name,
-                            cfg_got(v, got, sizeof got));
-        }
-        /* values that print alike would give two runs the same id */
-        for (int i = 1; i < a->n; i++) {
-            char vi[32], vj[32];
-            snprintf(vi, sizeof vi, "%.6g", a->values[i]);
-            for (int j = 0; j < i; j++) {
-                snprintf(vj, sizeof vj, "%.6g", a->values[j]);
-                if (!strcmp(vi, vj)) {
-                    yaml_node_t *at = v->type == YAML_SEQUENCE_NODE ? cfg_seq_item(y, v, i) : v;
-                    return cfg_fail(y, at, "sweep axis %s repeats the value %s (values must "
-                                    "differ in their first 6 significant digits)", name, vi);
-                }
-            }
+            return cfg_unknown_key(y, key, where, known, CFG_COUNT(known));
         }
     }
     return 0;
+}
+
+/* A bundle axis `name`: a mapping of bundle names to bundles of settings. */
+static int cfg_axis_bundle(cfg_parse_t *p, int a, yaml_node_t *key, yaml_node_t *v)
+{
+    cfg_yaml_t *y = &p->y;
+    ss_axis_t *ax = &p->sw->axes[a];
+    char got[96];
+    ax->kind = SS_AXIS_BUNDLE;
+    for (int i = 0; i < CFG_COUNT(cfg_reserved_names); i++)
+        if (!strcmp(ax->name, cfg_reserved_names[i]))
+            return cfg_fail(y, key, "a bundle axis may not be named '%s' (a name the results "
+                            "file uses for something else)", ax->name);
+    if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top == v->data.mapping.pairs.start)
+        return cfg_fail(y, v, "bundle axis %s must map bundle names to settings, such as "
+                        "{direct: {model.spectral: none}, eigenvalues: {train_eigenvectors: "
+                        "false}}, got %s", ax->name, cfg_got(v, got, sizeof got));
+    int n = (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    cfg_axis_alloc(p, a, n);
+    for (int i = 0; i < n; i++) {
+        yaml_node_pair_t *pr = v->data.mapping.pairs.start + i;
+        char label[SS_NAME_MAX];
+        if (!cfg_key(y, v, pr) ||
+            cfg_read_name(y, cfg_node(y, pr->key), "a bundle name", label, sizeof label) < 0)
+            return -1;
+        ax->labels[i] = ss_strdup(label);
+        if (cfg_bundle_point(p, a, i, cfg_node(y, pr->value)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Where axis a sets key k (SS_KEY_COUNT + model key for model keys): the node that names
+   it (the axis' key, or the key inside the first bundle that sets it). */
+static yaml_node_t *cfg_axis_sets_at(const cfg_parse_t *p, int a, int k)
+{
+    return p->axis_key_of[a][k] ? p->axis_key_of[a][k] : p->axis_key[a];
+}
+
+/* No key may be set by two axes (a bundle and a plain axis, or two bundles): which value
+   would a run use? The message points at the bundle's key. */
+static int cfg_check_axis_overlap(cfg_parse_t *p)
+{
+    cfg_yaml_t *y = &p->y;
+    const ss_sweep_t *sw = p->sw;
+    for (int b = 1; b < sw->n_axes; b++)
+        for (int a = 0; a < b; a++) {
+            const ss_axis_t *A = &sw->axes[a], *B = &sw->axes[b];
+            for (int k = 0; k < SS_KEY_COUNT + SS_MKEY_COUNT; k++) {
+                int in_a = k < SS_KEY_COUNT ? (A->training_mask >> k) & 1u
+                                            : (A->model_mask >> (k - SS_KEY_COUNT)) & 1u;
+                int in_b = k < SS_KEY_COUNT ? (B->training_mask >> k) & 1u
+                                            : (B->model_mask >> (k - SS_KEY_COUNT)) & 1u;
+                if (!in_a || !in_b)
+                    continue;
+                const char *key = k < SS_KEY_COUNT ? cfg_training_names[k]
+                                  : ss_model_key_name((ss_model_key_t)(k - SS_KEY_COUNT));
+                /* point at a bundle when one is involved: the later one, else the earlier */
+                int at = B->kind == SS_AXIS_BUNDLE ? b : A->kind == SS_AXIS_BUNDLE ? a : b;
+                int other = at == b ? a : b;
+                const ss_axis_t *O = &sw->axes[other];
+                return cfg_fail(y, cfg_axis_sets_at(p, at, k), "%s is set by the bundle axis "
+                                "%s and by the %s %s (line %d): ambiguous, set it in one place",
+                                key, sw->axes[at].name,
+                                O->kind == SS_AXIS_BUNDLE ? "bundle axis" : "sweep axis",
+                                O->name, cfg_line(p->axis_key[other]));
+            }
+        }
+    return 0;
+}
+
+static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
+{
+    cfg_yaml_t *y = &p->y;
+    ss_sweep_t *sw = p->sw;
+    int r = cfg_section(y, map, "sweep");
+    if (r <= 0)
+        return r;
+    const char *known[SS_KEY_COUNT + SS_MKEY_COUNT];
+    for (int k = 0; k < SS_KEY_COUNT; k++)
+        known[k] = cfg_training_names[k];
+    for (int k = 0; k < SS_MKEY_COUNT; k++)
+        known[SS_KEY_COUNT + k] = ss_model_key_name((ss_model_key_t)k);
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+         pr++) {
+        const char *name = cfg_key(y, map, pr);
+        if (!name)
+            return -1;
+        yaml_node_t *key = cfg_node(y, pr->key), *v = cfg_node(y, pr->value);
+        int k = ss_training_key_lookup(name), mk = ss_model_key_lookup(name);
+        int bundle = k < 0 && mk < 0 && v->type == YAML_MAPPING_NODE && !strchr(name, '.');
+        if (k < 0 && mk < 0 && !bundle) {
+            char dotted[SS_NAME_MAX + 8];
+            for (int s = 0; s < 2; s++) {  /* a model key without its section */
+                snprintf(dotted, sizeof dotted, "%s.%s", s ? "init" : "model", name);
+                if (ss_model_key_lookup(dotted) >= 0)
+                    return cfg_fail(y, key, "unknown key '%s' in sweep: model keys are named "
+                                    "with their section, did you mean '%s'?", name, dotted);
+            }
+            return cfg_unknown_key(y, key, "in sweep: an axis is a training key, a model key "
+                                   "or a bundle (a mapping of names to settings)", known,
+                                   CFG_COUNT(known));
+        }
+        if (sw->n_axes == SS_MAX_AXES)
+            return cfg_fail(y, key, "too many sweep axes: at most %d are supported",
+                            SS_MAX_AXES);
+        int a = sw->n_axes++;
+        ss_axis_t *ax = &sw->axes[a];
+        p->axis_key[a] = key;
+        if (bundle && cfg_read_name(y, key, "a bundle axis name", ax->name, sizeof ax->name) < 0)
+            return -1;
+        snprintf(ax->name, sizeof ax->name, "%s", name);
+        int rc = k >= 0 ? cfg_axis_training(p, a, (ss_training_key_t)k, v)
+                 : mk >= 0 ? cfg_axis_model(p, a, (ss_model_key_t)mk, v)
+                 : cfg_axis_bundle(p, a, key, v);
+        if (rc < 0)
+            return -1;
+        /* labels that read alike would give two runs the same id */
+        for (int i = 1; i < ax->n; i++)
+            for (int j = 0; j < i; j++)
+                if (!strcmp(ax->labels[i], ax->labels[j])) {
+                    yaml_node_t *at = v->type == YAML_SEQUENCE_NODE ? cfg_seq_item(y, v, i) : v;
+                    if (ax->kind == SS_AXIS_TRAINING && !ss_training_key_is_choice(ax->key))
+                        return cfg_fail(y, at, "sweep axis %s repeats the value %s (values "
+                                        "must differ in their first 6 significant digits)",
+                                        name, ax->labels[i]);
+                    return cfg_fail(y, at, "sweep axis %s repeats the value %s", name,
+                                    ax->labels[i]);
+                }
+    }
+    return cfg_check_axis_overlap(p);
 }
 
 static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
@@ -1001,13 +1198,59 @@ static int cfg_parse_parallel(cfg_parse_t *p, yaml_node_t *map)
 static size_t cfg_axis_width(const ss_axis_t *a)
 {
     size_t w = 0;
-    for (int i = 0; i < a->n; i++) {
-        char buf[32];
-        size_t n = (size_t)snprintf(buf, sizeof buf, "%.6g", a->values[i]);
-        if (n > w)
-            w = n;
-    }
+    for (int i = 0; i < a->n; i++)
+        if (strlen(a->labels[i]) > w)
+            w = strlen(a->labels[i]);
     return w;
+}
+
+/*
+ * The checks of whole models (cfg_model_check) at every combination of the points of the
+ * axes that set model keys: the `model:` and `init:` sections alone when none does. The
+ * message points at the value node of the key at fault, in its section or in the axis
+ * point that set it, and names the point.
+ */
+static int cfg_check_models(cfg_parse_t *p)
+{
+    cfg_yaml_t *y = &p->y;
+    const ss_sweep_t *sw = p->sw;
+    int axes[SS_MAX_AXES], n_axes = 0, idx[SS_MAX_AXES] = {0};
+    for (int a = 0; a < sw->n_axes; a++)
+        if (sw->axes[a].model_mask)
+            axes[n_axes++] = a;
+    for (;;) {
+        ss_model_t m = sw->model;
+        yaml_node_t *node[SS_MKEY_COUNT];
+        int lines[SS_MKEY_COUNT];
+        char point[256] = "";
+        size_t len = 0;
+        memcpy(node, p->model_node, sizeof node);
+        for (int j = 0; j < n_axes; j++) {
+            const ss_axis_t *ax = &sw->axes[axes[j]];
+            const ss_patch_t *pt = &ax->points[idx[j]];
+            for (int k = 0; k < SS_MKEY_COUNT; k++)
+                if ((pt->model_mask >> k) & 1u) {
+                    ss_model_key_copy(&m, &pt->model, (ss_model_key_t)k);
+                    node[k] = p->point_node[axes[j]][(size_t)idx[j] * SS_MKEY_COUNT + k];
+                }
+            int w = snprintf(point + len, sizeof point - len, "%s%s=%s", j ? ", " : "",
+                             ax->name, ax->labels[idx[j]]);
+            if (w > 0 && (size_t)w < sizeof point - len)
+                len += (size_t)w;
+        }
+        for (int k = 0; k < SS_MKEY_COUNT; k++)
+            lines[k] = node[k] ? cfg_line(node[k]) : 0;
+        char msg[600];
+        int bad = cfg_model_check(&m, lines, msg, sizeof msg);
+        if (bad >= 0)
+            return cfg_fail(y, node[bad], "%s%s%s%s", msg, n_axes ? " (at the sweep point " : "",
+                            point, n_axes ? ")" : "");
+        int j = n_axes - 1;              /* the next combination, last axis fastest */
+        while (j >= 0 && ++idx[j] == sw->axes[axes[j]].n)
+            idx[j--] = 0;
+        if (j < 0)
+            return 0;
+    }
 }
 
 /* Cross-section checks and derived values, once every section has been read. */
@@ -1023,8 +1266,13 @@ static int cfg_finish(cfg_parse_t *p)
     }
 
     unsigned axis_mask = 0;
-    for (int a = 0; a < sw->n_axes; a++)
-        axis_mask |= 1u << sw->axes[a].key;
+    for (int a = 0; a < sw->n_axes; a++) {
+        axis_mask |= sw->axes[a].training_mask;
+        sw->record_model |= sw->axes[a].kind != SS_AXIS_TRAINING;
+    }
+    sw->record_model |= p->uses_regime_keys;
+    if (cfg_check_models(p) < 0)
+        return -1;
 
     size_t seed_w = 0;
     for (int s = 0; s < sw->n_seeds; s++) {
@@ -1035,8 +1283,7 @@ static int cfg_finish(cfg_parse_t *p)
     }
     size_t axes_w = 0;
     for (int a = 0; a < sw->n_axes; a++)
-        axes_w += 2 + strlen(cfg_training_names[sw->axes[a].key]) + 1 +
-                  cfg_axis_width(&sw->axes[a]);
+        axes_w += 2 + strlen(sw->axes[a].name) + 1 + cfg_axis_width(&sw->axes[a]);
 
     for (int d = 0; d < sw->n_datasets; d++) {
         ss_dataset_spec_t *ds = &sw->datasets[d];
@@ -1046,14 +1293,20 @@ static int cfg_finish(cfg_parse_t *p)
         for (int k = 0; both && k < SS_KEY_COUNT; k++) {
             if (!(both & (1u << k)))
                 continue;
-            int line = 0;
+            int at = 0;
             for (int a = 0; a < sw->n_axes; a++)
-                if (sw->axes[a].key == (ss_training_key_t)k)
-                    line = cfg_line(p->axis_key[a]);
+                if ((sw->axes[a].training_mask >> k) & 1u)
+                    at = a;
+            if (sw->axes[at].kind == SS_AXIS_BUNDLE)
+                return cfg_fail(y, p->override_key[(size_t)d * SS_KEY_COUNT + (size_t)k],
+                                "datasets.%s.training sets %s, which the bundle axis %s sets "
+                                "(line %d): ambiguous, remove one of them", ds->name,
+                                cfg_training_names[k], sw->axes[at].name,
+                                cfg_line(cfg_axis_sets_at(p, at, k)));
             return cfg_fail(y, p->override_key[(size_t)d * SS_KEY_COUNT + (size_t)k],
                             "datasets.%s.training sets %s, which is also a sweep axis (line "
                             "%d): ambiguous, remove one of them", ds->name,
-                            cfg_training_names[k], line);
+                            cfg_training_names[k], cfg_line(p->axis_key[at]));
         }
 
         /* resolved training: the global values, then this dataset's overrides */
@@ -1077,7 +1330,8 @@ static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
 {
     cfg_yaml_t *y = &p->y;
     static const char *const known[] = {"name", "output", "seeds", "datasets", "model",
-                                        "training", "sweep", "relevance", "parallel"};
+                                        "init", "training", "sweep", "relevance",
+                                        "parallel"};
     ss_sweep_t *sw = p->sw;
     char got[96];
     if (root->type != YAML_MAPPING_NODE)
@@ -1105,7 +1359,9 @@ static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
             rc = cfg_parse_datasets(p, v);
             have_datasets = 1;
         } else if (!strcmp(name, "model")) {
-            rc = cfg_parse_model(p, v);
+            rc = cfg_parse_model(p, v, "model");
+        } else if (!strcmp(name, "init")) {
+            rc = cfg_parse_model(p, v, "init");
         } else if (!strcmp(name, "training")) {
             rc = cfg_parse_training(p, v, "training", &sw->training, NULL, NULL);
         } else if (!strcmp(name, "sweep")) {
@@ -1159,6 +1415,8 @@ int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_
         cfg_parse_root(&p, root) == 0)
         rc = 0;
     free(p.override_key);
+    for (int a = 0; a < SS_MAX_AXES; a++)
+        free(p.point_node[a]);
     cfg_yaml_close(&p.y);
     if (rc < 0)
         ss_sweep_free(sw);
@@ -1202,7 +1460,13 @@ void ss_sweep_free(ss_sweep_t *sw)
         }
         free(sw->datasets);
     }
-    for (int a = 0; a < SS_MAX_AXES; a++)
-        free(sw->axes[a].values);
+    for (int a = 0; a < SS_MAX_AXES; a++) {
+        ss_axis_t *ax = &sw->axes[a];
+        free(ax->values);
+        free(ax->points);
+        for (int i = 0; ax->labels && i < ax->n; i++)
+            free(ax->labels[i]);
+        free(ax->labels);
+    }
     memset(sw, 0, sizeof *sw);
 }

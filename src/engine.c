@@ -548,9 +548,9 @@ static double run_cost(const engine_t *e, const ss_run_t *run)
 {
     const ss_dataset_info_t *ds = &e->meta[run->dataset];
     double width = ds->n_inputs, flops = 0;
-    for (int l = 0; l < e->sw.model.n_hidden; l++) {
-        flops += width * e->sw.model.hidden[l];
-        width = e->sw.model.hidden[l];
+    for (int l = 0; l < run->model.n_hidden; l++) {
+        flops += width * run->model.hidden[l];
+        width = run->model.hidden[l];
     }
     flops += width * (ds->n_classes > 0 ? ds->n_classes : 1);
     return (double)run->training.epochs * ds->n_train * flops;
@@ -820,6 +820,76 @@ int ss_engine_list(const char *sweep_path, const char *output)
     return rc;
 }
 
+/* The model of the sweep's `model:` section, and its `init:` when the sweep records
+   models (a sweep without the spectral-domain keys prints what it always printed). */
+static void print_model(const ss_model_t *m, int with_init)
+{
+    char text[SS_MAX_LAYERS * 8 + 8];
+    printf("  model: hidden");
+    if (m->n_hidden == 0)
+        printf(" none (a perceptron)");
+    for (int l = 0; l < m->n_hidden; l++)
+        printf(" %d(%s)", m->hidden[l], ss_act_name(m->act[l]));
+    printf(", spectral %s", ss_spectral_name(m->spectral));
+    if (m->train_lambda_out)
+        printf(", lambda_out trained");
+    if (m->trainable_weights != SS_WEIGHTS_ALL)
+        printf(", trainable_weights %s", ss_trainable_weights_name(m->trainable_weights));
+    if (m->retract != SS_RETRACT_NONE)
+        printf(", retract %s", ss_retract_name(m->retract));
+    printf("\n");
+    if (!with_init)
+        return;
+    printf("  init: eigenvectors %s",
+           ss_model_key_text(m, SS_MKEY_INIT_EIGENVECTORS, text, sizeof text));
+    printf(", weights %s", ss_model_key_text(m, SS_MKEY_INIT_WEIGHTS, text, sizeof text));
+    printf(", lambda_in %s", ss_model_key_text(m, SS_MKEY_INIT_LAMBDA_IN, text, sizeof text));
+    printf(", lambda_out %s\n",
+           ss_model_key_text(m, SS_MKEY_INIT_LAMBDA_OUT, text, sizeof text));
+}
+
+/* What a sweep will run: the model, every axis with its points (a bundle with what each
+   bundle sets), the grid's size. */
+static void print_plan(const ss_sweep_t *sw, int n_runs, int n_cells)
+{
+    print_model(&sw->model, sw->record_model);
+    if (sw->training.optimizer != SS_OPT_ADAM)
+        printf("  optimizer: %s\n", ss_optimizer_name(sw->training.optimizer));
+    for (int a = 0; a < sw->n_axes; a++) {
+        const ss_axis_t *ax = &sw->axes[a];
+        if (ax->kind != SS_AXIS_BUNDLE) {
+            printf("  sweep %s:", ax->name);
+            for (int v = 0; v < ax->n; v++)
+                printf(" %s", ax->labels[v]);
+            printf("\n");
+            continue;
+        }
+        printf("  sweep %s (bundles):\n", ax->name);
+        for (int v = 0; v < ax->n; v++) {
+            const ss_patch_t *pt = &ax->points[v];
+            char text[SS_MAX_LAYERS * 8 + 8];
+            printf("    %s:", ax->labels[v]);
+            for (int k = 0; k < SS_KEY_COUNT; k++)
+                if ((pt->training_mask >> k) & 1u)
+                    printf(" %s=%s", ss_training_key_name((ss_training_key_t)k),
+                           ss_training_key_text(&pt->training, (ss_training_key_t)k, text,
+                                                sizeof text));
+            for (int k = 0; k < SS_MKEY_COUNT; k++)
+                if ((pt->model_mask >> k) & 1u)
+                    printf(" %s=%s", ss_model_key_name((ss_model_key_t)k),
+                           ss_model_key_text(&pt->model, (ss_model_key_t)k, text, sizeof text));
+            if (!pt->training_mask && !pt->model_mask)
+                printf(" (the sections' settings)");
+            printf("\n");
+        }
+    }
+    if (sw->record_model)
+        printf("  every run records n_trainable and its model (model.*, init.*)\n");
+    printf("  %d runs = %d cells x %d seeds; ranks_per_run %d\n", n_runs, n_cells,
+           sw->n_seeds, sw->ranks_per_run);
+    printf("ok\n");
+}
+
 int ss_engine_validate(const char *sweep_path)
 {
     ss_sweep_t sw;
@@ -845,22 +915,8 @@ int ss_engine_validate(const char *sweep_path)
             printf("    %d classes\n", ds.info.n_classes);
         ss_dataset_free(&ds);
     }
-    if (!rc) {
-        printf("  model: hidden");
-        for (int l = 0; l < sw.model.n_hidden; l++)
-            printf(" %d(%s)", sw.model.hidden[l], ss_act_name(sw.model.act[l]));
-        printf(", spectral %s\n", sw.model.spectral == SS_SPECTRAL_ALL ? "all"
-                                  : sw.model.spectral == SS_SPECTRAL_FIRST ? "first" : "none");
-        for (int a = 0; a < sw.n_axes; a++) {
-            printf("  sweep %s:", ss_training_key_name(sw.axes[a].key));
-            for (int v = 0; v < sw.axes[a].n; v++)
-                printf(" %g", sw.axes[a].values[v]);
-            printf("\n");
-        }
-        printf("  %d runs = %d cells x %d seeds; ranks_per_run %d\n", n_runs, n_cells,
-               sw.n_seeds, sw.ranks_per_run);
-        printf("ok\n");
-    }
+    if (!rc)
+        print_plan(&sw, n_runs, n_cells);
     free(runs);
     ss_sweep_free(&sw);
     return rc;

@@ -27,14 +27,28 @@ static int grid_append(char *buf, size_t size, size_t *len, const char *fmt, ...
     return 0;
 }
 
+/* The settings of patch p applied to *t and *m. */
+static void grid_apply(const ss_patch_t *p, ss_training_t *t, ss_model_t *m)
+{
+    for (int k = 0; k < SS_KEY_COUNT; k++)
+        if ((p->training_mask >> k) & 1u)
+            ss_training_set(t, (ss_training_key_t)k,
+                            ss_training_get(&p->training, (ss_training_key_t)k));
+    for (int k = 0; k < SS_MKEY_COUNT; k++)
+        if ((p->model_mask >> k) & 1u)
+            ss_model_key_copy(m, &p->model, (ss_model_key_t)k);
+}
+
 /*
  * Sweep point `pt` (0 .. points-1) of dataset ds: idx[] gets its position on every axis
- * (first axis outermost), *t the training `base` with the point's values set, cell[] its
- * cell id and *len the id's length. Returns 0, or -1 with err set if the id does not fit.
+ * (first axis outermost), *t the training `base` and *m the sweep's model with the
+ * point's settings applied, cell[] its cell id and *len the id's length. Returns 0, or -1
+ * with err set if the id does not fit.
  */
 static int grid_point(const ss_sweep_t *sw, const ss_dataset_spec_t *ds, size_t pt,
                       const ss_training_t *base, int idx[SS_MAX_AXES], ss_training_t *t,
-                      char cell[SS_CELL_ID_SIZE], size_t *len, ss_error_t *err)
+                      ss_model_t *m, char cell[SS_CELL_ID_SIZE], size_t *len,
+                      ss_error_t *err)
 {
     size_t rem = pt;
     for (int a = sw->n_axes - 1; a >= 0; a--) {   /* first axis outermost */
@@ -42,13 +56,14 @@ static int grid_point(const ss_sweep_t *sw, const ss_dataset_spec_t *ds, size_t 
         rem /= (size_t)sw->axes[a].n;
     }
     *t = *base;
+    *m = sw->model;
     *len = 0;
     int bad = grid_append(cell, SS_CELL_ID_SIZE, len, "%s", ds->name);
     for (int a = 0; a < sw->n_axes && !bad; a++) {
-        double v = sw->axes[a].values[idx[a]];
-        ss_training_set(t, sw->axes[a].key, v);
-        bad = grid_append(cell, SS_CELL_ID_SIZE, len, "__%s=%.6g",
-                          ss_training_key_name(sw->axes[a].key), v);
+        const ss_axis_t *ax = &sw->axes[a];
+        grid_apply(&ax->points[idx[a]], t, m);
+        bad = grid_append(cell, SS_CELL_ID_SIZE, len, "__%s=%s", ax->name,
+                          ax->labels[idx[a]]);
     }
     if (bad) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: the cell id of dataset '%s' is longer than %d "
@@ -101,9 +116,10 @@ int ss_grid_expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_ce
         for (size_t pt = 0; pt < points; pt++) {
             int idx[SS_MAX_AXES] = {0};
             ss_training_t t;
+            ss_model_t m;
             char cell[SS_CELL_ID_SIZE];
             size_t len = 0;
-            if (grid_point(sw, ds, pt, &base, idx, &t, cell, &len, err) < 0) {
+            if (grid_point(sw, ds, pt, &base, idx, &t, &m, cell, &len, err) < 0) {
                 free(r);
                 return -1;
             }
@@ -123,6 +139,7 @@ int ss_grid_expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_ce
                 run->cell = (int)(d * points + pt);
                 run->seed = sw->seeds[s];
                 run->training = t;
+                run->model = m;
                 memcpy(run->axis_index, idx, sizeof idx);
             }
         }

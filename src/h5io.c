@@ -376,19 +376,31 @@ int ss_h5w_attr_f64(ss_h5w_t *w, hid_t loc, const char *name, double v)
     return attr_num(w, loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
-int ss_h5w_attr_i64v(ss_h5w_t *w, hid_t loc, const char *name, const int64_t *v, int n)
+/* A 1-D numeric attribute of n elements (n may be 0). */
+static int attr_vec(ss_h5w_t *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype,
+                    const void *v, int n)
 {
     hsize_t dim = (hsize_t)n;
     hid_t sp = H5Screate_simple(1, &dim, NULL);
     if (sp < 0)
         return ss_h5w_fail(w, "creating the dataspace of attribute %s of", name);
-    hid_t a = H5Acreate2(loc, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
     H5Sclose(sp);
     if (a < 0)
         return ss_h5w_fail(w, "creating attribute %s of", name);
-    herr_t rc = H5Awrite(a, H5T_NATIVE_INT64, v);
+    herr_t rc = n > 0 ? H5Awrite(a, mtype, v) : 0;
     H5Aclose(a);
     return rc < 0 ? ss_h5w_fail(w, "writing attribute %s of", name) : 0;
+}
+
+int ss_h5w_attr_i64v(ss_h5w_t *w, hid_t loc, const char *name, const int64_t *v, int n)
+{
+    return attr_vec(w, loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n);
+}
+
+int ss_h5w_attr_f64v(ss_h5w_t *w, hid_t loc, const char *name, const double *v, int n)
+{
+    return attr_vec(w, loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, n);
 }
 
 /* A contiguous dataset of rank 1 or 2; `data` may be NULL only when it is empty. */

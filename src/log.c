@@ -192,8 +192,10 @@ static int contents_apply(ss_log_contents_t *c, uint32_t type, const unsigned ch
         unsigned absent = 0;
         rc = ss_record_decode_result(payload, len, &r, &absent, err);
         if (rc == 0) {
-            if (absent)
+            if (absent & SS_RESULT_BIT(task)) {
                 r.task = legacy_task(c, &r);
+                r.absent &= ~SS_RESULT_BIT(task);
+            }
             contents_put_result(c, &r);
         }
     }

@@ -239,6 +239,10 @@ static int validate(const ss_model_t *model, const ss_training_t *tr, int n_inpu
                      model->dropout_after_first);
         return -1;
     }
+    if (tr->optimizer != SS_OPT_ADAM && tr->optimizer != SS_OPT_ADAMAX) {
+        ss_error_set(err, SS_EXIT_INPUT, "network: unknown optimizer %d", (int)tr->optimizer);
+        return -1;
+    }
     if (model->n_hidden == 0 &&
         (model->batchnorm_after_first || model->dropout_after_first > 0)) {
         ss_error_set(err, SS_EXIT_INPUT,
@@ -317,9 +321,16 @@ static void layout(ss_net_t *net, const ss_model_t *model, const ss_training_t *
     net->n_params = off;
 
     net->lr = tr->learning_rate;
-    net->beta1 = tr->adam_beta1;
-    net->beta2 = tr->adam_beta2;
-    net->eps = tr->adam_epsilon;
+    net->optimizer = tr->optimizer;
+    if (net->optimizer == SS_OPT_ADAMAX) {
+        net->beta1 = tr->adamax_beta1;
+        net->beta2 = tr->adamax_beta2;
+        net->eps = tr->adamax_epsilon;
+    } else {
+        net->beta1 = tr->adam_beta1;
+        net->beta2 = tr->adam_beta2;
+        net->eps = tr->adam_epsilon;
+    }
     net->reg_eigenvalues = tr->reg_eigenvalues;
     net->reg_eigenvectors = tr->reg_eigenvectors;
 }
@@ -419,27 +430,95 @@ static void work_carve(const ss_net_t *net, net_work_t *w, const work_sizes_t *s
     }
 }
 
-/* Initial values: one stream, layers in order, psi/W row-major (see net.h). */
-static void init_params(ss_net_t *net, uint64_t seed)
+/* A value of U(r[0], r[1]); r[0] == r[1] is that constant and draws nothing. */
+static float init_range(const double r[2], ss_rng_t *rng)
 {
-    ss_rng_t rng;
+    if (r[0] == r[1])
+        return (float)r[0];
+    return (float)(r[0] + (r[1] - r[0]) * ss_rng_uniform(rng));
+}
+
+/* Initial values (see net.h): psi/W from one stream, layers in order, row-major; the
+   eigenvalues from another when they are drawn from a range. */
+static void init_params(ss_net_t *net, const ss_init_t *init, uint64_t seed)
+{
+    ss_rng_t rng, lrng;
     ss_rng_seed(&rng, seed, SS_STREAM_INIT);
+    ss_rng_seed(&lrng, seed, SS_STREAM_INIT_LAMBDA);
     for (int l = 0; l < net->n_layers; l++) {
         const ss_layer_t *L = &net->layer[l];
         size_t nw = (size_t)L->n_in * (size_t)L->n_out;
-        double limit = sqrt(6.0 / (double)(L->n_in + L->n_out)); /* Glorot uniform */
+        double a = L->spectral ? init->eigenvectors : init->weights;
+        double limit = a > 0.0 ? a : sqrt(6.0 / (double)(L->n_in + L->n_out)); /* Glorot */
         float *wp = net->params + L->off_w;
         for (size_t k = 0; k < nw; k++)
             wp[k] = (float)(limit * (2.0 * ss_rng_uniform(&rng) - 1.0));
-        if (L->spectral)
+        if (L->spectral) {                                  /* bias: 0 */
             for (int i = 0; i < L->n_in; i++)
-                net->params[L->off_lin + (size_t)i] = 1.0f;   /* lambda_out, bias: 0 */
+                net->params[L->off_lin + (size_t)i] = init_range(init->lambda_in, &lrng);
+            for (int j = 0; j < L->n_out; j++)
+                net->params[L->off_lout + (size_t)j] = init_range(init->lambda_out, &lrng);
+        }
     }
     if (net->batchnorm)
         for (int j = 0; j < net->layer[0].n_out; j++) {
             net->params[net->off_bn_gamma + (size_t)j] = 1.0f; /* beta: 0 */
             net->bn_var[j] = 1.0f;                              /* running mean: 0 */
         }
+}
+
+/*
+ * The trainable subset of every dense layer (trainable_weights match_eigenvalues; see
+ * net.h): n_in + n_out of the layer's n_in x n_out weights, the first entries of a
+ * partial Fisher-Yates shuffle of their indices drawn from (seed, SS_STREAM_SUBSET),
+ * layers in order. wmask stays NULL when no layer has a subset.
+ */
+static void build_subsets(ss_net_t *net, const ss_model_t *model, uint64_t seed)
+{
+    if (model->trainable_weights != SS_WEIGHTS_MATCH_EIGENVALUES)
+        return;
+    ss_rng_t rng;
+    ss_rng_seed(&rng, seed, SS_STREAM_SUBSET);
+    for (int l = 0; l < net->n_layers; l++) {
+        const ss_layer_t *L = &net->layer[l];
+        size_t nw = (size_t)L->n_in * (size_t)L->n_out;
+        size_t keep = (size_t)L->n_in + (size_t)L->n_out;
+        if (L->spectral || keep >= nw)
+            continue;
+        if (!net->wmask) {
+            net->wmask = ss_alloc_aligned(net->n_params * sizeof(float));
+            for (size_t k = 0; k < net->n_params; k++)
+                net->wmask[k] = 1.0f;
+        }
+        uint32_t *idx = ss_malloc(nw * sizeof *idx);
+        for (size_t k = 0; k < nw; k++)
+            idx[k] = (uint32_t)k;
+        for (size_t k = 0; k < keep; k++) {
+            size_t j = k + (size_t)ss_rng_below(&rng, (uint64_t)(nw - k));
+            uint32_t t = idx[k];
+            idx[k] = idx[j];
+            idx[j] = t;
+        }
+        float *m = net->wmask + L->off_w;
+        for (size_t k = 0; k < nw; k++)
+            m[k] = 0.0f;
+        for (size_t k = 0; k < keep; k++)
+            m[idx[k]] = 1.0f;
+        free(idx);
+    }
+}
+
+/* Parameters the optimizer moves: the segments, less the frozen entries of wmask. */
+static size_t count_trainable(const ss_net_t *net)
+{
+    size_t n = 0;
+    for (int s = 0; s < net->n_segments; s++) {
+        n += net->seg_len[s];
+        if (net->wmask)
+            for (size_t k = net->seg_off[s]; k < net->seg_off[s] + net->seg_len[s]; k++)
+                n -= net->wmask[k] == 0.0f;
+    }
+    return n;
 }
 
 int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *tr,
@@ -474,7 +553,9 @@ int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *t
     w->block = ss_alloc_aligned(sizes.total * sizeof(float));
     work_carve(net, w, &sizes);
 
-    init_params(net, seed);
+    init_params(net, &model->init, seed);
+    build_subsets(net, model, seed);
+    net->n_trainable = count_trainable(net);
     return 0;
 }
 
@@ -488,6 +569,7 @@ void ss_net_destroy(ss_net_t *net)
     free(net->adam_v);
     free(net->bn_mean);
     free(net->bn_var);
+    free(net->wmask);
     for (int l = 0; l < net->n_layers; l++) {
         ss_mm_release(&net->layer[l].mm_forward);
         ss_mm_release(&net->layer[l].mm_weight_grad);
@@ -1030,8 +1112,15 @@ static void weights_backward(ss_net_t *net, int l, const float *in, const float 
         sparse_weight_grad(w->sp, B, L->n_in, L->n_out, dz, G);
     else
         ss_mm_run(&L->mm_weight_grad, L->n_in, L->n_out, B, in, dz, G);
-    if (!L->spectral)
+    if (!L->spectral) {
+        if (net->wmask) { /* frozen weights of a trainable subset: no gradient */
+            const float *msk = net->wmask + L->off_w;
+            size_t nw = (size_t)L->n_in * (size_t)L->n_out;
+            for (size_t k = 0; k < nw; k++)
+                G[k] = msk[k] != 0.0f ? G[k] : 0.0f;
+        }
         return;
+    }
     const float *psi = net->params + L->off_w;
     const float *lin = net->params + L->off_lin;
     const float *lout = net->params + L->off_lout;
@@ -1230,8 +1319,13 @@ static double l2_apply(const ss_net_t *net, float *grads)
     double sw = sumsq(wp, nw), sl = 0.0;
     if (grads && (!L->spectral || net->train_eigenvectors)) {
         float *gw = grads + L->off_w, cw = (float)(2.0 * net->reg_eigenvectors);
-        for (size_t k = 0; k < nw; k++)
-            gw[k] += cw * wp[k];
+        const float *msk = net->wmask && !L->spectral ? net->wmask + L->off_w : NULL;
+        if (msk)   /* frozen weights of a trainable subset get no L2 gradient either */
+            for (size_t k = 0; k < nw; k++)
+                gw[k] = msk[k] != 0.0f ? gw[k] + cw * wp[k] : gw[k];
+        else
+            for (size_t k = 0; k < nw; k++)
+                gw[k] += cw * wp[k];
     }
     if (L->spectral) {
         const float *lin = net->params + L->off_lin;
@@ -1251,19 +1345,22 @@ double ss_net_l2(const ss_net_t *net) { return l2_apply(net, NULL); }
 
 /* ---- the optimizer step: L2 + Adam ---------------------------------------------------- */
 
-/* Keras Adam constants of the step being taken (after adam_t was incremented). */
+/* The optimizer's constants of the step being taken (after adam_t was incremented):
+   Keras' lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) for Adam, lr / (1 - b1^t) for AdaMax. */
 typedef struct {
     float b1, b2, lr_t, eps;
+    int adamax;
 } adam_consts_t;
 
 static adam_consts_t adam_begin_step(ss_net_t *net)
 {
     net->adam_t++;
     double t = (double)net->adam_t;
-    adam_consts_t a = {(float)net->beta1, (float)net->beta2,
-                       (float)(net->lr * sqrt(1.0 - pow(net->beta2, t)) /
-                               (1.0 - pow(net->beta1, t))),
-                       (float)net->eps};
+    int adamax = net->optimizer == SS_OPT_ADAMAX;
+    double lr_t = adamax ? net->lr / (1.0 - pow(net->beta1, t))
+                         : net->lr * sqrt(1.0 - pow(net->beta2, t)) / (1.0 - pow(net->beta1, t));
+    adam_consts_t a = {(float)net->beta1, (float)net->beta2, (float)lr_t, (float)net->eps,
+                       adamax};
     return a;
 }
 
@@ -1292,11 +1389,41 @@ static void adam_loop(float *restrict p, const float *restrict g, float *restric
     }
 }
 
+/*
+ * The general step: Adam or AdaMax, the L2 term (c * p, when l2) and a trainable-subset
+ * mask msk (NULL: every entry trains). A masked-out entry's gradient is 0, so its moments
+ * stay 0 and it moves by lr_t * 0 / (0 + eps) = 0 exactly. AdaMax (Keras):
+ * m = b1 m + (1 - b1) g, u = max(b2 u, |g|), p -= lr_t m / (u + eps), u in v.
+ */
+static void step_loop(float *restrict p, const float *restrict g, float *restrict m,
+                      float *restrict v, const float *restrict msk, size_t n,
+                      adam_consts_t a, int l2, float c)
+{
+    for (size_t k = 0; k < n; k++) {
+        float gk = l2 ? g[k] + c * p[k] : g[k];
+        gk = !msk || msk[k] != 0.0f ? gk : 0.0f;
+        m[k] = a.b1 * m[k] + (1.0f - a.b1) * gk;
+        if (a.adamax) {
+            float u = a.b2 * v[k], ag = fabsf(gk);
+            v[k] = u > ag ? u : ag;
+            p[k] -= a.lr_t * m[k] / (v[k] + a.eps);
+        } else {
+            v[k] = a.b2 * v[k] + (1.0f - a.b2) * gk * gk;
+            p[k] -= a.lr_t * m[k] / (sqrtf(v[k]) + a.eps);
+        }
+    }
+}
+
 static void adam_range(ss_net_t *net, size_t lo, size_t hi, adam_consts_t a, int l2, float c)
 {
-    if (hi > lo)
+    if (hi <= lo)
+        return;
+    if (!a.adamax && !net->wmask)   /* Adam on every entry: the loop of the first results */
         adam_loop(net->params + lo, net->grads + lo, net->adam_m + lo, net->adam_v + lo,
                   hi - lo, a, l2, c);
+    else
+        step_loop(net->params + lo, net->grads + lo, net->adam_m + lo, net->adam_v + lo,
+                  net->wmask ? net->wmask + lo : NULL, hi - lo, a, l2, c);
 }
 
 void ss_net_adam_step(ss_net_t *net)
@@ -1382,6 +1509,32 @@ void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
     }
     if (loss_sum) *loss_sum += loss;
     if (correct) *correct += good;
+}
+
+void ss_net_predict(ss_net_t *net, const float *x, int n, float *out)
+{
+    net_work_t *w = net->work;
+    int ni = net->n_inputs, no = net->n_outputs;
+    weights_build(net, 0);
+    for (int start = 0; start < n; start += net->max_batch) {
+        int B = min_int(n - start, net->max_batch);
+        forward(net, x + (size_t)start * ni, B, 0, B, NULL, NULL);
+        memcpy(out + (size_t)start * no, w->out[net->n_layers - 1],
+               (size_t)B * no * sizeof(float));
+    }
+}
+
+void ss_net_layer_weights(const ss_net_t *net, int l, double *w)
+{
+    const ss_layer_t *L = &net->layer[l];
+    const float *p = net->params + L->off_w;
+    for (int i = 0; i < L->n_in; i++)
+        for (int j = 0; j < L->n_out; j++) {
+            size_t k = (size_t)i * L->n_out + j;
+            w[k] = L->spectral ? (double)p[k] * ((double)net->params[L->off_lin + (size_t)i] -
+                                                 (double)net->params[L->off_lout + (size_t)j])
+                               : (double)p[k];
+        }
 }
 
 /* ---- relevance ----------------------------------------------------------------------- */

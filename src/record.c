@@ -575,6 +575,8 @@ void ss_record_encode_result(ss_payload_t *b, const ss_result_t *r)
         const ss_result_field_t *f = &ss_result_fields[k];
         const void *m = member(r, f);
         int n = f->count_offset ? *count_member((ss_result_t *)r, f) : 0;
+        if (ss_result_field_absent(r, k))
+            continue; /* not computed for this run: not recorded */
         switch (f->kind) {
         case SS_FIELD_STRING: pf_strn(b, f->name, m, f->size - 1); break;
         case SS_FIELD_I64: pf_i64(b, f->name, *(const int64_t *)m); break;
@@ -587,6 +589,8 @@ void ss_record_encode_result(ss_payload_t *b, const ss_result_t *r)
         case SS_FIELD_TRAINING:
             for (int t = 0; t < SS_KEY_COUNT; t++) {
                 char name[128];
+                if (!ss_training_key_in_use(m, (ss_training_key_t)t))
+                    continue; /* reads back as its default */
                 snprintf(name, sizeof name, TRAINING_PREFIX "%s",
                          ss_training_key_name((ss_training_key_t)t));
                 pf_f64(b, name, ss_training_get(m, (ss_training_key_t)t));
@@ -666,6 +670,7 @@ static int set_counts(rd_t *rd, ss_result_t *r, const int *n)
 static int decode_result(rd_t *rd, ss_result_t *r, unsigned *absent)
 {
     memset(r, 0, sizeof *r);
+    ss_training_defaults(&r->training); /* keys not in use are not recorded */
     if (absent)
         *absent = 0;
     uint32_t n_fields;
@@ -708,9 +713,10 @@ static int decode_result(rd_t *rd, ss_result_t *r, unsigned *absent)
             rd_fail(rd, f->name, "missing");
             goto fail;
         }
-        if (absent)
-            *absent |= 1u << k;
+        r->absent |= 1u << k;
     }
+    if (absent)
+        *absent = r->absent;
     if (set_counts(rd, r, n))
         goto fail;
     return 0;
@@ -752,10 +758,9 @@ int ss_record_unpack_result(const unsigned char *buf, size_t len, ss_result_t *r
     }
     if (decode_result(&rd, r, &absent) != 0)
         return -1;
-    for (int k = 0; k < ss_result_n_fields; k++)
-        if ((absent >> k) & 1u) {
-            ss_result_free(r);
-            return rd_fail(&rd, ss_result_fields[k].name, "missing");
-        }
+    if (absent & SS_RESULT_BIT(task)) { /* messages always carry it */
+        ss_result_free(r);
+        return rd_fail(&rd, "task", "missing");
+    }
     return 0;
 }

@@ -50,6 +50,9 @@ int ss_task_lookup(const char *name)
      sizeof(((ss_result_t *)0)->name), 0, NULL, NULL, flags}
 #define ARRAY(name, kind, count) \
     {#name, kind, offsetof(ss_result_t, name), 0, offsetof(ss_result_t, count), NULL, NULL, 0}
+#define OPTIONAL_ARRAY(name, kind, count) \
+    {#name, kind, offsetof(ss_result_t, name), 0, offsetof(ss_result_t, count), NULL, NULL, \
+     SS_FIELD_OPTIONAL}
 
 const ss_result_field_t ss_result_fields[] = {
     STRING(run_id, SS_FIELD_NOT_IN_H5),
@@ -74,6 +77,17 @@ const ss_result_field_t ss_result_fields[] = {
     ARRAY(topk, SS_FIELD_I64_ARRAY, n_topk),
     ARRAY(topk_accuracy, SS_FIELD_F64_ARRAY, n_topk),
     ARRAY(randomk_accuracy, SS_FIELD_F64_ARRAY, n_topk),
+    /* The fields below came after specsweep 0.1.0. A log written before them has none:
+       the reader leaves them absent (ss_result_t.absent), as for runs that did not
+       compute them. n_trainable: present for every run of a sweep that records its model
+       (ss_sweep_t.record_model) */
+    FIELD(n_trainable, SS_FIELD_INT, n_trainable, SS_FIELD_OPTIONAL),
+    /* the retraction's: present for runs with model.retract other than none */
+    FIELD(retracted_test_accuracy, SS_FIELD_F64, retracted_test_accuracy, SS_FIELD_OPTIONAL),
+    FIELD(retracted_test_loss, SS_FIELD_F64, retracted_test_loss, SS_FIELD_OPTIONAL),
+    OPTIONAL_ARRAY(retracted_shape, SS_FIELD_I64_ARRAY, n_retracted_shape),
+    OPTIONAL_ARRAY(weights_histogram, SS_FIELD_I64_ARRAY, n_histogram),
+    OPTIONAL_ARRAY(weights_histogram_edges, SS_FIELD_F64_ARRAY, n_histogram_edges),
 };
 const int ss_result_n_fields = (int)(sizeof ss_result_fields / sizeof ss_result_fields[0]);
 /* the codec keeps one bit per field (record.h: the `absent` mask) */
@@ -85,6 +99,19 @@ const char *ss_result_field_h5_name(const ss_result_field_t *f, ss_task_t task)
     if (f->h5_name_regression && task == SS_TASK_REGRESSION)
         return f->h5_name_regression;
     return f->h5_name ? f->h5_name : f->name;
+}
+
+unsigned ss_result_field_bit(size_t offset)
+{
+    for (int k = 0; k < ss_result_n_fields; k++)
+        if (ss_result_fields[k].offset == offset)
+            return 1u << k;
+    return 0;
+}
+
+int ss_result_field_absent(const ss_result_t *r, int k)
+{
+    return (ss_result_fields[k].flags & SS_FIELD_OPTIONAL) && ((r->absent >> k) & 1u);
 }
 
 /* ---- whole results ---------------------------------------------------------------------- */

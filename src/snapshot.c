@@ -75,6 +75,20 @@ static int write_datasets(ss_h5w_t *w, hid_t file, const ss_log_contents_t *c)
 
 /* ---- /runs: one group per result, written from the field table --------------------------- */
 
+/* Training key k of *t as an attribute: an int, a number, or a choice's name. */
+static int write_training_key(ss_h5w_t *w, hid_t g, const ss_training_t *t,
+                              ss_training_key_t k)
+{
+    const char *key = ss_training_key_name(k);
+    double v = ss_training_get(t, k);
+    if (ss_training_key_is_choice(k)) {
+        char text[32];
+        return ss_h5w_attr_str(w, g, key, ss_training_key_text(t, k, text, sizeof text));
+    }
+    return ss_training_key_is_int(k) ? ss_h5w_attr_i64(w, g, key, (int64_t)v)
+                                     : ss_h5w_attr_f64(w, g, key, v);
+}
+
 static int write_result_field(ss_h5w_t *w, hid_t g, const ss_result_field_t *f,
                               const ss_result_t *r)
 {
@@ -92,21 +106,46 @@ static int write_result_field(ss_h5w_t *w, hid_t g, const ss_result_field_t *f,
     case SS_FIELD_F64_ARRAY: return ss_h5w_f64(w, g, name, *(double *const *)m, n);
     case SS_FIELD_I64_ARRAY: return ss_h5w_i64(w, g, name, *(int64_t *const *)m, n);
     case SS_FIELD_TRAINING:
-        for (int k = 0; k < SS_KEY_COUNT; k++) {
-            const char *key = ss_training_key_name((ss_training_key_t)k);
-            double v = ss_training_get(m, (ss_training_key_t)k);
-            int rc = ss_training_key_is_int((ss_training_key_t)k)
-                         ? ss_h5w_attr_i64(w, g, key, (int64_t)v)
-                         : ss_h5w_attr_f64(w, g, key, v);
-            if (rc)
+        for (int k = 0; k < SS_KEY_COUNT; k++)
+            if (ss_training_key_in_use(m, (ss_training_key_t)k) &&
+                write_training_key(w, g, m, (ss_training_key_t)k))
                 return -1;
-        }
         return 0;
     }
     return ss_h5w_fail(w, "writing field %s (unknown kind) of", f->name);
 }
 
-static int write_run(ss_h5w_t *w, hid_t top, const ss_run_t *run, const ss_result_t *r)
+/* A model key's value as an attribute (config.h: ss_model_key_value). */
+static int write_value(ss_h5w_t *w, hid_t g, const char *name, const ss_value_t *v)
+{
+    switch (v->kind) {
+    case SS_VALUE_INT: return ss_h5w_attr_i64(w, g, name, v->i);
+    case SS_VALUE_REAL: return ss_h5w_attr_f64(w, g, name, v->r);
+    case SS_VALUE_TEXT: return ss_h5w_attr_str(w, g, name, v->text);
+    case SS_VALUE_INTS: return ss_h5w_attr_i64v(w, g, name, v->ints, v->n);
+    case SS_VALUE_REALS: return ss_h5w_attr_f64v(w, g, name, v->reals, v->n);
+    }
+    return ss_h5w_fail(w, "writing attribute %s (unknown kind) of", name);
+}
+
+/* The settings of sweep axis a at the point of `run`: the key's value, or for a bundle
+   axis the bundle's name, as attribute a->name. */
+static int write_axis_value(ss_h5w_t *w, hid_t g, const ss_axis_t *a, const ss_run_t *run,
+                            int point)
+{
+    ss_value_t v;
+    switch (a->kind) {
+    case SS_AXIS_TRAINING: return write_training_key(w, g, &run->training, a->key);
+    case SS_AXIS_MODEL:
+        ss_model_key_value(&run->model, a->model_key, &v);
+        return write_value(w, g, a->name, &v);
+    case SS_AXIS_BUNDLE: return ss_h5w_attr_str(w, g, a->name, a->labels[point]);
+    }
+    return ss_h5w_fail(w, "writing sweep axis %s (unknown kind) of", a->name);
+}
+
+static int write_run(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *run,
+                     const ss_result_t *r)
 {
     char path[256];
     snprintf(path, sizeof path, "/runs/%s", r->run_id);
@@ -115,8 +154,17 @@ static int write_run(ss_h5w_t *w, hid_t top, const ss_run_t *run, const ss_resul
         return -1;
     int rc = ss_h5w_attr_str(w, g, "cell_id", run->cell_id);
     for (int k = 0; k < ss_result_n_fields && !rc; k++)
-        if (!(ss_result_fields[k].flags & SS_FIELD_NOT_IN_H5))
+        if (!(ss_result_fields[k].flags & SS_FIELD_NOT_IN_H5) && !ss_result_field_absent(r, k))
             rc = write_result_field(w, g, &ss_result_fields[k], r);
+    /* a sweep that records its model: every model and init key, and the bundles' names */
+    for (int k = 0; sw->record_model && k < SS_MKEY_COUNT && !rc; k++) {
+        ss_value_t v;
+        ss_model_key_value(&run->model, (ss_model_key_t)k, &v);
+        rc = write_value(w, g, ss_model_key_name((ss_model_key_t)k), &v);
+    }
+    for (int a = 0; sw->record_model && a < sw->n_axes && !rc; a++)
+        if (sw->axes[a].kind == SS_AXIS_BUNDLE)
+            rc = write_axis_value(w, g, &sw->axes[a], run, run->axis_index[a]);
     if (H5Gclose(g) < 0 && !rc)
         rc = ss_h5w_fail(w, "closing group");
     return rc ? -1 : 0;
@@ -143,23 +191,18 @@ static int write_cell(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run
         return -1;
     }
     /* swept_keys names the attributes that are sweep axes ("" when none), so analysis
-       tells them from bookkeeping attributes without a list of exclusions */
-    char swept[SS_MAX_AXES * 32] = "";
+       tells them from bookkeeping attributes without a list of exclusions: a training
+       key, a model key by its dotted name, a bundle axis by its name */
+    char swept[SS_MAX_AXES * (SS_NAME_MAX + 1)] = "";
     for (int a = 0; a < sw->n_axes; a++) {
         size_t len = strlen(swept);
-        snprintf(swept + len, sizeof swept - len, "%s%s", a ? "," : "",
-                 ss_training_key_name(sw->axes[a].key));
+        snprintf(swept + len, sizeof swept - len, "%s%s", a ? "," : "", sw->axes[a].name);
     }
     int rc = ss_h5w_attr_str(w, g, "dataset", r0->dataset) ||
              ss_h5w_attr_str(w, g, "cell_id", run0->cell_id) ||
              ss_h5w_attr_str(w, g, "swept_keys", swept);
-    for (int a = 0; a < sw->n_axes && !rc; a++) {
-        ss_training_key_t k = sw->axes[a].key;
-        double v = ss_training_get(&run0->training, k);
-        rc = ss_training_key_is_int(k)
-                 ? ss_h5w_attr_i64(w, g, ss_training_key_name(k), (int64_t)v)
-                 : ss_h5w_attr_f64(w, g, ss_training_key_name(k), v);
-    }
+    for (int a = 0; a < sw->n_axes && !rc; a++)
+        rc = write_axis_value(w, g, &sw->axes[a], run0, run0->axis_index[a]);
     int n = cs.n, d = cs.n_inputs, K = cs.n_topk;
     rc = rc || ss_h5w_attr_i64(w, g, "n_realizations", n) ||
          ss_h5w_attr_i64(w, g, "n_diverged", n_diverged) ||
@@ -251,7 +294,7 @@ static int write_runs_and_summary(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
         rc = -1;
     for (int i = 0; i < n_runs && rc == 0; i++)
         if (res[i])
-            rc = write_run(w, top, &runs[i], res[i]);
+            rc = write_run(w, top, sw, &runs[i], res[i]);
     if (top >= 0)
         H5Gclose(top);
     if (rc == 0) {
@@ -534,10 +577,25 @@ static int read_result_field(hid_t g, const ss_result_field_t *f, ss_result_t *r
         return 0;
     case SS_FIELD_F64: return ss_h5_attr_f64(g, name, m);
     case SS_FIELD_TRAINING:
+        ss_training_defaults(m); /* keys not in use are not written */
         for (int k = 0; k < SS_KEY_COUNT; k++) {
+            const char *key = ss_training_key_name((ss_training_key_t)k);
             double v;
-            if (ss_h5_attr_f64(g, ss_training_key_name((ss_training_key_t)k), &v) != 0)
-                return -1;
+            if (ss_training_key_is_choice((ss_training_key_t)k)) {
+                char *text = ss_h5_attr_str(g, key);
+                if (!text)
+                    continue;
+                int ok = !strcmp(text, ss_optimizer_name(SS_OPT_ADAMAX)) ||
+                         !strcmp(text, ss_optimizer_name(SS_OPT_ADAM));
+                v = !strcmp(text, ss_optimizer_name(SS_OPT_ADAMAX));
+                free(text);
+                if (!ok)
+                    return -1;
+            } else if (ss_h5_attr_f64(g, key, &v) != 0) {
+                if (k < SS_KEY_OPTIMIZER) /* the keys every file has */
+                    return -1;
+                continue;
+            }
             ss_training_set(m, (ss_training_key_t)k, v);
         }
         return 0;
@@ -571,9 +629,20 @@ static int read_run(hid_t runs, const char *id, const ss_log_contents_t *c, ss_r
     for (int k = 0; k < ss_result_n_fields; k++) /* counts not known yet */
         if (ss_result_fields[k].count_offset)
             *(int *)((char *)r + ss_result_fields[k].count_offset) = -1;
-    for (int k = 0; k < ss_result_n_fields && rc == 0; k++)
-        if (!(ss_result_fields[k].flags & SS_FIELD_NOT_IN_H5))
-            rc = read_result_field(g, &ss_result_fields[k], r);
+    for (int k = 0; k < ss_result_n_fields && rc == 0; k++) {
+        const ss_result_field_t *f = &ss_result_fields[k];
+        if (f->flags & SS_FIELD_NOT_IN_H5)
+            continue;
+        const char *name = ss_result_field_h5_name(f, r->task);
+        if ((f->flags & SS_FIELD_OPTIONAL) && H5Aexists(g, name) <= 0 &&
+            H5Lexists(g, name, H5P_DEFAULT) <= 0) {
+            r->absent |= 1u << k;        /* not computed for this run */
+            if (f->count_offset && *(int *)((char *)r + f->count_offset) < 0)
+                *(int *)((char *)r + f->count_offset) = 0;
+            continue;
+        }
+        rc = read_result_field(g, f, r);
+    }
     H5Gclose(g);
     if (rc != 0 || !ss_result_check(r)) {
         for (int k = 0; k < ss_result_n_fields; k++) /* no count may stay -1 for free */

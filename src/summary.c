@@ -88,7 +88,48 @@ static void dataset_view_free(dataset_view_t *v)
     ss_h5_free_strings(v->names, v->n_names);
 }
 
-/* The swept keys of a cell: the attributes that are training keys, in key order. */
+/* Attribute `name` of loc as text: a string as it is; an integer or a number alone
+   ("%lld", "%g"); a list of integers joined by '-' ("none" when empty), as a run id shows
+   model.hidden; a list of numbers joined by ':' (a range; one value when both ends are
+   equal). "?" for anything else. */
+static void attr_text(hid_t loc, const char *name, sbuf_t *b)
+{
+    char *text = ss_h5_attr_str(loc, name);
+    if (text) {
+        sb_printf(b, "%s", text);
+        free(text);
+        return;
+    }
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t type = a >= 0 ? H5Aget_type(a) : -1, space = a >= 0 ? H5Aget_space(a) : -1;
+    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    int scalar = space >= 0 && H5Sget_simple_extent_type(space) == H5S_SCALAR;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    double v[SS_MAX_LAYERS];
+    int ok = (cls == H5T_INTEGER || cls == H5T_FLOAT) && n >= 0 && n <= SS_MAX_LAYERS &&
+             (n == 0 || H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0);
+    if (!ok)
+        sb_printf(b, "?");
+    else if (scalar)
+        sb_printf(b, cls == H5T_INTEGER ? "%.0f" : "%g", v[0]);
+    else if (cls == H5T_INTEGER && n == 0)
+        sb_printf(b, "none");
+    else if (cls == H5T_FLOAT && n == 2 && v[0] == v[1])
+        sb_printf(b, "%g", v[0]);
+    else
+        for (hssize_t i = 0; i < n; i++)
+            sb_printf(b, cls == H5T_INTEGER ? "%s%.0f" : "%s%g",
+                      i ? (cls == H5T_INTEGER ? "-" : ":") : "", v[i]);
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    if (a >= 0)
+        H5Aclose(a);
+}
+
+/* The swept keys of a cell: the attributes that are training keys, in key order (a
+   choice by its name), then the model keys and bundle axes of swept_keys in its order. */
 static void row_settings(hid_t cell, sbuf_t *b)
 {
     unsigned key_mask = 0;
@@ -100,11 +141,23 @@ static void row_settings(hid_t cell, sbuf_t *b)
         if (!((key_mask >> k) & 1u) || ss_h5_attr_f64(cell, name, &v) != 0)
             continue;
         const char *sep = b->len ? " " : "";
+        if (ss_training_key_is_choice((ss_training_key_t)k))
+            continue; /* a name: with the others below */
         if (ss_training_key_is_int((ss_training_key_t)k))
             sb_printf(b, "%s%s=%lld", sep, name, (long long)v);
         else
             sb_printf(b, "%s%s=%g", sep, name, v);
     }
+    char *swept = ss_h5_attr_str(cell, "swept_keys");
+    for (char *key = swept ? strtok(swept, ",") : NULL; key; key = strtok(NULL, ",")) {
+        int k = ss_training_key_lookup(key);
+        if ((k >= 0 && !ss_training_key_is_choice((ss_training_key_t)k)) ||
+            H5Aexists(cell, key) <= 0)
+            continue;
+        sb_printf(b, "%s%s=", b->len ? " " : "", key);
+        attr_text(cell, key, b);
+    }
+    free(swept);
     if (!b->len)
         sb_printf(b, "-");
 }

@@ -2,6 +2,7 @@
 #include "specsweep/train.h"
 
 #include <math.h>
+#include "specsweep/retract.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,7 +237,7 @@ static int trainer_setup(trainer_t *t, ss_error_t *err)
     }
     t->part = ss_calloc((size_t)t->G + 1, sizeof *t->part);
     int n_out = ds->info.n_classes > 0 ? ds->info.n_classes : 1;
-    if (ss_net_create(&t->net, &t->sw->model, tr, t->d, n_out, ds->info.task,
+    if (ss_net_create(&t->net, &t->run->model, tr, t->d, n_out, ds->info.task,
                       max_shard > 256 ? max_shard : 256, (uint64_t)t->run->seed, err) != 0)
         return -1;
     /* Mostly-zero inputs (images): the first layer visits only the nonzero ones. */
@@ -255,8 +256,9 @@ static int trainer_setup(trainer_t *t, ss_error_t *err)
     t->opt_lo = t->sharded ? t->part[h->group_rank] : 0;
     t->opt_hi = t->sharded ? t->part[h->group_rank + 1] : t->net.n_params;
     ss_rng_seed(&t->shuffle_rng, (uint64_t)t->run->seed, SS_STREAM_SHUFFLE);
-    t->n_first = t->sw->model.n_hidden > 0 ? t->sw->model.hidden[0] : 0;
-    t->use_dropout = t->sw->model.dropout_after_first > 0 && t->n_first > 0;
+    const ss_model_t *m = &t->run->model;
+    t->n_first = m->n_hidden > 0 ? m->hidden[0] : 0;
+    t->use_dropout = m->dropout_after_first > 0 && t->n_first > 0;
     return 0;
 }
 
@@ -334,6 +336,38 @@ static int train_epoch(trainer_t *t, int epoch, ss_result_t *res)
     return 0;
 }
 
+/* Telescopic retraction (model.retract): the compact network's test metrics, its shape
+   and the histogram of its first layer's weights into res. Every rank of the group builds
+   the same compact network and evaluates its shard. Returns 0 or -1 with err. */
+static int measure_retraction(trainer_t *t, ss_result_t *res, ss_error_t *err)
+{
+    const ss_model_t *m = &t->run->model;
+    const ss_dataset_t *ds = t->ds;
+    ss_net_t compact;
+    if (ss_retract(&t->net, m->retract, t->net.max_batch, &compact, err) != 0)
+        return -1;
+    evaluate_group(&compact, t->h, ds->x_test, ds->y_test, ds->info.n_test, t->d, NULL,
+                   &res->retracted_test_loss, &res->retracted_test_accuracy);
+    if (ds->info.task == SS_TASK_REGRESSION)
+        res->retracted_test_accuracy = NAN; /* retracted_test_loss is the MAE */
+    res->n_retracted_shape = compact.n_layers + 1;
+    res->retracted_shape = ss_calloc((size_t)res->n_retracted_shape, sizeof(int64_t));
+    res->retracted_shape[0] = compact.n_inputs;
+    for (int l = 0; l < compact.n_layers; l++)
+        res->retracted_shape[l + 1] = compact.layer[l].n_out;
+    res->n_histogram = m->histogram_bins;
+    res->n_histogram_edges = m->histogram_bins + 1;
+    res->weights_histogram = ss_calloc((size_t)res->n_histogram, sizeof(int64_t));
+    res->weights_histogram_edges = ss_calloc((size_t)res->n_histogram_edges, sizeof(double));
+    ss_retract_histogram(&compact, m->histogram_bins, m->histogram_range,
+                         res->weights_histogram, res->weights_histogram_edges);
+    ss_net_destroy(&compact);
+    res->absent &= ~(SS_RESULT_BIT(retracted_test_accuracy) |
+                     SS_RESULT_BIT(retracted_test_loss) | SS_RESULT_BIT(retracted_shape) |
+                     SS_RESULT_BIT(weights_histogram) | SS_RESULT_BIT(weights_histogram_edges));
+    return 0;
+}
+
 static void trainer_free(trainer_t *t)
 {
     ss_net_destroy(&t->net);
@@ -372,10 +406,21 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
     res->n_inputs = t.d;
     res->test_accuracy = NAN;
     res->test_loss = NAN;
+    /* the optional fields this run does not compute are absent from its record */
+    res->absent = SS_RESULT_BIT(n_trainable) | SS_RESULT_BIT(retracted_test_accuracy) |
+                  SS_RESULT_BIT(retracted_test_loss) | SS_RESULT_BIT(retracted_shape) |
+                  SS_RESULT_BIT(weights_histogram) | SS_RESULT_BIT(weights_histogram_edges);
+    res->retracted_test_accuracy = NAN;
+    res->retracted_test_loss = NAN;
 
     int rc = -1;
     if (trainer_split(&t, err) != 0 || trainer_setup(&t, err) != 0)
         goto done;
+    if (sw->record_model) {
+        res->n_trainable = t.net.n_trainable > (size_t)INT32_MAX ? INT32_MAX
+                                                                 : (int)t.net.n_trainable;
+        res->absent &= ~SS_RESULT_BIT(n_trainable);
+    }
     res->train_loss = ss_calloc((size_t)tr->epochs, sizeof(double));
     res->val_metric = ss_calloc((size_t)tr->epochs, sizeof(double));
     res->eigenvalues = ss_calloc((size_t)t.d, sizeof(double));
@@ -400,6 +445,8 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
                    &res->test_loss, &res->test_accuracy);
     if (ds->info.task == SS_TASK_REGRESSION)
         res->test_accuracy = NAN; /* test_loss is the MAE */
+    if (run->model.retract != SS_RETRACT_NONE && measure_retraction(&t, res, err) != 0)
+        goto done;
     /* also for a diverged run: it shows how */
     rc = measure_topk(sw, run, ds, &t.net, t.h, res);
 

@@ -129,7 +129,7 @@ int main(int argc, char **argv)
         return usage("missing output path");
     ss_model_t model;
     ss_training_t tr;
-    memset(&model, 0, sizeof model);
+    ss_model_defaults(&model);
     memset(&tr, 0, sizeof tr);
     ss_task_t task = SS_TASK_CLASSIFICATION;
     int inputs = 7, classes = 3, batch = 16, steps = 5, sparse = 0;

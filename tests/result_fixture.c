@@ -11,7 +11,7 @@
 
 void default_training(ss_training_t *t)
 {
-    memset(t, 0, sizeof *t);
+    ss_training_defaults(t);
     t->learning_rate = 1e-2;
     t->batch_size = 500;
     t->epochs = 7;
@@ -211,6 +211,11 @@ void fill_all_fields(ss_result_t *r)
     r->n_inputs = 5;
     r->n_epochs = 3;
     r->n_topk = 2;
+    for (int k = 0; k < ss_result_n_fields; k++) { /* every other array: 4 elements */
+        const ss_result_field_t *f = &ss_result_fields[k];
+        if (f->count_offset && *(int *)((char *)r + f->count_offset) == 0)
+            *(int *)((char *)r + f->count_offset) = 4;
+    }
     for (int k = 0; k < ss_result_n_fields; k++) {
         const ss_result_field_t *f = &ss_result_fields[k];
         void *m = (char *)r + f->offset;
@@ -223,8 +228,9 @@ void fill_all_fields(ss_result_t *r)
         case SS_FIELD_STATUS: *(ss_status_t *)m = SS_STATUS_DIVERGED; break;
         case SS_FIELD_TASK: *(ss_task_t *)m = SS_TASK_REGRESSION; break;
         case SS_FIELD_TRAINING:
-            for (int t = 0; t < SS_KEY_COUNT; t++)
-                ss_training_set(m, (ss_training_key_t)t, 3.0 + t);
+            for (int t = 0; t < SS_KEY_COUNT; t++) /* adamax: every key is in use */
+                ss_training_set(m, (ss_training_key_t)t,
+                                t == SS_KEY_OPTIMIZER ? (double)SS_OPT_ADAMAX : 3.0 + t);
             break;
         case SS_FIELD_F64_ARRAY: {
             double *v = malloc((size_t)n * sizeof *v);

@@ -367,7 +367,7 @@ static const config_case_t cases[] = {
     {"unknown top-level key", P "seed: 3\n", "unknown key 'seed' at the top level", "4:1",
      NULL, NULL},
     {"unknown training key, suggestion", P "training:\n  learnin_rate: 0.1\n",
-     "unknown key 'learnin_rate' in training (known: optimizer, learning_rate, batch_size",
+     "unknown key 'learnin_rate' in training (known: learning_rate, batch_size",
      "5:3", NULL, NULL},
     {"suggestion names the close key", P "training:\n  learnin_rate: 0.1\n",
      "did you mean 'learning_rate'?", "5:3", NULL, NULL},
@@ -410,7 +410,7 @@ static const config_case_t cases[] = {
     {"boolean wrong", P "training:\n  train_eigenvectors: maybe\n",
      "train_eigenvectors must be true or false, got 'maybe'", "5:23", NULL, NULL},
     {"optimizer other than adam", P "training:\n  optimizer: sgd\n",
-     "optimizer must be one of adam, got 'sgd'", "5:14", NULL, NULL},
+     "optimizer must be one of adam, adamax, got 'sgd'", "5:14", NULL, NULL},
 
     /* model */
     {"dropout 1", P "model:\n  dropout_after_first: 1.0\n",
@@ -574,11 +574,12 @@ static const config_case_t cases[] = {
      "sweep axis epochs has an empty list of values", "5:11", NULL, NULL},
     {"sweep on an unknown key", P "sweep:\n  momentum: [0.9]\n",
      "unknown key 'momentum' in sweep", "5:3", NULL, NULL},
-    {"sweep on a model key", P "sweep:\n  dropout_after_first: [0.1]\n",
-     "unknown key 'dropout_after_first' in sweep: an axis must be a training key (known: ", "5:3",
-     NULL, NULL},
-    {"sweep on the optimizer", P "sweep:\n  optimizer: [adam]\n",
-     "optimizer cannot be a sweep axis", "5:3", NULL, NULL},
+    {"sweep on a model key without its section", P "sweep:\n  dropout_after_first: [0.1]\n",
+     "unknown key 'dropout_after_first' in sweep: model keys are named with their section, "
+     "did you mean 'model.dropout_after_first'?", "5:3", NULL, NULL},
+    {"sweep on an unknown key, the known axes listed", P "sweep:\n  epoch: [1]\n",
+     "unknown key 'epoch' in sweep: an axis is a training key, a model key or a bundle (a "
+     "mapping of names to settings) (known: learning_rate, ", "5:3", NULL, NULL},
     {"non-integer value on an integer axis", P "sweep:\n  epochs: [100, 150.5]\n",
      "epochs must be a positive integer, got 150.5", "5:17", NULL, NULL},
     {"invalid value on an axis", P "sweep:\n  learning_rate: [0.1, -0.1]\n",
@@ -723,8 +724,8 @@ static void test_names(void)
         ss_training_set(&t, (ss_training_key_t)k, v);
         CHECK(ss_training_get(&t, (ss_training_key_t)k) == v, "get/set %s", name);
     }
-    CHECK(ss_training_key_lookup("optimizer") == -1 && ss_training_key_lookup("x") == -1,
-          "non-keys");
+    CHECK(ss_training_key_lookup("optimizer") == SS_KEY_OPTIMIZER &&
+          ss_training_key_lookup("x") == -1, "lookups");
     CHECK(ss_training_key_is_int(SS_KEY_EPOCHS) && ss_training_key_is_int(SS_KEY_BATCH_SIZE) &&
           ss_training_key_is_int(SS_KEY_TRAIN_EIGENVECTORS) &&
           !ss_training_key_is_int(SS_KEY_LEARNING_RATE), "is_int");

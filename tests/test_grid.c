@@ -167,6 +167,29 @@ static void run_case(const grid_case_t *c)
     ss_sweep_free(&sw);
 }
 
+/* A hand-built axis over training key k with the one value v (replacing what was there). */
+static void hand_axis(ss_axis_t *ax, ss_training_key_t k, double v)
+{
+    free(ax->values);
+    free(ax->points);
+    for (int i = 0; ax->labels && i < ax->n; i++)
+        free(ax->labels[i]);
+    free(ax->labels);
+    memset(ax, 0, sizeof *ax);
+    ax->kind = SS_AXIS_TRAINING;
+    ax->key = k;
+    snprintf(ax->name, sizeof ax->name, "%s", ss_training_key_name(k));
+    ax->n = 1;
+    ax->values = malloc(sizeof *ax->values);
+    ax->values[0] = v;
+    ax->points = calloc(1, sizeof *ax->points);
+    ss_training_set(&ax->points[0].training, k, v);
+    ax->points[0].training_mask = ax->training_mask = 1u << k;
+    ax->labels = malloc(sizeof *ax->labels);
+    ax->labels[0] = malloc(32);
+    snprintf(ax->labels[0], 32, "%.6g", v);
+}
+
 /* An empty sweep has no runs; a hand-built sweep (not checked by ss_sweep_parse) whose
    cell ids are too long fails cleanly; dataset overrides apply to a hand-built sweep. */
 static void test_edges(void)
@@ -197,15 +220,8 @@ static void test_edges(void)
     free(runs);
 
     /* 8 axes "__validation_fraction=1.23456e-300": 280 characters */
-    for (int a = 1; a < SS_MAX_AXES; a++) {
-        sw.axes[a].key = SS_KEY_VALIDATION_FRACTION;
-        sw.axes[a].n = 1;
-        sw.axes[a].values = malloc(sizeof *sw.axes[a].values);
-    }
-    for (int a = 0; a < SS_MAX_AXES; a++) {
-        sw.axes[a].key = SS_KEY_VALIDATION_FRACTION;
-        sw.axes[a].values[0] = 1.23456e-300;
-    }
+    for (int a = 0; a < SS_MAX_AXES; a++)
+        hand_axis(&sw.axes[a], SS_KEY_VALIDATION_FRACTION, 1.23456e-300);
     sw.n_axes = SS_MAX_AXES;
     runs = (ss_run_t *)&sw;
     rc = ss_grid_expand(&sw, &runs, &n, &cells, &err);

@@ -30,7 +30,7 @@ typedef struct {
 static ss_model_t case_model(const net_case_t *c)
 {
     ss_model_t m;
-    memset(&m, 0, sizeof m);
+    ss_model_defaults(&m);
     m.n_hidden = c->n_hidden;
     for (int l = 0; l < c->n_hidden; l++) {
         m.hidden[l] = c->hidden[l];

@@ -85,11 +85,12 @@ hid_t ss_h5w_group(ss_h5w_t *w, hid_t loc, const char *name, const char *path, i
 /* 1 if `name` is usable as one HDF5 link name. */
 int ss_h5_valid_link_name(const char *name);
 
-/* Attributes; each returns 0 or -1 (recorded in w). */
+/* Attributes; each returns 0 or -1 (recorded in w). The vectors may have 0 elements. */
 int ss_h5w_attr_str(ss_h5w_t *w, hid_t loc, const char *name, const char *v);
 int ss_h5w_attr_i64(ss_h5w_t *w, hid_t loc, const char *name, int64_t v);
 int ss_h5w_attr_f64(ss_h5w_t *w, hid_t loc, const char *name, double v);
 int ss_h5w_attr_i64v(ss_h5w_t *w, hid_t loc, const char *name, const int64_t *v, int n);
+int ss_h5w_attr_f64v(ss_h5w_t *w, hid_t loc, const char *name, const double *v, int n);
 
 /* Contiguous datasets; `v` may be NULL only when the dataset is empty. */
 int ss_h5w_f64(ss_h5w_t *w, hid_t loc, const char *name, const double *v, int n);

@@ -1,10 +1,11 @@
 /*
- * net.h - the spectral network: layout, forward, backward, L2, Adam (DESIGN section 1).
+ * net.h - the spectral network: layout, forward, backward, L2, Adam and AdaMax (DESIGN
+ * section 1).
  *
  * All trainable parameters live in ONE contiguous float32 buffer `params`; gradients in
- * `grads` and the Adam moments in `adam_m`/`adam_v` mirror it exactly, so data-parallel
- * training is one allreduce over `grads` and a checkpoint is one copy. A layer is a set
- * of offsets into that buffer.
+ * `grads` and the optimizer's moments in `adam_m`/`adam_v` mirror it exactly, so
+ * data-parallel training is one allreduce over `grads` and a checkpoint is one copy. A
+ * layer is a set of offsets into that buffer.
  *
  * Layer l maps n_in -> n_out.  Spectral layer: w_ij = psi_ij * (lambda_in_i - lambda_out_j);
  * dense layer: w_ij = W_ij.  Z = A W + b, then the activation (hidden layers), softmax
@@ -13,8 +14,18 @@
  * dropout follow the first hidden layer's activation, in that order.
  *
  * Frozen parameters (lambda_out unless train_lambda_out; psi of every spectral layer when
- * train_eigenvectors is 0) keep a zero gradient and are skipped by Adam: their entries
- * of grads are zero from creation and never written (a reduction keeps them zero).
+ * train_eigenvectors is 0) keep a zero gradient and are skipped by the optimizer: their
+ * entries of grads are zero from creation and never written (a reduction keeps them
+ * zero). A dense layer with trainable_weights match_eigenvalues trains a random subset of
+ * its weights only, n_in + n_out of them (the eigenvalue count of the same layer made
+ * spectral; all when that is not fewer), chosen from the run seed alone (stream
+ * SS_STREAM_SUBSET, layers in order): `wmask` holds 1 for a trainable and 0 for a frozen
+ * entry; a frozen weight's gradient is 0 (after the L2 term too) and the optimizer moves
+ * it by exactly nothing, so it keeps its initial value.
+ *
+ * Optimizers (training.optimizer): Adam as Keras (lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),
+ * p -= lr_t m / (sqrt(v) + eps)) and AdaMax as Keras (m = b1 m + (1 - b1) g,
+ * u = max(b2 u, |g|), p -= lr / (1 - b1^t) m / (u + eps)); adam_v holds u for AdaMax.
  */
 #ifndef SPECSWEEP_NET_H
 #define SPECSWEEP_NET_H
@@ -53,9 +64,15 @@ typedef struct {
 
     size_t n_params;
     float *params, *grads;             /* n_params each, 64-byte aligned */
-    float *adam_m, *adam_v;
-    long adam_t;
-    double lr, beta1, beta2, eps;
+    float *adam_m, *adam_v;            /* the optimizer's moments (AdaMax: m and u) */
+    long adam_t;                       /* optimizer steps taken */
+    ss_optimizer_t optimizer;
+    double lr, beta1, beta2, eps;      /* the optimizer's (adam_* or adamax_* keys) */
+    float *wmask;                      /* n_params: 1 trainable, 0 frozen, for the weights
+                                          of dense layers with a trainable subset; NULL
+                                          when every layer trains all its weights */
+    size_t n_trainable;                /* parameters the optimizer moves (segments, less
+                                          the frozen entries of wmask) */
     double reg_eigenvalues, reg_eigenvectors;
     int train_eigenvectors, train_lambda_out;
 
@@ -78,13 +95,19 @@ typedef struct {
 /*
  * Build a network for n_inputs -> model hidden layers -> n_outputs (n_classes, or 1 for
  * regression) with workspace for batches up to max_batch samples. Parameters are
- * initialised from `seed` (Glorot-uniform psi/W, lambda_in = 1, lambda_out = 0, bias 0,
- * batch-norm gamma 1 beta 0). Returns 0, or -1 with err set.
+ * initialised from `seed` as model->init says (default: Glorot-uniform psi/W,
+ * lambda_in = 1, lambda_out = 0; always bias 0, batch-norm gamma 1 beta 0). Returns 0,
+ * or -1 with err set.
  *
  * params layout: for each layer [psi or W][lambda_in][lambda_out][bias] (the lambdas of
  * spectral layers only), then batch-norm gamma, beta. Initialisation draws from
  * ss_rng_t (seed, SS_STREAM_INIT): psi/W of layer 0, 1, ... in row-major order, each
- * limit * (2u - 1) with limit = sqrt(6 / (n_in + n_out)).
+ * limit * (2u - 1) with limit = sqrt(6 / (n_in + n_out)) (Glorot), or init.eigenvectors
+ * (psi) / init.weights (W) when those are > 0. Eigenvalues drawn from a range
+ * (init.lambda_in or lambda_out with lo < hi) come from (seed, SS_STREAM_INIT_LAMBDA):
+ * per spectral layer lambda_in then lambda_out, each lo + (hi - lo) u; a range with
+ * lo == hi is that constant, no draw. The trainable subset (see above) comes from
+ * (seed, SS_STREAM_SUBSET). None of this depends on max_batch or sparse inputs.
  * Errors (SS_EXIT_INPUT): sizes or max_batch < 1, classification with < 2 classes,
  * regression with != 1 output, more than SS_MAX_LAYERS hidden layers, an unknown
  * activation or spectral mode, dropout outside [0, 1), batch-norm/dropout without a
@@ -157,14 +180,15 @@ double ss_net_add_l2(ss_net_t *net);
 /* The penalty value alone. */
 double ss_net_l2(const ss_net_t *net);
 
-/* One Adam step (Keras formulation) on the trainable segments, from grads. */
+/* One optimizer step (Adam or AdaMax, Keras formulation) on the trainable segments, from
+   grads. */
 void ss_net_adam_step(ss_net_t *net);
 
 /*
  * One optimizer step restricted to the parameters params[lo, hi): adds the first layer's
- * L2 gradient to their gradients and applies Adam to the trainable ones among them, in
- * one pass (grads itself is not written). Counts as one Adam step (adam_t + 1) whatever
- * the range. Returns the part of the L2 penalty (ss_net_l2) that comes from params[lo,
+ * L2 gradient to their gradients and applies the optimizer to the trainable ones among
+ * them, in one pass (grads itself is not written). Counts as one step (adam_t + 1)
+ * whatever the range. Returns the part of the L2 penalty (ss_net_l2) that comes from params[lo,
  * hi), taken before the update. ss_net_update(net, 0, n_params) gives the same bits as
  * ss_net_add_l2 followed by ss_net_adam_step; cutting [0, n_params) into ranges stepped
  * by different ranks of a group, each holding the complete gradient of its own range,
@@ -183,6 +207,17 @@ double ss_net_update(ss_net_t *net, size_t lo, size_t hi);
  */
 void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
                      const unsigned char *input_mask, double *loss_sum, double *correct);
+
+/*
+ * Inference mode over n samples of x (n, n_inputs) in chunks of max_batch: the output
+ * layer's values into out (n, n_outputs): the logits (classification) or the predictions
+ * (regression). Uses the workspace like ss_net_evaluate.
+ */
+void ss_net_predict(ss_net_t *net, const float *x, int n, float *out);
+
+/* Layer l's effective weights w (n_in x n_out, row-major) into w: psi_ij * (lambda_in_i -
+   lambda_out_j) for a spectral layer, W for a dense one, in double. */
+void ss_net_layer_weights(const ss_net_t *net, int l, double *w);
 
 /* First-layer relevance_i = lambda_in_i * ||psi_i,:|| (spectral first layer; for a dense
    first layer ||W_i,:|| with lambda_in = 1). Either output may be NULL. */

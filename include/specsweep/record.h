@@ -59,8 +59,10 @@ void ss_record_encode_result(ss_payload_t *b, const ss_result_t *r);
  * left zeroed); -2 if it was written by a newer specsweep (SS_EXIT_INPUT). The caller
  * frees what a successful decode filled in (ss_result_free, ss_dataset_info_free,
  * free(h->yaml_text)).
- * decode_result: *absent (may be NULL) gets a bit (1u << index in ss_result_fields) for
- * every SS_FIELD_OPTIONAL field the payload lacks; those keep their zero value.
+ * decode_result: r->absent and *absent (may be NULL) get a bit (1u << index in
+ * ss_result_fields) for every SS_FIELD_OPTIONAL field the payload lacks; those keep
+ * their zero value. Training keys the payload lacks (not in use when it was written:
+ * ss_training_key_in_use) keep their defaults.
  */
 int ss_record_decode_header(const unsigned char *p, size_t len, ss_log_header_t *h,
                             ss_error_t *err);
@@ -73,7 +75,8 @@ int ss_record_decode_result(const unsigned char *p, size_t len, ss_result_t *r,
    *buf). Returns -1 (and *buf NULL) if !ss_result_check(r). */
 int ss_record_pack_result(const ss_result_t *r, unsigned char **buf, size_t *len);
 /* The inverse: 0, or -1 (SS_EXIT_RUNTIME, "corrupt result payload: ...") with *r zeroed.
-   A missing task is an error here: messages always carry it. */
+   A missing task is an error here: messages always carry it; other optional fields may
+   be absent (r->absent). */
 int ss_record_unpack_result(const unsigned char *buf, size_t len, ss_result_t *r,
                             ss_error_t *err);
 

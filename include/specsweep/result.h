@@ -28,6 +28,9 @@ int ss_task_lookup(const char *name);
 
 /* Everything a finished run produces. Arrays are malloc'd and owned by the result. */
 typedef struct {
+    unsigned absent;           /* bit k: field k of ss_result_fields (an SS_FIELD_OPTIONAL
+                                  one) was not computed for this run; it is then neither
+                                  recorded nor written to /runs, and reads back absent */
     char run_id[192];
     char dataset[SS_NAME_MAX];
     ss_task_t task;            /* of its dataset: names the metrics below */
@@ -48,6 +51,18 @@ typedef struct {
     int n_topk;
     int64_t *topk;             /* k values that fit the inputs */
     double *topk_accuracy, *randomk_accuracy;   /* n_topk (MAE for regression) */
+    int n_trainable;           /* parameters the optimizer moved (ss_net_t.n_trainable) */
+    /* telescopic retraction (model.retract): the compact network's test metrics, its
+       layer widths (inputs first, outputs last), and the histogram of its first layer's
+       weights (the equivalent direct-space weights of the inputs) */
+    double retracted_test_accuracy;  /* NaN for regression */
+    double retracted_test_loss;      /* cross-entropy, or MAE for regression */
+    int n_retracted_shape;
+    int64_t *retracted_shape;
+    int n_histogram;
+    int64_t *weights_histogram;      /* n_histogram = model.histogram_bins counts */
+    int n_histogram_edges;
+    double *weights_histogram_edges; /* n_histogram + 1 edges over [-range, range] */
 } ss_result_t;
 
 /* ---- the field table ------------------------------------------------------------------ */
@@ -66,8 +81,10 @@ typedef enum {
 } ss_field_kind_t;
 
 enum {
-    SS_FIELD_OPTIONAL = 1u << 0,  /* may be absent from a record (written by an older
-                                     specsweep); the reader then fills it in */
+    SS_FIELD_OPTIONAL = 1u << 0,  /* may be absent from a result (ss_result_t.absent): not
+                                     computed for the run, or a record written by an older
+                                     specsweep, whose reader then fills it in or leaves it
+                                     absent (the entry says which) */
     SS_FIELD_NOT_IN_H5 = 1u << 1  /* not an attribute or dataset of /runs/<run_id> (the
                                      run id is the group's name) */
 };
@@ -90,6 +107,13 @@ extern const int ss_result_n_fields;
 
 /* The name of field f in /runs/<run_id> for a result of this task. */
 const char *ss_result_field_h5_name(const ss_result_field_t *f, ss_task_t task);
+
+/* The bit in ss_result_t.absent of the field whose member is at byte `offset` of
+   ss_result_t (SS_RESULT_BIT(member)), or 0 if no field is there. */
+unsigned ss_result_field_bit(size_t offset);
+#define SS_RESULT_BIT(member) ss_result_field_bit(offsetof(ss_result_t, member))
+/* 1 if field k of the table is absent from r (only optional fields can be). */
+int ss_result_field_absent(const ss_result_t *r, int k);
 
 /* ---- whole results ---------------------------------------------------------------------- */
 

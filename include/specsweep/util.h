@@ -81,7 +81,9 @@ enum {
     SS_STREAM_INIT = 3,     /* parameter initialisation (seeded by run seed) */
     SS_STREAM_SHUFFLE = 4,  /* minibatch order */
     SS_STREAM_DROPOUT = 5,  /* dropout masks (+ group rank) */
-    SS_STREAM_RANDOMK = 6   /* random-k baseline input choice */
+    SS_STREAM_RANDOMK = 6,  /* random-k baseline input choice */
+    SS_STREAM_INIT_LAMBDA = 16, /* eigenvalues drawn from a range (init.lambda_in/out) */
+    SS_STREAM_SUBSET = 17   /* the trainable subset of dense weights (run seed) */
 };
 
 /* 64-bit FNV-1a of a string: used to mix names into seeds. */
