@@ -1232,3 +1232,116 @@ void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in)
         if (lambda_in) lambda_in[i] = lam;
     }
 }
+
+/* ---- attribution support: inference outputs, input gradients, effective weights ----- */
+
+/*
+ * These passes serve the post-hoc relevance methods (attrib.c). They run in inference
+ * mode and always on the dense first-layer path: their inputs (noisy copies, points on
+ * a path to a baseline, mixtures with a background) are not sparse, and the sparse
+ * workspace is sized for the training data. The sparse layer is detached for the call
+ * and restored afterwards; the next training step rebuilds its weights anyway.
+ */
+
+/* d (B, n) *= act'(z) from the kept output a (B, n): act_backward without a bias
+   gradient (these passes write nothing into grads). */
+static void act_derivative(float *d, const float *a, int B, int n, ss_act_t act)
+{
+    for (size_t k = 0, total = (size_t)B * n; k < total; k++) {
+        switch (act) {
+        case SS_ACT_TANH: d[k] *= 1.0f - a[k] * a[k]; break;
+        case SS_ACT_RELU: d[k] = a[k] > 0.0f ? d[k] : 0.0f; break;
+        case SS_ACT_SIGMOID: d[k] *= a[k] * (1.0f - a[k]); break;
+        case SS_ACT_LINEAR: break;
+        }
+    }
+}
+
+void ss_net_predict(ss_net_t *net, const float *x, int n, float *out)
+{
+    net_work_t *w = net->work;
+    sparse_work_t *sp = w->sp;
+    int no = net->n_outputs;
+    w->sp = NULL;
+    weights_build(net);
+    for (int start = 0; start < n; start += net->max_batch) {
+        int B = n - start < net->max_batch ? n - start : net->max_batch;
+        forward(net, x + (size_t)start * net->n_inputs, B, 0, B, NULL, NULL);
+        memcpy(out + (size_t)start * no, w->out[net->n_layers - 1],
+               (size_t)B * no * sizeof(float));
+    }
+    w->sp = sp;
+}
+
+void ss_net_input_gradient(ss_net_t *net, const float *x, int b, const int *which,
+                           float *out, float *dx)
+{
+    net_work_t *w = net->work;
+    if (b < 0 || b > net->max_batch)
+        ss_fatal(SS_EXIT_RUNTIME, "ss_net_input_gradient: batch of %d samples, capacity %d",
+                 b, net->max_batch);
+    int no = net->n_outputs, last = net->n_layers - 1;
+    for (int r = 0; r < b; r++)
+        if (which[r] < 0 || which[r] >= no)
+            ss_fatal(SS_EXIT_RUNTIME, "ss_net_input_gradient: output %d of %d", which[r], no);
+    if (b == 0)
+        return;
+    sparse_work_t *sp = w->sp;
+    w->sp = NULL;
+    weights_build(net);
+    forward(net, x, b, 0, b, NULL, NULL);
+    const float *z = w->out[last];
+    float *d = w->d0, *dprev = w->d1;    /* (b, width): d out / d (layer output) */
+    memset(d, 0, (size_t)b * no * sizeof(float));
+    for (int r = 0; r < b; r++) {
+        out[r] = z[(size_t)r * no + which[r]];
+        d[(size_t)r * no + which[r]] = 1.0f;
+    }
+    for (int l = last; l >= 1; l--) {
+        const ss_layer_t *L = &net->layer[l];
+        gemm(0, 1, b, L->n_in, L->n_out, d, layer_weights(net, l), dprev);
+        if (l == 1 && net->batchnorm) {  /* post0 = h scale + shift; the forward pass left
+                                            scale in bn_invstd */
+            for (int r = 0; r < b; r++)
+                for (int j = 0; j < L->n_in; j++)
+                    dprev[(size_t)r * L->n_in + j] *= w->bn_invstd[j];
+        }
+        act_derivative(dprev, w->out[l - 1], b, L->n_in, net->layer[l - 1].act);
+        float *t = d;
+        d = dprev;
+        dprev = t;
+    }
+    const ss_layer_t *L0 = &net->layer[0];
+    gemm(0, 1, b, L0->n_in, L0->n_out, d, layer_weights(net, 0), dx);
+    w->sp = sp;
+}
+
+void ss_net_layer_weights(const ss_net_t *net, int l, float *w)
+{
+    const ss_layer_t *L = &net->layer[l];
+    const float *wp = net->params + L->off_w;
+    if (!L->spectral) {
+        memcpy(w, wp, (size_t)L->n_in * L->n_out * sizeof(float));
+        return;
+    }
+    const float *lin = net->params + L->off_lin, *lout = net->params + L->off_lout;
+    for (int i = 0; i < L->n_in; i++)   /* the expression of weights_build */
+        for (int j = 0; j < L->n_out; j++)
+            w[(size_t)i * L->n_out + j] = wp[(size_t)i * L->n_out + j] * (lin[i] - lout[j]);
+}
+
+void ss_net_bn_affine(const ss_net_t *net, float *scale, float *shift)
+{
+    int n = net->layer[0].n_out;
+    for (int j = 0; j < n; j++) {
+        if (!net->batchnorm) {
+            scale[j] = 1.0f;
+            shift[j] = 0.0f;
+            continue;
+        }
+        const float *gamma = net->params + net->off_bn_gamma;
+        const float *beta = net->params + net->off_bn_beta;
+        scale[j] = gamma[j] / sqrtf(net->bn_var[j] + BN_EPS); /* postfirst_forward_infer */
+        shift[j] = beta[j] - net->bn_mean[j] * scale[j];
+    }
+}
