@@ -15,8 +15,9 @@
  * coalition sizes in the order 1, M - 1, 2, M - 2, ... are enumerated while the budget
  * covers them in proportion to their kernel mass; the rest of the budget is drawn at
  * random (size from the remaining kernel mass, then a uniform subset of that size, and
- * its complement), the drawn coalitions sharing the remaining mass equally. The draws
- * come from the sample's own random numbers (keyed by its id).
+ * its complement), the drawn coalitions sharing the remaining mass in proportion to how
+ * often each was drawn (a repeated draw adds weight, not an evaluation). The draws come
+ * from the sample's own random numbers (keyed by its id).
  *
  * A z z^T costs |z|^2; a coalition and its complement contribute the same matrix up to
  * rank-one terms (z z^T = 1 1^T - 1 t^T - t 1^T + t t^T with t = 1 - z), so each
@@ -170,7 +171,28 @@ typedef struct {
     int S, cap, M;
     unsigned char *z;     /* (cap, M): 1 = the sample's value */
     double *w;            /* (cap) */
+    int *slot;            /* (nslot) open-addressing set of drawn coalitions: index or -1 */
+    int nslot;            /* power of two >= 2 cap */
 } design_t;
+
+static void design_init(design_t *d, int cap, int M)
+{
+    d->S = 0;
+    d->cap = cap;
+    d->M = M;
+    d->z = ss_malloc((size_t)cap * M + 1);
+    d->w = ss_malloc((size_t)(cap ? cap : 1) * sizeof(double));
+    for (d->nslot = 16; d->nslot < 2 * cap; d->nslot <<= 1)
+        ;
+    d->slot = ss_malloc((size_t)d->nslot * sizeof *d->slot);
+}
+
+static void design_free(design_t *d)
+{
+    free(d->z);
+    free(d->w);
+    free(d->slot);
+}
 
 static void design_add(design_t *d, const unsigned char *z, double w, int complement)
 {
@@ -178,6 +200,20 @@ static void design_add(design_t *d, const unsigned char *z, double w, int comple
     for (int i = 0; i < d->M; i++)
         dst[i] = complement ? !z[i] : z[i];
     d->w[d->S++] = w;
+}
+
+/* The slot of coalition z among the drawn ones: its index there, or the empty slot
+   (-1) where it goes. */
+static int *design_find(design_t *d, const unsigned char *z)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;          /* FNV-1a of the mask */
+    for (int i = 0; i < d->M; i++)
+        h = (h ^ z[i]) * 0x100000001b3ULL;
+    for (size_t k = (size_t)(h & (uint64_t)(d->nslot - 1));; k = (k + 1) & (size_t)(d->nslot - 1)) {
+        int *e = &d->slot[k];
+        if (*e < 0 || !memcmp(d->z + (size_t)*e * d->M, z, (size_t)d->M))
+            return e;
+    }
 }
 
 static double binom(int n, int k)
@@ -255,9 +291,13 @@ static void design_build(design_t *d, int budget, ss_rng_t *rng)
             mass += wv[s];
         }
         int fixed = d->S;
+        for (int i = 0; i < d->nslot; i++)
+            d->slot[i] = -1;
         for (int i = 0; i < M; i++)
             comb[i] = i;
-        while (left > 0) {
+        /* As SHAP: a coalition drawn again adds weight instead of spending budget (and its
+           complement's), at most 4 draws per coalition of budget. */
+        for (int64_t draws = 4 * (int64_t)left; left > 0 && draws > 0; draws--) {
             double u = ss_rng_uniform(rng) * rem_tot, acc = 0.0;
             int s = nsz;
             for (int t = nfull + 1; t <= nsz; t++) {
@@ -273,15 +313,26 @@ static void design_build(design_t *d, int budget, ss_rng_t *rng)
             memset(z, 0, (size_t)M);
             for (int i = 0; i < s; i++)
                 z[comb[i]] = 1;
+            int *e = design_find(d, z), paired = s <= npaired;
+            if (*e >= 0) {                           /* seen: its weight (and its pair's) */
+                d->w[*e] += 1.0;
+                if (paired && *e + 1 < d->S)
+                    d->w[*e + 1] += 1.0;
+                continue;
+            }
+            *e = d->S;
             design_add(d, z, 1.0, 0);
             left--;
-            if (s <= npaired && left > 0) {
+            if (paired && left > 0) {
                 design_add(d, z, 1.0, 1);
                 left--;
             }
         }
+        double drawn = 0.0;
         for (int k = fixed; k < d->S; k++)
-            d->w[k] = mass / (d->S - fixed);
+            drawn += d->w[k];
+        for (int k = fixed; k < d->S; k++)     /* the drawn share the remaining mass */
+            d->w[k] *= mass / drawn;
     }
     free(comb);
     free(wv);
@@ -432,7 +483,8 @@ void ss_attrib_kernel_shap(ss_attrib_t *a, int first, int count, double *attr,
         for (int c = 0; c < no; c++)
             v0[c] += a->bg_w[b] * fb[(size_t)b * no + c];
 
-    design_t d = {0, cap, M, ss_malloc((size_t)cap * M + 1), ss_malloc((size_t)cap * sizeof(double))};
+    design_t d;
+    design_init(&d, cap, M);
     int per_block = SHAP_BLOCK_ROWS / nb > 0 ? SHAP_BLOCK_ROWS / nb : 1;
     float *rows = ss_fbuf_get(&a->rows, (size_t)per_block * nb * M);
     float *outs = ss_fbuf_get(&a->outs, (size_t)per_block * nb * no + no);
@@ -483,8 +535,7 @@ void ss_attrib_kernel_shap(ss_attrib_t *a, int first, int count, double *attr,
     }
     free(fb);
     free(v0);
-    free(d.z);
-    free(d.w);
+    design_free(&d);
     free(y);
     free(A);
     free(A0);
