@@ -116,12 +116,8 @@ int main(int argc, char **argv)
     }
 
     dump_t d;
-    if (dump_open(&d, argv[1]) != 0) {
-        perror(argv[1]);
+    if (dump_start(&d, argv[1], &net) != 0)
         return 1;
-    }
-    rec_params(&d, &net, net.params, "");
-    rec_bn_stats(&d, &net, "");
     rec_f32(&d, "x_train", x_train, (uint64_t)n_train, (uint64_t)M);
     rec_f32(&d, "x", x, (uint64_t)n, (uint64_t)M);
     rec_f32(&d, "y", y, (uint64_t)n, 0);

@@ -107,6 +107,19 @@ static int dump_open(dump_t *d, const char *path)
     return 0;
 }
 
+/* dump_open, then the parameters of net and its batch-norm statistics (see net_dump.c
+   for the names); -1 (with perror) when the file cannot be created. */
+static int dump_start(dump_t *d, const char *path, const ss_net_t *net)
+{
+    if (dump_open(d, path) != 0) {
+        perror(path);
+        return -1;
+    }
+    rec_params(d, net, net->params, "");
+    rec_bn_stats(d, net, "");
+    return 0;
+}
+
 /* Patch the record count and close; 0 when every write succeeded. */
 static int dump_close(dump_t *d)
 {

@@ -79,13 +79,8 @@ int main(int argc, char **argv)
                                               : (float)(2.0 + 0.5 * ss_rng_normal(&rng));
 
     dump_t d;
-    if (dump_open(&d, argv[1]) != 0) {
-        perror(argv[1]);
+    if (dump_start(&d, argv[1], &net) != 0)
         return 1;
-    }
-
-    rec_params(&d, &net, net.params, "");
-    rec_bn_stats(&d, &net, "");
     rec_f32(&d, "x", x, (uint64_t)batch, (uint64_t)inputs);
     rec_f32(&d, "y", y, (uint64_t)batch, 0);
 

@@ -279,6 +279,43 @@ static void test_ig_completeness(void)
  * with the epsilon rule and with z^B at the input. DeepLIFT: sum = f(x) - f(x0)
  * (relative 1e-9) for both baselines.
  */
+/* Method m on the n samples of D in a fresh context with the default settings, changed
+   by `set` (may be NULL) with argument v. */
+static void explain_all(ss_net_t *net, const data_t *D, ss_attrib_method_t m,
+                        void (*set)(ss_attrib_settings_t *, int), int v, double *attr,
+                        double *check)
+{
+    ss_attrib_settings_t s;
+    ss_attrib_defaults(&s);
+    if (set)
+        set(&s, v);
+    ss_attrib_t *a = context(net, &s, D);
+    ss_error_t err = {0};
+    CHECK(a && ss_attrib_explain(a, m, 0, D->n, attr, check, &err) == 0, "%s: %s",
+          ss_attrib_method_name(m), err.msg);
+    ss_attrib_destroy(&a);
+}
+
+static void set_zb(ss_attrib_settings_t *s, int v) { s->lrp_zb = v; }
+
+static void set_deeplift_mean(ss_attrib_settings_t *s, int v)
+{
+    s->deeplift_baseline = v ? SS_ATTRIB_BASELINE_MEAN : SS_ATTRIB_BASELINE_ZERO;
+}
+
+/* max over samples of |check[k0] + check[k2] - check[1]| / (|each term| + sum |attr|). */
+static double worst_residual(const double *attr, const double *check, int n, int M, int k2)
+{
+    double worst = 0.0;
+    for (int r = 0; r < n; r++) {
+        const double *c = check + r * 3;
+        double mag = fabs(c[0]) + fabs(c[1]) + (k2 ? fabs(c[2]) : 0.0);
+        for (int j = 0; j < M; j++) mag += fabs(attr[r * M + j]);
+        worst = fmax(worst, fabs(c[0] + (k2 ? c[2] : 0.0) - c[1]) / mag);
+    }
+    return worst;
+}
+
 static void test_conservation(void)
 {
     const net_spec_t *cases[4] = {&SPECTRAL_TANH, &DENSE_TANH, &SPECTRAL_RELU, &FIRST_REG};
@@ -290,43 +327,26 @@ static void test_conservation(void)
         int M = cases[k]->n_in;
         double attr[20 * 8], check[20 * 3];
         for (int zb = 0; zb < 2; zb++) {
-            ss_attrib_settings_t s;
-            ss_attrib_defaults(&s);
-            s.lrp_zb = zb;
-            ss_attrib_t *a = context(&net, &s, &D);
-            ss_error_t err = {0};
-            CHECK(ss_attrib_explain(a, SS_ATTRIB_LRP_EPSILON, 0, 20, attr, check, &err) == 0, "%s", err.msg);
-            double worst = 0.0, absorbed = 0.0, fsum = 0.0;
+            explain_all(&net, &D, SS_ATTRIB_LRP_EPSILON, set_zb, zb, attr, check);
+            double absorbed = 0.0, fsum = 0.0;
             for (int r = 0; r < 20; r++) {
-                double sum = 0.0, mag = fabs(check[r * 3 + 1]) + fabs(check[r * 3 + 2]);
-                for (int j = 0; j < M; j++) { sum += attr[r * M + j]; mag += fabs(attr[r * M + j]); }
+                double sum = 0.0;
+                for (int j = 0; j < M; j++) sum += attr[r * M + j];
                 CHECK(sum == check[r * 3], "check[0] is the sum");
-                worst = fmax(worst, fabs(sum + check[r * 3 + 2] - check[r * 3 + 1]) / mag);
                 absorbed += fabs(check[r * 3 + 2]);
                 fsum += fabs(check[r * 3 + 1]);
             }
+            double worst = worst_residual(attr, check, 20, M, 1);
             CHECK(worst < 1e-9, "case %d zb %d: LRP conservation %.3e", k, zb, worst);
             printf("LRP conservation, case %d, %s input rule: worst %.1e; mean |absorbed| / mean "
                    "|f(x)| %.2f\n", k, zb ? "z^B" : "epsilon", worst, absorbed / fsum);
-            ss_attrib_destroy(&a);
         }
         for (int b = 0; b < 2; b++) {
-            ss_attrib_settings_t s;
-            ss_attrib_defaults(&s);
-            s.deeplift_baseline = b ? SS_ATTRIB_BASELINE_MEAN : SS_ATTRIB_BASELINE_ZERO;
-            ss_attrib_t *a = context(&net, &s, &D);
-            ss_error_t err = {0};
-            CHECK(ss_attrib_explain(a, SS_ATTRIB_DEEPLIFT, 0, 20, attr, check, &err) == 0, "%s", err.msg);
-            double worst = 0.0;
-            for (int r = 0; r < 20; r++) {
-                double mag = fabs(check[r * 3 + 1]);
-                for (int j = 0; j < M; j++) mag += fabs(attr[r * M + j]);
-                worst = fmax(worst, fabs(check[r * 3] - check[r * 3 + 1]) / mag);
-            }
+            explain_all(&net, &D, SS_ATTRIB_DEEPLIFT, set_deeplift_mean, b, attr, check);
+            double worst = worst_residual(attr, check, 20, M, 0);
             CHECK(worst < 1e-9, "case %d: DeepLIFT summation to delta %.3e", k, worst);
             printf("DeepLIFT summation to delta, case %d, %s baseline: worst %.1e\n", k,
                    b ? "mean" : "zero", worst);
-            ss_attrib_destroy(&a);
         }
         /* zero every bias and the batch-norm shift: nothing left to absorb but epsilon */
         for (int l = 0; l < net.n_layers; l++)
@@ -337,17 +357,11 @@ static void test_conservation(void)
                 net.bn_mean[j] = 0.0f;
             }
         for (int zb = 0; zb < 2; zb++) {
-            ss_attrib_settings_t s;
-            ss_attrib_defaults(&s);
-            s.lrp_zb = zb;
-            ss_attrib_t *a = context(&net, &s, &D);
-            ss_error_t err = {0};
-            ss_attrib_explain(a, SS_ATTRIB_LRP_EPSILON, 0, 20, attr, check, &err);
+            explain_all(&net, &D, SS_ATTRIB_LRP_EPSILON, set_zb, zb, attr, check);
             double worst = 0.0;
             for (int r = 0; r < 20; r++)
                 worst = fmax(worst, fabs(check[r * 3] - check[r * 3 + 1]) / fabs(check[r * 3 + 1]));
             CHECK(worst < 1e-6, "case %d zb %d: bias-free LRP sums to f(x): %.3e", k, zb, worst);
-            ss_attrib_destroy(&a);
         }
         data_free(&D);
         ss_net_destroy(&net);

@@ -28,7 +28,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_reference import BN_EPS, Net, load_dump  # noqa: E402
+from test_reference import (BN_EPS, Net, Report, activation, activation_grad,  # noqa: E402
+                            load_dump)
 
 try:
     import torch
@@ -204,27 +205,6 @@ class Model:
         return W, b
 
 
-def act_np(name, z):
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-z))
-    return z
-
-
-def act_grad_np(name, z):
-    if name == "tanh":
-        return 1.0 - np.tanh(z) ** 2
-    if name == "relu":
-        return (z > 0).astype(np.float64)
-    if name == "sigmoid":
-        s = 1.0 / (1.0 + np.exp(-z))
-        return s * (1.0 - s)
-    return np.ones_like(z)
-
-
 # ---- the methods, from their definitions -------------------------------------------------------
 
 def gl_nodes(n):
@@ -320,7 +300,7 @@ def reference(cfg, D):
             for l in range(L):
                 zs.append(acts[-1] @ W[l] + b[l])
                 if l + 1 < L:
-                    acts.append(act_np(model.acts[l], zs[-1]))
+                    acts.append(activation(model.acts[l], zs[-1]))
             Rl = np.zeros(W[-1].shape[1])
             Rl[target[i]] = zs[-1][target[i]]
             for l in reversed(range(L)):
@@ -348,7 +328,7 @@ def reference(cfg, D):
             for l in range(L):
                 zs.append(a @ W[l] + b[l])
                 zs0.append(a0 @ W[l] + b[l])
-                a, a0 = act_np(model.acts[l], zs[-1]), act_np(model.acts[l], zs0[-1])
+                a, a0 = activation(model.acts[l], zs[-1]), activation(model.acts[l], zs0[-1])
             m = np.zeros(W[-1].shape[1])
             m[target[i]] = 1.0
             for l in reversed(range(L)):
@@ -359,8 +339,8 @@ def reference(cfg, D):
                 dz = z - z0
                 act = model.acts[l - 1]
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    slope = np.where(np.abs(dz) < 1e-10, act_grad_np(act, z),
-                                     (act_np(act, z) - act_np(act, z0)) / dz)
+                    slope = np.where(np.abs(dz) < 1e-10, activation_grad(act, z),
+                                     (activation(act, z) - activation(act, z0)) / dz)
                 m = m * slope
             attr[i] = (x[i] - x0) * m
         R[name] = (attr, checks(attr, fx_double(W, b, model.acts, x, target) - f0))
@@ -424,32 +404,22 @@ def fx_double(W, b, acts, x, target):
     a = x
     for l in range(len(W)):
         z = a @ W[l] + b[l]
-        a = act_np(acts[l], z)
+        a = activation(acts[l], z)
     return z[np.arange(len(target)), target]
 
 
 # ---- comparison --------------------------------------------------------------------------------
 
-class Report:
-    def __init__(self):
-        self.failures = 0
-        self.passed = 0
-        self.worst = {}
+class MethodReport(Report):
+    """test_reference's comparison, with the worst difference kept per method."""
 
-    def compare(self, label, method, c, ref):
-        c, ref = np.asarray(c, np.float64), np.asarray(ref, np.float64)
-        if c.shape != ref.shape:
-            print(f"  FAIL {label}: shape {c.shape} vs reference {ref.shape}")
-            self.failures += 1
-            return
-        diff = float(np.max(np.abs(c - ref)))
-        scale = float(np.max(np.abs(ref)))
-        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else np.inf)
-        ok = rel <= TOL
-        self.worst[method] = max(self.worst.get(method, 0.0), rel)
-        print(f"  {'ok  ' if ok else 'FAIL'} {label:<34} maxdiff {diff:.3e}  rel {rel:.3e}")
-        self.passed += ok
-        self.failures += not ok
+    def __init__(self):
+        super().__init__(tol=TOL, width=34)
+        self.by_method = {}
+
+    def compare_method(self, label, method, c, ref):
+        rel = self.compare(label, c, ref)
+        self.by_method[method] = max(self.by_method.get(method, 0.0), rel)
 
 
 def run_case(exe, title, cfg, tmp, report):
@@ -463,8 +433,8 @@ def run_case(exe, title, cfg, tmp, report):
         return
     D = load_dump(out)
     ref = reference(cfg, D)
-    report.compare("permutation", "permutation", D["permutation"], ref["permutation"][0])
-    report.compare("permutation base score", "permutation", D["permutation.base"],
+    report.compare_method("permutation", "permutation", D["permutation"], ref["permutation"][0])
+    report.compare_method("permutation base score", "permutation", D["permutation.base"],
                    ref["permutation"][1])
     names = sorted(k[5:] for k in D if k.startswith("attr."))
     for name in names:
@@ -473,8 +443,8 @@ def run_case(exe, title, cfg, tmp, report):
             print(f"  --   {name:<34} (no exact reference for {D['x'].shape[1]} inputs)")
             continue
         a, chk = ref[name]
-        report.compare(name, method, D["attr." + name], a)
-        report.compare(name + " checks", method, D["check." + name], chk)
+        report.compare_method(name, method, D["attr." + name], a)
+        report.compare_method(name + " checks", method, D["check." + name], chk)
 
 
 def main():
@@ -484,12 +454,12 @@ def main():
               "$ATTRIB_DUMP")
         return 1
     torch.set_num_threads(1)
-    report = Report()
+    report = MethodReport()
     with tempfile.TemporaryDirectory(prefix="specsweep-attrib-ref-") as tmp:
         for title, cfg in CASES:
             run_case(exe, title, cfg, tmp, report)
     print("worst relative difference per method (tolerance %.0e):" % TOL)
-    for method, rel in sorted(report.worst.items()):
+    for method, rel in sorted(report.by_method.items()):
         print(f"  {method:<22} {rel:.2e}")
     print(f"{report.passed} passed, {report.failures} failed")
     return 1 if report.failures else 0
