@@ -1042,6 +1042,60 @@ int ss_attrib_compute(ss_attrib_t *a, ss_attrib_method_t m, int lo, int hi,
     return 0;
 }
 
+#define PART_MAGIC 1396790338.0   /* "SSAB": a packed part starts with it */
+#define PART_HEADER 8
+
+size_t ss_attrib_part_packed_size(const ss_attrib_part_t *part)
+{
+    size_t U = (size_t)(part->hi - part->lo);
+    return PART_HEADER + U * ((size_t)part->n_values + SS_ATTRIB_N_CHECKS);
+}
+
+void ss_attrib_part_pack(const ss_attrib_part_t *part, double *buf)
+{
+    size_t U = (size_t)(part->hi - part->lo), nv = U * (size_t)part->n_values;
+    buf[0] = PART_MAGIC;
+    buf[1] = part->method;
+    buf[2] = part->lo;
+    buf[3] = part->hi;
+    buf[4] = part->n_values;
+    buf[5] = (double)part->forward;
+    buf[6] = (double)part->backward;
+    buf[7] = part->seconds;
+    memcpy(buf + PART_HEADER, part->values, nv * sizeof(double));
+    memcpy(buf + PART_HEADER + nv, part->checks, U * SS_ATTRIB_N_CHECKS * sizeof(double));
+}
+
+int ss_attrib_part_unpack(const double *buf, size_t n, ss_attrib_part_t *part,
+                          ss_error_t *err)
+{
+    memset(part, 0, sizeof *part);
+    if (n < PART_HEADER || buf[0] != PART_MAGIC || !(buf[1] >= 0 && buf[1] < SS_ATTRIB_N_METHODS) ||
+        !(buf[2] >= 0 && buf[3] >= buf[2] && buf[4] >= 0 && buf[3] < 1e9 && buf[4] < 1e9)) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "ss_attrib_part_unpack: not a packed part");
+        return -1;
+    }
+    part->method = (ss_attrib_method_t)buf[1];
+    part->lo = (int)buf[2];
+    part->hi = (int)buf[3];
+    part->n_values = (int)buf[4];
+    if (ss_attrib_part_packed_size(part) != n) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "ss_attrib_part_unpack: %zu doubles for a part of "
+                     "%zu", n, ss_attrib_part_packed_size(part));
+        memset(part, 0, sizeof *part);
+        return -1;
+    }
+    size_t U = (size_t)(part->hi - part->lo), nv = U * (size_t)part->n_values;
+    part->forward = (int64_t)buf[5];
+    part->backward = (int64_t)buf[6];
+    part->seconds = buf[7];
+    part->values = ss_malloc((nv ? nv : 1) * sizeof(double));
+    part->checks = ss_malloc((U ? U : 1) * SS_ATTRIB_N_CHECKS * sizeof(double));
+    memcpy(part->values, buf + PART_HEADER, nv * sizeof(double));
+    memcpy(part->checks, buf + PART_HEADER + nv, U * SS_ATTRIB_N_CHECKS * sizeof(double));
+    return 0;
+}
+
 /* Which methods report checks (attrib.h, ss_attrib_result_t). */
 static int has_checks(ss_attrib_method_t m)
 {

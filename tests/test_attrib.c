@@ -628,7 +628,8 @@ static void test_fourier(void)
 /* ---- the layout: parts and units ------------------------------------------------------------ */
 
 /* Every method on 37 samples in units of 4: one part, three parts given in reverse order
-   and computed last unit first, ten single units in a fresh context: the same bits. */
+   and computed last unit first, the same three parts packed and unpacked (as between
+   ranks), ten single units in a fresh context: the same bits. */
 static void test_layout(void)
 {
     const net_spec_t *cases[2] = {&SPECTRAL_TANH, &DENSE_RELU_REG};
@@ -684,6 +685,29 @@ static void test_layout(void)
             CHECK(r1.check_mean == r2.check_mean && r1.check_mean == r3.check_mean &&
                   r1.check_max == r3.check_max && r1.check_scale == r3.check_scale &&
                   r1.absorbed_mean == r3.absorbed_mean, "%s: checks", ss_attrib_method_name(m));
+            /* the three parts through pack / unpack, as between ranks */
+            ss_attrib_part_t moved[3];
+            ss_attrib_result_t r4;
+            for (int q = 0; q < 3; q++) {
+                size_t np = ss_attrib_part_packed_size(&three[q]);
+                double *buf = malloc(np * sizeof(double));
+                ss_attrib_part_pack(&three[q], buf);
+                ok &= ss_attrib_part_unpack(buf, np, &moved[q], &err) == 0;
+                if (q == 0) {
+                    ss_error_t e3 = {0};
+                    ss_attrib_part_t junk;
+                    CHECK(ss_attrib_part_unpack(buf, np - 1, &junk, &e3) == -1, "short buffer");
+                    buf[0] = 1.0;
+                    CHECK(ss_attrib_part_unpack(buf, np, &junk, &e3) == -1, "bad magic");
+                }
+                free(buf);
+            }
+            ok &= ss_attrib_combine(b, m, moved, 3, &r4, &err) == 0;
+            CHECK(ok && !memcmp(r1.relevance, r4.relevance, V * sizeof(double)) &&
+                  r4.check_mean == r1.check_mean && r4.forward_passes == r1.forward_passes,
+                  "%s: packed parts combine to the same bits", ss_attrib_method_name(m));
+            for (int q = 0; q < 3; q++) ss_attrib_part_free(&moved[q]);
+            ss_attrib_result_free(&r4);
             CHECK(r1.forward_passes == r2.forward_passes && r1.forward_passes == r3.forward_passes &&
                   r1.backward_passes == r3.backward_passes, "%s: passes %lld %lld %lld",
                   ss_attrib_method_name(m), (long long)r1.forward_passes,

@@ -191,6 +191,17 @@ int ss_attrib_compute(ss_attrib_t *a, ss_attrib_method_t m, int lo, int hi,
                       ss_attrib_part_t *part, ss_error_t *err);
 void ss_attrib_part_free(ss_attrib_part_t *part);   /* accepts a zeroed part */
 
+/*
+ * A part as one array of doubles, to move it between ranks (e.g. MPI_Gatherv to the
+ * leader, which combines): a header (method, lo, hi, n_values, passes, seconds), then
+ * values and checks; the integers are exact in a double. unpack allocates as
+ * ss_attrib_compute does; -1 with err when buf (n doubles) is not a packed part.
+ */
+size_t ss_attrib_part_packed_size(const ss_attrib_part_t *part);
+void ss_attrib_part_pack(const ss_attrib_part_t *part, double *buf);
+int ss_attrib_part_unpack(const double *buf, size_t n, ss_attrib_part_t *part,
+                          ss_error_t *err);
+
 /* 1 when method m means something for this network: everything but spectral on a
    dense first layer. */
 int ss_attrib_applies(const ss_attrib_t *a, ss_attrib_method_t m);
