@@ -49,6 +49,7 @@ void ss_attrib_defaults(ss_attrib_settings_t *s)
     s->spectrallens_scales = 10;
     s->spectrallens_samples = 5;
     s->spectrallens_max_scale = 0.5;
+    s->spectrallens_noise = 0.3;
     s->spectrallens_exponent = 2.5;
     s->lrp_epsilon = 1e-9;
     s->lrp_zb = 1;
@@ -90,6 +91,7 @@ int ss_attrib_settings_check(const ss_attrib_settings_t *s, ss_error_t *err)
         check_int("spectrallens_scales", s->spectrallens_scales, 1, big, err) ||
         check_int("spectrallens_samples", s->spectrallens_samples, 1, big, err) ||
         check_real("spectrallens_max_scale", s->spectrallens_max_scale, 0.0, 1.0, 1, err) ||
+        check_real("spectrallens_noise", s->spectrallens_noise, 0.0, 1e6, 0, err) ||
         check_real("spectrallens_exponent", s->spectrallens_exponent, 0.0, 10.0, 0, err) ||
         check_real("lrp_epsilon", s->lrp_epsilon, 0.0, inf, 0, err) ||
         check_int("lrp_zb", s->lrp_zb, 0, 1, err) ||
@@ -330,26 +332,32 @@ static void gauss_legendre(int n, double *alpha, double *weight)
  * explanations over perturbation scales. Of the paper's text only the abstract and the
  * introduction could be read here; the rest follows the authors' public code
  * (github.com/Amir-Mehrpanah/On-Spectral-Properties-of-Gradient-based-Explanation-Methods
- * -ECCV24, branch berzelius: source/explanation_methods/noise_interpolation.py and
- * source/data_manager.py, save_spectral_lens with unif_mul_freq):
- *   - perturbation ("noise interpolation", which fixes the scale): a convex combination
- *     x_a = (1 - a) x + a e of the input and Gaussian noise e, a in [0, 1], so that the
- *     scale a is dimensionless (a = 1 is pure noise);
- *   - the explanation at scale a: E_e[(df/dx (x_a))^2], the squared gradient at the
- *     perturbed input averaged over the noise (their "meanx2" statistic);
- *   - SpectralLens: sum over a grid of scales of a^(5/2) times that explanation
- *     (uniform prior over a).
- * Choices made here, where the code works on images and we on tabular inputs:
- *   - the noise: e_i ~ N(mean_i, std_i^2) with the training mean and std of input i (the
- *     authors draw N(0, 1) in their normalised image space), so that a = 1 matches the
- *     data's first two moments whatever each input's units;
- *   - the grid: a_k = k / K * spectrallens_max_scale, k = 1..K (K =
- *     spectrallens_scales = 10, max 0.5: their experiments sweep 0..0.5 and 0.2..0.65);
- *     spectrallens_samples = 5 noise draws per scale, so 50 gradients per sample, the
- *     same budget as SmoothGrad;
- *   - the weights a_k^p (p = spectrallens_exponent = 2.5 as their code) are normalised
- *     to sum 1, so the result is a weighted mean of squared gradients (the ranking is
- *     that of their unnormalised sum).
+ * -ECCV24, branch berzelius, "up to date" by its README): the SpectralLens experiment
+ * commands/experiment_6_1.py with source/explanation_methods/noise_interpolation.py,
+ * source/operations.py (additive_combination) and source/data_manager.py
+ * (save_spectral_lens, unif_mul_freq). What that code computes:
+ *   - the perturbation at scale a: x + a e, e ~ 0.3 N(0, I) in the network's normalised
+ *     input units ("gaussian-0.3", additive combination), a on a uniform grid of 20
+ *     values in [0, 0.5] ("sl_u_0_0.5": uniform prior over a);
+ *   - the explanation at scale a: E_e[(df/dx (x + a e))^2], the squared gradient at the
+ *     perturbed input averaged over the noise (the "meanx2" statistic): SmoothGrad-
+ *     Squared at noise level 0.3 a;
+ *   - SpectralLens: the sum over the grid of a^(5/2) times the explanation at a.
+ * Implemented here: x + a_k e with e_i ~ N(0, (spectrallens_noise std_i)^2), std_i the
+ * training standard deviation of input i; a_k = k / K spectrallens_max_scale, k = 1..K;
+ * Q noise draws per scale; SpectralLens_i = sum_k w_k mean_q (df/dx_i)^2 with w_k =
+ * a_k^p / sum_k a_k^p.
+ * Choices, where the code works on standardised images and we on raw tabular inputs:
+ *   - "normalised units": each input's training std (spectrallens_noise = 0.3 of it), so
+ *     the scale does not depend on an input's units (the standard scale of the paper's
+ *     title is, in the code, this fixed noise level in standardised units);
+ *   - the grid: K = spectrallens_scales = 10 scales up to 0.5 (a = 0 carries weight 0
+ *     anyway) and Q = spectrallens_samples = 5 draws each: 50 gradients per sample, the
+ *     budget of SmoothGrad (the authors draw until their statistics converge);
+ *   - the weights a_k^p (p = spectrallens_exponent = 2.5, as unif_mul_freq) normalised
+ *     to sum 1: a weighted mean of squared gradients, same ranking as their sum;
+ *   - an earlier version of that code (branch main) combines convexly, (1 - a) x + a e;
+ *     the SpectralLens experiment of the up-to-date branch adds the noise.
  */
 
 /* Gradient rows per sample of a gradient method. */
@@ -405,8 +413,8 @@ static void make_rows(ss_attrib_t *a, ss_attrib_method_t m, int sample, const fl
             for (int q = 0; q < Q; q++) {
                 float *r = rows + ((size_t)k * Q + q) * M;
                 for (int j = 0; j < M; j++) {
-                    double e = a->mean[j] + a->std[j] * ss_rng_normal(&rng);
-                    r[j] = (float)((1.0 - t) * x[j] + t * e);
+                    double sigma = t * s->spectrallens_noise * a->std[j];
+                    r[j] = (float)(x[j] + sigma * ss_rng_normal(&rng));
                 }
             }
         }

@@ -14,7 +14,8 @@
  * "bn.mean", "bn.var", "x_train", "x", "y", "id" (the sample ids keying the random
  * numbers), "settings" (float64: seed, ig_steps, smoothgrad_samples, smoothgrad_noise,
  * spectrallens_scales, spectrallens_samples, spectrallens_max_scale,
- * spectrallens_exponent, lrp_epsilon, fourier_steps, rows, cols), and per method
+ * spectrallens_exponent, lrp_epsilon, fourier_steps, rows, cols, spectrallens_noise),
+ * and per method
  * variant "attr.<name>" (n, values) and "check.<name>" (n, 3) as ss_attrib_explain
  * gives them. Variants: saliency, input_x_gradient, integrated_gradients (zero
  * baseline), integrated_gradients.mean, smoothgrad, smoothgrad_squared, spectrallens,
@@ -127,11 +128,11 @@ int main(int argc, char **argv)
     ss_attrib_defaults(&s);
     ss_attrib_data_t data = {M, n_train, x_train, n, x, y, id, rows, cols};
     uint64_t seed = na.seed + 17;
-    double settings[12] = {(double)seed, s.ig_steps, s.smoothgrad_samples, s.smoothgrad_noise,
+    double settings[13] = {(double)seed, s.ig_steps, s.smoothgrad_samples, s.smoothgrad_noise,
                            s.spectrallens_scales, s.spectrallens_samples,
                            s.spectrallens_max_scale, s.spectrallens_exponent, s.lrp_epsilon,
-                           s.fourier_steps, rows, cols};
-    rec_f64(&d, "settings", settings, 12);
+                           s.fourier_steps, rows, cols, s.spectrallens_noise};
+    rec_f64(&d, "settings", settings, 13);
 
     const variant_t variants[] = {
         {"saliency", SS_ATTRIB_SALIENCY, 0},

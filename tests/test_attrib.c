@@ -753,12 +753,9 @@ static void test_settings_and_errors(void)
     ss_attrib_defaults(&s0);
     ss_error_t err = {0};
     CHECK(ss_attrib_settings_check(&s0, &err) == 0, "defaults valid: %s", err.msg);
-    struct { const char *key; void (*set)(ss_attrib_settings_t *); } bad[] = {
-        {"relevance.chunk", NULL}, {"relevance.ig_steps", NULL},
-        {"relevance.smoothgrad_noise", NULL}, {"relevance.spectrallens_max_scale", NULL},
-        {"relevance.lrp_epsilon", NULL}, {"relevance.permutation_repeats", NULL},
-        {"relevance.shap_samples", NULL}, {"relevance.ig_baseline", NULL},
-        {"relevance.lrp_zb", NULL}};
+    const char *bad[] = {"chunk", "ig_steps", "smoothgrad_noise", "spectrallens_max_scale",
+                         "spectrallens_noise", "lrp_epsilon", "permutation_repeats",
+                         "shap_samples", "ig_baseline", "lrp_zb"};
     for (int k = 0; k < (int)(sizeof bad / sizeof bad[0]); k++) {
         ss_attrib_settings_t s = s0;
         switch (k) {
@@ -766,15 +763,18 @@ static void test_settings_and_errors(void)
         case 1: s.ig_steps = 0; break;
         case 2: s.smoothgrad_noise = -0.1; break;
         case 3: s.spectrallens_max_scale = 0.0; break;
-        case 4: s.lrp_epsilon = NAN; break;
-        case 5: s.permutation_repeats = 0; break;
-        case 6: s.shap_samples = -1; break;
-        case 7: s.ig_baseline = (ss_attrib_baseline_t)7; break;
-        case 8: s.lrp_zb = 2; break;
+        case 4: s.spectrallens_noise = -1.0; break;
+        case 5: s.lrp_epsilon = NAN; break;
+        case 6: s.permutation_repeats = 0; break;
+        case 7: s.shap_samples = -1; break;
+        case 8: s.ig_baseline = (ss_attrib_baseline_t)7; break;
+        case 9: s.lrp_zb = 2; break;
         }
         ss_error_t e = {0};
+        char key[64];
+        snprintf(key, sizeof key, "relevance.%s:", bad[k]);
         CHECK(ss_attrib_settings_check(&s, &e) == -1 && e.code == SS_EXIT_INPUT &&
-              strstr(e.msg, bad[k].key), "bad %s: %s", bad[k].key, e.msg);
+              strstr(e.msg, key), "bad %s: %s", key, e.msg);
     }
 
     ss_net_t net;

@@ -231,7 +231,7 @@ def reference(cfg, D):
     st = D["settings"]
     seed, ig_steps, sg_n, sg_noise = int(st[0]), int(st[1]), int(st[2]), st[3]
     sl_k, sl_q, sl_max, sl_p, lrp_eps, f_steps = int(st[4]), int(st[5]), st[6], st[7], st[8], int(st[9])
-    rows, cols = int(st[10]), int(st[11])
+    rows, cols, sl_noise = int(st[10]), int(st[11]), st[12]
     mean = xt.mean(axis=0)
     std = xt.std(axis=0)
     lo, hi = xt.min(axis=0), xt.max(axis=0)
@@ -272,7 +272,7 @@ def reference(cfg, D):
         a = np.stack(out)
         R[method] = (a, checks(a, None))
 
-    # SpectralLens: scales t_k = k / K * max, Q draws of (1 - t) x + t N(mean, std^2) each,
+    # SpectralLens: scales t_k = k / K * max, Q draws of x + t N(0, (noise std)^2) each,
     # weights t_k^p normalised, squared gradients (attrib.c, "SpectralLens")
     ts = (np.arange(1, sl_k + 1) / sl_k) * sl_max
     wk = ts ** sl_p / np.sum(ts ** sl_p)
@@ -282,8 +282,8 @@ def reference(cfg, D):
         rws = []
         for t in ts:
             for _ in range(sl_q):
-                e = mean + std * np.array([rng.normal() for _ in range(M)])
-                rws.append(np.float32((1.0 - t) * x[i] + t * e))
+                sig = t * sl_noise * std
+                rws.append(np.float32(x[i] + sig * np.array([rng.normal() for _ in range(M)])))
         gg = model.grad(np.array(rws), [target[i]] * len(rws)) ** 2
         out.append(wk @ gg.reshape(sl_k, sl_q, M).mean(axis=1))
     a = np.stack(out)

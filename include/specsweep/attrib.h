@@ -79,10 +79,12 @@ typedef enum { SS_ATTRIB_BASELINE_ZERO, SS_ATTRIB_BASELINE_MEAN } ss_attrib_base
  *                           range, n = 50), the PAIR saliency library's stdev_spread
  *                           0.15 / nsamples 50; Captum NoiseTunnel takes sigma as given
  *   spectrallens_scales 10, spectrallens_samples 5, spectrallens_max_scale 0.5,
- *   spectrallens_exponent 2.5
+ *   spectrallens_noise 0.3, spectrallens_exponent 2.5
  *                           Mehrpanah et al., ECCV 2024 (arXiv 2508.10595) and its
- *                           authors' code; see attrib.c, "SpectralLens", for exactly
- *                           what is implemented and what was chosen here
+ *                           authors' code (their SpectralLens experiment: scales
+ *                           0..0.5, noise 0.3 in standardised units, weights a^2.5);
+ *                           see attrib.c, "SpectralLens", for exactly what is
+ *                           implemented and what was chosen here
  *   lrp_epsilon 1e-9        Captum EpsilonRule(epsilon=1e-9)
  *   lrp_zb 1                z^B rule at the input layer, bounds = the training minimum
  *                           and maximum of each input (Montavon et al. 2017, "Deep
@@ -108,6 +110,7 @@ typedef struct {
     int spectrallens_scales;
     int spectrallens_samples;
     double spectrallens_max_scale;
+    double spectrallens_noise;
     double spectrallens_exponent;
     double lrp_epsilon;
     int lrp_zb;
@@ -122,7 +125,8 @@ typedef struct {
 void ss_attrib_defaults(ss_attrib_settings_t *s);
 /* Checks every field's range; -1 with err (SS_EXIT_INPUT, naming "relevance.<key>") on
    the first bad one. Ranges: samples >= 0 (0 = all), chunk 1..4096, steps and sample
-   counts 1..100000, smoothgrad_noise >= 0, spectrallens_max_scale in (0, 1],
+   counts 1..100000, smoothgrad_noise >= 0, spectrallens_noise >= 0,
+   spectrallens_max_scale in (0, 1],
    spectrallens_exponent in [0, 10], lrp_epsilon >= 0, shap_samples >= 0,
    shap_kmeans >= 0, baselines zero|mean, lrp_zb 0|1. */
 int ss_attrib_settings_check(const ss_attrib_settings_t *s, ss_error_t *err);
