@@ -329,8 +329,8 @@ static void gauss_legendre(int n, double *alpha, double *weight)
  * SpectralLens (Mehrpanah, Englesson, Azizpour: "On Spectral Properties of Gradient-based
  * Explanation Methods", ECCV 2024, arXiv 2508.10595). The paper proposes (i) a standard
  * perturbation scale and (ii) SpectralLens, an aggregation of squared-gradient
- * explanations over perturbation scales. Of the paper's text only the abstract and the
- * introduction could be read here; the rest follows the authors' public code
+ * explanations over perturbation scales. The part of the paper at hand (abstract and
+ * introduction) does not give the formulas; they are taken from the authors' public code
  * (github.com/Amir-Mehrpanah/On-Spectral-Properties-of-Gradient-based-Explanation-Methods
  * -ECCV24, branch berzelius, "up to date" by its README): the SpectralLens experiment
  * commands/experiment_6_1.py with source/explanation_methods/noise_interpolation.py,

@@ -67,7 +67,8 @@ typedef enum { SS_ATTRIB_BASELINE_ZERO, SS_ATTRIB_BASELINE_MEAN } ss_attrib_base
 
 /*
  * Every hyperparameter, set by ss_attrib_defaults(). Defaults and their sources:
- *   samples 1000            explained samples: a seeded subset of the test set (issue 10)
+ *   samples 1000            explained samples: a seeded subset of the test set, which the
+ *                           caller draws with ss_attrib_select_samples
  *   chunk 16                samples (permutation: columns) per work unit; part of the
  *                           result's definition only through summation order
  *   ig_steps 50, ig_baseline zero
@@ -90,7 +91,7 @@ typedef enum { SS_ATTRIB_BASELINE_ZERO, SS_ATTRIB_BASELINE_MEAN } ss_attrib_base
  *                           and maximum of each input (Montavon et al. 2017, "Deep
  *                           Taylor decomposition"; zennit's ZBox rule); 0: epsilon there too
  *   deeplift_baseline zero  Captum DeepLift: baselines default to zeros; Rescale rule
- *   permutation_repeats 5   issue 10 (scikit-learn permutation_importance n_repeats=5)
+ *   permutation_repeats 5   as scikit-learn's permutation_importance (n_repeats=5)
  *   shap_samples 0          coalitions per explained sample; 0 = SHAP's "auto":
  *                           2 n_inputs + 2048 (KernelExplainer nsamples="auto"). Per
  *                           explained sample KernelSHAP costs that many forward passes
