@@ -1,7 +1,8 @@
 /*
- * attrib_internal.h - what attrib.c shares with attrib_shap.c and attrib_fourier.c:
- * the context, the counted network passes and the per-sample random numbers. Not part
- * of the public interface (include/specsweep/attrib.h).
+ * attrib_internal.h - what attrib.c shares with attrib_model.c, attrib_shap.c and
+ * attrib_fourier.c: the context, the counted network passes, the per-sample random
+ * numbers, and each file's methods. Not part of the public interface
+ * (include/specsweep/attrib.h).
  */
 #ifndef SPECSWEEP_ATTRIB_INTERNAL_H
 #define SPECSWEEP_ATTRIB_INTERNAL_H
@@ -42,7 +43,7 @@ struct ss_attrib {
     double *bg_w;                   /* (bg_n) weights, sum 1 */
 
     fourier_plan_t *fourier;        /* attrib_fourier.c, built on first use */
-    struct dmodel *dm;              /* LRP / DeepLIFT model (attrib.c), built on first use */
+    struct dmodel *dm;              /* attrib_model.c, built on first use */
 };
 
 /* The baseline row of a setting. */
@@ -58,6 +59,15 @@ void ss_attrib_gradients(ss_attrib_t *a, const float *rows, const int *which, in
 
 /* The random numbers of method m for key k (a sample id, or a column and repeat). */
 void ss_attrib_rng(const ss_attrib_t *a, ss_attrib_method_t m, uint64_t k, ss_rng_t *rng);
+
+/* LRP-epsilon and DeepLIFT of samples [first, first + C) (attrib_model.c): attr (C, M),
+   check (C, 3) as ss_attrib_explain. */
+void ss_attrib_lrp(ss_attrib_t *a, int first, int C, double *attr, double *check);
+void ss_attrib_deeplift(ss_attrib_t *a, int first, int C, double *attr, double *check);
+/* Permutation importance of columns [c0, c1) into values[c0 .. c1); *base_out = the
+   score of the unpermuted explained samples. */
+void ss_attrib_permutation(ss_attrib_t *a, int c0, int c1, double *values, double *base_out);
+void ss_attrib_model_free(struct dmodel *dm);
 
 /* KernelSHAP attributions of samples [first, first + count): attr (count, M), check
    (count, 3) as ss_attrib_explain. */

@@ -2,14 +2,15 @@
 """test_attrib_reference.py - the attribution methods against an independent reference.
 
 The C side's numbers come from the helper tests/attrib_dump.c: a network trained for a
-few steps, its training inputs and explained samples, and the per-sample attributions of
-every per-sample method, and the permutation importances. The reference is written from the methods' definitions, not
-from src/attrib*.c: the network in float64 PyTorch (its input gradients by autograd),
-Gauss-Legendre nodes from numpy.polynomial.legendre.leggauss, the DFTs from
-numpy.fft.rfft2, LRP and DeepLIFT as float64 numpy recursions, Shapley values by
-enumerating every coalition. SmoothGrad, SpectralLens and the permutations use the C side's random numbers: the
-project's random numbers (splitmix64 seeding, xoshiro256**, Marsaglia's polar method,
-FNV-1a keys) are reimplemented here, keyed as attrib.h documents.
+few steps, its training inputs and explained samples, the per-sample attributions of
+every per-sample method, and the permutation importances. The reference is written from
+the methods' definitions, not from src/attrib*.c: the network in float64 PyTorch (its
+input gradients by autograd), Gauss-Legendre nodes from numpy.polynomial.legendre.leggauss,
+the DFTs from numpy.fft.rfft2, LRP and DeepLIFT as float64 numpy recursions, Shapley
+values by enumerating every coalition. SmoothGrad, SpectralLens and the permutations use
+the C side's random numbers: the project's generator (splitmix64 seeding, xoshiro256**,
+Marsaglia's polar method, FNV-1a keys) is reimplemented here, keyed as attrib.h
+documents.
 
 Tolerance, per method and network: rel = max|c - ref| / max|ref| <= 1e-5 (float32
 network in C against float64 here; LRP and DeepLIFT run in double in C, on the
