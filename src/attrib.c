@@ -236,16 +236,25 @@ const float *ss_attrib_baseline(const ss_attrib_t *a, ss_attrib_baseline_t b)
     return b == SS_ATTRIB_BASELINE_MEAN ? a->mean_row : a->zero_row;
 }
 
+/* Rows per pass: SS_ATTRIB_BATCH, or the net's capacity if smaller. */
+static int pass_rows(const ss_attrib_t *a)
+{
+    return a->net->max_batch < SS_ATTRIB_BATCH ? a->net->max_batch : SS_ATTRIB_BATCH;
+}
+
 void ss_attrib_predict(ss_attrib_t *a, const float *rows, int n, float *out)
 {
-    ss_net_predict(a->net, rows, n, out);
+    int mb = pass_rows(a);
+    for (int r0 = 0; r0 < n; r0 += mb)
+        ss_net_predict(a->net, rows + (size_t)r0 * a->M, n - r0 < mb ? n - r0 : mb,
+                       out + (size_t)r0 * a->n_out);
     a->forward += n;
 }
 
 void ss_attrib_gradients(ss_attrib_t *a, const float *rows, const int *which, int R,
                          float *out, float *dx)
 {
-    int mb = a->net->max_batch;
+    int mb = pass_rows(a);
     for (int r0 = 0; r0 < R; r0 += mb) {
         int b = R - r0 < mb ? R - r0 : mb;
         ss_net_input_gradient(a->net, rows + (size_t)r0 * a->M, b, which + r0, out + r0,

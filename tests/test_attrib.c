@@ -740,6 +740,42 @@ static void test_layout(void)
     }
 }
 
+/* The network passes go in batches of SS_ATTRIB_BATCH rows whatever the net's capacity:
+   the same network with a workspace of 256 rows and of 1000 (as training with 1 or 2
+   ranks per run builds it) gives the same bits. */
+static void test_batch_independence(void)
+{
+    ss_net_t n1, n2;
+    if (make_net(&n1, &SPECTRAL_TANH, 256, 150) != 0 || make_net(&n2, &SPECTRAL_TANH, 1000, 150) != 0) {
+        CHECK(0, "nets");
+        return;
+    }
+    CHECK(!memcmp(n1.params, n2.params, n1.n_params * sizeof(float)), "same parameters");
+    data_t D;
+    data_make(&D, &SPECTRAL_TANH, 300, 40, 151);
+    ss_attrib_settings_t s;
+    ss_attrib_defaults(&s);
+    s.shap_samples = 300;
+    const ss_attrib_method_t ms[4] = {SS_ATTRIB_INTEGRATED_GRADIENTS, SS_ATTRIB_SMOOTHGRAD,
+                                      SS_ATTRIB_KERNEL_SHAP, SS_ATTRIB_FOURIER};
+    for (int k = 0; k < 4; k++) {
+        ss_attrib_t *a = context(&n1, &s, &D), *b = context(&n2, &s, &D);
+        ss_attrib_result_t r1, r2;
+        ss_error_t err = {0};
+        CHECK(ss_attrib_run(a, ms[k], &r1, &err) == 0 && ss_attrib_run(b, ms[k], &r2, &err) == 0,
+              "%s", err.msg);
+        CHECK(!memcmp(r1.relevance, r2.relevance, r1.n_values * sizeof(double)),
+              "%s: workspace of 256 and 1000 rows, same bits", ss_attrib_method_name(ms[k]));
+        ss_attrib_result_free(&r1);
+        ss_attrib_result_free(&r2);
+        ss_attrib_destroy(&a);
+        ss_attrib_destroy(&b);
+    }
+    data_free(&D);
+    ss_net_destroy(&n1);
+    ss_net_destroy(&n2);
+}
+
 /* ---- settings, arguments, the explained subset ---------------------------------------------- */
 
 static void test_settings_and_errors(void)
@@ -847,5 +883,6 @@ int main(void)
     test_permutation_dead_column();
     test_fourier();
     test_layout();
+    test_batch_independence();
     return ss_test_report();
 }

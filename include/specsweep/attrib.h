@@ -17,8 +17,11 @@
  * ss_attrib_compute() computes any unit range [lo, hi) into a part;
  * ss_attrib_combine() adds the units of any set of parts covering [0, n_units) exactly
  * once IN UNIT ORDER. A unit's numbers depend only on the unit (its samples, their
- * random numbers, the network and max_batch), so splitting [0, n_units) over the ranks
- * of a group in any way gives the same bits as computing it in one process.
+ * random numbers and the network), so splitting [0, n_units) over the ranks of a group
+ * in any way gives the same bits as computing it in one process. The network passes go
+ * in batches of SS_ATTRIB_BATCH rows whatever the net's max_batch (which differs with
+ * the group size in training), so the bits do not depend on it either, as long as
+ * max_batch >= SS_ATTRIB_BATCH (ss_train_run's nets have at least 256).
  *
  * Randomness: every draw comes from ss_rng_t keyed by (run seed, method, sample id or
  * column): SmoothGrad/SpectralLens noise and KernelSHAP coalitions by the explained
@@ -31,8 +34,7 @@
  * forward/backward over the effective weights (counted the same way).
  *
  * A context holds the network pointer and uses its workspace: one context per net, no
- * concurrent calls. Throughput grows with the net's max_batch (the gradient passes of a
- * unit, e.g. 16 samples x 50 steps, go through the network in batches of max_batch).
+ * concurrent calls.
  */
 #ifndef SPECSWEEP_ATTRIB_H
 #define SPECSWEEP_ATTRIB_H
@@ -40,6 +42,10 @@
 #include <stdint.h>
 #include "specsweep/net.h"
 #include "specsweep/util.h"
+
+/* Rows per network pass (the gradient rows of a unit, e.g. 16 samples x 50 steps, go
+   through the network in batches of this many; fewer if the net's max_batch is smaller). */
+#define SS_ATTRIB_BATCH 256
 
 typedef enum {
     SS_ATTRIB_SPECTRAL,             /* |lambda_in_i| ||psi_i,:|| (ss_net_relevance); skipped
