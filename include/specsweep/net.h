@@ -207,4 +207,32 @@ void ss_net_describe_kernels(const ss_net_t *net, FILE *f);
    and records the rates in the plans, without changing the choice. */
 void ss_net_measure_kernels(ss_net_t *net);
 
+/* ---- attribution support (attrib.h) ------------------------------------------------- */
+/* All four run in inference mode (batch-norm running statistics, no dropout) and never
+   use the sparse first-layer path (their inputs are perturbed, hence dense). They use
+   the workspace like ss_net_evaluate: no other call on this net may run concurrently. */
+
+/* out (n, n_outputs) = the network's output (logits, or the regression prediction) for
+   x (n, n_inputs), in chunks of max_batch. */
+void ss_net_predict(ss_net_t *net, const float *x, int n, float *out);
+
+/*
+ * Gradient of one output per sample with respect to the input: for each of the b <=
+ * max_batch samples of x (b, n_inputs), out[r] = output which[r] of sample r and
+ * dx (b, n_inputs) = d out[r] / d x[r]. One forward and one backward pass; grads is not
+ * touched. b > max_batch or which[r] outside [0, n_outputs) is a programming error
+ * (ss_fatal). Activation derivatives are those of training (ReLU: 0 at 0).
+ */
+void ss_net_input_gradient(ss_net_t *net, const float *x, int b, const int *which,
+                           float *out, float *dx);
+
+/* The effective weights of layer l, w (n_in, n_out) row-major: psi_ij (lambda_in_i -
+   lambda_out_j) for a spectral layer (the forward pass's expression), W for a dense one. */
+void ss_net_layer_weights(const ss_net_t *net, int l, float *w);
+
+/* Batch-norm after the first hidden layer in inference mode as an affine map of that
+   layer's activations h (n0 = layer[0].n_out): post = h * scale + shift. Without
+   batch-norm scale = 1, shift = 0 (dropout is the identity at inference). */
+void ss_net_bn_affine(const ss_net_t *net, float *scale, float *shift);
+
 #endif
