@@ -56,21 +56,28 @@ static int contents_find(const ss_log_contents_t *c, const char *run_id)
     return *index_slot(c->run_index, c->run_index_cap, c->results, run_id) - 1;
 }
 
-/* Take ownership of *r (which is zeroed); a result with the same run id is replaced. */
-static void contents_put_result(ss_log_contents_t *c, ss_result_t *r)
+/* Take ownership of *r (which is zeroed); a result with the same run id is replaced.
+   `offset`: its record's place in the log, or -1 if it has none; a lean contents keeps
+   only the scalars of a result that has one. */
+static void contents_put_result(ss_log_contents_t *c, ss_result_t *r, long offset)
 {
+    if (c->lean && offset >= 0)
+        ss_result_drop_arrays(r);
     int i = contents_find(c, r->run_id);
     if (i >= 0) {
         ss_result_free(&c->results[i]);
         c->results[i] = *r;
+        c->offsets[i] = offset;
     } else {
         if (c->results_cap < c->n_results + 1) {
             int cap = c->results_cap > 0 ? c->results_cap : 16;
             while (cap < c->n_results + 1)
                 cap *= 2;
             c->results = ss_realloc(c->results, (size_t)cap * sizeof *c->results);
+            c->offsets = ss_realloc(c->offsets, (size_t)cap * sizeof *c->offsets);
             c->results_cap = cap;
         }
+        c->offsets[c->n_results] = offset;
         c->results[c->n_results++] = *r;
         if (2 * (c->n_results + 1) > c->run_index_cap) {
             index_rebuild(c);
@@ -105,7 +112,14 @@ void ss_log_contents_add_result(ss_log_contents_t *c, const ss_result_t *r)
 {
     ss_result_t copy;
     ss_result_copy(&copy, r);
-    contents_put_result(c, &copy);
+    contents_put_result(c, &copy, -1);
+}
+
+void ss_log_contents_add_committed(ss_log_contents_t *c, const ss_result_t *r, long offset)
+{
+    ss_result_t copy;
+    ss_result_copy(&copy, r);
+    contents_put_result(c, &copy, offset);
 }
 
 void ss_log_contents_set_header(ss_log_contents_t *c, const ss_log_header_t *h)
@@ -152,6 +166,10 @@ void ss_log_contents_free(ss_log_contents_t *c)
     free(c->header.yaml_text);
     free(c->run_index);
     free(c->damage);
+    free(c->offsets);
+    free(c->path);
+    if (c->fd > 0)
+        close(c->fd);
     memset(c, 0, sizeof *c);
 }
 
@@ -172,7 +190,7 @@ static ss_task_t legacy_task(const ss_log_contents_t *c, const ss_result_t *r)
 /* Decode one intact record of `type` and add it to c. Returns the decoder's code: 0,
    -1 (corrupt), -2 (newer format). Types this build does not know are skipped (0). */
 static int contents_apply(ss_log_contents_t *c, uint32_t type, const unsigned char *payload,
-                          size_t len, ss_error_t *err)
+                          size_t len, long offset, ss_error_t *err)
 {
     int rc = 0;
     if (type == REC_HEADER) {
@@ -196,7 +214,7 @@ static int contents_apply(ss_log_contents_t *c, uint32_t type, const unsigned ch
                 r.task = legacy_task(c, &r);
                 r.absent &= ~SS_RESULT_BIT(task);
             }
-            contents_put_result(c, &r);
+            contents_put_result(c, &r, offset);
         }
     }
     return rc;
@@ -297,7 +315,7 @@ static int read_records(int fd, off_t off, off_t size, ss_log_contents_t *c,
             goto io_error;
         if (len > 0) {
             ss_error_t derr = {0};
-            int drc = contents_apply(c, type, payload, plen, &derr);
+            int drc = contents_apply(c, type, payload, plen, (long)off, &derr);
             if (drc == -2) {
                 ss_error_set(err, SS_EXIT_INPUT, "%s: %s", log_path, derr.msg);
                 rc = -1;
@@ -337,9 +355,12 @@ io_error:
     return -1;
 }
 
-int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err)
+static int log_read(const char *log_path, ss_log_contents_t *c, int lean, ss_error_t *err)
 {
     memset(c, 0, sizeof *c);
+    c->lean = lean;
+    if (lean)
+        c->path = ss_strdup(log_path);
     int fd = open(log_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
@@ -389,6 +410,55 @@ int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err)
     if (c->valid_bytes < size && c->n_damage == 0)
         c->torn = 1;
     close(fd);
+    return rc;
+}
+
+int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err)
+{
+    return log_read(log_path, c, 0, err);
+}
+
+int ss_log_read_lean(const char *log_path, ss_log_contents_t *c, ss_error_t *err)
+{
+    return log_read(log_path, c, 1, err);
+}
+
+int ss_log_contents_load(ss_log_contents_t *c, int i, ss_result_t *out, ss_error_t *err)
+{
+    const ss_result_t *r = &c->results[i];
+    if (!c->lean || c->offsets[i] < 0) {
+        ss_result_copy(out, r);
+        return 0;
+    }
+    memset(out, 0, sizeof *out);
+    if (c->fd <= 0 && (c->fd = open(c->path, O_RDONLY | O_CLOEXEC)) < 0) {
+        c->fd = 0;
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot open: %s", c->path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    unsigned char *payload = NULL;
+    size_t cap = 0, plen = 0;
+    uint32_t type = 0;
+    long len = fstat(c->fd, &st) == 0
+                   ? record_at(c->fd, (off_t)c->offsets[i], st.st_size, &payload, &cap, &type,
+                               &plen)
+                   : -1;
+    int rc = -1;
+    if (len > 0 && type == REC_RESULT &&
+        ss_record_decode_result(payload, plen, out, NULL, err) == 0) {
+        if (strcmp(out->run_id, r->run_id) == 0) {
+            out->task = r->task; /* a legacy record's task came from its dataset */
+            rc = 0;
+        } else {
+            ss_result_free(out);
+        }
+    }
+    free(payload);
+    if (rc != 0)
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: the record of run %s at byte offset %ld "
+                     "cannot be read back (the log changed while specsweep held it?)",
+                     c->path, r->run_id, c->offsets[i]);
     return rc;
 }
 
@@ -501,8 +571,9 @@ int ss_log_salvage(const char *log_path, ss_log_contents_t *c, char **moved_to,
     if (!step && ss_fsync_dir(dir) != 0)
         step = "fsync of the log's directory";
     if (!step) {
+        int lean = c->lean;
         ss_log_contents_free(c);
-        rc = ss_log_read(log_path, c, err);
+        rc = log_read(log_path, c, lean, err);
     }
 
 done:
@@ -637,7 +708,7 @@ static int record_decodes(uint32_t type, const unsigned char *payload, size_t le
 {
     ss_log_contents_t scratch;
     memset(&scratch, 0, sizeof scratch);
-    int rc = contents_apply(&scratch, type, payload, len, err);
+    int rc = contents_apply(&scratch, type, payload, len, -1, err);
     ss_log_contents_free(&scratch);
     return rc;
 }

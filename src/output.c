@@ -239,7 +239,7 @@ int ss_output_take(ss_output_t *o, const char *h5_path, const ss_sweep_t *sw,
         ss_lock_acquire(h5_path, &o->lock_fd, err) != 0)
         return -1;
     remove_stale(o);
-    if (ss_log_read(o->log_path, &o->contents, err) != 0)
+    if (ss_log_read_lean(o->log_path, &o->contents, err) != 0)
         return -1;
     const ss_log_contents_t *c = &o->contents;
     int have_log = c->has_header || c->n_results > 0;
@@ -253,6 +253,8 @@ int ss_output_take(ss_output_t *o, const char *h5_path, const ss_sweep_t *sw,
         if (rotate_old(o, err) != 0)
             return -1;
         ss_log_contents_free(&o->contents);
+        o->contents.lean = 1;
+        o->contents.path = ss_str_concat(h5_path, ".log");
         return 0;
     }
     if (c->has_header && strcmp(c->header.yaml_text ? c->header.yaml_text : "",
@@ -306,9 +308,10 @@ int ss_output_start(ss_output_t *o, const ss_sweep_t *sw, const ss_dataset_info_
 
 int ss_output_commit(ss_output_t *o, const ss_result_t *r, ss_error_t *err)
 {
+    long offset = o->log.size; /* where the record goes */
     if (ss_log_append_result(&o->log, r, err) != 0)
         return -1;
-    ss_log_contents_add_result(&o->contents, r);
+    ss_log_contents_add_committed(&o->contents, r, offset);
     return 0;
 }
 

@@ -141,6 +141,16 @@ void ss_result_free(ss_result_t *r)
     memset(r, 0, sizeof *r);
 }
 
+void ss_result_drop_arrays(ss_result_t *r)
+{
+    for (int k = 0; k < ss_result_n_fields; k++)
+        if (is_array(&ss_result_fields[k])) {
+            void **p = array_at(r, &ss_result_fields[k]);
+            free(*p);
+            *p = NULL;
+        }
+}
+
 void ss_result_copy(ss_result_t *dst, const ss_result_t *src)
 {
     *dst = *src;

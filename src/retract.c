@@ -5,6 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Layer l's effective weights (net.h: the forward pass's float expression) in double. */
+static void layer_weights(const ss_net_t *net, int l, double *w)
+{
+    const ss_layer_t *L = &net->layer[l];
+    size_t nw = (size_t)L->n_in * (size_t)L->n_out;
+    float *f = ss_malloc(nw * sizeof *f);
+    ss_net_layer_weights(net, l, f);
+    for (size_t k = 0; k < nw; k++)
+        w[k] = f[k];
+    free(f);
+}
+
 /* c (m, n) = a (m, k) b (k, n), row-major, in double. */
 static void matmul(const double *a, const double *b, int m, int k, int n, double *c)
 {
@@ -62,10 +74,10 @@ static void chain_product(const ss_net_t *net, int first, int last, double **w, 
     double *r = ss_malloc(rcap * sizeof *r);
     double *wl = ss_malloc(cap * sizeof *wl);
     double *t = ss_malloc(rcap * sizeof *t);
-    ss_net_layer_weights(net, last, r);           /* r = W_last */
+    layer_weights(net, last, r);           /* r = W_last */
     for (int l = last - 1; l >= first; l--) {     /* r = W_l r */
         const ss_layer_t *Y = &net->layer[l];
-        ss_net_layer_weights(net, l, wl);
+        layer_weights(net, l, wl);
         matmul(wl, r, Y->n_in, Y->n_out, L->n_out, t);
         double *swap = r;
         r = t;
@@ -79,7 +91,7 @@ static void chain_product(const ss_net_t *net, int first, int last, double **w, 
         cur[j] = net->params[F->off_b + j];
     for (int l = first + 1; l <= last; l++) {
         const ss_layer_t *Y = &net->layer[l];
-        ss_net_layer_weights(net, l, wl);
+        layer_weights(net, l, wl);
         bn = ss_malloc((size_t)Y->n_out * sizeof *bn);
         matmul(cur, wl, 1, Y->n_in, Y->n_out, bn);
         for (int j = 0; j < Y->n_out; j++)
@@ -143,7 +155,7 @@ void ss_retract_histogram(const ss_net_t *net, int bins, double range, int64_t *
     const ss_layer_t *L = &net->layer[0];
     size_t nw = (size_t)L->n_in * (size_t)L->n_out;
     double *w = ss_malloc(nw * sizeof *w);
-    ss_net_layer_weights(net, 0, w);
+    layer_weights(net, 0, w);
     for (size_t k = 0; k < nw; k++) {
         if (!(w[k] >= -range && w[k] <= range))
             continue;

@@ -222,11 +222,24 @@ static int write_cell(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run
     return rc ? -1 : 0;
 }
 
+/* Load the results idx[0..n) of c (complete, arrays read back from the log for a lean
+   contents) into out[]; -1 with err. */
+static int load_results(ss_log_contents_t *c, const int *idx, int n, ss_result_t *out,
+                        ss_error_t *err)
+{
+    for (int j = 0; j < n; j++)
+        if (ss_log_contents_load(c, idx[j], &out[j], err) != 0) {
+            while (j-- > 0)
+                ss_result_free(&out[j]);
+            return -1;
+        }
+    return 0;
+}
+
 /* The cells in the order their first run appears in runs; the finished runs of a cell in
-   the order of runs. res[i]: the result of runs[i] or NULL. */
+   the order of runs. res[i]: the index in c of the result of runs[i], or -1. */
 static int write_summary(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *runs,
-                         int n_runs, const ss_result_t *const *res,
-                         const ss_log_contents_t *c)
+                         int n_runs, const int *res, ss_log_contents_t *c, ss_error_t *err)
 {
     int n_cells = 0;
     for (int i = 0; i < n_runs; i++)
@@ -238,7 +251,9 @@ static int write_summary(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_
     int *first = ss_malloc((size_t)n_cells * sizeof *first);
     int *last = ss_malloc((size_t)n_cells * sizeof *last);
     int *next = ss_malloc((size_t)n_runs * sizeof *next);
-    const ss_result_t **ok = ss_malloc((size_t)n_runs * sizeof *ok);
+    int *ok_idx = ss_malloc((size_t)n_runs * sizeof *ok_idx);
+    ss_result_t *ok = ss_malloc((size_t)n_runs * sizeof *ok);
+    const ss_result_t **ok_ptr = ss_malloc((size_t)n_runs * sizeof *ok_ptr);
     for (int q = 0; q < n_cells; q++)
         first[q] = -1;
     for (int i = 0; i < n_runs; i++) {
@@ -259,47 +274,69 @@ static int write_summary(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_
             continue;
         int n_ok = 0, n_div = 0, n_fail = 0, first_ok = -1;
         for (int m = i; m >= 0; m = next[m]) {
-            if (!res[m])
+            if (res[m] < 0)
                 continue;
-            if (res[m]->status == SS_STATUS_OK) {
+            ss_status_t st = c->results[res[m]].status;
+            if (st == SS_STATUS_OK) {
                 if (first_ok < 0)
                     first_ok = m;
-                ok[n_ok++] = res[m];
-            } else if (res[m]->status == SS_STATUS_DIVERGED) {
+                ok_idx[n_ok++] = res[m];
+            } else if (st == SS_STATUS_DIVERGED) {
                 n_div++;
             } else {
                 n_fail++;
             }
         }
-        if (n_ok > 0)
-            rc = write_cell(w, top, sw, &runs[first_ok], ok, n_ok, n_div, n_fail, c);
+        if (n_ok == 0)
+            continue;
+        if (load_results(c, ok_idx, n_ok, ok, err) != 0) {
+            rc = -1;
+            break;
+        }
+        for (int j = 0; j < n_ok; j++)
+            ok_ptr[j] = &ok[j];
+        rc = write_cell(w, top, sw, &runs[first_ok], ok_ptr, n_ok, n_div, n_fail, c);
+        for (int j = 0; j < n_ok; j++)
+            ss_result_free(&ok[j]);
     }
     free(first);
     free(last);
     free(next);
+    free(ok_idx);
     free(ok);
+    free(ok_ptr);
     return rc;
 }
 
 static int write_runs_and_summary(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
-                                  const ss_run_t *runs, int n_runs,
-                                  const ss_log_contents_t *c)
+                                  const ss_run_t *runs, int n_runs, ss_log_contents_t *c,
+                                  ss_error_t *err)
 {
-    const ss_result_t **res = ss_calloc(n_runs > 0 ? (size_t)n_runs : 1, sizeof *res);
-    for (int i = 0; i < n_runs; i++)
-        res[i] = ss_log_contents_find(c, runs[i].id);
+    int *res = ss_malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof *res);
+    for (int i = 0; i < n_runs; i++) {
+        const ss_result_t *r = ss_log_contents_find(c, runs[i].id);
+        res[i] = r ? (int)(r - c->results) : -1;
+    }
     int rc = 0;
     hid_t top = ss_h5w_group(w, file, "runs", "/runs", 1);
     if (top < 0)
         rc = -1;
-    for (int i = 0; i < n_runs && rc == 0; i++)
-        if (res[i])
-            rc = write_run(w, top, sw, &runs[i], res[i]);
+    for (int i = 0; i < n_runs && rc == 0; i++) {
+        ss_result_t r;
+        if (res[i] < 0)
+            continue;
+        if (ss_log_contents_load(c, res[i], &r, err) != 0) {
+            rc = -1;
+            break;
+        }
+        rc = write_run(w, top, sw, &runs[i], &r);
+        ss_result_free(&r);
+    }
     if (top >= 0)
         H5Gclose(top);
     if (rc == 0) {
         top = ss_h5w_group(w, file, "summary", "/summary", 1);
-        rc = top < 0 ? -1 : write_summary(w, top, sw, runs, n_runs, res, c);
+        rc = top < 0 ? -1 : write_summary(w, top, sw, runs, n_runs, res, c, err);
         if (top >= 0)
             H5Gclose(top);
     }
@@ -336,7 +373,7 @@ static int fsync_path(const char *path)
 }
 
 int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
-                      int n_runs, const ss_log_contents_t *c, ss_error_t *err)
+                      int n_runs, ss_log_contents_t *c, ss_error_t *err)
 {
     if (hdf5_broken) {
         ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot write the results snapshot: an earlier "
@@ -372,9 +409,13 @@ int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t 
         goto fail;
     }
     tmp_exists = 1;
+    ss_error_t rerr = {0}; /* a record that cannot be read back from the log */
     if (write_root(&w, file, sw, c) || write_datasets(&w, file, c) ||
-        write_runs_and_summary(&w, file, sw, runs, n_runs, c))
+        write_runs_and_summary(&w, file, sw, runs, n_runs, c, &rerr)) {
+        if (rerr.code)
+            ss_h5w_fail(&w, "%s; writing", rerr.msg);
         goto fail;
+    }
     herr_t closed = H5Fclose(file);
     file = -1;
     if (closed < 0) {

@@ -256,30 +256,34 @@ def adam(net, P, G, M, V, t):
 # ---- comparison ---------------------------------------------------------------------------
 
 class Report:
-    def __init__(self):
+    def __init__(self, tol=TOL, width=18):
+        self.tol = tol
+        self.width = width
         self.failures = 0
         self.passed = 0
         self.worst = 0.0
 
     def compare(self, label, c, ref):
+        """Check c against ref within the tolerance; returns the relative difference."""
         c, ref = np.asarray(c, np.float64), np.asarray(ref, np.float64)
         if c.shape != ref.shape:
             print(f"  FAIL {label}: shape {c.shape} vs reference {ref.shape}")
             self.failures += 1
-            return
+            return np.inf
         diff = float(np.max(np.abs(c - ref))) if c.size else 0.0
         scale = float(np.max(np.abs(ref))) if ref.size else 0.0
         if scale == 0.0:
             ok, rel = diff == 0.0, (0.0 if diff == 0.0 else np.inf)
         else:
             rel = diff / scale
-            ok = rel <= TOL
+            ok = rel <= self.tol
         self.worst = max(self.worst, rel)
-        print(f"  {'ok  ' if ok else 'FAIL'} {label:<18} maxdiff {diff:.3e}  rel {rel:.3e}")
+        print(f"  {'ok  ' if ok else 'FAIL'} {label:<{self.width}} maxdiff {diff:.3e}  rel {rel:.3e}")
         if ok:
             self.passed += 1
         else:
             self.failures += 1
+        return rel
 
 
 def run_case(exe, title, cfg, tmp, report):

@@ -42,7 +42,15 @@ typedef struct {
     int n_damage;                    /* damaged regions followed by intact records */
     ss_log_damage_t *damage;         /* in file order */
 
+    long *offsets;                   /* per result: its record's byte offset in the log,
+                                        or -1 (added from memory) */
+    int lean;                        /* results whose record is in the log keep only
+                                        their scalars (ss_log_read_lean); the arrays are
+                                        read back by ss_log_contents_load */
+
     /* private to the ss_log_contents_* functions */
+    char *path;                      /* the log, for reading records back (lean) */
+    int fd;                          /* open on it once needed, else 0 */
     int results_cap, datasets_cap;
     int *run_index;                  /* hash table over results: index + 1, 0 = empty */
     int run_index_cap;               /* its size, a power of 2 */
@@ -63,6 +71,14 @@ typedef struct {
    wins. A result record without a task (written by specsweep 0.1.0) takes its
    dataset's. */
 int ss_log_read(const char *log_path, ss_log_contents_t *c, ss_error_t *err);
+/* The same, lean: a result keeps its scalars and counts in memory, its arrays stay in the
+   log (its record's offset is kept), so that memory does not grow with the arrays of a
+   large study; ss_log_contents_load reads them back. */
+int ss_log_read_lean(const char *log_path, ss_log_contents_t *c, ss_error_t *err);
+/* The complete result i of c into *out (the caller frees it): a copy, or for a lean
+   entry its record read back from the log and decoded. -1 with err (SS_EXIT_RUNTIME) if
+   the record is no longer there. */
+int ss_log_contents_load(ss_log_contents_t *c, int i, ss_result_t *out, ss_error_t *err);
 /* Frees everything and zeroes *c; accepts a zeroed struct. */
 void ss_log_contents_free(ss_log_contents_t *c);
 /* One line for the user about c's damage: where, how many bytes, how many intact records
@@ -75,6 +91,9 @@ void ss_log_contents_set_header(ss_log_contents_t *c, const ss_log_header_t *h);
    replaces it (likewise a dataset's name). */
 void ss_log_contents_add_result(ss_log_contents_t *c, const ss_result_t *r);
 void ss_log_contents_add_dataset(ss_log_contents_t *c, const ss_dataset_info_t *ds);
+/* Add a result just appended to the log at byte `offset` (lean contents keep only its
+   scalars; see ss_log_read_lean). */
+void ss_log_contents_add_committed(ss_log_contents_t *c, const ss_result_t *r, long offset);
 /* The result of run `run_id`, or NULL (hashed lookup). The pointer stays valid until the
    next add or free. */
 const ss_result_t *ss_log_contents_find(const ss_log_contents_t *c, const char *run_id);

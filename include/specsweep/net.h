@@ -208,17 +208,6 @@ double ss_net_update(ss_net_t *net, size_t lo, size_t hi);
 void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
                      const unsigned char *input_mask, double *loss_sum, double *correct);
 
-/*
- * Inference mode over n samples of x (n, n_inputs) in chunks of max_batch: the output
- * layer's values into out (n, n_outputs): the logits (classification) or the predictions
- * (regression). Uses the workspace like ss_net_evaluate.
- */
-void ss_net_predict(ss_net_t *net, const float *x, int n, float *out);
-
-/* Layer l's effective weights w (n_in x n_out, row-major) into w: psi_ij * (lambda_in_i -
-   lambda_out_j) for a spectral layer, W for a dense one, in double. */
-void ss_net_layer_weights(const ss_net_t *net, int l, double *w);
-
 /* First-layer relevance_i = lambda_in_i * ||psi_i,:|| (spectral first layer; for a dense
    first layer ||W_i,:|| with lambda_in = 1). Either output may be NULL. */
 void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in);
@@ -241,5 +230,33 @@ void ss_net_describe_kernels(const ss_net_t *net, FILE *f);
 /* Times both kernels on every product's full shape (ss_mm_measure; ~10 ms per product)
    and records the rates in the plans, without changing the choice. */
 void ss_net_measure_kernels(ss_net_t *net);
+
+/* ---- attribution support (attrib.h) ------------------------------------------------- */
+/* All four run in inference mode (batch-norm running statistics, no dropout) and never
+   use the sparse first-layer path (their inputs are perturbed, hence dense). They use
+   the workspace like ss_net_evaluate: no other call on this net may run concurrently. */
+
+/* out (n, n_outputs) = the network's output (logits, or the regression prediction) for
+   x (n, n_inputs), in chunks of max_batch. */
+void ss_net_predict(ss_net_t *net, const float *x, int n, float *out);
+
+/*
+ * Gradient of one output per sample with respect to the input: for each of the b <=
+ * max_batch samples of x (b, n_inputs), out[r] = output which[r] of sample r and
+ * dx (b, n_inputs) = d out[r] / d x[r]. One forward and one backward pass; grads is not
+ * touched. b > max_batch or which[r] outside [0, n_outputs) is a programming error
+ * (ss_fatal). Activation derivatives are those of training (ReLU: 0 at 0).
+ */
+void ss_net_input_gradient(ss_net_t *net, const float *x, int b, const int *which,
+                           float *out, float *dx);
+
+/* The effective weights of layer l, w (n_in, n_out) row-major: psi_ij (lambda_in_i -
+   lambda_out_j) for a spectral layer (the forward pass's expression), W for a dense one. */
+void ss_net_layer_weights(const ss_net_t *net, int l, float *w);
+
+/* Batch-norm after the first hidden layer in inference mode as an affine map of that
+   layer's activations h (n0 = layer[0].n_out): post = h * scale + shift. Without
+   batch-norm scale = 1, shift = 0 (dropout is the identity at inference). */
+void ss_net_bn_affine(const ss_net_t *net, float *scale, float *shift);
 
 #endif

@@ -119,6 +119,9 @@ int ss_result_field_absent(const ss_result_t *r, int k);
 
 /* Frees the arrays and zeroes *r; accepts a zeroed result. */
 void ss_result_free(ss_result_t *r);
+/* Free the arrays of *r and set them NULL, keeping their counts: a lean result, the
+   scalars of a run whose arrays stay in the results log (log.h). */
+void ss_result_drop_arrays(ss_result_t *r);
 /* A deep copy of *src into *dst (overwritten; the caller frees it). */
 void ss_result_copy(ss_result_t *dst, const ss_result_t *src);
 /* 1 if *r can be recorded and read back: status and task inside their enums, no

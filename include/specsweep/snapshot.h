@@ -18,7 +18,8 @@
 
 /*
  * Write the snapshot of sweep `sw` (its expanded runs and cells) from the log contents
- * `c`, atomically at h5_path (its directory is created if needed). /runs holds the
+ * `c` (lean contents: the arrays are read back from the log one run at a time, so memory
+ * does not grow with them), atomically at h5_path (its directory is created if needed). /runs holds the
  * results whose run id is one of `runs`, in the order of `runs`; /summary holds every
  * cell with at least one "ok" run (statistics: cell.h). Besides the fields of the result
  * table (result.h), /runs groups carry a cell_id attribute; /summary groups carry
@@ -29,7 +30,7 @@
  * temporary file removed and the old h5_path untouched.
  */
 int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
-                      int n_runs, const ss_log_contents_t *c, ss_error_t *err);
+                      int n_runs, ss_log_contents_t *c, ss_error_t *err);
 
 /* Shut the HDF5 library down at the end of a process that called H5dont_atexit() first
    (main.c does): cleanly, unless a snapshot failed to close (a full disk), which leaves a
