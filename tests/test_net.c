@@ -1,7 +1,9 @@
 /*
  * test_net.c - the network module: finite-difference gradient check of every parameter
  * kind, data-parallel equivalence (with and without batch-norm), frozen parameters,
- * Adam, evaluation in chunks and with an input mask, relevance, creation errors.
+ * trainable subsets of dense weights (the mask a function of the seed alone, frozen
+ * weights never moved), Adam and AdaMax, the initialisation settings, evaluation in
+ * chunks and with an input mask, relevance, creation errors.
  */
 #include "specsweep/net.h"
 #include "testutil.h"
@@ -25,6 +27,9 @@ typedef struct {
     int batchnorm;
     double dropout;
     int train_evec, train_lout;
+    int subset;                 /* dense layers: trainable_weights match_eigenvalues */
+    ss_optimizer_t optimizer;
+    int paper_init;             /* init: psi and W U(-0.5, 0.5), lambda_out U(-0.01, 0.01) */
 } net_case_t;
 
 static ss_model_t case_model(const net_case_t *c)
@@ -40,6 +45,13 @@ static ss_model_t case_model(const net_case_t *c)
     m.batchnorm_after_first = c->batchnorm;
     m.dropout_after_first = c->dropout;
     m.train_lambda_out = c->train_lout;
+    m.trainable_weights = c->subset ? SS_WEIGHTS_MATCH_EIGENVALUES : SS_WEIGHTS_ALL;
+    if (c->paper_init) {
+        m.init.eigenvectors = 0.5;
+        m.init.weights = 0.5;
+        m.init.lambda_out[0] = -0.01;
+        m.init.lambda_out[1] = 0.01;
+    }
     return m;
 }
 
@@ -56,6 +68,10 @@ static ss_training_t case_training(const net_case_t *c)
     t.adam_beta1 = 0.9;
     t.adam_beta2 = 0.999;
     t.adam_epsilon = 1e-7;
+    t.optimizer = c->optimizer;
+    t.adamax_beta1 = 0.9;
+    t.adamax_beta2 = 0.999;
+    t.adamax_epsilon = 1e-7;
     return t;
 }
 
@@ -114,6 +130,8 @@ static int param_kind(const ss_net_t *net, size_t k)
 
 static int is_trainable(const ss_net_t *net, size_t k)
 {
+    if (net->wmask && net->wmask[k] == 0.0f)
+        return 0;   /* a frozen weight of a trainable subset */
     for (int s = 0; s < net->n_segments; s++)
         if (k >= net->seg_off[s] && k < net->seg_off[s] + net->seg_len[s])
             return 1;
@@ -231,25 +249,35 @@ static void gradient_check(const net_case_t *c, int sparse)
 
 static const net_case_t fd_cases[] = {
     {"cls all tanh/sigmoid bn dropout", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
-     {SS_ACT_TANH, SS_ACT_SIGMOID}, 1, 0.2, 1, 1},
+     {SS_ACT_TANH, SS_ACT_SIGMOID}, 1, 0.2, 1, 1, 0, SS_OPT_ADAM, 0},
     {"cls first relu/tanh bn", SS_TASK_CLASSIFICATION, SS_SPECTRAL_FIRST, 2, {5, 4},
-     {SS_ACT_RELU, SS_ACT_TANH}, 1, 0.0, 1, 1},
+     {SS_ACT_RELU, SS_ACT_TANH}, 1, 0.0, 1, 1, 0, SS_OPT_ADAM, 0},
     {"cls none sigmoid/relu dropout", SS_TASK_CLASSIFICATION, SS_SPECTRAL_NONE, 2, {5, 4},
-     {SS_ACT_SIGMOID, SS_ACT_RELU}, 0, 0.3, 1, 0},
+     {SS_ACT_SIGMOID, SS_ACT_RELU}, 0, 0.3, 1, 0, 0, SS_OPT_ADAM, 0},
     {"cls all tanh/linear, lout frozen", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
-     {SS_ACT_TANH, SS_ACT_LINEAR}, 0, 0.0, 1, 0},
+     {SS_ACT_TANH, SS_ACT_LINEAR}, 0, 0.0, 1, 0, 0, SS_OPT_ADAM, 0},
     {"cls all sigmoid, psi frozen", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 1, {5},
-     {SS_ACT_SIGMOID}, 1, 0.0, 0, 1},
+     {SS_ACT_SIGMOID}, 1, 0.0, 0, 1, 0, SS_OPT_ADAM, 0},
     {"cls all, no hidden layer", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 0, {0},
-     {SS_ACT_TANH}, 0, 0.0, 1, 1},
+     {SS_ACT_TANH}, 0, 0.0, 1, 1, 0, SS_OPT_ADAM, 0},
     {"reg all tanh/relu bn", SS_TASK_REGRESSION, SS_SPECTRAL_ALL, 2, {5, 4},
-     {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 1},
+     {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 1, 0, SS_OPT_ADAM, 0},
     {"reg first relu/tanh", SS_TASK_REGRESSION, SS_SPECTRAL_FIRST, 2, {5, 4},
-     {SS_ACT_RELU, SS_ACT_TANH}, 0, 0.0, 1, 1},
+     {SS_ACT_RELU, SS_ACT_TANH}, 0, 0.0, 1, 1, 0, SS_OPT_ADAM, 0},
     {"reg none tanh/sigmoid bn dropout", SS_TASK_REGRESSION, SS_SPECTRAL_NONE, 2, {5, 4},
-     {SS_ACT_TANH, SS_ACT_SIGMOID}, 1, 0.25, 1, 0},
+     {SS_ACT_TANH, SS_ACT_SIGMOID}, 1, 0.25, 1, 0, 0, SS_OPT_ADAM, 0},
     {"reg first sigmoid, psi frozen", SS_TASK_REGRESSION, SS_SPECTRAL_FIRST, 2, {5, 4},
-     {SS_ACT_SIGMOID, SS_ACT_TANH}, 0, 0.0, 0, 1},
+     {SS_ACT_SIGMOID, SS_ACT_TANH}, 0, 0.0, 0, 1, 0, SS_OPT_ADAM, 0},
+    /* the spectral-domain regimes: eigenvalues only (both lambdas, psi frozen) on linear
+       layers from the paper's initialisation; a trainable subset of dense weights */
+    {"cls all linear, eigenvalues only", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+     {SS_ACT_LINEAR, SS_ACT_LINEAR}, 0, 0.0, 0, 1, 0, SS_OPT_ADAM, 1},
+    {"cls all, no hidden, eigenvalues only", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 0, {0},
+     {SS_ACT_TANH}, 0, 0.0, 0, 1, 0, SS_OPT_ADAMAX, 1},
+    {"cls none relu/linear, subset", SS_TASK_CLASSIFICATION, SS_SPECTRAL_NONE, 2, {5, 4},
+     {SS_ACT_RELU, SS_ACT_LINEAR}, 0, 0.0, 1, 0, 1, SS_OPT_ADAMAX, 0},
+    {"reg none tanh, subset, paper init", SS_TASK_REGRESSION, SS_SPECTRAL_NONE, 1, {5},
+     {SS_ACT_TANH}, 0, 0.0, 1, 0, 1, SS_OPT_ADAM, 1},
 };
 
 /* The regression cases assume residuals far from 0 (MAE has a kink there). */
@@ -289,7 +317,7 @@ static double max_rel_diff(const float *a, const float *b, size_t n)
 static void test_shards_no_bn(void)
 {
     net_case_t c = {"shards", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
-                    {SS_ACT_TANH, SS_ACT_RELU}, 0, 0.0, 1, 1};
+                    {SS_ACT_TANH, SS_ACT_RELU}, 0, 0.0, 1, 1, 0, SS_OPT_ADAM, 0};
     ss_net_t net;
     if (make_net(&net, &c, BATCH, 2) != 0) { CHECK(0, "create"); return; }
     float x[BATCH * N_IN], y[BATCH];
@@ -359,7 +387,7 @@ static void *shard_thread(void *arg)
 static void test_shards_bn(void)
 {
     net_case_t c = {"shards bn", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
-                    {SS_ACT_TANH, SS_ACT_SIGMOID}, 1, 0.0, 1, 1};
+                    {SS_ACT_TANH, SS_ACT_SIGMOID}, 1, 0.0, 1, 1, 0, SS_OPT_ADAM, 0};
     ss_net_t full, a, b;
     if (make_net(&full, &c, BATCH, 2) || make_net(&a, &c, BATCH, 2) ||
         make_net(&b, &c, BATCH, 2)) { CHECK(0, "create"); return; }
@@ -405,7 +433,7 @@ static void test_shards_bn(void)
 static void test_frozen(void)
 {
     net_case_t c = {"frozen", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
-                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 0, 0};
+                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 0, 0, 0, SS_OPT_ADAM, 0};
     ss_net_t net;
     if (make_net(&net, &c, BATCH, 9) != 0) { CHECK(0, "create"); return; }
     float x[BATCH * N_IN], y[BATCH];
@@ -446,7 +474,7 @@ static void test_frozen(void)
 static void test_adam(void)
 {
     net_case_t c = {"adam", SS_TASK_CLASSIFICATION, SS_SPECTRAL_FIRST, 1, {4},
-                    {SS_ACT_TANH}, 0, 0.0, 1, 0};
+                    {SS_ACT_TANH}, 0, 0.0, 1, 0, 0, SS_OPT_ADAM, 0};
     ss_net_t net;
     if (make_net(&net, &c, 4, 1) != 0) { CHECK(0, "create"); return; }
     size_t k = net.layer[0].off_lin + 2;            /* one lambda_in */
@@ -472,10 +500,9 @@ static void test_adam(void)
 /* ss_net_update: the whole range gives the bits of ss_net_add_l2 + ss_net_adam_step, and
    ranges stepped by three "ranks" (each with the full gradient, parameters exchanged
    after every step) give the same parameters; the penalty parts sum to the penalty. */
-static void test_update_ranges(void)
+static void update_ranges(const net_case_t *cp)
 {
-    net_case_t c = {"update", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
-                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 1};
+    net_case_t c = *cp;
     enum { R = 3 };
     ss_net_t ref, whole, part[R];
     int ok = make_net(&ref, &c, 4, 7) == 0 && make_net(&whole, &c, 4, 7) == 0;
@@ -515,8 +542,8 @@ static void test_update_ranges(void)
         double d = fabs(pen_parts - pen) / (fabs(pen) > 0 ? fabs(pen) : 1.0);
         worst_pen = d > worst_pen ? d : worst_pen;
     }
-    printf("update ranges: whole range bit-identical %d, 3 ranges bit-identical %d, "
-           "penalty parts rel diff %.1e\n", same_whole, same_parts, worst_pen);
+    printf("update ranges (%s): whole range bit-identical %d, 3 ranges bit-identical %d, "
+           "penalty parts rel diff %.1e\n", c.title, same_whole, same_parts, worst_pen);
     CHECK(same_whole, "ss_net_update(0, n) differs from add_l2 + adam_step");
     CHECK(same_parts, "3 ranges differ from the whole step");
     CHECK(worst_pen < 1e-6, "penalty parts sum off by %.2e", worst_pen);
@@ -526,6 +553,238 @@ static void test_update_ranges(void)
     ss_net_destroy(&whole);
     for (int r = 0; r < R; r++)
         ss_net_destroy(&part[r]);
+}
+
+static void test_update_ranges(void)
+{
+    static const net_case_t cases[] = {
+        {"adam", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+         {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 1, 0, SS_OPT_ADAM, 0},
+        {"adamax", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
+         {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 1, 0, SS_OPT_ADAMAX, 1},
+        {"dense subset, adam", SS_TASK_CLASSIFICATION, SS_SPECTRAL_NONE, 2, {5, 4},
+         {SS_ACT_LINEAR, SS_ACT_RELU}, 0, 0.0, 1, 0, 1, SS_OPT_ADAM, 0},
+        {"dense subset, adamax", SS_TASK_CLASSIFICATION, SS_SPECTRAL_NONE, 2, {5, 4},
+         {SS_ACT_LINEAR, SS_ACT_RELU}, 0, 0.0, 1, 0, 1, SS_OPT_ADAMAX, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        update_ranges(&cases[i]);
+}
+
+/* ---- the spectral-domain regimes: trainable subsets, AdaMax, initialisation ---------- */
+
+/* The entries of net's wmask that are 1 in params[off, off + n). */
+static size_t mask_ones(const ss_net_t *net, size_t off, size_t n)
+{
+    size_t ones = 0;
+    for (size_t k = 0; k < n; k++)
+        ones += net->wmask[off + k] != 0.0f;
+    return ones;
+}
+
+/*
+ * A dense network whose layers train a random subset of their weights: n_in + n_out per
+ * layer, the mask a function of the seed alone (the same at another batch capacity, with
+ * the sparse-input path, built again: what ranks_per_run and a resume change), another
+ * mask for another seed. Over 150 steps of each optimizer, with the first layer's L2 on
+ * and both step functions, every frozen weight keeps its initial bits and has a zero
+ * gradient at every step, while every trainable weight moves.
+ */
+static void test_subset(void)
+{
+    static const int widths[4] = {N_IN, 5, 4, N_CLASSES};
+    for (int opt = SS_OPT_ADAM; opt <= SS_OPT_ADAMAX; opt++) {
+        net_case_t c = {"subset", SS_TASK_CLASSIFICATION, SS_SPECTRAL_NONE, 2, {5, 4},
+                        {SS_ACT_RELU, SS_ACT_LINEAR}, 0, 0.0, 1, 0, 1, (ss_optimizer_t)opt, 1};
+        ss_net_t net, big, again, other;
+        if (make_net(&net, &c, BATCH, 11) || make_net(&big, &c, 300, 11) ||
+            make_net(&again, &c, BATCH, 11) || make_net(&other, &c, BATCH, 12)) {
+            CHECK(0, "create");
+            return;
+        }
+        ss_net_set_sparse_inputs(&big, N_IN);
+        size_t np = net.n_params;
+        CHECK(net.wmask && big.wmask && again.wmask && other.wmask, "masks built");
+        if (!net.wmask || !big.wmask || !again.wmask || !other.wmask)
+            return;
+        CHECK(!memcmp(net.wmask, big.wmask, np * sizeof(float)) &&
+              !memcmp(net.wmask, again.wmask, np * sizeof(float)),
+              "the mask depends on the batch capacity or the sparse path");
+        CHECK(memcmp(net.wmask, other.wmask, np * sizeof(float)) != 0,
+              "seeds 11 and 12 give the same mask");
+        size_t expect = 0;
+        for (int l = 0; l < net.n_layers; l++) {
+            const ss_layer_t *L = &net.layer[l];
+            size_t ones = mask_ones(&net, L->off_w, (size_t)L->n_in * L->n_out);
+            CHECK(ones == (size_t)(widths[l] + widths[l + 1]), "layer %d trains %zu weights, "
+                  "expected %d", l, ones, widths[l] + widths[l + 1]);
+            CHECK(mask_ones(&net, L->off_b, (size_t)L->n_out) == (size_t)L->n_out,
+                  "layer %d: every bias trains", l);
+            expect += ones + (size_t)L->n_out;
+        }
+        CHECK(net.n_trainable == expect, "n_trainable %zu, expected %zu", net.n_trainable,
+              expect);
+
+        float *p0 = malloc(np * sizeof(float));
+        memcpy(p0, net.params, np * sizeof(float));
+        float x[BATCH * N_IN], y[BATCH];
+        int grad_frozen = 0;
+        for (int step = 0; step < 150; step++) {
+            make_batch(x, y, BATCH, c.task, 100 + (uint64_t)step);
+            ss_net_forward_backward(&net, x, y, BATCH, BATCH, NULL, NULL);
+            if (step % 2) {
+                ss_net_add_l2(&net);
+                for (size_t k = 0; k < np; k++)
+                    grad_frozen += net.wmask[k] == 0.0f && net.grads[k] != 0.0f;
+                ss_net_adam_step(&net);
+            } else {
+                for (size_t k = 0; k < np; k++)
+                    grad_frozen += net.wmask[k] == 0.0f && net.grads[k] != 0.0f;
+                ss_net_update(&net, 0, np);
+            }
+        }
+        int frozen_moved = 0, trained_still = 0;
+        for (size_t k = 0; k < np; k++) {
+            int kind = param_kind(&net, k);
+            if (net.wmask[k] == 0.0f)
+                frozen_moved += memcmp(&net.params[k], &p0[k], sizeof(float)) != 0;
+            else if (kind == K_DENSE)
+                trained_still += net.params[k] == p0[k];
+        }
+        printf("trainable subset (%s): %zu of %zu parameters train; 150 steps: %d frozen "
+               "weights moved, %d frozen gradients nonzero, %d trainable weights unmoved\n",
+               ss_optimizer_name((ss_optimizer_t)opt), net.n_trainable, np, frozen_moved,
+               grad_frozen, trained_still);
+        CHECK(frozen_moved == 0, "%d frozen weights moved", frozen_moved);
+        CHECK(grad_frozen == 0, "%d frozen weights had a gradient", grad_frozen);
+        CHECK(trained_still == 0, "%d trainable weights never moved", trained_still);
+        free(p0);
+        ss_net_destroy(&net);
+        ss_net_destroy(&big);
+        ss_net_destroy(&again);
+        ss_net_destroy(&other);
+    }
+}
+
+/* AdaMax against the Keras formulas by hand: m = b1 m + (1 - b1) g, u = max(b2 u, |g|),
+   p -= lr / (1 - b1^t) m / (u + eps), on one parameter over four steps (the gradient
+   shrinks at step 3, so u decays instead of following |g|). */
+static void test_adamax(void)
+{
+    net_case_t c = {"adamax", SS_TASK_CLASSIFICATION, SS_SPECTRAL_FIRST, 1, {4},
+                    {SS_ACT_TANH}, 0, 0.0, 1, 0, 0, SS_OPT_ADAMAX, 0};
+    ss_net_t net;
+    if (make_net(&net, &c, 4, 1) != 0) { CHECK(0, "create"); return; }
+    size_t k = net.layer[0].off_lin + 2;
+    double p = net.params[k], m = 0.0, u = 0.0;
+    const double g[4] = {0.3, -0.05, 1e-4, 1.7};
+    double lr = net.lr, b1 = net.beta1, b2 = net.beta2, eps = net.eps;
+    for (int t = 1; t <= 4; t++) {
+        memset(net.grads, 0, net.n_params * sizeof(float));
+        net.grads[k] = (float)g[t - 1];
+        ss_net_adam_step(&net);
+        m = b1 * m + (1 - b1) * g[t - 1];
+        u = fmax(b2 * u, fabs(g[t - 1]));
+        p -= lr / (1 - pow(b1, t)) * m / (u + eps);
+    }
+    double d = fabs(net.params[k] - p);
+    printf("adamax: 4 steps on one parameter, |C - hand| = %.2e\n", d);
+    CHECK(d < 1e-6, "AdaMax update %.9g, expected %.9g", (double)net.params[k], p);
+    CHECK(fabs(net.adam_m[k] - m) < 1e-7 && fabs(net.adam_v[k] - u) < 1e-7,
+          "AdaMax moments %g %g, expected %g %g", (double)net.adam_m[k], (double)net.adam_v[k],
+          m, u);
+    CHECK(net.optimizer == SS_OPT_ADAMAX && net.beta1 == 0.9 && net.beta2 == 0.999 &&
+          net.eps == 1e-7, "AdaMax takes the adamax_* settings");
+    ss_net_destroy(&net);
+}
+
+/*
+ * The initialisation settings: psi and W uniform in [-0.5, 0.5] (spread over the range),
+ * lambda_in 1, lambda_out in [-0.01, 0.01] and not constant; the eigenvalues come from a
+ * stream of their own, so the same seed gives the same eigenvectors whatever the
+ * eigenvalues' range.
+ */
+static void test_init_settings(void)
+{
+    net_case_t c = {"paper init", SS_TASK_CLASSIFICATION, SS_SPECTRAL_FIRST, 2, {5, 4},
+                    {SS_ACT_LINEAR, SS_ACT_LINEAR}, 0, 0.0, 0, 1, 0, SS_OPT_ADAM, 1};
+    net_case_t half = c;
+    half.paper_init = 0;
+    ss_net_t a, b;
+    if (make_net(&a, &c, 8, 5) || make_net(&b, &half, 8, 5)) { CHECK(0, "create"); return; }
+    int bad = 0;
+    double wmax = 0.0, lo = 1.0, hi = -1.0;
+    for (int l = 0; l < a.n_layers; l++) {
+        const ss_layer_t *L = &a.layer[l];
+        for (size_t k = 0; k < (size_t)L->n_in * L->n_out; k++) {
+            float w = a.params[L->off_w + k];
+            bad += fabsf(w) > 0.5f;
+            wmax = fmax(wmax, fabsf(w));
+        }
+        if (!L->spectral)
+            continue;
+        for (int i = 0; i < L->n_in; i++)
+            bad += a.params[L->off_lin + i] != 1.0f;
+        for (int j = 0; j < L->n_out; j++) {
+            double v = a.params[L->off_lout + j];
+            bad += fabs(v) > 0.01;
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+        }
+    }
+    CHECK(bad == 0 && wmax > 0.3 && hi > lo, "paper initialisation: %d out of range, "
+          "max |w| %g, lambda_out in [%g, %g]", bad, wmax, lo, hi);
+    /* a Glorot-initialised twin: psi of its spectral layer is Glorot's, not the same */
+    const ss_layer_t *L0 = &a.layer[0];
+    float lim = sqrtf(6.0f / (float)(L0->n_in + L0->n_out));
+    int glorot_ok = 1;
+    for (size_t k = 0; k < (size_t)L0->n_in * L0->n_out; k++)
+        glorot_ok &= fabsf(b.params[L0->off_w + k]) <= lim;
+    CHECK(glorot_ok, "Glorot limit of the default initialisation");
+    /* the same draws scaled: psi_a / 0.5 == psi_b / lim */
+    double scaled_diff = 0.0;
+    for (size_t k = 0; k < (size_t)L0->n_in * L0->n_out; k++)
+        scaled_diff = fmax(scaled_diff, fabs(a.params[L0->off_w + k] / 0.5 - b.params[L0->off_w + k] / lim));
+    CHECK(scaled_diff < 1e-5, "eigenvectors drawn from another sequence (%g)", scaled_diff);
+    ss_net_destroy(&a);
+    ss_net_destroy(&b);
+}
+
+/*
+ * The trainable parameters of the four regimes of the spectral-domain paper on its
+ * perceptron 784 -> 10, counted by the network: eigenvalues only 784 + 10 (+ 10 biases),
+ * eigenvalues and eigenvectors + 7840, all weights 7840 + 10, a subset of 794 weights
+ * + 10 biases.
+ */
+static void test_regime_counts(void)
+{
+    struct { const char *title; ss_spectral_t spectral; int evec, lout, subset; size_t n; }
+        tab[] = {
+        {"eigenvalues", SS_SPECTRAL_ALL, 0, 1, 0, 784 + 10 + 10},
+        {"eigenvalues and eigenvectors", SS_SPECTRAL_ALL, 1, 1, 0, 784 + 10 + 7840 + 10},
+        {"all weights", SS_SPECTRAL_NONE, 1, 0, 0, 7840 + 10},
+        {"subset of the weights", SS_SPECTRAL_NONE, 1, 0, 1, 794 + 10},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
+        ss_model_t m;
+        ss_model_defaults(&m);
+        m.n_hidden = 0;
+        m.spectral = tab[i].spectral;
+        m.train_lambda_out = tab[i].lout;
+        m.trainable_weights = tab[i].subset ? SS_WEIGHTS_MATCH_EIGENVALUES : SS_WEIGHTS_ALL;
+        ss_training_t t;
+        ss_training_defaults(&t);
+        t.train_eigenvectors = tab[i].evec;
+        ss_net_t net;
+        ss_error_t err = {0};
+        if (ss_net_create(&net, &m, &t, 784, 10, SS_TASK_CLASSIFICATION, 4, 3, &err) != 0) {
+            CHECK(0, "%s: %s", tab[i].title, err.msg);
+            continue;
+        }
+        CHECK(net.n_trainable == tab[i].n, "%s: %zu trainable, expected %zu", tab[i].title,
+              net.n_trainable, tab[i].n);
+        ss_net_destroy(&net);
+    }
 }
 
 /* ---- sparse inputs: the same network as the dense path ------------------------------- */
@@ -555,7 +814,7 @@ static void sparse_case(const sparse_case_t *sc)
 {
     enum { B = 50, STEPS = 4 };
     net_case_t c = {sc->title, sc->task, sc->spectral, 2, {sc->n0, 12},
-                    {SS_ACT_TANH, SS_ACT_TANH}, sc->batchnorm, sc->dropout, sc->train_evec, 0};
+                    {SS_ACT_TANH, SS_ACT_TANH}, sc->batchnorm, sc->dropout, sc->train_evec, 0, 0, SS_OPT_ADAM, 0};
     ss_model_t m = case_model(&c);
     ss_training_t t = case_training(&c);
     ss_error_t err = {0};
@@ -660,7 +919,7 @@ static void test_sparse_inputs(void)
     /* The capacity: clamped to n_inputs; a batch with more nonzeros than it holds stops
        the process (exit code SS_EXIT_RUNTIME) instead of writing past the workspace. */
     net_case_t c = {"cap", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 1, {20},
-                    {SS_ACT_TANH}, 0, 0.0, 1, 0};
+                    {SS_ACT_TANH}, 0, 0.0, 1, 0, 0, SS_OPT_ADAM, 0};
     ss_net_t net;
     if (make_net(&net, &c, 4, 1) != 0) { CHECK(0, "create"); return; }
     ss_net_set_sparse_inputs(&net, 1000);
@@ -695,7 +954,7 @@ static void test_sparse_inputs(void)
 static void test_init(void)
 {
     net_case_t c = {"init", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
-                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 0};
+                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.0, 1, 0, 0, SS_OPT_ADAM, 0};
     ss_net_t a, b, d;
     if (make_net(&a, &c, 8, 42) || make_net(&b, &c, 8, 42) || make_net(&d, &c, 8, 43)) {
         CHECK(0, "create");
@@ -728,7 +987,7 @@ static void test_evaluate(void)
 {
     enum { N = 23 };
     net_case_t c = {"eval", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2, {5, 4},
-                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.3, 1, 0};
+                    {SS_ACT_TANH, SS_ACT_RELU}, 1, 0.3, 1, 0, 0, SS_OPT_ADAM, 0};
     ss_net_t small, big;
     if (make_net(&small, &c, 4, 3) || make_net(&big, &c, 64, 3)) { CHECK(0, "create"); return; }
     float x[N * N_IN], y[N];
@@ -763,7 +1022,7 @@ static void test_evaluate(void)
 static void test_relevance(void)
 {
     net_case_t cs = {"rel", SS_TASK_CLASSIFICATION, SS_SPECTRAL_FIRST, 1, {5},
-                     {SS_ACT_TANH}, 0, 0.0, 1, 0};
+                     {SS_ACT_TANH}, 0, 0.0, 1, 0, 0, SS_OPT_ADAM, 0};
     net_case_t cd = cs;
     cd.spectral = SS_SPECTRAL_NONE;
     ss_net_t s, d;
@@ -792,7 +1051,7 @@ static void test_relevance(void)
 static void test_create_errors(void)
 {
     net_case_t c = {"err", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 1, {5}, {SS_ACT_TANH},
-                    0, 0.0, 1, 0};
+                    0, 0.0, 1, 0, 0, SS_OPT_ADAM, 0};
     ss_model_t m = case_model(&c);
     ss_training_t t = case_training(&c);
     struct { const char *title; int n_in, n_out; ss_task_t task; int max_batch, hidden0;
@@ -849,7 +1108,11 @@ int main(void)
     test_shards_bn();
     test_frozen();
     test_adam();
+    test_adamax();
     test_update_ranges();
+    test_subset();
+    test_init_settings();
+    test_regime_counts();
     test_init();
     test_evaluate();
     test_relevance();
