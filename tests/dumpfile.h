@@ -151,7 +151,8 @@ static int parse_list(const char *s, char out[][16], int max)
 /*
  * task=cls|reg  spectral=all|first|none  inputs=N  classes=K  hidden=6,5  act=tanh,relu
  * bn=0|1  train_evec=0|1  train_lout=0|1  reg_ev=X  reg_evec=X  lr=X  batch=B  seed=S
- * steps=T  sparse=0|1
+ * steps=T  sparse=0|1  opt=adam|adamax  subset=0|1 (trainable_weights match_eigenvalues)
+ * init_evec=A  init_w=A (0: Glorot, else U(-A, A))  lin=LO:HI  lout=LO:HI (init ranges)
  */
 typedef struct {
     ss_model_t model;
@@ -202,6 +203,20 @@ static int net_args_set(net_args_t *a, const char *k, const char *v)
     else if (!strcmp(k, "seed")) a->seed = strtoull(v, NULL, 10);
     else if (!strcmp(k, "steps")) a->steps = atoi(v);
     else if (!strcmp(k, "sparse")) a->sparse = atoi(v);
+    else if (!strcmp(k, "opt")) {
+        a->tr.optimizer = !strcmp(v, "adamax") ? SS_OPT_ADAMAX : SS_OPT_ADAM;
+        a->tr.adamax_beta1 = 0.9;
+        a->tr.adamax_beta2 = 0.999;
+        a->tr.adamax_epsilon = 1e-7;
+    }
+    else if (!strcmp(k, "subset"))
+        a->model.trainable_weights = atoi(v) ? SS_WEIGHTS_MATCH_EIGENVALUES : SS_WEIGHTS_ALL;
+    else if (!strcmp(k, "init_evec")) a->model.init.eigenvectors = atof(v);
+    else if (!strcmp(k, "init_w")) a->model.init.weights = atof(v);
+    else if (!strcmp(k, "lin") || !strcmp(k, "lout")) {
+        double *r = !strcmp(k, "lin") ? a->model.init.lambda_in : a->model.init.lambda_out;
+        if (sscanf(v, "%lf:%lf", &r[0], &r[1]) != 2) return -1;
+    }
     else return -1;
     return 0;
 }

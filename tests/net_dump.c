@@ -6,14 +6,17 @@
  *   net_dump OUT key=value ...
  *     task=cls|reg  spectral=all|first|none  inputs=N  classes=K  hidden=6,5
  *     act=tanh,relu  bn=0|1  train_evec=0|1  train_lout=0|1  reg_ev=X  reg_evec=X
- *     lr=X  batch=B  seed=S  steps=T  sparse=0|1
+ *     lr=X  batch=B  seed=S  steps=T  sparse=0|1  opt=adam|adamax  subset=0|1
+ *     init_evec=A  init_w=A  lin=LO:HI  lout=LO:HI   (dumpfile.h)
  *
  * sparse=1: about 70 % of the batch's inputs are zero (each with probability 0.7), and the
  * first layer runs on its sparse-input path (ss_net_set_sparse_inputs).
  * OUT: a record file (dumpfile.h).
  * Records: the initial parameters ("L<l>.psi" or "L<l>.W", "L<l>.lin", "L<l>.lout",
- * "L<l>.b", "bn.gamma", "bn.beta", "bn.mean", "bn.var"), the batch "x", "y"; after one
- * training pass + L2: "loss_data" (mean), "l2", "grad.<param>"; after `steps` Adam steps
+ * "L<l>.b", "bn.gamma", "bn.beta", "bn.mean", "bn.var"), the trainable subset of a dense
+ * layer's weights "L<l>.mask" (1 trainable, 0 frozen; subset=1 only), the batch "x", "y";
+ * after one training pass + L2: "loss_data" (mean), "l2", "grad.<param>"; after `steps`
+ * optimizer steps
  * on the same batch (the first one from those gradients): "step.loss" (loss at each
  * step), "step.<param>", "step.bn.mean", "step.bn.var", and inference on the batch
  * "eval.loss_sum", "eval.correct".
@@ -81,6 +84,13 @@ int main(int argc, char **argv)
     dump_t d;
     if (dump_start(&d, argv[1], &net) != 0)
         return 1;
+    for (int l = 0; net.wmask && l < net.n_layers; l++) {
+        const ss_layer_t *L = &net.layer[l];
+        char name[32];
+        snprintf(name, sizeof name, "L%d.mask", l);
+        if (!L->spectral)
+            rec_f32(&d, name, net.wmask + L->off_w, (uint64_t)L->n_in, (uint64_t)L->n_out);
+    }
     rec_f32(&d, "x", x, (uint64_t)batch, (uint64_t)inputs);
     rec_f32(&d, "y", y, (uint64_t)batch, 0);
 

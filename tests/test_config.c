@@ -292,6 +292,90 @@ static void check_train_eigvec_axis(const ss_sweep_t *sw)
           "boolean axis values");
 }
 
+
+/* The sweep of the spectral-domain paper's issue: a bundle axis of four regimes and an
+   axis over model.hidden. */
+#define REGIMES \
+    "sweep:\n" \
+    "  regime:\n" \
+    "    eigenvalues:   {model.spectral: all, model.train_lambda_out: true, " \
+    "train_eigenvectors: false}\n" \
+    "    eigen_vectors: {model.spectral: all, model.train_lambda_out: true, " \
+    "train_eigenvectors: true}\n" \
+    "    direct:        {model.spectral: none}\n" \
+    "    direct_subset: {model.spectral: none, model.trainable_weights: match_eigenvalues}\n" \
+    "  model.hidden: [[20], [100], [500]]\n"
+
+static void check_regimes(const ss_sweep_t *sw)
+{
+    CHECK(sw->n_axes == 2 && sw->record_model, "axes %d record_model %d", sw->n_axes,
+          sw->record_model);
+    if (sw->n_axes != 2)
+        return;
+    const ss_axis_t *r = &sw->axes[0], *h = &sw->axes[1];
+    CHECK(r->kind == SS_AXIS_BUNDLE && !strcmp(r->name, "regime") && r->n == 4, "bundle axis");
+    CHECK(!strcmp(r->labels[0], "eigenvalues") && !strcmp(r->labels[3], "direct_subset"),
+          "bundle names %s %s", r->labels[0], r->labels[3]);
+    CHECK(r->training_mask == 1u << SS_KEY_TRAIN_EIGENVECTORS, "bundle training keys %x",
+          r->training_mask);
+    CHECK(r->model_mask == ((1u << SS_MKEY_SPECTRAL) | (1u << SS_MKEY_TRAIN_LAMBDA_OUT) |
+                            (1u << SS_MKEY_TRAINABLE_WEIGHTS)), "bundle model keys %x",
+          r->model_mask);
+    const ss_patch_t *ev = &r->points[0], *sub = &r->points[3];
+    CHECK(ev->training_mask == 1u << SS_KEY_TRAIN_EIGENVECTORS &&
+          ev->training.train_eigenvectors == 0 && ev->model.train_lambda_out == 1 &&
+          ev->model.spectral == SS_SPECTRAL_ALL, "eigenvalues bundle");
+    CHECK(sub->training_mask == 0 && sub->model.spectral == SS_SPECTRAL_NONE &&
+          sub->model.trainable_weights == SS_WEIGHTS_MATCH_EIGENVALUES &&
+          sub->model_mask == ((1u << SS_MKEY_SPECTRAL) | (1u << SS_MKEY_TRAINABLE_WEIGHTS)),
+          "direct_subset bundle");
+    CHECK(h->kind == SS_AXIS_MODEL && h->model_key == SS_MKEY_HIDDEN && h->n == 3 &&
+          !strcmp(h->name, "model.hidden") && !strcmp(h->labels[2], "500") &&
+          h->points[1].model.n_hidden == 1 && h->points[1].model.hidden[0] == 100,
+          "model.hidden axis");
+}
+
+static void check_perceptron(const ss_sweep_t *sw)
+{
+    const ss_model_t *m = &sw->model;
+    CHECK(m->n_hidden == 0 && m->n_act == -1, "no hidden layer: %d", m->n_hidden);
+    CHECK(sw->training.optimizer == SS_OPT_ADAMAX && sw->training.adamax_beta1 == 0.8 &&
+          sw->training.adamax_beta2 == 0.99 && sw->training.adamax_epsilon == 1e-8 &&
+          sw->training.adam_beta1 == 0.9, "adamax settings");
+    CHECK(m->init.eigenvectors == 0.5 && m->init.weights == 0.0 &&
+          m->init.lambda_in[0] == 1.0 && m->init.lambda_in[1] == 1.0 &&
+          m->init.lambda_out[0] == -0.01 && m->init.lambda_out[1] == 0.01, "init section");
+    CHECK(m->retract == SS_RETRACT_ALL && m->histogram_bins == 50 &&
+          m->histogram_range == 0.5, "retraction");
+    CHECK(sw->record_model, "the regime keys make runs record their model");
+}
+
+static void check_model_axes(const ss_sweep_t *sw)
+{
+    CHECK(sw->n_axes == 4, "axes %d", sw->n_axes);
+    if (sw->n_axes != 4)
+        return;
+    const ss_axis_t *o = &sw->axes[0], *a = &sw->axes[1], *i = &sw->axes[2], *e = &sw->axes[3];
+    CHECK(o->kind == SS_AXIS_TRAINING && o->key == SS_KEY_OPTIMIZER &&
+          !strcmp(o->labels[0], "adam") && !strcmp(o->labels[1], "adamax") &&
+          o->points[1].training.optimizer == SS_OPT_ADAMAX, "optimizer axis");
+    CHECK(a->kind == SS_AXIS_MODEL && !strcmp(a->labels[0], "linear-relu") &&
+          !strcmp(a->labels[1], "tanh-tanh") && a->points[0].model.n_act == 2 &&
+          a->points[1].model.n_act == -1, "activations axis %s %s", a->labels[0], a->labels[1]);
+    CHECK(!strcmp(i->labels[0], "0") && !strcmp(i->labels[1], "-0.01:0.01") &&
+          i->points[1].model.init.lambda_out[0] == -0.01, "init.lambda_out axis %s %s",
+          i->labels[0], i->labels[1]);
+    CHECK(e->kind == SS_AXIS_BUNDLE && e->n == 2 && !strcmp(e->labels[0], "glorot") &&
+          e->points[0].model_mask == 0 && e->points[0].training_mask == 0 &&
+          e->points[1].model.init.eigenvectors == 0.5 &&
+          e->points[1].model.init.weights == 0.5, "init bundles");
+}
+
+static void check_no_regime_keys(const ss_sweep_t *sw)
+{
+    CHECK(!sw->record_model, "a sweep without the regime keys records what it always did");
+}
+
 /* ---- the table ----------------------------------------------------------------------------- */
 
 typedef struct {
@@ -343,6 +427,24 @@ static const config_case_t cases[] = {
      check_empty_sections, NULL},
     {"train_eigenvectors as a sweep axis", P "seeds: 1\nsweep:\n"
      "  train_eigenvectors: [true, false]\n", NULL, NULL, check_train_eigvec_axis, NULL},
+
+    /* the spectral-domain study: model keys and bundles as axes, init, adamax */
+    {"regimes as a bundle axis, model.hidden as an axis", P "seeds: 5\n" REGIMES, NULL, NULL,
+     check_regimes, NULL},
+    {"perceptron: no hidden layer, adamax, init, retraction", P "model:\n  hidden: []\n"
+     "  retract: all\n  histogram_bins: 50\n  histogram_range: 0.5\ninit:\n"
+     "  eigenvectors: 0.5\n  lambda_out: [-0.01, 0.01]\ntraining:\n  optimizer: adamax\n"
+     "  adamax_beta1: 0.8\n  adamax_beta2: 0.99\n  adamax_epsilon: 1e-8\n", NULL, NULL,
+     check_perceptron, NULL},
+    {"axes over the optimizer, activations, init and an init bundle", P "model:\n"
+     "  hidden: [4, 3]\nsweep:\n  optimizer: [adam, adamax]\n"
+     "  model.activations: [[linear, relu], tanh]\n  init.lambda_out: [0, [-0.01, 0.01]]\n"
+     "  initialisation:\n    glorot: {}\n"
+     "    paper: {init.eigenvectors: 0.5, init.weights: 0.5}\n", NULL, NULL,
+     check_model_axes, NULL},
+    {"model keys set to their defaults in model: records nothing new", P "model:\n"
+     "  hidden: [5]\n  train_lambda_out: true\n  spectral: none\nsweep:\n"
+     "  learning_rate: [0.1, 0.01]\n", NULL, NULL, check_no_regime_keys, NULL},
 
     /* structure */
     {"empty file", "", "the sweep file is empty", "1:1", NULL, NULL},
@@ -430,6 +532,93 @@ static const config_case_t cases[] = {
      "5:11", NULL, NULL},
     {"too many layers", P "model:\n  hidden: [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]\n",
      "hidden lists 17 layers; at most 16", "5:11", NULL, NULL},
+
+
+    /* the spectral-domain study's settings */
+    {"adamax_beta1 1", P "training:\n  optimizer: adamax\n  adamax_beta1: 1.0\n",
+     "adamax_beta1 must be a number in [0, 1), got 1.0", "6:17", NULL, NULL},
+    {"adamax_beta2 negative", P "training:\n  adamax_beta2: -0.5\n",
+     "adamax_beta2 must be a number in [0, 1), got -0.5", "5:17", NULL, NULL},
+    {"adamax_epsilon 0", P "training:\n  optimizer: adamax\n  adamax_epsilon: 0\n",
+     "adamax_epsilon must be a positive number, got 0", "6:19", NULL, NULL},
+    {"adamax option out of range in a bundle", P "sweep:\n  opt:\n"
+     "    fast: {optimizer: adamax, adamax_beta2: 1}\n",
+     "adamax_beta2 must be a number in [0, 1), got 1", "6:45", NULL, NULL},
+    {"logspace over the optimizer", P "sweep:\n  optimizer: {logspace: [0, 1, 2]}\n",
+     "sweep axis optimizer is a name; logspace does not apply", "5:25", NULL, NULL},
+    {"a subset regime on a spectral model", P "model:\n  trainable_weights: match_eigenvalues\n",
+     "trainable_weights: match_eigenvalues trains a random subset of a dense network's "
+     "weights, but the model is spectral (spectral: all)", "5:22", NULL, NULL},
+    {"a subset regime on a spectral model, in a bundle", P "model:\n  spectral: first\n"
+     "sweep:\n  regime:\n    direct: {model.spectral: none}\n"
+     "    subset: {model.trainable_weights: match_eigenvalues}\n",
+     "but the model is spectral (spectral: first (line 5)); use spectral: none (at the sweep "
+     "point regime=subset)", "9:39", NULL, NULL},
+    {"retraction across a non-linear layer", P "model:\n  hidden: [10, 5]\n"
+     "  activations: [linear, relu]\n  retract: all\n",
+     "retract: all multiplies the whole network out into one layer, but hidden layer 2 is "
+     "non-linear (relu; activations linear-relu (line 6))", "7:12", NULL, NULL},
+    {"retraction across a non-linear layer of an axis point", P "model:\n  hidden: [10]\n"
+     "  retract: all\nsweep:\n  model.activations: [linear, relu]\n",
+     "hidden layer 1 is non-linear (relu; activations relu (line 8)): retraction across a "
+     "non-linear layer is not possible (retract: linear merges only the chains of linear "
+     "layers) (at the sweep point model.activations=relu)", "6:12", NULL, NULL},
+    {"retraction across the batch-norm", P "model:\n  hidden: [10]\n  activations: linear\n"
+     "  batchnorm_after_first: true\n  retract: linear\n",
+     "retract: linear cannot multiply layers out across the batch-norm", "8:12", NULL, NULL},
+    {"a bundle key that is also a plain axis", P "sweep:\n  model.hidden: [[5], [6]]\n"
+     "  regime:\n    a: {model.spectral: none}\n    b: {model.hidden: [7]}\n",
+     "model.hidden is set by the bundle axis regime and by the sweep axis model.hidden "
+     "(line 5): ambiguous, set it in one place", "8:9", NULL, NULL},
+    {"a bundle training key that is also a plain axis", P "sweep:\n  regime:\n"
+     "    a: {train_eigenvectors: false}\n  train_eigenvectors: [true, false]\n",
+     "train_eigenvectors is set by the bundle axis regime and by the sweep axis "
+     "train_eigenvectors (line 7)", "6:9", NULL, NULL},
+    {"two bundles set one key", P "sweep:\n  regime:\n    a: {model.spectral: none}\n"
+     "  family:\n    b: {model.spectral: all}\n",
+     "model.spectral is set by the bundle axis family and by the bundle axis regime (line 5)",
+     "8:9", NULL, NULL},
+    {"a dataset override of a bundled key", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    training: {train_eigenvectors: true}\nsweep:\n  regime:\n"
+     "    a: {train_eigenvectors: false}\n",
+     "datasets.g.training sets train_eigenvectors, which the bundle axis regime sets (line "
+     "8): ambiguous, remove one of them", "5:16", NULL, NULL},
+    {"a bundle axis named like a results attribute", P "sweep:\n  seed:\n    a: {}\n",
+     "a bundle axis may not be named 'seed'", "5:3", NULL, NULL},
+    {"a bundle axis named like a section", P "sweep:\n  init:\n    a: {}\n",
+     "a bundle axis may not be named 'init'", "5:3", NULL, NULL},
+    {"an unknown key in a bundle", P "sweep:\n  regime:\n    a: {modl.hidden: [5]}\n",
+     "unknown key 'modl.hidden' in bundle 'a' of sweep axis regime (known: learning_rate",
+     "6:9", NULL, NULL},
+    {"a bundle that is not a mapping", P "sweep:\n  regime:\n    a: 5\n",
+     "bundle 'a' of sweep axis regime must be a mapping of keys, got 5", "6:8", NULL, NULL},
+    {"a bad bundle name", P "sweep:\n  regime:\n    a b: {}\n",
+     "a bundle name 'a b' may contain only letters", "6:5", NULL, NULL},
+    {"a model axis with a repeated value", P "sweep:\n  model.hidden: [[5], [5]]\n",
+     "sweep axis model.hidden repeats the value 5", "5:23", NULL, NULL},
+    {"a model axis of layer sizes, not lists", P "sweep:\n  model.hidden: [5, 6]\n",
+     "hidden must be a list of layer sizes such as [100, 100, 50] ([] for no hidden layer), "
+     "got 5", "5:18", NULL, NULL},
+    {"a model axis that is not a list", P "sweep:\n  model.spectral: none\n",
+     "sweep axis model.spectral must be a non-empty list of values", "5:19", NULL, NULL},
+    {"activations for other depths than an axis of hidden", P "model:\n"
+     "  activations: [tanh, relu]\nsweep:\n  model.hidden: [[4, 3], [4]]\n",
+     "activations lists 2 activations but hidden has 1 layer (line 7) (give one per layer, "
+     "or one name for all layers) (at the sweep point model.hidden=4)", "5:16", NULL, NULL},
+    {"batch-norm without a hidden layer", P "model:\n  hidden: []\n"
+     "  batchnorm_after_first: true\n",
+     "batch-norm after the first layer needs a hidden layer, but hidden is [] (line 5)",
+     "6:26", NULL, NULL},
+    {"init.eigenvectors neither glorot nor a number", P "init:\n  eigenvectors: xavier\n",
+     "eigenvectors must be glorot or a positive number a (uniform in [-a, a]), got 'xavier'",
+     "5:17", NULL, NULL},
+    {"init range upside down", P "init:\n  lambda_out: [0.01, -0.01]\n",
+     "lambda_out: the range [0.01, -0.01] has lo above hi", "5:15", NULL, NULL},
+    {"an unknown init key", P "init:\n  eigenvector: 0.5\n",
+     "unknown key 'eigenvector' in init (known: eigenvectors, weights, lambda_in, "
+     "lambda_out); did you mean 'eigenvectors'?", "5:3", NULL, NULL},
+    {"unknown retraction", P "model:\n  retract: some\n",
+     "retract must be one of none, linear, all, got 'some'", "5:12", NULL, NULL},
 
     /* datasets */
     {"unknown kind", "name: t\ndatasets:\n  g: {kind: gauss}\n",
@@ -730,6 +919,58 @@ static void test_names(void)
           ss_training_key_is_int(SS_KEY_TRAIN_EIGENVECTORS) &&
           !ss_training_key_is_int(SS_KEY_LEARNING_RATE), "is_int");
     CHECK(!strcmp(ss_training_key_name(SS_KEY_REG_EIGENVECTORS), "reg_eigenvectors"), "name");
+    CHECK(ss_training_key_is_choice(SS_KEY_OPTIMIZER) &&
+          !ss_training_key_is_choice(SS_KEY_ADAMAX_BETA1), "is_choice");
+
+    /* keys introduced after the first results files are recorded only where in use */
+    ss_training_t d;
+    ss_training_defaults(&d);
+    CHECK(!ss_training_key_in_use(&d, SS_KEY_OPTIMIZER) &&
+          !ss_training_key_in_use(&d, SS_KEY_ADAMAX_BETA1) &&
+          ss_training_key_in_use(&d, SS_KEY_ADAM_EPSILON), "in use under adam");
+    d.optimizer = SS_OPT_ADAMAX;
+    CHECK(ss_training_key_in_use(&d, SS_KEY_OPTIMIZER) &&
+          ss_training_key_in_use(&d, SS_KEY_ADAMAX_EPSILON), "in use under adamax");
+    char text[64];
+    CHECK(!strcmp(ss_training_key_text(&d, SS_KEY_OPTIMIZER, text, sizeof text), "adamax"),
+          "optimizer text %s", text);
+
+    /* model keys: names, lookups, copies, the texts of run ids and the stored values */
+    for (int k = 0; k < SS_MKEY_COUNT; k++)
+        CHECK(ss_model_key_lookup(ss_model_key_name((ss_model_key_t)k)) == k, "model key %s",
+              ss_model_key_name((ss_model_key_t)k));
+    CHECK(ss_model_key_lookup("hidden") == -1 && ss_model_key_lookup("model.x") == -1,
+          "model key non-keys");
+    ss_model_t a, b;
+    ss_model_defaults(&a);
+    ss_model_defaults(&b);
+    b.n_hidden = 0;
+    b.init.lambda_out[0] = -0.01;
+    b.init.lambda_out[1] = 0.01;
+    b.init.eigenvectors = 0.5;
+    struct { ss_model_key_t k; const ss_model_t *m; const char *text; } texts[] = {
+        {SS_MKEY_HIDDEN, &a, "100-100-50"}, {SS_MKEY_HIDDEN, &b, "none"},
+        {SS_MKEY_ACTIVATIONS, &a, "tanh-relu-relu"}, {SS_MKEY_ACTIVATIONS, &b, "none"},
+        {SS_MKEY_SPECTRAL, &a, "all"}, {SS_MKEY_TRAIN_LAMBDA_OUT, &a, "false"},
+        {SS_MKEY_TRAINABLE_WEIGHTS, &a, "all"}, {SS_MKEY_RETRACT, &a, "none"},
+        {SS_MKEY_HISTOGRAM_BINS, &a, "100"}, {SS_MKEY_INIT_EIGENVECTORS, &a, "glorot"},
+        {SS_MKEY_INIT_EIGENVECTORS, &b, "0.5"}, {SS_MKEY_INIT_LAMBDA_IN, &a, "1"},
+        {SS_MKEY_INIT_LAMBDA_OUT, &b, "-0.01:0.01"},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        ss_model_key_text(texts[i].m, texts[i].k, text, sizeof text);
+        CHECK(!strcmp(text, texts[i].text), "%s reads '%s', expected '%s'",
+              ss_model_key_name(texts[i].k), text, texts[i].text);
+    }
+    ss_value_t v;
+    ss_model_key_value(&a, SS_MKEY_HIDDEN, &v);
+    CHECK(v.kind == SS_VALUE_INTS && v.n == 3 && v.ints[2] == 50, "hidden value");
+    ss_model_key_value(&a, SS_MKEY_ACTIVATIONS, &v);
+    CHECK(v.kind == SS_VALUE_TEXT && !strcmp(v.text, "tanh,relu,relu"), "activations value");
+    ss_model_key_value(&b, SS_MKEY_INIT_LAMBDA_OUT, &v);
+    CHECK(v.kind == SS_VALUE_REALS && v.n == 2 && v.reals[0] == -0.01, "range value");
+    ss_model_key_copy(&a, &b, SS_MKEY_HIDDEN);
+    CHECK(a.n_hidden == 0 && a.init.eigenvectors == 0.0, "copy takes one key only");
     CHECK(!strcmp(ss_act_name(SS_ACT_SIGMOID), "sigmoid") &&
           !strcmp(ss_act_name(SS_ACT_LINEAR), "linear"), "act names");
     CHECK(!strcmp(ss_kind_name(SS_KIND_CORRELATED), "correlated") &&

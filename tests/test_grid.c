@@ -2,7 +2,8 @@
  * test_grid.c - the expansion of a sweep into runs and cells: nesting order (datasets,
  * axes with the first outermost, seeds innermost), run and cell ids, cell numbers, axis
  * positions and the resolved training (global, then dataset overrides, then the sweep
- * point); an empty sweep; ids too long for a hand-built sweep.
+ * point) and model (the sections, then the sweep point's model keys and bundles); an
+ * empty sweep; ids too long for a hand-built sweep.
  *
  * Every case parses its sweep text with ss_sweep_parse (tested in test_config.c), expands
  * it and checks the number of runs and cells, then runs its own check on the runs.
@@ -114,6 +115,35 @@ static void check_train_eigvec_axis(const ss_run_t *runs, int n)
           !strcmp(runs[1].id, "g__train_eigenvectors=0__seed=0"), "boolean axis");
 }
 
+/* The regimes of the spectral-domain paper: a bundle axis (first, outermost) and an axis
+   over model.hidden; ids name the bundle and the layers; every run's model and training
+   are the sections' with the point's keys, and keys a point does not set stay as the
+   sections say (global adamax, the dataset's override of the learning rate). */
+static void check_regimes(const ss_run_t *runs, int n)
+{
+    CHECK(!strcmp(runs[0].id, "g__regime=eigenvalues__model.hidden=20__seed=0"), "id %s",
+          runs[0].id);
+    CHECK(!strcmp(runs[n - 1].id, "g__regime=direct_subset__model.hidden=none__seed=1") &&
+          !strcmp(runs[n - 1].cell_id, "g__regime=direct_subset__model.hidden=none"),
+          "id %s", runs[n - 1].id);
+    for (int i = 0; i < n; i++) {
+        const ss_run_t *r = &runs[i];
+        int regime = i / 4, layers = (i / 2) % 2;
+        CHECK(r->axis_index[0] == regime && r->axis_index[1] == layers && r->cell == i / 2,
+              "run %d position", i);
+        CHECK(r->model.n_hidden == (layers ? 0 : 1) &&
+              (layers || (r->model.hidden[0] == 20 && r->model.act[0] == SS_ACT_LINEAR)),
+              "run %d layers", i);
+        CHECK(r->model.spectral == (regime < 2 ? SS_SPECTRAL_ALL : SS_SPECTRAL_NONE) &&
+              r->model.train_lambda_out == (regime < 2) &&
+              r->model.trainable_weights == (regime == 3 ? SS_WEIGHTS_MATCH_EIGENVALUES
+                                                         : SS_WEIGHTS_ALL) &&
+              r->training.train_eigenvectors == (regime != 0), "run %d regime", i);
+        CHECK(r->training.optimizer == SS_OPT_ADAMAX && r->training.learning_rate == 0.03 &&
+              r->model.init.eigenvectors == 0.5, "run %d keeps the sections' settings", i);
+    }
+}
+
 /* ---- the table ----------------------------------------------------------------------------- */
 
 /* name + one gaussian dataset */
@@ -146,6 +176,15 @@ static const grid_case_t cases[] = {
     {"train_eigenvectors as a sweep axis",
      P "seeds: 1\nsweep:\n  train_eigenvectors: [true, false]\n", 2, 2,
      check_train_eigvec_axis},
+    {"a bundle axis of regimes and an axis over model.hidden",
+     "name: r\nseeds: 2\ndatasets:\n  g: {kind: gaussian, training: {learning_rate: 0.03}}\n"
+     "model: {activations: linear}\ninit: {eigenvectors: 0.5}\n"
+     "training: {optimizer: adamax}\nsweep:\n  regime:\n"
+     "    eigenvalues: {model.train_lambda_out: true, train_eigenvectors: false}\n"
+     "    eigen_vectors: {model.train_lambda_out: true}\n"
+     "    direct: {model.spectral: none}\n"
+     "    direct_subset: {model.spectral: none, model.trainable_weights: match_eigenvalues}\n"
+     "  model.hidden: [[20], []]\n", 16, 8, check_regimes},
 };
 
 static void run_case(const grid_case_t *c)

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* test_log.c - the run result's field table, the payload codec, the commit log and its
    contents, the writer lock (result.h, record.h, log.h). */
 #include "specsweep/log.h"
@@ -96,6 +97,58 @@ static void test_every_field_roundtrips(void)
     for (int k = 0; c.n_results == 1 && k < ss_result_n_fields; k++)
         CHECK(field_equal(&r, &c.results[0], &ss_result_fields[k]), "field %s survives the log",
               ss_result_fields[k].name);
+    ss_log_contents_free(&c);
+    ss_result_free(&r);
+}
+
+/* Optional fields a run did not compute (ss_result_t.absent) and training keys not in use
+   (adam's runs: optimizer, adamax_*) are not recorded at all: the payload does not name
+   them, they read back absent or at their defaults, through a message and the log. */
+static void test_absent_fields(void)
+{
+    ss_result_t r, back;
+    make_result(&r, "g__seed=1", "g", 1, 6, 4, 2, SS_STATUS_OK, 0.5);
+    r.task = SS_TASK_CLASSIFICATION;
+    unsigned gone = SS_RESULT_BIT(n_trainable) | SS_RESULT_BIT(retracted_test_accuracy) |
+                    SS_RESULT_BIT(retracted_test_loss) | SS_RESULT_BIT(retracted_shape) |
+                    SS_RESULT_BIT(weights_histogram) | SS_RESULT_BIT(weights_histogram_edges);
+    CHECK(__builtin_popcount(gone) == 6, "six optional fields found by their members");
+    r.absent = gone;
+    r.training.adamax_beta1 = 0.5; /* not in use under adam: not recorded */
+    unsigned char *buf;
+    size_t len;
+    ss_error_t err = {0};
+    CHECK(ss_record_pack_result(&r, &buf, &len) == 0, "pack");
+    static const char *const unnamed[] = {"n_trainable", "retracted_", "weights_histogram",
+                                          "training.optimizer", "training.adamax_"};
+    int named = 0;
+    for (size_t i = 0; i < sizeof unnamed / sizeof unnamed[0]; i++)
+        named += memmem(buf, len, unnamed[i], strlen(unnamed[i])) != NULL;
+    CHECK(named == 0, "%d absent fields or unused keys are in the payload", named);
+    CHECK(ss_record_unpack_result(buf, len, &back, &err) == 0, "unpack: %s", err.msg);
+    free(buf);
+    CHECK(back.absent == gone, "absent %x, expected %x", back.absent, gone);
+    CHECK(back.training.optimizer == SS_OPT_ADAM && back.training.adamax_beta1 == 0.9,
+          "unused keys read back as their defaults");
+    r.training.adamax_beta1 = 0.9;
+    CHECK(results_equal(&r, &back), "the rest is unchanged");
+    ss_result_free(&back);
+
+    /* the log: the same, and a present field next to absent ones */
+    r.absent = gone & ~SS_RESULT_BIT(n_trainable);
+    r.n_trainable = 1234;
+    const char *path = tmp_path("absent.h5.log");
+    unlink(path);
+    ss_log_t log;
+    ss_log_contents_t c;
+    CHECK(ss_log_open(&log, path, 0, &err) == 0 && ss_log_append_result(&log, &r, &err) == 0,
+          "append: %s", err.msg);
+    ss_log_close(&log);
+    CHECK(ss_log_read(path, &c, &err) == 0 && c.n_results == 1, "read: %s", err.msg);
+    if (c.n_results == 1)
+        CHECK(c.results[0].absent == r.absent && c.results[0].n_trainable == 1234,
+              "through the log: absent %x n_trainable %d", c.results[0].absent,
+              c.results[0].n_trainable);
     ss_log_contents_free(&c);
     ss_result_free(&r);
 }
@@ -577,6 +630,7 @@ int main(void)
 {
     test_field_table_covers_result();
     test_every_field_roundtrips();
+    test_absent_fields();
     test_pack_roundtrip();
     test_log_roundtrip();
     test_contents_index();

@@ -3,10 +3,19 @@
 
 The reference below is written from the math of DESIGN section 1 (spectral layers
 w_ij = psi_ij (lambda_in_i - lambda_out_j), softmax cross-entropy or MAE, L2 on the
-first layer, Keras batch-norm and Adam), not from src/net.c. The C side's numbers come
-from the helper tests/net_dump.c: initial parameters, a batch, the loss, every gradient,
-and the parameters after a few Adam steps. Both sides start from the same float32
-parameters and batch; the reference computes loss, gradients and steps in float64.
+first layer, Keras batch-norm, Adam and AdaMax), not from src/net.c. The C side's numbers
+come from the helper tests/net_dump.c: initial parameters, a batch, the loss, every
+gradient, and the parameters after a few optimizer steps. Both sides start from the same
+float32 parameters and batch; the reference computes loss, gradients and steps in
+float64. A dense layer with a trainable subset of its weights (the dump's "L<l>.mask")
+gets no gradient, L2 term included, on its frozen weights, which must keep their exact
+initial values; the subset holds n_in + n_out weights of each layer (all of them when
+that is not fewer).
+
+The cases marked torch=True are also checked against PyTorch (float64 autograd and
+torch.optim.Adamax, whose eps sits inside the max: max(b2 u, |g| + eps) instead of
+Keras' max(b2 u, |g|) + eps, a difference of order eps (1e-7) relative to |g|, far below
+the tolerance): an implementation that shares nothing with either.
 
 Tolerance: float32 C against float64 numpy, per tensor
     rel = max|c - ref| / max|ref|  <=  1e-4        (loss, gradients, parameters)
@@ -53,6 +62,25 @@ CASES = [
      dict(task="reg", spectral="none", inputs=37, classes=1, hidden="20,5", act="relu,tanh",
           bn=0, train_evec=1, train_lout=0, reg_ev=1e-2, reg_evec=1e-3, lr=1e-2, batch=16,
           seed=8, steps=5, sparse=1)),
+    # the spectral-domain regimes: eigenvalues only (lambda_in and lambda_out, psi frozen)
+    # on linear layers from the paper's initialisation with AdaMax; a trainable subset of
+    # a dense network's weights (Adam and AdaMax); a perceptron with no hidden layer
+    ("classification, eigenvalues only, linear layers, AdaMax, paper init",
+     dict(task="cls", spectral="all", inputs=9, classes=4, hidden="7,6", act="linear,linear",
+          bn=0, train_evec=0, train_lout=1, reg_ev=1e-3, reg_evec=1e-3, lr=3e-2, batch=16,
+          seed=9, steps=6, opt="adamax", init_evec=0.5, lout="-0.01:0.01", torch=True)),
+    ("classification, dense, trainable subset, AdaMax",
+     dict(task="cls", spectral="none", inputs=9, classes=4, hidden="7,6", act="linear,relu",
+          bn=0, train_evec=1, train_lout=0, reg_ev=1e-2, reg_evec=1e-2, lr=1e-2, batch=16,
+          seed=10, steps=6, opt="adamax", subset=1, torch=True)),
+    ("regression, dense, trainable subset, Adam, sparse inputs",
+     dict(task="reg", spectral="none", inputs=37, classes=1, hidden="20", act="tanh",
+          bn=0, train_evec=1, train_lout=0, reg_ev=1e-2, reg_evec=1e-2, lr=1e-2, batch=16,
+          seed=11, steps=5, subset=1, sparse=1)),
+    ("classification, perceptron, eigenvalues and eigenvectors, AdaMax",
+     dict(task="cls", spectral="all", inputs=9, classes=4, hidden="", act="",
+          bn=0, train_evec=1, train_lout=1, reg_ev=0, reg_evec=0, lr=3e-2, batch=16,
+          seed=12, steps=6, opt="adamax", init_evec=0.5, lout="-0.01:0.01", torch=True)),
 ]
 
 
@@ -98,6 +126,7 @@ class Net:
         self.spectral = [cfg["spectral"] == "all" or (cfg["spectral"] == "first" and l == 0)
                          for l in range(self.n_layers)]
         self.bn = bool(cfg["bn"])
+        self.masks = {}      # "L<l>.W" -> 0/1 array of a layer's trainable subset
 
     def param_names(self):
         names = []
@@ -224,6 +253,8 @@ def loss_and_grads(net, P, stats, x, y):
     for name in net.param_names():
         if not net.trainable(name):
             G[name] = np.zeros_like(P[name])
+    for name, mask in net.masks.items():   # frozen weights of a subset: no gradient at all
+        G[name] = G[name] * mask
     return losses.mean(), l2(net, P), G, new_stats
 
 
@@ -242,15 +273,22 @@ def evaluate(net, P, stats, x, y):
 
 
 def adam(net, P, G, M, V, t):
-    """Keras Adam: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); p -= lr_t m / (sqrt(v) + eps)."""
+    """Keras Adam: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); p -= lr_t m / (sqrt(v) + eps).
+    Keras AdaMax (opt=adamax): m = b1 m + (1 - b1) g, u = max(b2 u, |g|),
+    p -= lr / (1 - b1^t) m / (u + eps); V holds u. Both with Keras' defaults."""
     lr, b1, b2, eps = net.cfg["lr"], 0.9, 0.999, 1e-7
-    lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    adamax = net.cfg.get("opt") == "adamax"
+    lr_t = lr / (1 - b1 ** t) if adamax else lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
     for name in net.param_names():
         if not net.trainable(name):
             continue
         M[name] = b1 * M[name] + (1 - b1) * G[name]
-        V[name] = b2 * V[name] + (1 - b2) * G[name] ** 2
-        P[name] = P[name] - lr_t * M[name] / (np.sqrt(V[name]) + eps)
+        if adamax:
+            V[name] = np.maximum(b2 * V[name], np.abs(G[name]))
+            P[name] = P[name] - lr_t * M[name] / (V[name] + eps)
+        else:
+            V[name] = b2 * V[name] + (1 - b2) * G[name] ** 2
+            P[name] = P[name] - lr_t * M[name] / (np.sqrt(V[name]) + eps)
 
 
 # ---- comparison ---------------------------------------------------------------------------
@@ -289,7 +327,7 @@ class Report:
 def run_case(exe, title, cfg, tmp, report):
     print(f"{title}:")
     out = os.path.join(tmp, "dump.bin")
-    args = [exe, out] + [f"{k}={v}" for k, v in cfg.items()]
+    args = [exe, out] + [f"{k}={v}" for k, v in cfg.items() if k != "torch"]
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
         print(f"  FAIL net_dump exited {proc.returncode}: {proc.stderr.strip()}")
@@ -304,6 +342,18 @@ def run_case(exe, title, cfg, tmp, report):
         report.failures += 1
         return
     P = {n: D[n] for n in names}
+    P0 = {n: P[n].copy() for n in names}
+    net.masks = {f"L{l}.W": D[f"L{l}.mask"] for l in range(net.n_layers)
+                 if f"L{l}.mask" in D}
+    if cfg.get("subset"):
+        counts = [int(net.masks[f"L{l}.W"].sum()) for l in range(net.n_layers)]
+        expect = [min(net.sizes[l] + net.sizes[l + 1], net.sizes[l] * net.sizes[l + 1])
+                  for l in range(net.n_layers)]
+        ok = counts == expect and len(net.masks) == net.n_layers
+        print(f"  {'ok  ' if ok else 'FAIL'} subset sizes {counts} (n_in + n_out, or all: "
+              f"{expect})")
+        report.passed += ok
+        report.failures += not ok
     stats = {k: D[k] for k in ("bn.mean", "bn.var") if k in D}
     if net.bn:
         report.compare("bn init", np.concatenate([stats["bn.mean"], stats["bn.var"] - 1]),
@@ -332,6 +382,61 @@ def run_case(exe, title, cfg, tmp, report):
     eloss, ecorrect = evaluate(net, P, stats, x, y)
     report.compare("eval loss", D["eval.loss_sum"], [eloss])
     report.compare("eval correct", D["eval.correct"], [ecorrect])
+    for name, mask in net.masks.items():
+        frozen = mask == 0
+        same = np.array_equal(D["step." + name][frozen], P0[name][frozen])
+        moved = np.all(D["step." + name][~frozen] != P0[name][~frozen])
+        print(f"  {'ok  ' if same and moved else 'FAIL'} {name}: {int(frozen.sum())} frozen "
+              f"weights keep their bits, {int((~frozen).sum())} trainable ones moved")
+        report.passed += same and moved
+        report.failures += not (same and moved)
+    if cfg.get("torch"):
+        torch_check(net, cfg, D, P0, report)
+
+
+def torch_check(net, cfg, D, P0, report):
+    """The same steps in PyTorch: float64 autograd of (mean data loss + L2) and
+    torch.optim.Adamax with Keras' betas and epsilon; frozen parameters have
+    requires_grad False, a subset's frozen weights a zeroed gradient."""
+    import torch
+    torch.set_default_dtype(torch.float64)
+    T = {n: torch.tensor(P0[n], requires_grad=net.trainable(n)) for n in P0}
+    masks = {n: torch.tensor(m) for n, m in net.masks.items()}
+    x = torch.tensor(D["x"])
+    y = torch.tensor(D["y"])
+    opt = torch.optim.Adamax([t for t in T.values() if t.requires_grad], lr=cfg["lr"],
+                             betas=(0.9, 0.999), eps=1e-7)
+    acts = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid,
+            "linear": lambda z: z}
+
+    def loss_fn():
+        a = x
+        for l in range(net.n_layers):
+            if net.spectral[l]:
+                w = T[f"L{l}.psi"] * (T[f"L{l}.lin"][:, None] - T[f"L{l}.lout"][None, :])
+            else:
+                w = T[f"L{l}.W"]
+            z = a @ w + T[f"L{l}.b"]
+            a = acts[net.acts[l]](z)
+        if cfg["task"] == "cls":
+            data = torch.nn.functional.cross_entropy(z, y.long())
+        else:
+            data = (z[:, 0] - y).abs().mean()
+        if net.spectral[0]:
+            pen = cfg["reg_ev"] * (T["L0.lin"] ** 2).sum() + \
+                cfg["reg_evec"] * (T["L0.psi"] ** 2).sum()
+        else:
+            pen = cfg["reg_evec"] * (T["L0.W"] ** 2).sum()
+        return data + pen
+
+    for _ in range(cfg["steps"]):
+        opt.zero_grad()
+        loss_fn().backward()
+        for n, m in masks.items():
+            T[n].grad *= m
+        opt.step()
+    for n in P0:
+        report.compare(f"torch Adamax {n}", D["step." + n], T[n].detach().numpy())
 
 
 def main():

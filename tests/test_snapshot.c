@@ -816,9 +816,143 @@ static void test_summary_print(void)
     fixture_free(&f);
 }
 
+
+/*
+ * A sweep that records its model (a bundle axis of regimes, an axis over model.hidden):
+ * /runs carries every model and init key under its dotted name, with its type (layer
+ * sizes int64[], a range float64[2], names as text) and the bundle's name under the axis'
+ * name; fields a run did not compute (n_trainable of an old record, the retraction's) and
+ * training keys not in use are not there; /summary cells list both axes in swept_keys
+ * with their values; `specsweep summary` names them; the snapshot's /runs read back
+ * (--salvage) keep what was absent absent.
+ */
+static void test_model_in_runs(void)
+{
+    static const char yaml[] =
+        "name: regimes\nseeds: 2\ndatasets:\n  g: {kind: gaussian, features: 4, relevant: 2}\n"
+        "model: {activations: linear}\ninit: {lambda_out: [-0.01, 0.01]}\n"
+        "sweep:\n  regime:\n    eigenvalues: {model.train_lambda_out: true, "
+        "train_eigenvectors: false}\n    direct: {model.spectral: none, optimizer: adamax}\n"
+        "  model.hidden: [[3], []]\n";
+    ss_sweep_t sw;
+    ss_error_t err = {0};
+    ss_run_t *runs = NULL;
+    int n_runs = 0, n_cells = 0;
+    if (ss_sweep_parse("regimes.yaml", yaml, &sw, &err) != 0 ||
+        ss_grid_expand(&sw, &runs, &n_runs, &n_cells, &err) != 0) {
+        CHECK(0, "sweep: %s", err.msg);
+        return;
+    }
+    CHECK(n_runs == 8 && n_cells == 4 && sw.record_model, "runs %d cells %d", n_runs, n_cells);
+    ss_log_contents_t c;
+    memset(&c, 0, sizeof c);
+    ss_dataset_info_t ds;
+    make_dataset(&ds, "g", SS_KIND_GAUSSIAN, 4, 2, 1, 0, 0);
+    ss_log_contents_add_dataset(&c, &ds);
+    free_dataset(&ds);
+    for (int i = 0; i < n_runs; i++) {
+        ss_result_t r;
+        make_result(&r, runs[i].id, "g", runs[i].seed, 4, 3, 2, SS_STATUS_OK, i);
+        r.task = SS_TASK_CLASSIFICATION;
+        r.training = runs[i].training;
+        r.absent = SS_RESULT_BIT(retracted_test_accuracy) | SS_RESULT_BIT(retracted_test_loss) |
+                   SS_RESULT_BIT(retracted_shape) | SS_RESULT_BIT(weights_histogram) |
+                   SS_RESULT_BIT(weights_histogram_edges);
+        if (i == 0)
+            r.absent |= SS_RESULT_BIT(n_trainable); /* as read from an older record */
+        r.n_trainable = 100 + i;
+        ss_log_contents_add_result(&c, &r);
+        ss_result_free(&r);
+    }
+    const char *h5 = tmp_path("regimes.h5");
+    CHECK(ss_snapshot_write(h5, &sw, runs, n_runs, &c, &err) == 0, "snapshot: %s", err.msg);
+
+    hid_t file = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    const char *r1 = "/runs/g__regime=eigenvalues__model.hidden=3__seed=1";
+    const char *r7 = "/runs/g__regime=direct__model.hidden=none__seed=1";
+    char *text = h5_attr_str(file, r1, "regime");
+    CHECK(text && !strcmp(text, "eigenvalues"), "bundle attribute %s", text ? text : "-");
+    free(text);
+    text = h5_attr_str(file, r7, "model.spectral");
+    CHECK(text && !strcmp(text, "none"), "model.spectral %s", text ? text : "-");
+    free(text);
+    text = h5_attr_str(file, r7, "optimizer");
+    CHECK(text && !strcmp(text, "adamax"), "an adamax run names its optimizer");
+    free(text);
+    H5T_class_t cls;
+    CHECK(h5_attr_num(file, r7, "adamax_beta2", &cls) == 0.999 && cls == H5T_FLOAT,
+          "an adamax run has its settings");
+    CHECK(h5_attr_num(file, r1, "model.train_lambda_out", &cls) == 1 && cls == H5T_INTEGER &&
+          h5_attr_num(file, r1, "train_eigenvectors", NULL) == 0, "the eigenvalues bundle");
+    CHECK(h5_attr_num(file, r1, "n_trainable", NULL) == 101, "n_trainable");
+    CHECK(H5Aexists_by_name(file, "/runs/g__regime=eigenvalues__model.hidden=3__seed=0",
+                            "n_trainable", H5P_DEFAULT) == 0, "an absent n_trainable");
+    CHECK(H5Aexists_by_name(file, r1, "optimizer", H5P_DEFAULT) == 0 &&
+          H5Aexists_by_name(file, r1, "adamax_beta1", H5P_DEFAULT) == 0 &&
+          H5Aexists_by_name(file, r1, "retracted_test_accuracy", H5P_DEFAULT) == 0,
+          "adam's runs: no optimizer keys; no retraction");
+    char path[256];
+    snprintf(path, sizeof path, "%s/weights_histogram", r1);
+    CHECK(!h5_exists(file, path), "no histogram dataset");
+    int64_t hidden[4] = {-1, -1, -1, -1};
+    hid_t a = H5Aopen_by_name(file, r1, "model.hidden", H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    CHECK(a >= 0 && H5Sget_simple_extent_npoints(sp) == 1 &&
+          H5Aread(a, H5T_NATIVE_INT64, hidden) >= 0 && hidden[0] == 3, "model.hidden [3]");
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    a = H5Aopen_by_name(file, r7, "model.hidden", H5P_DEFAULT, H5P_DEFAULT);
+    sp = a >= 0 ? H5Aget_space(a) : -1;
+    CHECK(a >= 0 && H5Sget_simple_extent_npoints(sp) == 0, "model.hidden [] (no hidden layer)");
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    double range[2] = {0, 0};
+    a = H5Aopen_by_name(file, r1, "init.lambda_out", H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, range) >= 0 && range[0] == -0.01 &&
+          range[1] == 0.01, "init.lambda_out [-0.01, 0.01]");
+    if (a >= 0) H5Aclose(a);
+    const char *cell = "/summary/g__regime=direct__model.hidden=3";
+    text = h5_attr_str(file, cell, "swept_keys");
+    CHECK(text && !strcmp(text, "regime,model.hidden"), "swept_keys %s", text ? text : "-");
+    free(text);
+    text = h5_attr_str(file, cell, "regime");
+    CHECK(text && !strcmp(text, "direct"), "cell bundle %s", text ? text : "-");
+    free(text);
+    CHECK(H5Aexists_by_name(file, cell, "model.hidden", H5P_DEFAULT) > 0 &&
+          H5Aexists_by_name(file, cell, "model.spectral", H5P_DEFAULT) == 0,
+          "a cell carries its axes, not the bundle's keys");
+    H5Fclose(file);
+
+    int rc;
+    char *out = capture_summary(h5, &rc, &err);
+    CHECK(rc == 0 && strstr(out, "regime=eigenvalues model.hidden=3") &&
+          strstr(out, "regime=direct model.hidden=none"), "summary names the axes:\n%s", out);
+    free(out);
+
+    /* --salvage reads /runs back: absent stays absent, present comes back */
+    ss_log_contents_t back;
+    memset(&back, 0, sizeof back);
+    make_dataset(&ds, "g", SS_KIND_GAUSSIAN, 4, 2, 1, 0, 0);
+    ss_log_contents_add_dataset(&back, &ds);
+    free_dataset(&ds);
+    char *ids[2] = {runs[0].id, runs[n_runs - 1].id};
+    CHECK(ss_snapshot_recover(h5, ids, 2, &back, &err) == 2, "recover: %s", err.msg);
+    const ss_result_t *b0 = ss_log_contents_find(&back, runs[0].id);
+    const ss_result_t *b7 = ss_log_contents_find(&back, runs[n_runs - 1].id);
+    CHECK(b0 && (b0->absent & SS_RESULT_BIT(n_trainable)) &&
+          (b0->absent & SS_RESULT_BIT(weights_histogram)), "recovered: absent fields");
+    CHECK(b7 && !(b7->absent & SS_RESULT_BIT(n_trainable)) && b7->n_trainable == 107 &&
+          b7->training.optimizer == SS_OPT_ADAMAX, "recovered: present fields");
+    ss_log_contents_free(&back);
+    ss_log_contents_free(&c);
+    free(runs);
+    ss_sweep_free(&sw);
+}
+
 int main(void)
 {
     test_every_field_in_runs();
+    test_model_in_runs();
     test_cell_stats();
     test_stats();
     test_snapshot();
