@@ -821,14 +821,20 @@ int ss_engine_list(const char *sweep_path, const char *output)
 }
 
 /* The model of the sweep's `model:` section, and its `init:` when the sweep records
-   models (a sweep without the spectral-domain keys prints what it always printed). */
-static void print_model(const ss_model_t *m, int with_init)
+   models (a sweep without the spectral-domain keys prints what it always printed); the
+   layers as an axis sets them when one does. */
+static void print_model(const ss_sweep_t *sw, const ss_model_t *m, int with_init)
 {
     char text[SS_MAX_LAYERS * 8 + 8];
+    int swept = 0;
+    for (int a = 0; a < sw->n_axes; a++)
+        swept |= (sw->axes[a].model_mask >> SS_MKEY_HIDDEN) & 1u;
     printf("  model: hidden");
-    if (m->n_hidden == 0)
+    if (swept)
+        printf(" swept (%s)", m->n_act < 0 ? ss_act_name(m->act[0]) : "activations listed");
+    else if (m->n_hidden == 0)
         printf(" none (a perceptron)");
-    for (int l = 0; l < m->n_hidden; l++)
+    for (int l = 0; !swept && l < m->n_hidden; l++)
         printf(" %d(%s)", m->hidden[l], ss_act_name(m->act[l]));
     printf(", spectral %s", ss_spectral_name(m->spectral));
     if (m->train_lambda_out)
@@ -852,7 +858,7 @@ static void print_model(const ss_model_t *m, int with_init)
    bundle sets), the grid's size. */
 static void print_plan(const ss_sweep_t *sw, int n_runs, int n_cells)
 {
-    print_model(&sw->model, sw->record_model);
+    print_model(sw, &sw->model, sw->record_model);
     if (sw->training.optimizer != SS_OPT_ADAM)
         printf("  optimizer: %s\n", ss_optimizer_name(sw->training.optimizer));
     for (int a = 0; a < sw->n_axes; a++) {
