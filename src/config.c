@@ -856,8 +856,18 @@ static const char *const cfg_reserved_names[] = {
     "n_diverged", "n_failed", "n_trainable", "retracted_test_accuracy",
     "retracted_test_loss", "model", "init", "training"};
 
-/* Point i of axis a (on key node `key`, value node `v`) sets model key k from value node
-   `at`: recorded for the checks of whole models (cfg_check_models). */
+/* The names of every setting an axis or a bundle may set, for messages: the training
+   keys, then the model keys (dotted). */
+static void cfg_setting_names(const char *known[SS_KEY_COUNT + SS_MKEY_COUNT])
+{
+    for (int k = 0; k < SS_KEY_COUNT; k++)
+        known[k] = cfg_training_names[k];
+    for (int k = 0; k < SS_MKEY_COUNT; k++)
+        known[SS_KEY_COUNT + k] = ss_model_key_name((ss_model_key_t)k);
+}
+
+/* Point i of axis a sets model key k from value node `at`: recorded for the checks of
+   whole models (cfg_check_models). */
 static void cfg_point_sets_model(cfg_parse_t *p, int a, int i, ss_model_key_t k,
                                  yaml_node_t *at)
 {
@@ -966,10 +976,7 @@ static int cfg_bundle_point(cfg_parse_t *p, int a, int i, yaml_node_t *map)
     if (r <= 0)
         return r;
     const char *known[SS_KEY_COUNT + SS_MKEY_COUNT];
-    for (int k = 0; k < SS_KEY_COUNT; k++)
-        known[k] = cfg_training_names[k];
-    for (int k = 0; k < SS_MKEY_COUNT; k++)
-        known[SS_KEY_COUNT + k] = ss_model_key_name((ss_model_key_t)k);
+    cfg_setting_names(known);
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         const char *name = cfg_key(y, map, pr);
@@ -1078,10 +1085,7 @@ static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
     if (r <= 0)
         return r;
     const char *known[SS_KEY_COUNT + SS_MKEY_COUNT];
-    for (int k = 0; k < SS_KEY_COUNT; k++)
-        known[k] = cfg_training_names[k];
-    for (int k = 0; k < SS_MKEY_COUNT; k++)
-        known[SS_KEY_COUNT + k] = ss_model_key_name((ss_model_key_t)k);
+    cfg_setting_names(known);
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         const char *name = cfg_key(y, map, pr);

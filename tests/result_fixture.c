@@ -12,16 +12,7 @@
 void default_training(ss_training_t *t)
 {
     ss_training_defaults(t);
-    t->learning_rate = 1e-2;
-    t->batch_size = 500;
     t->epochs = 7;
-    t->validation_fraction = 0.1;
-    t->reg_eigenvalues = 1e-2;
-    t->reg_eigenvectors = 1e-4;
-    t->train_eigenvectors = 1;
-    t->adam_beta1 = 0.9;
-    t->adam_beta2 = 0.999;
-    t->adam_epsilon = 1e-7;
 }
 
 /* A result whose every value depends on `v`, including awkward doubles. */

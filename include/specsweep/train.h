@@ -3,9 +3,13 @@
  *
  * ss_train_run() splits off the validation set (deterministic from the dataset's
  * data_seed, so every seed of a cell validates on the same samples), initialises the
- * network from the run seed, trains `epochs` epochs of shuffled minibatches with Adam,
- * records per-epoch train loss and validation accuracy (validation loss for regression),
- * then the test accuracy and loss, the eigenvalues, and the top-k / random-k accuracies.
+ * network of the run's model (run->model) from the run seed, trains `epochs` epochs of
+ * shuffled minibatches with Adam or AdaMax, records per-epoch train loss and validation
+ * accuracy (validation loss for regression), then the test accuracy and loss, the
+ * eigenvalues, the compact network's metrics, shape and weight histogram when the model
+ * asks for retraction (retract.h), and the top-k / random-k accuracies. n_trainable is
+ * recorded when the sweep records models (ss_sweep_t.record_model); the optional fields
+ * a run does not compute are marked absent (result.h).
  * A loss that becomes NaN/inf ends the run with status "diverged"; it is still a result.
  *
  * Data parallel: with hooks->group_size G > 1 every rank of the group calls this with the
