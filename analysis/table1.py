@@ -25,7 +25,8 @@ architecture that reached it) beside the paper's values, the perceptron's four r
 and the checks of the paper's claims (eigenvalues only above the subset of weights at an
 equal number of trainable parameters, architecture by architecture; eigenvalues and
 eigenvectors on par with all weights; the retracted networks' accuracy equal to the full
-ones'). With --out DIR: DIR/<dataset>_<init>_<family>.png (accuracy against the
+ones') and the spread of the equivalent perceptron's weights per regime (the paper
+compares their distributions). With --out DIR: DIR/<dataset>_<init>_<family>.png (accuracy against the
 architecture per regime), DIR/<dataset>_<init>_weights.png (the equivalent perceptron's
 weight histograms per regime) and DIR/table1.json (every number printed and plotted).
 Exit 2 with a message when a file cannot be read or holds no such runs.
@@ -262,6 +263,51 @@ def checks(cellmap, dataset, init, out, report):
     report["checks"].setdefault(dataset, {})[init] = rec
 
 
+def weight_stats(cellmap, dataset, init, fam, h):
+    """The pooled histogram of the equivalent weights of the runs of each regime at
+    architecture h: {regime: dict(centers, density, std, inside)}; std from the bin centres
+    of the weights inside the range, inside the fraction of weights the range holds."""
+    out = {}
+    for reg in REGIMES:
+        rs = [r for r in cellmap.get((dataset, init, fam, reg, h), []) if "histogram" in r]
+        if not rs:
+            continue
+        counts = np.sum([r["histogram"] for r in rs], axis=0).astype(float)
+        edges = rs[0]["edges"]
+        centers = 0.5 * (edges[1:] + edges[:-1])
+        total = max(counts.sum(), 1.0)
+        mean = float((counts * centers).sum() / total)
+        std = float(math.sqrt(max((counts * (centers - mean) ** 2).sum() / total, 0.0)))
+        n_w = rs[0]["shape"][0] * rs[0]["shape"][1]
+        out[reg] = dict(centers=centers, density=counts / total / np.diff(edges), std=std,
+                        inside=float(counts.sum() / (n_w * len(rs))), range=float(edges[-1]))
+    return out
+
+
+def weight_lines(cellmap, dataset, init, out, report):
+    """The equivalent perceptron's weights per regime (the paper's distribution
+    comparison): their spread, for the perceptron and the widest linear network."""
+    lines = []
+    for fam in ("perceptron", "linear wide"):
+        archs = sorted({k[4] for k in cellmap if k[:3] == (dataset, init, fam)},
+                       key=lambda h: (len(h), h))
+        if not archs:
+            continue
+        ws = weight_stats(cellmap, dataset, init, fam, archs[-1])
+        if not ws:
+            continue
+        parts = [f"{reg} {w['std']:.3f} ({100 * w['inside']:.0f} % inside ±{w['range']:g})"
+                 for reg, w in ws.items()]
+        lines.append(f"- {fam} {arch_label(archs[-1])}: std of the equivalent weights: "
+                     + ", ".join(parts))
+        report["weights"].setdefault(dataset, {}).setdefault(init, {})[fam] = {
+            reg: dict(std=w["std"], inside=w["inside"]) for reg, w in ws.items()}
+    if lines:
+        out.append("Equivalent direct-space weights (784 -> 10), pooled over the realizations:")
+        out.extend(lines)
+        out.append("")
+
+
 def figures(cellmap, outdir, report):
     import matplotlib
     matplotlib.use("Agg")
@@ -312,20 +358,11 @@ def figures(cellmap, outdir, report):
             h = archs[-1]
             fig, ax = plt.subplots(figsize=(6, 4))
             series = {}
-            for reg in REGIMES:
-                rs = [r for r in cellmap.get((dataset, init, fam, reg, h), [])
-                      if "histogram" in r]
-                if not rs:
-                    continue
-                counts = np.sum([r["histogram"] for r in rs], axis=0).astype(float)
-                edges = rs[0]["edges"]
-                width = np.diff(edges)
-                dens = counts / max(counts.sum(), 1) / width
-                centers = 0.5 * (edges[1:] + edges[:-1])
-                ax.plot(centers, dens, color=colors[reg], label=REGIME_LABEL[reg])
-                n_w = rs[0]["shape"][0] * rs[0]["shape"][1]
-                series[reg] = dict(centers=centers.tolist(), density=dens.tolist(),
-                                   inside=float(counts.sum() / (n_w * len(rs))))
+            for reg, w in weight_stats(cellmap, dataset, init, fam, h).items():
+                ax.plot(w["centers"], w["density"], color=colors[reg], label=REGIME_LABEL[reg])
+                series[reg] = dict(centers=w["centers"].tolist(),
+                                   density=w["density"].tolist(), std=w["std"],
+                                   inside=w["inside"])
             ax.set_yscale("log")
             ax.set_xlabel("equivalent weight w (784 -> 10)")
             ax.set_ylabel("density")
@@ -350,7 +387,7 @@ def main(argv=None):
         print(f"table1: {e}", file=sys.stderr)
         return 2
     cellmap = cells(runs)
-    report = dict(table={}, perceptron={}, checks={}, figures={})
+    report = dict(table={}, perceptron={}, checks={}, weights={}, figures={})
     out = ["# Table 1 of \"Machine learning in spectral domain\" from specsweep results", ""]
     for dataset in sorted({r["dataset"] for r in runs}):
         for init in sorted({r["init"] for r in runs if r["dataset"] == dataset}):
@@ -367,6 +404,7 @@ def main(argv=None):
             out.append("")
             table(cellmap, dataset, init, out, report)
             checks(cellmap, dataset, init, out, report)
+            weight_lines(cellmap, dataset, init, out, report)
     print("\n".join(out))
     if args.out:
         figures(cellmap, args.out, report)
