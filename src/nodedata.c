@@ -442,7 +442,7 @@ static int acquire_shared(ss_nodedata_t *nd, int d, void (*wait)(void *), void *
                           ss_error_t *err)
 {
     nd_slot_t *s = &nd->head->slot[d];
-    double pause = 1.0;
+    double pause = 0.05; /* ms, doubling up to 5: as the engine waits for rank 0 */
     lock(nd->head);
     for (;;) {
         int state = atomic_load_explicit(&s->state, memory_order_relaxed);
@@ -481,7 +481,7 @@ static int acquire_shared(ss_nodedata_t *nd, int d, void (*wait)(void *), void *
             if (wait)
                 wait(ctx);
             nap_ms(pause);
-            pause = pause < 20.0 ? pause * 2 : 20.0;
+            pause = pause < 5.0 ? pause * 2 : 5.0;
         }
         lock(nd->head);
     }
