@@ -114,7 +114,7 @@ rss = max((big[p]["Rss"] for p in pids if big[p]), default=0)
 ok = (len(files) == 1 and all(big[p] for p in pids)                  # one file, every rank
       and all(big[p]["perms"].startswith("r-") for p in pids)        # mapped read-only
       and abs(pss - rss) <= 0.05 * rss                               # counted once
-      and all(anon[p] * 1024 < ROWS / 4 for p in pids))              # no private copy
+      and all(anon[p] * 1024 < ROWS / 2 for p in pids))              # no private copy
 details = (f"{len(files)} shared file(s) of the rows, perms {[big[p]['perms'] if big[p] else None for p in pids]}, "
            f"its PSS summed over ranks {mb(pss)} vs its RSS {mb(rss)}, anonymous memory per rank "
            f"{[mb(anon[p]) for p in pids]} (rows {ROWS / 2**20:.0f} MB)")
