@@ -150,6 +150,10 @@ typedef struct {
     int leaders_active;         /* worker leaders not yet told to leave */
     int n_todo, n_done, n_ok, n_diverged;
     double cost_todo, cost_done, t_start, last_snapshot;
+    double snapshot_seconds, snapshot_last_cost; /* in all, and the last one's */
+    int n_snapshots, snapshot_failed;
+    long snapshot_size, snapshot_garbage;   /* bytes: the file, and what updates left unused */
+    int *changed, n_changed;    /* runs committed since the last snapshot */
     int dirty;                  /* commits since the last snapshot */
     int snapshot_runs;          /* results in the last snapshot written */
     int stopping, abort_sent, stop_sig;
@@ -242,16 +246,43 @@ static int group_agree_error(engine_t *e, ss_error_t *err)
 
 /* ---- rank 0: commits, snapshots, progress ------------------------------------------ */
 
+/* The snapshot is rebuilt whole, so its cost grows with the results. Rank 0 trains too:
+   the time between two snapshots is at least SNAPSHOT_SHARE_INVERSE - 1 times the last
+   one's cost, which keeps snapshots below 1 / SNAPSHOT_SHARE_INVERSE of its time (5 %)
+   however large the study grows (the log, not the snapshot, is the commit point). */
+#define SNAPSHOT_SHARE_INVERSE 20
+
+/* Bring the results file up to date: the first snapshot of the job is written whole;
+   after it, the runs committed since the last one are added to a copy of the file
+   (ss_snapshot_update), unless what updates left unused exceeds a quarter of the file,
+   or the last snapshot failed: then it is written whole again. */
 static int write_snapshot(engine_t *e)
 {
+    double t0 = ss_now();
     ss_error_t err = {0};
-    if (ss_snapshot_write(e->out, &e->sw, e->runs, e->n_runs, &e->output.contents, &err) != 0) {
+    int whole = e->n_snapshots == 0 || e->snapshot_failed ||
+                e->snapshot_garbage > e->snapshot_size / 4;
+    int rc = whole ? ss_snapshot_write(e->out, &e->sw, e->runs, e->n_runs,
+                                       &e->output.contents, &err)
+                   : ss_snapshot_update(e->out, &e->sw, e->runs, e->n_runs,
+                                        &e->output.contents, e->changed, e->n_changed,
+                                        &e->snapshot_garbage, &err);
+    e->snapshot_failed = rc != 0;
+    if (rc != 0) {
         fprintf(stderr, "specsweep: %s\n", err.msg);
         return -1;
     }
+    e->n_changed = 0;
+    if (whole)
+        e->snapshot_garbage = 0;
+    struct stat st;
+    e->snapshot_size = stat(e->out, &st) == 0 ? (long)st.st_size : 0;
     e->snapshot_runs = e->output.contents.n_results;
     e->dirty = 0;
     e->last_snapshot = ss_now();
+    e->snapshot_seconds += e->last_snapshot - t0;
+    e->snapshot_last_cost = e->last_snapshot - t0;
+    e->n_snapshots++;
     return 0;
 }
 
@@ -285,6 +316,7 @@ static void commit(engine_t *e, int i, const ss_result_t *r, int group)
     }
     e->state[i] = RUN_DONE;
     e->open[e->runs[i].dataset]--;
+    e->changed[e->n_changed++] = i;
     e->n_done++;
     e->n_ok += r->status == SS_STATUS_OK;
     e->n_diverged += r->status == SS_STATUS_DIVERGED;
@@ -415,7 +447,10 @@ static void coord_service(engine_t *e)
                 MPI_Send(&one, 1, MPI_INT, g * e->G, TAG_ABORT, MPI_COMM_WORLD);
             }
     }
-    if (e->dirty && now - e->last_snapshot >= e->snapshot_interval && !e->failed)
+    double interval = e->snapshot_interval;
+    if (interval < (SNAPSHOT_SHARE_INVERSE - 1) * e->snapshot_last_cost)
+        interval = (SNAPSHOT_SHARE_INVERSE - 1) * e->snapshot_last_cost;
+    if (e->dirty && now - e->last_snapshot >= interval && !e->failed)
         write_snapshot(e);
 }
 
@@ -624,6 +659,7 @@ static void plan_queue(engine_t *e)
     e->state = ss_calloc((size_t)e->n_runs, sizeof *e->state);
     e->cost = ss_calloc((size_t)e->n_runs, sizeof *e->cost);
     e->queue = ss_calloc((size_t)e->n_runs, sizeof *e->queue);
+    e->changed = ss_calloc((size_t)(e->n_runs > 0 ? e->n_runs : 1), sizeof *e->changed);
     for (int i = 0; i < e->n_runs; i++) {
         e->cost[i] = run_cost(e, &e->runs[i]);
         if (ss_log_contents_find(&e->output.contents, e->runs[i].id)) {
@@ -691,6 +727,7 @@ static void engine_free(engine_t *e)
     free(e->state);
     free(e->cost);
     free(e->queue);
+    free(e->changed);
     free(e->assigned);
     free(e->assigned_at);
     free(e->part_buf);
@@ -793,6 +830,9 @@ static int coordinator_finish(engine_t *e)
     } else {
         printf("specsweep: done: %d runs (%d ok, %d diverged) in %s; results in %s\n",
                e->n_done, e->n_ok, e->n_diverged, took, e->out);
+        double wall = ss_now() - e->t_start;
+        printf("specsweep: %d snapshots took %.2f s, %.1f %% of the time\n", e->n_snapshots,
+               e->snapshot_seconds, wall > 0 ? 100.0 * e->snapshot_seconds / wall : 0.0);
     }
     fflush(stdout);
     return code;
