@@ -13,15 +13,18 @@
 #    before the node loads it): exit 1, one message naming the file, the committed runs
 #    in the results file, and the same command completes once the file is back;
 #  - a dataset file that disappears once the sweep has started, when rank 0's check has
-#    handed its copy to the node: every run trains on that copy (exit 0).
+#    handed its copy to the node: every run trains on that copy (exit 0);
+#  - (as root) the node's shared memory on a small tmpfs: without room for the window at
+#    the start, one copy per rank and a note (exit 0); filled up by someone else before a
+#    dataset is loaded: exit 1 with a message saying so, not a crash.
 set -uo pipefail
 : "${SPECSWEEP:?}" "${SS_TEST_DIR:?}"
 PY=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 MPIRUN=(mpirun --oversubscribe --bind-to none)
 tmp=$(mktemp -d /tmp/ss-shared-data-XXXXXX)
-bg=
-trap '[ -n "$bg" ] && pkill -9 -s $bg; rm -rf "$tmp"' EXIT
+bg=; small=
+trap '[ -n "$bg" ] && pkill -9 -s $bg; [ -n "$small" ] && umount "$small" 2>/dev/null; rm -rf "$tmp"' EXIT
 fails=0; passes=0
 check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
 committed() { "$SPECSWEEP" list "$1" -o "$2" 2>/dev/null | grep -cE '^(ok|diverged)'; }
@@ -231,6 +234,43 @@ rm "$tmp/held.csv"
 wait $bg; rc=$?; bg=
 check "file gone after the start: every run trains on the node's copy (exit $rc, $(committed "$tmp/held.yaml" "$tmp/h.h5") of 6 runs)" \
   '[ $rc -eq 0 ] && [ "$(committed "$tmp/held.yaml" "$tmp/h.h5")" -eq 6 ]'
+
+# ---- the node's shared memory on a small tmpfs -----------------------------------------------
+# a: small and long, so its runs go first; b: 40 MB, loaded by the node after a's runs.
+cat > "$tmp/room.yaml" <<'YAML'
+name: nodedata-room
+seeds: 4
+datasets:
+  a: {kind: gaussian, features: 10, relevant: 5, samples: 4000, training: {epochs: 150}}
+  b: {kind: gaussian, features: 200, relevant: 5, samples: 50000, training: {epochs: 1}}
+model: {hidden: [24, 12], activations: [tanh, relu]}
+training: {batch_size: 200}
+relevance: {topk: [1]}
+YAML
+small="$tmp/shm"
+mkdir -p "$small"
+if mount -t tmpfs -o size=20m tmpfs "$small" 2>/dev/null; then
+  OMPI_MCA_osc_sm_backing_directory="$small" "${MPIRUN[@]}" -np 2 "$SPECSWEEP" run "$tmp/room.yaml" \
+    -o "$tmp/r1.h5" > "$tmp/r1.out" 2>&1; rc=$?
+  check "no room for the window: one copy per rank, said once, the sweep completes (exit $rc)" \
+    '[ $rc -eq 0 ] && [ $(grep -c "one copy of the data per rank: the shared memory of a node $small has no room" "$tmp/r1.out") -eq 1 ]'
+  umount "$small"; mount -t tmpfs -o size=60m tmpfs "$small"
+  setsid env OMPI_MCA_osc_sm_backing_directory="$small" "${MPIRUN[@]}" -np 2 "$SPECSWEEP" run \
+    "$tmp/room.yaml" -o "$tmp/r2.h5" > "$tmp/r2.out" 2>&1 & bg=$!
+  # the first of a's runs is committed (the window exists); b is loaded after a's third
+  for _ in $(seq 1 600); do grep -q '^\[1/8\]' "$tmp/r2.out" 2>/dev/null && break; sleep 0.05; done
+  head -c 45M /dev/zero > "$small/filler"
+  wait $bg; rc=$?; bg=
+  check "shared memory full while loading: exit 1 with a message, not a crash (exit $rc: $(grep "shared memory" "$tmp/r2.out" | head -1))" \
+    '[ $rc -eq 1 ] && [ $(grep -c "dataset b: the node.s shared memory ($small) is full" "$tmp/r2.out") -eq 1 ]'
+  n=$($PY -c "import h5py,sys; print(len(h5py.File(sys.argv[1])['runs']))" "$tmp/r2.h5")
+  check "shared memory full: the committed runs are in the results file ($n)" '[ "$n" -ge 1 ]'
+  umount "$small"; small=
+elif [ "$(id -u)" -eq 0 ]; then
+  check "root can mount a small tmpfs for the shared-memory cases" 'false'
+else
+  echo "note: not root, the small shared-memory cases (a small tmpfs) are not run here"
+fi
 
 [ "$fails" -eq 0 ] || tail -n 5 "$tmp"/*.out
 echo "$passes passed, $fails failed"
