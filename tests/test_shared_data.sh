@@ -177,15 +177,9 @@ check "bad dataset at start-up, 3 ranks: exit 2, one message naming the file, no
 # Dataset a's runs are the long ones, so they go first on all 4 ranks; b is checked by rank
 # 0 at start-up, then removed before any rank needs it: the 4 ranks then want b at about
 # the same time, one of them loads it and fails, the others learn it from the node.
-$PY - "$tmp/b.csv" <<'PY'
-import sys, random
-random.seed(1)
-with open(sys.argv[1], "w") as f:
-    f.write("x1,x2,x3,label\n")
-    for i in range(400):
-        y = i % 2
-        f.write(f"{random.gauss(y, 1):.4f},{random.gauss(0, 1):.4f},{random.gauss(0, 1):.4f},{y}\n")
-PY
+# 400 rows: x1 is the label plus noise, x2 and x3 noise
+awk 'BEGIN { srand(1); print "x1,x2,x3,label";
+             for (i = 0; i < 400; i++) printf "%.4f,%.4f,%.4f,%d\n", i % 2 + rand(), rand(), rand(), i % 2 }' > "$tmp/b.csv"
 cp "$tmp/b.csv" "$tmp/b.csv.keep"
 cat > "$tmp/gone.yaml" <<YAML
 name: nodedata-gone
