@@ -47,6 +47,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The header's atomics are shared between processes: only lock-free ones are. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "int atomics must be lock-free");
+
 enum { SLOT_EMPTY, SLOT_LOADING, SLOT_READY, SLOT_FAILED };
 
 /* One dataset's state, shared by the ranks of a node (in the window's header). */
