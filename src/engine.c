@@ -23,6 +23,7 @@
  */
 #include "specsweep/engine.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <mpi.h>
 #include <signal.h>
@@ -151,6 +152,9 @@ typedef struct {
     int n_todo, n_done, n_ok, n_diverged;
     double cost_todo, cost_done, t_start, last_snapshot;
     double snapshot_seconds, snapshot_last_cost; /* in all, and the last one's */
+    double snapshot_wait;       /* of which rank 0 waited (the rest ran in the background) */
+    ss_snapshot_job_t *job;     /* the snapshot being written in the background, or NULL */
+    int job_whole, job_runs;    /* it is whole; the results it holds */
     int n_snapshots, snapshot_failed;
     long snapshot_size, snapshot_garbage;   /* bytes: the file, and what updates left unused */
     int *changed, n_changed;    /* runs committed since the last snapshot */
@@ -252,38 +256,98 @@ static int group_agree_error(engine_t *e, ss_error_t *err)
    however large the study grows (the log, not the snapshot, is the commit point). */
 #define SNAPSHOT_SHARE_INVERSE 20
 
-/* Bring the results file up to date: the first snapshot of the job is written whole;
-   after it, the runs committed since the last one are added to a copy of the file
-   (ss_snapshot_update), unless what updates left unused exceeds a quarter of the file,
-   or the last snapshot failed: then it is written whole again. */
+/* What a finished snapshot leaves: its cost, the file's size, whether it failed (the
+   next one is then written whole). */
+static void snapshot_done(engine_t *e, int rc, int whole, int runs_in, double seconds,
+                          long garbage, const ss_error_t *err)
+{
+    e->snapshot_failed = rc != 0;
+    e->last_snapshot = ss_now();
+    e->snapshot_seconds += seconds;
+    e->snapshot_last_cost = seconds;
+    e->n_snapshots++;
+    if (rc != 0) {
+        fprintf(stderr, "specsweep: %s\n", err->msg);
+        return;
+    }
+    e->snapshot_garbage = whole ? 0 : garbage;
+    struct stat st;
+    e->snapshot_size = stat(e->out, &st) == 0 ? (long)st.st_size : 0;
+    e->snapshot_runs = runs_in;
+}
+
+/* The snapshot due next: whole (the first of the job; after a failure; when what updates
+   left unused exceeds a quarter of the file) or an update with the runs committed since
+   the last one. */
+static int snapshot_whole_due(const engine_t *e)
+{
+    return e->n_snapshots == 0 || e->snapshot_failed || e->snapshot_garbage > e->snapshot_size / 4;
+}
+
+/* Collect the background snapshot (waiting for it when `wait`): 1 if one was collected. */
+static int snapshot_collect(engine_t *e, int wait)
+{
+    if (!e->job || (!wait && !ss_snapshot_done(e->job)))
+        return 0;
+    double t0 = ss_now(), seconds = 0.0;
+    long garbage = e->snapshot_garbage;
+    ss_error_t err = {0};
+    int rc = ss_snapshot_finish(&e->job, &garbage, &seconds, &err);
+    e->snapshot_wait += ss_now() - t0;
+    snapshot_done(e, rc, e->job_whole, e->job_runs, seconds, garbage, &err);
+    return 1;
+}
+
+/* Write the snapshot now, in this thread (at start-up and at the end), after the one in
+   the background, if any. */
 static int write_snapshot(engine_t *e)
 {
+    snapshot_collect(e, 1);
     double t0 = ss_now();
     ss_error_t err = {0};
-    int whole = e->n_snapshots == 0 || e->snapshot_failed ||
-                e->snapshot_garbage > e->snapshot_size / 4;
+    int whole = snapshot_whole_due(e);
+    long garbage = e->snapshot_garbage;
     int rc = whole ? ss_snapshot_write(e->out, &e->sw, e->runs, e->n_runs,
                                        &e->output.contents, &err)
                    : ss_snapshot_update(e->out, &e->sw, e->runs, e->n_runs,
                                         &e->output.contents, e->changed, e->n_changed,
-                                        &e->snapshot_garbage, &err);
-    e->snapshot_failed = rc != 0;
-    if (rc != 0) {
-        fprintf(stderr, "specsweep: %s\n", err.msg);
-        return -1;
+                                        &garbage, &err);
+    if (rc == 0) {
+        e->n_changed = 0;
+        e->dirty = 0;
     }
+    double seconds = ss_now() - t0;
+    e->snapshot_wait += seconds;
+    snapshot_done(e, rc, whole, e->output.contents.n_results, seconds, garbage, &err);
+    return rc;
+}
+
+/* Between runs: collect a finished background snapshot, and start the next one when the
+   interval has passed. The interval is at least SNAPSHOT_SHARE_INVERSE - 1 times the last
+   snapshot's cost, so that snapshots take at most 1 / SNAPSHOT_SHARE_INVERSE of a core
+   however large the study grows. Written by a thread of its own, a snapshot costs rank 0
+   only the copy of what it needs (ss_snapshot_start). */
+static void snapshot_maybe(engine_t *e, double now)
+{
+    snapshot_collect(e, 0);
+    double interval = e->snapshot_interval;
+    if (interval < (SNAPSHOT_SHARE_INVERSE - 1) * e->snapshot_last_cost)
+        interval = (SNAPSHOT_SHARE_INVERSE - 1) * e->snapshot_last_cost;
+    if (e->job || !e->dirty || e->failed || now - e->last_snapshot < interval)
+        return;
+    double t0 = ss_now();
+    ss_error_t err = {0};
+    e->job_whole = snapshot_whole_due(e);
+    e->job_runs = e->output.contents.n_results;
+    if (ss_snapshot_start(&e->job, e->out, &e->sw, e->runs, e->n_runs, &e->output.contents,
+                          e->job_whole ? NULL : e->changed, e->n_changed, e->snapshot_garbage,
+                          &err) != 0) {
+        write_snapshot(e); /* no thread: here and now */
+        return;
+    }
+    e->snapshot_wait += ss_now() - t0;
     e->n_changed = 0;
-    if (whole)
-        e->snapshot_garbage = 0;
-    struct stat st;
-    e->snapshot_size = stat(e->out, &st) == 0 ? (long)st.st_size : 0;
-    e->snapshot_runs = e->output.contents.n_results;
     e->dirty = 0;
-    e->last_snapshot = ss_now();
-    e->snapshot_seconds += e->last_snapshot - t0;
-    e->snapshot_last_cost = e->last_snapshot - t0;
-    e->n_snapshots++;
-    return 0;
 }
 
 /* Record a runtime failure (the first one wins): no new runs start, runs in progress are
@@ -447,11 +511,7 @@ static void coord_service(engine_t *e)
                 MPI_Send(&one, 1, MPI_INT, g * e->G, TAG_ABORT, MPI_COMM_WORLD);
             }
     }
-    double interval = e->snapshot_interval;
-    if (interval < (SNAPSHOT_SHARE_INVERSE - 1) * e->snapshot_last_cost)
-        interval = (SNAPSHOT_SHARE_INVERSE - 1) * e->snapshot_last_cost;
-    if (e->dirty && now - e->last_snapshot >= interval && !e->failed)
-        write_snapshot(e);
+    snapshot_maybe(e, now);
 }
 
 /* poll hook between minibatches (all ranks). Nonzero: the group abandons the run. */
@@ -728,6 +788,7 @@ static void engine_free(engine_t *e)
     free(e->cost);
     free(e->queue);
     free(e->changed);
+    ss_snapshot_finish(&e->job, NULL, NULL, NULL);
     free(e->assigned);
     free(e->assigned_at);
     free(e->part_buf);
@@ -831,8 +892,9 @@ static int coordinator_finish(engine_t *e)
         printf("specsweep: done: %d runs (%d ok, %d diverged) in %s; results in %s\n",
                e->n_done, e->n_ok, e->n_diverged, took, e->out);
         double wall = ss_now() - e->t_start;
-        printf("specsweep: %d snapshots took %.2f s, %.1f %% of the time\n", e->n_snapshots,
-               e->snapshot_seconds, wall > 0 ? 100.0 * e->snapshot_seconds / wall : 0.0);
+        printf("specsweep: %d snapshots took %.2f s; rank 0 waited %.2f s for them, %.1f %% of "
+               "the time\n", e->n_snapshots, e->snapshot_seconds, e->snapshot_wait,
+               wall > 0 ? 100.0 * e->snapshot_wait / wall : 0.0);
     }
     fflush(stdout);
     return code;
@@ -842,10 +904,13 @@ int ss_engine_run(const ss_engine_opts_t *o)
 {
     /* first: a stop signal during MPI start-up must already be a stop (exit 3) */
     install_signal_handlers();
-    int init = 0;
+    /* one malloc arena: the snapshot thread's memory is given back to the one heap the
+       rank works in, not kept in an arena of its own (20,000 runs: 30 MB less) */
+    mallopt(M_ARENA_MAX, 1);
+    int init = 0, provided;
     MPI_Initialized(&init);
-    if (!init)
-        MPI_Init(NULL, NULL);
+    if (!init) /* funneled: only this thread calls MPI; a snapshot may be written by another */
+        MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
     ss_set_fatal_handler(abort_job);
     openblas_set_num_threads(1);
 

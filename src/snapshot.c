@@ -4,6 +4,8 @@
 #include "specsweep/snapshot.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,7 +394,7 @@ static int update_runs_and_cells(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
 /* Set when HDF5 failed to close a file (a full disk, an I/O error): the library then
    holds a half-closed file that crashes any later HDF5 call that touches it, its own
    shutdown included, so from then on HDF5 is left alone (ss_snapshot_shutdown). */
-static int hdf5_broken;
+static _Atomic int hdf5_broken;
 
 /* The temporary file's name, "<h5_path>.tmp.<pid>", malloc'd. */
 static char *temp_path(const char *h5_path)
@@ -563,6 +565,7 @@ fail:
         unlink(tmp);
 done:
     if (hdf5_broken) { /* touch nothing of HDF5's any more */
+        ss_h5_abandon(&quiet);
         free(dir);
         free(tmp);
         return rc;
@@ -590,6 +593,93 @@ int ss_snapshot_update(const char *h5_path, const ss_sweep_t *sw, const ss_run_t
 {
     fill_t f = {sw, runs, n_runs, c, changed, n_changed, garbage};
     return publish(h5_path, &f, err);
+}
+
+/* ---- a snapshot written by a thread of its own ----------------------------------------- */
+
+struct ss_snapshot_job {
+    pthread_t thread;
+    char *h5_path;
+    const ss_sweep_t *sw;
+    const ss_run_t *runs;       /* borrowed, as sw */
+    int n_runs;
+    ss_log_contents_t c;
+    int *changed, n_changed;    /* NULL: the whole file */
+    long garbage;
+    int rc;
+    double seconds;
+    ss_error_t err;
+    _Atomic int done;
+};
+
+static void *job_main(void *arg)
+{
+    ss_snapshot_job_t *j = arg;
+    double t0 = ss_now();
+    fill_t f = {j->sw, j->runs, j->n_runs, &j->c, j->changed, j->n_changed, &j->garbage};
+    j->rc = publish(j->h5_path, &f, &j->err);
+    j->seconds = ss_now() - t0;
+    atomic_store(&j->done, 1);
+    return NULL;
+}
+
+int ss_snapshot_start(ss_snapshot_job_t **out, const char *h5_path, const ss_sweep_t *sw,
+                      const ss_run_t *runs, int n_runs, const ss_log_contents_t *c,
+                      const int *changed, int n_changed, long garbage, ss_error_t *err)
+{
+    ss_snapshot_job_t *j = ss_calloc(1, sizeof *j);
+    j->h5_path = ss_strdup(h5_path);
+    j->sw = sw;
+    j->n_runs = n_runs;
+    j->runs = runs;
+    ss_log_contents_clone(&j->c, c);
+    if (changed) {
+        j->changed = ss_malloc((size_t)(n_changed > 0 ? n_changed : 1) * sizeof *j->changed);
+        memcpy(j->changed, changed, (size_t)n_changed * sizeof *changed);
+        j->n_changed = n_changed;
+    }
+    j->garbage = garbage;
+    int e = pthread_create(&j->thread, NULL, job_main, j);
+    if (e != 0) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot start the snapshot's thread: %s",
+                     h5_path, strerror(e));
+        j->thread = 0;
+        ss_snapshot_finish(&j, NULL, NULL, NULL);
+        *out = NULL;
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+int ss_snapshot_done(const ss_snapshot_job_t *job)
+{
+    return atomic_load(&((ss_snapshot_job_t *)job)->done);
+}
+
+int ss_snapshot_finish(ss_snapshot_job_t **job, long *garbage, double *seconds,
+                       ss_error_t *err)
+{
+    ss_snapshot_job_t *j = *job;
+    if (!j)
+        return -1;
+    int rc = -1;
+    if (j->thread) {
+        pthread_join(j->thread, NULL);
+        rc = j->rc;
+        if (rc != 0 && err)
+            ss_error_set(err, j->err.code ? j->err.code : SS_EXIT_RUNTIME, "%s", j->err.msg);
+        if (garbage)
+            *garbage = j->garbage;
+        if (seconds)
+            *seconds = j->seconds;
+    }
+    ss_log_contents_free(&j->c);
+    free(j->changed);
+    free(j->h5_path);
+    free(j);
+    *job = NULL;
+    return rc;
 }
 
 void ss_snapshot_shutdown(void)
