@@ -9,14 +9,21 @@
  *
  * Messages (world communicator):
  *   leader -> 0   TAG_REQUEST  bytes: a packed result of the previous run, or empty
- *   0 -> leader   TAG_ASSIGN   int: run index, or -1 = no more work, leave
+ *   0 -> leader   TAG_ASSIGN   ints: run index (-1 = no more work, leave), then one per
+ *                              dataset: 1 when no run of it is left (retired, nodedata.h)
  *   0 -> leader   TAG_ABORT    int: abandon the run in progress (stop deadline passed)
  *   leader -> 0   TAG_ERROR    chars: a runtime failure message; the job then ends, 1
- * Inside a group the leader broadcasts the run index; a group agrees on abandoning a run
+ * Inside a group the leader broadcasts the assignment; a group agrees on abandoning a run
  * with a MAX-allreduce every POLL_EVERY minibatches, so all its ranks stop at one step.
+ *
+ * Data: the ranks of a node share one copy of each dataset (nodedata.h), loaded by the
+ * first of them that needs it; rank 0's check at start-up hands the copy it read to its
+ * node. A dataset is retired, and freed on every node as soon as no rank there uses it,
+ * when rank 0 has no run of it left queued or running.
  */
 #include "specsweep/engine.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <mpi.h>
 #include <signal.h>
@@ -30,6 +37,7 @@
 #include "specsweep/config.h"
 #include "specsweep/data.h"
 #include "specsweep/log.h"
+#include "specsweep/nodedata.h"
 #include "specsweep/output.h"
 #include "specsweep/record.h"
 #include "specsweep/snapshot.h"
@@ -124,9 +132,11 @@ typedef struct {
     float *part_buf;            /* part-wise sum: the other ranks' partials of our part */
     size_t part_cap;            /* floats in part_buf */
     MPI_Request *part_req;      /* 2 (G - 1) requests in flight */
-    ss_dataset_t *data;         /* per dataset, loaded on first use */
-    int *loaded;
+    ss_nodedata_t *nd;          /* the datasets as this rank's node holds them */
+    int *assignment;            /* 1 + n_datasets ints: the TAG_ASSIGN message */
     ss_dataset_info_t *meta;    /* rank 0: per dataset, its description (checked at start) */
+    ss_dataset_t kept;          /* rank 0: the last dataset its check loaded, for its node */
+    int *open;                  /* rank 0: per dataset, its runs queued or running */
     int abort_run;              /* this rank's wish to abandon the current run */
     unsigned long poll_calls;
 
@@ -141,6 +151,13 @@ typedef struct {
     int leaders_active;         /* worker leaders not yet told to leave */
     int n_todo, n_done, n_ok, n_diverged;
     double cost_todo, cost_done, t_start, last_snapshot;
+    double snapshot_seconds, snapshot_last_cost; /* in all, and the last one's */
+    double snapshot_wait;       /* of which rank 0 waited (the rest ran in the background) */
+    ss_snapshot_job_t *job;     /* the snapshot being written in the background, or NULL */
+    int job_whole, job_runs;    /* it is whole; the results it holds */
+    int n_snapshots, snapshot_failed;
+    long snapshot_size, snapshot_garbage;   /* bytes: the file, and what updates left unused */
+    int *changed, n_changed;    /* runs committed since the last snapshot */
     int dirty;                  /* commits since the last snapshot */
     int snapshot_runs;          /* results in the last snapshot written */
     int stopping, abort_sent, stop_sig;
@@ -217,17 +234,6 @@ static void group_gather(void *ctx, float *buf, const size_t *part)
     MPI_Waitall(k, e->part_req, MPI_STATUSES_IGNORE);
 }
 
-/* Load dataset i on this rank if it is not loaded yet. */
-static int ensure_dataset(engine_t *e, int i, ss_error_t *err)
-{
-    if (e->loaded[i])
-        return 0;
-    if (ss_dataset_load(&e->sw.datasets[i], &e->data[i], err) != 0)
-        return -1;
-    e->loaded[i] = 1;
-    return 0;
-}
-
 /* All ranks of the group learn whether any of them failed, and the first failure's
    message. Returns 0 if none failed. */
 static int group_agree_error(engine_t *e, ss_error_t *err)
@@ -244,17 +250,104 @@ static int group_agree_error(engine_t *e, ss_error_t *err)
 
 /* ---- rank 0: commits, snapshots, progress ------------------------------------------ */
 
+/* The snapshot is rebuilt whole, so its cost grows with the results. Rank 0 trains too:
+   the time between two snapshots is at least SNAPSHOT_SHARE_INVERSE - 1 times the last
+   one's cost, which keeps snapshots below 1 / SNAPSHOT_SHARE_INVERSE of its time (5 %)
+   however large the study grows (the log, not the snapshot, is the commit point). */
+#define SNAPSHOT_SHARE_INVERSE 20
+
+/* What a finished snapshot leaves: its cost, the file's size, whether it failed (the
+   next one is then written whole). */
+static void snapshot_done(engine_t *e, int rc, int whole, int runs_in, double seconds,
+                          long garbage, const ss_error_t *err)
+{
+    e->snapshot_failed = rc != 0;
+    e->last_snapshot = ss_now();
+    e->snapshot_seconds += seconds;
+    e->snapshot_last_cost = seconds;
+    e->n_snapshots++;
+    if (rc != 0) {
+        fprintf(stderr, "specsweep: %s\n", err->msg);
+        return;
+    }
+    e->snapshot_garbage = whole ? 0 : garbage;
+    struct stat st;
+    e->snapshot_size = stat(e->out, &st) == 0 ? (long)st.st_size : 0;
+    e->snapshot_runs = runs_in;
+}
+
+/* The snapshot due next: whole (the first of the job; after a failure; when what updates
+   left unused exceeds a quarter of the file) or an update with the runs committed since
+   the last one. */
+static int snapshot_whole_due(const engine_t *e)
+{
+    return e->n_snapshots == 0 || e->snapshot_failed || e->snapshot_garbage > e->snapshot_size / 4;
+}
+
+/* Collect the background snapshot (waiting for it when `wait`): 1 if one was collected. */
+static int snapshot_collect(engine_t *e, int wait)
+{
+    if (!e->job || (!wait && !ss_snapshot_done(e->job)))
+        return 0;
+    double t0 = ss_now(), seconds = 0.0;
+    long garbage = e->snapshot_garbage;
+    ss_error_t err = {0};
+    int rc = ss_snapshot_finish(&e->job, &garbage, &seconds, &err);
+    e->snapshot_wait += ss_now() - t0;
+    snapshot_done(e, rc, e->job_whole, e->job_runs, seconds, garbage, &err);
+    return 1;
+}
+
+/* Write the snapshot now, in this thread (at start-up and at the end), after the one in
+   the background, if any. */
 static int write_snapshot(engine_t *e)
 {
+    snapshot_collect(e, 1);
+    double t0 = ss_now();
     ss_error_t err = {0};
-    if (ss_snapshot_write(e->out, &e->sw, e->runs, e->n_runs, &e->output.contents, &err) != 0) {
-        fprintf(stderr, "specsweep: %s\n", err.msg);
-        return -1;
+    int whole = snapshot_whole_due(e);
+    long garbage = e->snapshot_garbage;
+    int rc = whole ? ss_snapshot_write(e->out, &e->sw, e->runs, e->n_runs,
+                                       &e->output.contents, &err)
+                   : ss_snapshot_update(e->out, &e->sw, e->runs, e->n_runs,
+                                        &e->output.contents, e->changed, e->n_changed,
+                                        &garbage, &err);
+    if (rc == 0) {
+        e->n_changed = 0;
+        e->dirty = 0;
     }
-    e->snapshot_runs = e->output.contents.n_results;
+    double seconds = ss_now() - t0;
+    e->snapshot_wait += seconds;
+    snapshot_done(e, rc, whole, e->output.contents.n_results, seconds, garbage, &err);
+    return rc;
+}
+
+/* Between runs: collect a finished background snapshot, and start the next one when the
+   interval has passed. The interval is at least SNAPSHOT_SHARE_INVERSE - 1 times the last
+   snapshot's cost, so that snapshots take at most 1 / SNAPSHOT_SHARE_INVERSE of a core
+   however large the study grows. Written by a thread of its own, a snapshot costs rank 0
+   only the copy of what it needs (ss_snapshot_start). */
+static void snapshot_maybe(engine_t *e, double now)
+{
+    snapshot_collect(e, 0);
+    double interval = e->snapshot_interval;
+    if (interval < (SNAPSHOT_SHARE_INVERSE - 1) * e->snapshot_last_cost)
+        interval = (SNAPSHOT_SHARE_INVERSE - 1) * e->snapshot_last_cost;
+    if (e->job || !e->dirty || e->failed || now - e->last_snapshot < interval)
+        return;
+    double t0 = ss_now();
+    ss_error_t err = {0};
+    e->job_whole = snapshot_whole_due(e);
+    e->job_runs = e->output.contents.n_results;
+    if (ss_snapshot_start(&e->job, e->out, &e->sw, e->runs, e->n_runs, &e->output.contents,
+                          e->job_whole ? NULL : e->changed, e->n_changed, e->snapshot_garbage,
+                          &err) != 0) {
+        write_snapshot(e); /* no thread: here and now */
+        return;
+    }
+    e->snapshot_wait += ss_now() - t0;
+    e->n_changed = 0;
     e->dirty = 0;
-    e->last_snapshot = ss_now();
-    return 0;
 }
 
 /* Record a runtime failure (the first one wins): no new runs start, runs in progress are
@@ -286,6 +379,8 @@ static void commit(engine_t *e, int i, const ss_result_t *r, int group)
         return;
     }
     e->state[i] = RUN_DONE;
+    e->open[e->runs[i].dataset]--;
+    e->changed[e->n_changed++] = i;
     e->n_done++;
     e->n_ok += r->status == SS_STATUS_OK;
     e->n_diverged += r->status == SS_STATUS_DIVERGED;
@@ -321,6 +416,32 @@ static int next_run(engine_t *e)
     return i;
 }
 
+/* A run given back unfinished (abandoned or failed): it never runs again in this job. */
+static void give_back(engine_t *e, int i)
+{
+    e->state[i] = RUN_PENDING;
+    e->open[e->runs[i].dataset]--;
+}
+
+/* The assignment of run i (-1: leave) into e->assignment, with the datasets no run is left
+   of (the TAG_ASSIGN message). */
+static void make_assignment(engine_t *e, int i)
+{
+    e->assignment[0] = i;
+    for (int d = 0; d < e->sw.n_datasets; d++)
+        e->assignment[1 + d] = e->open[d] == 0;
+}
+
+/* An assignment received (or made, on rank 0): the datasets it retires are retired on this
+   rank's node. Returns the run index. */
+static int take_assignment(engine_t *e)
+{
+    for (int d = 0; d < e->sw.n_datasets; d++)
+        if (e->assignment[1 + d])
+            ss_nodedata_retire(e->nd, d);
+    return e->assignment[0];
+}
+
 static void send_assign(engine_t *e, int leader_rank, int group)
 {
     int i = next_run(e);
@@ -330,7 +451,9 @@ static void send_assign(engine_t *e, int leader_rank, int group)
     } else {
         e->leaders_active--;
     }
-    MPI_Send(&i, 1, MPI_INT, leader_rank, TAG_ASSIGN, MPI_COMM_WORLD);
+    make_assignment(e, i);
+    MPI_Send(e->assignment, 1 + e->sw.n_datasets, MPI_INT, leader_rank, TAG_ASSIGN,
+             MPI_COMM_WORLD);
 }
 
 /* Service every pending message; check the signal flag, the deadline, the snapshot
@@ -359,7 +482,7 @@ static void coord_service(engine_t *e)
                 }
             }
             if (e->assigned[group] >= 0) { /* it gave up its run (abandoned or failed) */
-                e->state[e->assigned[group]] = RUN_PENDING;
+                give_back(e, e->assigned[group]);
                 e->assigned[group] = -1;
             }
             send_assign(e, src, group);
@@ -388,8 +511,7 @@ static void coord_service(engine_t *e)
                 MPI_Send(&one, 1, MPI_INT, g * e->G, TAG_ABORT, MPI_COMM_WORLD);
             }
     }
-    if (e->dirty && now - e->last_snapshot >= e->snapshot_interval && !e->failed)
-        write_snapshot(e);
+    snapshot_maybe(e, now);
 }
 
 /* poll hook between minibatches (all ranks). Nonzero: the group abandons the run. */
@@ -416,19 +538,28 @@ static int engine_poll(void *ctx)
     return any;
 }
 
+/* Rank 0 waiting for its node's loader goes on serving the other groups. */
+static void coord_wait(void *ctx) { coord_service(ctx); }
+
 /* Train run i in this rank's group. Returns 0 with *res filled, 1 abandoned, -1 error. */
 static int train_one(engine_t *e, int i, ss_result_t *res, ss_error_t *err)
 {
     const ss_run_t *run = &e->runs[i];
-    int loaded = ensure_dataset(e, run->dataset, err);
+    const ss_dataset_t *ds;
+    int got = ss_nodedata_acquire(e->nd, run->dataset, &ds, e->rank == 0 ? coord_wait : NULL,
+                                  e, err);
     /* every rank of the group learns of a failed load on any of them (err then holds
        the first failure, on every rank) */
-    if (group_agree_error(e, err) != 0 || loaded != 0)
+    if (group_agree_error(e, err) != 0 || got != 0) {
+        if (got == 0)
+            ss_nodedata_release(e->nd, run->dataset);
         return -1;
+    }
     ss_train_hooks_t hooks = {e->group_rank, e->G, {group_sum, e}, engine_poll, e,
                               {group_sum_begin, group_sum_end, group_gather, e}};
     e->poll_calls = 0;
-    int rc = ss_train_run(&e->sw, run, &e->data[run->dataset], &hooks, res, err);
+    int rc = ss_train_run(&e->sw, run, ds, &hooks, res, err);
+    ss_nodedata_release(e->nd, run->dataset);
     if (rc < 0 && e->G > 1)
         group_agree_error(e, err);
     return rc;
@@ -442,9 +573,10 @@ static void coordinator_loop(engine_t *e)
     for (;;) {
         coord_service(e);
         if (!own_done) {
-            int i = next_run(e);
+            make_assignment(e, next_run(e));
             if (e->G > 1)
-                MPI_Bcast(&i, 1, MPI_INT, 0, e->gcomm);
+                MPI_Bcast(e->assignment, 1 + e->sw.n_datasets, MPI_INT, 0, e->gcomm);
+            int i = take_assignment(e);
             if (i < 0) {
                 own_done = 1;
                 continue;
@@ -458,7 +590,7 @@ static void coordinator_loop(engine_t *e)
                 commit(e, i, &r, 0);
                 ss_result_free(&r);
             } else {
-                e->state[i] = RUN_PENDING;
+                give_back(e, i);
                 e->assigned[0] = -1;
                 if (rc < 0)
                     fail(e, err.msg);
@@ -467,6 +599,8 @@ static void coordinator_loop(engine_t *e)
         }
         if (e->leaders_active == 0)
             break;
+        make_assignment(e, -1); /* rank 0's node may free what the others finished */
+        take_assignment(e);
         sleep_ms(1.0); /* idle: wait for the other groups without spinning */
     }
 }
@@ -487,16 +621,17 @@ static void leader_loop(engine_t *e)
         free(payload);
         payload = NULL;
         len = 0;
-        int i, done = 0;
+        int done = 0, n = 1 + e->sw.n_datasets;
         MPI_Request req;
-        MPI_Irecv(&i, 1, MPI_INT, 0, TAG_ASSIGN, MPI_COMM_WORLD, &req);
+        MPI_Irecv(e->assignment, n, MPI_INT, 0, TAG_ASSIGN, MPI_COMM_WORLD, &req);
         for (double pause = 0.05; !done; pause = pause < 2.0 ? pause * 2 : 2.0) {
             MPI_Test(&req, &done, MPI_STATUS_IGNORE);
             if (!done)
                 sleep_ms(pause);
         }
         if (e->G > 1)
-            MPI_Bcast(&i, 1, MPI_INT, 0, e->gcomm);
+            MPI_Bcast(e->assignment, n, MPI_INT, 0, e->gcomm);
+        int i = take_assignment(e);
         if (i < 0)
             break;
         e->abort_run = 0;
@@ -530,8 +665,8 @@ static void leader_loop(engine_t *e)
 static void member_loop(engine_t *e)
 {
     for (;;) {
-        int i;
-        MPI_Bcast(&i, 1, MPI_INT, 0, e->gcomm);
+        MPI_Bcast(e->assignment, 1 + e->sw.n_datasets, MPI_INT, 0, e->gcomm);
+        int i = take_assignment(e);
         if (i < 0)
             break;
         e->abort_run = 0;
@@ -557,16 +692,23 @@ static double run_cost(const engine_t *e, const ss_run_t *run)
 }
 
 /* Every dataset loads (and so is checked) before anything is written. Only its
-   description is kept: training loads it again where and when it is needed, so rank 0
-   never holds every dataset of a large sweep at once. */
+   description is kept, and the rows of the last one (e->kept, see coordinator_start):
+   training loads the others again where and when they are needed, so rank 0 never holds
+   every dataset of a large sweep at once. */
 static int check_datasets(engine_t *e, ss_error_t *err)
 {
-    e->meta = ss_calloc((size_t)e->sw.n_datasets, sizeof *e->meta);
-    for (int d = 0; d < e->sw.n_datasets; d++) {
+    int n = e->sw.n_datasets;
+    e->meta = ss_calloc((size_t)n, sizeof *e->meta);
+    for (int d = 0; d < n; d++) {
         ss_dataset_t ds;
         if (ss_dataset_load(&e->sw.datasets[d], &ds, err) != 0)
             return -1;
-        ss_dataset_take_info(&ds, &e->meta[d]);
+        if (d + 1 < n) {
+            ss_dataset_take_info(&ds, &e->meta[d]);
+        } else {
+            ss_dataset_info_copy(&e->meta[d], &ds.info);
+            e->kept = ds;
+        }
     }
     return 0;
 }
@@ -577,6 +719,7 @@ static void plan_queue(engine_t *e)
     e->state = ss_calloc((size_t)e->n_runs, sizeof *e->state);
     e->cost = ss_calloc((size_t)e->n_runs, sizeof *e->cost);
     e->queue = ss_calloc((size_t)e->n_runs, sizeof *e->queue);
+    e->changed = ss_calloc((size_t)(e->n_runs > 0 ? e->n_runs : 1), sizeof *e->changed);
     for (int i = 0; i < e->n_runs; i++) {
         e->cost[i] = run_cost(e, &e->runs[i]);
         if (ss_log_contents_find(&e->output.contents, e->runs[i].id)) {
@@ -584,6 +727,7 @@ static void plan_queue(engine_t *e)
         } else {
             e->queue[e->n_queue++] = i;
             e->cost_todo += e->cost[i];
+            e->open[e->runs[i].dataset]++;
         }
     }
     for (int a = 1; a < e->n_queue; a++) { /* insertion sort: stable, by cost desc */
@@ -611,6 +755,10 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
         line += n + (line[n] == '\n');
     }
     plan_queue(e);
+    /* the rows rank 0 has just read go to its node if the first run needs them; else they
+       would only wait there while other datasets are loaded */
+    if (e->n_queue == 0 || e->runs[e->queue[0]].dataset != e->sw.n_datasets - 1)
+        ss_dataset_free(&e->kept);
     if (write_snapshot(e) != 0) {
         ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot write the results file", e->out);
         return -1;
@@ -625,19 +773,22 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
     return 0;
 }
 
+/* Frees everything of e; collective (ss_nodedata_destroy) once the data was started. */
 static void engine_free(engine_t *e)
 {
-    for (int d = 0; e->data && d < e->sw.n_datasets; d++)
-        ss_dataset_free(&e->data[d]);
+    ss_nodedata_destroy(&e->nd);
+    ss_dataset_free(&e->kept);
     for (int d = 0; e->meta && d < e->sw.n_datasets; d++)
         ss_dataset_info_free(&e->meta[d]);
-    free(e->data);
     free(e->meta);
-    free(e->loaded);
+    free(e->open);
+    free(e->assignment);
     free(e->runs);
     free(e->state);
     free(e->cost);
     free(e->queue);
+    free(e->changed);
+    ss_snapshot_finish(&e->job, NULL, NULL, NULL);
     free(e->assigned);
     free(e->assigned_at);
     free(e->part_buf);
@@ -664,8 +815,8 @@ static int engine_init(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
     e->n_groups = e->size / e->G;
     e->group = e->rank / e->G;
     e->group_rank = e->rank % e->G;
-    e->data = ss_calloc((size_t)e->sw.n_datasets, sizeof *e->data);
-    e->loaded = ss_calloc((size_t)e->sw.n_datasets, sizeof *e->loaded);
+    e->assignment = ss_calloc((size_t)e->sw.n_datasets + 1, sizeof *e->assignment);
+    e->open = ss_calloc((size_t)e->sw.n_datasets, sizeof *e->open);
     e->out = o->output ? o->output : e->sw.output;
     if (e->rank != 0)
         return 0;
@@ -676,6 +827,41 @@ static int engine_init(engine_t *e, const ss_engine_opts_t *o, ss_error_t *err)
     e->leaders_active = e->n_groups - 1;
     e->t_start = ss_now();
     return coordinator_start(e, o, err);
+}
+
+/* Every rank, once rank 0's start succeeded: the datasets' descriptions and the choice of
+   one copy per node or per rank (SPECSWEEP_SHARED_DATA=0 on rank 0) go from rank 0 to
+   every rank, which then set up their node's copies (collective); rank 0 hands its node
+   the dataset its check read last. */
+static void start_data(engine_t *e)
+{
+    int n = e->sw.n_datasets;
+    ss_dataset_info_t *info = ss_calloc((size_t)n, sizeof *info);
+    int mode = SS_NODEDATA_AUTO;
+    if (e->rank == 0) {
+        for (int d = 0; d < n; d++) { /* the scalars: pointers mean nothing elsewhere */
+            info[d] = e->meta[d];
+            info[d].relevance_truth = NULL;
+            info[d].feature_names = NULL;
+        }
+        const char *env = getenv("SPECSWEEP_SHARED_DATA");
+        if (env && strcmp(env, "0") == 0)
+            mode = SS_NODEDATA_PRIVATE;
+    }
+    bcast_idle(info, (int)((size_t)n * sizeof *info), MPI_BYTE);
+    bcast_idle(&mode, 1, MPI_INT);
+    char note[512];
+    e->nd = ss_nodedata_create(MPI_COMM_WORLD, e->sw.datasets, info, n,
+                               (ss_nodedata_mode_t)mode, note, sizeof note);
+    free(info);
+    if (e->rank != 0)
+        return;
+    if (note[0]) {
+        printf("specsweep: %s\n", note);
+        fflush(stdout);
+    }
+    if (e->kept.x_train)
+        ss_nodedata_adopt(e->nd, n - 1, &e->kept);
 }
 
 /* Rank 0, after the last run: the final snapshot and the closing message. Returns the
@@ -705,6 +891,10 @@ static int coordinator_finish(engine_t *e)
     } else {
         printf("specsweep: done: %d runs (%d ok, %d diverged) in %s; results in %s\n",
                e->n_done, e->n_ok, e->n_diverged, took, e->out);
+        double wall = ss_now() - e->t_start;
+        printf("specsweep: %d snapshots took %.2f s; rank 0 waited %.2f s for them, %.1f %% of "
+               "the time\n", e->n_snapshots, e->snapshot_seconds, e->snapshot_wait,
+               wall > 0 ? 100.0 * e->snapshot_wait / wall : 0.0);
     }
     fflush(stdout);
     return code;
@@ -714,10 +904,13 @@ int ss_engine_run(const ss_engine_opts_t *o)
 {
     /* first: a stop signal during MPI start-up must already be a stop (exit 3) */
     install_signal_handlers();
-    int init = 0;
+    /* one malloc arena: the snapshot thread's memory is given back to the one heap the
+       rank works in, not kept in an arena of its own (20,000 runs: 30 MB less) */
+    mallopt(M_ARENA_MAX, 1);
+    int init = 0, provided;
     MPI_Initialized(&init);
-    if (!init)
-        MPI_Init(NULL, NULL);
+    if (!init) /* funneled: only this thread calls MPI; a snapshot may be written by another */
+        MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
     ss_set_fatal_handler(abort_job);
     openblas_set_num_threads(1);
 
@@ -743,6 +936,7 @@ int ss_engine_run(const ss_engine_opts_t *o)
         return err.code;
     }
 
+    start_data(&e);
     MPI_Comm_split(MPI_COMM_WORLD, e.group, e.group_rank, &e.gcomm);
     if (e.rank == 0)
         coordinator_loop(&e);

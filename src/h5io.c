@@ -1,7 +1,9 @@
 /* h5io.c - HDF5 helpers shared by the loader, the snapshot and the summary. See
    include/specsweep/h5io.h. */
+#define _GNU_SOURCE /* PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP */
 #include "specsweep/h5io.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +11,29 @@
 
 #include "specsweep/util.h"
 
+/* The library as Debian builds it is not thread-safe, and a snapshot may be written by a
+   thread of its own (snapshot.h): every use of HDF5 is bracketed by ss_h5_quiet and
+   ss_h5_loud, which hold this lock (recursive: brackets nest). */
+static pthread_mutex_t h5_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
 void ss_h5_quiet(ss_h5_quiet_t *q)
 {
+    pthread_mutex_lock(&h5_lock);
     H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-void ss_h5_loud(const ss_h5_quiet_t *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+void ss_h5_loud(const ss_h5_quiet_t *q)
+{
+    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+    pthread_mutex_unlock(&h5_lock);
+}
+
+void ss_h5_abandon(const ss_h5_quiet_t *q)
+{
+    (void)q;
+    pthread_mutex_unlock(&h5_lock);
+}
 
 static herr_t walk_innermost(unsigned n, const H5E_error2_t *e, void *data)
 {

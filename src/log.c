@@ -153,6 +153,23 @@ const ss_dataset_info_t *ss_log_contents_find_dataset(const ss_log_contents_t *c
     return NULL;
 }
 
+void ss_log_contents_clone(ss_log_contents_t *dst, const ss_log_contents_t *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->lean = src->lean;
+    dst->path = src->path ? ss_strdup(src->path) : NULL;
+    if (src->has_header)
+        ss_log_contents_set_header(dst, &src->header);
+    for (int i = 0; i < src->n_datasets; i++)
+        ss_log_contents_add_dataset(dst, &src->datasets[i]);
+    for (int i = 0; i < src->n_results; i++) {
+        ss_result_t copy;
+        ss_result_copy(&copy, &src->results[i]); /* lean: no arrays to copy */
+        contents_put_result(dst, &copy, src->offsets[i]);
+    }
+    dst->valid_bytes = src->valid_bytes;
+}
+
 void ss_log_contents_free(ss_log_contents_t *c)
 {
     if (!c)

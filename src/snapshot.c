@@ -1,8 +1,11 @@
 /* snapshot.c - the HDF5 results file, rebuilt from the log contents. See
    include/specsweep/snapshot.h. */
+#define _GNU_SOURCE /* copy_file_range */
 #include "specsweep/snapshot.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,24 +175,16 @@ static int write_run(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_
 
 /* ---- /summary: one group per cell -------------------------------------------------------- */
 
-/* One summary cell from its finished runs: `ok` are the results with status ok (n_ok >= 1),
-   in the order of the sweep's runs; run0 is the first of them. */
+/* One summary cell from its statistics (cs) and its runs' counts; run0 is its first ok run. */
 static int write_cell(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *run0,
-                      const ss_result_t *const *ok, int n_ok, int n_diverged, int n_failed,
-                      const ss_log_contents_t *c)
+                      const char *dataset, const ss_cell_stats_t *cs, int n_diverged,
+                      int n_failed)
 {
-    const ss_result_t *r0 = ok[0];
-    const ss_dataset_info_t *ds = ss_log_contents_find_dataset(c, r0->dataset);
-    ss_cell_stats_t cs;
-    ss_cell_stats_compute(ok, n_ok, ds ? ds->n_inputs : r0->n_inputs, &cs);
-
     char path[256];
     snprintf(path, sizeof path, "/summary/%s", run0->cell_id);
     hid_t g = ss_h5w_group(w, top, run0->cell_id, path, 0);
-    if (g < 0) {
-        ss_cell_stats_free(&cs);
+    if (g < 0)
         return -1;
-    }
     /* swept_keys names the attributes that are sweep axes ("" when none), so analysis
        tells them from bookkeeping attributes without a list of exclusions: a training
        key, a model key by its dotted name, a bundle axis by its name */
@@ -198,150 +193,243 @@ static int write_cell(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run
         size_t len = strlen(swept);
         snprintf(swept + len, sizeof swept - len, "%s%s", a ? "," : "", sw->axes[a].name);
     }
-    int rc = ss_h5w_attr_str(w, g, "dataset", r0->dataset) ||
+    int rc = ss_h5w_attr_str(w, g, "dataset", dataset) ||
              ss_h5w_attr_str(w, g, "cell_id", run0->cell_id) ||
+             ss_h5w_attr_i64(w, g, "cell_index", run0->cell) ||
              ss_h5w_attr_str(w, g, "swept_keys", swept);
     for (int a = 0; a < sw->n_axes && !rc; a++)
         rc = write_axis_value(w, g, &sw->axes[a], run0, run0->axis_index[a]);
-    int n = cs.n, d = cs.n_inputs, K = cs.n_topk;
+    int n = cs->n, d = cs->n_inputs, K = cs->n_topk;
     rc = rc || ss_h5w_attr_i64(w, g, "n_realizations", n) ||
          ss_h5w_attr_i64(w, g, "n_diverged", n_diverged) ||
          ss_h5w_attr_i64(w, g, "n_failed", n_failed) ||
-         ss_h5w_i64(w, g, "seeds", cs.seeds, n) ||
-         ss_h5w_f64_2d(w, g, "eigenvalues", cs.eigenvalues, n, d) ||
-         ss_h5w_f64(w, g, "eigenvalues_abs_mean", cs.abs_mean, d) ||
-         ss_h5w_f64(w, g, "eigenvalues_abs_std", cs.abs_std, d) ||
-         ss_h5w_f64(w, g, "test_accuracy", cs.test_accuracy, n) ||
-         ss_h5w_f64(w, g, "test_loss", cs.test_loss, n) ||
-         ss_h5w_i64(w, g, "topk", cs.topk, K) ||
-         ss_h5w_f64_2d(w, g, "topk_accuracy", cs.topk_accuracy, n, K) ||
-         ss_h5w_f64_2d(w, g, "randomk_accuracy", cs.randomk_accuracy, n, K);
+         ss_h5w_i64(w, g, "seeds", cs->seeds, n) ||
+         ss_h5w_f64_2d(w, g, "eigenvalues", cs->eigenvalues, n, d) ||
+         ss_h5w_f64(w, g, "eigenvalues_abs_mean", cs->abs_mean, d) ||
+         ss_h5w_f64(w, g, "eigenvalues_abs_std", cs->abs_std, d) ||
+         ss_h5w_f64(w, g, "test_accuracy", cs->test_accuracy, n) ||
+         ss_h5w_f64(w, g, "test_loss", cs->test_loss, n) ||
+         ss_h5w_i64(w, g, "topk", cs->topk, K) ||
+         ss_h5w_f64_2d(w, g, "topk_accuracy", cs->topk_accuracy, n, K) ||
+         ss_h5w_f64_2d(w, g, "randomk_accuracy", cs->randomk_accuracy, n, K);
     if (H5Gclose(g) < 0 && !rc)
         rc = ss_h5w_fail(w, "closing group");
-    ss_cell_stats_free(&cs);
     return rc ? -1 : 0;
 }
 
-/* Load the results idx[0..n) of c (complete, arrays read back from the log for a lean
-   contents) into out[]; -1 with err. */
-static int load_results(ss_log_contents_t *c, const int *idx, int n, ss_result_t *out,
-                        ss_error_t *err)
+/* The statistics of the ok runs idx[0..n) of c, read one at a time (a lean contents
+   reads each run's arrays back from the log and frees them before the next). */
+static int cell_stats(ss_log_contents_t *c, const int *idx, int n, ss_cell_stats_t *cs,
+                      ss_error_t *err)
 {
-    for (int j = 0; j < n; j++)
-        if (ss_log_contents_load(c, idx[j], &out[j], err) != 0) {
-            while (j-- > 0)
-                ss_result_free(&out[j]);
+    const ss_result_t *r0 = &c->results[idx[0]];
+    const ss_dataset_info_t *ds = ss_log_contents_find_dataset(c, r0->dataset);
+    ss_result_t r;
+    for (int j = 0; j < n; j++) {
+        if (ss_log_contents_load(c, idx[j], &r, err) != 0) {
+            if (j > 0)
+                ss_cell_stats_free(cs);
             return -1;
         }
+        if (j == 0)
+            ss_cell_stats_begin(cs, n, ds ? ds->n_inputs : r.n_inputs, &r);
+        ss_cell_stats_add(cs, &r);
+        ss_result_free(&r);
+    }
+    ss_cell_stats_end(cs);
     return 0;
 }
 
-/* The cells in the order their first run appears in runs; the finished runs of a cell in
-   the order of runs. res[i]: the index in c of the result of runs[i], or -1. */
-static int write_summary(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *runs,
-                         int n_runs, const int *res, ss_log_contents_t *c, ss_error_t *err)
+/* Where the runs of a sweep are in c, and which runs share a cell. */
+typedef struct {
+    int *res;     /* per run: the index of its result in c, or -1 */
+    int *first;   /* per cell: its first run (in run order), or -1 */
+    int *next;    /* per run: the next run of its cell, or -1 */
+    int n_cells;
+} run_index_t;
+
+static void run_index_build(run_index_t *x, const ss_run_t *runs, int n_runs,
+                            const ss_log_contents_t *c)
 {
-    int n_cells = 0;
-    for (int i = 0; i < n_runs; i++)
-        if (runs[i].cell + 1 > n_cells)
-            n_cells = runs[i].cell + 1;
-    if (n_cells == 0)
-        return 0;
-    /* members of each cell as a linked list through next[], in run order */
-    int *first = ss_malloc((size_t)n_cells * sizeof *first);
-    int *last = ss_malloc((size_t)n_cells * sizeof *last);
-    int *next = ss_malloc((size_t)n_runs * sizeof *next);
-    int *ok_idx = ss_malloc((size_t)n_runs * sizeof *ok_idx);
-    ss_result_t *ok = ss_malloc((size_t)n_runs * sizeof *ok);
-    const ss_result_t **ok_ptr = ss_malloc((size_t)n_runs * sizeof *ok_ptr);
-    for (int q = 0; q < n_cells; q++)
-        first[q] = -1;
+    x->n_cells = 0;
+    x->res = ss_malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof *x->res);
+    for (int i = 0; i < n_runs; i++) {
+        const ss_result_t *r = ss_log_contents_find(c, runs[i].id);
+        x->res[i] = r ? (int)(r - c->results) : -1;
+        if (runs[i].cell + 1 > x->n_cells)
+            x->n_cells = runs[i].cell + 1;
+    }
+    int *last = ss_malloc((size_t)(x->n_cells > 0 ? x->n_cells : 1) * sizeof *last);
+    x->first = ss_malloc((size_t)(x->n_cells > 0 ? x->n_cells : 1) * sizeof *x->first);
+    x->next = ss_malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof *x->next);
+    for (int q = 0; q < x->n_cells; q++)
+        x->first[q] = -1;
     for (int i = 0; i < n_runs; i++) {
         int q = runs[i].cell;
-        next[i] = -1;
+        x->next[i] = -1;
         if (q < 0)
             continue;
-        if (first[q] < 0)
-            first[q] = i;
+        if (x->first[q] < 0)
+            x->first[q] = i;
         else
-            next[last[q]] = i;
+            x->next[last[q]] = i;
         last[q] = i;
     }
-    int rc = 0;
-    for (int i = 0; i < n_runs && rc == 0; i++) {
-        int q = runs[i].cell;
-        if (q < 0 || first[q] != i)
-            continue;
-        int n_ok = 0, n_div = 0, n_fail = 0, first_ok = -1;
-        for (int m = i; m >= 0; m = next[m]) {
-            if (res[m] < 0)
-                continue;
-            ss_status_t st = c->results[res[m]].status;
-            if (st == SS_STATUS_OK) {
-                if (first_ok < 0)
-                    first_ok = m;
-                ok_idx[n_ok++] = res[m];
-            } else if (st == SS_STATUS_DIVERGED) {
-                n_div++;
-            } else {
-                n_fail++;
-            }
-        }
-        if (n_ok == 0)
-            continue;
-        if (load_results(c, ok_idx, n_ok, ok, err) != 0) {
-            rc = -1;
-            break;
-        }
-        for (int j = 0; j < n_ok; j++)
-            ok_ptr[j] = &ok[j];
-        rc = write_cell(w, top, sw, &runs[first_ok], ok_ptr, n_ok, n_div, n_fail, c);
-        for (int j = 0; j < n_ok; j++)
-            ss_result_free(&ok[j]);
-    }
-    free(first);
     free(last);
-    free(next);
-    free(ok_idx);
-    free(ok);
-    free(ok_ptr);
+}
+
+static void run_index_free(run_index_t *x)
+{
+    free(x->res);
+    free(x->first);
+    free(x->next);
+}
+
+/* /summary/<cell_id> of cell q from its finished runs (none written when it has no ok
+   run); `ok` is scratch for as many ints as runs. */
+static int write_cell_of(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *runs,
+                         const run_index_t *x, int q, int *ok, ss_log_contents_t *c,
+                         ss_error_t *err)
+{
+    int n_ok = 0, n_div = 0, n_fail = 0, first_ok = -1;
+    for (int m = x->first[q]; m >= 0; m = x->next[m]) {
+        if (x->res[m] < 0)
+            continue;
+        ss_status_t st = c->results[x->res[m]].status;
+        if (st == SS_STATUS_OK) {
+            if (first_ok < 0)
+                first_ok = m;
+            ok[n_ok++] = x->res[m];
+        } else if (st == SS_STATUS_DIVERGED) {
+            n_div++;
+        } else {
+            n_fail++;
+        }
+    }
+    if (n_ok == 0)
+        return 0;
+    ss_cell_stats_t cs;
+    if (cell_stats(c, ok, n_ok, &cs, err) != 0)
+        return -1;
+    int rc = write_cell(w, top, sw, &runs[first_ok], c->results[ok[0]].dataset, &cs, n_div,
+                        n_fail);
+    ss_cell_stats_free(&cs);
     return rc;
 }
 
+/* /runs/<id> of run i from its result (read back from the log when c is lean). */
+static int write_run_of(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *run,
+                        int res, ss_log_contents_t *c, ss_error_t *err)
+{
+    ss_result_t r;
+    if (ss_log_contents_load(c, res, &r, err) != 0)
+        return -1;
+    int rc = write_run(w, top, sw, run, &r);
+    ss_result_free(&r);
+    return rc;
+}
+
+/* The whole of /runs (in the order of runs) and /summary (cells in the order their first
+   run appears). */
 static int write_runs_and_summary(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
                                   const ss_run_t *runs, int n_runs, ss_log_contents_t *c,
                                   ss_error_t *err)
 {
-    int *res = ss_malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof *res);
-    for (int i = 0; i < n_runs; i++) {
-        const ss_result_t *r = ss_log_contents_find(c, runs[i].id);
-        res[i] = r ? (int)(r - c->results) : -1;
-    }
+    run_index_t x;
+    run_index_build(&x, runs, n_runs, c);
+    int *ok = ss_malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof *ok);
     int rc = 0;
     hid_t top = ss_h5w_group(w, file, "runs", "/runs", 1);
     if (top < 0)
         rc = -1;
-    for (int i = 0; i < n_runs && rc == 0; i++) {
-        ss_result_t r;
-        if (res[i] < 0)
-            continue;
-        if (ss_log_contents_load(c, res[i], &r, err) != 0) {
-            rc = -1;
-            break;
-        }
-        rc = write_run(w, top, sw, &runs[i], &r);
-        ss_result_free(&r);
-    }
+    for (int i = 0; i < n_runs && rc == 0; i++)
+        if (x.res[i] >= 0)
+            rc = write_run_of(w, top, sw, &runs[i], x.res[i], c, err);
     if (top >= 0)
         H5Gclose(top);
     if (rc == 0) {
         top = ss_h5w_group(w, file, "summary", "/summary", 1);
-        rc = top < 0 ? -1 : write_summary(w, top, sw, runs, n_runs, res, c, err);
+        rc = top < 0 ? -1 : 0;
+        for (int i = 0; i < n_runs && rc == 0; i++)
+            if (runs[i].cell >= 0 && x.first[runs[i].cell] == i)
+                rc = write_cell_of(w, top, sw, runs, &x, runs[i].cell, ok, c, err);
         if (top >= 0)
             H5Gclose(top);
     }
-    free(res);
+    free(ok);
+    run_index_free(&x);
     return rc;
+}
+
+/* Bytes an object of loc holds in the file (its datasets' data and about 1 KB of
+   metadata per object), for the garbage an update leaves. */
+static herr_t add_storage(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    long *bytes = data;
+    *bytes += 1024;
+    hid_t d = H5Oopen(g, name, H5P_DEFAULT);
+    H5I_type_t t = d >= 0 ? H5Iget_type(d) : H5I_BADID;
+    if (t == H5I_DATASET)
+        *bytes += (long)H5Dget_storage_size(d);
+    else if (t == H5I_GROUP)
+        H5Literate(d, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, add_storage, data);
+    if (d >= 0)
+        H5Oclose(d);
+    return 0;
+}
+
+/* Unlink group `name` of top if it exists, counting what it leaves unused into *garbage. */
+static int drop_group(ss_h5w_t *w, hid_t top, const char *name, long *garbage)
+{
+    if (H5Lexists(top, name, H5P_DEFAULT) <= 0)
+        return 0;
+    hid_t g = H5Gopen2(top, name, H5P_DEFAULT);
+    if (g >= 0) {
+        *garbage += 1024;
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, add_storage, garbage);
+        H5Gclose(g);
+    }
+    return H5Ldelete(top, name, H5P_DEFAULT) < 0 ? ss_h5w_fail(w, "unlinking %s in", name) : 0;
+}
+
+/* The runs changed[0..n) (run indices) written again into an existing snapshot, and the
+   cells they belong to: /runs groups appended (or replaced), /summary cells replaced. */
+static int update_runs_and_cells(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
+                                 const ss_run_t *runs, int n_runs, ss_log_contents_t *c,
+                                 const int *changed, int n, long *garbage, ss_error_t *err)
+{
+    run_index_t x;
+    run_index_build(&x, runs, n_runs, c);
+    int *ok = ss_malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof *ok);
+    unsigned char *cell_done = ss_calloc((size_t)(x.n_cells > 0 ? x.n_cells : 1), 1);
+    hid_t rg = H5Gopen2(file, "runs", H5P_DEFAULT), sg = H5Gopen2(file, "summary", H5P_DEFAULT);
+    int rc = rg < 0 || sg < 0 ? ss_h5w_fail(w, "opening /runs and /summary of") : 0;
+    for (int j = 0; j < n && rc == 0; j++) {
+        int i = changed[j];
+        if (i < 0 || i >= n_runs || x.res[i] < 0)
+            continue;
+        snprintf(w->where, sizeof w->where, "/runs");
+        rc = drop_group(w, rg, runs[i].id, garbage) ||
+             write_run_of(w, rg, sw, &runs[i], x.res[i], c, err);
+    }
+    for (int j = 0; j < n && rc == 0; j++) {
+        int i = changed[j], q = i >= 0 && i < n_runs ? runs[i].cell : -1;
+        if (q < 0 || cell_done[q])
+            continue;
+        cell_done[q] = 1;
+        snprintf(w->where, sizeof w->where, "/summary");
+        rc = drop_group(w, sg, runs[x.first[q]].cell_id, garbage) ||
+             write_cell_of(w, sg, sw, runs, &x, q, ok, c, err);
+    }
+    if (rg >= 0)
+        H5Gclose(rg);
+    if (sg >= 0)
+        H5Gclose(sg);
+    free(cell_done);
+    free(ok);
+    run_index_free(&x);
+    return rc ? -1 : 0;
 }
 
 /* ---- the atomic write -------------------------------------------------------------------- */
@@ -349,7 +437,7 @@ static int write_runs_and_summary(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
 /* Set when HDF5 failed to close a file (a full disk, an I/O error): the library then
    holds a half-closed file that crashes any later HDF5 call that touches it, its own
    shutdown included, so from then on HDF5 is left alone (ss_snapshot_shutdown). */
-static int hdf5_broken;
+static _Atomic int hdf5_broken;
 
 /* The temporary file's name, "<h5_path>.tmp.<pid>", malloc'd. */
 static char *temp_path(const char *h5_path)
@@ -372,8 +460,63 @@ static int fsync_path(const char *path)
     return rc;
 }
 
-int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
-                      int n_runs, ss_log_contents_t *c, ss_error_t *err)
+/* Copy the file src to dst (created): 0, or -1 + errno. copy_file_range lets the kernel
+   copy without the bytes passing through user space. */
+static int copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    struct stat st;
+    if (in < 0 || fstat(in, &st) != 0)
+        goto done;
+    if ((out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+        goto done;
+    for (off_t left = st.st_size; left > 0;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            goto done;
+        }
+        left -= n;
+    }
+    rc = 0;
+done:
+    {
+        int e = errno;
+        if (in >= 0)
+            close(in);
+        if (out >= 0)
+            close(out);
+        errno = e;
+    }
+    return rc;
+}
+
+/* What a snapshot write does between opening the temporary file and closing it. */
+typedef struct {
+    const ss_sweep_t *sw;
+    const ss_run_t *runs;
+    int n_runs;
+    ss_log_contents_t *c;
+    const int *changed;   /* update: the runs written again; NULL: the whole file */
+    int n_changed;
+    long *garbage;        /* update: grows by the bytes it leaves unused */
+} fill_t;
+
+static int fill_file(ss_h5w_t *w, hid_t file, const fill_t *f, ss_error_t *rerr)
+{
+    if (!f->changed)
+        return write_root(w, file, f->sw, f->c) || write_datasets(w, file, f->c) ||
+               write_runs_and_summary(w, file, f->sw, f->runs, f->n_runs, f->c, rerr);
+    return update_runs_and_cells(w, file, f->sw, f->runs, f->n_runs, f->c, f->changed,
+                                 f->n_changed, f->garbage, rerr);
+}
+
+/* The one way a snapshot reaches h5_path: a temporary file ("<h5>.tmp.<pid>": new, or a
+   copy of the current snapshot for an update) is filled, closed, fsync'd and renamed
+   over h5_path, then the directory is fsync'd. On failure the temporary file is removed
+   and h5_path is untouched. */
+static int publish(const char *h5_path, const fill_t *f, ss_error_t *err)
 {
     if (hdf5_broken) {
         ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot write the results snapshot: an earlier "
@@ -402,16 +545,24 @@ int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t 
         ss_h5w_fail(&w, "setting up the file access properties for");
         goto fail;
     }
-    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (f->changed) {
+        tmp_exists = 1;
+        if (copy_file(h5_path, tmp) != 0) {
+            step = "copying the results file";
+            goto fail;
+        }
+        file = H5Fopen(tmp, H5F_ACC_RDWR, fapl);
+    } else {
+        file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    }
     if (file < 0) {
         snprintf(w.where, sizeof w.where, "%s", tmp);
-        ss_h5w_fail(&w, "creating");
+        ss_h5w_fail(&w, f->changed ? "opening" : "creating");
         goto fail;
     }
     tmp_exists = 1;
     ss_error_t rerr = {0}; /* a record that cannot be read back from the log */
-    if (write_root(&w, file, sw, c) || write_datasets(&w, file, c) ||
-        write_runs_and_summary(&w, file, sw, runs, n_runs, c, &rerr)) {
+    if (fill_file(&w, file, f, &rerr)) {
         if (rerr.code)
             ss_h5w_fail(&w, "%s; writing", rerr.msg);
         goto fail;
@@ -457,6 +608,7 @@ fail:
         unlink(tmp);
 done:
     if (hdf5_broken) { /* touch nothing of HDF5's any more */
+        ss_h5_abandon(&quiet);
         free(dir);
         free(tmp);
         return rc;
@@ -468,6 +620,108 @@ done:
     ss_h5_loud(&quiet);
     free(dir);
     free(tmp);
+    return rc;
+}
+
+int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
+                      int n_runs, ss_log_contents_t *c, ss_error_t *err)
+{
+    fill_t f = {sw, runs, n_runs, c, NULL, 0, NULL};
+    return publish(h5_path, &f, err);
+}
+
+int ss_snapshot_update(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
+                       int n_runs, ss_log_contents_t *c, const int *changed, int n_changed,
+                       long *garbage, ss_error_t *err)
+{
+    fill_t f = {sw, runs, n_runs, c, changed, n_changed, garbage};
+    return publish(h5_path, &f, err);
+}
+
+/* ---- a snapshot written by a thread of its own ----------------------------------------- */
+
+struct ss_snapshot_job {
+    pthread_t thread;
+    char *h5_path;
+    const ss_sweep_t *sw;
+    const ss_run_t *runs;       /* borrowed, as sw */
+    int n_runs;
+    ss_log_contents_t c;
+    int *changed, n_changed;    /* NULL: the whole file */
+    long garbage;
+    int rc;
+    double seconds;
+    ss_error_t err;
+    _Atomic int done;
+};
+
+static void *job_main(void *arg)
+{
+    ss_snapshot_job_t *j = arg;
+    double t0 = ss_now();
+    fill_t f = {j->sw, j->runs, j->n_runs, &j->c, j->changed, j->n_changed, &j->garbage};
+    j->rc = publish(j->h5_path, &f, &j->err);
+    j->seconds = ss_now() - t0;
+    atomic_store(&j->done, 1);
+    return NULL;
+}
+
+int ss_snapshot_start(ss_snapshot_job_t **out, const char *h5_path, const ss_sweep_t *sw,
+                      const ss_run_t *runs, int n_runs, const ss_log_contents_t *c,
+                      const int *changed, int n_changed, long garbage, ss_error_t *err)
+{
+    ss_snapshot_job_t *j = ss_calloc(1, sizeof *j);
+    j->h5_path = ss_strdup(h5_path);
+    j->sw = sw;
+    j->n_runs = n_runs;
+    j->runs = runs;
+    ss_log_contents_clone(&j->c, c);
+    if (changed) {
+        j->changed = ss_malloc((size_t)(n_changed > 0 ? n_changed : 1) * sizeof *j->changed);
+        memcpy(j->changed, changed, (size_t)n_changed * sizeof *changed);
+        j->n_changed = n_changed;
+    }
+    j->garbage = garbage;
+    int e = pthread_create(&j->thread, NULL, job_main, j);
+    if (e != 0) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot start the snapshot's thread: %s",
+                     h5_path, strerror(e));
+        j->thread = 0;
+        ss_snapshot_finish(&j, NULL, NULL, NULL);
+        *out = NULL;
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+int ss_snapshot_done(const ss_snapshot_job_t *job)
+{
+    return atomic_load(&((ss_snapshot_job_t *)job)->done);
+}
+
+int ss_snapshot_finish(ss_snapshot_job_t **job, long *garbage, double *seconds,
+                       ss_error_t *err)
+{
+    ss_snapshot_job_t *j = *job;
+    if (!j)
+        return -1;
+    int rc = -1;
+    if (j->thread) {
+        pthread_join(j->thread, NULL);
+        rc = j->rc;
+        if (rc != 0 && err)
+            ss_error_set(err, j->err.code ? j->err.code : SS_EXIT_RUNTIME, "%s", j->err.msg);
+        if (garbage)
+            *garbage = j->garbage;
+        if (seconds)
+            *seconds = j->seconds;
+    }
+    ss_log_contents_free(&j->c);
+    free(j->changed);
+    free(j->h5_path);
+    free(j);
+    *job = NULL;
     return rc;
 }
 

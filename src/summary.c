@@ -45,6 +45,7 @@ enum { COL_DATASET, COL_SETTINGS, COL_N, COL_METRIC, COL_SPEARMAN, COL_TOP, N_CO
 
 typedef struct {
     char *col[N_COLS];
+    double order;    /* the cell's place in the sweep (cell_index), for the row order */
 } row_t;
 
 static herr_t collect_key_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
@@ -200,6 +201,8 @@ static int summary_row(hid_t file, hid_t cell, row_t *row, int *has_truth)
     memset(b, 0, sizeof b);
     sb_printf(&b[COL_DATASET], "%s", dataset);
     row_settings(cell, &b[COL_SETTINGS]);
+    if (ss_h5_attr_f64(cell, "cell_index", &row->order) != 0)
+        row->order = NAN; /* files written before cells carried it: file order */
 
     double n_div = 0, n_fail = 0;
     ss_h5_attr_f64(cell, "n_diverged", &n_div);
@@ -290,7 +293,18 @@ static long count_runs(hid_t file, long n_status[3])
     return n_runs;
 }
 
-/* One row per /summary cell, in file order; *n_rows rows (the caller frees them). */
+/* Rows by cell_index (the sweep's order: datasets, then the axes, first axis outermost),
+   rows without one after them in file order. */
+static int by_cell_order(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    if (isnan(x->order) || isnan(y->order))
+        return isnan(x->order) - isnan(y->order);
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+/* One row per /summary cell, in the sweep's order; *n_rows rows (the caller frees them).
+   The file holds the cells in the order they were last written. */
 static row_t *collect_rows(hid_t file, long *n_rows, int *has_truth)
 {
     *n_rows = 0;
@@ -311,6 +325,7 @@ static row_t *collect_rows(hid_t file, long *n_rows, int *has_truth)
     }
     ss_h5_free_strings(names, n_names);
     H5Gclose(grp);
+    qsort(rows, (size_t)*n_rows, sizeof *rows, by_cell_order); /* stable enough: distinct */
     return rows;
 }
 

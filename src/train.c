@@ -180,7 +180,7 @@ typedef struct {
     int batch, n_steps;         /* minibatch size and minibatches per epoch */
     uint32_t *all_idx;          /* n_all: a permutation; the first n_fit are fitted
                                    (reshuffled every epoch), the rest validate */
-    float *x_val, *y_val;       /* the validation rows, gathered once */
+    float *xv, *yv;             /* one chunk of this rank's validation rows (evaluate_val) */
     float *xb[2], *yb[2];       /* two minibatch shards: the next one is gathered while
                                    the group sums gradients */
     ss_net_t net;
@@ -214,11 +214,6 @@ static int trainer_split(trainer_t *t, ss_error_t *err)
     ss_rng_seed(&rng, t->sw->datasets[t->run->dataset].data_seed ^ ss_hash_str(ds->info.name),
                 SS_STREAM_SPLIT);
     ss_rng_shuffle(&rng, t->all_idx, (size_t)t->n_all);
-    size_t nv = (size_t)(t->n_val > 0 ? t->n_val : 1);
-    t->x_val = ss_alloc_aligned(nv * (size_t)t->d * sizeof(float));
-    t->y_val = ss_alloc_aligned(nv * sizeof(float));
-    gather_rows(ds->x_train, ds->y_train, t->d, t->all_idx + t->n_fit, t->n_val, t->x_val,
-                t->y_val);
     return 0;
 }
 
@@ -243,6 +238,11 @@ static int trainer_setup(trainer_t *t, ss_error_t *err)
     /* Mostly-zero inputs (images): the first layer visits only the nonzero ones. */
     if (ds->input_density <= SS_SPARSE_INPUT_DENSITY && ds->max_row_nonzeros > 0)
         ss_net_set_sparse_inputs(&t->net, ds->max_row_nonzeros);
+    /* room for one chunk of ss_net_evaluate of this rank's validation shard */
+    int val_shard = (t->n_val + t->G - 1) / t->G;
+    size_t nv = (size_t)(val_shard < t->net.max_batch ? val_shard : t->net.max_batch);
+    t->xv = ss_alloc_aligned((nv > 0 ? nv : 1) * (size_t)t->d * sizeof(float));
+    t->yv = ss_alloc_aligned((nv > 0 ? nv : 1) * sizeof(float));
 
     /* Data parallel (G > 1) with hooks->parts: the gradient is summed part-wise, rank
        r receives the complete sum of params[part[r], part[r+1]) only and takes the
@@ -260,6 +260,31 @@ static int trainer_setup(trainer_t *t, ss_error_t *err)
     t->n_first = m->n_hidden > 0 ? m->hidden[0] : 0;
     t->use_dropout = m->dropout_after_first > 0 && t->n_first > 0;
     return 0;
+}
+
+/*
+ * The validation rows all_idx[n_fit, n_all) evaluated across the group, as evaluate_group
+ * would evaluate them gathered into one array, to the same bits: each rank gathers its
+ * shard chunk by chunk of net.max_batch rows, the chunks ss_net_evaluate would cut the
+ * array into, and adds each chunk's sums in the same order. The validation rows are thus
+ * never copied whole: the dataset's rows may be shared by the ranks of a node (nodedata.h)
+ * and a copy of them per rank is what sharing them saves.
+ */
+static void evaluate_val(trainer_t *t, double *loss, double *metric)
+{
+    const ss_train_hooks_t *h = t->h;
+    const uint32_t *idx = t->all_idx + t->n_fit;
+    int lo, hi;
+    shard_range(t->n_val, h->group_size, h->group_rank, &lo, &hi);
+    double loss_sum = 0.0, correct = 0.0;
+    for (int start = lo; start < hi; start += t->net.max_batch) {
+        int b = hi - start < t->net.max_batch ? hi - start : t->net.max_batch;
+        gather_rows(t->ds->x_train, t->ds->y_train, t->d, idx + start, b, t->xv, t->yv);
+        ss_net_evaluate(&t->net, t->xv, t->yv, b, NULL, &loss_sum, &correct);
+    }
+    reduce_pair(h, &loss_sum, &correct);
+    *loss = t->n_val > 0 ? loss_sum / t->n_val : NAN;
+    *metric = t->n_val > 0 ? correct / t->n_val : NAN;
 }
 
 /* One minibatch step k of the epoch on the shard in buffer `cur`, gathering shard k + 1
@@ -324,7 +349,7 @@ static int train_epoch(trainer_t *t, int epoch, ss_result_t *res)
     double loss = data_loss / t->n_fit + l2_sum / t->n_steps;
     res->train_loss[epoch] = loss;
     double vloss, vmetric;
-    evaluate_group(&t->net, h, t->x_val, t->y_val, t->n_val, t->d, NULL, &vloss, &vmetric);
+    evaluate_val(t, &vloss, &vmetric);
     res->val_metric[epoch] = t->ds->info.task == SS_TASK_REGRESSION ? vloss : vmetric;
     res->n_epochs = epoch + 1;
     if (!isfinite(loss)) {
@@ -372,8 +397,8 @@ static void trainer_free(trainer_t *t)
 {
     ss_net_destroy(&t->net);
     free(t->all_idx);
-    free(t->x_val);
-    free(t->y_val);
+    free(t->xv);
+    free(t->yv);
     for (int k = 0; k < 2; k++) {
         free(t->xb[k]);
         free(t->yb[k]);

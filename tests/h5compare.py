@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Compare /runs of two specsweep results files bit for bit.
 
-    h5compare.py A.h5 B.h5 [--tolerance REL] [--all]
+    h5compare.py A.h5 B.h5 [--tolerance REL] [--all] [--additions]
 
 Every run group, every attribute and every dataset must be present in both and equal
 byte for byte (NaN equal to NaN), except timing attributes (train_seconds,
 samples_per_second), which measure the machine, not the run. With --all, /summary and
-/datasets are compared the same way, group by group. With --tolerance, float
+/datasets are compared the same way, group by group. With --additions, attributes and
+datasets that only B has are allowed (B was written by a version that adds to the
+format); everything A has must still be in B and equal. With --tolerance, float
 datasets and attributes may differ by that relative amount instead (max abs diff
 printed). Exit 0 if equal, 1 with the differences listed otherwise.
 """
@@ -16,6 +18,7 @@ import h5py
 import numpy as np
 
 TIMING = {"train_seconds", "samples_per_second"}
+ADDITIONS = False
 
 
 def same(a, b, tol):
@@ -41,6 +44,10 @@ def main():
         i = args.index("--tolerance")
         tol = float(args[i + 1])
         del args[i:i + 2]
+    global ADDITIONS
+    if "--additions" in args:
+        args.remove("--additions")
+        ADDITIONS = True
     tops = ["runs"]
     if "--all" in args:
         args.remove("--all")
@@ -72,14 +79,16 @@ def compare_group(run, ga, gb, tol, problems):
         if k in TIMING:
             continue
         if k not in ga.attrs or k not in gb.attrs:
-            problems.append(f"{run}: attribute {k} missing on one side")
+            if not (ADDITIONS and k not in ga.attrs):
+                problems.append(f"{run}: attribute {k} missing on one side")
             continue
         ok, why = same(ga.attrs[k], gb.attrs[k], tol)
         if not ok:
             problems.append(f"{run}: attribute {k} differs ({why})")
     for k in sorted(set(ga) | set(gb)):
         if k not in ga or k not in gb:
-            problems.append(f"{run}: dataset {k} missing on one side")
+            if not (ADDITIONS and k not in ga):
+                problems.append(f"{run}: dataset {k} missing on one side")
             continue
         if isinstance(ga[k], h5py.Group) or isinstance(gb[k], h5py.Group):
             if not (isinstance(ga[k], h5py.Group) and isinstance(gb[k], h5py.Group)):

@@ -1,6 +1,6 @@
 """Tests of analysis/figures.py (run by /usr/bin/python3 -m pytest).
 
-Results files are built here with h5py in the layout src/results.c writes (write_results
+Results files are built here with h5py in the layout src/snapshot.c writes (write_results
 below mirrors its snapshot writer), and, when $SPECSWEEP names the binary (ctest sets it),
 one comes from a real tiny sweep; its layout is compared with the mirror's. The numbers a
 figure shows are read back from the matplotlib artists (figures._save is replaced by a
@@ -26,7 +26,7 @@ spec.loader.exec_module(figures)
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-# ---- a writer mirroring src/results.c ---------------------------------------------------
+# ---- a writer mirroring src/snapshot.c ---------------------------------------------------
 
 TRAINING = {"learning_rate": 0.01, "batch_size": 500, "epochs": 100, "validation_fraction": 0.1,
             "reg_eigenvalues": 0.01, "reg_eigenvectors": 1e-4, "train_eigenvectors": 1,
@@ -116,6 +116,7 @@ def write_results(path, datasets, cells, axes, fmt="specsweep-results", version=
             n, K = eig.shape[0], len(c["topk"])
             a_str(g, "dataset", c["dataset"])
             a_str(g, "cell_id", cid)
+            a_i64(g, "cell_index", i)
             a_str(g, "swept_keys", ",".join(axes))
             for k in axes:
                 a_key(g, k, c["swept"][k])
@@ -856,7 +857,7 @@ def _layout(path):
 
 
 def test_mirror_writer_matches_real_layout(real, tmp_path):
-    """The helper above writes what src/results.c writes: same names, types, ranks."""
+    """The helper above writes what src/snapshot.c writes: same names, types, ranks."""
     mirror = str(tmp_path / "mirror.h5")
     datasets = {
         "g6": dict(kind="gaussian", n_inputs=6, n_classes=2, truth=np.ones(6), topk=[1, 2, 4]),

@@ -701,6 +701,83 @@ static void test_stats(void)
     CHECK(isnan(mean) && isnan(sd), "mean/std of no values is NaN");
 }
 
+/* An update adds the runs committed since to a copy of the snapshot: the result holds
+   the same /runs and /summary, value for value, as the file written whole from the same
+   contents; the cells it rewrote keep their place in the sweep through cell_index. */
+static void test_snapshot_update(void)
+{
+    fixture_t f;
+    fixture_init(&f, 100);
+    /* the contents as of the first snapshot: runs 0..4 only */
+    ss_log_contents_t early;
+    memset(&early, 0, sizeof early);
+    for (int d = 0; d < f.c.n_datasets; d++)
+        ss_log_contents_add_dataset(&early, &f.c.datasets[d]);
+    for (int i = 0; i < 5; i++)
+        ss_log_contents_add_result(&early, ss_log_contents_find(&f.c, f.runs[i].id));
+    const char *upd = tmp_path("update.h5"), *whole = tmp_path("whole.h5");
+    ss_error_t err = {0};
+    CHECK(ss_snapshot_write(upd, &f.sw, f.runs, f.n_runs, &early, &err) == 0, "early: %s",
+          err.msg);
+    int changed[12], n_changed = 0;
+    for (int i = 5; i < f.n_runs; i++)
+        changed[n_changed++] = i;
+    changed[n_changed++] = 2; /* a run written again replaces its group */
+    long garbage = 0;
+    CHECK(ss_snapshot_update(upd, &f.sw, f.runs, f.n_runs, &f.c, changed, n_changed, &garbage,
+                             &err) == 0, "update: %s", err.msg);
+    CHECK(garbage > 0, "replaced groups are counted as garbage (%ld bytes)", garbage);
+    CHECK(no_temp_files(upd), "no temporary file left behind");
+    CHECK(ss_snapshot_write(whole, &f.sw, f.runs, f.n_runs, &f.c, &err) == 0, "whole: %s",
+          err.msg);
+    hid_t a = H5Fopen(upd, H5F_ACC_RDONLY, H5P_DEFAULT), b = H5Fopen(whole, H5F_ACC_RDONLY,
+                                                                     H5P_DEFAULT);
+    int same = a >= 0 && b >= 0;
+    static const char *const run_sets[] = {"eigenvalues", "train_loss", "topk_accuracy"};
+    static const char *const cell_sets[] = {"seeds", "eigenvalues_abs_mean", "topk_accuracy"};
+    for (int i = 0; same && i < f.n_runs; i++) {
+        char p[400];
+        snprintf(p, sizeof p, "/runs/%s", f.runs[i].id);
+        if (h5_exists(a, p) != h5_exists(b, p)) {
+            same = 0;
+            break;
+        }
+        for (int k = 0; h5_exists(b, p) && k < 3; k++) {
+            char q[500];
+            snprintf(q, sizeof q, "%s/%s", p, run_sets[k]);
+            long r1, c1, r2, c2;
+            double *x = h5_read(a, q, &r1, &c1), *y = h5_read(b, q, &r2, &c2);
+            same &= r1 == r2 && c1 == c2 && vec_equal(x, y, r1 * c1);
+            free(x);
+            free(y);
+        }
+        snprintf(p, sizeof p, "/summary/%s", f.runs[i].cell_id);
+        if (h5_exists(a, p) != h5_exists(b, p)) {
+            same = 0;
+            break;
+        }
+        for (int k = 0; h5_exists(b, p) && k < 3; k++) {
+            char q[500];
+            snprintf(q, sizeof q, "%s/%s", p, cell_sets[k]);
+            long r1, c1, r2, c2;
+            double *x = h5_read(a, q, &r1, &c1), *y = h5_read(b, q, &r2, &c2);
+            same &= r1 == r2 && c1 == c2 && vec_equal(x, y, r1 * c1);
+            free(x);
+            free(y);
+        }
+        if (h5_exists(b, p))
+            same &= h5_attr_num(a, p, "cell_index", NULL) == f.runs[i].cell &&
+                    h5_attr_num(b, p, "cell_index", NULL) == f.runs[i].cell;
+    }
+    CHECK(same, "updated snapshot holds what the whole one holds");
+    if (a >= 0)
+        H5Fclose(a);
+    if (b >= 0)
+        H5Fclose(b);
+    ss_log_contents_free(&early);
+    fixture_free(&f);
+}
+
 /* ---- the summary table ------------------------------------------------------------- */
 
 static char *capture_summary(const char *h5, int *rc, ss_error_t *err)
@@ -956,6 +1033,7 @@ int main(void)
     test_cell_stats();
     test_stats();
     test_snapshot();
+    test_snapshot_update();
     test_snapshot_failure();
     test_snapshot_speed();
     test_summary_print();

@@ -24,9 +24,17 @@ typedef struct {
     double *randomk_accuracy;   /* n x n_topk, likewise */
 } ss_cell_stats_t;
 
-/* The statistics of the n ok results ok[0..n-1] (n >= 1) of one cell whose dataset has
-   n_inputs inputs, rows in the order given. *cs is overwritten; free it with
-   ss_cell_stats_free. */
+/* The statistics built one run at a time, so that a cell's runs need not all be in memory
+   at once: begin (room for up to n_max runs; the k values are first's), add every ok
+   run in order (at most n_max), end (the spreads). *cs is overwritten by begin; free it
+   with ss_cell_stats_free. */
+void ss_cell_stats_begin(ss_cell_stats_t *cs, int n_max, int n_inputs,
+                         const ss_result_t *first);
+void ss_cell_stats_add(ss_cell_stats_t *cs, const ss_result_t *r);
+void ss_cell_stats_end(ss_cell_stats_t *cs);
+
+/* The same at once: the n ok results ok[0..n-1] (n >= 1) of one cell whose dataset has
+   n_inputs inputs, rows in the order given. */
 void ss_cell_stats_compute(const ss_result_t *const *ok, int n, int n_inputs,
                            ss_cell_stats_t *cs);
 /* Frees the arrays and zeroes *cs; accepts a zeroed one. */

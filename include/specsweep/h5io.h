@@ -20,9 +20,15 @@ typedef struct {
     void *data;
 } ss_h5_quiet_t;
 
-/* Silence HDF5's error printing until ss_h5_loud(q); calls nest like a stack. */
+/* Silence HDF5's error printing until ss_h5_loud(q); calls nest like a stack. The pair
+   also holds the process's HDF5 lock: the library is not built thread-safe and a
+   snapshot may be written by a thread of its own, so every use of HDF5 goes between
+   them. */
 void ss_h5_quiet(ss_h5_quiet_t *q);
 void ss_h5_loud(const ss_h5_quiet_t *q);
+/* Leave a quiet section without calling HDF5 again: for when the library was left in a
+   state that any further call could crash on (a file that failed to close). */
+void ss_h5_abandon(const ss_h5_quiet_t *q);
 
 /* The most specific message of the current HDF5 error stack into buf[cap] ("HDF5 error"
    when the stack is empty); clears the stack. */

@@ -81,6 +81,10 @@ int ss_log_read_lean(const char *log_path, ss_log_contents_t *c, ss_error_t *err
 int ss_log_contents_load(ss_log_contents_t *c, int i, ss_result_t *out, ss_error_t *err);
 /* Frees everything and zeroes *c; accepts a zeroed struct. */
 void ss_log_contents_free(ss_log_contents_t *c);
+/* A deep copy of src into *dst (overwritten; free it with ss_log_contents_free), lean if
+   src is, with its own file descriptor: what a snapshot written by another thread reads
+   while the log goes on growing. The damage list is not copied. */
+void ss_log_contents_clone(ss_log_contents_t *dst, const ss_log_contents_t *src);
 /* One line for the user about c's damage: where, how many bytes, how many intact records
    follow ("LOG is damaged: ..."). */
 void ss_log_damage_describe(const ss_log_contents_t *c, const char *log_path, char *buf,

@@ -32,6 +32,42 @@
 int ss_snapshot_write(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
                       int n_runs, ss_log_contents_t *c, ss_error_t *err);
 
+/*
+ * Bring the snapshot at h5_path, written before by ss_snapshot_write or this function for
+ * the same sweep and log, up to date with the runs changed[0..n_changed) (indices into
+ * runs: runs committed since): their /runs groups are appended (or replaced), and the
+ * /summary cells they belong to are written again. The same atomic publication as
+ * ss_snapshot_write (a copy of the file is updated, fsync'd and renamed over it), at a
+ * cost that grows with the changed runs and their cells, not with the whole study
+ * (apart from the copy). /runs then lists runs in commit order and /summary cells in the
+ * order they were last written (readers find both by their attributes). Replaced groups
+ * leave unused bytes in the file: *garbage grows by an estimate of them, so that the
+ * caller can write the file whole again when they matter. Returns as ss_snapshot_write.
+ */
+int ss_snapshot_update(const char *h5_path, const ss_sweep_t *sw, const ss_run_t *runs,
+                       int n_runs, ss_log_contents_t *c, const int *changed, int n_changed,
+                       long *garbage, ss_error_t *err);
+
+/*
+ * A snapshot written by a thread of its own, so that rank 0 goes on training and
+ * coordinating meanwhile: ss_snapshot_start copies what the write needs and may change
+ * meanwhile (the log contents, the changed runs) and starts the thread, which does what
+ * ss_snapshot_write (changed NULL) or ss_snapshot_update does; ss_snapshot_done tells
+ * whether it has finished; ss_snapshot_finish waits for it, returns its result (0 or -1
+ * with err), hands back the update's garbage estimate and the seconds it took, and frees
+ * the job (NULL is then stored in *job). sw and runs must stay valid and unchanged until
+ * then. HDF5 calls of
+ * other threads wait meanwhile (h5io.h). -1 from start (err set, *job NULL) if no thread
+ * could be started: the caller writes the snapshot itself.
+ */
+typedef struct ss_snapshot_job ss_snapshot_job_t;
+int ss_snapshot_start(ss_snapshot_job_t **job, const char *h5_path, const ss_sweep_t *sw,
+                      const ss_run_t *runs, int n_runs, const ss_log_contents_t *c,
+                      const int *changed, int n_changed, long garbage, ss_error_t *err);
+int ss_snapshot_done(const ss_snapshot_job_t *job);
+int ss_snapshot_finish(ss_snapshot_job_t **job, long *garbage, double *seconds,
+                       ss_error_t *err);
+
 /* Shut the HDF5 library down at the end of a process that called H5dont_atexit() first
    (main.c does): cleanly, unless a snapshot failed to close (a full disk), which leaves a
    half-closed file in the library that its shutdown would crash on; it is then abandoned,
