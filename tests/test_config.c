@@ -796,7 +796,7 @@ static void test_hostile_text(void)
     CHECK(ss_sweep_load("/dev/zero", &sw, &err) == -1 && err.code == SS_EXIT_INPUT &&
           strstr(err.msg, "/dev/zero: the sweep file is larger than"), "/dev/zero: %s",
           err.msg);
-    CHECK(ss_now() - t0 < 5.0, "/dev/zero refused in %.1f s", ss_now() - t0);
+    CHECK(ss_now() - t0 < 10.0, "/dev/zero refused in %.1f s", ss_now() - t0);
 
     /* nesting: 64 levels are allowed, the 65th is refused where it opens */
     char deep[512];
@@ -817,7 +817,8 @@ static void test_hostile_text(void)
                           "and lists, the most a sweep file may have"), "65 levels: %s",
                   err.msg);
     }
-    /* 200 KB of brackets took libyaml about a minute to build into a document */
+    /* 200 KB of brackets took libyaml about a minute to build into a document; the
+       bounds below leave room for sanitizers and a loaded machine */
     text = padded(200000, "[");
     memcpy(text + strlen(P), "x: ", 3);
     t0 = ss_now();
@@ -825,7 +826,7 @@ static void test_hostile_text(void)
     CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == -1 &&
           strstr(err.msg, "sweep.yaml:4:67: nested deeper than 64 levels"), "brackets: %s",
           err.msg);
-    CHECK(ss_now() - t0 < 1.0, "200 KB of brackets refused in %.2f s", ss_now() - t0);
+    CHECK(ss_now() - t0 < 5.0, "200 KB of brackets refused in %.2f s", ss_now() - t0);
     free(text);
     text = padded(200000, "- ");
     memcpy(text + strlen(P), "x:\n  ", 5);
@@ -833,15 +834,15 @@ static void test_hostile_text(void)
     ss_error_clear(&err);
     CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == -1 &&
           strstr(err.msg, "nested deeper than 64 levels"), "block nesting: %s", err.msg);
-    CHECK(ss_now() - t0 < 1.0, "200 KB of block nesting refused in %.2f s", ss_now() - t0);
+    CHECK(ss_now() - t0 < 5.0, "200 KB of block nesting refused in %.2f s", ss_now() - t0);
     free(text);
 
     /* long lists within the limits: their duplicate checks used to be quadratic (an axis
        of 50000 values took minutes) */
     enum { N = 50000 };
     text = malloc(16 * (size_t)N + 256);
-    t0 = ss_now();
     for (int what = 0; what < 3; what++) {
+        t0 = ss_now();
         static const char *const head[] = {"relevance:\n  topk: [", "seeds: [",
                                            "seeds: 1\nsweep:\n  learning_rate: ["};
         size_t n = (size_t)sprintf(text, P "%s", head[what]);
@@ -853,8 +854,9 @@ static void test_hostile_text(void)
               err.msg);
         CHECK(what != 2 || (sw.n_axes == 1 && sw.axes[0].n == N), "axis of %d values", N);
         ss_sweep_free(&sw);
+        CHECK(ss_now() - t0 < 20.0, "list %d of %d entries parsed in %.1f s", what, N,
+              ss_now() - t0);
     }
-    CHECK(ss_now() - t0 < 10.0, "three lists of %d entries parsed in %.1f s", N, ss_now() - t0);
     /* their repeats are still found, the first one in file order */
     size_t n = (size_t)sprintf(text, P "seeds: 1\nsweep:\n  learning_rate: [");
     for (int i = 1; i <= N; i++)
