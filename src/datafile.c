@@ -843,6 +843,17 @@ typedef struct {
                                says nothing of its size in memory */
 } h5_shape_t;
 
+/* HDF5's external link traversal: refused, so that no link (direct, or reached through
+   a soft link) can lead the loader into another file. */
+static herr_t h5_no_external(const char *parent_file, const char *parent_group,
+                             const char *child_file, const char *child_object,
+                             unsigned *acc_flags, hid_t fapl, void *op_data)
+{
+    (void)parent_file, (void)parent_group, (void)child_file, (void)child_object;
+    (void)acc_flags, (void)fapl, (void)op_data;
+    return -1;
+}
+
 /*
  * Open dataset `name` of f and check it: a dataset of this file (not an external link to
  * another file, no external or virtual storage: data paths are only ever the files the
@@ -863,7 +874,12 @@ static hid_t h5_open_numeric(hid_t f, const char *file, const char *name, h5_sha
                      "be in the file itself", file, name);
         return -1;
     }
-    hid_t dset = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (dapl >= 0)
+        H5Pset_elink_cb(dapl, h5_no_external, NULL);
+    hid_t dset = dapl >= 0 ? H5Dopen2(f, name, dapl) : -1;
+    if (dapl >= 0)
+        H5Pclose(dapl);
     if (dset < 0) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: \"%s\" is not a readable dataset", file, name);
         return -1;

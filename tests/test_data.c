@@ -1004,6 +1004,16 @@ static void test_h5_claims(void)
     H5Fclose(f);
     s.path = path;
     expect_input_error(&s, path, "\"X\" is a link to another file", "hdf5 X linked elsewhere");
+    /* the same through a soft link: HDF5 is not allowed to follow the external one */
+    path = tpath("softlink.h5");
+    f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_external(other, "/X", f, "elsewhere", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_soft("/elsewhere", f, "X", H5P_DEFAULT, H5P_DEFAULT);
+    h5_write(f, "y", H5T_NATIVE_INT32, 1, dy, y);
+    H5Fclose(f);
+    s.path = path;
+    expect_input_error(&s, path, "\"X\" is not a readable dataset",
+                       "hdf5 X a soft link to a link elsewhere");
 }
 
 /* CSV: duplicate column names, a wide header over blank lines, the memory rule. */

@@ -9,7 +9,8 @@
  * type: uint8, int8, int32, uint32, int64, float32, float64, or a string (not numeric);
  * rank 0 (a scalar) to 3; storage: contiguous, chunked, chunked and deflated, compact,
  * or declared only (never written: fill values, or a size the file does not hold);
- * link: the dataset itself, a soft link to it, or an external link to another file.
+ * link: the dataset itself, a soft link to it, an external link to another file, or a
+ * soft link to such an external link.
  * Mutating HDF5's own encoding would test libhdf5, whose parser is not ours to fix.
  *
  * Contract: a bad file fails with SS_EXIT_INPUT naming the file and leaves the dataset
@@ -101,6 +102,12 @@ static void make_dataset(hid_t f, const char *name, fuzz_bytes_t *b)
         H5Lcreate_soft(real, f, name, H5P_DEFAULT, H5P_DEFAULT);
     else if (link == 2)
         H5Lcreate_external("/nonexistent/other.h5", "/X", f, name, H5P_DEFAULT, H5P_DEFAULT);
+    else if (link == 3) {   /* a soft link to an external link */
+        char ext[48];
+        snprintf(ext, sizeof ext, "%s_elsewhere", name);
+        H5Lcreate_external("/nonexistent/other.h5", "/X", f, ext, H5P_DEFAULT, H5P_DEFAULT);
+        H5Lcreate_soft(ext, f, name, H5P_DEFAULT, H5P_DEFAULT);
+    }
     H5Pclose(dcpl);
     H5Sclose(space);
     H5Tclose(type);
