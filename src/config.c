@@ -917,36 +917,19 @@ static int cfg_parse_logspace(cfg_parse_t *p, yaml_node_t *map, ss_axis_t *a)
     return 0;
 }
 
-/* A value of an axis as it prints in run ids, with its position. */
-typedef struct {
-    char text[32];
-    int index;
-} cfg_printed_t;
-
-static int cfg_printed_order(const void *a, const void *b)
-{
-    const cfg_printed_t *x = a, *y = b;
-    int c = strcmp(x->text, y->text);
-    return c ? c : (x->index > y->index) - (x->index < y->index);
-}
-
 /* The first value of axis a (in its order) that prints as an earlier one does under
-   "%.6g", or -1. Sorted, so that long axes cost n log n. */
+   "%.6g", or -1 (ss_first_repeat: n log n, for long axes). */
 static int cfg_axis_repeat(const ss_axis_t *a)
 {
-    if (a->n < 2)
-        return -1;
-    cfg_printed_t *v = ss_malloc((size_t)a->n * sizeof *v);
+    char (*text)[32] = ss_malloc((size_t)a->n * sizeof *text);
+    const char **s = ss_malloc((size_t)a->n * sizeof *s);
     for (int i = 0; i < a->n; i++) {
-        snprintf(v[i].text, sizeof v[i].text, "%.6g", a->values[i]);
-        v[i].index = i;
+        snprintf(text[i], sizeof text[i], "%.6g", a->values[i]);
+        s[i] = text[i];
     }
-    qsort(v, (size_t)a->n, sizeof *v, cfg_printed_order);
-    int again = -1;
-    for (int k = 1; k < a->n; k++)
-        if (!strcmp(v[k].text, v[k - 1].text) && (again < 0 || v[k].index < again))
-            again = v[k].index;
-    free(v);
+    int earlier = -1, again = ss_first_repeat(s, a->n, &earlier);
+    free(s);
+    free(text);
     return again;
 }
 

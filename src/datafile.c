@@ -245,38 +245,13 @@ fail:
     return -1;
 }
 
-/* A column name with its position, sorted by name then position. */
-typedef struct {
-    const char *name;
-    int col;
-} csv_named_t;
-
-static int csv_name_order(const void *a, const void *b)
-{
-    const csv_named_t *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
-    return c ? c : (x->col > y->col) - (x->col < y->col);
-}
-
 /* Every column name of the header must be unique: a feature name is how the results name
    an input, and the label column must be unambiguous. Returns 0, or -1 with err set
    naming the first column (in file order) whose name an earlier column already has. */
 static int csv_unique_names(const char *file, int header_line, char *const *names, int ncols,
                             ss_error_t *err)
 {
-    csv_named_t *order = ss_malloc((size_t)ncols * sizeof *order);
-    for (int c = 0; c < ncols; c++) {
-        order[c].name = names[c];
-        order[c].col = c;
-    }
-    qsort(order, (size_t)ncols, sizeof *order, csv_name_order); /* tables have thousands */
-    int first = -1, again = -1;
-    for (int k = 1; k < ncols; k++)
-        if (!strcmp(order[k].name, order[k - 1].name) && (again < 0 || order[k].col < again)) {
-            again = order[k].col;
-            first = order[k - 1].col;
-        }
-    free(order);
+    int first = -1, again = ss_first_repeat((const char *const *)names, ncols, &first);
     if (again < 0)
         return 0;
     ss_error_set(err, SS_EXIT_INPUT, "%s:%d: column %d has the name \"%.100s\" of column %d: "

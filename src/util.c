@@ -409,6 +409,39 @@ const char *ss_format_bytes(double bytes, char *buf, size_t size)
     return buf;
 }
 
+/* A string with its position: sorted by text, then position. */
+typedef struct {
+    const char *s;
+    int index;
+} util_indexed_t;
+
+static int util_indexed_order(const void *a, const void *b)
+{
+    const util_indexed_t *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+int ss_first_repeat(const char *const *s, int n, int *earlier)
+{
+    if (n < 2)
+        return -1;
+    util_indexed_t *v = ss_malloc((size_t)n * sizeof *v);
+    for (int i = 0; i < n; i++) {
+        v[i].s = s[i];
+        v[i].index = i;
+    }
+    qsort(v, (size_t)n, sizeof *v, util_indexed_order);
+    int again = -1;
+    for (int k = 1; k < n; k++)
+        if (!strcmp(v[k].s, v[k - 1].s) && (again < 0 || v[k].index < again)) {
+            again = v[k].index;   /* equal strings sort by position: v[k - 1] came first */
+            *earlier = v[k - 1].index;
+        }
+    free(v);
+    return again;
+}
+
 char *ss_dirname(const char *path)
 {
     const char *slash = strrchr(path, '/');

@@ -87,34 +87,41 @@ static void put_be32(unsigned char *b, uint32_t v)
     b[3] = (unsigned char)v;
 }
 
-/* Write an IDX file (images if rows > 0, else labels), gzip-compressed if gz. */
-static char *write_idx(const char *name, int gz, uint32_t n, uint32_t rows, uint32_t cols,
-                       const unsigned char *data)
+/* Write an IDX header (images if rows > 0, else labels) and dl bytes of data (zeros when
+   data is NULL, so a header may claim more than follows), gzip-compressed if gz. */
+static char *write_idx_bytes(const char *name, int gz, uint32_t n, uint32_t rows,
+                             uint32_t cols, const unsigned char *data, size_t dl)
 {
-    unsigned char head[16];
-    size_t hl = rows ? 16 : 8, dl = (size_t)n * (rows ? (size_t)rows * cols : 1);
-    put_be32(head, rows ? 0x803 : 0x801);
-    put_be32(head + 4, n);
+    size_t hl = rows ? 16 : 8;
+    unsigned char *b = calloc(hl + dl, 1);
+    put_be32(b, rows ? 0x803 : 0x801);
+    put_be32(b + 4, n);
     if (rows) {
-        put_be32(head + 8, rows);
-        put_be32(head + 12, cols);
+        put_be32(b + 8, rows);
+        put_be32(b + 12, cols);
     }
+    if (data && dl)
+        memcpy(b + hl, data, dl);
     char *path = tpath(name);
     if (gz) {
         gzFile f = gzopen(path, "wb");
-        if (!f || gzwrite(f, head, (unsigned)hl) != (int)hl ||
-            (dl && gzwrite(f, data, (unsigned)dl) != (int)dl) || gzclose(f) != Z_OK) {
+        if (!f || gzwrite(f, b, (unsigned)(hl + dl)) != (int)(hl + dl) || gzclose(f) != Z_OK) {
             fprintf(stderr, "cannot write %s\n", path);
             exit(1);
         }
     } else {
-        unsigned char *b = malloc(hl + dl);
-        memcpy(b, head, hl);
-        memcpy(b + hl, data, dl);
         write_bytes(path, b, hl + dl);
-        free(b);
     }
+    free(b);
     return path;
+}
+
+/* Write an IDX file of n images of rows x cols (labels if rows is 0) holding data. */
+static char *write_idx(const char *name, int gz, uint32_t n, uint32_t rows, uint32_t cols,
+                       const unsigned char *data)
+{
+    return write_idx_bytes(name, gz, n, rows, cols, data,
+                           (size_t)n * (rows ? (size_t)rows * cols : 1));
 }
 
 /* Copy the first n bytes of src to a new file. */
@@ -809,32 +816,6 @@ static void test_bad_hdf5(void)
 
 /* ---- hostile files: headers that lie, paths that are not files ----------------------- */
 
-/* An IDX header (images if rows > 0) followed by `pad` zero bytes, plain or gzip. */
-static char *write_idx_claim(const char *name, int gz, uint32_t n, uint32_t rows,
-                             uint32_t cols, size_t pad)
-{
-    size_t hl = rows ? 16 : 8;
-    unsigned char *b = calloc(hl + pad, 1);
-    put_be32(b, rows ? 0x803 : 0x801);
-    put_be32(b + 4, n);
-    if (rows) {
-        put_be32(b + 8, rows);
-        put_be32(b + 12, cols);
-    }
-    char *path = tpath(name);
-    if (gz) {
-        gzFile f = gzopen(path, "wb");
-        if (!f || gzwrite(f, b, (unsigned)(hl + pad)) != (int)(hl + pad) || gzclose(f) != Z_OK) {
-            fprintf(stderr, "cannot write %s\n", path);
-            exit(1);
-        }
-    } else {
-        write_bytes(path, b, hl + pad);
-    }
-    free(b);
-    return path;
-}
-
 /* Data paths that are not regular files are refused at once: a FIFO without a writer
    would block forever, /dev/zero would be read forever. A hang fails the test (alarm). */
 static void test_not_regular(void)
@@ -883,16 +864,16 @@ static void test_idx_claims(void)
     s.train_labels = write_idx("claim-lab", 0, 4, 0, 0, lab);
 
     /* 1 KB claiming 2^31 - 1 images: the file's size says no before anything is read */
-    s.train_images = write_idx_claim("claim-img", 0, 0x7fffffff, 28, 28, 1008);
+    s.train_images = write_idx_bytes("claim-img", 0, 0x7fffffff, 28, 28, NULL, 1008);
     expect_input_error(&s, s.train_images, "truncated: the header announces 2147483647 images "
                        "of 28 x 28 pixels (1.5 TiB), but the file holds only 1008 bytes",
                        "plain idx claiming 2^31 images");
     /* the same compressed: its size says nothing, the memory rule does */
-    s.train_images = write_idx_claim("claim-img.gz", 1, 0x7fffffff, 28, 28, 1008);
+    s.train_images = write_idx_bytes("claim-img.gz", 1, 0x7fffffff, 28, 28, NULL, 1008);
     expect_input_error(&s, s.train_images, "the images the header announces would need 6.1 TiB",
                        "gzip idx claiming 2^31 images");
     /* a claim within memory but beyond the data: what was decompressed, and no more */
-    s.train_images = write_idx_claim("claim-img2.gz", 1, 100000, 28, 28, 1008);
+    s.train_images = write_idx_bytes("claim-img2.gz", 1, 100000, 28, 28, NULL, 1008);
     expect_input_error(&s, s.train_images, "truncated: expected 78400000 bytes of pixels, "
                        "found 1008", "gzip idx claiming 100000 images");
     /* the memory rule at a lower limit */
@@ -908,7 +889,7 @@ static void test_idx_claims(void)
 #ifndef SS_ASAN
     unsigned char px[4 * 2 * 2] = {0};
     s.train_images = write_idx("claim-small-img", 0, 4, 2, 2, px);
-    s.train_labels = write_idx_claim("claim-lab.gz", 1, 0x7fffffff, 0, 0, 4);
+    s.train_labels = write_idx_bytes("claim-lab.gz", 1, 0x7fffffff, 0, 0, NULL, 4);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {

@@ -131,6 +131,10 @@ size_t ss_memory_limit(void);
 void ss_memory_limit_set(size_t bytes);
 /* A byte count for messages: "512 bytes", "1.5 KiB", "23.4 GiB", "1.6 TiB", into buf. */
 const char *ss_format_bytes(double bytes, char *buf, size_t size);
+/* The first of the strings s[0..n-1] (in their order) equal to an earlier one: returns its
+   index, with *earlier the index of the first string it repeats; -1 when all differ.
+   Sorts a copy, so that long lists (CSV headers, sweep axes) cost n log n. */
+int ss_first_repeat(const char *const *s, int n, int *earlier);
 /* The directory part of a path, malloc'd: "." when there is no '/', "/" for "/x". */
 char *ss_dirname(const char *path);
 /* a followed by b, malloc'd. */

@@ -25,16 +25,14 @@
 #include "fuzz_util.h"
 #include "specsweep/data.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* The memory rule of this target (fuzz_util.h). */
+const size_t fuzz_memory_limit = (size_t)16 << 20;
+
+void fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
-    ss_memory_limit_set((size_t)16 << 20);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);   /* building odd files fails often */
-    return 0;
 }
 
 static fuzz_file_t h5_file;

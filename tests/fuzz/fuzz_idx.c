@@ -19,16 +19,10 @@
 #include "fuzz_util.h"
 #include "specsweep/data.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    ss_memory_limit_set((size_t)64 << 20);
-    return 0;
-}
+/* The memory rule of this target (fuzz_util.h). */
+const size_t fuzz_memory_limit = (size_t)64 << 20;
 
 static fuzz_file_t images_file, labels_file;
 

@@ -13,6 +13,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The memory rule of this target (fuzz_util.h). */
+const size_t fuzz_memory_limit = (size_t)64 << 20;
+
 static fuzz_file_t log_file;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,16 +13,10 @@
 #include "specsweep/config.h"
 #include "specsweep/grid.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    ss_memory_limit_set((size_t)1 << 30);   /* the same verdicts on every machine */
-    return 0;
-}
+/* The memory rule of this target (fuzz_util.h). */
+const size_t fuzz_memory_limit = (size_t)1 << 30;
 
 static int by_id(const void *a, const void *b)
 {

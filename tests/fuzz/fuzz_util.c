@@ -9,6 +9,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    ss_memory_limit_set(fuzz_memory_limit);
+    if (fuzz_setup)
+        fuzz_setup();
+    return 0;
+}
+
 const char *fuzz_file_set(fuzz_file_t *f, const void *data, size_t n)
 {
     if (f->fd <= 0) {

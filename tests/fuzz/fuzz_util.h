@@ -15,6 +15,13 @@
 
 #include "specsweep/util.h"
 
+/* Every target defines the memory rule it runs under (util.h, ss_memory_limit), so that
+   its verdicts are the same on every machine; LLVMFuzzerInitialize (fuzz_util.c) sets it
+   and then calls fuzz_setup if the target defines one. */
+extern const size_t fuzz_memory_limit;
+void fuzz_setup(void) __attribute__((weak));
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 /* A memory-backed file for inputs, created on first use. */
 typedef struct {
     int fd;          /* 0 until created */
