@@ -952,8 +952,10 @@ static int h5_read_xy(hid_t f, const char *file, off_t file_size, const char *xn
                      file, yname);
         goto done;
     }
+    /* rows x cols of an image must not wrap around: (2^62 + 1) x 4 would be 4 */
+    int wraps = xr == 3 && xdim[2] != 0 && xdim[1] > (hsize_t)INT_MAX / xdim[2];
     hsize_t d64 = xr == 3 ? xdim[1] * xdim[2] : xdim[1];
-    if (xdim[0] == 0 || xdim[0] > INT_MAX || d64 == 0 || d64 > INT_MAX) {
+    if (xdim[0] == 0 || xdim[0] > INT_MAX || wraps || d64 == 0 || d64 > INT_MAX) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: dataset \"%s\" has an unusable shape", file, xname);
         goto done;
     }

@@ -953,6 +953,25 @@ static void test_h5_claims(void)
     expect_input_error(&s, s.path, "dataset \"X\" would need 3.6 TiB (1000000000 rows x 1000 "
                        "inputs as float32)", "compressed hdf5 X declared 1e9 x 1000");
 
+    /* images of (2^62 + 1) x 4 pixels: the product wraps around to 4 in 64 bits */
+    char *wrap = tpath("wrap.h5");
+    hid_t fw = H5Fcreate(wrap, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dw[3] = {2, ((hsize_t)1 << 62) + 1, 4}, cw[3] = {1, 1, 4}, dwy[1] = {2};
+    hid_t sw = H5Screate_simple(3, dw, NULL), pw = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pw, 3, cw);
+    H5Pset_deflate(pw, 1);
+    hid_t xw = H5Dcreate2(fw, "X", H5T_NATIVE_UINT8, sw, H5P_DEFAULT, pw, H5P_DEFAULT);
+    int32_t yw[2] = {0, 1};
+    h5_write(fw, "y", H5T_NATIVE_INT32, 1, dwy, yw);
+    CHECK(xw >= 0, "X of (2^62 + 1) x 4 pixels created");
+    H5Dclose(xw);
+    H5Pclose(pw);
+    H5Sclose(sw);
+    H5Fclose(fw);
+    s.path = wrap;
+    expect_input_error(&s, wrap, "dataset \"X\" has an unusable shape",
+                       "hdf5 image size that wraps around");
+
     /* X stored in an external file, here a FIFO that would block the read forever */
     char *fifo = tpath("h5-fifo");
     unlink(fifo);

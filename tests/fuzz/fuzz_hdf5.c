@@ -41,7 +41,7 @@ static fuzz_file_t h5_file;
 static hsize_t dim(fuzz_bytes_t *b)
 {
     static const hsize_t huge[] = {1000000000ull, 2147483647ull, 2147483648ull,
-                                   4294967296ull, 1ull << 40, 65536, 1000000, 0};
+                                   4294967297ull, 1ull << 40, (1ull << 62) + 1, 1000000, 0};
     uint32_t v = fuzz_u32(b);
     if (v & 0x80000000u)
         return huge[v % 8];
