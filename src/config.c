@@ -241,6 +241,7 @@ typedef struct {
     ss_dataset_spec_t ds_default[CFG_N_KINDS]; /* per kind */
     yaml_node_t *axis_key[SS_MAX_AXES];    /* key node of every sweep axis */
     yaml_node_t **override_key;            /* [dataset * SS_KEY_COUNT + key] or NULL */
+    yaml_node_t *seeds_node, *datasets_node; /* where the grid's sizes were given */
 } cfg_parse_t;
 
 /* ---- paths ----------------------------------------------------------------------------- */
@@ -337,6 +338,26 @@ static int cfg_parse_training(cfg_parse_t *p, yaml_node_t *map, const char *wher
 
 /* ---- model ------------------------------------------------------------------------------ */
 
+/* The memory rule (util.h) for the weights between the hidden layers of the model just
+   read (`at`: the hidden list): each weight is a float32 with its gradient and two Adam
+   moments. The input layer is left to the data, which the sweep file does not size. */
+static int cfg_check_model_memory(cfg_parse_t *p, const yaml_node_t *at)
+{
+    const ss_model_t *m = &p->sw->model;
+    double weights = 0.0;
+    for (int i = 0; i + 1 < m->n_hidden; i++)
+        weights += ((double)m->hidden[i] + 1.0) * (double)m->hidden[i + 1];
+    double need = weights * 4.0 * (double)sizeof(float);
+    size_t limit = ss_memory_limit();
+    if (need <= (double)limit)
+        return 0;
+    char a[32], b[32];
+    return cfg_fail(&p->y, at, "hidden layers of these sizes need %s for their weights "
+                    "(with gradients and Adam state, as float32), more than this machine's "
+                    "memory (%s)", ss_format_bytes(need, a, sizeof a),
+                    ss_format_bytes((double)limit, b, sizeof b));
+}
+
 static int cfg_parse_model(cfg_parse_t *p, yaml_node_t *map)
 {
     cfg_yaml_t *y = &p->y;
@@ -371,6 +392,8 @@ static int cfg_parse_model(cfg_parse_t *p, yaml_node_t *map)
                 if (cfg_read_int(y, cfg_seq_item(y, v, i), "hidden layer size", CFG_POS,
                                  &m->hidden[i]) < 0)
                     return -1;
+            if (cfg_check_model_memory(p, v) < 0)
+                return -1;
         } else if (!strcmp(name, "activations")) {
             acts_node = v;
             if (v->type == YAML_SEQUENCE_NODE) {
@@ -633,6 +656,24 @@ static int cfg_check_dataset(cfg_parse_t *p, ss_dataset_spec_t *ds, yaml_node_t 
                             "noise_features is too large");
         ds->features = (int)f;
     }
+    if (CFG_SYNTH & CFG_K(kind)) {
+        /* the memory rule (util.h) for what the generator will make: samples x features
+           inputs and a label each, float32 */
+        double need = (double)ds->samples * ((double)ds->features + 1.0) * (double)sizeof(float);
+        size_t limit = ss_memory_limit();
+        if (need > (double)limit) {
+            yaml_node_t *at = given[cfg_ds_field("samples")];
+            if (!at)
+                at = kind == SS_KIND_CORRELATED ? given[cfg_ds_field("noise_features")]
+                                                : given[cfg_ds_field("features")];
+            char a[32], b[32];
+            return cfg_fail(y, at ? at : key, "dataset '%s': %d samples x %d features would "
+                            "need %s as float32, more than this machine's memory (%s)",
+                            ds->name, ds->samples, ds->features,
+                            ss_format_bytes(need, a, sizeof a),
+                            ss_format_bytes((double)limit, b, sizeof b));
+        }
+    }
     if (ds->n_class_subset > 0 && ds->task == SS_TASK_REGRESSION)
         return cfg_fail(y, given[cfg_ds_field("classes")],
                         "classes selects classes, but dataset '%s' has task regression",
@@ -772,21 +813,27 @@ static int cfg_parse_seeds(cfg_parse_t *p, yaml_node_t *n)
     free(sw->seeds);
     sw->seeds = ss_calloc((size_t)len, sizeof *sw->seeds);
     sw->n_seeds = len;
-    for (int i = 0; i < len; i++) {
+    cfg_seen_t seen;
+    cfg_seen_init(&seen, len);
+    int rc = 0;
+    for (int i = 0; i < len && rc == 0; i++) {
         yaml_node_t *it = cfg_seq_item(y, n, i);
         double d = 0.0;
         long long s = 0;
-        if (cfg_read(y, it, "a seed", CFG_I64, CFG_NONNEG, &d, &s) < 0)
-            return -1;
-        for (int j = 0; j < i; j++)
-            if (sw->seeds[j] == s) {
-                yaml_node_t *first = cfg_seq_item(y, n, j);
-                return cfg_fail(y, it, "duplicate seed %lld (first at line %d, column %d)", s,
-                                cfg_line(first), cfg_col(first));
-            }
+        if (cfg_read(y, it, "a seed", CFG_I64, CFG_NONNEG, &d, &s) < 0) {
+            rc = -1;
+            break;
+        }
+        int j = cfg_seen_add(&seen, s, i);
+        if (j >= 0) {
+            yaml_node_t *first = cfg_seq_item(y, n, j);
+            rc = cfg_fail(y, it, "duplicate seed %lld (first at line %d, column %d)", s,
+                          cfg_line(first), cfg_col(first));
+        }
         sw->seeds[i] = s;
     }
-    return 0;
+    cfg_seen_free(&seen);
+    return rc;
 }
 
 /* Check a value an axis generated (logspace) against the rules of its key. */
@@ -870,6 +917,22 @@ static int cfg_parse_logspace(cfg_parse_t *p, yaml_node_t *map, ss_axis_t *a)
     return 0;
 }
 
+/* The first value of axis a (in its order) that prints as an earlier one does under
+   "%.6g", or -1 (ss_first_repeat: n log n, for long axes). */
+static int cfg_axis_repeat(const ss_axis_t *a)
+{
+    char (*text)[32] = ss_malloc((size_t)a->n * sizeof *text);
+    const char **s = ss_malloc((size_t)a->n * sizeof *s);
+    for (int i = 0; i < a->n; i++) {
+        snprintf(text[i], sizeof text[i], "%.6g", a->values[i]);
+        s[i] = text[i];
+    }
+    int earlier = -1, again = ss_first_repeat(s, a->n, &earlier);
+    free(s);
+    free(text);
+    return again;
+}
+
 static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
 {
     cfg_yaml_t *y = &p->y;
@@ -919,17 +982,13 @@ static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
                             cfg_got(v, got, sizeof got));
         }
         /* values that print alike would give two runs the same id */
-        for (int i = 1; i < a->n; i++) {
-            char vi[32], vj[32];
+        int i = cfg_axis_repeat(a);
+        if (i >= 0) {
+            char vi[32];
             snprintf(vi, sizeof vi, "%.6g", a->values[i]);
-            for (int j = 0; j < i; j++) {
-                snprintf(vj, sizeof vj, "%.6g", a->values[j]);
-                if (!strcmp(vi, vj)) {
-                    yaml_node_t *at = v->type == YAML_SEQUENCE_NODE ? cfg_seq_item(y, v, i) : v;
-                    return cfg_fail(y, at, "sweep axis %s repeats the value %s (values must "
-                                    "differ in their first 6 significant digits)", name, vi);
-                }
-            }
+            yaml_node_t *at = v->type == YAML_SEQUENCE_NODE ? cfg_seq_item(y, v, i) : v;
+            return cfg_fail(y, at, "sweep axis %s repeats the value %s (values must differ in "
+                            "their first 6 significant digits)", name, vi);
         }
     }
     return 0;
@@ -1010,6 +1069,31 @@ static size_t cfg_axis_width(const ss_axis_t *a)
     return w;
 }
 
+/* The grid's size: datasets x sweep points x seeds must be at most SS_MAX_RUNS. The
+   message points at the largest factor (the seeds, an axis or the datasets). */
+static int cfg_check_grid(cfg_parse_t *p)
+{
+    const ss_sweep_t *sw = p->sw;
+    double points = 1.0, largest = (double)sw->n_datasets;
+    yaml_node_t *at = p->datasets_node;
+    for (int a = 0; a < sw->n_axes; a++) {
+        points *= (double)sw->axes[a].n;
+        if ((double)sw->axes[a].n > largest) {
+            largest = (double)sw->axes[a].n;
+            at = p->axis_key[a];
+        }
+    }
+    if ((double)sw->n_seeds > largest && p->seeds_node)
+        at = p->seeds_node;
+    double runs = (double)sw->n_datasets * points * (double)sw->n_seeds;
+    if (runs <= (double)SS_MAX_RUNS)
+        return 0;
+    return cfg_fail(&p->y, at, "the sweep has %.0f runs (%d dataset%s x %.0f sweep point%s x "
+                    "%d seed%s), more than the %d a sweep may have", runs, sw->n_datasets,
+                    sw->n_datasets == 1 ? "" : "s", points, points == 1.0 ? "" : "s",
+                    sw->n_seeds, sw->n_seeds == 1 ? "" : "s", SS_MAX_RUNS);
+}
+
 /* Cross-section checks and derived values, once every section has been read. */
 static int cfg_finish(cfg_parse_t *p)
 {
@@ -1070,7 +1154,7 @@ static int cfg_finish(cfg_parse_t *p)
                                 "up to %zu, at most %zu): use a shorter dataset name or fewer "
                                 "sweep axes", ds->name, run_len, run_max, cell_len, cell_max);
     }
-    return 0;
+    return cfg_check_grid(p);
 }
 
 static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
@@ -1100,8 +1184,10 @@ static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
             if (rc == 0)
                 sw->output = ss_strdup(s);
         } else if (!strcmp(name, "seeds")) {
+            p->seeds_node = v;
             rc = cfg_parse_seeds(p, v);
         } else if (!strcmp(name, "datasets")) {
+            p->datasets_node = v;
             rc = cfg_parse_datasets(p, v);
             have_datasets = 1;
         } else if (!strcmp(name, "model")) {
@@ -1132,12 +1218,13 @@ static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
 
 
 /*
- * Parse and validate sweep text `text`; `path` names it in messages and its directory
- * anchors relative dataset paths. Returns 0 with *sw filled (free with ss_sweep_free), or
- * -1 with err set (SS_EXIT_INPUT for a bad file) and *sw zeroed. The libyaml parser and
- * documents are released on every path.
+ * Parse and validate the sweep text `text` of `len` bytes; `path` names it in messages and
+ * its directory anchors relative dataset paths. Returns 0 with *sw filled (free with
+ * ss_sweep_free), or -1 with err set (SS_EXIT_INPUT for a bad file) and *sw zeroed. The
+ * libyaml parser and documents are released on every path.
  */
-int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_t *err)
+int ss_sweep_parse_bytes(const char *path, const char *text, size_t len, ss_sweep_t *sw,
+                         ss_error_t *err)
 {
     cfg_parse_t p;
     yaml_node_t *root = NULL;
@@ -1148,14 +1235,22 @@ int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_
     if (!path)
         path = "<sweep>";
     if (!text)
-        text = "";
+        len = 0;
+    if (len > SS_SWEEP_MAX_BYTES) {  /* before the text is copied */
+        ss_error_set(err, SS_EXIT_INPUT, "%s: the sweep file is %zu bytes, more than the %d "
+                     "(1 MiB) a sweep file may have", path, len, SS_SWEEP_MAX_BYTES);
+        return -1;
+    }
     p.sw = sw;
     ss_sweep_defaults(sw, p.ds_default);
     sw->path = ss_strdup(path);
     sw->dir = ss_dirname(path);
-    sw->yaml_text = ss_strdup(text);
+    sw->yaml_text = ss_malloc(len + 1);
+    if (len)
+        memcpy(sw->yaml_text, text, len);
+    sw->yaml_text[len] = '\0';
 
-    if (cfg_yaml_open(&p.y, path, sw->yaml_text, err, &root) == 0 &&
+    if (cfg_yaml_open(&p.y, path, sw->yaml_text, len, err, &root) == 0 &&
         cfg_parse_root(&p, root) == 0)
         rc = 0;
     free(p.override_key);
@@ -1165,15 +1260,28 @@ int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_
     return rc;
 }
 
-/* Read the file at `path` and parse it (ss_sweep_parse). A file that cannot be read is
-   SS_EXIT_INPUT with the path in the message. */
+int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_t *err)
+{
+    return ss_sweep_parse_bytes(path, text, text ? strlen(text) : 0, sw, err);
+}
+
+/* Read the file at `path` (at most SS_SWEEP_MAX_BYTES + 1 bytes of it) and parse it
+   (ss_sweep_parse_bytes). A file that cannot be read is SS_EXIT_INPUT with the path in
+   the message. */
 int ss_sweep_load(const char *path, ss_sweep_t *sw, ss_error_t *err)
 {
     char *text = NULL;
+    size_t len = 0;
     memset(sw, 0, sizeof *sw);
-    if (ss_read_file(path, &text, NULL, err) < 0)
+    int rc = ss_read_file_limited(path, SS_SWEEP_MAX_BYTES, 0, &text, &len, err);
+    if (rc == -2) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: the sweep file is larger than %d bytes (1 MiB), "
+                     "the most a sweep file may have", path, SS_SWEEP_MAX_BYTES);
         return -1;
-    int rc = ss_sweep_parse(path, text, sw, err);
+    }
+    if (rc < 0)
+        return -1;
+    rc = ss_sweep_parse_bytes(path, text, len, sw, err);
     free(text);
     return rc;
 }

@@ -57,7 +57,7 @@ static double bits_f64(uint64_t u)
 
 unsigned char *ss_payload_grow(ss_payload_t *b, size_t n)
 {
-    if (b->cap - b->len < n) {
+    if (!b->p || b->cap - b->len < n) {   /* never NULL + 0: a payload may begin empty */
         size_t cap = b->cap ? b->cap : 256;
         while (cap - b->len < n)
             cap *= 2;
