@@ -105,6 +105,36 @@ int ss_attrib_baseline_lookup(const char *name)
     return -1;
 }
 
+int ss_attrib_key_applies(const ss_attrib_key_t *k, ss_attrib_method_t m)
+{
+    /* the methods a setting's name prefix belongs to; the rest apply to every method
+       that explains samples */
+    static const struct {
+        const char *prefix;
+        ss_attrib_method_t m1, m2;
+    } own[] = {
+        {"ig_", SS_ATTRIB_INTEGRATED_GRADIENTS, SS_ATTRIB_INTEGRATED_GRADIENTS},
+        {"smoothgrad_", SS_ATTRIB_SMOOTHGRAD, SS_ATTRIB_SMOOTHGRAD_SQUARED},
+        {"spectrallens_", SS_ATTRIB_SPECTRALLENS, SS_ATTRIB_SPECTRALLENS},
+        {"lrp_", SS_ATTRIB_LRP_EPSILON, SS_ATTRIB_LRP_EPSILON},
+        {"deeplift_", SS_ATTRIB_DEEPLIFT, SS_ATTRIB_DEEPLIFT},
+        {"permutation_", SS_ATTRIB_PERMUTATION, SS_ATTRIB_PERMUTATION},
+        {"shap_", SS_ATTRIB_KERNEL_SHAP, SS_ATTRIB_KERNEL_SHAP},
+        {"fourier_", SS_ATTRIB_FOURIER, SS_ATTRIB_FOURIER},
+    };
+    if (m == SS_ATTRIB_SPECTRAL)
+        return 0;
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (!strncmp(k->name, own[i].prefix, strlen(own[i].prefix)))
+            return m == own[i].m1 || m == own[i].m2;
+    return 1;
+}
+
+double ss_attrib_rank_value(ss_attrib_method_t m, double v)
+{
+    return m == SS_ATTRIB_SPECTRAL ? fabs(v) : v;
+}
+
 int ss_attrib_settings_check(const ss_attrib_settings_t *s, ss_error_t *err)
 {
     for (int k = 0; k < ss_attrib_n_keys; k++) {

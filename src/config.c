@@ -196,6 +196,8 @@ static void ss_sweep_defaults(ss_sweep_t *sw, ss_dataset_spec_t ds[CFG_N_KINDS])
     sw->topk = ss_calloc((size_t)sw->n_topk, sizeof *sw->topk);
     memcpy(sw->topk, topk, sizeof topk);
     sw->random_repeats = 5;
+    sw->methods = 1u << SS_ATTRIB_SPECTRAL;
+    ss_attrib_defaults(&sw->attrib);
     sw->ranks_per_run = 1;
 
     memset(ds, 0, sizeof *ds);

@@ -117,6 +117,14 @@ int ss_attrib_key_in_range(const ss_attrib_key_t *k, double v);
 const char *ss_attrib_baseline_name(ss_attrib_baseline_t b);
 int ss_attrib_baseline_lookup(const char *name);
 
+/* 1 if setting k shapes method m's result (and is recorded with it). */
+int ss_attrib_key_applies(const ss_attrib_key_t *k, ss_attrib_method_t m);
+
+/* How a method's global relevance v ranks an input (larger: more relevant): |v| for the
+   signed eigenvalues of `spectral`, v itself for the others (a mean |attribution|, or the
+   score drop of `permutation`, which is negative when permuting a column helps). */
+double ss_attrib_rank_value(ss_attrib_method_t m, double v);
+
 /* Checks every field's range; -1 with err (SS_EXIT_INPUT, naming "relevance.<key>") on
    the first bad one. Ranges: samples >= 0 (0 = all), chunk 1..4096, steps and sample
    counts 1..100000, smoothgrad_noise >= 0, spectrallens_noise >= 0,
