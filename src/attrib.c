@@ -610,6 +610,15 @@ void ss_attrib_part_pack(const ss_attrib_part_t *part, double *buf)
     memcpy(buf + PART_HEADER + nv, part->checks, U * SS_ATTRIB_N_CHECKS * sizeof(double));
 }
 
+size_t ss_attrib_part_packed_size_at(const double *buf, size_t n)
+{
+    if (n < PART_HEADER || buf[0] != PART_MAGIC || !(buf[2] >= 0 && buf[3] >= buf[2] &&
+                                                      buf[4] >= 0 && buf[3] < 1e9 && buf[4] < 1e9))
+        return 0;
+    size_t size = PART_HEADER + (size_t)(buf[3] - buf[2]) * ((size_t)buf[4] + SS_ATTRIB_N_CHECKS);
+    return size <= n ? size : 0;
+}
+
 int ss_attrib_part_unpack(const double *buf, size_t n, ss_attrib_part_t *part,
                           ss_error_t *err)
 {

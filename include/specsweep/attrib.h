@@ -122,6 +122,9 @@ size_t ss_attrib_part_packed_size(const ss_attrib_part_t *part);
 void ss_attrib_part_pack(const ss_attrib_part_t *part, double *buf);
 int ss_attrib_part_unpack(const double *buf, size_t n, ss_attrib_part_t *part,
                           ss_error_t *err);
+/* The doubles of the packed part that starts at buf (of n doubles, e.g. several packed
+   parts one after another), or 0 if no whole packed part starts there. */
+size_t ss_attrib_part_packed_size_at(const double *buf, size_t n);
 
 /* 1 when method m means something for this network: everything but spectral on a
    dense first layer. */
