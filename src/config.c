@@ -234,6 +234,8 @@ static void ss_sweep_defaults(ss_sweep_t *sw, ss_dataset_spec_t ds[CFG_N_KINDS])
     sw->topk = ss_calloc((size_t)sw->n_topk, sizeof *sw->topk);
     memcpy(sw->topk, topk, sizeof topk);
     sw->random_repeats = 5;
+    sw->methods = 1u << SS_ATTRIB_SPECTRAL;
+    ss_attrib_defaults(&sw->attrib);
     sw->ranks_per_run = 1;
 
     memset(ds, 0, sizeof *ds);
@@ -287,6 +289,7 @@ typedef struct {
     yaml_node_t *model_node[SS_MKEY_COUNT];/* value nodes of `model:` and `init:` keys */
     int uses_regime_keys;                  /* an `init:` section, trainable_weights, retract,
                                               adamax: sw->record_model */
+    yaml_node_t *seeds_node, *datasets_node; /* where the grid's sizes were given */
 } cfg_parse_t;
 
 /* ---- paths ----------------------------------------------------------------------------- */
@@ -609,6 +612,24 @@ static int cfg_check_dataset(cfg_parse_t *p, ss_dataset_spec_t *ds, yaml_node_t 
                             "noise_features is too large");
         ds->features = (int)f;
     }
+    if (CFG_SYNTH & CFG_K(kind)) {
+        /* the memory rule (util.h) for what the generator will make: samples x features
+           inputs and a label each, float32 */
+        double need = (double)ds->samples * ((double)ds->features + 1.0) * (double)sizeof(float);
+        size_t limit = ss_memory_limit();
+        if (need > (double)limit) {
+            yaml_node_t *at = given[cfg_ds_field("samples")];
+            if (!at)
+                at = kind == SS_KIND_CORRELATED ? given[cfg_ds_field("noise_features")]
+                                                : given[cfg_ds_field("features")];
+            char a[32], b[32];
+            return cfg_fail(y, at ? at : key, "dataset '%s': %d samples x %d features would "
+                            "need %s as float32, more than this machine's memory (%s)",
+                            ds->name, ds->samples, ds->features,
+                            ss_format_bytes(need, a, sizeof a),
+                            ss_format_bytes((double)limit, b, sizeof b));
+        }
+    }
     if (ds->n_class_subset > 0 && ds->task == SS_TASK_REGRESSION)
         return cfg_fail(y, given[cfg_ds_field("classes")],
                         "classes selects classes, but dataset '%s' has task regression",
@@ -748,21 +769,27 @@ static int cfg_parse_seeds(cfg_parse_t *p, yaml_node_t *n)
     free(sw->seeds);
     sw->seeds = ss_calloc((size_t)len, sizeof *sw->seeds);
     sw->n_seeds = len;
-    for (int i = 0; i < len; i++) {
+    cfg_seen_t seen;
+    cfg_seen_init(&seen, len);
+    int rc = 0;
+    for (int i = 0; i < len && rc == 0; i++) {
         yaml_node_t *it = cfg_seq_item(y, n, i);
         double d = 0.0;
         long long s = 0;
-        if (cfg_read(y, it, "a seed", CFG_I64, CFG_NONNEG, &d, &s) < 0)
-            return -1;
-        for (int j = 0; j < i; j++)
-            if (sw->seeds[j] == s) {
-                yaml_node_t *first = cfg_seq_item(y, n, j);
-                return cfg_fail(y, it, "duplicate seed %lld (first at line %d, column %d)", s,
-                                cfg_line(first), cfg_col(first));
-            }
+        if (cfg_read(y, it, "a seed", CFG_I64, CFG_NONNEG, &d, &s) < 0) {
+            rc = -1;
+            break;
+        }
+        int j = cfg_seen_add(&seen, s, i);
+        if (j >= 0) {
+            yaml_node_t *first = cfg_seq_item(y, n, j);
+            rc = cfg_fail(y, it, "duplicate seed %lld (first at line %d, column %d)", s,
+                          cfg_line(first), cfg_col(first));
+        }
         sw->seeds[i] = s;
     }
-    return 0;
+    cfg_seen_free(&seen);
+    return rc;
 }
 
 /* Check a value an axis generated (logspace) against the rules of its key. */
@@ -1120,26 +1147,76 @@ static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
                  : cfg_axis_bundle(p, a, key, v);
         if (rc < 0)
             return -1;
-        /* labels that read alike would give two runs the same id */
-        for (int i = 1; i < ax->n; i++)
-            for (int j = 0; j < i; j++)
-                if (!strcmp(ax->labels[i], ax->labels[j])) {
-                    yaml_node_t *at = v->type == YAML_SEQUENCE_NODE ? cfg_seq_item(y, v, i) : v;
-                    if (ax->kind == SS_AXIS_TRAINING && !ss_training_key_is_choice(ax->key))
-                        return cfg_fail(y, at, "sweep axis %s repeats the value %s (values "
-                                        "must differ in their first 6 significant digits)",
-                                        name, ax->labels[i]);
-                    return cfg_fail(y, at, "sweep axis %s repeats the value %s", name,
-                                    ax->labels[i]);
-                }
+        /* labels that read alike would give two runs the same id (ss_first_repeat: n log n,
+           for long axes) */
+        int earlier = -1, i = ss_first_repeat((const char *const *)ax->labels, ax->n, &earlier);
+        if (i >= 0) {
+            yaml_node_t *at = v->type == YAML_SEQUENCE_NODE ? cfg_seq_item(y, v, i) : v;
+            if (ax->kind == SS_AXIS_TRAINING && !ss_training_key_is_choice(ax->key))
+                return cfg_fail(y, at, "sweep axis %s repeats the value %s (values must differ "
+                                "in their first 6 significant digits)", name, ax->labels[i]);
+            return cfg_fail(y, at, "sweep axis %s repeats the value %s", name, ax->labels[i]);
+        }
     }
     return cfg_check_axis_overlap(p);
+}
+
+/* relevance.methods: a list of method names (attrib_settings.h), each once. */
+static int cfg_parse_methods(cfg_parse_t *p, yaml_node_t *v)
+{
+    cfg_yaml_t *y = &p->y;
+    char got[96];
+    if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
+        return cfg_fail(y, v, "methods must be a non-empty list of relevance methods such as "
+                        "[spectral, integrated_gradients], got %s", cfg_got(v, got, sizeof got));
+    const char *names[SS_ATTRIB_N_METHODS];
+    for (int m = 0; m < SS_ATTRIB_N_METHODS; m++)
+        names[m] = ss_attrib_method_name((ss_attrib_method_t)m);
+    unsigned mask = 0;
+    for (int i = 0; i < cfg_seq_len(v); i++) {
+        yaml_node_t *item = cfg_seq_item(y, v, i);
+        int m;
+        if (cfg_read_choice(y, item, "a relevance method", names, SS_ATTRIB_N_METHODS, &m) < 0)
+            return -1;
+        if ((mask >> m) & 1u)
+            return cfg_fail(y, item, "methods lists %s twice", names[m]);
+        mask |= 1u << m;
+    }
+    p->sw->methods = mask;
+    return 0;
+}
+
+/* relevance.<setting>: one of the methods' settings, by the table of attrib_settings.h. */
+static int cfg_parse_method_setting(cfg_parse_t *p, const ss_attrib_key_t *key, yaml_node_t *v)
+{
+    cfg_yaml_t *y = &p->y;
+    char *field = (char *)&p->sw->attrib + key->offset;
+    if (key->kind == SS_ATTRIB_KEY_BASELINE) {
+        static const char *const baselines[] = {"zero", "mean"};
+        int b;
+        if (cfg_read_choice(y, v, key->name, baselines, 2, &b) < 0)
+            return -1;
+        *(ss_attrib_baseline_t *)field = (ss_attrib_baseline_t)b;
+        return 0;
+    }
+    double d;
+    if (cfg_read(y, v, key->name, key->kind == SS_ATTRIB_KEY_INT ? CFG_INT : CFG_REAL, CFG_ANY,
+                 &d, NULL) < 0)
+        return -1;
+    if (!ss_attrib_key_in_range(key, d))
+        return cfg_fail(y, v, "%s must be %s %g and %g, got %g", key->name,
+                        key->kind == SS_ATTRIB_KEY_INT ? "an integer between" : "between",
+                        key->lo, key->hi, d);
+    if (key->kind == SS_ATTRIB_KEY_INT)
+        *(int *)field = (int)d;
+    else
+        *(double *)field = d;
+    return 0;
 }
 
 static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
 {
     cfg_yaml_t *y = &p->y;
-    static const char *const known[] = {"topk", "random_repeats"};
     ss_sweep_t *sw = p->sw;
     char got[96];
     int r = cfg_section(y, map, "relevance");
@@ -1151,6 +1228,7 @@ static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
         if (!name)
             return -1;
         yaml_node_t *v = cfg_node(y, pr->value);
+        const ss_attrib_key_t *key = ss_attrib_key_lookup(name);
         if (!strcmp(name, "topk")) {
             if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
                 return cfg_fail(y, v, "topk must be a non-empty list of input counts such as "
@@ -1168,9 +1246,22 @@ static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
         } else if (!strcmp(name, "random_repeats")) {
             if (cfg_read_int(y, v, name, CFG_POS, &sw->random_repeats) < 0)
                 return -1;
+        } else if (!strcmp(name, "methods")) {
+            if (cfg_parse_methods(p, v) < 0)
+                return -1;
+        } else if (!strcmp(name, "masking")) {
+            static const char *const masks[] = {"zero", "mean"};
+            if (cfg_read_choice(y, v, "masking", masks, 2, &sw->mean_masking) < 0)
+                return -1;
+        } else if (key) {
+            if (cfg_parse_method_setting(p, key, v) < 0)
+                return -1;
         } else {
-            return cfg_unknown_key(y, cfg_node(y, pr->key), "in relevance", known,
-                                   CFG_COUNT(known));
+            const char *known[64] = {"topk", "random_repeats", "methods", "masking"};
+            int n_known = 4;
+            for (int k = 0; k < ss_attrib_n_keys && n_known < 64; k++)
+                known[n_known++] = ss_attrib_keys[k].name;
+            return cfg_unknown_key(y, cfg_node(y, pr->key), "in relevance", known, n_known);
         }
     }
     return 0;
@@ -1257,6 +1348,31 @@ static int cfg_check_models(cfg_parse_t *p)
     }
 }
 
+/* The grid's size: datasets x sweep points x seeds must be at most SS_MAX_RUNS. The
+   message points at the largest factor (the seeds, an axis or the datasets). */
+static int cfg_check_grid(cfg_parse_t *p)
+{
+    const ss_sweep_t *sw = p->sw;
+    double points = 1.0, largest = (double)sw->n_datasets;
+    yaml_node_t *at = p->datasets_node;
+    for (int a = 0; a < sw->n_axes; a++) {
+        points *= (double)sw->axes[a].n;
+        if ((double)sw->axes[a].n > largest) {
+            largest = (double)sw->axes[a].n;
+            at = p->axis_key[a];
+        }
+    }
+    if ((double)sw->n_seeds > largest && p->seeds_node)
+        at = p->seeds_node;
+    double runs = (double)sw->n_datasets * points * (double)sw->n_seeds;
+    if (runs <= (double)SS_MAX_RUNS)
+        return 0;
+    return cfg_fail(&p->y, at, "the sweep has %.0f runs (%d dataset%s x %.0f sweep point%s x "
+                    "%d seed%s), more than the %d a sweep may have", runs, sw->n_datasets,
+                    sw->n_datasets == 1 ? "" : "s", points, points == 1.0 ? "" : "s",
+                    sw->n_seeds, sw->n_seeds == 1 ? "" : "s", SS_MAX_RUNS);
+}
+
 /* Cross-section checks and derived values, once every section has been read. */
 static int cfg_finish(cfg_parse_t *p)
 {
@@ -1275,8 +1391,6 @@ static int cfg_finish(cfg_parse_t *p)
         sw->record_model |= sw->axes[a].kind != SS_AXIS_TRAINING;
     }
     sw->record_model |= p->uses_regime_keys;
-    if (cfg_check_models(p) < 0)
-        return -1;
 
     size_t seed_w = 0;
     for (int s = 0; s < sw->n_seeds; s++) {
@@ -1327,7 +1441,10 @@ static int cfg_finish(cfg_parse_t *p)
                                 "up to %zu, at most %zu): use a shorter dataset name or fewer "
                                 "sweep axes", ds->name, run_len, run_max, cell_len, cell_max);
     }
-    return 0;
+    /* the grid's size first: the models are checked at every combination of model axes */
+    if (cfg_check_grid(p) < 0)
+        return -1;
+    return cfg_check_models(p);
 }
 
 static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
@@ -1358,8 +1475,10 @@ static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
             if (rc == 0)
                 sw->output = ss_strdup(s);
         } else if (!strcmp(name, "seeds")) {
+            p->seeds_node = v;
             rc = cfg_parse_seeds(p, v);
         } else if (!strcmp(name, "datasets")) {
+            p->datasets_node = v;
             rc = cfg_parse_datasets(p, v);
             have_datasets = 1;
         } else if (!strcmp(name, "model")) {
@@ -1392,12 +1511,13 @@ static int cfg_parse_root(cfg_parse_t *p, yaml_node_t *root)
 
 
 /*
- * Parse and validate sweep text `text`; `path` names it in messages and its directory
- * anchors relative dataset paths. Returns 0 with *sw filled (free with ss_sweep_free), or
- * -1 with err set (SS_EXIT_INPUT for a bad file) and *sw zeroed. The libyaml parser and
- * documents are released on every path.
+ * Parse and validate the sweep text `text` of `len` bytes; `path` names it in messages and
+ * its directory anchors relative dataset paths. Returns 0 with *sw filled (free with
+ * ss_sweep_free), or -1 with err set (SS_EXIT_INPUT for a bad file) and *sw zeroed. The
+ * libyaml parser and documents are released on every path.
  */
-int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_t *err)
+int ss_sweep_parse_bytes(const char *path, const char *text, size_t len, ss_sweep_t *sw,
+                         ss_error_t *err)
 {
     cfg_parse_t p;
     yaml_node_t *root = NULL;
@@ -1408,14 +1528,22 @@ int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_
     if (!path)
         path = "<sweep>";
     if (!text)
-        text = "";
+        len = 0;
+    if (len > SS_SWEEP_MAX_BYTES) {  /* before the text is copied */
+        ss_error_set(err, SS_EXIT_INPUT, "%s: the sweep file is %zu bytes, more than the %d "
+                     "(1 MiB) a sweep file may have", path, len, SS_SWEEP_MAX_BYTES);
+        return -1;
+    }
     p.sw = sw;
     ss_sweep_defaults(sw, p.ds_default);
     sw->path = ss_strdup(path);
     sw->dir = ss_dirname(path);
-    sw->yaml_text = ss_strdup(text);
+    sw->yaml_text = ss_malloc(len + 1);
+    if (len)
+        memcpy(sw->yaml_text, text, len);
+    sw->yaml_text[len] = '\0';
 
-    if (cfg_yaml_open(&p.y, path, sw->yaml_text, err, &root) == 0 &&
+    if (cfg_yaml_open(&p.y, path, sw->yaml_text, len, err, &root) == 0 &&
         cfg_parse_root(&p, root) == 0)
         rc = 0;
     free(p.override_key);
@@ -1427,15 +1555,28 @@ int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_
     return rc;
 }
 
-/* Read the file at `path` and parse it (ss_sweep_parse). A file that cannot be read is
-   SS_EXIT_INPUT with the path in the message. */
+int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_t *err)
+{
+    return ss_sweep_parse_bytes(path, text, text ? strlen(text) : 0, sw, err);
+}
+
+/* Read the file at `path` (at most SS_SWEEP_MAX_BYTES + 1 bytes of it) and parse it
+   (ss_sweep_parse_bytes). A file that cannot be read is SS_EXIT_INPUT with the path in
+   the message. */
 int ss_sweep_load(const char *path, ss_sweep_t *sw, ss_error_t *err)
 {
     char *text = NULL;
+    size_t len = 0;
     memset(sw, 0, sizeof *sw);
-    if (ss_read_file(path, &text, NULL, err) < 0)
+    int rc = ss_read_file_limited(path, SS_SWEEP_MAX_BYTES, 0, &text, &len, err);
+    if (rc == -2) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: the sweep file is larger than %d bytes (1 MiB), "
+                     "the most a sweep file may have", path, SS_SWEEP_MAX_BYTES);
         return -1;
-    int rc = ss_sweep_parse(path, text, sw, err);
+    }
+    if (rc < 0)
+        return -1;
+    rc = ss_sweep_parse_bytes(path, text, len, sw, err);
     free(text);
     return rc;
 }

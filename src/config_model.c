@@ -423,10 +423,31 @@ static const char *at_line(const int lines[SS_MKEY_COUNT], ss_model_key_t k, cha
     return buf;
 }
 
+/* The memory rule (util.h) for the weights between the hidden layers: each weight is a
+   float32 with its gradient and the optimizer's two moments. The input layer is left to
+   the data, which the sweep file does not size. 0, or -1 with the message in msg. */
+static int check_memory(const ss_model_t *m, char *msg, size_t size)
+{
+    double weights = 0.0;
+    for (int i = 0; i + 1 < m->n_hidden; i++)
+        weights += ((double)m->hidden[i] + 1.0) * (double)m->hidden[i + 1];
+    double need = weights * 4.0 * (double)sizeof(float);
+    size_t limit = ss_memory_limit();
+    if (need <= (double)limit)
+        return 0;
+    char a[32], b[32];
+    snprintf(msg, size, "hidden layers of these sizes need %s for their weights (with "
+             "gradients and Adam state, as float32), more than this machine's memory (%s)",
+             ss_format_bytes(need, a, sizeof a), ss_format_bytes((double)limit, b, sizeof b));
+    return -1;
+}
+
 int cfg_model_check(const ss_model_t *m, const int lines[SS_MKEY_COUNT], char *msg,
                     size_t size)
 {
     char where[32], text[SS_MAX_LAYERS * 8 + 8];
+    if (check_memory(m, msg, size) < 0)
+        return SS_MKEY_HIDDEN;
     if (m->n_act >= 0 && m->n_act != m->n_hidden) {
         snprintf(msg, size, "activations lists %d activation%s but hidden has %d layer%s%s "
                  "(give one per layer, or one name for all layers)", m->n_act,

@@ -28,7 +28,8 @@ int cfg_model_section(cfg_yaml_t *y, yaml_node_t *map, const char *section, ss_m
 
 /*
  * The checks of a resolved model (the sections with one sweep point applied) that involve
- * several keys: activations listed for another number of layers than hidden has,
+ * several keys: hidden layers whose weights would not fit the machine's memory,
+ * activations listed for another number of layers than hidden has,
  * batch-norm or dropout without a hidden layer, a trainable subset of a spectral
  * network's weights, retraction across a non-linear layer or the batch-norm. Returns -1
  * when the model is good; else the key at fault, with the message in msg[size] (the

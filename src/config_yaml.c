@@ -4,13 +4,20 @@
  */
 #include "config_yaml.h"
 
+#include "specsweep/config.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The style of a scalar tagged !!str (or "!"): libyaml gives every scalar of a document
+   a concrete style, so "any" is free to mean "text by its tag" (cfg_yaml_open). */
+#define CFG_TAGGED_TEXT YAML_ANY_SCALAR_STYLE
 
 /* ---- nodes, positions, messages ------------------------------------------------------ */
 
@@ -143,7 +150,9 @@ const char *cfg_got(const yaml_node_t *n, char *buf, size_t size)
         else if (numeric)
             snprintf(buf, size, "%.40s%s (out of range)", s, more);
         else if (!cfg_is_plain(n) && cfg_parse_real(s, &d) == 0)
-            snprintf(buf, size, "'%.40s%s' (quoted, so text)", s, more);
+            snprintf(buf, size, "'%.40s%s' (%s)", s, more,
+                     n->data.scalar.style == CFG_TAGGED_TEXT ? "tagged as text"
+                                                             : "quoted, so text");
         else
             snprintf(buf, size, "'%.40s%s'", s, more);
     }
@@ -264,6 +273,41 @@ int cfg_section(cfg_yaml_t *y, const yaml_node_t *n, const char *what)
 yaml_node_t *cfg_seq_item(cfg_yaml_t *y, const yaml_node_t *n, int i)
 {
     return cfg_node(y, n->data.sequence.items.start[i]);
+}
+
+/* ---- repeats in long lists ---------------------------------------------------------------- */
+
+void cfg_seen_init(cfg_seen_t *s, int n)
+{
+    size_t slots = 16;
+    while (slots < 2 * (size_t)(n > 0 ? n : 1))
+        slots *= 2;
+    s->value = ss_malloc(slots * sizeof *s->value);
+    s->index = ss_malloc(slots * sizeof *s->index);
+    for (size_t k = 0; k < slots; k++)
+        s->index[k] = -1;
+    s->mask = slots - 1;
+}
+
+int cfg_seen_add(cfg_seen_t *s, long long v, int i)
+{
+    uint64_t h = (uint64_t)v * UINT64_C(0x9E3779B97F4A7C15);
+    for (size_t k = (size_t)(h >> 32) & s->mask;; k = (k + 1) & s->mask) {
+        if (s->index[k] < 0) {
+            s->value[k] = v;
+            s->index[k] = i;
+            return -1;
+        }
+        if (s->value[k] == v)
+            return s->index[k];
+    }
+}
+
+void cfg_seen_free(cfg_seen_t *s)
+{
+    free(s->value);
+    free(s->index);
+    memset(s, 0, sizeof *s);
 }
 
 /* ---- typed values ---------------------------------------------------------------------- */
@@ -424,19 +468,43 @@ int cfg_read_int_list(cfg_yaml_t *y, const yaml_node_t *n, const char *what,
     int len = cfg_seq_len(n);
     if (len < min_n || len > max_n)
         return cfg_fail(y, n, "%s must list %d to %d entries, got %d", what, min_n, max_n, len);
-    for (int i = 0; i < len; i++) {
+    cfg_seen_t seen;
+    cfg_seen_init(&seen, len);
+    int rc = 0;
+    for (int i = 0; i < len && rc == 0; i++) {
         yaml_node_t *it = cfg_seq_item(y, n, i);
-        if (cfg_read_int(y, it, item, r, &out[i]) < 0)
-            return -1;
-        for (int j = 0; j < i; j++)
-            if (out[j] == out[i]) {
-                yaml_node_t *first = cfg_seq_item(y, n, j);
-                return cfg_fail(y, it, "duplicate %s %d in %s (first at line %d, column %d)",
-                                item, out[i], what, cfg_line(first), cfg_col(first));
-            }
+        if (cfg_read_int(y, it, item, r, &out[i]) < 0) {
+            rc = -1;
+            break;
+        }
+        int j = cfg_seen_add(&seen, out[i], i);
+        if (j >= 0) {
+            yaml_node_t *first = cfg_seq_item(y, n, j);
+            rc = cfg_fail(y, it, "duplicate %s %d in %s (first at line %d, column %d)", item,
+                          out[i], what, cfg_line(first), cfg_col(first));
+        }
     }
-    *count = len;
-    return 0;
+    cfg_seen_free(&seen);
+    if (rc == 0)
+        *count = len;
+    return rc;
+}
+
+/* The 1-based line and column of byte `offset` of text (columns count characters, as
+   libyaml's marks do: UTF-8 continuation bytes do not start one). */
+static void cfg_position(const char *text, size_t offset, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < offset; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n') {
+            (*line)++;
+            *col = 1;
+        } else if ((c & 0xC0) != 0x80) {
+            (*col)++;
+        }
+    }
 }
 
 /* A libyaml failure as "FILE:LINE:COLUMN: YAML syntax error: ...". */
@@ -450,16 +518,7 @@ static void cfg_yaml_error(cfg_yaml_t *y, const yaml_parser_t *parser, const cha
     int line, col;
     if (parser->error == YAML_READER_ERROR) {
         /* encoding problems carry a byte offset, not a mark */
-        line = 1;
-        col = 1;
-        for (size_t i = 0; i < parser->problem_offset && text[i]; i++) {
-            if (text[i] == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
+        cfg_position(text, parser->problem_offset, &line, &col);
         ss_error_at(y->err, SS_EXIT_INPUT, y->file, line, col,
                     "not readable as UTF-8 text: %s (byte %zu)", problem,
                     parser->problem_offset);
@@ -495,25 +554,212 @@ static void cfg_yaml_error(cfg_yaml_t *y, const yaml_parser_t *parser, const cha
 
 /* ---- the document ---------------------------------------------------------------------- */
 
-int cfg_yaml_open(cfg_yaml_t *y, const char *file, const char *text, ss_error_t *err,
-                  yaml_node_t **root)
+#define CFG_CORE_TAG "tag:yaml.org,2002:"
+
+/* A tag as the file would write it: "!!str" for the core "tag:yaml.org,2002:str". */
+static const char *cfg_tag_name(const char *tag, char *buf, size_t size)
+{
+    size_t n = strlen(CFG_CORE_TAG);
+    if (!strncmp(tag, CFG_CORE_TAG, n))
+        snprintf(buf, size, "!!%.60s", tag + n);
+    else
+        snprintf(buf, size, "%.60s", tag);
+    return buf;
+}
+
+/* The core tag `name` ("str", "int", ...) of a resolved tag, or NULL. */
+static const char *cfg_core(const char *tag)
+{
+    size_t n = strlen(CFG_CORE_TAG);
+    return strncmp(tag, CFG_CORE_TAG, n) ? NULL : tag + n;
+}
+
+static int cfg_bad_tag(cfg_yaml_t *y, const yaml_event_t *ev, const char *tag,
+                       const char *on)
+{
+    char name[80];
+    return cfg_fail_pos(y, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+                        "unsupported YAML tag '%s' on %s: a sweep file understands only "
+                        "!!str, !!int, !!float, !!bool and !!null on values, !!seq on lists "
+                        "and !!map on mappings", cfg_tag_name(tag, name, sizeof name), on);
+}
+
+/* The explicit tag of a scalar event: an error unless it is a core scalar tag whose value
+   fits it; one that fits is noted in y->tagged. 0 or -1. */
+static int cfg_scan_scalar(cfg_yaml_t *y, const yaml_event_t *ev)
+{
+    const char *tag = (const char *)ev->data.scalar.tag;
+    if (!tag)
+        return 0;
+    const char *v = (const char *)ev->data.scalar.value, *core = cfg_core(tag);
+    int text = !strcmp(tag, "!") || (core && !strcmp(core, "str"));
+    if (!text) {
+        char *end;
+        double d = 0.0;
+        int fits;
+        if (!core)
+            return cfg_bad_tag(y, ev, tag, "a value");
+        if (!strcmp(core, "int")) {
+            errno = 0;
+            (void)strtoll(v, &end, 10);
+            fits = *v && end != v && !*end && errno != ERANGE;
+        } else if (!strcmp(core, "float")) {
+            fits = cfg_parse_real(v, &d) == 0;
+        } else if (!strcmp(core, "bool")) {
+            fits = cfg_parse_bool(v) >= 0;
+        } else if (!strcmp(core, "null")) {
+            fits = !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+                   !strcmp(v, "NULL");
+        } else {
+            return cfg_bad_tag(y, ev, tag, "a value");
+        }
+        if (!fits) {
+            static const struct {
+                const char *core, *what;
+            } what[] = {{"int", "an integer"}, {"float", "a finite number"},
+                        {"bool", "true or false"}, {"null", "empty"}};
+            const char *w = "";
+            for (int k = 0; k < CFG_COUNT(what); k++)
+                if (!strcmp(core, what[k].core))
+                    w = what[k].what;
+            return cfg_fail_pos(y, (int)ev->start_mark.line + 1,
+                                (int)ev->start_mark.column + 1,
+                                "'%.40s' is tagged !!%s but is not %s", v, core, w);
+        }
+    }
+    if (y->n_tagged == y->cap_tagged) {
+        y->cap_tagged = y->cap_tagged ? 2 * y->cap_tagged : 16;
+        y->tagged = ss_realloc(y->tagged, (size_t)y->cap_tagged * sizeof *y->tagged);
+    }
+    y->tagged[y->n_tagged].index = ev->start_mark.index;
+    y->tagged[y->n_tagged].text = text;
+    y->n_tagged++;
+    return 0;
+}
+
+/*
+ * Read the events of text once before the document is built: nesting deeper than
+ * SS_SWEEP_MAX_DEPTH and explicit tags other than the core ones are refused. The events
+ * come one at a time, so a deep file is refused after its first SS_SWEEP_MAX_DEPTH + 1
+ * levels: libyaml's cost per token grows with the nesting, and a file of brackets alone
+ * would otherwise take minutes to build. 0, or -1 with y->err set.
+ */
+static int cfg_yaml_scan(cfg_yaml_t *y, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        ss_error_set(y->err, SS_EXIT_RUNTIME, "%s: cannot set up the YAML parser (out of "
+                     "memory)", y->file);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int depth = 0, rc = 0, end = 0;
+    while (!end && rc == 0) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            cfg_yaml_error(y, &parser, text);
+            rc = -1;
+            break;
+        }
+        const char *tag = NULL;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            end = 1;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > SS_SWEEP_MAX_DEPTH) {
+                rc = cfg_fail_pos(y, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+                                  "nested deeper than %d levels of mappings and lists, the "
+                                  "most a sweep file may have", SS_SWEEP_MAX_DEPTH);
+                break;
+            }
+            if (ev.type == YAML_SEQUENCE_START_EVENT) {
+                tag = (const char *)ev.data.sequence_start.tag;
+                if (tag && strcmp(tag, "!") && !(cfg_core(tag) && !strcmp(cfg_core(tag), "seq")))
+                    rc = cfg_bad_tag(y, &ev, tag, "a list");
+            } else {
+                tag = (const char *)ev.data.mapping_start.tag;
+                if (tag && strcmp(tag, "!") && !(cfg_core(tag) && !strcmp(cfg_core(tag), "map")))
+                    rc = cfg_bad_tag(y, &ev, tag, "a mapping");
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_SCALAR_EVENT:
+            rc = cfg_scan_scalar(y, &ev);
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* Give the scalars of the document that cfg_yaml_scan found tagged the style their tag
+   means: CFG_TAGGED_TEXT for !!str, plain for the others. A node starts where its event
+   did, at its tag. */
+static void cfg_apply_tags(cfg_yaml_t *y)
+{
+    for (yaml_node_t *n = y->doc.nodes.start; n < y->doc.nodes.top && y->n_tagged; n++) {
+        if (n->type != YAML_SCALAR_NODE)
+            continue;
+        size_t at = n->start_mark.index;
+        int lo = 0, hi = y->n_tagged - 1;
+        while (lo <= hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (y->tagged[mid].index == at) {
+                n->data.scalar.style =
+                    y->tagged[mid].text ? CFG_TAGGED_TEXT : YAML_PLAIN_SCALAR_STYLE;
+                break;
+            }
+            if (y->tagged[mid].index < at)
+                lo = mid + 1;
+            else
+                hi = mid - 1;
+        }
+    }
+}
+
+int cfg_yaml_open(cfg_yaml_t *y, const char *file, const char *text, size_t len,
+                  ss_error_t *err, yaml_node_t **root)
 {
     memset(y, 0, sizeof *y);
     y->file = file;
     y->err = err;
     *root = NULL;
+    if (len > SS_SWEEP_MAX_BYTES) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: the sweep file is %zu bytes, more than the %d "
+                     "(1 MiB) a sweep file may have", file, len, SS_SWEEP_MAX_BYTES);
+        return -1;
+    }
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        int line, col;
+        cfg_position(text, (size_t)(nul - text), &line, &col);
+        ss_error_at(err, SS_EXIT_INPUT, file, line, col, "a NUL byte: a sweep file must be "
+                    "text");
+        return -1;
+    }
+    if (cfg_yaml_scan(y, text, len) < 0)
+        return -1;
     if (!yaml_parser_initialize(&y->parser)) {
         ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot set up the YAML parser (out of memory)",
                      file);
         return -1;
     }
     y->have_parser = 1;
-    yaml_parser_set_input_string(&y->parser, (const unsigned char *)text, strlen(text));
+    yaml_parser_set_input_string(&y->parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&y->parser, &y->doc)) {
         cfg_yaml_error(y, &y->parser, text);
         return -1;
     }
     y->have_doc = 1;
+    cfg_apply_tags(y);
     yaml_node_t *first = yaml_document_get_root_node(&y->doc);
     if (!first) {
         ss_error_at(err, SS_EXIT_INPUT, file, 1, 1, "the sweep file is empty: it needs at "
@@ -543,5 +789,8 @@ void cfg_yaml_close(cfg_yaml_t *y)
         yaml_document_delete(&y->doc);
     if (y->have_parser)
         yaml_parser_delete(&y->parser);
+    free(y->tagged);
+    y->tagged = NULL;
+    y->n_tagged = y->cap_tagged = 0;
     y->have_extra = y->have_doc = y->have_parser = 0;
 }

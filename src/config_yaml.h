@@ -21,6 +21,15 @@
 
 #define CFG_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* A scalar with an explicit tag that the reader understands (cfg_yaml_open). */
+typedef struct {
+    size_t index;                          /* where it starts: the byte of its tag */
+    int text;                              /* 1: !!str or the non-specific "!" (text, even
+                                              when it reads as a number); 0: !!int,
+                                              !!float, !!bool or !!null (its value was
+                                              checked; it reads as unquoted) */
+} cfg_tagged_t;
+
 /* One YAML text loaded as a document. */
 typedef struct {
     const char *file;                      /* the path, for messages */
@@ -29,19 +38,26 @@ typedef struct {
     yaml_document_t doc;                   /* the document */
     yaml_document_t extra;                 /* what follows it: must be nothing */
     int have_parser, have_doc, have_extra;
+    cfg_tagged_t *tagged;                  /* in file order */
+    int n_tagged, cap_tagged;
 } cfg_yaml_t;
 
 /* ---- the document ---------------------------------------------------------------------- */
 
 /*
- * Load `text` (NUL-terminated; only read during this call) as exactly one YAML document;
- * `file` names it in messages. Returns 0 with *root its root node, or -1 with y->err set:
- * SS_EXIT_INPUT for a syntax or encoding error (libyaml's problem and position), an empty
- * text or a second document; SS_EXIT_RUNTIME when libyaml runs out of memory. Call
- * cfg_yaml_close in either case.
+ * Load `text` (`len` bytes; only read during this call) as exactly one YAML document;
+ * `file` names it in messages. Before libyaml builds the document, the text is refused
+ * if it is longer than SS_SWEEP_MAX_BYTES or holds a NUL byte, and its events are read
+ * once to refuse nesting deeper than SS_SWEEP_MAX_DEPTH and explicit tags other than the
+ * core ones: !!str (and "!") make a scalar text, as quotes do; !!int, !!float, !!bool and
+ * !!null must match the value, which then reads as if unquoted; !!seq and !!map must tag
+ * a list and a mapping. Returns 0 with *root its root node, or -1 with y->err set:
+ * SS_EXIT_INPUT for any of these, a syntax or encoding error (libyaml's problem and
+ * position), an empty text or a second document; SS_EXIT_RUNTIME when libyaml runs out
+ * of memory. Call cfg_yaml_close in either case.
  */
-int cfg_yaml_open(cfg_yaml_t *y, const char *file, const char *text, ss_error_t *err,
-                  yaml_node_t **root);
+int cfg_yaml_open(cfg_yaml_t *y, const char *file, const char *text, size_t len,
+                  ss_error_t *err, yaml_node_t **root);
 /* Release the parser and documents; accepts a zeroed or half-opened reader. */
 void cfg_yaml_close(cfg_yaml_t *y);
 
@@ -72,7 +88,8 @@ static inline int cfg_seq_len(const yaml_node_t *n)
     return (int)(n->data.sequence.items.top - n->data.sequence.items.start);
 }
 
-/* 1 for an unquoted scalar. */
+/* 1 for an unquoted scalar (or one tagged !!int, !!float, !!bool or !!null); 0 for a
+   quoted one or one tagged !!str. */
 int cfg_is_plain(const yaml_node_t *n);
 
 /* ---- messages ---------------------------------------------------------------------------- */
@@ -104,6 +121,24 @@ yaml_node_pair_t *cfg_find(cfg_yaml_t *y, yaml_node_t *map, const char *name);
 /* A section `what` that must be a mapping; an empty value counts as an empty mapping.
    Returns 1 for a mapping, 0 for empty, -1 + error otherwise. */
 int cfg_section(cfg_yaml_t *y, const yaml_node_t *n, const char *what);
+
+/* ---- repeats in long lists ----------------------------------------------------------------- */
+
+/* The values a list has shown so far, with where: the duplicate checks of lists that may
+   be long (seeds, topk) in time linear in the list, in file order. Zero it, then
+   cfg_seen_init; free with cfg_seen_free. */
+typedef struct {
+    long long *value;
+    int *index;              /* -1: empty slot */
+    size_t mask;             /* slots - 1, a power of 2 minus 1 */
+} cfg_seen_t;
+
+/* Room for n values. */
+void cfg_seen_init(cfg_seen_t *s, int n);
+/* Note value v of entry i: returns the index of an earlier entry with the same value
+   (v is then not noted again), or -1. */
+int cfg_seen_add(cfg_seen_t *s, long long v, int i);
+void cfg_seen_free(cfg_seen_t *s);
 
 /* ---- typed values ------------------------------------------------------------------------ */
 

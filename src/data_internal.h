@@ -28,9 +28,17 @@ typedef struct {
     int n, d;
 } data_table_t;
 
+/* The memory rule (util.h, ss_memory_limit) for rows x d inputs and their labels as
+   float32: 0 if they fit, else -1 with err set (SS_EXIT_INPUT): "FILE: WHAT would need
+   1.6 TiB (R rows x D inputs as float32), more than this machine's memory (23.4 GiB)".
+   Doubles, so that any claimed size can be checked without overflow. */
+int data_check_memory(double rows, double d, const char *file, const char *what,
+                      ss_error_t *err);
+
 /* Room for `rows` rows of `d` inputs in *t (zeroed, t->n = 0, t->d = d). Returns 0, or -1
-   with err set (SS_EXIT_INPUT naming `file`) for sizes beyond int or size_t, which only a
-   corrupt or absurd header gives; *t then owns nothing. Free with data_table_free. */
+   with err set (SS_EXIT_INPUT naming `file`) for sizes beyond int or size_t or beyond the
+   memory rule (data_check_memory), which only a corrupt or absurd header gives; *t then
+   owns nothing. Free with data_table_free. */
 int data_table_alloc(data_table_t *t, size_t rows, int d, const char *file, ss_error_t *err);
 /* Free the rows of *t and leave it empty (d is kept); accepts an empty table. */
 void data_table_free(data_table_t *t);

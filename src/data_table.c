@@ -13,6 +13,21 @@
 
 /* ---- tables of rows ------------------------------------------------------------------ */
 
+int data_check_memory(double rows, double d, const char *file, const char *what,
+                      ss_error_t *err)
+{
+    double need = rows * (d + 1.0) * (double)sizeof(float);   /* inputs and labels */
+    size_t limit = ss_memory_limit();
+    if (need <= (double)limit)
+        return 0;
+    char a[32], b[32];
+    ss_error_set(err, SS_EXIT_INPUT, "%s: %s would need %s (%.0f rows x %.0f inputs as "
+                 "float32), more than this machine's memory (%s)", file, what,
+                 ss_format_bytes(need, a, sizeof a), rows, d,
+                 ss_format_bytes((double)limit, b, sizeof b));
+    return -1;
+}
+
 void data_table_free(data_table_t *t)
 {
     free(t->x);
@@ -29,6 +44,8 @@ int data_table_alloc(data_table_t *t, size_t rows, int d, const char *file, ss_e
                      rows, d);
         return -1;
     }
+    if (data_check_memory(rows, (size_t)d, file, "the data", err))
+        return -1;
     t->x = ss_alloc_aligned(rows * (size_t)d * sizeof(float));
     t->y = ss_alloc_aligned(rows * sizeof(float));
     t->n = 0;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data_internal.h"
@@ -244,21 +245,31 @@ fail:
     return -1;
 }
 
+/* Every column name of the header must be unique: a feature name is how the results name
+   an input, and the label column must be unambiguous. Returns 0, or -1 with err set
+   naming the first column (in file order) whose name an earlier column already has. */
+static int csv_unique_names(const char *file, int header_line, char *const *names, int ncols,
+                            ss_error_t *err)
+{
+    int first = -1, again = ss_first_repeat((const char *const *)names, ncols, &first);
+    if (again < 0)
+        return 0;
+    ss_error_set(err, SS_EXIT_INPUT, "%s:%d: column %d has the name \"%.100s\" of column %d: "
+                 "column names must be unique (they name the inputs)", file, header_line,
+                 again + 1, names[again], first + 1);
+    return -1;
+}
+
 /* The index of the label column `label` among the header's names[ncols] (read at line
-   header_line); -1 with err set when it is missing or twice, or the only column. */
+   header_line; the names are unique); -1 with err set when it is missing, or the only
+   column. */
 static int csv_label_column(const char *file, int header_line, char *const *names, int ncols,
                             const char *label, ss_error_t *err)
 {
     int label_col = -1;
     for (int c = 0; c < ncols; c++)
-        if (strcmp(names[c], label) == 0) {
-            if (label_col >= 0) {
-                ss_error_set(err, SS_EXIT_INPUT, "%s:%d: column \"%s\" appears twice", file,
-                             header_line, label);
-                return -1;
-            }
+        if (strcmp(names[c], label) == 0)
             label_col = c;
-        }
     if (label_col < 0) {
         ss_error_set(err, SS_EXIT_INPUT, "%s:%d: no label column \"%s\" in the header", file,
                      header_line, label);
@@ -272,17 +283,21 @@ static int csv_label_column(const char *file, int header_line, char *const *name
     return label_col;
 }
 
-/* The most data rows the text p..end can hold: every data row is one line, so at most the
-   number of line breaks + 1. */
-static size_t csv_max_rows(const char *p, const char *end)
+/* The most data rows of ncols cells the text p..end can hold, counting a last row that
+   is only begun: every data row is one line, so at most the number of line breaks + 1;
+   and every complete row has ncols non-empty cells and ncols - 1 commas, so at most
+   (end - p) / (2 ncols - 1) + 1. The second bound keeps a wide header over many blank
+   lines from claiming rows x inputs that the text cannot hold. */
+static size_t csv_max_rows(const char *p, const char *end, int ncols)
 {
+    size_t by_size = (size_t)(end - p) / (2 * (size_t)ncols - 1) + 1;
     size_t max_rows = 1;
     for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
         max_rows++;
     for (const char *q = p; (q = memchr(q, '\r', (size_t)(end - q))) != NULL; q++)
         if (q + 1 >= end || q[1] != '\n')
             max_rows++; /* a lone carriage return also ends a line */
-    return max_rows;
+    return max_rows < by_size ? max_rows : by_size;
 }
 
 /*
@@ -359,8 +374,17 @@ int datafile_csv(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *er
         ss_error_set(err, SS_EXIT_INPUT, "dataset %s: kind csv needs a path", spec->name);
         return -1;
     }
+    /* the memory rule (util.h) bounds the text; the rows can take at most twice as much
+       again (csv_max_rows), and the table is checked when it is allocated */
     size_t len;
-    if (ss_read_file(file, &text, &len, err))
+    int rrc = ss_read_file_limited(file, ss_memory_limit(), SS_READ_REGULAR, &text, &len, err);
+    if (rrc == -2) {
+        char a[32];
+        ss_error_set(err, SS_EXIT_INPUT, "%s: larger than this machine's memory (%s)", file,
+                     ss_format_bytes((double)ss_memory_limit(), a, sizeof a));
+        return -1;
+    }
+    if (rrc)
         return -1;
     const char *p = text, *end = text + len;
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) /* UTF-8 byte order mark */
@@ -384,11 +408,13 @@ int datafile_csv(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *er
         goto done;
     line++; /* the line after the header */
 
+    if (csv_unique_names(file, header_line, names, ncols, err))
+        goto done;
     int label_col = csv_label_column(file, header_line, names, ncols, spec->label, err);
     if (label_col < 0)
         goto done;
     int d = ncols - 1;
-    if (data_table_alloc(&all, csv_max_rows(p, end), d, file, err))
+    if (data_table_alloc(&all, csv_max_rows(p, end, ncols), d, file, err))
         goto done;
 
     size_t row = 0;
@@ -467,9 +493,9 @@ static const char *gz_message(gzFile f, const char *file, int *zerr)
     return msg;
 }
 
-/* Read exactly n bytes; a short read means the file is truncated. */
-static int gz_read_exact(gzFile f, const char *file, void *buf, size_t n, const char *what,
-                         ss_error_t *err)
+/* Read up to n bytes into buf; returns how many were read (fewer only at the end of the
+   data or on an error, which gz_short_read tells apart). */
+static size_t gz_read_some(gzFile f, void *buf, size_t n)
 {
     size_t got = 0;
     while (got < n) {
@@ -479,8 +505,14 @@ static int gz_read_exact(gzFile f, const char *file, void *buf, size_t n, const 
             break;
         got += (size_t)r;
     }
-    if (got == n)
-        return 0;
+    return got;
+}
+
+/* The error of a read that gave `got` of the n bytes of `what` it wanted: zlib's (a
+   corrupt stream), an empty file, or a truncated one. Returns -1. */
+static int gz_short_read(gzFile f, const char *file, size_t n, size_t got, const char *what,
+                         ss_error_t *err)
+{
     int zerr;
     const char *zmsg = gz_message(f, file, &zerr);
     if (zerr != Z_OK && zerr != Z_BUF_ERROR) /* Z_BUF_ERROR: the gzip stream was cut */
@@ -493,23 +525,67 @@ static int gz_read_exact(gzFile f, const char *file, void *buf, size_t n, const 
     return -1;
 }
 
+/* Read exactly n bytes; a short read means the file is truncated. */
+static int gz_read_exact(gzFile f, const char *file, void *buf, size_t n, const char *what,
+                         ss_error_t *err)
+{
+    size_t got = gz_read_some(f, buf, n);
+    return got == n ? 0 : gz_short_read(f, file, n, got, what, err);
+}
+
+/* Read the n bytes of `what` that a header announced into a new buffer *out (the caller
+   frees it), grown as the data arrives: a header that claims more than the file holds
+   costs only the memory of what was really there (for gzip, what was decompressed),
+   never the claim. */
+static int gz_read_claimed(gzFile f, const char *file, size_t n, const char *what,
+                           unsigned char **out, ss_error_t *err)
+{
+    enum { FIRST = 1 << 20 };
+    size_t cap = n < FIRST ? n : FIRST, got = 0;
+    unsigned char *buf = ss_malloc(cap);
+    for (;;) {
+        size_t r = gz_read_some(f, buf + got, cap - got);
+        got += r;
+        if (got < cap || cap == n)
+            break;                          /* the end of the data, or all of it */
+        cap = cap > n / 2 ? n : cap * 2;
+        buf = ss_realloc(buf, cap);
+    }
+    if (got < n) {
+        free(buf);
+        return gz_short_read(f, file, n, got, what, err);
+    }
+    *out = buf;
+    return 0;
+}
+
 /*
- * Read one IDX file: `magic` says images or labels. Checks the magic, the dimensions,
- * that the data is all there and that nothing follows it; for gzip files also that the
- * stream ends cleanly (its trailer and CRC are checked when the end is reached).
+ * Read one IDX file: `magic` says images or labels. It must be a regular file
+ * (ss_open_regular). Checks the magic, the dimensions, that the data is all there and
+ * that nothing follows it; for gzip files also that the stream ends cleanly (its trailer
+ * and CRC are checked when the end is reached). The sizes in the header are checked
+ * before anything is allocated: against the file's size for a plain file, against the
+ * memory rule (the images as floats) for both; a gzip file is read incrementally, so
+ * its header is never trusted beyond the data actually decompressed.
  */
 static int idx_read(const char *file, uint32_t magic, idx_t *out, ss_error_t *err)
 {
     memset(out, 0, sizeof *out);
+    off_t file_size = 0;
+    int fd = ss_open_regular(file, &file_size, err);
+    if (fd < 0)
+        return -1;
     errno = 0;
-    gzFile f = gzopen(file, "rb");
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", file,
                      errno ? strerror(errno) : "out of memory");
+        close(fd);
         return -1;
     }
     gzbuffer(f, 1u << 17);
     const char *kind = magic == IDX_IMAGES ? "image" : "label";
+    const char *what = magic == IDX_IMAGES ? "pixels" : "labels";
     int ndim = magic == IDX_IMAGES ? 3 : 1;
     unsigned char head[16];
     if (gz_read_exact(f, file, head, 4, "header", err))
@@ -535,10 +611,33 @@ static int idx_read(const char *file, uint32_t magic, idx_t *out, ss_error_t *er
                      out->cols);
         goto fail;
     }
-    size_t bytes = out->n * out->rows * out->cols;
-    out->data = ss_malloc(bytes);
-    if (gz_read_exact(f, file, out->data, bytes, magic == IDX_IMAGES ? "pixels" : "labels",
-                      err))
+    size_t bytes = out->n * out->rows * out->cols;   /* < 2^55: no overflow */
+    size_t head_len = 4 + 4 * (size_t)ndim;
+    if (gzdirect(f)) {
+        /* a plain file holds exactly the header and the data it announces */
+        uint64_t want = (uint64_t)head_len + bytes, have = (uint64_t)file_size;
+        if (have < want) {
+            char a[32], shape[48] = "";
+            if (ndim == 3)
+                snprintf(shape, sizeof shape, " of %zu x %zu pixels", out->rows, out->cols);
+            ss_error_set(err, SS_EXIT_INPUT, "%s: truncated: the header announces %zu %ss%s "
+                         "(%s), but the file holds only %llu bytes after its %zu-byte header",
+                         file, out->n, kind, shape, ss_format_bytes((double)bytes, a, sizeof a),
+                         (unsigned long long)(have - head_len), head_len);
+            goto fail;
+        }
+        if (have > want) {
+            ss_error_set(err, SS_EXIT_INPUT,
+                         "%s: data continues after the %zu %ss the header announces", file,
+                         out->n, kind);
+            goto fail;
+        }
+    }
+    if (magic == IDX_IMAGES &&
+        data_check_memory((double)out->n, (double)(out->rows * out->cols), file,
+                          "the images the header announces", err))
+        goto fail;
+    if (gz_read_claimed(f, file, bytes, what, &out->data, err))
         goto fail;
     unsigned char extra;
     int r = gzread(f, &extra, 1);
@@ -710,32 +809,80 @@ done:
 
 /* ---- HDF5 ----------------------------------------------------------------------------- */
 
-/*
- * Open dataset `name` of f and check it: numeric, rank 1..3. dims gets its shape.
- * Returns the dataset id, or -1 with the error set.
- */
-static hid_t h5_open_numeric(hid_t f, const char *file, const char *name, int *rank,
-                             hsize_t dims[3], ss_error_t *err)
+/* What h5_open_numeric learns of a dataset. */
+typedef struct {
+    int rank;
+    hsize_t dims[3];
+    size_t type_size;       /* bytes of one value in the file */
+    int filtered;           /* stored through filters (compression): its size in the file
+                               says nothing of its size in memory */
+} h5_shape_t;
+
+/* HDF5's external link traversal: refused, so that no link (direct, or reached through
+   a soft link) can lead the loader into another file. */
+static herr_t h5_no_external(const char *parent_file, const char *parent_group,
+                             const char *child_file, const char *child_object,
+                             unsigned *acc_flags, hid_t fapl, void *op_data)
 {
+    (void)parent_file, (void)parent_group, (void)child_file, (void)child_object;
+    (void)acc_flags, (void)fapl, (void)op_data;
+    return -1;
+}
+
+/*
+ * Open dataset `name` of f and check it: a dataset of this file (not an external link to
+ * another file, no external or virtual storage: data paths are only ever the files the
+ * sweep names), numeric, rank 1..3. *shape describes it. Returns the dataset id, or -1
+ * with the error set.
+ */
+static hid_t h5_open_numeric(hid_t f, const char *file, const char *name, h5_shape_t *shape,
+                             ss_error_t *err)
+{
+    memset(shape, 0, sizeof *shape);
     if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: no dataset \"%s\"", file, name);
         return -1;
     }
-    hid_t dset = H5Dopen2(f, name, H5P_DEFAULT);
+    H5L_info_t link;
+    if (H5Lget_info(f, name, &link, H5P_DEFAULT) >= 0 && link.type == H5L_TYPE_EXTERNAL) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: \"%s\" is a link to another file; the data must "
+                     "be in the file itself", file, name);
+        return -1;
+    }
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (dapl >= 0)
+        H5Pset_elink_cb(dapl, h5_no_external, NULL);
+    hid_t dset = dapl >= 0 ? H5Dopen2(f, name, dapl) : -1;
+    if (dapl >= 0)
+        H5Pclose(dapl);
     if (dset < 0) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: \"%s\" is not a readable dataset", file, name);
         return -1;
     }
+    hid_t dcpl = H5Dget_create_plist(dset);
+    int external = dcpl >= 0 ? H5Pget_external_count(dcpl) : 0;
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    shape->filtered = dcpl >= 0 && H5Pget_nfilters(dcpl) > 0;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
     hid_t type = H5Dget_type(dset);
     H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    shape->type_size = type >= 0 ? H5Tget_size(type) : 0;
     if (type >= 0)
         H5Tclose(type);
     hid_t space = H5Dget_space(dset);
     int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     if (r >= 1 && r <= 3)
-        H5Sget_simple_extent_dims(space, dims, NULL);
+        H5Sget_simple_extent_dims(space, shape->dims, NULL);
     if (space >= 0)
         H5Sclose(space);
+    if (external != 0 || layout == H5D_VIRTUAL) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: dataset \"%s\" keeps its data in other files "
+                     "(%s storage); the data must be in the file itself", file, name,
+                     external != 0 ? "external" : "virtual");
+        H5Dclose(dset);
+        return -1;
+    }
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: dataset \"%s\" is not numeric", file, name);
         H5Dclose(dset);
@@ -746,8 +893,25 @@ static hid_t h5_open_numeric(hid_t f, const char *file, const char *name, int *r
         H5Dclose(dset);
         return -1;
     }
-    *rank = r;
+    shape->rank = r;
     return dset;
+}
+
+/* The sizes a dataset declares (values values of shape->type_size bytes) against the file
+   (size bytes): without filters the data is stored as it is, so it cannot be larger than
+   the file (a larger declaration would be read as fill values that were never written).
+   0, or -1 with err set. */
+static int h5_check_stored(const char *file, const char *name, const h5_shape_t *shape,
+                           double values, off_t size, ss_error_t *err)
+{
+    double bytes = values * (double)shape->type_size;
+    if (shape->filtered || bytes <= (double)size)
+        return 0;
+    char a[32], b[32];
+    ss_error_set(err, SS_EXIT_INPUT, "%s: dataset \"%s\" declares %.0f values (%s), but the "
+                 "file holds only %s", file, name, values, ss_format_bytes(bytes, a, sizeof a),
+                 ss_format_bytes((double)size, b, sizeof b));
+    return -1;
 }
 
 /* A dataset that HDF5 cannot read (corrupt, or a filter this HDF5 lacks): SS_EXIT_INPUT
@@ -764,18 +928,20 @@ static void h5_read_failed(const char *file, const char *name, ss_error_t *err)
  * (images: shape gets {rows, cols}); y is n or n x 1. Labels of a classification must be
  * class indices. `want_d` > 0 requires that many inputs (the test set matches training).
  */
-static int h5_read_xy(hid_t f, const char *file, const char *xname, const char *yname,
-                      int classification, int want_d, int shape[2], data_table_t *t,
-                      ss_error_t *err)
+static int h5_read_xy(hid_t f, const char *file, off_t file_size, const char *xname,
+                      const char *yname, int classification, int want_d, int shape[2],
+                      data_table_t *t, ss_error_t *err)
 {
     hid_t xd = -1, yd = -1;
     double *yb = NULL;
-    int rc = -1, xr, yr;
-    hsize_t xdim[3] = {0, 0, 0}, ydim[3] = {0, 0, 0};
+    int rc = -1;
+    h5_shape_t xs, ys;
 
-    if ((xd = h5_open_numeric(f, file, xname, &xr, xdim, err)) < 0 ||
-        (yd = h5_open_numeric(f, file, yname, &yr, ydim, err)) < 0)
+    if ((xd = h5_open_numeric(f, file, xname, &xs, err)) < 0 ||
+        (yd = h5_open_numeric(f, file, yname, &ys, err)) < 0)
         goto done;
+    int xr = xs.rank, yr = ys.rank;
+    const hsize_t *xdim = xs.dims, *ydim = ys.dims;
     if (xr == 1) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: dataset \"%s\" has rank 1, expected samples x inputs",
                      file, xname);
@@ -786,8 +952,10 @@ static int h5_read_xy(hid_t f, const char *file, const char *xname, const char *
                      file, yname);
         goto done;
     }
+    /* rows x cols of an image must not wrap around: (2^62 + 1) x 4 would be 4 */
+    int wraps = xr == 3 && xdim[2] != 0 && xdim[1] > (hsize_t)INT_MAX / xdim[2];
     hsize_t d64 = xr == 3 ? xdim[1] * xdim[2] : xdim[1];
-    if (xdim[0] == 0 || xdim[0] > INT_MAX || d64 == 0 || d64 > INT_MAX) {
+    if (xdim[0] == 0 || xdim[0] > INT_MAX || wraps || d64 == 0 || d64 > INT_MAX) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: dataset \"%s\" has an unusable shape", file, xname);
         goto done;
     }
@@ -798,6 +966,13 @@ static int h5_read_xy(hid_t f, const char *file, const char *xname, const char *
         goto done;
     }
     int n = (int)xdim[0], d = (int)d64;
+    /* the claim against the file and the machine, before anything is allocated */
+    char what[64];
+    snprintf(what, sizeof what, "dataset \"%s\"", xname);
+    if (h5_check_stored(file, xname, &xs, (double)n * (double)d, file_size, err) ||
+        h5_check_stored(file, yname, &ys, (double)n, file_size, err) ||
+        data_check_memory((double)n, (double)d, file, what, err))
+        goto done;
     if (want_d > 0 && d != want_d) {
         ss_error_set(err, SS_EXIT_INPUT,
                      "%s: \"%s\" has %d inputs per sample, the training data %d", file, xname,
@@ -861,11 +1036,11 @@ int datafile_hdf5(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *e
         ss_error_set(err, SS_EXIT_INPUT, "dataset %s: kind hdf5 needs a path", spec->name);
         return -1;
     }
-    struct stat st;
-    if (stat(file, &st) != 0) {
-        ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", file, strerror(errno));
+    off_t file_size = 0;
+    int fd = ss_open_regular(file, &file_size, err);   /* HDF5 opens it again by name */
+    if (fd < 0)
         return -1;
-    }
+    close(fd);
 
     /* HDF5 would print its error stack on every failed call; our messages say it all */
     ss_h5_quiet_t quiet;
@@ -888,7 +1063,7 @@ int datafile_hdf5(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *e
     if (f < 0)
         goto done;
     int shape[2];
-    if (h5_read_xy(f, file, "X", "y", classification, 0, shape, &train, err))
+    if (h5_read_xy(f, file, file_size, "X", "y", classification, 0, shape, &train, err))
         goto done;
     htri_t has_xt = H5Lexists(f, "X_test", H5P_DEFAULT);
     htri_t has_yt = H5Lexists(f, "y_test", H5P_DEFAULT);
@@ -898,7 +1073,8 @@ int datafile_hdf5(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *e
         goto done;
     }
     if (has_xt > 0 &&
-        h5_read_xy(f, file, "X_test", "y_test", classification, train.d, NULL, &test, err))
+        h5_read_xy(f, file, file_size, "X_test", "y_test", classification, train.d, NULL,
+                   &test, err))
         goto done;
     if (data_apply_classes(spec, file, &train, &test, &ds->info.n_classes, err) ||
         data_finish(spec, file, &train, &test, ds, err))

@@ -167,6 +167,26 @@ int ss_h5_attr_i64(hid_t loc, const char *name, int64_t *v)
     return rc;
 }
 
+int ss_h5_attr_f64v(hid_t loc, const char *name, double *v, int cap)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+    hssize_t count = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int ok = ft >= 0 && (H5Tget_class(ft) == H5T_FLOAT || H5Tget_class(ft) == H5T_INTEGER) &&
+             count >= 0 && count <= cap;
+    int rc = ok && (count == 0 || H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0) ? (int)count : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
 int ss_h5_attr_i64v(hid_t loc, const char *name, int64_t *v, int cap)
 {
     hssize_t count;
@@ -179,7 +199,10 @@ int ss_h5_attr_i64v(hid_t loc, const char *name, int64_t *v, int cap)
     return rc;
 }
 
-int64_t *ss_h5_read_i64(hid_t loc, const char *name, long *n)
+/* All elements of dataset `name` of loc as mtype (elem bytes each), malloc'd, *n of
+   them; NULL if absent or unreadable, or (ints_only) not integers in the file. */
+static void *read_numeric(hid_t loc, const char *name, hid_t mtype, size_t elem, int ints_only,
+                          long *n)
 {
     *n = 0;
     if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
@@ -187,12 +210,12 @@ int64_t *ss_h5_read_i64(hid_t loc, const char *name, long *n)
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0)
         return NULL;
-    int64_t *v = NULL;
+    void *v = NULL;
     hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
     hssize_t count = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-    if (ft >= 0 && H5Tget_class(ft) == H5T_INTEGER && count >= 0) {
-        v = ss_malloc((size_t)(count > 0 ? count : 1) * sizeof *v);
-        if (count > 0 && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+    if (ft >= 0 && (!ints_only || H5Tget_class(ft) == H5T_INTEGER) && count >= 0) {
+        v = ss_malloc((size_t)(count > 0 ? count : 1) * elem);
+        if (count > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
             free(v);
             v = NULL;
         } else {
@@ -207,30 +230,14 @@ int64_t *ss_h5_read_i64(hid_t loc, const char *name, long *n)
     return v;
 }
 
+int64_t *ss_h5_read_i64(hid_t loc, const char *name, long *n)
+{
+    return read_numeric(loc, name, H5T_NATIVE_INT64, sizeof(int64_t), 1, n);
+}
+
 double *ss_h5_read_f64(hid_t loc, const char *name, long *n)
 {
-    *n = 0;
-    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
-        return NULL;
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (d < 0)
-        return NULL;
-    double *v = NULL;
-    hid_t sp = H5Dget_space(d);
-    hssize_t count = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-    if (count >= 0) {
-        v = ss_malloc((size_t)(count > 0 ? count : 1) * sizeof *v);
-        if (count > 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-            free(v);
-            v = NULL;
-        } else {
-            *n = (long)count;
-        }
-    }
-    if (sp >= 0)
-        H5Sclose(sp);
-    H5Dclose(d);
-    return v;
+    return read_numeric(loc, name, H5T_NATIVE_DOUBLE, sizeof(double), 0, n);
 }
 
 char **ss_h5_read_strings(hid_t loc, const char *name, long *n)
@@ -394,7 +401,8 @@ int ss_h5w_attr_f64(ss_h5w_t *w, hid_t loc, const char *name, double v)
     return attr_num(w, loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
-/* A 1-D numeric attribute of n elements (n may be 0). */
+/* A 1-D attribute of n values (n may be 0) of the file type ftype, from memory of type
+   mtype. */
 static int attr_vec(ss_h5w_t *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype,
                     const void *v, int n)
 {

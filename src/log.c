@@ -274,9 +274,13 @@ static long record_at(int fd, off_t off, off_t size, unsigned char **buf, size_t
 }
 
 /* The offset of the first intact record after `from`, or -1 if there is none (-2 on a
-   read error). A record is found again by its magic and confirmed by its CRC: a chance
-   match inside damaged bytes would also need the right length and CRC-32. */
-static off_t next_record(int fd, off_t from, off_t size, unsigned char **buf, size_t *cap)
+   read error, -3 when *budget runs out). A record is found again by its magic and
+   confirmed by its CRC: a chance match inside damaged bytes would also need the right
+   length and CRC-32. Every candidate costs the CRC of the length it claims; *budget
+   bounds those bytes, so that a file full of false magics (a hostile one) cannot make
+   the scan quadratic in its size. */
+static off_t next_record(int fd, off_t from, off_t size, unsigned char **buf, size_t *cap,
+                         long *budget)
 {
     enum { CHUNK = 1 << 16 };
     unsigned char *chunk = ss_malloc(CHUNK + 3);
@@ -290,6 +294,17 @@ static off_t next_record(int fd, off_t from, off_t size, unsigned char **buf, si
         for (ssize_t i = 0; i + 4 <= got && i < CHUNK; i++) {
             if (ss_get_u32(chunk + i) != REC_MAGIC)
                 continue;
+            unsigned char head[REC_HEAD];
+            if (pread(fd, head, REC_HEAD, base + i) == REC_HEAD) {
+                uint64_t claimed = ss_get_u64(head + 8);
+                if (claimed < (uint64_t)(size - base - i)) { /* else record_at refuses it */
+                    if ((long)claimed > *budget) {
+                        found = -3;
+                        break;
+                    }
+                    *budget -= (long)claimed;
+                }
+            }
             uint32_t type;
             size_t plen;
             long len = record_at(fd, base + i, size, buf, cap, &type, &plen);
@@ -324,6 +339,7 @@ static int read_records(int fd, off_t off, off_t size, ss_log_contents_t *c,
     unsigned char *payload = NULL;
     size_t cap = 0;
     int rc = 0;
+    long budget = 8 * (long)size + (1L << 20); /* resynchronisation work, next_record */
     while (off < size) {
         uint32_t type = 0;
         size_t plen = 0;
@@ -340,7 +356,8 @@ static int read_records(int fd, off_t off, off_t size, ss_log_contents_t *c,
             }
             if (drc == 0) {
                 for (int k = 0; k < c->n_damage; k++)
-                    c->damage[k].intact_after++;
+                    if (c->damage[k].intact_after >= 0)
+                        c->damage[k].intact_after++;
                 off += len;
                 c->valid_bytes = (long)off;
                 continue;
@@ -349,10 +366,14 @@ static int read_records(int fd, off_t off, off_t size, ss_log_contents_t *c,
             off += len;
             continue;
         }
-        off_t next = next_record(fd, off + 1, size, &payload, &cap);
+        off_t next = next_record(fd, off + 1, size, &payload, &cap, &budget);
         if (next == -2)
             goto io_error;
         add_damage(c, (long)off, (long)(next >= 0 ? next : size));
+        if (next == -3) { /* what follows is unknown: never taken for a torn tail */
+            c->damage[c->n_damage - 1].intact_after = -1;
+            break;
+        }
         if (next < 0)
             break;
         off = next;
@@ -411,7 +432,7 @@ static int log_read(const char *log_path, ss_log_contents_t *c, int lean, ss_err
             ss_error_set(err, SS_EXIT_INPUT,
                          "%s: not a specsweep results log of this version (log format %.3s, "
                          "this specsweep reads %s)", log_path, (const char *)magic + 5,
-                         LOG_MAGIC + 5);
+                         &LOG_MAGIC[5]);
         else
             ss_error_set(err, SS_EXIT_INPUT, "%s: not a specsweep results log", log_path);
         close(fd);
@@ -487,6 +508,11 @@ void ss_log_damage_describe(const ss_log_contents_t *c, const char *log_path, ch
         return;
     }
     const ss_log_damage_t *d = &c->damage[0];
+    if (d->intact_after < 0) {
+        snprintf(buf, cap, "%s is damaged from byte offset %ld on in a way too costly to scan "
+                 "for intact records (a file full of false record marks)", log_path, d->start);
+        return;
+    }
     long bytes = 0;
     for (int k = 0; k < c->n_damage; k++)
         bytes += c->damage[k].end - c->damage[k].start;

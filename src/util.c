@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -234,48 +235,211 @@ void ss_utc_now(char out[32])
 
 int ss_read_file(const char *path, char **text, size_t *len, ss_error_t *err)
 {
-    *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    return ss_read_file_limited(path, SIZE_MAX - 2, 0, text, len, err);
+}
+
+/* What a file that is not a regular file is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a file";
+}
+
+int ss_open_regular(const char *path, off_t *size, ss_error_t *err)
+{
+    struct stat st;
+    *size = 0;
+    if (stat(path, &st) != 0) {
         ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    struct stat st;
-    size_t cap = 1 << 16;
-    if (fstat(fileno(f), &st) == 0) {
-        if (S_ISDIR(st.st_mode)) {
-            fclose(f);
-            ss_error_set(err, SS_EXIT_INPUT, "%s: is a directory", path);
+    if (!S_ISREG(st.st_mode)) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: not a regular file (%s): a data file must be "
+                     "one", path, file_kind(st.st_mode));
+        return -1;
+    }
+    /* O_NONBLOCK: should the path have become a FIFO since stat, open does not wait for
+       a writer; fstat below then refuses it */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: not a regular file (%s): a data file must be "
+                     "one", path, file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *size = st.st_size;
+    return fd;
+}
+
+int ss_read_file_limited(const char *path, size_t max, unsigned flags, char **text,
+                         size_t *len, ss_error_t *err)
+{
+    *text = NULL;
+    if (len)
+        *len = 0;
+    if (max > SIZE_MAX - 2)
+        max = SIZE_MAX - 2;
+    off_t size = -1;
+    int fd;
+    if (flags & SS_READ_REGULAR) {
+        fd = ss_open_regular(path, &size, err);
+        if (fd < 0)
+            return -1;
+    } else {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
             return -1;
         }
-        if (S_ISREG(st.st_mode) && st.st_size > 0)
-            cap = (size_t)st.st_size + 2; /* +1 for the NUL, +1 so reading EOF needs no growth */
+        struct stat st;
+        if (fstat(fd, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) {
+                close(fd);
+                ss_error_set(err, SS_EXIT_INPUT, "%s: is a directory", path);
+                return -1;
+            }
+            if (S_ISREG(st.st_mode))
+                size = st.st_size;
+        }
     }
+    if (size >= 0 && (uint64_t)size > (uint64_t)max) {
+        close(fd);
+        return -2;
+    }
+    /* a regular file: its size + 1 for the NUL + 1 so that reading EOF needs no growth;
+       a stream grows as it delivers, up to max + 2 */
+    size_t cap = size > 0 ? (size_t)size + 2 : (size_t)1 << 16;
+    if (cap > max + 2)
+        cap = max + 2;
     char *buf = ss_malloc(cap);
     size_t n = 0;
+    int rc = 0;
     for (;;) {
         if (n + 1 >= cap) {
-            cap *= 2;
+            if (cap >= max + 2) {
+                rc = -2; /* max + 1 bytes read: larger than max */
+                break;
+            }
+            cap = cap > (max + 2) / 2 ? max + 2 : cap * 2;
             buf = ss_realloc(buf, cap);
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
+        ssize_t got = read(fd, buf + n, cap - n - 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            ss_error_set(err, SS_EXIT_INPUT, "%s: read error: %s", path, strerror(errno));
+            rc = -1;
+            break;
+        }
         if (got == 0)
             break;
+        n += (size_t)got;
     }
-    int bad = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (bad) {
+    close(fd);
+    if (rc == 0 && n > max)
+        rc = -2;
+    if (rc != 0) {
         free(buf);
-        ss_error_set(err, SS_EXIT_INPUT, "%s: read error: %s", path, strerror(saved));
-        return -1;
+        return rc;
     }
     buf[n] = '\0';
     *text = buf;
     if (len)
         *len = n;
     return 0;
+}
+
+/* ---- the memory rule ------------------------------------------------------------------ */
+
+static size_t memory_limit_override;
+
+size_t ss_memory_limit(void)
+{
+    if (memory_limit_override)
+        return memory_limit_override;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    size_t limit = SIZE_MAX;
+    if (pages > 0 && page > 0 && (unsigned long)pages <= SIZE_MAX / (unsigned long)page)
+        limit = (size_t)pages * (size_t)page;
+    static const int which[] = {RLIMIT_AS, RLIMIT_DATA};
+    for (size_t i = 0; i < sizeof which / sizeof which[0]; i++) {
+        struct rlimit rl;
+        if (getrlimit(which[i], &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            rl.rlim_cur < limit)
+            limit = (size_t)rl.rlim_cur;
+    }
+    return limit;
+}
+
+void ss_memory_limit_set(size_t bytes)
+{
+    memory_limit_override = bytes;
+}
+
+const char *ss_format_bytes(double bytes, char *buf, size_t size)
+{
+    static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (bytes < 1024.0) {
+        snprintf(buf, size, "%.0f bytes", bytes);
+        return buf;
+    }
+    int u = 0;
+    bytes /= 1024.0;
+    while (bytes >= 1024.0 && u < 5) {
+        bytes /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", bytes, unit[u]);
+    return buf;
+}
+
+/* A string with its position: sorted by text, then position. */
+typedef struct {
+    const char *s;
+    int index;
+} util_indexed_t;
+
+static int util_indexed_order(const void *a, const void *b)
+{
+    const util_indexed_t *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+int ss_first_repeat(const char *const *s, int n, int *earlier)
+{
+    if (n < 2)
+        return -1;
+    util_indexed_t *v = ss_malloc((size_t)n * sizeof *v);
+    for (int i = 0; i < n; i++) {
+        v[i].s = s[i];
+        v[i].index = i;
+    }
+    qsort(v, (size_t)n, sizeof *v, util_indexed_order);
+    int again = -1;
+    for (int k = 1; k < n; k++)
+        if (!strcmp(v[k].s, v[k - 1].s) && (again < 0 || v[k].index < again)) {
+            again = v[k].index;   /* equal strings sort by position: v[k - 1] came first */
+            *earlier = v[k - 1].index;
+        }
+    free(v);
+    return again;
 }
 
 char *ss_dirname(const char *path)

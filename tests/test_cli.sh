@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The command line: exit codes, messages that name the file (and line:column), nothing
-# written on bad input, the writer lock, resume refusal after an edited sweep, a diverged
-# run recorded while the sweep goes on, validate / list / summary.
+# written on bad input, hostile input refused at once (headers that lie, paths that are
+# not files, tags, NUL bytes, deep nesting, huge files and grids), the writer lock, resume
+# refusal after an edited sweep, a diverged run recorded while the sweep goes on,
+# validate / list / summary.
 set -uo pipefail
 : "${SPECSWEEP:?}"
 PY=/usr/bin/python3
@@ -63,6 +65,71 @@ YAML
 run run idx.yaml -o idxout.h5
 check "missing dataset file: exit 2 naming it ($(cat err))" '[ $rc -eq 2 ] && grep -q "nowhere/train-images.gz" err'
 check "missing dataset file: nothing written" '[ ! -e idxout.h5 ] && [ ! -e idxout.h5.log ]'
+
+# Hostile input: every case exit 2 at once, naming the file (and line:column in a sweep
+# file); none may hang or take memory (2 GB of address space is plenty for all of them;
+# a sanitizer build needs its own address space and is only bound in time).
+hostile() {
+  ( [ -n "${SS_SANITIZE:-}" ] || ulimit -v 2000000
+    timeout 20 "$SPECSWEEP" "$@" > "$tmp/out" 2> "$tmp/err" ); rc=$?
+}
+$PY -c '
+import struct
+open("lie-img", "wb").write(struct.pack(">IIII", 0x803, 2**31 - 1, 28, 28) + bytes(1008))
+open("lab", "wb").write(struct.pack(">II", 0x801, 4) + bytes([0, 1, 0, 1]))
+open("img", "wb").write(struct.pack(">IIII", 0x803, 4, 2, 2) + bytes(16))'
+idx_yaml() { printf 'name: h\ndatasets:\n  d: {kind: idx, train_images: %s, train_labels: %s, test_images: img, test_labels: lab}\n' "$1" "$2" > "$3"; }
+idx_yaml lie-img lab lie.yaml
+hostile validate lie.yaml
+check "IDX of 1 KB claiming 2^31 images: exit 2 naming it ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "lie-img: truncated: the header announces 2147483647 images" err'
+idx_yaml /dev/zero lab zero.yaml
+hostile validate zero.yaml
+check "/dev/zero as IDX images: exit 2 naming it ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "/dev/zero: not a regular file (a character device)" err'
+mkfifo fifo
+printf 'name: h\ndatasets:\n  d: {kind: csv, path: fifo}\n' > fifo.yaml
+hostile validate fifo.yaml
+check "a FIFO as CSV path: exit 2 at once ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "fifo: not a regular file (a FIFO)" err'
+$PY -c '
+import h5py
+with h5py.File("claim.h5", "w") as f:
+    f.create_dataset("X", shape=(10**9, 1000), dtype="f4")
+    f.create_dataset("y", shape=(10**9,), dtype="i1")'
+printf 'name: h\ndatasets:\n  d: {kind: hdf5, path: claim.h5}\n' > claim.yaml
+hostile validate claim.yaml
+check "HDF5 X declared 1e9 x 1000: exit 2 naming it ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "claim.h5: dataset \"X\" declares 1000000000000 values" err'
+printf 'name: h\ndatasets:\n  g: {kind: gaussian, features: 1000, samples: 1000000000}\n' > gen.yaml
+hostile validate gen.yaml
+check "samples: 1000000000: exit 2 at its line:column ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "gen.yaml:3:48: dataset .g.: 1000000000 samples x 1000 features would need" err'
+printf 'name: h\nseeds: 1000000\ndatasets:\n  g: {kind: gaussian}\nsweep:\n  epochs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n' > grid.yaml
+hostile validate grid.yaml
+check "a grid of 1e7 runs: exit 2 at its line:column ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "grid.yaml:2:8: the sweep has 10000000 runs" err'
+printf 'name: h\ntraining:\n  epochs: !!str 3\ndatasets:\n  g: {kind: gaussian}\n' > tag.yaml
+hostile validate tag.yaml
+check "epochs: !!str 3: exit 2 at its line:column ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "tag.yaml:3:11: epochs must be a positive integer, got .3. (tagged as text)" err'
+printf 'name: h\n\0datasets:\n  g: {kind: gaussian}\n' > nul.yaml
+hostile validate nul.yaml
+check "a NUL byte: exit 2 at its line:column ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "nul.yaml:2:1: a NUL byte" err'
+{ printf 'name: h\ndatasets:\n  g: {kind: gaussian}\nx: '; head -c 200000 /dev/zero | tr '\0' '['; } > deep.yaml
+hostile validate deep.yaml
+check "200 KB of brackets: exit 2 at once ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "deep.yaml:4:67: nested deeper than 64 levels" err'
+{ printf 'name: h\ndatasets:\n  g: {kind: gaussian}\n'; head -c 1100000 /dev/zero | tr '\0' '\n'; } > big.yaml
+hostile validate big.yaml
+check "a sweep file over 1 MB: exit 2 ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "big.yaml: the sweep file is larger than 1048576 bytes" err'
+printf 'a,b,a,label\n1,2,3,0\n4,5,6,1\n7,8,9,0\n1,1,1,1\n1,2,3,0\n' > dup.csv
+printf 'name: h\ndatasets:\n  d: {kind: csv, path: dup.csv}\n' > dup.yaml
+hostile validate dup.yaml
+check "duplicate CSV column names: exit 2 naming FILE:LINE ($(cat err))" \
+      '[ $rc -eq 2 ] && grep -q "dup.csv:1: column 3 has the name \"a\" of column 1" err'
 
 # validate and list.
 run validate good.yaml;   check "validate: exit 0 and the plan" '[ $rc -eq 0 ] && grep -q "2 runs" out && grep -q "6 inputs" out'

@@ -376,6 +376,18 @@ static void check_no_regime_keys(const ss_sweep_t *sw)
     CHECK(!sw->record_model, "a sweep without the regime keys records what it always did");
 }
 
+static void check_core_tags(const ss_sweep_t *sw)
+{
+    const ss_dataset_spec_t *d = &sw->datasets[0];
+    CHECK(!strcmp(sw->name, "t") && !strcmp(sw->output, "12"), "!!str name and output");
+    CHECK(d->samples == 300 && d->features == 8 && d->relevant == 4 && d->sigma == 0.25,
+          "!!int \"300\", !!int and !!float read as numbers");
+    CHECK(sw->n_seeds == 2 && sw->seeds[0] == 1 && sw->seeds[1] == 2, "!!seq seeds");
+    CHECK(sw->training.train_eigenvectors == 0 && sw->model.dropout_after_first == 0.0,
+          "!!bool and !!float");
+    CHECK(sw->n_topk == 10, "!!null relevance is an empty section");
+}
+
 /* ---- the table ----------------------------------------------------------------------------- */
 
 typedef struct {
@@ -485,6 +497,57 @@ static const config_case_t cases[] = {
      "3:3", NULL, NULL},
     {"bad sweep name", "name: my sweep\ndatasets:\n  g: {kind: gaussian}\n",
      "may contain only letters, digits", "1:7", NULL, NULL},
+
+    /* explicit tags: the core ones mean what they say, others are refused */
+    {"core tags read as their values",
+     "name: !!str t\noutput: !!str 12\ndatasets: !!map\n"
+     "  g: {kind: gaussian, samples: !!int \"300\", features: !!int 8, relevant: 4,\n"
+     "      sigma: !!float 0.25}\nseeds: !!seq [1, 2]\n"
+     "training: {train_eigenvectors: !!bool false}\nmodel: {dropout_after_first: !!float 0}\n"
+     "relevance: !!null\n", NULL, NULL, check_core_tags, NULL},
+    {"!!str makes a number text", P "training:\n  epochs: !!str 3\n",
+     "epochs must be a positive integer, got '3' (tagged as text)", "5:11", NULL, NULL},
+    {"so does the non-specific tag", P "training:\n  learning_rate: ! 0.1\n",
+     "learning_rate must be a positive number, got '0.1' (tagged as text)", "5:18", NULL,
+     NULL},
+    {"!!int on a fraction", P "training:\n  epochs: !!int 3.5\n",
+     "'3.5' is tagged !!int but is not an integer", "5:11", NULL, NULL},
+    {"!!null on a value", P "training:\n  epochs: !!null 3\n",
+     "'3' is tagged !!null but is not empty", "5:11", NULL, NULL},
+    {"!!binary", P "seeds: !!binary aGVsbG8=\n",
+     "unsupported YAML tag '!!binary' on a value", "4:8", NULL, NULL},
+    {"a local tag", P "model: !custom {hidden: [4]}\n",
+     "unsupported YAML tag '!custom' on a mapping", "4:8", NULL, NULL},
+    {"!!set", P "relevance:\n  topk: !!set {1: ~}\n",
+     "unsupported YAML tag '!!set' on a mapping", "5:9", NULL, NULL},
+    {"!!map on a list", P "seeds: !!map [1, 2]\n",
+     "unsupported YAML tag '!!map' on a list", "4:8", NULL, NULL},
+    {"!! redefined by a directive", "%TAG !! tag:example.com,2000:\n---\nname: !!str t\n"
+     "datasets:\n  g: {kind: gaussian}\n",
+     "unsupported YAML tag 'tag:example.com,2000:str' on a value", "3:7", NULL, NULL},
+
+    /* sizes: the grid, generators and the model against SS_MAX_RUNS and the memory rule */
+    {"a grid of 10 million runs", P "seeds: 1000000\nsweep:\n"
+     "  epochs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n",
+     "the sweep has 10000000 runs (1 dataset x 10 sweep points x 1000000 seeds), more than "
+     "the 1000000 a sweep may have", "4:8", NULL, NULL},
+    {"a grid made large by an axis", P "seeds: 20\nsweep:\n"
+     "  learning_rate: {logspace: [-30, 30, 100000]}\n",
+     "the sweep has 2000000 runs (1 dataset x 100000 sweep points x 20 seeds)", "6:3", NULL,
+     NULL},
+    {"a generator beyond any memory",
+     "name: t\ndatasets:\n  g: {kind: gaussian, features: 1000, samples: 1000000000}\n",
+     "dataset 'g': 1000000000 samples x 1000 features would need 3.6 TiB as float32, more "
+     "than this machine's memory", "3:48", NULL, NULL},
+    {"a generator beyond memory by its features",
+     "name: t\ndatasets:\n  s:\n    kind: spectra\n    features: 2000000000\n"
+     "    metal_lines: 1\n", "dataset 's': 2000 samples x 2000000000 features would need",
+     "5:15", NULL, NULL},
+    {"correlated noise beyond memory",
+     "name: t\ndatasets:\n  c: {kind: correlated, noise_features: 2000000000}\n",
+     "dataset 'c': 60000 samples x 2000000008 features", "3:41", NULL, NULL},
+    {"hidden layers beyond memory", P "model:\n  hidden: [1000000, 1000000]\n",
+     "hidden layers of these sizes need 14.6 TiB for their weights", "5:11", NULL, NULL},
 
     /* training values */
     {"epochs 0", P "training:\n  epochs: 0\n", "epochs must be a positive integer, got 0",
@@ -867,6 +930,159 @@ static void test_limits(void)
           "seed count limit: %s", err.msg);
 }
 
+/* A text of the P sweep followed by `extra` repeated until the text is n bytes long
+   (cut to fit), in a malloc'd buffer. */
+static char *padded(size_t n, const char *extra)
+{
+    char *t = malloc(n + 1);
+    size_t len = strlen(P), e = strlen(extra);
+    memcpy(t, P, len);
+    while (len < n) {
+        size_t k = n - len < e ? n - len : e;
+        memcpy(t + len, extra, k);
+        len += k;
+    }
+    t[n] = '\0';
+    return t;
+}
+
+/* The sweep file's own limits: size, NUL bytes, nesting, and lists that are long but
+   within the limits, which must cost time linear (or n log n) in their length. */
+static void test_hostile_text(void)
+{
+    ss_sweep_t sw;
+    ss_error_t err = {0};
+
+    /* a NUL byte is an error where it is, not the end of the file */
+    static const char nul[] = "name: t\n\0datasets:\n  g: {kind: gaussian}\n";
+    CHECK(ss_sweep_parse_bytes("sweep.yaml", nul, sizeof nul - 1, &sw, &err) == -1 &&
+          err.code == SS_EXIT_INPUT &&
+          !strcmp(err.msg, "sweep.yaml:2:1: a NUL byte: a sweep file must be text"),
+          "NUL byte: %s", err.msg);
+    static const char nul2[] = "name: t\ndatasets:\n  g: {kind: gau\0ssian}\n";
+    ss_error_clear(&err);
+    CHECK(ss_sweep_parse_bytes("sweep.yaml", nul2, sizeof nul2 - 1, &sw, &err) == -1 &&
+          !strncmp(err.msg, "sweep.yaml:3:16: a NUL byte", 27), "NUL in a value: %s", err.msg);
+
+    /* 1 MiB is the most: exactly that parses, one byte more is refused before parsing */
+    char *text = padded(SS_SWEEP_MAX_BYTES, "# a comment\n");
+    ss_error_clear(&err);
+    CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == 0, "1 MiB sweep: %s", err.msg);
+    ss_sweep_free(&sw);
+    free(text);
+    text = padded(SS_SWEEP_MAX_BYTES + 1, "# a comment\n");
+    ss_error_clear(&err);
+    CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == -1 && err.code == SS_EXIT_INPUT &&
+          strstr(err.msg, "sweep.yaml: the sweep file is 1048577 bytes, more than the 1048576"),
+          "1 MiB + 1: %s", err.msg);
+    const char *big = ss_test_write_file("big.yaml", text, strlen(text));
+    ss_error_clear(&err);
+    CHECK(ss_sweep_load(big, &sw, &err) == -1 && err.code == SS_EXIT_INPUT &&
+          strstr(err.msg, "big.yaml: the sweep file is larger than 1048576 bytes"),
+          "file over 1 MiB: %s", err.msg);
+    free(text);
+    double t0 = ss_now();
+    ss_error_clear(&err);
+    CHECK(ss_sweep_load("/dev/zero", &sw, &err) == -1 && err.code == SS_EXIT_INPUT &&
+          strstr(err.msg, "/dev/zero: the sweep file is larger than"), "/dev/zero: %s",
+          err.msg);
+    CHECK(ss_now() - t0 < 10.0, "/dev/zero refused in %.1f s", ss_now() - t0);
+
+    /* nesting: 64 levels are allowed, the 65th is refused where it opens */
+    char deep[512];
+    for (int levels = 62; levels <= 63; levels++) {
+        int n = snprintf(deep, sizeof deep, P "relevance:\n  topk: ");
+        for (int i = 0; i < levels; i++)
+            deep[n++] = '[';
+        for (int i = 0; i < levels; i++)
+            deep[n++] = ']';
+        snprintf(deep + n, sizeof deep - (size_t)n, "\n");
+        ss_error_clear(&err);
+        CHECK(ss_sweep_parse("sweep.yaml", deep, &sw, &err) == -1, "nesting fails");
+        if (levels == 62)
+            CHECK(strstr(err.msg, "sweep.yaml:5:10: topk entry must be a positive integer"),
+                  "64 levels are read: %s", err.msg);
+        else
+            CHECK(!strcmp(err.msg, "sweep.yaml:5:71: nested deeper than 64 levels of mappings "
+                          "and lists, the most a sweep file may have"), "65 levels: %s",
+                  err.msg);
+    }
+    /* 200 KB of brackets took libyaml about a minute to build into a document; the
+       bounds below leave room for sanitizers and a loaded machine */
+    text = padded(200000, "[");
+    memcpy(text + strlen(P), "x: ", 3);
+    t0 = ss_now();
+    ss_error_clear(&err);
+    CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == -1 &&
+          strstr(err.msg, "sweep.yaml:4:67: nested deeper than 64 levels"), "brackets: %s",
+          err.msg);
+    CHECK(ss_now() - t0 < 5.0, "200 KB of brackets refused in %.2f s", ss_now() - t0);
+    free(text);
+    text = padded(200000, "- ");
+    memcpy(text + strlen(P), "x:\n  ", 5);
+    t0 = ss_now();
+    ss_error_clear(&err);
+    CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == -1 &&
+          strstr(err.msg, "nested deeper than 64 levels"), "block nesting: %s", err.msg);
+    CHECK(ss_now() - t0 < 5.0, "200 KB of block nesting refused in %.2f s", ss_now() - t0);
+    free(text);
+
+    /* long lists within the limits: their duplicate checks used to be quadratic (an axis
+       of 50000 values took minutes) */
+    enum { N = 50000 };
+    text = malloc(16 * (size_t)N + 256);
+    for (int what = 0; what < 3; what++) {
+        t0 = ss_now();
+        static const char *const head[] = {"relevance:\n  topk: [", "seeds: [",
+                                           "seeds: 1\nsweep:\n  learning_rate: ["};
+        size_t n = (size_t)sprintf(text, P "%s", head[what]);
+        for (int i = 1; i <= N; i++)
+            n += (size_t)sprintf(text + n, "%s%d", i > 1 ? ", " : "", i);
+        sprintf(text + n, "]\n");
+        ss_error_clear(&err);
+        CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == 0, "long list %d: %s", what,
+              err.msg);
+        CHECK(what != 2 || (sw.n_axes == 1 && sw.axes[0].n == N), "axis of %d values", N);
+        ss_sweep_free(&sw);
+        CHECK(ss_now() - t0 < 20.0, "list %d of %d entries parsed in %.1f s", what, N,
+              ss_now() - t0);
+    }
+    /* their repeats are still found, the first one in file order */
+    size_t n = (size_t)sprintf(text, P "seeds: 1\nsweep:\n  learning_rate: [");
+    for (int i = 1; i <= N; i++)
+        n += (size_t)sprintf(text + n, "%s%d", i > 1 ? ", " : "", i == 40000 ? 7 : i == 45000 ? 3 : i);
+    sprintf(text + n, "]\n");
+    ss_error_clear(&err);
+    CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == -1 &&
+          strstr(err.msg, "repeats the value 7 "), "long axis repeat: %s", err.msg);
+    free(text);
+}
+
+/* The memory rule (util.h) at its boundary, with the limit set to 1 GiB. */
+static void test_memory_rule(void)
+{
+    ss_memory_limit_set((size_t)1 << 30);
+    /* gaussian: samples x (20 features + the label) x 4 bytes */
+    char text[256];
+    ss_sweep_t sw;
+    ss_error_t err = {0};
+    long long fit = ((long long)1 << 30) / (21 * 4);
+    snprintf(text, sizeof text, "name: t\ndatasets:\n  g: {kind: gaussian, samples: %lld}\n",
+             fit);
+    CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == 0, "fits 1 GiB: %s", err.msg);
+    ss_sweep_free(&sw);
+    snprintf(text, sizeof text, "name: t\ndatasets:\n  g: {kind: gaussian, samples: %lld}\n",
+             fit + 1);
+    ss_error_clear(&err);
+    CHECK(ss_sweep_parse("sweep.yaml", text, &sw, &err) == -1 &&
+          strstr(err.msg, "sweep.yaml:3:32: dataset 'g': 12782641 samples x 20 features would "
+                 "need 1.0 GiB as float32, more than this machine's memory (1.0 GiB)"),
+          "beyond 1 GiB: %s", err.msg);
+    ss_memory_limit_set(0);
+    CHECK(ss_memory_limit() > ((size_t)1 << 28), "the machine's limit is back: %zu",
+          ss_memory_limit());
+}
+
 static void test_files(void)
 {
     ss_sweep_t sw;
@@ -1002,6 +1218,8 @@ int main(void)
     for (int i = 0; i < n; i++)
         run_case(&cases[i]);
     test_limits();
+    test_hostile_text();
+    test_memory_rule();
     test_files();
     test_names();
     printf("%d cases in the table\n", n);

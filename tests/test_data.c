@@ -17,7 +17,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SS_ASAN 1
+#endif
+#endif
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist/"
 
@@ -75,34 +87,41 @@ static void put_be32(unsigned char *b, uint32_t v)
     b[3] = (unsigned char)v;
 }
 
-/* Write an IDX file (images if rows > 0, else labels), gzip-compressed if gz. */
-static char *write_idx(const char *name, int gz, uint32_t n, uint32_t rows, uint32_t cols,
-                       const unsigned char *data)
+/* Write an IDX header (images if rows > 0, else labels) and dl bytes of data (zeros when
+   data is NULL, so a header may claim more than follows), gzip-compressed if gz. */
+static char *write_idx_bytes(const char *name, int gz, uint32_t n, uint32_t rows,
+                             uint32_t cols, const unsigned char *data, size_t dl)
 {
-    unsigned char head[16];
-    size_t hl = rows ? 16 : 8, dl = (size_t)n * (rows ? (size_t)rows * cols : 1);
-    put_be32(head, rows ? 0x803 : 0x801);
-    put_be32(head + 4, n);
+    size_t hl = rows ? 16 : 8;
+    unsigned char *b = calloc(hl + dl, 1);
+    put_be32(b, rows ? 0x803 : 0x801);
+    put_be32(b + 4, n);
     if (rows) {
-        put_be32(head + 8, rows);
-        put_be32(head + 12, cols);
+        put_be32(b + 8, rows);
+        put_be32(b + 12, cols);
     }
+    if (data && dl)
+        memcpy(b + hl, data, dl);
     char *path = tpath(name);
     if (gz) {
         gzFile f = gzopen(path, "wb");
-        if (!f || gzwrite(f, head, (unsigned)hl) != (int)hl ||
-            (dl && gzwrite(f, data, (unsigned)dl) != (int)dl) || gzclose(f) != Z_OK) {
+        if (!f || gzwrite(f, b, (unsigned)(hl + dl)) != (int)(hl + dl) || gzclose(f) != Z_OK) {
             fprintf(stderr, "cannot write %s\n", path);
             exit(1);
         }
     } else {
-        unsigned char *b = malloc(hl + dl);
-        memcpy(b, head, hl);
-        memcpy(b + hl, data, dl);
         write_bytes(path, b, hl + dl);
-        free(b);
     }
+    free(b);
     return path;
+}
+
+/* Write an IDX file of n images of rows x cols (labels if rows is 0) holding data. */
+static char *write_idx(const char *name, int gz, uint32_t n, uint32_t rows, uint32_t cols,
+                       const unsigned char *data)
+{
+    return write_idx_bytes(name, gz, n, rows, cols, data,
+                           (size_t)n * (rows ? (size_t)rows * cols : 1));
 }
 
 /* Copy the first n bytes of src to a new file. */
@@ -795,6 +814,254 @@ static void test_bad_hdf5(void)
           "HDF5 error printing restored");
 }
 
+/* ---- hostile files: headers that lie, paths that are not files ----------------------- */
+
+/* Data paths that are not regular files are refused at once: a FIFO without a writer
+   would block forever, /dev/zero would be read forever. A hang fails the test (alarm). */
+static void test_not_regular(void)
+{
+    char *fifo = tpath("fifo");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0) {
+        perror(fifo);
+        exit(1);
+    }
+    unsigned char px[4 * 4 * 4] = {0}, lab[4] = {0, 1, 0, 1};
+    char *img = write_idx("nr-img", 0, 4, 4, 4, px), *labels = write_idx("nr-lab", 0, 4, 0, 0, lab);
+    const char *paths[] = {fifo, "/dev/zero", ss_test_tmpdir()};
+    const char *kinds[] = {"a FIFO", "a character device", "a directory"};
+    alarm(60);
+    for (int i = 0; i < 3; i++) {
+        char what[64];
+        ss_dataset_spec_t s;
+        spec_init(&s, SS_KIND_CSV);
+        s.path = (char *)paths[i];
+        snprintf(what, sizeof what, "csv from %s", kinds[i]);
+        expect_input_error(&s, paths[i], kinds[i], what);
+        spec_init(&s, SS_KIND_HDF5);
+        s.path = (char *)paths[i];
+        snprintf(what, sizeof what, "hdf5 from %s", kinds[i]);
+        expect_input_error(&s, paths[i], "not a regular file", what);
+        spec_init(&s, SS_KIND_IDX);
+        s.train_images = (char *)paths[i];
+        s.train_labels = labels;
+        snprintf(what, sizeof what, "idx images from %s", kinds[i]);
+        expect_input_error(&s, paths[i], "not a regular file", what);
+        s.train_images = img;
+        s.train_labels = (char *)paths[i];
+        snprintf(what, sizeof what, "idx labels from %s", kinds[i]);
+        expect_input_error(&s, paths[i], "not a regular file", what);
+    }
+    alarm(0);
+}
+
+/* IDX headers that claim more than the file holds. */
+static void test_idx_claims(void)
+{
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_IDX);
+    unsigned char lab[4] = {0, 1, 0, 1};
+    s.train_labels = write_idx("claim-lab", 0, 4, 0, 0, lab);
+
+    /* 1 KB claiming 2^31 - 1 images: the file's size says no before anything is read */
+    s.train_images = write_idx_bytes("claim-img", 0, 0x7fffffff, 28, 28, NULL, 1008);
+    expect_input_error(&s, s.train_images, "truncated: the header announces 2147483647 images "
+                       "of 28 x 28 pixels (1.5 TiB), but the file holds only 1008 bytes",
+                       "plain idx claiming 2^31 images");
+    /* the same compressed: its size says nothing, the memory rule does */
+    s.train_images = write_idx_bytes("claim-img.gz", 1, 0x7fffffff, 28, 28, NULL, 1008);
+    expect_input_error(&s, s.train_images, "the images the header announces would need 6.1 TiB",
+                       "gzip idx claiming 2^31 images");
+    /* a claim within memory but beyond the data: what was decompressed, and no more */
+    s.train_images = write_idx_bytes("claim-img2.gz", 1, 100000, 28, 28, NULL, 1008);
+    expect_input_error(&s, s.train_images, "truncated: expected 78400000 bytes of pixels, "
+                       "found 1008", "gzip idx claiming 100000 images");
+    /* the memory rule at a lower limit */
+    ss_memory_limit_set((size_t)64 << 20);
+    expect_input_error(&s, s.train_images, "would need 299.5 MiB (100000 rows x 784 inputs as "
+                       "float32), more than this machine's memory (64.0 MiB)",
+                       "gzip idx beyond a 64 MiB limit");
+    ss_memory_limit_set(0);
+
+    /* A label file claiming 2^31 - 1 labels in 30 compressed bytes, read in a process
+       that may not take 1 GiB: reading what was decompressed costs 1 MiB, the claim would
+       have cost 2 GiB ("out of memory"). Not under ASan, which needs its address space. */
+#ifndef SS_ASAN
+    unsigned char px[4 * 2 * 2] = {0};
+    s.train_images = write_idx("claim-small-img", 0, 4, 2, 2, px);
+    s.train_labels = write_idx_bytes("claim-lab.gz", 1, 0x7fffffff, 0, 0, NULL, 4);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = {(rlim_t)1 << 30, (rlim_t)1 << 30};
+        setrlimit(RLIMIT_AS, &rl);
+        ss_dataset_t ds;
+        ss_error_t err = {0};
+        int rc = ss_dataset_load(&s, &ds, &err);
+        _exit(rc == -1 && strstr(err.msg, "truncated: expected 2147483647 bytes of labels")
+                  ? 0 : 3);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "gzip labels claiming 2^31 - 1: read within 1 GiB of address space (status %d)",
+          status);
+#endif
+}
+
+/* An HDF5 file with X (n x d float32) and y (n int8) declared but never written; with
+   `filtered` both are chunked and deflated, so their size in the file says nothing. */
+static char *write_h5_claim(const char *name, hsize_t n, hsize_t d, int filtered)
+{
+    char *path = tpath(name);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dx[2] = {n, d}, dy[1] = {n}, cx[2] = {1, d}, cy[1] = {1024};
+    hid_t sx = H5Screate_simple(2, dx, NULL), sy = H5Screate_simple(1, dy, NULL);
+    hid_t px = H5Pcreate(H5P_DATASET_CREATE), py = H5Pcreate(H5P_DATASET_CREATE);
+    if (filtered) {
+        H5Pset_chunk(px, 2, cx);
+        H5Pset_deflate(px, 6);
+        H5Pset_chunk(py, 1, cy);
+        H5Pset_deflate(py, 6);
+    }
+    hid_t x = H5Dcreate2(f, "X", H5T_NATIVE_FLOAT, sx, H5P_DEFAULT, px, H5P_DEFAULT);
+    hid_t y = H5Dcreate2(f, "y", H5T_NATIVE_INT8, sy, H5P_DEFAULT, py, H5P_DEFAULT);
+    if (f < 0 || x < 0 || y < 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+    H5Dclose(x);
+    H5Dclose(y);
+    H5Pclose(px);
+    H5Pclose(py);
+    H5Sclose(sx);
+    H5Sclose(sy);
+    H5Fclose(f);
+    return path;
+}
+
+/* HDF5 inputs that declare more than they hold, or keep their data elsewhere. */
+static void test_h5_claims(void)
+{
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_HDF5);
+
+    s.path = write_h5_claim("claim.h5", 1000000000, 1000, 0);
+    expect_input_error(&s, s.path, "dataset \"X\" declares 1000000000000 values (3.6 TiB), "
+                       "but the file holds only", "hdf5 X declared 1e9 x 1000");
+    s.path = write_h5_claim("claim-z.h5", 1000000000, 1000, 1);
+    expect_input_error(&s, s.path, "dataset \"X\" would need 3.6 TiB (1000000000 rows x 1000 "
+                       "inputs as float32)", "compressed hdf5 X declared 1e9 x 1000");
+
+    /* images of (2^62 + 1) x 4 pixels: the product wraps around to 4 in 64 bits */
+    char *wrap = tpath("wrap.h5");
+    hid_t fw = H5Fcreate(wrap, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dw[3] = {2, ((hsize_t)1 << 62) + 1, 4}, cw[3] = {1, 1, 4}, dwy[1] = {2};
+    hid_t sw = H5Screate_simple(3, dw, NULL), pw = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pw, 3, cw);
+    H5Pset_deflate(pw, 1);
+    hid_t xw = H5Dcreate2(fw, "X", H5T_NATIVE_UINT8, sw, H5P_DEFAULT, pw, H5P_DEFAULT);
+    int32_t yw[2] = {0, 1};
+    h5_write(fw, "y", H5T_NATIVE_INT32, 1, dwy, yw);
+    CHECK(xw >= 0, "X of (2^62 + 1) x 4 pixels created");
+    H5Dclose(xw);
+    H5Pclose(pw);
+    H5Sclose(sw);
+    H5Fclose(fw);
+    s.path = wrap;
+    expect_input_error(&s, wrap, "dataset \"X\" has an unusable shape",
+                       "hdf5 image size that wraps around");
+
+    /* X stored in an external file, here a FIFO that would block the read forever */
+    char *fifo = tpath("h5-fifo");
+    unlink(fifo);
+    mkfifo(fifo, 0600);
+    char *path = tpath("external.h5");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dx[2] = {6, 3}, dy[1] = {6};
+    hid_t sx = H5Screate_simple(2, dx, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_external(dcpl, fifo, 0, 6 * 3 * sizeof(double));
+    hid_t x = H5Dcreate2(f, "X", H5T_NATIVE_DOUBLE, sx, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int32_t y[6] = {0, 1, 0, 1, 0, 1};
+    h5_write(f, "y", H5T_NATIVE_INT32, 1, dy, y);
+    CHECK(x >= 0, "external dataset created");
+    H5Dclose(x);
+    H5Pclose(dcpl);
+    H5Sclose(sx);
+    H5Fclose(f);
+    s.path = path;
+    alarm(60);
+    expect_input_error(&s, path, "dataset \"X\" keeps its data in other files (external "
+                       "storage)", "hdf5 X in an external file");
+    alarm(0);
+
+    /* X as a link to a dataset of another file */
+    char *other = write_h5("linked-target.h5", 1, 0);
+    path = tpath("extlink.h5");
+    f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_external(other, "/X", f, "X", H5P_DEFAULT, H5P_DEFAULT);
+    h5_write(f, "y", H5T_NATIVE_INT32, 1, dy, y);
+    H5Fclose(f);
+    s.path = path;
+    expect_input_error(&s, path, "\"X\" is a link to another file", "hdf5 X linked elsewhere");
+    /* the same through a soft link: HDF5 is not allowed to follow the external one */
+    path = tpath("softlink.h5");
+    f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_external(other, "/X", f, "elsewhere", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_soft("/elsewhere", f, "X", H5P_DEFAULT, H5P_DEFAULT);
+    h5_write(f, "y", H5T_NATIVE_INT32, 1, dy, y);
+    H5Fclose(f);
+    s.path = path;
+    expect_input_error(&s, path, "\"X\" is not a readable dataset",
+                       "hdf5 X a soft link to a link elsewhere");
+}
+
+/* CSV: duplicate column names, a wide header over blank lines, the memory rule. */
+static void test_csv_claims(void)
+{
+    ss_dataset_spec_t s;
+    spec_init(&s, SS_KIND_CSV);
+
+    s.path = write_text("dupname.csv", "a,b,a,label\n1,2,3,0\n4,5,6,1\n7,8,9,0\n1,2,3,1\n");
+    expect_input_error(&s, "dupname.csv:1: column 3 has the name \"a\" of column 1: column "
+                       "names must be unique", NULL, "csv duplicate feature names");
+    s.path = write_text("duplabel.csv", "label,x,label\n0,1,0\n1,2,1\n");
+    expect_input_error(&s, "duplabel.csv:1: column 3 has the name \"label\" of column 1", NULL,
+                       "csv label column twice");
+    s.path = write_text("dupquoted.csv", "\"x\",y, x ,label\n0,1,0,1\n1,2,1,0\n");
+    expect_input_error(&s, "dupquoted.csv:1: column 3 has the name \"x\" of column 1", NULL,
+                       "csv names equal once quotes and blanks are gone");
+
+    /* 5000 columns over 5000 blank lines: the rows the text can hold are what is
+       allocated, not lines x columns (100 MB, beyond a 64 MiB limit) */
+    enum { W = 5000 };
+    char *text = malloc(8 * W + W + 16), *q = text;
+    for (int c = 0; c < W; c++)
+        q += sprintf(q, "%sc%d", c ? "," : "", c);
+    q += sprintf(q, ",label\n");
+    memset(q, '\n', W);
+    q[W] = '\0';
+    s.path = write_text("wide.csv", text);
+    free(text);
+    ss_memory_limit_set((size_t)64 << 20);
+    expect_input_error(&s, s.path, "no data rows after the header", "wide header, blank lines");
+
+    /* the memory rule: the text itself, then the table of rows it can hold */
+    ss_memory_limit_set((size_t)64 << 10);
+    text = malloc(100001);
+    memcpy(text, "a,label\n", 8);
+    for (int i = 8; i < 100000; i += 4)
+        memcpy(text + i, "1,0\n", 4);
+    text[100000] = '\0';
+    s.path = write_text("large.csv", text);
+    expect_input_error(&s, s.path, "larger than this machine's memory (64.0 KiB)",
+                       "csv text beyond the memory rule");
+    ss_memory_limit_set((size_t)128 << 10);
+    expect_input_error(&s, s.path, "the data would need", "csv rows beyond the memory rule");
+    ss_memory_limit_set(0);
+    free(text);
+}
+
 int main(void)
 {
     test_fashion_mnist();
@@ -806,5 +1073,9 @@ int main(void)
     test_bad_idx();
     test_bad_csv();
     test_bad_hdf5();
+    test_not_regular();
+    test_idx_claims();
+    test_h5_claims();
+    test_csv_claims();
     return ss_test_report();
 }

@@ -543,6 +543,43 @@ static void test_torn_records(void)
         ss_result_free(&res[i]);
 }
 
+/* A file full of false record marks, each claiming a length up to the end of the file:
+   finding intact records again would cost the CRC of every claim (quadratic in the
+   size); the scan is cut short and the rest reported as damage of unknown extent, never
+   as a torn tail to be trimmed. */
+static void test_hostile_log(void)
+{
+    const char *path = tmp_path("hostile.h5.log");
+    ss_result_t res[N_LOG_RESULTS];
+    write_log(path, res);
+    for (int i = 0; i < N_LOG_RESULTS; i++)
+        ss_result_free(&res[i]);
+    size_t n = 0;
+    unsigned char *good = slurp(path, &n);
+    size_t second = second_record(good), size = second + (2u << 20);
+    unsigned char *b = calloc(size, 1);
+    memcpy(b, good, second); /* the header record, intact */
+    for (size_t at = second; at + 16 <= size; at += 16) {
+        uint64_t claim = size - at - 20;
+        memcpy(b + at, "CRSS", 4);
+        b[at + 4] = 3;
+        for (int k = 0; k < 8; k++)
+            b[at + 8 + k] = (unsigned char)(claim >> (8 * k));
+    }
+    spit(path, b, size);
+    ss_log_contents_t c;
+    ss_error_t err = {0};
+    CHECK(ss_log_read(path, &c, &err) == 0 && c.has_header && c.n_damage == 1 &&
+          c.damage[0].start == (long)second && c.damage[0].intact_after == -1 && !c.torn,
+          "false marks: damage of unknown extent, not a torn tail");
+    char what[600];
+    ss_log_damage_describe(&c, path, what, sizeof what);
+    CHECK(strstr(what, "too costly to scan") != NULL, "described: %s", what);
+    ss_log_contents_free(&c);
+    free(b);
+    free(good);
+}
+
 static void test_not_a_log(void)
 {
     ss_log_contents_t c;
@@ -636,6 +673,7 @@ int main(void)
     test_contents_index();
     test_torn_records();
     test_not_a_log();
+    test_hostile_log();
     test_lock();
     return ss_test_report();
 }

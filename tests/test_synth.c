@@ -457,10 +457,34 @@ static void test_spectra(void)
     }
 }
 
+/* A generator asked for more than any memory (a spec built by hand, past the checks of
+   the sweep file) is refused before anything is allocated, naming the dataset. */
+static void test_sizes(void)
+{
+    static const struct {
+        ss_kind_t kind;
+        int samples, features, noise;
+        const char *needle;
+    } big[] = {
+        {SS_KIND_GAUSSIAN, 1000000000, 1000, 2, "would need 3.6 TiB (1000000000 rows x 1000"},
+        {SS_KIND_CORRELATED, 1000000000, 20, 2000000, "(1000000000 rows x 2000008 inputs"},
+        {SS_KIND_SPECTRA, 2000000000, 4300, 2, "(2000000000 rows x 4300 inputs"},
+    };
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        ss_dataset_spec_t s;
+        spec_init(&s, big[i].kind);
+        s.samples = big[i].samples;
+        s.features = big[i].features;
+        s.noise_features = big[i].noise;
+        expect_input_error(&s, "test", big[i].needle, ss_kind_name(big[i].kind));
+    }
+}
+
 int main(void)
 {
     test_gaussian();
     test_correlated();
     test_spectra();
+    test_sizes();
     return ss_test_report();
 }

@@ -12,7 +12,9 @@
 #ifndef SPECSWEEP_CONFIG_H
 #define SPECSWEEP_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include "specsweep/attrib_settings.h"
 #include "specsweep/util.h"
 
 #define SS_MAX_LAYERS 16     /* hidden layers */
@@ -26,6 +28,13 @@
    a sweep whose ids would be longer. */
 #define SS_RUN_ID_SIZE 192
 #define SS_CELL_ID_SIZE 160
+/* What a sweep file may be: at most SS_SWEEP_MAX_BYTES long and nested at most
+   SS_SWEEP_MAX_DEPTH mappings and lists deep (both refused before the file is parsed),
+   and its grid at most SS_MAX_RUNS runs. Far beyond any real sweep; they keep a hostile
+   or mistaken file from costing minutes of parsing or gigabytes of run descriptions. */
+#define SS_SWEEP_MAX_BYTES (1 << 20)
+#define SS_SWEEP_MAX_DEPTH 64
+#define SS_MAX_RUNS 1000000
 
 typedef enum { SS_ACT_TANH, SS_ACT_RELU, SS_ACT_SIGMOID, SS_ACT_LINEAR } ss_act_t;
 typedef enum { SS_TASK_CLASSIFICATION, SS_TASK_REGRESSION } ss_task_t;
@@ -291,6 +300,12 @@ typedef struct {
     int n_topk;
     int *topk;                       /* default 1 2 5 10 14 20 50 100 200 500 */
     int random_repeats;              /* 5: random-k accuracy is averaged over draws */
+    unsigned methods;                /* relevance.methods: bit m set for method m
+                                        (attrib_settings.h); default spectral alone, which
+                                        the results file shows as eigenvalues only */
+    ss_attrib_settings_t attrib;     /* relevance.<setting>: the methods' settings */
+    int mean_masking;                /* relevance.masking: 0 zero (default), 1 mean: what
+                                        replaces the inputs a top-k evaluation leaves out */
 
     int ranks_per_run;               /* 1 */
 } ss_sweep_t;
@@ -298,10 +313,17 @@ typedef struct {
 /* Read and validate the sweep file at `path`. Returns 0 with *sw filled (the caller frees
    it with ss_sweep_free), or -1 with err set (SS_EXIT_INPUT for an unreadable or bad file,
    the message naming the path) and *sw zeroed. A file whose run or cell ids would not fit
-   SS_RUN_ID_SIZE / SS_CELL_ID_SIZE is rejected here. */
+   SS_RUN_ID_SIZE / SS_CELL_ID_SIZE is rejected here, and so is one that breaks the limits
+   above or the memory rule (util.h): a generator whose samples x features, or a model
+   whose hidden layers, could not fit this machine's memory. No more than
+   SS_SWEEP_MAX_BYTES + 1 bytes are read, whatever the path names (a pipe works too). */
 int ss_sweep_load(const char *path, ss_sweep_t *sw, ss_error_t *err);
-/* The same from memory: `text` is the file's content; `path` (NULL: "<sweep>") is only
-   used in messages and as the directory of relative dataset paths. */
+/* The same from memory: `text` is the file's content, `len` bytes (it need not end in a
+   NUL; a NUL inside it is an error at its line and column); `path` (NULL: "<sweep>") is
+   only used in messages and as the directory of relative dataset paths. */
+int ss_sweep_parse_bytes(const char *path, const char *text, size_t len, ss_sweep_t *sw,
+                         ss_error_t *err);
+/* ss_sweep_parse_bytes of the NUL-terminated `text`. */
 int ss_sweep_parse(const char *path, const char *text, ss_sweep_t *sw, ss_error_t *err);
 /* Free everything and zero *sw; accepts NULL, a zeroed or a half-built sweep. */
 void ss_sweep_free(ss_sweep_t *sw);

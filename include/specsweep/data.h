@@ -8,7 +8,10 @@
  * 0..n_classes-1 stored as float, or a real target for regression (n_classes = 0).
  * Loading never writes anything. Bad files (missing, truncated, corrupt, wrong magic,
  * ragged or non-numeric CSV, a requested class absent from the data) fail with
- * SS_EXIT_INPUT and a message that names the file.
+ * SS_EXIT_INPUT and a message that names the file. So do paths that are not regular
+ * files (ss_open_regular) and sizes that a file or spec claims beyond what the file holds
+ * or beyond the memory rule (util.h, ss_memory_limit): they are checked before anything
+ * is allocated (docs/FORMATS.md, "Data files are checked").
  */
 #ifndef SPECSWEEP_DATA_H
 #define SPECSWEEP_DATA_H

@@ -48,6 +48,9 @@ char *ss_h5_attr_str(hid_t loc, const char *name);
 int ss_h5_attr_f64(hid_t loc, const char *name, double *v);
 /* An integer scalar attribute, exactly: 0, or -1 if absent or not an integer. */
 int ss_h5_attr_i64(hid_t loc, const char *name, int64_t *v);
+/* A float attribute of up to `cap` elements into v (converted); returns the element
+   count, or -1 if absent, not numbers, or longer than cap. */
+int ss_h5_attr_f64v(hid_t loc, const char *name, double *v, int cap);
 /* An integer attribute of up to `cap` elements into v; returns the element count, or -1
    if absent, not integers, or longer than cap. */
 int ss_h5_attr_i64v(hid_t loc, const char *name, int64_t *v, int cap);

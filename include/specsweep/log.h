@@ -24,7 +24,8 @@
 /* Bytes of a log that do not read as records, with intact records after them. */
 typedef struct {
     long start, end;                 /* byte offsets, [start, end) */
-    int intact_after;                /* intact records after this region */
+    int intact_after;                /* intact records after this region; -1: not known
+                                        (the scan for them was cut short, see log.c) */
 } ss_log_damage_t;
 
 /* What a log holds. Start from a zeroed struct; free with ss_log_contents_free. */

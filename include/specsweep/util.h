@@ -99,6 +99,44 @@ void ss_utc_now(char out[32]);
 /* Read a whole file into one NUL-terminated buffer (caller frees); *len (may be NULL)
    gets its length. -1 + err (SS_EXIT_INPUT, naming the file) on failure. */
 int ss_read_file(const char *path, char **text, size_t *len, ss_error_t *err);
+/* Flags of ss_read_file_limited. */
+enum {
+    SS_READ_REGULAR = 1 /* refuse anything but a regular file, before reading (no FIFO,
+                           device or directory: see ss_open_regular) */
+};
+/* ss_read_file for at most `max` bytes: a regular file larger than max is refused before
+   anything is read, and any other file (a pipe) after max + 1 bytes, so neither a huge
+   file nor /dev/zero costs more than max + 2 bytes of memory. Returns 0; -1 with err set
+   (SS_EXIT_INPUT naming the file); or -2 when the file is larger than max, with err left
+   alone for the caller to say why that is too large. */
+int ss_read_file_limited(const char *path, size_t max, unsigned flags, char **text,
+                         size_t *len, ss_error_t *err);
+/* Open a data file for reading: it must be a regular file. A FIFO, a device, a socket or
+   a directory is refused at once (never opened for blocking, never read), since none has
+   a size to check a header against and a FIFO without a writer would block forever.
+   Returns the descriptor (close-on-exec, blocking) with *size the file's length, or -1
+   with err set (SS_EXIT_INPUT: "FILE: cannot open: ..." or "FILE: not a regular file
+   (a FIFO)"). */
+int ss_open_regular(const char *path, off_t *size, ss_error_t *err);
+
+/*
+ * The memory rule: a size that a file or a sweep file claims (rows x inputs of a data
+ * file, the samples of a generator) is refused before anything is allocated when the
+ * arrays it needs would exceed ss_memory_limit(): the machine's physical memory
+ * (sysconf(_SC_PHYS_PAGES) x page size), or the process's RLIMIT_AS / RLIMIT_DATA if
+ * lower. Such a size could never be loaded on this machine; refusing it names the file
+ * instead of ending in "out of memory" or the kernel's OOM killer.
+ */
+size_t ss_memory_limit(void);
+/* Replace the limit (tests and fuzzing, to exercise the rule with small files); 0 goes
+   back to the machine's. */
+void ss_memory_limit_set(size_t bytes);
+/* A byte count for messages: "512 bytes", "1.5 KiB", "23.4 GiB", "1.6 TiB", into buf. */
+const char *ss_format_bytes(double bytes, char *buf, size_t size);
+/* The first of the strings s[0..n-1] (in their order) equal to an earlier one: returns its
+   index, with *earlier the index of the first string it repeats; -1 when all differ.
+   Sorts a copy, so that long lists (CSV headers, sweep axes) cost n log n. */
+int ss_first_repeat(const char *const *s, int n, int *earlier);
 /* The directory part of a path, malloc'd: "." when there is no '/', "/" for "/x". */
 char *ss_dirname(const char *path);
 /* a followed by b, malloc'd. */
