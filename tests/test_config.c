@@ -548,6 +548,10 @@ static const config_case_t cases[] = {
      "dataset 'c': 60000 samples x 2000000008 features", "3:41", NULL, NULL},
     {"hidden layers beyond memory", P "model:\n  hidden: [1000000, 1000000]\n",
      "hidden layers of these sizes need 14.6 TiB for their weights", "5:11", NULL, NULL},
+    {"hidden layers beyond memory on an axis", P "sweep:\n"
+     "  model.hidden: [[5], [1000000, 1000000]]\n",
+     "hidden layers of these sizes need 14.6 TiB for their weights (with gradients and Adam "
+     "state, as float32), more than this machine's memory", "5:23", NULL, NULL},
 
     /* training values */
     {"epochs 0", P "training:\n  epochs: 0\n", "epochs must be a positive integer, got 0",
