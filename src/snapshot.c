@@ -593,6 +593,30 @@ done:
     return rc;
 }
 
+/* The closed temporary file made durable and published: fsync'd, renamed over h5_path,
+   the directory fsync'd. 0; -1 with *step naming the system step that failed (errno),
+   the temporary file still there; 1 when only the directory's fsync failed (err set:
+   the new snapshot is in place, its directory entry may not be durable yet). */
+static int move_into_place(const char *tmp, const char *h5_path, const char *dir,
+                           const char **step, ss_error_t *err)
+{
+    /* HDF5 flushed on close; make the bytes durable before the rename publishes them. */
+    if (fsync_path(tmp) != 0) {
+        *step = "fsync of the temporary file";
+        return -1;
+    }
+    if (rename(tmp, h5_path) != 0) {
+        *step = "renaming the temporary file over it";
+        return -1;
+    }
+    if (ss_fsync_dir(dir) != 0) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: fsync of directory %s failed: %s", h5_path,
+                     dir, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 /* What a snapshot write does between opening the temporary file and closing it. */
 typedef struct {
     const ss_sweep_t *sw;
@@ -676,23 +700,11 @@ static int publish(const char *h5_path, const fill_t *f, ss_error_t *err)
         hdf5_broken = 1;
         goto fail;
     }
-    /* HDF5 flushed on close; make the bytes durable before the rename publishes them. */
-    if (fsync_path(tmp) != 0) {
-        step = "fsync of the temporary file";
+    int moved = move_into_place(tmp, h5_path, dir, &step, err);
+    if (moved < 0)
         goto fail;
-    }
-    if (rename(tmp, h5_path) != 0) {
-        step = "renaming the temporary file over it";
-        goto fail;
-    }
     tmp_exists = 0;
-    if (ss_fsync_dir(dir) != 0) {
-        /* The new snapshot is in place but its directory entry may not be durable yet. */
-        ss_error_set(err, SS_EXIT_RUNTIME, "%s: fsync of directory %s failed: %s", h5_path,
-                     dir, strerror(errno));
-        goto done;
-    }
-    rc = 0;
+    rc = moved == 0 ? 0 : -1; /* 1: in place, its directory entry maybe not durable */
     goto done;
 
 fail:
