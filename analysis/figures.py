@@ -434,12 +434,14 @@ def reg_studies(cells):
         other = sorted({k for c in cs for k in c["swept"] if k != REG_KEY})
         lines = {}
         for c in cs:
-            key = tuple(c["swept"].get(k) for k in other)
-            lines.setdefault(key, []).append(c)
+            vals = tuple(c["swept"].get(k) for k in other)
+            # keyed by _sortable: hashable also for list values (model.hidden = [100, 50])
+            lines.setdefault(tuple(_sortable(v) for v in vals), (vals, []))[1].append(c)
         out = []
-        for key in sorted(lines, key=lambda t: tuple(_sortable(v) for v in t)):
-            out.append((dict(zip(other, key)),
-                        sorted(lines[key], key=lambda c: float(c["swept"][REG_KEY]))))
+        for key in sorted(lines):
+            vals, group = lines[key]
+            out.append((dict(zip(other, vals)),
+                        sorted(group, key=lambda c: float(c["swept"][REG_KEY]))))
         studies.append({"dataset": ds, "other_keys": other, "lines": out})
     return studies
 

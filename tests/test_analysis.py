@@ -683,6 +683,30 @@ def test_title_reports_diverged_runs(tmp_path):
     assert "n = 3 realizations (1 diverged)" in title
 
 
+def test_regstudy_over_a_list_valued_axis(tmp_path):
+    """A model key as an axis (model.hidden, an int64 array attribute) splits the
+    regularization study into lines like any other axis."""
+    datasets = {"g8": make_datasets()["g8"]}
+    cells = make_cells(datasets, regs=REGS, epochs=[10, 20])  # epochs become model.hidden
+    path = str(tmp_path / "hidden.h5")
+    write_results(path, datasets, cells, AXES, group_names=[f"c{i}" for i in range(len(cells))])
+    hidden = [[100, 50], [], [100, 50], []]
+    with h5py.File(path, "a") as f:
+        for i, h in enumerate(hidden):
+            g = f["summary"][f"c{i}"]
+            g.attrs.create("model.hidden", np.array(h, "<i8"), dtype="<i8")
+            a_str(g, "swept_keys", "reg_eigenvalues,model.hidden")
+            a_str(g, "cell_id", f"c{i}")
+    res = figures.load(path)
+    (study,) = figures.reg_studies(res["cells"])
+    assert study["other_keys"] == ["model.hidden"]
+    assert [(other, [c["id"] for c in cs]) for other, cs in study["lines"]] == [
+        ({"model.hidden": [100, 50]}, ["c0", "c2"]), ({"model.hidden": []}, ["c1", "c3"])]
+    cur = figures.reg_study_curves(study, res["datasets"])
+    np.testing.assert_allclose(cur["lines"][0]["metric_mean"], [cells[0]["acc"].mean(),
+                                                                cells[2]["acc"].mean()])
+
+
 # ---- errors ------------------------------------------------------------------------------
 
 def _bad_file(tmp_path, what):
