@@ -450,7 +450,8 @@ th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left;
 th { background: var(--bg2); font-weight: 600; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.top { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.88em; }
+td.top { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.88em;
+         min-width: 26em; }
 td.msg { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.88em;
          white-space: pre-wrap; word-break: break-word; }
 .status-diverged, .status-failed { color: var(--bad); font-weight: 600; }
@@ -463,6 +464,8 @@ figure img { display: block; width: 100%; height: auto; }
 figure.wide { flex-basis: 100%; }
 details > summary { cursor: pointer; color: var(--accent); }
 .ok { color: #1d6b35; }
+span.val { display: inline-block; margin: 1px 6px 1px 0; padding: 0 6px; border-radius: 3px;
+           background: var(--bg2); border: 1px solid var(--line); white-space: nowrap; }
 """
 
 
@@ -493,12 +496,19 @@ def td(text, col="", cls=""):
     return f"<td{a}>{esc(text)}</td>"
 
 
-def table(head, rows, tid="", cls=""):
+def table(head, rows, tid="", cls="", attrs=None):
     a = f' id="{esc(tid)}"' if tid else ""
     a += f' class="{esc(cls)}"' if cls else ""
+    a += "".join(f' {k}="{esc(v)}"' for k, v in (attrs or {}).items())
     h = "".join(f"<th>{esc(x)}</th>" for x in head)
     return (f'<div class="scroll"><table{a}><thead><tr>{h}</tr></thead><tbody>'
             + "".join(rows) + "</tbody></table></div>")
+
+
+def cell_heading(dataset, axes, values):
+    """A cell's name for a heading: its dataset and the value of every axis it has."""
+    return (dataset or "") + "".join(f", {k}={fmt_setting(v)}" for k, v in
+                                     zip(axes, values or []) if v is not None)
 
 
 def _setting_cells(axes, values):
@@ -531,7 +541,7 @@ def section_plan(p):
     if p["n_children"]:
         facts.append(("retraining runs", str(p["n_children"])))
     facts += [("cells with results", str(len(p["cells"]))), ("seeds", seed_text)]
-    dl = "".join(f'<dt>{esc(k)}</dt><dd id="fact-{esc(re.sub(r"[^a-z]+", "-", k.lower()))}">'
+    dl = "".join(f'<dt>{esc(k)}</dt><dd id="fact-{esc(re.sub(r"[^a-z]+", "-", k.lower()).strip("-"))}">'
                  f"{esc(v)}</dd>" for k, v in facts)
     out = [f'<section id="plan"><h2>Plan</h2><dl class="facts">{dl}</dl>']
 
@@ -558,7 +568,8 @@ def section_plan(p):
     if p["axes"]:
         rows = [f'<tr data-axis="{esc(k)}">' + td(k, "axis")
                 + td_num(str(len(p["axis_values"][k])), len(p["axis_values"][k]), col="count")
-                + td(", ".join(fmt_setting(v) for v in p["axis_values"][k]), "values") + "</tr>"
+                + '<td data-col="values">' + "".join(f'<span class="val">{esc(fmt_setting(v))}</span>'
+                                                     for v in p["axis_values"][k]) + "</td></tr>"
                 for k in p["axes"]]
         out.append("<h3>Axes</h3>")
         out.append(table(["axis", "count", "values"], rows, tid="axes"))
@@ -566,7 +577,7 @@ def section_plan(p):
         out.append('<p class="note">No sweep axes: one cell per dataset.</p>')
     yaml = root.get("sweep_yaml", "")
     out.append('<details open><summary>The sweep file</summary>'
-               f'<pre id="sweep-yaml">{esc(yaml)}</pre></details></section>')
+               f'<pre id="sweep-yaml">\n{esc(yaml)}</pre></details></section>')  # HTML drops that \n
     return "".join(out)
 
 
@@ -610,33 +621,37 @@ def section_methods(p):
         return ""
     cols = _score_columns({k for r in rows for k in r["scores"]})
     has_settings = any(r["settings_text"] for r in rows)
-    head = ["dataset"] + p["axes"] + ["method", "n"] + cols
+    head = ["method", "n"] + cols
     head += (["method settings"] if has_settings else []) + ["top inputs by mean |relevance|"]
-    trs = []
+    out = ['<section id="methods"><h2>Relevance methods</h2>']
+    by_cell = {}
     for r in rows:
-        cells = [td(r["dataset"], "dataset"), _setting_cells(p["axes"], r["settings"]),
-                 td(r["method"], "method"), td_num(str(r["n"]), r["n"], col="n")]
-        for c in cols:
-            if c in r["scores"]:
-                m, s = r["scores"][c]
-                cells.append(td_num(fmt_score(m, s), m, s, col="score:" + c))
-            else:
-                cells.append(td_num("-", col="score:" + c))
-        if has_settings:
-            cells.append(td(r["settings_text"] or "-", "method_settings"))
-        cells.append(td(fmt_top(r["top"]), "top", "top"))
-        trs.append(f'<tr data-cell="{esc(r["cell"])}" data-method="{esc(r["method"])}">'
-                   + "".join(cells) + "</tr>")
+        by_cell.setdefault(r["cell"], []).append(r)
+    for cid, rs in by_cell.items():
+        trs = []
+        for r in rs:
+            cells = [td(r["method"], "method"), td_num(str(r["n"]), r["n"], col="n")]
+            for c in cols:
+                if c in r["scores"]:
+                    m, s = r["scores"][c]
+                    cells.append(td_num(fmt_score(m, s), m, s, col="score:" + c))
+                else:
+                    cells.append(td_num("-", col="score:" + c))
+            if has_settings:
+                cells.append(td(r["settings_text"] or "-", "method_settings"))
+            cells.append(td(fmt_top(r["top"]), "top", "top"))
+            trs.append(f'<tr data-method="{esc(r["method"])}">' + "".join(cells) + "</tr>")
+        out.append(f"<h3>{esc(cell_heading(rs[0]['dataset'], p['axes'], rs[0]['settings']))}</h3>")
+        out.append(table(head, trs, cls="methods", attrs={"data-cell": cid}))
     src = {r["source"] for r in rows}
     note = ("Scores: mean ± std over the cell's realizations as stored with the cell "
             "(kendall_tau, topk_jaccard: mean over pairs of seeds)" if src == {"summary"} else
             "Scores: mean ± std (ddof 0) over the runs of the cell that computed the method"
             if src == {"runs"} else
-            "Scores: as stored with the cell, or mean ± std over its runs where the cell "
-            "stores none")
-    return ('<section id="methods"><h2>Relevance methods</h2>'
-            + table(head, trs, tid="methods-table")
-            + f'<p class="note">{esc(note)}</p></section>')
+            "Scores: as stored with the cell (kendall_tau, topk_jaccard: mean over pairs of "
+            "seeds), or mean ± std (ddof 0) over its runs where the cell stores none")
+    out.append(f'<p class="note">{esc(note)}</p></section>')
+    return "".join(out)
 
 
 def section_retraining(p):
@@ -648,11 +663,7 @@ def section_retraining(p):
            '(keep) or on all but them (remove): test accuracy (MAE for regression), mean ± '
            'std over the realizations, beside the cell trained on all inputs.</p>']
     for t in tables:
-        title = t["dataset"] or ""
-        if t["settings"]:
-            title += "  " + ", ".join(f"{k}={fmt_setting(v)}" for k, v in zip(p["axes"], t["settings"])
-                                      if v is not None)
-        out.append(f"<h3>{esc(title)}</h3>")
+        out.append(f"<h3>{esc(cell_heading(t['dataset'], p['axes'], t['settings']))}</h3>")
         head = ["mode", "method"] + [f"k = {k}" for k in t["ks"]] + ["all inputs"]
         rows = []
         allin = t["all_inputs"]
@@ -672,8 +683,7 @@ def section_retraining(p):
                 cells.append(td_num("-", col="all"))
             rows.append(f'<tr data-mode="{esc(ln["mode"])}" data-method="{esc(ln["method"])}">'
                         + "".join(cells) + "</tr>")
-        out.append(table(head, rows, cls="retrain").replace(
-            "<table ", f'<table data-cell="{esc(t["cell"])}" ', 1))
+        out.append(table(head, rows, cls="retrain", attrs={"data-cell": t["cell"]}))
     out.append("</section>")
     return "".join(out)
 
@@ -709,10 +719,7 @@ def section_figures(p, records, fig_dir):
         if not recs:
             continue
         c = settings.get(cid)
-        title = cid
-        if c:
-            title = c["dataset"] + "".join(f", {k}={fmt_setting(v)}" for k, v in
-                                           zip(p["axes"], c["settings"]) if v is not None)
+        title = cell_heading(c["dataset"], p["axes"], c["settings"]) if c else cid
         out.append(f'<h3>{esc(title)}</h3><div class="figs">' + "".join(fig(r) for r in recs)
                    + "</div>")
     if multi:
