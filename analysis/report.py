@@ -36,6 +36,7 @@ import importlib.util
 import math
 import os
 import re
+import struct
 import sys
 import tempfile
 
@@ -51,6 +52,8 @@ _py = figures._py
 _is_number = figures._is_number
 
 TOP_INPUTS = 5                  # as `specsweep summary`
+FIG_SCALE = 0.7                 # figures shown at 0.7 x their pixels (figures.DPI = 120):
+                                # two of the usual ones side by side in the page's width
 STATUSES = ("ok", "diverged", "failed")
 # Per-method numbers shown first, in this order; any other numeric attribute follows.
 SCORE_ORDER = ("spearman", "support_recall", "auroc", "completeness", "kendall_tau",
@@ -459,9 +462,8 @@ pre { background: var(--bg2); border: 1px solid var(--line); padding: 10px; over
       font-size: 0.85em; line-height: 1.35; }
 .figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
 figure { margin: 0; border: 1px solid var(--line); padding: 6px; background: #fff;
-         flex: 0 1 calc(50% - 7px); min-width: 280px; }
-figure img { display: block; width: 100%; height: auto; }
-figure.wide { flex-basis: 100%; }
+         flex: 0 1 auto; max-width: 100%; }
+figure img { display: block; max-width: 100%; height: auto; }
 details > summary { cursor: pointer; color: var(--accent); }
 .ok { color: #1d6b35; }
 span.val { display: inline-block; margin: 1px 6px 1px 0; padding: 0 6px; border-radius: 3px;
@@ -688,9 +690,14 @@ def section_retraining(p):
     return "".join(out)
 
 
-def _png_uri(path):
+def _png(path):
+    """A PNG file as a data URI, and its width and height from its header."""
     with open(path, "rb") as f:
-        return "data:image/png;base64," + base64.b64encode(f.read()).decode("ascii")
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise OSError(f"{path}: not a PNG file")
+    w, h = struct.unpack(">II", data[16:24])
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii"), w, h
 
 
 def section_figures(p, records, fig_dir):
@@ -708,10 +715,10 @@ def section_figures(p, records, fig_dir):
 
     def fig(r):
         kind = r["figure"]
-        wide = " wide" if kind in ("spectrum", "regstudy") else ""
-        uri = _png_uri(os.path.join(fig_dir, r["file"]))
-        return (f'<figure class="fig{wide}" data-figure="{esc(kind)}" data-file="{esc(r["file"])}">'
-                f'<img src="{uri}" alt="{esc(kind)}: {esc(r["file"])}">'
+        uri, w, h = _png(os.path.join(fig_dir, r["file"]))
+        w, h = round(w * FIG_SCALE), round(h * FIG_SCALE)
+        return (f'<figure data-figure="{esc(kind)}" data-file="{esc(r["file"])}">'
+                f'<img src="{uri}" width="{w}" height="{h}" alt="{esc(kind)}: {esc(r["file"])}">'
                 f'<figcaption>{esc(kind)} · {esc(r["file"])}</figcaption></figure>')
 
     for cid in [c["id"] for c in p["cells"]] + sorted(set(by_cell) - set(settings)):

@@ -138,7 +138,7 @@ def check_images(probe, page_text, fig_dir=None):
     assert imgs, "no image on the page"
     for im in imgs:
         assert im["complete"] and im["naturalWidth"] > 0 and im["naturalHeight"] > 0, im
-        assert im["width"] > 0 and im["height"] > 0, im   # laid out, not hidden
+        assert 0 < im["width"] <= im["naturalWidth"] and im["height"] > 0, im  # laid out
         if fig_dir:  # decoded to the size of the PNG figures.py wrote
             with open(os.path.join(fig_dir, im["file"]), "rb") as f:
                 assert png_size(f.read(24)) == (im["naturalWidth"], im["naturalHeight"]), im
