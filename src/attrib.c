@@ -16,101 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- names and settings ------------------------------------------------------------ */
-
-static const char *const method_names[SS_ATTRIB_N_METHODS] = {
-    "spectral", "saliency", "input_x_gradient", "integrated_gradients", "smoothgrad",
-    "smoothgrad_squared", "spectrallens", "lrp_epsilon", "deeplift", "permutation",
-    "kernel_shap", "fourier"};
-
-const char *ss_attrib_method_name(ss_attrib_method_t m)
-{
-    return (unsigned)m < SS_ATTRIB_N_METHODS ? method_names[m] : NULL;
-}
-
-int ss_attrib_method_lookup(const char *name)
-{
-    for (int m = 0; m < SS_ATTRIB_N_METHODS; m++)
-        if (name && !strcmp(name, method_names[m]))
-            return m;
-    return -1;
-}
-
-void ss_attrib_defaults(ss_attrib_settings_t *s)
-{
-    /* Sources: attrib.h, above ss_attrib_settings_t. */
-    memset(s, 0, sizeof *s);
-    s->samples = 1000;
-    s->chunk = 16;
-    s->ig_steps = 50;
-    s->ig_baseline = SS_ATTRIB_BASELINE_ZERO;
-    s->smoothgrad_samples = 50;
-    s->smoothgrad_noise = 0.15;
-    s->spectrallens_scales = 10;
-    s->spectrallens_samples = 5;
-    s->spectrallens_max_scale = 0.5;
-    s->spectrallens_noise = 0.3;
-    s->spectrallens_exponent = 2.5;
-    s->lrp_epsilon = 1e-9;
-    s->lrp_zb = 1;
-    s->deeplift_baseline = SS_ATTRIB_BASELINE_ZERO;
-    s->permutation_repeats = 5;
-    s->shap_samples = 0;
-    s->shap_kmeans = 0;
-    s->fourier_steps = 50;
-    s->fourier_baseline = SS_ATTRIB_BASELINE_ZERO;
-}
-
-static int check_int(const char *key, int v, int lo, int hi, ss_error_t *err)
-{
-    if (v >= lo && v <= hi)
-        return 0;
-    ss_error_set(err, SS_EXIT_INPUT, "relevance.%s: %d outside [%d, %d]", key, v, lo, hi);
-    return -1;
-}
-
-static int check_real(const char *key, double v, double lo, double hi, int open_lo,
-                      ss_error_t *err)
-{
-    if (v == v && (open_lo ? v > lo : v >= lo) && v <= hi)
-        return 0;
-    ss_error_set(err, SS_EXIT_INPUT, "relevance.%s: %g outside %c%g, %g]", key, v,
-                 open_lo ? '(' : '[', lo, hi);
-    return -1;
-}
-
-int ss_attrib_settings_check(const ss_attrib_settings_t *s, ss_error_t *err)
-{
-    const int big = 100000;
-    const double inf = INFINITY;
-    if (check_int("samples", s->samples, 0, 1 << 30, err) ||
-        check_int("chunk", s->chunk, 1, 4096, err) ||
-        check_int("ig_steps", s->ig_steps, 1, big, err) ||
-        check_int("smoothgrad_samples", s->smoothgrad_samples, 1, big, err) ||
-        check_real("smoothgrad_noise", s->smoothgrad_noise, 0.0, 1e6, 0, err) ||
-        check_int("spectrallens_scales", s->spectrallens_scales, 1, big, err) ||
-        check_int("spectrallens_samples", s->spectrallens_samples, 1, big, err) ||
-        check_real("spectrallens_max_scale", s->spectrallens_max_scale, 0.0, 1.0, 1, err) ||
-        check_real("spectrallens_noise", s->spectrallens_noise, 0.0, 1e6, 0, err) ||
-        check_real("spectrallens_exponent", s->spectrallens_exponent, 0.0, 10.0, 0, err) ||
-        check_real("lrp_epsilon", s->lrp_epsilon, 0.0, inf, 0, err) ||
-        check_int("lrp_zb", s->lrp_zb, 0, 1, err) ||
-        check_int("permutation_repeats", s->permutation_repeats, 1, big, err) ||
-        check_int("shap_samples", s->shap_samples, 0, 1 << 24, err) ||
-        check_int("shap_kmeans", s->shap_kmeans, 0, big, err) ||
-        check_int("fourier_steps", s->fourier_steps, 1, big, err))
-        return -1;
-    const ss_attrib_baseline_t bl[3] = {s->ig_baseline, s->deeplift_baseline,
-                                        s->fourier_baseline};
-    const char *bk[3] = {"ig_baseline", "deeplift_baseline", "fourier_baseline"};
-    for (int k = 0; k < 3; k++)
-        if (bl[k] != SS_ATTRIB_BASELINE_ZERO && bl[k] != SS_ATTRIB_BASELINE_MEAN) {
-            ss_error_set(err, SS_EXIT_INPUT, "relevance.%s: must be zero or mean", bk[k]);
-            return -1;
-        }
-    return 0;
-}
-
 /* ---- the context ------------------------------------------------------------------- */
 
 float *ss_fbuf_get(ss_fbuf_t *b, size_t n)
@@ -267,7 +172,7 @@ void ss_attrib_gradients(ss_attrib_t *a, const float *rows, const int *which, in
 void ss_attrib_rng(const ss_attrib_t *a, ss_attrib_method_t m, uint64_t k, ss_rng_t *rng)
 {
     char key[64];
-    snprintf(key, sizeof key, "attrib/%s", method_names[m]);
+    snprintf(key, sizeof key, "attrib/%s", ss_attrib_method_name(m));
     ss_rng_seed(rng, a->seed ^ ss_hash_str(key), k);
 }
 
@@ -630,7 +535,7 @@ int ss_attrib_compute(ss_attrib_t *a, ss_attrib_method_t m, int lo, int hi,
     }
     if (!ss_attrib_applies(a, m)) {
         ss_error_set(err, SS_EXIT_RUNTIME, "ss_attrib_compute: %s does not apply to a dense "
-                     "first layer", method_names[m]);
+                     "first layer", ss_attrib_method_name(m));
         return -1;
     }
     double t0 = ss_now();
@@ -705,6 +610,15 @@ void ss_attrib_part_pack(const ss_attrib_part_t *part, double *buf)
     memcpy(buf + PART_HEADER + nv, part->checks, U * SS_ATTRIB_N_CHECKS * sizeof(double));
 }
 
+size_t ss_attrib_part_packed_size_at(const double *buf, size_t n)
+{
+    if (n < PART_HEADER || buf[0] != PART_MAGIC || !(buf[2] >= 0 && buf[3] >= buf[2] &&
+                                                      buf[4] >= 0 && buf[3] < 1e9 && buf[4] < 1e9))
+        return 0;
+    size_t size = PART_HEADER + (size_t)(buf[3] - buf[2]) * ((size_t)buf[4] + SS_ATTRIB_N_CHECKS);
+    return size <= n ? size : 0;
+}
+
 int ss_attrib_part_unpack(const double *buf, size_t n, ss_attrib_part_t *part,
                           ss_error_t *err)
 {
@@ -760,7 +674,7 @@ int ss_attrib_combine(const ss_attrib_t *a, ss_attrib_method_t m,
         const ss_attrib_part_t *pt = &parts[p];
         if (pt->method != m || pt->n_values != V || pt->lo < 0 || pt->hi > nu) {
             ss_error_set(err, SS_EXIT_RUNTIME, "ss_attrib_combine: part %d is not a part of "
-                         "%s's %d units", p, method_names[m], nu);
+                         "%s's %d units", p, ss_attrib_method_name(m), nu);
             free(owner);
             return -1;
         }
@@ -832,7 +746,7 @@ int ss_attrib_run(ss_attrib_t *a, ss_attrib_method_t m, ss_attrib_result_t *res,
         res->method = m;
         res->skipped = 1;
         snprintf(res->note, sizeof res->note, "%s skipped: the first layer is dense (no "
-                 "eigenvalues)", method_names[m]);
+                 "eigenvalues)", ss_attrib_method_name(m));
         return 0;
     }
     ss_attrib_part_t part;

@@ -196,6 +196,8 @@ static void ss_sweep_defaults(ss_sweep_t *sw, ss_dataset_spec_t ds[CFG_N_KINDS])
     sw->topk = ss_calloc((size_t)sw->n_topk, sizeof *sw->topk);
     memcpy(sw->topk, topk, sizeof topk);
     sw->random_repeats = 5;
+    sw->methods = 1u << SS_ATTRIB_SPECTRAL;
+    ss_attrib_defaults(&sw->attrib);
     sw->ranks_per_run = 1;
 
     memset(ds, 0, sizeof *ds);
@@ -994,10 +996,62 @@ static int cfg_parse_sweep(cfg_parse_t *p, yaml_node_t *map)
     return 0;
 }
 
+/* relevance.methods: a list of method names (attrib_settings.h), each once. */
+static int cfg_parse_methods(cfg_parse_t *p, yaml_node_t *v)
+{
+    cfg_yaml_t *y = &p->y;
+    char got[96];
+    if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
+        return cfg_fail(y, v, "methods must be a non-empty list of relevance methods such as "
+                        "[spectral, integrated_gradients], got %s", cfg_got(v, got, sizeof got));
+    const char *names[SS_ATTRIB_N_METHODS];
+    for (int m = 0; m < SS_ATTRIB_N_METHODS; m++)
+        names[m] = ss_attrib_method_name((ss_attrib_method_t)m);
+    unsigned mask = 0;
+    for (int i = 0; i < cfg_seq_len(v); i++) {
+        yaml_node_t *item = cfg_seq_item(y, v, i);
+        int m;
+        if (cfg_read_choice(y, item, "a relevance method", names, SS_ATTRIB_N_METHODS, &m) < 0)
+            return -1;
+        if ((mask >> m) & 1u)
+            return cfg_fail(y, item, "methods lists %s twice", names[m]);
+        mask |= 1u << m;
+    }
+    p->sw->methods = mask;
+    return 0;
+}
+
+/* relevance.<setting>: one of the methods' settings, by the table of attrib_settings.h. */
+static int cfg_parse_method_setting(cfg_parse_t *p, const ss_attrib_key_t *key, yaml_node_t *v)
+{
+    cfg_yaml_t *y = &p->y;
+    char *field = (char *)&p->sw->attrib + key->offset;
+    if (key->kind == SS_ATTRIB_KEY_BASELINE) {
+        static const char *const baselines[] = {"zero", "mean"};
+        int b;
+        if (cfg_read_choice(y, v, key->name, baselines, 2, &b) < 0)
+            return -1;
+        *(ss_attrib_baseline_t *)field = (ss_attrib_baseline_t)b;
+        return 0;
+    }
+    double d;
+    if (cfg_read(y, v, key->name, key->kind == SS_ATTRIB_KEY_INT ? CFG_INT : CFG_REAL, CFG_ANY,
+                 &d, NULL) < 0)
+        return -1;
+    if (!ss_attrib_key_in_range(key, d))
+        return cfg_fail(y, v, "%s must be %s %g and %g, got %g", key->name,
+                        key->kind == SS_ATTRIB_KEY_INT ? "an integer between" : "between",
+                        key->lo, key->hi, d);
+    if (key->kind == SS_ATTRIB_KEY_INT)
+        *(int *)field = (int)d;
+    else
+        *(double *)field = d;
+    return 0;
+}
+
 static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
 {
     cfg_yaml_t *y = &p->y;
-    static const char *const known[] = {"topk", "random_repeats"};
     ss_sweep_t *sw = p->sw;
     char got[96];
     int r = cfg_section(y, map, "relevance");
@@ -1009,6 +1063,7 @@ static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
         if (!name)
             return -1;
         yaml_node_t *v = cfg_node(y, pr->value);
+        const ss_attrib_key_t *key = ss_attrib_key_lookup(name);
         if (!strcmp(name, "topk")) {
             if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
                 return cfg_fail(y, v, "topk must be a non-empty list of input counts such as "
@@ -1026,9 +1081,22 @@ static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
         } else if (!strcmp(name, "random_repeats")) {
             if (cfg_read_int(y, v, name, CFG_POS, &sw->random_repeats) < 0)
                 return -1;
+        } else if (!strcmp(name, "methods")) {
+            if (cfg_parse_methods(p, v) < 0)
+                return -1;
+        } else if (!strcmp(name, "masking")) {
+            static const char *const masks[] = {"zero", "mean"};
+            if (cfg_read_choice(y, v, "masking", masks, 2, &sw->mean_masking) < 0)
+                return -1;
+        } else if (key) {
+            if (cfg_parse_method_setting(p, key, v) < 0)
+                return -1;
         } else {
-            return cfg_unknown_key(y, cfg_node(y, pr->key), "in relevance", known,
-                                   CFG_COUNT(known));
+            const char *known[64] = {"topk", "random_repeats", "methods", "masking"};
+            int n_known = 4;
+            for (int k = 0; k < ss_attrib_n_keys && n_known < 64; k++)
+                known[n_known++] = ss_attrib_keys[k].name;
+            return cfg_unknown_key(y, cfg_node(y, pr->key), "in relevance", known, n_known);
         }
     }
     return 0;

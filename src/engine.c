@@ -217,6 +217,25 @@ static void group_sum_end(void *ctx, float *buf, const size_t *part)
         memcpy(own, acc, mine * sizeof *own);
 }
 
+/* ss_train_hooks_t.allgather: counts, then the doubles, in rank order. */
+static void group_allgather(void *ctx, const double *mine, size_t n, double **all, size_t *n_all)
+{
+    engine_t *e = ctx;
+    int G = e->G, count = (int)n;
+    int *counts = ss_malloc((size_t)G * sizeof *counts), *displs = ss_malloc((size_t)G * sizeof *displs);
+    MPI_Allgather(&count, 1, MPI_INT, counts, 1, MPI_INT, e->gcomm);
+    size_t total = 0;
+    for (int q = 0; q < G; q++) {
+        displs[q] = (int)total;
+        total += (size_t)counts[q];
+    }
+    *all = ss_malloc((total > 0 ? total : 1) * sizeof **all);
+    MPI_Allgatherv(mine, count, MPI_DOUBLE, *all, counts, displs, MPI_DOUBLE, e->gcomm);
+    *n_all = total;
+    free(counts);
+    free(displs);
+}
+
 static void group_gather(void *ctx, float *buf, const size_t *part)
 {
     engine_t *e = ctx;
@@ -556,7 +575,8 @@ static int train_one(engine_t *e, int i, ss_result_t *res, ss_error_t *err)
         return -1;
     }
     ss_train_hooks_t hooks = {e->group_rank, e->G, {group_sum, e}, engine_poll, e,
-                              {group_sum_begin, group_sum_end, group_gather, e}};
+                              {group_sum_begin, group_sum_end, group_gather, e},
+                              group_allgather, e};
     e->poll_calls = 0;
     int rc = ss_train_run(&e->sw, run, ds, &hooks, res, err);
     ss_nodedata_release(e->nd, run->dataset);

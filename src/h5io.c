@@ -167,6 +167,26 @@ int ss_h5_attr_i64(hid_t loc, const char *name, int64_t *v)
     return rc;
 }
 
+int ss_h5_attr_f64v(hid_t loc, const char *name, double *v, int cap)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+    hssize_t count = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int ok = ft >= 0 && (H5Tget_class(ft) == H5T_FLOAT || H5Tget_class(ft) == H5T_INTEGER) &&
+             count >= 0 && count <= cap;
+    int rc = ok && (count == 0 || H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0) ? (int)count : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
 int ss_h5_attr_i64v(hid_t loc, const char *name, int64_t *v, int cap)
 {
     hssize_t count;
@@ -381,19 +401,31 @@ int ss_h5w_attr_f64(ss_h5w_t *w, hid_t loc, const char *name, double v)
     return attr_num(w, loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
-int ss_h5w_attr_i64v(ss_h5w_t *w, hid_t loc, const char *name, const int64_t *v, int n)
+/* A 1-D attribute of n values of the file type ftype, from memory of type mtype. */
+static int attr_vec(ss_h5w_t *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype,
+                    const void *v, int n)
 {
     hsize_t dim = (hsize_t)n;
     hid_t sp = H5Screate_simple(1, &dim, NULL);
     if (sp < 0)
         return ss_h5w_fail(w, "creating the dataspace of attribute %s of", name);
-    hid_t a = H5Acreate2(loc, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
     H5Sclose(sp);
     if (a < 0)
         return ss_h5w_fail(w, "creating attribute %s of", name);
-    herr_t rc = H5Awrite(a, H5T_NATIVE_INT64, v);
+    herr_t rc = H5Awrite(a, mtype, v);
     H5Aclose(a);
     return rc < 0 ? ss_h5w_fail(w, "writing attribute %s of", name) : 0;
+}
+
+int ss_h5w_attr_i64v(ss_h5w_t *w, hid_t loc, const char *name, const int64_t *v, int n)
+{
+    return attr_vec(w, loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v, n);
+}
+
+int ss_h5w_attr_f64v(ss_h5w_t *w, hid_t loc, const char *name, const double *v, int n)
+{
+    return attr_vec(w, loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, n);
 }
 
 /* A contiguous dataset of rank 1 or 2; `data` may be NULL only when it is empty. */

@@ -1356,6 +1356,13 @@ double ss_net_update(ss_net_t *net, size_t lo, size_t hi)
 void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
                      const unsigned char *input_mask, double *loss_sum, double *correct)
 {
+    ss_net_evaluate_fill(net, x, y, n, input_mask, NULL, loss_sum, correct);
+}
+
+void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
+                          const unsigned char *input_mask, const float *fill,
+                          double *loss_sum, double *correct)
+{
     net_work_t *w = net->work;
     int ni = net->n_inputs;
     double loss = 0.0, good = 0.0;
@@ -1367,7 +1374,8 @@ void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
             for (int r = 0; r < B; r++) {
                 const float *src = xc + (size_t)r * ni;
                 float *dst = w->xmasked + (size_t)r * ni;
-                for (int i = 0; i < ni; i++) dst[i] = input_mask[i] ? src[i] : 0.0f;
+                for (int i = 0; i < ni; i++)
+                    dst[i] = input_mask[i] ? src[i] : fill ? fill[i] : 0.0f;
             }
             xc = w->xmasked;
         }

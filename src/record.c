@@ -2,6 +2,8 @@
    include/specsweep/record.h. */
 #include "specsweep/record.h"
 
+#include "specsweep/attrib_settings.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,6 +571,26 @@ static int *count_member(ss_result_t *r, const ss_result_field_t *f)
     return (int *)((char *)r + f->count_offset);
 }
 
+/* The methods: their count as "<prefix>", each as "<prefix>.<method>" (values), "<prefix>.<method>.info" (the numbers of
+   ss_method_result_info) and "<prefix>.<method>.topk" (top-k accuracies). */
+static void encode_methods(ss_payload_t *b, const char *prefix, const ss_method_result_t *m,
+                           int n)
+{
+    pf_i64(b, prefix, n); /* the count: a record that has it has all the methods run */
+    for (int i = 0; i < n; i++) {
+        char name[128];
+        const char *mn = ss_attrib_method_name((ss_attrib_method_t)m[i].method);
+        double info[SS_METHOD_INFO_COUNT];
+        ss_method_result_info(&m[i], info);
+        snprintf(name, sizeof name, "%s.%s", prefix, mn ? mn : "?");
+        pf_f64v(b, name, m[i].values, m[i].n_values);
+        snprintf(name, sizeof name, "%s.%s.info", prefix, mn ? mn : "?");
+        pf_f64v(b, name, info, SS_METHOD_INFO_COUNT);
+        snprintf(name, sizeof name, "%s.%s.topk", prefix, mn ? mn : "?");
+        pf_f64v(b, name, m[i].topk_accuracy, m[i].n_topk);
+    }
+}
+
 void ss_record_encode_result(ss_payload_t *b, const ss_result_t *r)
 {
     for (int k = 0; k < ss_result_n_fields; k++) {
@@ -584,6 +606,7 @@ void ss_record_encode_result(ss_payload_t *b, const ss_result_t *r)
         case SS_FIELD_TASK: pf_str(b, f->name, ss_task_name(*(const ss_task_t *)m)); break;
         case SS_FIELD_F64_ARRAY: pf_f64v(b, f->name, *(double *const *)m, n); break;
         case SS_FIELD_I64_ARRAY: pf_i64v(b, f->name, *(int64_t *const *)m, n); break;
+        case SS_FIELD_METHODS: encode_methods(b, f->name, *(ss_method_result_t *const *)m, n); break;
         case SS_FIELD_TRAINING:
             for (int t = 0; t < SS_KEY_COUNT; t++) {
                 char name[128];
@@ -610,6 +633,66 @@ static int decode_training_key(rd_t *rd, const field_t *f, ss_result_t *r, uint6
         return -1;
     ss_training_set(&r->training, (ss_training_key_t)t, v);
     return 0;
+}
+
+/* The entry of `method` in r, made (in method order) if it is not there yet. */
+static ss_method_result_t *method_entry(ss_result_t *r, int method)
+{
+    int i = 0;
+    while (i < r->n_methods && r->methods[i].method < method)
+        i++;
+    if (i < r->n_methods && r->methods[i].method == method)
+        return &r->methods[i];
+    r->methods = ss_realloc(r->methods, (size_t)(r->n_methods + 1) * sizeof *r->methods);
+    memmove(&r->methods[i + 1], &r->methods[i],
+            (size_t)(r->n_methods - i) * sizeof *r->methods);
+    memset(&r->methods[i], 0, sizeof r->methods[i]);
+    r->methods[i].method = method;
+    r->n_methods++;
+    return &r->methods[i];
+}
+
+/* A "<prefix>.<method>[.info|.topk]" field into r's methods; methods this build does not
+   know are skipped. */
+static int decode_method_field(rd_t *rd, const field_t *fd, const char *prefix, ss_result_t *r)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s", fd->name + strlen(prefix) + 1);
+    char *part = strchr(name, '.');
+    if (part)
+        *part++ = '\0';
+    int method = ss_attrib_method_lookup(name);
+    if (method < 0 || method >= SS_RESULT_MAX_METHODS)
+        return 0;
+    ss_method_result_t *m = method_entry(r, method);
+    int n = 0;
+    double *v = NULL;
+    if (get_f64v(rd, fd, &v, &n))
+        return -1;
+    if (!part) {
+        if (m->values)
+            goto twice;
+        m->values = v;
+        m->n_values = n;
+    } else if (!strcmp(part, "topk")) {
+        if (m->topk_accuracy)
+            goto twice;
+        m->topk_accuracy = v;
+        m->n_topk = n;
+    } else if (!strcmp(part, "info")) {
+        if (n != SS_METHOD_INFO_COUNT) {
+            free(v);
+            return rd_fail(rd, fd->name, "expected the method's numbers");
+        }
+        ss_method_result_set_info(m, v);
+        free(v);
+    } else {
+        free(v); /* a part this build does not know */
+    }
+    return 0;
+twice:
+    free(v);
+    return rd_fail(rd, fd->name, "appears twice");
 }
 
 /* One field of the table into r; *n gets an array's length. */
@@ -641,6 +724,8 @@ static int decode_result_field(rd_t *rd, const field_t *fd, const ss_result_fiel
     case SS_FIELD_F64_ARRAY: return get_f64v(rd, fd, m, n);
     case SS_FIELD_I64_ARRAY: return get_i64v(rd, fd, m, n);
     case SS_FIELD_TRAINING: break; /* "training.<key>" fields, see decode_training_key */
+    case SS_FIELD_METHODS:         /* the count; "<name>.<method>" fields: decode_method_field */
+        return get_int(rd, fd, n, 0);
     }
     return rd_fail(rd, f->name, "unexpected field");
 }
@@ -650,7 +735,7 @@ static int set_counts(rd_t *rd, ss_result_t *r, const int *n)
 {
     for (int k = 0; k < ss_result_n_fields; k++) {
         const ss_result_field_t *f = &ss_result_fields[k];
-        if (!f->count_offset)
+        if (f->kind != SS_FIELD_F64_ARRAY && f->kind != SS_FIELD_I64_ARRAY)
             continue;
         int first = 1;
         for (int j = 0; j < k; j++)
@@ -661,6 +746,18 @@ static int set_counts(rd_t *rd, ss_result_t *r, const int *n)
             return rd_fail(rd, NULL, "array lengths disagree");
     }
     return 0;
+}
+
+/* The index of the SS_FIELD_METHODS entry whose "<name>." prefixes `field`, or -1. */
+static int methods_field_of(const char *field)
+{
+    for (int k = 0; k < ss_result_n_fields; k++) {
+        const ss_result_field_t *f = &ss_result_fields[k];
+        size_t n = strlen(f->name);
+        if (f->kind == SS_FIELD_METHODS && !strncmp(field, f->name, n) && field[n] == '.')
+            return k;
+    }
+    return -1;
 }
 
 static int decode_result(rd_t *rd, ss_result_t *r, unsigned *absent)
@@ -680,6 +777,12 @@ static int decode_result(rd_t *rd, ss_result_t *r, unsigned *absent)
             goto fail;
         if (!strncmp(fd.name, TRAINING_PREFIX, strlen(TRAINING_PREFIX))) {
             if (decode_training_key(rd, &fd, r, &seen_key))
+                goto fail;
+            continue;
+        }
+        int mk = methods_field_of(fd.name);
+        if (mk >= 0) {
+            if (decode_method_field(rd, &fd, ss_result_fields[mk].name, r))
                 goto fail;
             continue;
         }
@@ -713,6 +816,13 @@ static int decode_result(rd_t *rd, ss_result_t *r, unsigned *absent)
     }
     if (set_counts(rd, r, n))
         goto fail;
+    for (int k = 0; k < ss_result_n_fields; k++)
+        /* fewer entries than counted: methods of a newer writer, skipped */
+        if (ss_result_fields[k].kind == SS_FIELD_METHODS && ((seen >> k) & 1u) &&
+            n[k] < r->n_methods) {
+            rd_fail(rd, ss_result_fields[k].name, "count does not match the methods recorded");
+            goto fail;
+        }
     return 0;
 fail:
     ss_result_free(r);

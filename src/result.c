@@ -74,6 +74,9 @@ const ss_result_field_t ss_result_fields[] = {
     ARRAY(topk, SS_FIELD_I64_ARRAY, n_topk),
     ARRAY(topk_accuracy, SS_FIELD_F64_ARRAY, n_topk),
     ARRAY(randomk_accuracy, SS_FIELD_F64_ARRAY, n_topk),
+    /* records before the methods existed have none */
+    {"relevance", SS_FIELD_METHODS, offsetof(ss_result_t, methods), 0,
+     offsetof(ss_result_t, n_methods), NULL, NULL, SS_FIELD_OPTIONAL},
 };
 const int ss_result_n_fields = (int)(sizeof ss_result_fields / sizeof ss_result_fields[0]);
 /* the codec keeps one bit per field (record.h: the `absent` mask) */
@@ -104,10 +107,95 @@ static int is_array(const ss_result_field_t *f)
     return f->kind == SS_FIELD_F64_ARRAY || f->kind == SS_FIELD_I64_ARRAY;
 }
 
+/* ---- methods ------------------------------------------------------------------------- */
+
+void ss_method_result_info(const ss_method_result_t *m, double *info)
+{
+    const double v[SS_METHOD_INFO_COUNT] = {m->skipped, m->n_samples, m->seconds, m->forward,
+                                            m->backward, m->check_mean, m->check_max,
+                                            m->check_scale, m->absorbed_mean};
+    memcpy(info, v, sizeof v);
+}
+
+void ss_method_result_set_info(ss_method_result_t *m, const double *info)
+{
+    m->skipped = info[0] != 0.0;
+    m->n_samples = (int)info[1];
+    m->seconds = info[2];
+    m->forward = info[3];
+    m->backward = info[4];
+    m->check_mean = info[5];
+    m->check_max = info[6];
+    m->check_scale = info[7];
+    m->absorbed_mean = info[8];
+}
+
+void ss_method_result_free(ss_method_result_t *m)
+{
+    if (!m)
+        return;
+    free(m->values);
+    free(m->topk_accuracy);
+    memset(m, 0, sizeof *m);
+}
+
+const ss_method_result_t *ss_result_method(const ss_result_t *r, int method)
+{
+    for (int i = 0; r->methods && i < r->n_methods; i++)
+        if (r->methods[i].method == method)
+            return &r->methods[i];
+    return NULL;
+}
+
+static double *dup_doubles(const double *v, int n)
+{
+    if (!v || n <= 0)
+        return NULL;
+    double *d = ss_malloc((size_t)n * sizeof *d);
+    memcpy(d, v, (size_t)n * sizeof *d);
+    return d;
+}
+
+static void methods_free(ss_result_t *r)
+{
+    for (int i = 0; r->methods && i < r->n_methods; i++)
+        ss_method_result_free(&r->methods[i]);
+    free(r->methods);
+    r->methods = NULL;
+}
+
+static ss_method_result_t *methods_copy(const ss_method_result_t *src, int n)
+{
+    if (!src || n <= 0)
+        return NULL;
+    ss_method_result_t *d = ss_malloc((size_t)n * sizeof *d);
+    for (int i = 0; i < n; i++) {
+        d[i] = src[i];
+        d[i].values = dup_doubles(src[i].values, src[i].n_values);
+        d[i].topk_accuracy = dup_doubles(src[i].topk_accuracy, src[i].n_topk);
+    }
+    return d;
+}
+
+static int methods_check(const ss_result_t *r)
+{
+    if (r->n_methods < 0 || (r->n_methods > 0 && !r->methods))
+        return 0;
+    for (int i = 0; i < r->n_methods; i++) {
+        const ss_method_result_t *m = &r->methods[i];
+        if (m->method < 0 || m->method >= SS_RESULT_MAX_METHODS || m->n_values < 0 ||
+            m->n_topk < 0 || (m->n_values > 0 && !m->values) ||
+            (m->n_topk > 0 && !m->topk_accuracy) || (i > 0 && m->method <= m[-1].method))
+            return 0;
+    }
+    return 1;
+}
+
 void ss_result_free(ss_result_t *r)
 {
     if (!r)
         return;
+    methods_free(r);
     for (int k = 0; k < ss_result_n_fields; k++)
         if (is_array(&ss_result_fields[k]))
             free(*array_at(r, &ss_result_fields[k]));
@@ -116,6 +204,7 @@ void ss_result_free(ss_result_t *r)
 
 void ss_result_drop_arrays(ss_result_t *r)
 {
+    methods_free(r);
     for (int k = 0; k < ss_result_n_fields; k++)
         if (is_array(&ss_result_fields[k])) {
             void **p = array_at(r, &ss_result_fields[k]);
@@ -127,6 +216,7 @@ void ss_result_drop_arrays(ss_result_t *r)
 void ss_result_copy(ss_result_t *dst, const ss_result_t *src)
 {
     *dst = *src;
+    dst->methods = methods_copy(src->methods, src->n_methods);
     for (int k = 0; k < ss_result_n_fields; k++) {
         const ss_result_field_t *f = &ss_result_fields[k];
         if (!is_array(f))
@@ -146,6 +236,8 @@ void ss_result_copy(ss_result_t *dst, const ss_result_t *src)
 
 int ss_result_check(const ss_result_t *r)
 {
+    if (!methods_check(r))
+        return 0;
     if (r->status < SS_STATUS_OK || r->status > SS_STATUS_FAILED || r->ranks < 0 ||
         r->task < SS_TASK_CLASSIFICATION || r->task > SS_TASK_REGRESSION)
         return 0;

@@ -15,6 +15,7 @@
 
 #include "specsweep/cell.h"
 #include "specsweep/h5io.h"
+#include "specsweep/stats.h"
 
 /* ---- / and /datasets ------------------------------------------------------------------- */
 
@@ -78,8 +79,95 @@ static int write_datasets(ss_h5w_t *w, hid_t file, const ss_log_contents_t *c)
 
 /* ---- /runs: one group per result, written from the field table --------------------------- */
 
+/* What the /runs writer needs besides a result: the sweep (the methods' settings) and the
+   run's dataset (the truth the methods are scored against; NULL if unknown). */
+typedef struct {
+    const ss_sweep_t *sw;
+    const ss_dataset_info_t *ds;
+} run_ctx_t;
+
+/* The scores of a relevance against the dataset's truth, where it has one. */
+static int write_scores(ss_h5w_t *w, hid_t d, int method, const double *v, int n,
+                        const ss_dataset_info_t *ds)
+{
+    if (!ds || !ds->relevance_truth || n != ds->n_inputs || n < 2)
+        return 0;
+    double *score = ss_malloc((size_t)n * sizeof *score);
+    for (int i = 0; i < n; i++)
+        score[i] = ss_attrib_rank_value((ss_attrib_method_t)method, v[i]);
+    int rc = ss_h5w_attr_f64(w, d, "spearman", ss_stats_spearman(score, ds->relevance_truth, n)) ||
+             ss_h5w_attr_f64(w, d, "support_recall",
+                             ss_stats_support_recall(score, ds->relevance_truth, n)) ||
+             ss_h5w_attr_f64(w, d, "auroc", ss_stats_auroc(score, ds->relevance_truth, n));
+    free(score);
+    return rc;
+}
+
+/* The settings that shaped a method's result, as attributes of its dataset. */
+static int write_method_settings(ss_h5w_t *w, hid_t d, int method, const ss_sweep_t *sw)
+{
+    for (int k = 0; k < ss_attrib_n_keys; k++) {
+        const ss_attrib_key_t *key = &ss_attrib_keys[k];
+        if (!ss_attrib_key_applies(key, (ss_attrib_method_t)method))
+            continue;
+        const char *p = (const char *)&sw->attrib + key->offset;
+        int rc = key->kind == SS_ATTRIB_KEY_REAL
+                     ? ss_h5w_attr_f64(w, d, key->name, *(const double *)p)
+                 : key->kind == SS_ATTRIB_KEY_INT
+                     ? ss_h5w_attr_i64(w, d, key->name, *(const int *)p)
+                     : ss_h5w_attr_str(w, d, key->name,
+                                       ss_attrib_baseline_name(*(const ss_attrib_baseline_t *)p));
+        if (rc)
+            return -1;
+    }
+    return ss_h5w_attr_str(w, d, "masking", sw->mean_masking ? "mean" : "zero");
+}
+
+/* /runs/<id>/<name>/<method>: the relevance per input (or per frequency) with its cost,
+   checks, top-k accuracies, settings and scores as attributes. */
+static int write_methods(ss_h5w_t *w, hid_t g, const char *name, const ss_method_result_t *m,
+                         int n, const run_ctx_t *ctx)
+{
+    if (n <= 0)
+        return 0;
+    hid_t rg = ss_h5w_group(w, g, name, name, 0);
+    if (rg < 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        const char *mn = ss_attrib_method_name((ss_attrib_method_t)m[i].method);
+        rc = ss_h5w_f64(w, rg, mn, m[i].values, m[i].n_values);
+        if (rc)
+            break;
+        hid_t d = H5Dopen2(rg, mn, H5P_DEFAULT);
+        if (d < 0) {
+            rc = ss_h5w_fail(w, "reopening dataset %s in", mn);
+            break;
+        }
+        double info[SS_METHOD_INFO_COUNT];
+        ss_method_result_info(&m[i], info);
+        static const char *const info_names[SS_METHOD_INFO_COUNT] = {
+            "skipped", "n_samples", "seconds", "forward_passes", "backward_passes",
+            "check_mean", "check_max", "check_scale", "absorbed_mean"};
+        for (int k = 0; k < SS_METHOD_INFO_COUNT && !rc; k++)
+            rc = k == 0 || k == 1 || k == 3 || k == 4
+                     ? ss_h5w_attr_i64(w, d, info_names[k], (int64_t)info[k])
+                     : ss_h5w_attr_f64(w, d, info_names[k], info[k]);
+        if (!rc && m[i].n_topk > 0)
+            rc = ss_h5w_attr_f64v(w, d, "topk_accuracy", m[i].topk_accuracy, m[i].n_topk);
+        if (!rc && ctx->sw)
+            rc = write_method_settings(w, d, m[i].method, ctx->sw);
+        if (!rc && !m[i].skipped)
+            rc = write_scores(w, d, m[i].method, m[i].values, m[i].n_values, ctx->ds);
+        H5Dclose(d);
+    }
+    if (H5Gclose(rg) < 0 && !rc)
+        rc = ss_h5w_fail(w, "closing group");
+    return rc ? -1 : 0;
+}
+
 static int write_result_field(ss_h5w_t *w, hid_t g, const ss_result_field_t *f,
-                              const ss_result_t *r)
+                              const ss_result_t *r, const run_ctx_t *ctx)
 {
     const void *m = (const char *)r + f->offset;
     const char *name = ss_result_field_h5_name(f, r->task);
@@ -94,6 +182,8 @@ static int write_result_field(ss_h5w_t *w, hid_t g, const ss_result_field_t *f,
     case SS_FIELD_TASK: return ss_h5w_attr_str(w, g, name, ss_task_name(*(const ss_task_t *)m));
     case SS_FIELD_F64_ARRAY: return ss_h5w_f64(w, g, name, *(double *const *)m, n);
     case SS_FIELD_I64_ARRAY: return ss_h5w_i64(w, g, name, *(int64_t *const *)m, n);
+    case SS_FIELD_METHODS:
+        return write_methods(w, g, name, *(ss_method_result_t *const *)m, n, ctx);
     case SS_FIELD_TRAINING:
         for (int k = 0; k < SS_KEY_COUNT; k++) {
             const char *key = ss_training_key_name((ss_training_key_t)k);
@@ -109,7 +199,8 @@ static int write_result_field(ss_h5w_t *w, hid_t g, const ss_result_field_t *f,
     return ss_h5w_fail(w, "writing field %s (unknown kind) of", f->name);
 }
 
-static int write_run(ss_h5w_t *w, hid_t top, const ss_run_t *run, const ss_result_t *r)
+static int write_run(ss_h5w_t *w, hid_t top, const ss_run_t *run, const ss_result_t *r,
+                     const run_ctx_t *ctx)
 {
     char path[256];
     snprintf(path, sizeof path, "/runs/%s", r->run_id);
@@ -119,7 +210,7 @@ static int write_run(ss_h5w_t *w, hid_t top, const ss_run_t *run, const ss_resul
     int rc = ss_h5w_attr_str(w, g, "cell_id", run->cell_id);
     for (int k = 0; k < ss_result_n_fields && !rc; k++)
         if (!(ss_result_fields[k].flags & SS_FIELD_NOT_IN_H5))
-            rc = write_result_field(w, g, &ss_result_fields[k], r);
+            rc = write_result_field(w, g, &ss_result_fields[k], r, ctx);
     if (H5Gclose(g) < 0 && !rc)
         rc = ss_h5w_fail(w, "closing group");
     return rc ? -1 : 0;
@@ -275,13 +366,14 @@ static int write_cell_of(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_
 }
 
 /* /runs/<id> of run i from its result (read back from the log when c is lean). */
-static int write_run_of(ss_h5w_t *w, hid_t top, const ss_run_t *run, int res,
-                        ss_log_contents_t *c, ss_error_t *err)
+static int write_run_of(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *run,
+                        int res, ss_log_contents_t *c, ss_error_t *err)
 {
     ss_result_t r;
     if (ss_log_contents_load(c, res, &r, err) != 0)
         return -1;
-    int rc = write_run(w, top, run, &r);
+    run_ctx_t ctx = {sw, ss_log_contents_find_dataset(c, r.dataset)};
+    int rc = write_run(w, top, run, &r, &ctx);
     ss_result_free(&r);
     return rc;
 }
@@ -301,7 +393,7 @@ static int write_runs_and_summary(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
         rc = -1;
     for (int i = 0; i < n_runs && rc == 0; i++)
         if (x.res[i] >= 0)
-            rc = write_run_of(w, top, &runs[i], x.res[i], c, err);
+            rc = write_run_of(w, top, sw, &runs[i], x.res[i], c, err);
     if (top >= 0)
         H5Gclose(top);
     if (rc == 0) {
@@ -368,7 +460,7 @@ static int update_runs_and_cells(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
             continue;
         snprintf(w->where, sizeof w->where, "/runs");
         rc = drop_group(w, rg, runs[i].id, garbage) ||
-             write_run_of(w, rg, &runs[i], x.res[i], c, err);
+             write_run_of(w, rg, sw, &runs[i], x.res[i], c, err);
     }
     for (int j = 0; j < n && rc == 0; j++) {
         int i = changed[j], q = i >= 0 && i < n_runs ? runs[i].cell : -1;
@@ -794,6 +886,62 @@ static int read_dataset_info(hid_t g, const char *name, ss_dataset_info_t *ds)
     return 0;
 }
 
+/* /runs/<id>/<name>/<method> back into r's methods (none when the group is absent). */
+static int read_methods(hid_t g, const char *name, ss_result_t *r)
+{
+    r->n_methods = 0;
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
+        return 0;
+    hid_t rg = H5Gopen2(g, name, H5P_DEFAULT);
+    if (rg < 0)
+        return -1;
+    long n_names = 0;
+    char **names = ss_h5_link_names(rg, &n_names);
+    int rc = 0;
+    r->methods = ss_calloc((size_t)(n_names > 0 ? n_names : 1), sizeof *r->methods);
+    for (long i = 0; i < n_names && rc == 0; i++) {
+        int method = ss_attrib_method_lookup(names[i]);
+        if (method < 0)
+            continue; /* a method this build does not know */
+        ss_method_result_t *m = &r->methods[r->n_methods++];
+        m->method = method;
+        long nv = 0;
+        m->values = ss_h5_read_f64(rg, names[i], &nv);
+        m->n_values = (int)nv;
+        hid_t d = H5Dopen2(rg, names[i], H5P_DEFAULT);
+        static const char *const info_names[SS_METHOD_INFO_COUNT] = {
+            "skipped", "n_samples", "seconds", "forward_passes", "backward_passes",
+            "check_mean", "check_max", "check_scale", "absorbed_mean"};
+        double info[SS_METHOD_INFO_COUNT];
+        for (int k = 0; d >= 0 && k < SS_METHOD_INFO_COUNT && rc == 0; k++)
+            rc = ss_h5_attr_f64(d, info_names[k], &info[k]);
+        if (d < 0 || rc != 0 || (nv > 0 && !m->values)) {
+            rc = -1;
+        } else {
+            ss_method_result_set_info(m, info);
+            double topk[4096];
+            int nk = ss_h5_attr_f64v(d, "topk_accuracy", topk, 4096);
+            if (nk > 0) {
+                m->topk_accuracy = ss_malloc((size_t)nk * sizeof *m->topk_accuracy);
+                memcpy(m->topk_accuracy, topk, (size_t)nk * sizeof *topk);
+                m->n_topk = nk;
+            }
+        }
+        if (d >= 0)
+            H5Dclose(d);
+    }
+    /* in method order, as results keep them */
+    for (int i = 1; i < r->n_methods; i++)
+        for (int j = i; j > 0 && r->methods[j].method < r->methods[j - 1].method; j--) {
+            ss_method_result_t t = r->methods[j];
+            r->methods[j] = r->methods[j - 1];
+            r->methods[j - 1] = t;
+        }
+    ss_h5_free_strings(names, n_names);
+    H5Gclose(rg);
+    return rc;
+}
+
 /* One field of the result table from /runs/<id> into r; -1 if it is missing or wrong. */
 static int read_result_field(hid_t g, const ss_result_field_t *f, ss_result_t *r)
 {
@@ -821,6 +969,7 @@ static int read_result_field(hid_t g, const ss_result_field_t *f, ss_result_t *r
         *(ss_status_t *)m = (ss_status_t)st;
         return 0;
     case SS_FIELD_TASK: return 0; /* the dataset's, set by the caller */
+    case SS_FIELD_METHODS: return read_methods(g, name, r);
     case SS_FIELD_I64: return ss_h5_attr_i64(g, name, m);
     case SS_FIELD_INT:
         if (ss_h5_attr_i64(g, name, &i64) != 0 || i64 < 0 || i64 > INT32_MAX)
@@ -872,7 +1021,8 @@ static int read_run(hid_t runs, const char *id, const ss_log_contents_t *c, ss_r
     H5Gclose(g);
     if (rc != 0 || !ss_result_check(r)) {
         for (int k = 0; k < ss_result_n_fields; k++) /* no count may stay -1 for free */
-            if (ss_result_fields[k].count_offset)
+            if (ss_result_fields[k].count_offset &&
+                *(int *)((char *)r + ss_result_fields[k].count_offset) < 0)
                 *(int *)((char *)r + ss_result_fields[k].count_offset) = 0;
         ss_result_free(r);
         return -1;

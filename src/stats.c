@@ -94,3 +94,49 @@ void ss_stats_abs_columns(const double *m, int rows, int cols, double *mean, dou
         std[j] = sqrt(v / rows);
     }
 }
+
+double ss_stats_support_recall(const double *score, const double *truth, int n)
+{
+    int s = 0;
+    for (int i = 0; i < n; i++) {
+        if (isnan(score[i]) || isnan(truth[i]))
+            return NAN;
+        s += truth[i] > 0.0;
+    }
+    if (s == 0 || s == n)
+        return NAN;
+    unsigned char *taken = ss_calloc((size_t)n, 1);
+    int hits = 0;
+    for (int t = 0; t < s; t++) {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (!taken[i] && (best < 0 || score[i] > score[best]))
+                best = i;
+        taken[best] = 1;
+        hits += truth[best] > 0.0;
+    }
+    free(taken);
+    return (double)hits / s;
+}
+
+double ss_stats_auroc(const double *score, const double *truth, int n)
+{
+    int pos = 0;
+    for (int i = 0; i < n; i++) {
+        if (isnan(score[i]) || isnan(truth[i]))
+            return NAN;
+        pos += truth[i] > 0.0;
+    }
+    if (pos == 0 || pos == n)
+        return NAN;
+    /* Mann-Whitney: the rank sum of the support, average ranks for ties */
+    double *rank = ss_malloc((size_t)n * sizeof *rank);
+    ss_stats_average_ranks(score, n, rank);
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        if (truth[i] > 0.0)
+            sum += rank[i];
+    free(rank);
+    double neg = n - pos;
+    return (sum - pos * (pos + 1) / 2.0) / (pos * neg);
+}

@@ -1,6 +1,8 @@
 /* train.c - train one run and measure its input relevance. See train.h. */
 #include "specsweep/train.h"
 
+#include "specsweep/attrib.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,14 +36,14 @@ static void reduce_pair(const ss_train_hooks_t *h, double *a, double *b)
  */
 static void evaluate_group(ss_net_t *net, const ss_train_hooks_t *h, const float *x,
                            const float *y, int n, int n_inputs, const unsigned char *mask,
-                           double *loss, double *metric)
+                           const float *fill, double *loss, double *metric)
 {
     int lo, hi;
     shard_range(n, h->group_size, h->group_rank, &lo, &hi);
     double loss_sum = 0.0, correct = 0.0;
     if (hi > lo)
-        ss_net_evaluate(net, x + (size_t)lo * n_inputs, y + lo, hi - lo, mask, &loss_sum,
-                        &correct);
+        ss_net_evaluate_fill(net, x + (size_t)lo * n_inputs, y + lo, hi - lo, mask, fill,
+                             &loss_sum, &correct);
     reduce_pair(h, &loss_sum, &correct);
     *loss = n > 0 ? loss_sum / n : NAN;
     *metric = n > 0 ? correct / n : NAN;
@@ -85,87 +87,11 @@ static void optimizer_parts(size_t n_params, int parts, size_t *part)
     part[parts] = n_params;
 }
 
-/* Order inputs by |relevance|, largest first; ties by index (stable, deterministic). */
-static const double *sort_key;
-static int by_relevance_desc(const void *a, const void *b)
-{
-    int i = *(const int *)a, j = *(const int *)b;
-    double ri = fabs(sort_key[i]), rj = fabs(sort_key[j]);
-    if (ri != rj)
-        return ri > rj ? -1 : 1;
-    return i - j;
-}
-
 /* 1 if the group agreed to abandon the run (hooks->poll); called between evaluations as
    between minibatches, the same number of times on every rank of the group. */
 static int abandoned(const ss_train_hooks_t *h)
 {
     return h->poll && h->poll(h->poll_ctx);
-}
-
-/* Test accuracy (MAE for regression) with only the top-k inputs and with k random ones.
-   Returns 0, or 1 if the run was abandoned between two evaluations (a stop deadline:
-   with many random repeats this phase can take longer than training). */
-static int measure_topk(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
-                         ss_net_t *net, const ss_train_hooks_t *h, ss_result_t *res)
-{
-    int d = ds->info.n_inputs, n_k = 0;
-    for (int i = 0; i < sw->n_topk; i++)
-        if (sw->topk[i] <= d)
-            n_k++;
-    res->n_topk = n_k;
-    res->topk = ss_calloc((size_t)n_k, sizeof *res->topk);
-    res->topk_accuracy = ss_calloc((size_t)n_k, sizeof(double));
-    res->randomk_accuracy = ss_calloc((size_t)n_k, sizeof(double));
-    if (!n_k)
-        return 0;
-    int stop = 0;
-
-    int *order = ss_malloc((size_t)d * sizeof *order);
-    uint32_t *perm = ss_malloc((size_t)d * sizeof *perm);
-    unsigned char *mask = ss_malloc((size_t)d);
-    for (int i = 0; i < d; i++)
-        order[i] = i;
-    sort_key = res->eigenvalues;
-    qsort(order, (size_t)d, sizeof *order, by_relevance_desc);
-
-    ss_rng_t rng;
-    ss_rng_seed(&rng, (uint64_t)run->seed, SS_STREAM_RANDOMK);
-    int reg = ds->info.task == SS_TASK_REGRESSION;
-    for (int i = 0, j = 0; i < sw->n_topk && !stop; i++) {
-        int k = sw->topk[i];
-        if (k > d)
-            continue;
-        double loss, metric;
-        memset(mask, 0, (size_t)d);
-        for (int t = 0; t < k; t++)
-            mask[order[t]] = 1;
-        evaluate_group(net, h, ds->x_test, ds->y_test, ds->info.n_test, d, mask, &loss, &metric);
-        res->topk[j] = k;
-        res->topk_accuracy[j] = reg ? loss : metric;
-        stop = abandoned(h);
-
-        double acc = 0.0;
-        int reps = sw->random_repeats > 0 ? sw->random_repeats : 1;
-        for (int r = 0; r < reps && !stop; r++) {
-            for (int t = 0; t < d; t++)
-                perm[t] = (uint32_t)t;
-            ss_rng_shuffle(&rng, perm, (size_t)d);
-            memset(mask, 0, (size_t)d);
-            for (int t = 0; t < k; t++)
-                mask[perm[t]] = 1;
-            evaluate_group(net, h, ds->x_test, ds->y_test, ds->info.n_test, d, mask, &loss,
-                           &metric);
-            acc += reg ? loss : metric;
-            stop = abandoned(h);
-        }
-        res->randomk_accuracy[j] = acc / reps;
-        j++;
-    }
-    free(order);
-    free(perm);
-    free(mask);
-    return stop;
 }
 
 /* The state of one run's training on this rank. */
@@ -189,6 +115,8 @@ typedef struct {
     ss_rng_t shuffle_rng;
     int n_first, use_dropout;   /* dropout after the first hidden layer (its width) */
     uint64_t step;              /* minibatches taken so far */
+    float *fill;                /* n_inputs: what replaces a left-out input in a top-k
+                                   evaluation (the training means), or NULL: zero */
 } trainer_t;
 
 /* Validation split: the same for every seed of a cell (from the dataset's seed), so the
@@ -361,6 +289,7 @@ static int train_epoch(trainer_t *t, int epoch, ss_result_t *res)
 
 static void trainer_free(trainer_t *t)
 {
+    free(t->fill);
     ss_net_destroy(&t->net);
     free(t->all_idx);
     free(t->xv);
@@ -372,11 +301,308 @@ static void trainer_free(trainer_t *t)
     free(t->part);
 }
 
+/* ---- the run's relevance: top-k curves and the post-hoc methods ------------------------ */
+
+/* The training mean of every input (relevance.masking: mean), summed in double. */
+static float *training_means(const ss_dataset_t *ds)
+{
+    int d = ds->info.n_inputs, n = ds->info.n_train;
+    double *sum = ss_calloc((size_t)d, sizeof *sum);
+    for (int r = 0; r < n; r++) {
+        const float *x = ds->x_train + (size_t)r * d;
+        for (int i = 0; i < d; i++)
+            sum[i] += x[i];
+    }
+    float *mean = ss_malloc((size_t)d * sizeof *mean);
+    for (int i = 0; i < d; i++)
+        mean[i] = (float)(sum[i] / (n > 0 ? n : 1));
+    free(sum);
+    return mean;
+}
+
+typedef struct {
+    double score;
+    int index;
+} ranked_t;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    const ranked_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->index - y->index;
+}
+
+/* The inputs ordered by score, largest first; ties (and NaN last) by index. */
+static void rank_inputs(const double *score, int d, int *order)
+{
+    ranked_t *r = ss_malloc((size_t)d * sizeof *r);
+    for (int i = 0; i < d; i++) {
+        r[i].score = isnan(score[i]) ? -INFINITY : score[i];
+        r[i].index = i;
+    }
+    qsort(r, (size_t)d, sizeof *r, by_score_desc);
+    for (int i = 0; i < d; i++)
+        order[i] = r[i].index;
+    free(r);
+}
+
+/* Test accuracy (MAE for regression) with only the inputs order[0..k) kept. */
+static double keep_inputs_metric(trainer_t *t, const int *order, int k, unsigned char *mask)
+{
+    const ss_dataset_t *ds = t->ds;
+    double loss, metric;
+    memset(mask, 0, (size_t)t->d);
+    for (int i = 0; i < k; i++)
+        mask[order[i]] = 1;
+    evaluate_group(&t->net, t->h, ds->x_test, ds->y_test, ds->info.n_test, t->d, mask, t->fill,
+                   &loss, &metric);
+    return ds->info.task == SS_TASK_REGRESSION ? loss : metric;
+}
+
+/* The run's top-k curve from its eigenvalues (|relevance|) and the random-k baseline.
+   Returns 0, or 1 if the run was abandoned between two evaluations (a stop deadline:
+   with many random repeats this phase can take longer than training). */
+static int measure_topk(trainer_t *t, ss_result_t *res)
+{
+    const ss_sweep_t *sw = t->sw;
+    int d = t->d, n_k = 0;
+    for (int i = 0; i < sw->n_topk; i++)
+        if (sw->topk[i] <= d)
+            n_k++;
+    res->n_topk = n_k;
+    res->topk = ss_calloc((size_t)n_k, sizeof *res->topk);
+    res->topk_accuracy = ss_calloc((size_t)n_k, sizeof(double));
+    res->randomk_accuracy = ss_calloc((size_t)n_k, sizeof(double));
+    if (!n_k)
+        return 0;
+    int stop = 0, *order = ss_malloc((size_t)d * sizeof *order);
+    int *rorder = ss_malloc((size_t)d * sizeof *rorder);
+    uint32_t *perm = ss_malloc((size_t)d * sizeof *perm);
+    unsigned char *mask = ss_malloc((size_t)d);
+    double *score = ss_malloc((size_t)d * sizeof *score);
+    for (int i = 0; i < d; i++)
+        score[i] = fabs(res->eigenvalues[i]);
+    rank_inputs(score, d, order);
+    ss_rng_t rng;
+    ss_rng_seed(&rng, (uint64_t)t->run->seed, SS_STREAM_RANDOMK);
+    for (int i = 0, j = 0; i < sw->n_topk && !stop; i++) {
+        int k = sw->topk[i];
+        if (k > d)
+            continue;
+        res->topk[j] = k;
+        res->topk_accuracy[j] = keep_inputs_metric(t, order, k, mask);
+        stop = abandoned(t->h);
+        double acc = 0.0;
+        int reps = sw->random_repeats > 0 ? sw->random_repeats : 1;
+        for (int r = 0; r < reps && !stop; r++) {
+            for (int q = 0; q < d; q++)
+                perm[q] = (uint32_t)q;
+            ss_rng_shuffle(&rng, perm, (size_t)d);
+            for (int q = 0; q < k; q++)
+                rorder[q] = (int)perm[q];
+            acc += keep_inputs_metric(t, rorder, k, mask);
+            stop = abandoned(t->h);
+        }
+        res->randomk_accuracy[j] = acc / reps;
+        j++;
+    }
+    free(order);
+    free(rorder);
+    free(perm);
+    free(mask);
+    free(score);
+    return stop;
+}
+
+/* Units a rank computes between two polls of the stop flag (every rank polls equally
+   often: the poll is collective). */
+#define UNITS_PER_POLL 4
+
+/* Method m's global relevance on the group: the units split over its ranks (a contiguous
+   share each), computed a few at a time with a poll in between, every rank's packed
+   parts gathered to every rank and combined in unit order, so every rank holds the same
+   bits whatever the group size (attrib.h). Returns 0, 1 if the run was abandoned, -1
+   with err. */
+static int method_on_group(trainer_t *t, ss_attrib_t *a, ss_attrib_method_t m,
+                           ss_attrib_result_t *out, ss_error_t *err)
+{
+    const ss_train_hooks_t *h = t->h;
+    int nu = ss_attrib_n_units(a, m), lo, hi;
+    shard_range(nu, t->G, h->group_rank, &lo, &hi);
+    int rounds = (nu / t->G + (nu % t->G != 0) + UNITS_PER_POLL - 1) / UNITS_PER_POLL;
+    double *mine = NULL;
+    size_t n_mine = 0;
+    int rc = 0;
+    for (int round = 0; round < rounds && rc == 0; round++) {
+        int u0 = lo + round * UNITS_PER_POLL, u1 = u0 + UNITS_PER_POLL < hi ? u0 + UNITS_PER_POLL : hi;
+        if (u1 > u0) {
+            ss_attrib_part_t part;
+            if (ss_attrib_compute(a, m, u0, u1, &part, err) != 0) {
+                rc = -1; /* the group learns of it through the engine (train_one) */
+                break;
+            }
+            size_t n = ss_attrib_part_packed_size(&part);
+            mine = ss_realloc(mine, (n_mine + n) * sizeof *mine);
+            ss_attrib_part_pack(&part, mine + n_mine);
+            n_mine += n;
+            ss_attrib_part_free(&part);
+        }
+        if (abandoned(h))
+            rc = 1;
+    }
+    double *all = mine;
+    size_t n_all = n_mine;
+    if (rc == 0 && t->G > 1 && h->allgather)
+        h->allgather(h->allgather_ctx, mine, n_mine, &all, &n_all);
+    /* the parts, in the order they arrived (combine orders them by unit) */
+    int n_parts = 0;
+    ss_attrib_part_t *parts = NULL;
+    for (size_t at = 0; rc == 0 && at < n_all;) {
+        size_t n = ss_attrib_part_packed_size_at(all + at, n_all - at);
+        parts = ss_realloc(parts, (size_t)(n_parts + 1) * sizeof *parts);
+        if (n == 0 || ss_attrib_part_unpack(all + at, n, &parts[n_parts], err) != 0) {
+            ss_error_set(err, SS_EXIT_RUNTIME, "run %s: %s: a part of the work came back "
+                         "damaged", t->run->id, ss_attrib_method_name(m));
+            rc = -1;
+            break;
+        }
+        n_parts++;
+        at += n;
+    }
+    if (rc == 0)
+        rc = ss_attrib_combine(a, m, parts, n_parts, out, err) == 0 ? 0 : -1;
+    for (int p = 0; p < n_parts; p++)
+        ss_attrib_part_free(&parts[p]);
+    free(parts);
+    if (all != mine)
+        free(all);
+    free(mine);
+    return rc;
+}
+
+/* Top-k accuracies of a method's ranking, for the run's k values (fourier: its k most
+   relevant Fourier components, on the test set split over the group). */
+static int method_topk(trainer_t *t, ss_attrib_t *a, const ss_result_t *res,
+                       ss_method_result_t *mr, ss_error_t *err)
+{
+    mr->n_topk = res->n_topk;
+    mr->topk_accuracy = ss_calloc((size_t)(res->n_topk > 0 ? res->n_topk : 1), sizeof(double));
+    const ss_dataset_t *ds = t->ds;
+    int reg = ds->info.task == SS_TASK_REGRESSION;
+    if (mr->method == SS_ATTRIB_FOURIER) {
+        int lo, hi, n = ds->info.n_test;
+        shard_range(n, t->G, t->h->group_rank, &lo, &hi);
+        for (int j = 0; j < res->n_topk; j++) {
+            double loss = 0.0, correct = 0.0;
+            int k = (int)res->topk[j];
+            if (k > mr->n_values) {
+                mr->topk_accuracy[j] = NAN;
+                continue;
+            }
+            if (hi > lo && ss_attrib_fourier_topk(a, mr->values, k, ds->x_test + (size_t)lo * t->d,
+                                                  ds->y_test + lo, hi - lo, &loss, &correct,
+                                                  err) != 0)
+                return -1;
+            reduce_pair(t->h, &loss, &correct);
+            mr->topk_accuracy[j] = n > 0 ? (reg ? loss : correct) / n : NAN;
+        }
+        return 0;
+    }
+    int *order = ss_malloc((size_t)t->d * sizeof *order);
+    unsigned char *mask = ss_malloc((size_t)t->d);
+    double *score = ss_malloc((size_t)t->d * sizeof *score);
+    for (int i = 0; i < t->d; i++)
+        score[i] = ss_attrib_rank_value((ss_attrib_method_t)mr->method, mr->values[i]);
+    rank_inputs(score, t->d, order);
+    for (int j = 0; j < res->n_topk; j++)
+        mr->topk_accuracy[j] = keep_inputs_metric(t, order, (int)res->topk[j], mask);
+    free(order);
+    free(mask);
+    free(score);
+    return 0;
+}
+
+/* The explained samples (a seeded subset of the test set) and the context of the
+   methods; NULL with err when the test set is empty or the settings do not fit. */
+static ss_attrib_t *methods_context(trainer_t *t, uint32_t **idx, float **x, float **y,
+                                    ss_error_t *err)
+{
+    const ss_dataset_t *ds = t->ds;
+    int n_test = ds->info.n_test;
+    if (n_test < 1) {
+        ss_error_set(err, SS_EXIT_INPUT, "dataset %s: the relevance methods explain test "
+                     "samples, and it has none", ds->info.name);
+        return NULL;
+    }
+    *idx = ss_malloc((size_t)n_test * sizeof **idx);
+    int n = ss_attrib_select_samples(n_test, t->sw->attrib.samples, (uint64_t)t->run->seed, *idx);
+    *x = ss_alloc_aligned((size_t)n * t->d * sizeof(float));
+    *y = ss_alloc_aligned((size_t)n * sizeof(float));
+    gather_rows(ds->x_test, ds->y_test, t->d, *idx, n, *x, *y);
+    ss_attrib_data_t data = {t->d, ds->info.n_train, ds->x_train, n, *x, *y, *idx,
+                             ds->info.input_rank == 2 ? ds->info.input_shape[0] : 0,
+                             ds->info.input_rank == 2 ? ds->info.input_shape[1] : 0};
+    ss_attrib_t *a = NULL;
+    ss_attrib_create(&a, &t->net, &t->sw->attrib, &data, (uint64_t)t->run->seed, err);
+    return a;
+}
+
+/* The post-hoc relevance methods the sweep asks for (none beyond the eigenvalues by
+   default), each with its own top-k curve. Returns 0, 1 if the run was abandoned, -1
+   with err. */
+static int run_methods(trainer_t *t, ss_result_t *res, ss_error_t *err)
+{
+    unsigned methods = t->sw->methods;
+    if (methods == 1u << SS_ATTRIB_SPECTRAL)
+        return 0;
+    uint32_t *idx = NULL;
+    float *x = NULL, *y = NULL;
+    ss_attrib_t *a = methods_context(t, &idx, &x, &y, err);
+    int rc = a ? 0 : -1;
+    res->methods = ss_calloc(SS_ATTRIB_N_METHODS, sizeof *res->methods);
+    for (int m = 0; m < SS_ATTRIB_N_METHODS && rc == 0; m++) {
+        if (!((methods >> m) & 1u))
+            continue;
+        ss_method_result_t *mr = &res->methods[res->n_methods++];
+        mr->method = m;
+        if (!ss_attrib_applies(a, (ss_attrib_method_t)m)) {
+            mr->skipped = 1; /* spectral on a dense first layer */
+            continue;
+        }
+        double t0 = ss_now();
+        ss_attrib_result_t ar;
+        rc = method_on_group(t, a, (ss_attrib_method_t)m, &ar, err);
+        if (rc != 0)
+            break;
+        mr->n_values = ar.n_values;
+        mr->values = ar.relevance;
+        ar.relevance = NULL;
+        mr->n_samples = ar.n_samples;
+        mr->forward = (double)ar.forward_passes;
+        mr->backward = (double)ar.backward_passes;
+        mr->check_mean = ar.check_mean;
+        mr->check_max = ar.check_max;
+        mr->check_scale = ar.check_scale;
+        mr->absorbed_mean = ar.absorbed_mean;
+        ss_attrib_result_free(&ar);
+        mr->seconds = ss_now() - t0; /* the group's wall time for the method */
+        rc = method_topk(t, a, res, mr, err);
+        if (rc == 0 && abandoned(t->h))
+            rc = 1;
+    }
+    ss_attrib_destroy(&a);
+    free(idx);
+    free(x);
+    free(y);
+    return rc;
+}
+
 int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
                  const ss_train_hooks_t *hooks, ss_result_t *res, ss_error_t *err)
 {
     static const ss_train_hooks_t single = {0, 1, {NULL, NULL}, NULL, NULL,
-                                            {NULL, NULL, NULL, NULL}};
+                                            {NULL, NULL, NULL, NULL}, NULL, NULL};
     trainer_t t;
     memset(&t, 0, sizeof t);
     t.sw = sw;
@@ -421,12 +647,16 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
         ? (double)res->n_epochs * t.n_fit / res->train_seconds : 0.0;
 
     ss_net_relevance(&t.net, res->eigenvalues, res->eigenvalues_raw);
-    evaluate_group(&t.net, t.h, ds->x_test, ds->y_test, ds->info.n_test, t.d, NULL,
+    evaluate_group(&t.net, t.h, ds->x_test, ds->y_test, ds->info.n_test, t.d, NULL, NULL,
                    &res->test_loss, &res->test_accuracy);
     if (ds->info.task == SS_TASK_REGRESSION)
         res->test_accuracy = NAN; /* test_loss is the MAE */
+    if (sw->mean_masking)
+        t.fill = training_means(ds);
     /* also for a diverged run: it shows how */
-    rc = measure_topk(sw, run, ds, &t.net, t.h, res);
+    rc = measure_topk(&t, res);
+    if (rc == 0)
+        rc = run_methods(&t, res, err);
 
 done:
     trainer_free(&t);

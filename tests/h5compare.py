@@ -17,7 +17,7 @@ import sys
 import h5py
 import numpy as np
 
-TIMING = {"train_seconds", "samples_per_second"}
+TIMING = {"train_seconds", "samples_per_second", "seconds"}
 ADDITIONS = False
 
 

@@ -199,9 +199,32 @@ size_t field_bytes(const ss_result_field_t *f)
     case SS_FIELD_TASK: return sizeof(ss_task_t);
     case SS_FIELD_TRAINING: return sizeof(ss_training_t);
     case SS_FIELD_F64_ARRAY:
-    case SS_FIELD_I64_ARRAY: return sizeof(void *);
+    case SS_FIELD_I64_ARRAY:
+    case SS_FIELD_METHODS: return sizeof(void *);
     }
     return 0;
+}
+
+/* Two methods (integrated gradients and fourier) whose every number is their own. */
+static ss_method_result_t *fill_methods(int k, int n_inputs, int n_topk)
+{
+    ss_method_result_t *m = calloc(2, sizeof *m);
+    for (int j = 0; j < 2; j++) {
+        m[j].method = j == 0 ? 3 : 11; /* integrated_gradients, fourier */
+        m[j].n_values = n_inputs + j;
+        m[j].values = malloc((size_t)m[j].n_values * sizeof(double));
+        for (int i = 0; i < m[j].n_values; i++)
+            m[j].values[i] = k * 1000.0 + j * 100.0 + i + 0.5;
+        double info[SS_METHOD_INFO_COUNT];
+        for (int i = 0; i < SS_METHOD_INFO_COUNT; i++)
+            info[i] = i == 0 ? j : 10.0 * (i + 1) + j;
+        ss_method_result_set_info(&m[j], info);
+        m[j].n_topk = n_topk;
+        m[j].topk_accuracy = malloc((size_t)n_topk * sizeof(double));
+        for (int i = 0; i < n_topk; i++)
+            m[j].topk_accuracy[i] = 0.5 + 0.1 * i + 0.01 * j;
+    }
+    return m;
 }
 
 /* A result whose every field (found through the table) holds a value of its own. */
@@ -233,6 +256,10 @@ void fill_all_fields(ss_result_t *r)
             *(double **)m = v;
             break;
         }
+        case SS_FIELD_METHODS:
+            *(ss_method_result_t **)m = fill_methods(k, r->n_inputs, r->n_topk);
+            *(int *)((char *)r + f->count_offset) = 2;
+            break;
         case SS_FIELD_I64_ARRAY: {
             int64_t *v = malloc((size_t)n * sizeof *v);
             for (int i = 0; i < n; i++)
@@ -256,6 +283,23 @@ int field_equal(const ss_result_t *a, const ss_result_t *b, const ss_result_fiel
     }
     if (f->kind == SS_FIELD_STRING)
         return !strcmp(ma, mb);
+    if (f->kind == SS_FIELD_METHODS) {
+        int na = *(const int *)((const char *)a + f->count_offset);
+        int nb = *(const int *)((const char *)b + f->count_offset);
+        const ss_method_result_t *x = *(ss_method_result_t *const *)ma;
+        const ss_method_result_t *y = *(ss_method_result_t *const *)mb;
+        int same = na == nb;
+        for (int i = 0; same && i < na; i++) {
+            double ix[SS_METHOD_INFO_COUNT], iy[SS_METHOD_INFO_COUNT];
+            ss_method_result_info(&x[i], ix);
+            ss_method_result_info(&y[i], iy);
+            same = x[i].method == y[i].method && x[i].n_values == y[i].n_values &&
+                   x[i].n_topk == y[i].n_topk && !memcmp(ix, iy, sizeof ix) &&
+                   !memcmp(x[i].values, y[i].values, (size_t)x[i].n_values * 8) &&
+                   !memcmp(x[i].topk_accuracy, y[i].topk_accuracy, (size_t)x[i].n_topk * 8);
+        }
+        return same;
+    }
     return !memcmp(ma, mb, field_bytes(f));
 }
 

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "specsweep/attrib_settings.h"
 #include "specsweep/util.h"
 
 #define SS_MAX_LAYERS 16     /* hidden layers */
@@ -166,6 +167,12 @@ typedef struct {
     int n_topk;
     int *topk;                       /* default 1 2 5 10 14 20 50 100 200 500 */
     int random_repeats;              /* 5: random-k accuracy is averaged over draws */
+    unsigned methods;                /* relevance.methods: bit m set for method m
+                                        (attrib_settings.h); default spectral alone, which
+                                        the results file shows as eigenvalues only */
+    ss_attrib_settings_t attrib;     /* relevance.<setting>: the methods' settings */
+    int mean_masking;                /* relevance.masking: 0 zero (default), 1 mean: what
+                                        replaces the inputs a top-k evaluation leaves out */
 
     int ranks_per_run;               /* 1 */
 } ss_sweep_t;

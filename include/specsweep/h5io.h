@@ -48,6 +48,9 @@ char *ss_h5_attr_str(hid_t loc, const char *name);
 int ss_h5_attr_f64(hid_t loc, const char *name, double *v);
 /* An integer scalar attribute, exactly: 0, or -1 if absent or not an integer. */
 int ss_h5_attr_i64(hid_t loc, const char *name, int64_t *v);
+/* A float attribute of up to `cap` elements into v (converted); returns the element
+   count, or -1 if absent, not numbers, or longer than cap. */
+int ss_h5_attr_f64v(hid_t loc, const char *name, double *v, int cap);
 /* An integer attribute of up to `cap` elements into v; returns the element count, or -1
    if absent, not integers, or longer than cap. */
 int ss_h5_attr_i64v(hid_t loc, const char *name, int64_t *v, int cap);
@@ -96,6 +99,7 @@ int ss_h5w_attr_str(ss_h5w_t *w, hid_t loc, const char *name, const char *v);
 int ss_h5w_attr_i64(ss_h5w_t *w, hid_t loc, const char *name, int64_t v);
 int ss_h5w_attr_f64(ss_h5w_t *w, hid_t loc, const char *name, double v);
 int ss_h5w_attr_i64v(ss_h5w_t *w, hid_t loc, const char *name, const int64_t *v, int n);
+int ss_h5w_attr_f64v(ss_h5w_t *w, hid_t loc, const char *name, const double *v, int n);
 
 /* Contiguous datasets; `v` may be NULL only when the dataset is empty. */
 int ss_h5w_f64(ss_h5w_t *w, hid_t loc, const char *name, const double *v, int n);

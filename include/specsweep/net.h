@@ -183,6 +183,11 @@ double ss_net_update(ss_net_t *net, size_t lo, size_t hi);
  */
 void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
                      const unsigned char *input_mask, double *loss_sum, double *correct);
+/* The same with the masked-out inputs replaced by fill[i] (n_inputs values; NULL: zero),
+   e.g. their training means. */
+void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
+                          const unsigned char *input_mask, const float *fill,
+                          double *loss_sum, double *correct);
 
 /* First-layer relevance_i = lambda_in_i * ||psi_i,:|| (spectral first layer; for a dense
    first layer ||W_i,:|| with lambda_in = 1). Either output may be NULL. */

@@ -26,6 +26,31 @@ const char *ss_task_name(ss_task_t t);
 /* The task named `name`, or -1. */
 int ss_task_lookup(const char *name);
 
+/* One post-hoc relevance method's outcome in a run (attrib.h; sweep file:
+   relevance.methods). The values are the global relevance per input (fourier: per
+   Fourier coefficient). */
+typedef struct {
+    int method;                /* ss_attrib_method_t */
+    int skipped;               /* 1: no meaning for this network (spectral on dense) */
+    int n_values;
+    double *values;            /* n_values */
+    int n_samples;             /* explained samples */
+    double seconds;            /* wall time on the run's group */
+    double forward, backward;  /* passes through the network, in samples */
+    double check_mean, check_max, check_scale, absorbed_mean; /* attrib.h: the method's
+                                  completeness / conservation check */
+    int n_topk;
+    double *topk_accuracy;     /* n_topk, per k of the run's topk: accuracy (MAE) with only
+                                  the method's top-k inputs (fourier: frequencies) */
+} ss_method_result_t;
+
+/* Method ids are below this (attrib_settings.h: SS_ATTRIB_N_METHODS). */
+#define SS_RESULT_MAX_METHODS 32
+
+/* The numbers of an ss_method_result_t other than its arrays, in the order they are
+   recorded (record.h: "relevance.<method>.info"). */
+#define SS_METHOD_INFO_COUNT 9
+
 /* Everything a finished run produces. Arrays are malloc'd and owned by the result. */
 typedef struct {
     char run_id[192];
@@ -48,6 +73,8 @@ typedef struct {
     int n_topk;
     int64_t *topk;             /* k values that fit the inputs */
     double *topk_accuracy, *randomk_accuracy;   /* n_topk (MAE for regression) */
+    int n_methods;
+    ss_method_result_t *methods;  /* the post-hoc methods run, in method order */
 } ss_result_t;
 
 /* ---- the field table ------------------------------------------------------------------ */
@@ -62,7 +89,9 @@ typedef enum {
     SS_FIELD_TRAINING,   /* ss_training_t: one float64 per training key, recorded as
                             "training.<key>" and written as one attribute per key */
     SS_FIELD_F64_ARRAY,  /* double *, length in the int at count_offset */
-    SS_FIELD_I64_ARRAY   /* int64_t *, length in the int at count_offset */
+    SS_FIELD_I64_ARRAY,  /* int64_t *, length in the int at count_offset */
+    SS_FIELD_METHODS     /* ss_method_result_t *, count at count_offset: recorded as
+                            "relevance.<method>" fields, written as /runs/<id>/relevance */
 } ss_field_kind_t;
 
 enum {
@@ -95,6 +124,14 @@ const char *ss_result_field_h5_name(const ss_result_field_t *f, ss_task_t task);
 
 /* Frees the arrays and zeroes *r; accepts a zeroed result. */
 void ss_result_free(ss_result_t *r);
+/* The numbers of m other than its arrays into info[SS_METHOD_INFO_COUNT], and back. */
+void ss_method_result_info(const ss_method_result_t *m, double *info);
+void ss_method_result_set_info(ss_method_result_t *m, const double *info);
+/* Frees m's arrays and zeroes it; accepts a zeroed one. */
+void ss_method_result_free(ss_method_result_t *m);
+/* The entry of method `method` in r, or NULL. */
+const ss_method_result_t *ss_result_method(const ss_result_t *r, int method);
+
 /* Free the arrays of *r and set them NULL, keeping their counts: a lean result, the
    scalars of a run whose arrays stay in the results log (log.h). */
 void ss_result_drop_arrays(ss_result_t *r);

@@ -22,4 +22,14 @@ void ss_stats_average_ranks(const double *x, int n, double *rank);
    when either holds a NaN, or when either is constant. */
 double ss_stats_spearman(const double *x, const double *y, int n);
 
+/* With truth[i] > 0 marking the true support S (|S| = s): the share of S among the s
+   inputs of largest score (ties broken by the lower index); NaN when S is empty or
+   everything is in it, or a value is NaN. */
+double ss_stats_support_recall(const double *score, const double *truth, int n);
+
+/* The area under the ROC curve of score as a detector of truth[i] > 0: the chance that a
+   random input of the support scores above a random one outside it (ties count half);
+   NaN when either side is empty or a value is NaN. */
+double ss_stats_auroc(const double *score, const double *truth, int n);
+
 #endif

@@ -5,7 +5,10 @@
  * data_seed, so every seed of a cell validates on the same samples), initialises the
  * network from the run seed, trains `epochs` epochs of shuffled minibatches with Adam,
  * records per-epoch train loss and validation accuracy (validation loss for regression),
- * then the test accuracy and loss, the eigenvalues, and the top-k / random-k accuracies.
+ * then the test accuracy and loss, the eigenvalues, and the top-k / random-k accuracies,
+ * and the post-hoc relevance methods the sweep asks for (relevance.methods other than
+ * spectral alone), each with its own top-k accuracies. Left-out inputs of a top-k
+ * evaluation are zero, or the training mean with relevance.masking: mean.
  * A loss that becomes NaN/inf ends the run with status "diverged"; it is still a result.
  *
  * Data parallel: with hooks->group_size G > 1 every rank of the group calls this with the
@@ -60,6 +63,11 @@ typedef struct {
        over the group. Without: reduce.sum over the whole gradient, every rank steps every
        parameter. */
     ss_parts_t parts;
+    /* With G > 1: every rank's n doubles `mine`, concatenated in rank order into *all
+       (malloc'd; the caller frees it; *n_all doubles), on every rank of the group.
+       Collective. The post-hoc relevance methods split their work units this way. */
+    void (*allgather)(void *ctx, const double *mine, size_t n, double **all, size_t *n_all);
+    void *allgather_ctx;
 } ss_train_hooks_t;
 
 /*
