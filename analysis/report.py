@@ -55,9 +55,12 @@ TOP_INPUTS = 5                  # as `specsweep summary`
 FIG_SCALE = 0.7                 # figures shown at 0.7 x their pixels (figures.DPI = 120):
                                 # two of the usual ones side by side in the page's width
 STATUSES = ("ok", "diverged", "failed")
-# Per-method numbers shown first, in this order; any other numeric attribute follows.
-SCORE_ORDER = ("spearman", "support_recall", "auroc", "completeness", "kendall_tau",
-               "topk_jaccard", "seconds", "passes")
+# A relevance method's numbers shown as columns, in this order (and any X stored as X_mean
+# with X_std); its other attributes are its settings.
+MEASURES = ("spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard",
+            "completeness", "seconds", "forward_passes", "backward_passes", "passes")
+# A method's checks (integrated gradients' completeness, LRP's conservation), one column.
+CHECKS = ("check_mean", "check_max", "check_scale", "absorbed_mean")
 RETRAIN_ID = re.compile(r"__(keep|remove)=(.+):(\d+)$")
 # What a run records about itself; an attribute not listed here that varies across runs
 # is a setting (used only when no summary cell names the axes).
@@ -139,9 +142,9 @@ def fmt_mean_std(mean, std, regression=False):
 def fmt_score(mean, std=None):
     if mean is None or not np.isfinite(mean):
         return "-"
-    if std is None or not np.isfinite(std):
+    if std is None or not np.isfinite(std) or std == 0:
         return "%.4g" % mean
-    return "%.4g ± %.2g" % (mean, std)
+    return "%.3g ± %.2g" % (mean, std)
 
 
 def _sort_value(v):
@@ -254,7 +257,9 @@ def build(res, extra, rel):
                      "n": c["n_realizations"], "n_diverged": c["n_diverged"],
                      "n_failed": c["n_failed"], "regression": regression,
                      "metric": (m, s), "spearman": rho,
-                     "top": top_inputs(am, asd, ds.get("feature_names"))})
+                     "top": top_inputs(am, asd, ds.get("feature_names")),
+                     "k": [int(k) for k in c["topk"]],
+                     "randomk": _topk_stats(list(c["randomk_accuracy"]), len(c["topk"]))})
 
     counts = {s: 0 for s in STATUSES}
     for r in parents:
@@ -289,83 +294,125 @@ def build(res, extra, rel):
     }
 
 
-def _scores(attrs):
-    """Numeric scalar attributes as {score: (mean, std or None)}: X_mean with X_std is one
-    score X, any other number is a score of its own."""
-    nums = {k: float(v) for k, v in attrs.items() if _is_number(v)}
-    out = {}
-    for k, v in nums.items():
-        if k.endswith("_mean") and k[:-5] + "_std" in nums:
-            out[k[:-5]] = (v, nums[k[:-5] + "_std"])
-        elif k.endswith("_std") and k[:-4] + "_mean" in nums:
+def _agg(values):
+    """Mean and std (ddof 0) over runs of one number, or None when no run has it."""
+    vals = [float(v) for v in values if _is_number(v)]
+    if not vals:
+        return None
+    m, s, _ = mean_std(vals)
+    return (m, s)
+
+
+def _method_numbers(attrs_list):
+    """What the page shows of a method in one cell, from the attributes of its stored
+    relevance: a list with one dict per run, or one dict stored with the cell. Returns
+    (measures {name: (mean, std or None)}, checks {name: (mean, std)}, settings ["k=v"]).
+    A number stored as X_mean with X_std is the measure X; a number in MEASURES is a
+    measure (mean +- std over runs), in CHECKS a check; every other attribute, number or
+    text, is a setting of the method, shown with its value(s)."""
+    from_cell = len(attrs_list) == 1 and any(
+        k.endswith("_mean") and k[:-5] + "_std" in attrs_list[0] for k in attrs_list[0])
+    measures, checks, settings = {}, {}, []
+    names = []
+    for a in attrs_list:
+        names += [k for k in a if k not in names]
+    for k in sorted(names):
+        vals = [a.get(k) for a in attrs_list if k in a]
+        if k == "n_realizations" or any(isinstance(v, list) for v in vals):
+            continue                          # arrays: topk_accuracy (its own table)
+        base = k[:-5] if k.endswith("_mean") else k[:-4] if k.endswith("_std") else None
+        if base and all(base + sfx in names for sfx in ("_mean", "_std")):
+            if k.endswith("_mean"):
+                measures[base] = (float(vals[0]), float(attrs_list[0][base + "_std"]))
             continue
+        if k == "skipped":
+            n_sk = sum(1 for v in vals if _is_number(v) and v)
+            if n_sk:
+                settings.append("skipped" if n_sk == len(attrs_list)
+                                else f"skipped in {n_sk} of {len(attrs_list)} runs")
+            continue
+        if k in MEASURES and all(_is_number(v) for v in vals):
+            mu, sd = _agg(vals)
+            measures[k] = (mu, None if from_cell or len(attrs_list) == 1 else sd)
+        elif k in CHECKS and all(_is_number(v) for v in vals):
+            checks[k] = _agg(vals)
         else:
-            out[k] = (v, None)
-    return out
+            shown = []
+            for v in vals:
+                if fmt_setting(v) not in shown:
+                    shown.append(fmt_setting(v))
+            settings.append(f"{k}={'/'.join(shown)}")
+    return measures, checks, settings
 
 
-def _score_columns(names):
-    known = [s for s in SCORE_ORDER if s in names]
-    return known + sorted(n for n in names if n not in SCORE_ORDER)
+def _topk_stats(rows_of_acc, K):
+    """Mean, std (ddof 0) and count per k of per-run top-k accuracies (each of length K);
+    None when no run has K of them."""
+    rows = [np.asarray(r, float).ravel() for r in rows_of_acc if r is not None]
+    rows = [r for r in rows if r.size == K]
+    if not rows or K == 0:
+        return None
+    m, s, n = figures.mean_std(np.vstack(rows))
+    return {"mean": m, "std": s, "n": n}
 
 
 def method_rows(res, extra, axes, summary_rows):
-    """Per cell and method: n, scores and top inputs. From /summary/<cell>/relevance where
-    the cell has it, else from its ok runs' /runs/<id>/relevance (scores mean +- std over
-    the runs, the mean |relevance| per input)."""
+    """Per cell and relevance method: n, measures, checks, settings, top-k accuracy and
+    top inputs. From /summary/<cell>/relevance where the cell has it, else gathered from
+    its ok runs' /runs/<id>/relevance (mean +- std over the runs, ddof 0; the mean
+    |relevance| per input). A vector of another length than the inputs (fourier: per
+    frequency) has its entries named f0, f1, ..."""
     by_cell = {}
     for r in extra["runs"]:
         if not _is_child(r) and r["relevance"] and r["attrs"].get("status") == "ok":
             by_cell.setdefault(r["attrs"].get("cell_id"), []).append(r)
+    cells = {c["id"]: c for c in res["cells"]}
     rows = []
-    ds_info = res["datasets"]
     for srow in summary_rows:
         cid = srow["id"]
-        names = ds_info.get(srow["dataset"], {}).get("feature_names")
+        ds = res["datasets"].get(srow["dataset"], {})
+        n_in = cells[cid]["eigenvalues"].shape[1]
+        K = len(cells[cid]["topk"])
+
+        def labels(length):
+            names = ds.get("feature_names")
+            if length == n_in:
+                return names if names and len(names) == n_in else None
+            return [f"f{i}" for i in range(length)]
+
         stored = extra["cells"].get(cid, {}).get("relevance", {})
-        if stored:
-            for method in sorted(stored):
+        runs = by_cell.get(cid, [])
+        for method in sorted(stored) if stored else sorted({m for r in runs for m in r["relevance"]}):
+            if stored:
                 m = stored[method]
                 arr = m["arrays"]
-                mean = arr.get("abs_mean")
-                std = arr.get("abs_std")
+                mean, std = arr.get("abs_mean"), arr.get("abs_std")
                 if mean is None and "values" in arr:
                     mean = np.abs(np.asarray(arr["values"], float))
                 n = m["attrs"].get("n_realizations", srow["n"])
-                rows.append({"cell": cid, "dataset": srow["dataset"],
-                             "settings": srow["settings"], "method": method, "n": n,
-                             "scores": _scores({k: v for k, v in m["attrs"].items()
-                                                if k != "n_realizations"}),
-                             "settings_text": _method_settings(m["attrs"]),
-                             "top": top_inputs(mean, std, names) if mean is not None else [],
-                             "source": "summary"})
-            continue
-        runs = by_cell.get(cid, [])
-        for method in sorted({m for r in runs for m in r["relevance"]}):
-            have = [r["relevance"][method] for r in runs if method in r["relevance"]]
-            nums = sorted({k for h in have for k, v in h["attrs"].items() if _is_number(v)})
-            scores = {}
-            for k in nums:
-                mu, sd, _ = mean_std([h["attrs"].get(k, np.nan) if _is_number(h["attrs"].get(k))
-                                      else np.nan for h in have])
-                scores[k] = (mu, sd)
-            vecs = [np.abs(np.asarray(h["arrays"]["values"], float)) for h in have
-                    if "values" in h["arrays"]]
-            top = []
-            if vecs and len({v.shape for v in vecs}) == 1:
-                v = np.vstack(vecs)
-                top = top_inputs(v.mean(axis=0), v.std(axis=0), names)
+                attrs_list = [m["attrs"]]
+                tk = arr.get("topk_accuracy")
+                tk = _topk_stats(list(np.atleast_2d(tk)), K) if tk is not None else None
+                source = "summary"
+            else:
+                have = [r["relevance"][method] for r in runs if method in r["relevance"]]
+                n = len(have)
+                attrs_list = [h["attrs"] for h in have]
+                vecs = [np.abs(np.asarray(h["arrays"]["values"], float)) for h in have
+                        if "values" in h["arrays"]]
+                mean = std = None
+                if vecs and len({v.shape for v in vecs}) == 1:
+                    v = np.vstack(vecs)
+                    mean, std = v.mean(axis=0), v.std(axis=0)
+                tk = _topk_stats([h["attrs"].get("topk_accuracy") for h in have], K)
+                source = "runs"
+            measures, checks, method_settings = _method_numbers(attrs_list)
             rows.append({"cell": cid, "dataset": srow["dataset"], "settings": srow["settings"],
-                         "method": method, "n": len(have), "scores": scores,
-                         "settings_text": _method_settings(have[0]["attrs"]), "top": top,
-                         "source": "runs"})
+                         "method": method, "n": n, "scores": measures, "checks": checks,
+                         "method_settings": method_settings, "topk": tk,
+                         "top": top_inputs(mean, std, labels(len(mean))) if mean is not None else [],
+                         "source": source})
     return rows
-
-
-def _method_settings(attrs):
-    """A method's text settings (baseline: mean, ...): its non-numeric attributes."""
-    return ", ".join(f"{k}={fmt_setting(v)}" for k, v in sorted(attrs.items())
-                     if not _is_number(v))
 
 
 def retraining(res, extra, axes, summary_rows):
@@ -466,6 +513,8 @@ figure { margin: 0; border: 1px solid var(--line); padding: 6px; background: #ff
 figure img { display: block; max-width: 100%; height: auto; }
 details > summary { cursor: pointer; color: var(--accent); }
 .ok { color: #1d6b35; }
+ul.minfo { margin: 4px 0 0; padding-left: 18px; font-size: 0.85em; color: var(--muted); }
+ul.minfo b { color: var(--fg); font-weight: 600; }
 span.val { display: inline-block; margin: 1px 6px 1px 0; padding: 0 6px; border-radius: 3px;
            background: var(--bg2); border: 1px solid var(--line); white-space: nowrap; }
 """
@@ -617,18 +666,39 @@ def section_summary(p):
     return "".join(out)
 
 
+def _score_columns(names):
+    known = [s for s in MEASURES if s in names]
+    return known + sorted(n for n in names if n not in MEASURES)
+
+
+def _checks_text(checks):
+    """The non-zero checks (their mean over runs), or ""."""
+    return ", ".join(f"{k} %.2g" % v[0] for k, v in checks.items() if v and v[0])
+
+
+def _topk_row(label, attrs, st, ks, regression):
+    """A row of a top-k table: the metric's mean +- std at every k."""
+    cells = [td(label, "method")]
+    for j, k in enumerate(ks):
+        if st is None or not np.isfinite(st["mean"][j]):
+            cells.append(td_num("-", col=f"k={k}"))
+        else:
+            cells.append(td_num(fmt_mean_std(st["mean"][j], st["std"][j], regression),
+                                st["mean"][j], st["std"][j], col=f"k={k}"))
+    return f"<tr {attrs}>" + "".join(cells) + "</tr>"
+
+
 def section_methods(p):
     rows = p["methods"]
     if not rows:
         return ""
     cols = _score_columns({k for r in rows for k in r["scores"]})
-    has_settings = any(r["settings_text"] for r in rows)
-    head = ["method", "n"] + cols
-    head += (["method settings"] if has_settings else []) + ["top inputs by mean |relevance|"]
+    head = ["method", "n"] + [c.replace("_", " ") for c in cols] + ["top inputs by mean |relevance|"]
     out = ['<section id="methods"><h2>Relevance methods</h2>']
     by_cell = {}
     for r in rows:
         by_cell.setdefault(r["cell"], []).append(r)
+    summary = {c["id"]: c for c in p["cells"]}
     for cid, rs in by_cell.items():
         trs = []
         for r in rs:
@@ -639,20 +709,43 @@ def section_methods(p):
                     cells.append(td_num(fmt_score(m, s), m, s, col="score:" + c))
                 else:
                     cells.append(td_num("-", col="score:" + c))
-            if has_settings:
-                cells.append(td(r["settings_text"] or "-", "method_settings"))
             cells.append(td(fmt_top(r["top"]), "top", "top"))
             trs.append(f'<tr data-method="{esc(r["method"])}">' + "".join(cells) + "</tr>")
         out.append(f"<h3>{esc(cell_heading(rs[0]['dataset'], p['axes'], rs[0]['settings']))}</h3>")
         out.append(table(head, trs, cls="methods", attrs={"data-cell": cid}))
+        c = summary[cid]
+        if any(r["topk"] for r in rs) and c["k"]:
+            name = "test MAE" if c["regression"] else "test accuracy"
+            trs = [_topk_row(r["method"], f'data-method="{esc(r["method"])}"', r["topk"], c["k"],
+                             c["regression"]) for r in rs if r["topk"]]
+            trs.append(_topk_row("k random inputs", 'data-method=""', c["randomk"], c["k"],
+                                 c["regression"]))
+            out.append(f'<p class="note">{esc(name)} with the k inputs each method ranks '
+                       "highest, the others masked:</p>")
+            out.append(table(["method"] + [f"k = {k}" for k in c["k"]], trs, cls="methods-topk",
+                             attrs={"data-cell": cid}))
+        # settings and checks: what all methods share once, then each method's own
+        common = [x for x in rs[0]["method_settings"]
+                  if len(rs) > 1 and all(x in r["method_settings"] for r in rs)]
+        items = [("", "every method", common)] if common else []
+        for r in rs:
+            own = [x for x in r["method_settings"] if x not in common]
+            chk = _checks_text(r["checks"])
+            if own or chk:
+                items.append((r["method"], r["method"], own + ([f"checks: {chk}"] if chk else [])))
+        if items:
+            out.append(f'<ul class="minfo" data-cell="{esc(cid)}">' + "".join(
+                f'<li data-method="{esc(m)}"><b>{esc(label)}</b>: {esc(", ".join(xs))}</li>'
+                for m, label, xs in items) + "</ul>")
     src = {r["source"] for r in rows}
-    note = ("Scores: mean ± std over the cell's realizations as stored with the cell "
-            "(kendall_tau, topk_jaccard: mean over pairs of seeds)" if src == {"summary"} else
-            "Scores: mean ± std (ddof 0) over the runs of the cell that computed the method"
+    note = ("Numbers as stored with each cell: mean ± std over its realizations "
+            "(kendall_tau, topk_jaccard: over pairs of seeds)" if src == {"summary"} else
+            "Numbers: mean ± std (ddof 0) over the runs of the cell that computed the method"
             if src == {"runs"} else
-            "Scores: as stored with the cell (kendall_tau, topk_jaccard: mean over pairs of "
+            "Numbers as stored with the cell (kendall_tau, topk_jaccard: over pairs of "
             "seeds), or mean ± std (ddof 0) over its runs where the cell stores none")
-    out.append(f'<p class="note">{esc(note)}</p></section>')
+    out.append(f'<p class="note">{esc(note)}; a vector per frequency (fourier) names its '
+               "entries f0, f1, ...</p></section>")
     return "".join(out)
 
 

@@ -301,6 +301,92 @@ def check_summary_table(root, path):
     return compared
 
 
+MEASURED = ("spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard", "seconds",
+            "forward_passes", "backward_passes")
+
+
+def fmt_measure(m, s):
+    return "%.4g" % m if s is None or s == 0 else "%.3g ± %.2g" % (m, s)
+
+
+def fmt_metric(m, s, regression):
+    return ("MAE %.4f ± %.4f" if regression else "%.4f ± %.4f") % (m, s)
+
+
+def check_methods(root, path):
+    """Every cell's relevance methods: stored with the cell (X_mean, X_std, abs_mean, ...)
+    or gathered here from its ok runs' /runs/<id>/relevance/<method> datasets."""
+    compared = 0
+    tables = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "methods"})}
+    topks = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "methods-topk"})}
+    with h5py.File(path, "r") as f:
+        for g in f["summary"].values():
+            cid = attr(g, "cell_id")
+            ds = f["datasets"][attr(g, "dataset")]
+            regression = int(ds.attrs["n_classes"]) == 0
+            n_in = g["eigenvalues"].shape[1]
+            names = ([x.decode() if isinstance(x, bytes) else x for x in ds["feature_names"][()]]
+                     if "feature_names" in ds else None)
+            want = {}
+            if "relevance" in g:
+                for method, m in g["relevance"].items():
+                    meas = {k[:-5]: (m.attrs[k], m.attrs[k[:-5] + "_std"]) for k in m.attrs
+                            if k.endswith("_mean")}
+                    meas.update({k: (m.attrs[k], None) for k in MEASURED if k in m.attrs})
+                    want[method] = dict(n=int(g.attrs["n_realizations"]), meas=meas,
+                                        top=want_top(m["abs_mean"][()], m["abs_std"][()], names),
+                                        topk=m["topk_accuracy"][()] if "topk_accuracy" in m else None)
+            else:
+                runs = [r for r in f["runs"].values() if attr(r, "cell_id") == cid and
+                        attr(r, "status") == "ok" and "parent" not in r.attrs and "relevance" in r]
+                for method in sorted({k for r in runs for k in r["relevance"]}):
+                    dl = [r["relevance"][method] for r in runs if method in r["relevance"]]
+                    meas = {}
+                    for k in MEASURED:
+                        vals = [d.attrs[k] for d in dl if k in d.attrs]
+                        if vals:
+                            m, sd, _ = want_mean_std(vals)
+                            meas[k] = (m, sd)
+                    v = np.abs(np.vstack([d[()] for d in dl]))
+                    lab = names if v.shape[1] == n_in else [f"f{i}" for i in range(v.shape[1])]
+                    tk = [d.attrs["topk_accuracy"] for d in dl if "topk_accuracy" in d.attrs]
+                    want[method] = dict(n=len(dl), meas=meas, top=want_top(v.mean(0), v.std(0), lab),
+                                        topk=np.vstack(tk) if tk else None)
+            if not want:
+                assert cid not in tables
+                continue
+            rows = {a["data-method"]: c for a, c, _ in rows_of(tables[cid])}
+            assert set(rows) == set(want)
+            for method, w in want.items():
+                c = rows[method]
+                assert num(c["n"]) == w["n"]
+                for k, (m, sd) in w["meas"].items():
+                    assert c["score:" + k].text() == fmt_measure(m, sd), (cid, method, k)
+                    assert num(c["score:" + k]) == pytest.approx(m, rel=1e-12)
+                    compared += 1
+                for k in set(c) - {"score:" + k for k in w["meas"]}:
+                    if k.startswith("score:"):
+                        assert c[k].text() == "-"
+                assert c["top"].text() == w["top"]
+                compared += 1
+            if all(w["topk"] is None for w in want.values()):
+                assert cid not in topks
+                continue
+            K = g["topk"][()]
+            trows = {a["data-method"]: c for a, c, _ in rows_of(topks[cid])}
+            rk = g["randomk_accuracy"][()]
+            want_rows = {m: w["topk"] for m, w in want.items() if w["topk"] is not None}
+            want_rows[""] = rk
+            assert set(trows) == set(want_rows)
+            for method, acc in want_rows.items():
+                for j, k in enumerate(K):
+                    m, sd, _ = want_mean_std(acc[:, j])
+                    assert trows[method][f"k={k}"].text() == fmt_metric(m, sd, regression)
+                    assert num(trows[method][f"k={k}"]) == pytest.approx(m, rel=1e-12)
+                    compared += 1
+    return compared
+
+
 def check_problems(root, path):
     with h5py.File(path, "r") as f:
         bad = {rid: g for rid, g in f["runs"].items() if attr(g, "status") != "ok"}
@@ -372,7 +458,8 @@ training: {epochs: 5, batch_size: 100}
 sweep:
   reg_eigenvalues: [1.0e-4, 1.0e-2]
   learning_rate: [1.0e-2, 1.0e+30]
-relevance: {topk: [1, 2, 4]}
+relevance: {topk: [1, 2, 4], methods: [spectral, saliency, integrated_gradients, fourier],
+            samples: 40}
 """
 
 
@@ -464,16 +551,19 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
         assert cols["spearman"].text() == row["spearman"]
         assert cols["top"].text() == row["top inputs"]
         compared += 4
-    # what later files add is absent
-    for sid in ("methods", "retraining"):
-        assert not root.find_all("section", id=sid)
-    print(f"real sweep: {n_img} images decoded, {compared} summary table cells compared with "
-          f"the file and specsweep summary, {n_bad} diverged runs listed")
+    n_methods = check_methods(root, path)
+    assert n_methods > 0
+    compared += n_methods
+    assert not root.find_all("section", id="retraining")
+    print(f"real sweep: {n_img} images decoded, {compared} table cells compared with the "
+          f"file and specsweep summary ({n_methods} of the relevance methods), {n_bad} diverged "
+          "runs listed")
 
 
 # ---- a file with the optional parts --------------------------------------------------------
 
 METHOD_SCORES = ("spearman", "support_recall", "auroc", "seconds")
+METHODS = ("spectral", "saliency", "integrated_gradients")
 KEEP_K = (1, 2, 4)
 
 
@@ -497,25 +587,39 @@ def build_optional(path):
                 g.attrs.create("model.hidden", hidden, dtype="<i8")
                 ta.a_str(g, "regime", regime)
             ta.a_str(summ[cid], "swept_keys", "model.hidden,regime,reg_eigenvalues")
-        # relevance in every run; with the first cell also its summary
+        # relevance in every run as src/snapshot.c writes it (the second cell's network
+        # is dense: spectral skipped there); the first cell also stores it in its summary
         for cid in ids:
             for g in runs_of[cid]:
                 rel = g.create_group("relevance")
-                for method in ("spectral", "saliency", "integrated_gradients"):
+                for method in METHODS:
+                    skipped = method == "spectral" and cid == ids[1]
                     d = rel.create_dataset(method, data=rng.normal(size=8))
-                    for s in METHOD_SCORES:
-                        ta.a_f64(d, s, rng.uniform(0, 1))
-                    ta.a_i64(d, "passes", 100)
-                    if method == "integrated_gradients":
-                        ta.a_str(d, "baseline", "mean")
+                    ta.a_i64(d, "skipped", int(skipped))
+                    ta.a_i64(d, "n_samples", 0 if method == "spectral" else 50)
+                    ta.a_f64(d, "seconds", rng.uniform(0, 1))
+                    ta.a_i64(d, "forward_passes", 0 if method == "spectral" else 100)
+                    ta.a_i64(d, "backward_passes", 0 if method == "spectral" else 50)
+                    ig = method == "integrated_gradients"
+                    for k in ("check_mean", "check_max", "check_scale", "absorbed_mean"):
+                        ta.a_f64(d, k, rng.uniform(1e-8, 1e-7) if ig and k != "absorbed_mean" else 0)
+                    d.attrs.create("topk_accuracy", rng.uniform(0.5, 1, 4), dtype="<f8")
+                    if ig:
+                        ta.a_str(d, "ig_baseline", "mean")
+                        ta.a_i64(d, "ig_steps", 50)
+                    ta.a_str(d, "masking", "zero")
+                    if not skipped:
+                        for k in ("spearman", "support_recall", "auroc"):
+                            ta.a_f64(d, k, rng.uniform(0, 1))
         g = summ[ids[0]].create_group("relevance")
-        for method in ("spectral", "saliency", "integrated_gradients"):
+        for method in METHODS:
             m = g.create_group(method)
             m["abs_mean"] = rng.uniform(0, 1, 8)
             m["abs_std"] = rng.uniform(0, 0.1, 8)
-            for s in METHOD_SCORES:
-                ta.a_f64(m, s + "_mean", rng.uniform(0, 1))
-                ta.a_f64(m, s + "_std", rng.uniform(0, 0.1))
+            m["topk_accuracy"] = rng.uniform(0.5, 1, (3, 4))
+            for k in METHOD_SCORES:
+                ta.a_f64(m, k + "_mean", rng.uniform(0, 1))
+                ta.a_f64(m, k + "_std", rng.uniform(0, 0.1))
             ta.a_f64(m, "kendall_tau", rng.uniform(-1, 1))
             ta.a_f64(m, "topk_jaccard", rng.uniform(0, 1))
         # a diverged run of the second cell
@@ -573,42 +677,20 @@ def test_optional_parts_in_the_browser(tmp_path):
 
     with h5py.File(path, "r") as f:
         # per-method relevance: stored with the first cell, gathered from the runs of the second
+        compared += check_methods(root, path)
         tables = root.find_all("table", **{"class": "methods"})
         assert [t.attrs["data-cell"] for t in tables] == ids
-        rows = {(t.attrs["data-cell"], a["data-method"]): c for t in tables for a, c, _ in rows_of(t)}
-        assert len(rows) == 6
-        want_cols = ["spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard",
-                     "seconds", "passes"]
         for t in tables:
-            assert header(t)[:2 + len(want_cols)] == ["method", "n"] + want_cols
-        for method, g in f["summary"][ids[0]]["relevance"].items():
-            c = rows[(ids[0], method)]
-            for s in METHOD_SCORES:
-                m, sd = g.attrs[s + "_mean"], g.attrs[s + "_std"]
-                assert num(c["score:" + s]) == m
-                assert float(c["score:" + s].attrs["data-std"]) == sd
-                assert c["score:" + s].text() == "%.4g ± %.2g" % (m, sd)
-                compared += 1
-            for s in ("kendall_tau", "topk_jaccard"):
-                assert num(c["score:" + s]) == g.attrs[s]
-                assert c["score:" + s].text() == "%.4g" % g.attrs[s]
-                compared += 1
-            assert c["top"].text() == want_top(g["abs_mean"][()], g["abs_std"][()])
-        runs = [g for g in f["runs"].values()
-                if attr(g, "cell_id") == ids[1] and attr(g, "status") == "ok"]
-        for method in ("spectral", "saliency", "integrated_gradients"):
-            c = rows[(ids[1], method)]
-            assert num(c["n"]) == len(runs) == 3
-            for s in METHOD_SCORES + ("passes",):
-                m, sd, _ = want_mean_std([g["relevance"][method].attrs[s] for g in runs])
-                assert num(c["score:" + s]) == pytest.approx(m, rel=1e-12)
-                assert c["score:" + s].text() == "%.4g ± %.2g" % (m, sd)
-                compared += 1
-            assert c["score:kendall_tau"].text() == "-"
-            v = np.abs(np.vstack([g["relevance"][method][()] for g in runs]))
-            assert c["top"].text() == want_top(v.mean(axis=0), v.std(axis=0))
-        assert rows[(ids[0], "integrated_gradients")]["method_settings"].text() == "-"
-        assert rows[(ids[1], "integrated_gradients")]["method_settings"].text() == "baseline=mean"
+            assert header(t)[:8] == ["method", "n", "spearman", "support recall", "auroc",
+                                     "kendall tau", "topk jaccard", "seconds"]
+        info = {(u.attrs["data-cell"], li.attrs["data-method"]): li.text()
+                for u in root.find_all("ul", **{"class": "minfo"}) for li in u.find_all("li")}
+        assert info[(ids[1], "")] == "every method: masking=zero"
+        assert info[(ids[1], "spectral")] == "spectral: n_samples=0, skipped"
+        ig = info[(ids[1], "integrated_gradients")]
+        assert ig.startswith("integrated_gradients: ig_baseline=mean, ig_steps=50, n_samples=50, "
+                             "checks: check_max ")
+        assert (ids[0], "") not in info   # stored with the cell: no settings
 
         # retraining: one table for the first cell, keep before remove, random last
         (rt,) = root.find_all("table", data_cell=ids[0], **{"class": "retrain"})
