@@ -789,26 +789,32 @@ relevance: {topk: [1, 2, 4]}
 """
 
 
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
+def run_real_sweep(d, sweep_text):
+    """Run sweep_text with $SPECSWEEP in directory d, beside an image dataset img.h5 (120
+    samples of 4 x 4) that it may use: returns (the results file, the environment). Skips
+    when SPECSWEEP is not set."""
     exe = os.environ.get("SPECSWEEP")
     if not exe:
         pytest.skip("SPECSWEEP is not set (ctest sets it to the specsweep binary)")
     assert os.access(exe, os.X_OK), f"SPECSWEEP={exe} is not an executable"
-    d = tmp_path_factory.mktemp("real")
     rng = np.random.default_rng(1)
     x = rng.normal(size=(120, 4, 4)).astype("f4")
     with h5py.File(d / "img.h5", "w") as f:
         f["X"] = x
         f["y"] = (x[:, 1, 2] > 0).astype("f8")
-    (d / "tiny.yaml").write_text(REAL_SWEEP)
+    (d / "tiny.yaml").write_text(sweep_text)
     out = str(d / "tiny.h5")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     p = subprocess.run([exe, "run", str(d / "tiny.yaml"), "-o", out], cwd=d, env=env,
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    return out
+    return out, env
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    return run_real_sweep(tmp_path_factory.mktemp("real"), REAL_SWEEP)[0]
 
 
 def test_real_file_figures(real, tmp_path):

@@ -446,44 +446,31 @@ def report(path, out, *extra):
 
 # ---- a real sweep --------------------------------------------------------------------------
 
-REAL_SWEEP = """
-name: report-tiny
-seeds: 2
-datasets:
-  g6: {kind: gaussian, features: 6, relevant: 3, samples: 400}
-  spec: {kind: spectra, features: 20, samples: 120, metal_lines: 1, nuisance_lines: 1}
-  img: {kind: hdf5, path: img.h5, task: classification}
-model: {hidden: [8]}
-training: {epochs: 5, batch_size: 100}
-sweep:
-  reg_eigenvalues: [1.0e-4, 1.0e-2]
-  learning_rate: [1.0e-2, 1.0e+30]
-relevance: {topk: [1, 2, 4], methods: [spectral, saliency, integrated_gradients, fourier],
-            samples: 40}
-"""
+def _real_sweep():
+    """test_analysis's tiny sweep with a learning-rate axis whose second value diverges and
+    four relevance methods."""
+    text = ta.REAL_SWEEP
+    for old, new in (("name: analysis-tiny", "name: report-tiny"),
+                     ("  reg_eigenvalues: [1.0e-4, 1.0e-2]\n",
+                      "  reg_eigenvalues: [1.0e-4, 1.0e-2]\n  learning_rate: [1.0e-2, 1.0e+30]\n"),
+                     ("relevance: {topk: [1, 2, 4]}",
+                      "relevance: {topk: [1, 2, 4], samples: 40,\n"
+                      "            methods: [spectral, saliency, integrated_gradients, fourier]}")):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+REAL_SWEEP = _real_sweep()
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    exe = os.environ.get("SPECSWEEP")
-    if not exe:
-        pytest.skip("SPECSWEEP is not set (ctest sets it to the specsweep binary)")
-    assert os.access(exe, os.X_OK), f"SPECSWEEP={exe} is not an executable"
+    """The tiny sweep run by $SPECSWEEP, and what `specsweep summary` prints of it."""
     d = tmp_path_factory.mktemp("real")
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(120, 4, 4)).astype("f4")
-    with h5py.File(d / "img.h5", "w") as f:
-        f["X"] = x
-        f["y"] = (x[:, 1, 2] > 0).astype("f8")
-    (d / "tiny.yaml").write_text(REAL_SWEEP)
-    out = str(d / "tiny.h5")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
-               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    p = subprocess.run([exe, "run", str(d / "tiny.yaml"), "-o", out], cwd=d, env=env,
-                       capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    s = subprocess.run([exe, "summary", out], env=env, capture_output=True, text=True,
-                       timeout=60)
+    out, env = ta.run_real_sweep(d, REAL_SWEEP)
+    s = subprocess.run([os.environ["SPECSWEEP"], "summary", out], env=env, capture_output=True,
+                       text=True, timeout=60)
     assert s.returncode == 0, s.stderr
     return out, s.stdout, d
 
