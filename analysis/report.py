@@ -692,14 +692,15 @@ def section_methods(p):
     rows = p["methods"]
     if not rows:
         return ""
-    cols = _score_columns({k for r in rows for k in r["scores"]})
-    head = ["method", "n"] + [c.replace("_", " ") for c in cols] + ["top inputs by mean |relevance|"]
     out = ['<section id="methods"><h2>Relevance methods</h2>']
     by_cell = {}
     for r in rows:
         by_cell.setdefault(r["cell"], []).append(r)
     summary = {c["id"]: c for c in p["cells"]}
     for cid, rs in by_cell.items():
+        cols = _score_columns({k for r in rs for k in r["scores"]})  # what this cell has
+        head = ["method", "n"] + [c.replace("_", " ") for c in cols]
+        head.append("top inputs by mean |relevance|")
         trs = []
         for r in rs:
             cells = [td(r["method"], "method"), td_num(str(r["n"]), r["n"], col="n")]
