@@ -12,8 +12,10 @@ The page holds, from RESULTS.h5 alone:
               axis, n, test accuracy mean +- std (MAE for regression), Spearman of the
               mean |eigenvalue| with the ground truth where the dataset has one, the top
               inputs: the numbers `specsweep summary` prints
-  methods     per cell and relevance method: the scores' mean +- std and the stability
-              over seeds (kendall_tau, topk_jaccard, ...), its top inputs
+  methods     per cell and relevance method: its measures' mean +- std (Spearman,
+              support recall, AUROC, seconds, passes, the stability over seeds
+              kendall_tau and topk_jaccard, ...), its top inputs, its top-k accuracy
+              beside k random inputs, its settings and checks
               (/summary/<cell>/relevance/<method>; else gathered from the runs'
               /runs/<id>/relevance/<method>)                    files that have them
   retraining  per parent cell, keep and remove, per method: the retrained runs' test
@@ -59,7 +61,8 @@ STATUSES = ("ok", "diverged", "failed")
 # with X_std); its other attributes are its settings.
 MEASURES = ("spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard",
             "completeness", "seconds", "forward_passes", "backward_passes", "passes")
-# A method's checks (integrated gradients' completeness, LRP's conservation), one column.
+# A method's checks (integrated gradients' completeness, LRP's conservation): listed with
+# its settings when not zero.
 CHECKS = ("check_mean", "check_max", "check_scale", "absorbed_mean")
 RETRAIN_ID = re.compile(r"__(keep|remove)=(.+):(\d+)$")
 # What a run records about itself; an attribute not listed here that varies across runs
@@ -92,29 +95,42 @@ def _relevance(g):
     return out
 
 
-def read_file(path):
-    """The root attributes, every run (id, attrs, relevance) and every summary cell's own
-    arrays and relevance (by cell id), beside figures.load's reading."""
+def read_file(path, res):
+    """The root attributes, every run's id and attributes, every summary cell's own arrays
+    and, per cell, its relevance methods reduced to what the page shows (cell_methods):
+    read one cell at a time, so a large study's relevance vectors are never all in
+    memory. res is figures.load's reading of the same file."""
+    cells_by_id = {c["id"]: c for c in res["cells"]}
     with h5py.File(path, "r") as f:
         root = _attrs(f)
-        runs = []
+        runs, with_relevance = [], {}
         top = f.get("runs")
         if isinstance(top, h5py.Group):
             for rid, g in top.items():
-                if isinstance(g, h5py.Group):
-                    runs.append({"id": rid, "attrs": _attrs(g), "relevance": _relevance(g)})
-        cells = {}
+                if not isinstance(g, h5py.Group):
+                    continue
+                a = _attrs(g)
+                runs.append({"id": rid, "attrs": a})
+                if isinstance(g.get("relevance"), h5py.Group) and a.get("status") == "ok" \
+                        and "parent" not in a:
+                    with_relevance.setdefault(str(a.get("cell_id")), []).append(g)
+        cells, methods = {}, {}
         top = f.get("summary")
         if isinstance(top, h5py.Group):
             for gname, g in top.items():
                 if not isinstance(g, h5py.Group):
                     continue
                 a = _attrs(g)
+                cid = str(a.get("cell_id", gname))
                 arr = {k: np.asarray(g[k][()], float) for k in
                        ("eigenvalues_abs_mean", "eigenvalues_abs_std") if k in g}
-                cells[str(a.get("cell_id", gname))] = {"attrs": a, "arrays": arr,
-                                                        "relevance": _relevance(g)}
-    return {"root": root, "runs": runs, "cells": cells}
+                cells[cid] = {"attrs": a, "arrays": arr}
+                if cid in cells_by_id:
+                    c = cells_by_id[cid]
+                    methods[cid] = cell_methods(
+                        c, res["datasets"].get(c["dataset"], {}), _relevance(g),
+                        [_relevance(r) for r in with_relevance.get(cid, [])])
+    return {"root": root, "runs": runs, "cells": cells, "methods": methods}
 
 
 # ---- formatting ------------------------------------------------------------------------
@@ -240,7 +256,7 @@ def build(res, extra, rel):
     for c in cells:
         ds = datasets.get(c["dataset"], {})
         regression = figures.is_regression(c, datasets)
-        own = extra["cells"].get(c["id"], {"arrays": {}, "relevance": {}})
+        own = extra["cells"].get(c["id"], {"arrays": {}})
         if "eigenvalues_abs_mean" in own["arrays"]:
             am = own["arrays"]["eigenvalues_abs_mean"]
             asd = own["arrays"].get("eigenvalues_abs_std")
@@ -284,7 +300,7 @@ def build(res, extra, rel):
         "datasets": datasets, "axes": axes, "axis_values": axis_values,
         "counts": counts, "n_runs": len(parents), "n_children": len(children),
         "seeds": seeds, "grid": grid, "cells": rows, "has_truth": has_truth,
-        "methods": method_rows(res, extra, axes, rows),
+        "methods": method_rows(extra, rows),
         "retraining": retraining(res, extra, axes, rows),
         "problems": [{"id": r["id"], "dataset": r["attrs"].get("dataset", ""),
                       "settings": [r["attrs"].get(k) for k in axes],
@@ -356,63 +372,58 @@ def _topk_stats(rows_of_acc, K):
     return {"mean": m, "std": s, "n": n}
 
 
-def method_rows(res, extra, axes, summary_rows):
-    """Per cell and relevance method: n, measures, checks, settings, top-k accuracy and
-    top inputs. From /summary/<cell>/relevance where the cell has it, else gathered from
-    its ok runs' /runs/<id>/relevance (mean +- std over the runs, ddof 0; the mean
-    |relevance| per input). A vector of another length than the inputs (fourier: per
-    frequency) has its entries named f0, f1, ..."""
-    by_cell = {}
-    for r in extra["runs"]:
-        if not _is_child(r) and r["relevance"] and r["attrs"].get("status") == "ok":
-            by_cell.setdefault(r["attrs"].get("cell_id"), []).append(r)
-    cells = {c["id"]: c for c in res["cells"]}
+def cell_methods(cell, ds, stored, run_relevance):
+    """One cell's relevance methods: n, measures, checks, settings, top-k accuracy and top
+    inputs of each. From the cell's /summary/<cell>/relevance (stored) where it has one,
+    else gathered from its ok runs' /runs/<id>/relevance (run_relevance, one _relevance()
+    a run: mean +- std over the runs, ddof 0; the mean |relevance| per input). A vector
+    of another length than the inputs (fourier: per frequency) names its entries f0, ..."""
+    n_in, K = cell["eigenvalues"].shape[1], len(cell["topk"])
+
+    def labels(length):
+        names = ds.get("feature_names")
+        if length == n_in:
+            return names if names and len(names) == n_in else None
+        return [f"f{i}" for i in range(length)]
+
     rows = []
-    for srow in summary_rows:
-        cid = srow["id"]
-        ds = res["datasets"].get(srow["dataset"], {})
-        n_in = cells[cid]["eigenvalues"].shape[1]
-        K = len(cells[cid]["topk"])
-
-        def labels(length):
-            names = ds.get("feature_names")
-            if length == n_in:
-                return names if names and len(names) == n_in else None
-            return [f"f{i}" for i in range(length)]
-
-        stored = extra["cells"].get(cid, {}).get("relevance", {})
-        runs = by_cell.get(cid, [])
-        for method in sorted(stored) if stored else sorted({m for r in runs for m in r["relevance"]}):
-            if stored:
-                m = stored[method]
-                arr = m["arrays"]
-                mean, std = arr.get("abs_mean"), arr.get("abs_std")
-                if mean is None and "values" in arr:
-                    mean = np.abs(np.asarray(arr["values"], float))
-                n = m["attrs"].get("n_realizations", srow["n"])
-                attrs_list = [m["attrs"]]
-                tk = arr.get("topk_accuracy")
-                tk = _topk_stats(list(np.atleast_2d(tk)), K) if tk is not None else None
-                source = "summary"
-            else:
-                have = [r["relevance"][method] for r in runs if method in r["relevance"]]
-                n = len(have)
-                attrs_list = [h["attrs"] for h in have]
-                vecs = [np.abs(np.asarray(h["arrays"]["values"], float)) for h in have
-                        if "values" in h["arrays"]]
-                mean = std = None
-                if vecs and len({v.shape for v in vecs}) == 1:
-                    v = np.vstack(vecs)
-                    mean, std = v.mean(axis=0), v.std(axis=0)
-                tk = _topk_stats([h["attrs"].get("topk_accuracy") for h in have], K)
-                source = "runs"
-            measures, checks, method_settings = _method_numbers(attrs_list)
-            rows.append({"cell": cid, "dataset": srow["dataset"], "settings": srow["settings"],
-                         "method": method, "n": n, "scores": measures, "checks": checks,
-                         "method_settings": method_settings, "topk": tk,
-                         "top": top_inputs(mean, std, labels(len(mean))) if mean is not None else [],
-                         "source": source})
+    for method in sorted(stored) if stored else sorted({m for r in run_relevance for m in r}):
+        if stored:
+            m = stored[method]
+            arr = m["arrays"]
+            mean, std = arr.get("abs_mean"), arr.get("abs_std")
+            if mean is None and "values" in arr:
+                mean = np.abs(np.asarray(arr["values"], float))
+            n = m["attrs"].get("n_realizations", cell["n_realizations"])
+            attrs_list = [m["attrs"]]
+            tk = arr.get("topk_accuracy")
+            tk = _topk_stats(list(np.atleast_2d(tk)), K) if tk is not None else None
+            source = "summary"
+        else:
+            have = [r[method] for r in run_relevance if method in r]
+            n = len(have)
+            attrs_list = [h["attrs"] for h in have]
+            vecs = [np.abs(np.asarray(h["arrays"]["values"], float)) for h in have
+                    if "values" in h["arrays"]]
+            mean = std = None
+            if vecs and len({v.shape for v in vecs}) == 1:
+                v = np.vstack(vecs)
+                mean, std = v.mean(axis=0), v.std(axis=0)
+            tk = _topk_stats([h["attrs"].get("topk_accuracy") for h in have], K)
+            source = "runs"
+        measures, checks, method_settings = _method_numbers(attrs_list)
+        rows.append({"method": method, "n": n, "scores": measures, "checks": checks,
+                     "method_settings": method_settings, "topk": tk,
+                     "top": top_inputs(mean, std, labels(len(mean))) if mean is not None else [],
+                     "source": source})
     return rows
+
+
+def method_rows(extra, summary_rows):
+    """The relevance methods of every cell (read_file's cell_methods), in the summary's
+    order, each row with its cell's id, dataset and axis values."""
+    return [{"cell": r["id"], "dataset": r["dataset"], "settings": r["settings"], **m}
+            for r in summary_rows for m in extra["methods"].get(r["id"], [])]
 
 
 def retraining(res, extra, axes, summary_rows):
@@ -883,7 +894,7 @@ def write_report(results, out, fig_dir=None, rel=figures.DEFAULT_ZERO_THRESHOLD,
     Raises figures.ResultsError for a file that cannot be used."""
     res = figures.load(results)
     try:
-        extra = read_file(results)
+        extra = read_file(results, res)
     except (KeyError, OSError, ValueError, TypeError) as e:
         raise figures.ResultsError(f"{results}: malformed results file: {e}") from None
     p = build(res, extra, rel)
