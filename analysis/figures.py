@@ -3,7 +3,7 @@
 
     figures.py RESULTS.h5 --out DIR [--zero-threshold REL]
 
-Reads only RESULTS.h5 (format_version 1); summary cells are found by their attributes
+Reads only RESULTS.h5 (format_version 1 or 2); summary cells are found by their attributes
 (dataset, the swept training keys), never by parsing group names. Figures, one PNG each:
 
   <cell>_eigenvalues.png  mean +- std |eigenvalue| per input over the realizations
@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
 FORMAT = "specsweep-results"
-FORMAT_VERSIONS = (1,)
+FORMAT_VERSIONS = (1, 2)
 CELL_META = ("dataset", "cell_id", "swept_keys", "n_realizations", "n_diverged", "n_failed")
 REG_KEY = "reg_eigenvalues"
 DEFAULT_ZERO_THRESHOLD = 1e-3

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "specsweep/attrib_settings.h"
 #include "specsweep/stats.h"
 #include "specsweep/util.h"
 
@@ -29,6 +30,58 @@ void ss_cell_stats_begin(ss_cell_stats_t *cs, int n_max, int n_inputs,
     cs->randomk_accuracy = alloc_n((size_t)n_max * (size_t)K, sizeof *cs->randomk_accuracy);
     if (K > 0)
         memcpy(cs->topk, first->topk, (size_t)K * sizeof *cs->topk);
+    cs->n_max = n_max;
+    cs->n_methods = first->n_methods;
+    cs->methods = alloc_n((size_t)first->n_methods, sizeof *cs->methods);
+    for (int i = 0; i < first->n_methods; i++) {
+        ss_cell_method_t *m = &cs->methods[i];
+        size_t V = (size_t)first->methods[i].n_values, N = (size_t)n_max;
+        m->method = first->methods[i].method;
+        m->n_values = (int)V;
+        m->values = alloc_n(N * V, sizeof *m->values);
+        m->abs_mean = alloc_n(V, sizeof *m->abs_mean);
+        m->abs_std = alloc_n(V, sizeof *m->abs_std);
+        m->topk_accuracy = alloc_n(N * (size_t)K, sizeof *m->topk_accuracy);
+        m->seconds = alloc_n(N, sizeof *m->seconds);
+        m->spearman = alloc_n(N, sizeof *m->spearman);
+        m->support_recall = alloc_n(N, sizeof *m->support_recall);
+        m->auroc = alloc_n(N, sizeof *m->auroc);
+    }
+}
+
+void ss_cell_stats_truth(ss_cell_stats_t *cs, const double *truth)
+{
+    cs->truth = truth;
+    cs->truth_given = truth != NULL;
+}
+
+/* Row j of method m from run r (NaN where r has no usable entry for it). */
+static void add_method(ss_cell_stats_t *cs, ss_cell_method_t *m, int j, const ss_result_t *r)
+{
+    int V = m->n_values, K = cs->n_topk;
+    const ss_method_result_t *mr = ss_result_method(r, m->method);
+    int usable = mr && !mr->skipped && mr->n_values == V;
+    m->n_skipped += mr && mr->skipped;
+    for (int i = 0; i < V; i++)
+        m->values[(size_t)j * V + i] = usable ? mr->values[i] : NAN;
+    for (int q = 0; q < K; q++) {
+        double t = NAN;
+        for (int p = 0; mr && p < r->n_topk && p < mr->n_topk; p++)
+            if (r->topk[p] == cs->topk[q])
+                t = mr->topk_accuracy[p];
+        m->topk_accuracy[(size_t)j * K + q] = t;
+    }
+    m->seconds[j] = mr ? mr->seconds : NAN;
+    m->spearman[j] = m->support_recall[j] = m->auroc[j] = NAN;
+    if (!usable || !cs->truth || V != cs->n_inputs)
+        return;
+    double *score = ss_malloc((size_t)V * sizeof *score);
+    for (int i = 0; i < V; i++)
+        score[i] = ss_attrib_rank_value((ss_attrib_method_t)m->method, mr->values[i]);
+    m->spearman[j] = ss_stats_spearman(score, cs->truth, V);
+    m->support_recall[j] = ss_stats_support_recall(score, cs->truth, V);
+    m->auroc[j] = ss_stats_auroc(score, cs->truth, V);
+    free(score);
 }
 
 void ss_cell_stats_add(ss_cell_stats_t *cs, const ss_result_t *r)
@@ -50,12 +103,19 @@ void ss_cell_stats_add(ss_cell_stats_t *cs, const ss_result_t *r)
         cs->topk_accuracy[(size_t)j * K + q] = t;
         cs->randomk_accuracy[(size_t)j * K + q] = rk;
     }
+    for (int i = 0; i < cs->n_methods; i++)
+        add_method(cs, &cs->methods[i], j, r);
 }
 
 void ss_cell_stats_end(ss_cell_stats_t *cs)
 {
     if (cs->n > 0)
         ss_stats_abs_columns(cs->eigenvalues, cs->n, cs->n_inputs, cs->abs_mean, cs->abs_std);
+    for (int i = 0; cs->n > 0 && i < cs->n_methods; i++) {
+        ss_cell_method_t *m = &cs->methods[i];
+        ss_stats_abs_columns(m->values, cs->n, m->n_values, m->abs_mean, m->abs_std);
+    }
+    cs->truth = NULL;
 }
 
 void ss_cell_stats_compute(const ss_result_t *const *ok, int n, int n_inputs,
@@ -80,5 +140,17 @@ void ss_cell_stats_free(ss_cell_stats_t *cs)
     free(cs->topk);
     free(cs->topk_accuracy);
     free(cs->randomk_accuracy);
+    for (int i = 0; cs->methods && i < cs->n_methods; i++) {
+        ss_cell_method_t *m = &cs->methods[i];
+        free(m->values);
+        free(m->abs_mean);
+        free(m->abs_std);
+        free(m->topk_accuracy);
+        free(m->seconds);
+        free(m->spearman);
+        free(m->support_recall);
+        free(m->auroc);
+    }
+    free(cs->methods);
     memset(cs, 0, sizeof *cs);
 }

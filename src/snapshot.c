@@ -4,6 +4,7 @@
 #include "specsweep/snapshot.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <fcntl.h>
@@ -218,6 +219,54 @@ static int write_run(ss_h5w_t *w, hid_t top, const ss_run_t *run, const ss_resul
 
 /* ---- /summary: one group per cell -------------------------------------------------------- */
 
+/* mean and std (ddof 0, NaN skipped) of v[n] as attributes <name>_mean, <name>_std. */
+static int write_mean_std(ss_h5w_t *w, hid_t g, const char *name, const double *v, int n)
+{
+    double mean, std;
+    ss_stats_mean_std(v, n, &mean, &std);
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%s_mean", name);
+    snprintf(b, sizeof b, "%s_std", name);
+    return ss_h5w_attr_f64(w, g, a, mean) || ss_h5w_attr_f64(w, g, b, std);
+}
+
+/* /summary/<cell>/relevance/<method>: every realization's relevance and top-k curve,
+   |relevance| mean and std over them, the scores' and the cost's mean and std. */
+static int write_cell_methods(ss_h5w_t *w, hid_t g, const ss_cell_stats_t *cs)
+{
+    if (cs->n_methods <= 0)
+        return 0;
+    hid_t rg = ss_h5w_group(w, g, "relevance", "relevance", 0);
+    if (rg < 0)
+        return -1;
+    int rc = 0, n = cs->n, K = cs->n_topk;
+    for (int i = 0; i < cs->n_methods && !rc; i++) {
+        const ss_cell_method_t *m = &cs->methods[i];
+        const char *mn = ss_attrib_method_name((ss_attrib_method_t)m->method);
+        hid_t mg = ss_h5w_group(w, rg, mn, mn, 0);
+        if (mg < 0) {
+            rc = -1;
+            break;
+        }
+        rc = ss_h5w_f64_2d(w, mg, "values", m->values, n, m->n_values) ||
+             ss_h5w_f64(w, mg, "abs_mean", m->abs_mean, m->n_values) ||
+             ss_h5w_f64(w, mg, "abs_std", m->abs_std, m->n_values) ||
+             ss_h5w_f64_2d(w, mg, "topk_accuracy", m->topk_accuracy, n, K) ||
+             ss_h5w_f64(w, mg, "seconds", m->seconds, n) ||
+             ss_h5w_attr_i64(w, mg, "n_skipped", m->n_skipped) ||
+             write_mean_std(w, mg, "seconds", m->seconds, n);
+        if (!rc && cs->truth_given)
+            rc = write_mean_std(w, mg, "spearman", m->spearman, n) ||
+                 write_mean_std(w, mg, "support_recall", m->support_recall, n) ||
+                 write_mean_std(w, mg, "auroc", m->auroc, n);
+        if (H5Gclose(mg) < 0 && !rc)
+            rc = ss_h5w_fail(w, "closing group");
+    }
+    if (H5Gclose(rg) < 0 && !rc)
+        rc = ss_h5w_fail(w, "closing group");
+    return rc ? -1 : 0;
+}
+
 /* One summary cell from its statistics (cs) and its runs' counts; run0 is its first ok run. */
 static int write_cell(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *run0,
                       const char *dataset, const ss_cell_stats_t *cs, int n_diverged,
@@ -259,7 +308,8 @@ static int write_cell(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run
          ss_h5w_f64(w, g, "test_loss", cs->test_loss, n) ||
          ss_h5w_i64(w, g, "topk", cs->topk, K) ||
          ss_h5w_f64_2d(w, g, "topk_accuracy", cs->topk_accuracy, n, K) ||
-         ss_h5w_f64_2d(w, g, "randomk_accuracy", cs->randomk_accuracy, n, K);
+         ss_h5w_f64_2d(w, g, "randomk_accuracy", cs->randomk_accuracy, n, K) ||
+         write_cell_methods(w, g, cs);
     if (H5Gclose(g) < 0 && !rc)
         rc = ss_h5w_fail(w, "closing group");
     return rc ? -1 : 0;
@@ -279,8 +329,10 @@ static int cell_stats(ss_log_contents_t *c, const int *idx, int n, ss_cell_stats
                 ss_cell_stats_free(cs);
             return -1;
         }
-        if (j == 0)
+        if (j == 0) {
             ss_cell_stats_begin(cs, n, ds ? ds->n_inputs : r.n_inputs, &r);
+            ss_cell_stats_truth(cs, ds && ds->relevance_truth ? ds->relevance_truth : NULL);
+        }
         ss_cell_stats_add(cs, &r);
         ss_result_free(&r);
     }
@@ -541,6 +593,30 @@ done:
     return rc;
 }
 
+/* The closed temporary file made durable and published: fsync'd, renamed over h5_path,
+   the directory fsync'd. 0; -1 with *step naming the system step that failed (errno),
+   the temporary file still there; 1 when only the directory's fsync failed (err set:
+   the new snapshot is in place, its directory entry may not be durable yet). */
+static int move_into_place(const char *tmp, const char *h5_path, const char *dir,
+                           const char **step, ss_error_t *err)
+{
+    /* HDF5 flushed on close; make the bytes durable before the rename publishes them. */
+    if (fsync_path(tmp) != 0) {
+        *step = "fsync of the temporary file";
+        return -1;
+    }
+    if (rename(tmp, h5_path) != 0) {
+        *step = "renaming the temporary file over it";
+        return -1;
+    }
+    if (ss_fsync_dir(dir) != 0) {
+        ss_error_set(err, SS_EXIT_RUNTIME, "%s: fsync of directory %s failed: %s", h5_path,
+                     dir, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 /* What a snapshot write does between opening the temporary file and closing it. */
 typedef struct {
     const ss_sweep_t *sw;
@@ -624,23 +700,11 @@ static int publish(const char *h5_path, const fill_t *f, ss_error_t *err)
         hdf5_broken = 1;
         goto fail;
     }
-    /* HDF5 flushed on close; make the bytes durable before the rename publishes them. */
-    if (fsync_path(tmp) != 0) {
-        step = "fsync of the temporary file";
+    int moved = move_into_place(tmp, h5_path, dir, &step, err);
+    if (moved < 0)
         goto fail;
-    }
-    if (rename(tmp, h5_path) != 0) {
-        step = "renaming the temporary file over it";
-        goto fail;
-    }
     tmp_exists = 0;
-    if (ss_fsync_dir(dir) != 0) {
-        /* The new snapshot is in place but its directory entry may not be durable yet. */
-        ss_error_set(err, SS_EXIT_RUNTIME, "%s: fsync of directory %s failed: %s", h5_path,
-                     dir, strerror(errno));
-        goto done;
-    }
-    rc = 0;
+    rc = moved == 0 ? 0 : -1; /* 1: in place, its directory entry maybe not durable */
     goto done;
 
 fail:
@@ -813,10 +877,12 @@ hid_t ss_snapshot_open(const char *h5_path, ss_error_t *err)
         ss_error_set(err, SS_EXIT_INPUT,
                      "%s: not a specsweep results file (no format=\"specsweep-results\" "
                      "attribute)", h5_path);
-    else if (version != SS_FORMAT_VERSION)
+    else if (version < SS_FORMAT_VERSION_OLDEST || version > SS_FORMAT_VERSION ||
+             version != floor(version))
         ss_error_set(err, SS_EXIT_INPUT,
                      "%s: results format_version %g is not supported (this specsweep "
-                     "reads version %d)", h5_path, version, SS_FORMAT_VERSION);
+                     "reads versions %d to %d)", h5_path, version, SS_FORMAT_VERSION_OLDEST,
+                     SS_FORMAT_VERSION);
     free(format);
     if (err->code) {
         H5Fclose(file);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "specsweep/attrib_settings.h"
 #include "specsweep/h5io.h"
 #include "specsweep/log.h"
 #include "specsweep/result.h"
@@ -46,6 +47,7 @@ enum { COL_DATASET, COL_SETTINGS, COL_N, COL_METRIC, COL_SPEARMAN, COL_TOP, N_CO
 typedef struct {
     char *col[N_COLS];
     double order;    /* the cell's place in the sweep (cell_index), for the row order */
+    char *group;     /* the cell's group name in /summary */
 } row_t;
 
 static herr_t collect_key_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
@@ -267,7 +269,7 @@ static row_t *collect_rows(hid_t file, long *n_rows, int *has_truth)
         if (g < 0)
             continue;
         if (summary_row(file, g, &rows[*n_rows], has_truth) == 0)
-            (*n_rows)++;
+            rows[(*n_rows)++].group = ss_strdup(names[i]);
         H5Gclose(g);
     }
     ss_h5_free_strings(names, n_names);
@@ -302,6 +304,145 @@ static void print_table(FILE *out, const row_t *rows, long n_rows, int has_truth
     if (has_truth)
         fprintf(out, "spearman: rank correlation of mean |eigenvalue| with the "
                      "dataset's relevance_truth\n");
+}
+
+enum { M_NAME, M_SPEARMAN, M_RECALL, M_AUROC, M_TOPK, M_SECONDS, M_COLS };
+
+/* "mean ± std" of attributes <name>_mean/_std of g (fmt for both; a '+' flag only for
+   the mean), or "-". */
+static void mean_std_text(hid_t g, const char *name, const char *fmt, sbuf_t *b)
+{
+    char sd_fmt[16];
+    snprintf(sd_fmt, sizeof sd_fmt, "%s", fmt[1] == '+' ? fmt + 1 : fmt);
+    if (fmt[1] == '+')
+        sd_fmt[0] = '%';
+    char a[64], c[64];
+    double m, sd;
+    snprintf(a, sizeof a, "%s_mean", name);
+    snprintf(c, sizeof c, "%s_std", name);
+    if (ss_h5_attr_f64(g, a, &m) == 0 && ss_h5_attr_f64(g, c, &sd) == 0 && !isnan(m)) {
+        sb_printf(b, fmt, m);
+        sb_printf(b, " ± ");
+        sb_printf(b, sd_fmt, sd);
+    } else {
+        sb_printf(b, "-");
+    }
+}
+
+/* The k whose top-k accuracy the method table shows: the first k of the cell's list at
+   least the size of the true support, or without a truth the middle one; its index in
+   the list, or -1 when there is none. */
+static int shown_k(hid_t file, hid_t cell, const char *dataset, int *k_out)
+{
+    long K = 0, n_truth = 0;
+    double *topk = ss_h5_read_f64(cell, "topk", &K);
+    if (!topk || K == 0) {
+        free(topk);
+        return -1;
+    }
+    dataset_view_t dv;
+    dataset_view_read(file, dataset, &dv);
+    n_truth = 0;
+    for (long i = 0; dv.truth && i < dv.n_truth; i++)
+        n_truth += dv.truth[i] > 0;
+    dataset_view_free(&dv);
+    long q = K / 2;
+    if (n_truth > 0) {
+        q = K - 1;
+        for (long i = K - 1; i >= 0; i--)
+            if (topk[i] >= n_truth)
+                q = i;
+    }
+    *k_out = (int)topk[q];
+    free(topk);
+    return (int)q;
+}
+
+/* The table of the post-hoc relevance methods of one cell (/summary/<cell>/relevance),
+   when the cell has one: per method the scores against the truth (mean ± std over the
+   realizations), the test accuracy with its top-k inputs, and its seconds per run. */
+static void print_methods(FILE *out, hid_t file, const row_t *row)
+{
+    hid_t cell = H5Gopen2(file, "summary", H5P_DEFAULT), rg = -1;
+    hid_t c = cell >= 0 ? H5Gopen2(cell, row->group, H5P_DEFAULT) : -1;
+    if (c < 0 || H5Lexists(c, "relevance", H5P_DEFAULT) <= 0 ||
+        (rg = H5Gopen2(c, "relevance", H5P_DEFAULT)) < 0) {
+        if (c >= 0)
+            H5Gclose(c);
+        if (cell >= 0)
+            H5Gclose(cell);
+        H5Eclear2(H5E_DEFAULT);
+        return;
+    }
+    int k = 0, q = shown_k(file, c, row->col[COL_DATASET], &k);
+    long n = 0;
+    char **names = ss_h5_link_names(rg, &n);
+    for (long i = 1; i < n; i++) /* in method order, the eigenvalues first */
+        for (long j = i; j > 0 && ss_attrib_method_lookup(names[j]) <
+                                      ss_attrib_method_lookup(names[j - 1]); j--) {
+            char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    sbuf_t *b = ss_calloc((size_t)(n + 1) * M_COLS, sizeof *b);
+    char topk_head[64];
+    snprintf(topk_head, sizeof topk_head, q >= 0 ? "top-%d accuracy (MAE)" : "top-k accuracy", k);
+    const char *head[M_COLS] = {"method", "spearman", "recall", "auroc", topk_head, "seconds"};
+    for (int j = 0; j < M_COLS; j++)
+        sb_printf(&b[j], "%s", head[j]);
+    for (long i = 0; i < n; i++) {
+        sbuf_t *r = &b[(i + 1) * M_COLS];
+        hid_t g = H5Gopen2(rg, names[i], H5P_DEFAULT);
+        sb_printf(&r[M_NAME], "%s", names[i]);
+        mean_std_text(g, "spearman", "%+.3f", &r[M_SPEARMAN]);
+        mean_std_text(g, "support_recall", "%.2f", &r[M_RECALL]);
+        mean_std_text(g, "auroc", "%.3f", &r[M_AUROC]);
+        long rows = 0;
+        double *t = q >= 0 ? ss_h5_read_f64(g, "topk_accuracy", &rows) : NULL;
+        long K = 0;
+        double *ks = ss_h5_read_f64(c, "topk", &K);
+        if (t && K > 0 && rows % K == 0 && rows > 0) {
+            double *col = ss_malloc((size_t)(rows / K) * sizeof *col), m, sd;
+            for (long j = 0; j < rows / K; j++)
+                col[j] = t[j * K + q];
+            ss_stats_mean_std(col, rows / K, &m, &sd);
+            sb_printf(&r[M_TOPK], isnan(m) ? "-" : "%.4f ± %.4f", m, sd);
+            free(col);
+        } else {
+            sb_printf(&r[M_TOPK], "-");
+        }
+        free(t);
+        free(ks);
+        mean_std_text(g, "seconds", "%.2g", &r[M_SECONDS]);
+        if (g >= 0)
+            H5Gclose(g);
+    }
+    fprintf(out, "relevance methods of %s%s%s (mean ± std over the realizations):\n",
+            row->col[COL_DATASET], strcmp(row->col[COL_SETTINGS], "-") ? " " : "",
+            strcmp(row->col[COL_SETTINGS], "-") ? row->col[COL_SETTINGS] : "");
+    size_t width[M_COLS];
+    for (int j = 0; j < M_COLS; j++) {
+        width[j] = 0;
+        for (long i = 0; i <= n; i++)
+            if (b[i * M_COLS + j].s && text_width(b[i * M_COLS + j].s) > width[j])
+                width[j] = text_width(b[i * M_COLS + j].s);
+    }
+    for (long i = 0; i <= n; i++) {
+        fputs("  ", out);
+        for (int j = 0; j < M_COLS; j++)
+            print_cell(out, b[i * M_COLS + j].s ? b[i * M_COLS + j].s : "", width[j],
+                       j == M_COLS - 1);
+        fputc('\n', out);
+    }
+    fputc('\n', out);
+    for (long i = 0; i < (n + 1) * M_COLS; i++)
+        free(b[i].s);
+    free(b);
+    ss_h5_free_strings(names, n);
+    H5Gclose(rg);
+    H5Gclose(c);
+    H5Gclose(cell);
+    H5Eclear2(H5E_DEFAULT);
 }
 
 /* The log beside a results file is where its runs are committed: if it is damaged, the
@@ -342,13 +483,17 @@ int ss_summary_print(const char *h5_path, FILE *out, ss_error_t *err)
             sweep_name ? sweep_name : "?", n_rows, n_rows == 1 ? "" : "s");
     if (n_rows > 0)
         print_table(out, rows, n_rows, has_truth);
+    for (long i = 0; i < n_rows; i++)
+        print_methods(out, file, &rows[i]);
     fprintf(out, "runs: %ld ok, %ld diverged, %ld failed (%ld in the file)\n", n_status[0],
             n_status[1], n_status[2], n_runs);
     warn_if_log_damaged(h5_path);
 
-    for (long i = 0; i < n_rows; i++)
+    for (long i = 0; i < n_rows; i++) {
         for (int k = 0; k < N_COLS; k++)
             free(rows[i].col[k]);
+        free(rows[i].group);
+    }
     free(rows);
     free(sweep_name);
     H5Fclose(file);

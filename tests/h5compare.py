@@ -5,7 +5,8 @@
 
 Every run group, every attribute and every dataset must be present in both and equal
 byte for byte (NaN equal to NaN), except timing attributes (train_seconds,
-samples_per_second), which measure the machine, not the run. With --all, /summary and
+samples_per_second, and the relevance methods' seconds), which measure the machine, not
+the run. With --all, /summary and
 /datasets are compared the same way, group by group. With --additions, attributes and
 datasets that only B has are allowed (B was written by a version that adds to the
 format); everything A has must still be in B and equal. With --tolerance, float
@@ -17,7 +18,7 @@ import sys
 import h5py
 import numpy as np
 
-TIMING = {"train_seconds", "samples_per_second", "seconds"}
+TIMING = {"train_seconds", "samples_per_second", "seconds", "seconds_mean", "seconds_std"}
 ADDITIONS = False
 
 
@@ -86,6 +87,8 @@ def compare_group(run, ga, gb, tol, problems):
         if not ok:
             problems.append(f"{run}: attribute {k} differs ({why})")
     for k in sorted(set(ga) | set(gb)):
+        if k in TIMING:
+            continue
         if k not in ga or k not in gb:
             if not (ADDITIONS and k not in ga):
                 problems.append(f"{run}: dataset {k} missing on one side")

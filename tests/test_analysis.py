@@ -729,9 +729,9 @@ def _bad_file(tmp_path, what):
         elif what == "otherformat":
             a_str(f, "format", "something-else")
             a_i64(f, "format_version", 1)
-        elif what == "version2":
+        elif what == "version3":
             a_str(f, "format", "specsweep-results")
-            a_i64(f, "format_version", 2)
+            a_i64(f, "format_version", 3)
         elif what == "noversion":
             a_str(f, "format", "specsweep-results")
     return p
@@ -740,7 +740,7 @@ def _bad_file(tmp_path, what):
 @pytest.mark.parametrize("what,message", [
     ("missing", "no such file"), ("directory", "directory"), ("text", "not an HDF5 file"),
     ("empty", "not an HDF5 file"), ("noformat", "not a specsweep results file"),
-    ("otherformat", "not a specsweep results file"), ("version2", "format_version 2"),
+    ("otherformat", "not a specsweep results file"), ("version3", "format_version 3"),
     ("noversion", "format_version None"),
 ])
 def test_bad_input_exits_2_naming_the_file(tmp_path, what, message):

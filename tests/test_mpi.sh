@@ -102,7 +102,7 @@ took=$($PY -c "print(round($EPOCHREALTIME - $t0, 2))")
 check "SIGUSR1: exit 3 (got $rc)" '[ $rc -eq 3 ]'
 check "SIGUSR1: stopped within the deadline + 5 s (took $took s)" '$PY -c "import sys; sys.exit(0 if $took < 7 else 1)"'
 check "SIGUSR1: says how to resume" 'grep -q "run the same command to resume" "$tmp/s.out"'
-$PY -c "import h5py,sys; f=h5py.File(sys.argv[1]); assert f.attrs['format_version']==1; [r['eigenvalues'][()] for r in f['runs'].values()]" "$tmp/s.h5"; rc=$?
+$PY -c "import h5py,sys; f=h5py.File(sys.argv[1]); assert f.attrs['format_version']==2; [r['eigenvalues'][()] for r in f['runs'].values()]" "$tmp/s.h5"; rc=$?
 check "SIGUSR1: results file readable and valid" '[ $rc -eq 0 ]'
 "${MPIRUN[@]}" -np 2 "$SPECSWEEP" run "$tmp/long.yaml" -o "$tmp/s.h5" > "$tmp/s2.out" 2>&1; rc=$?
 check "SIGUSR1: rerun exits 0" '[ $rc -eq 0 ]'

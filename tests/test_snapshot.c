@@ -224,8 +224,8 @@ static void test_snapshot(void)
     s = h5_attr_str(file, ".", "format");
     CHECK(s && !strcmp(s, "specsweep-results"), "format attr");
     free(s);
-    CHECK(h5_attr_num(file, ".", "format_version", &cls) == 1 && cls == H5T_INTEGER,
-          "format_version = 1 (int)");
+    CHECK(h5_attr_num(file, ".", "format_version", &cls) == SS_FORMAT_VERSION &&
+          cls == H5T_INTEGER, "format_version = %d (int)", SS_FORMAT_VERSION);
     s = h5_attr_str(file, ".", "specsweep_version");
     CHECK(s && !strcmp(s, SS_VERSION), "specsweep_version");
     free(s);
@@ -896,14 +896,14 @@ static void test_summary_print(void)
 
     file = H5Fopen(h5, H5F_ACC_RDWR, H5P_DEFAULT);
     hid_t a = H5Aopen(file, "format_version", H5P_DEFAULT);
-    int64_t two = 2;
-    H5Awrite(a, H5T_NATIVE_INT64, &two);
+    int64_t three = 3;
+    H5Awrite(a, H5T_NATIVE_INT64, &three);
     H5Aclose(a);
     H5Fclose(file);
     ss_error_clear(&err);
     text = capture_summary(h5, &rc, &err);
     free(text);
-    CHECK(rc == -1 && err.code == SS_EXIT_INPUT && strstr(err.msg, "format_version 2"),
+    CHECK(rc == -1 && err.code == SS_EXIT_INPUT && strstr(err.msg, "format_version 3"),
           "other format_version: %s", err.msg);
     fixture_free(&f);
 }

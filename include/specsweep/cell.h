@@ -9,6 +9,19 @@
 #include <stdint.h>
 #include "specsweep/result.h"
 
+/* One post-hoc method over a cell's realizations (rows in the order runs were added). */
+typedef struct {
+    int method;                 /* ss_attrib_method_t */
+    int n_values;               /* relevance length (the first realization's) */
+    int n_skipped;              /* realizations where the method did not apply */
+    double *values;             /* n x n_values (NaN rows: skipped, or another length) */
+    double *abs_mean, *abs_std; /* n_values, over the realizations (ddof 0) */
+    double *topk_accuracy;      /* n x n_topk, matched by k */
+    double *seconds;            /* n */
+    double *spearman, *support_recall, *auroc; /* n: against the dataset's truth (NaN
+                                                  without one, or when skipped) */
+} ss_cell_method_t;
+
 typedef struct {
     int n;                      /* realizations: the cell's runs with status ok */
     int n_inputs, n_topk;
@@ -22,6 +35,11 @@ typedef struct {
     int64_t *topk;              /* n_topk: the first run's k values */
     double *topk_accuracy;      /* n x n_topk, matched by k (NaN where a run lacks k) */
     double *randomk_accuracy;   /* n x n_topk, likewise */
+    int n_methods;
+    ss_cell_method_t *methods;  /* the methods of the first realization, in method order */
+    int truth_given;            /* the methods were scored against a truth */
+    int n_max;                  /* private: rows allocated */
+    const double *truth;        /* private: the dataset's relevance_truth, or NULL */
 } ss_cell_stats_t;
 
 /* The statistics built one run at a time, so that a cell's runs need not all be in memory
@@ -30,6 +48,9 @@ typedef struct {
    with ss_cell_stats_free. */
 void ss_cell_stats_begin(ss_cell_stats_t *cs, int n_max, int n_inputs,
                          const ss_result_t *first);
+/* The dataset's relevance_truth (n_inputs values, borrowed until ss_cell_stats_end), to
+   score the methods against; call before adding runs. */
+void ss_cell_stats_truth(ss_cell_stats_t *cs, const double *truth);
 void ss_cell_stats_add(ss_cell_stats_t *cs, const ss_result_t *r);
 void ss_cell_stats_end(ss_cell_stats_t *cs);
 

@@ -14,7 +14,10 @@
 #include "specsweep/grid.h"
 #include "specsweep/log.h"
 
-#define SS_FORMAT_VERSION 1
+/* The results file's format_version: 2 since the post-hoc relevance methods and the
+   cells' cell_index (docs/FORMATS.md); files of version 1 read the same way. */
+#define SS_FORMAT_VERSION 2
+#define SS_FORMAT_VERSION_OLDEST 1
 
 /*
  * Write the snapshot of sweep `sw` (its expanded runs and cells) from the log contents
