@@ -61,6 +61,17 @@ STATUSES = ("ok", "diverged", "failed")
 # with X_std); its other attributes are its settings.
 MEASURES = ("spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard",
             "completeness", "seconds", "forward_passes", "backward_passes", "passes")
+# How a measure's mean and std are printed: as `specsweep summary` prints its method table
+# (spearman, support_recall, auroc, seconds); passes as integers; any other "%.4g".
+MEASURE_FORMAT = {"spearman": ("%+.3f", "%.3f"), "support_recall": ("%.2f", "%.2f"),
+                  "auroc": ("%.3f", "%.3f"), "kendall_tau": ("%+.3f", "%.3f"),
+                  "topk_jaccard": ("%.3f", "%.3f"), "seconds": ("%.2g", "%.2g"),
+                  "forward_passes": ("%.0f", "%.0f"), "backward_passes": ("%.0f", "%.0f"),
+                  "passes": ("%.0f", "%.0f")}
+# specsweep's relevance methods in its order (relevance.methods' names)
+METHOD_ORDER = ("spectral", "saliency", "input_x_gradient", "integrated_gradients",
+                "smoothgrad", "smoothgrad_squared", "spectrallens", "lrp_epsilon", "deeplift",
+                "permutation", "kernel_shap", "fourier")
 # A method's checks (integrated gradients' completeness, LRP's conservation): listed with
 # its settings when not zero.
 CHECKS = ("check_mean", "check_max", "check_scale", "absorbed_mean")
@@ -155,12 +166,16 @@ def fmt_mean_std(mean, std, regression=False):
     return ("MAE %.4f ± %.4f" if regression else "%.4f ± %.4f") % (mean, std)
 
 
-def fmt_score(mean, std=None):
+def fmt_score(name, mean, std=None):
+    """A measure of a relevance method: "mean ± std" in the measure's format
+    (MEASURE_FORMAT); the mean alone when there is no std, or for counts (passes) whose
+    std is 0."""
     if mean is None or not np.isfinite(mean):
         return "-"
-    if std is None or not np.isfinite(std) or std == 0:
-        return "%.4g" % mean
-    return "%.3g ± %.2g" % (mean, std)
+    fm, fs = MEASURE_FORMAT.get(name, ("%.4g", "%.2g"))
+    if std is None or not np.isfinite(std) or (std == 0 and fm == "%.0f"):
+        return fm % mean
+    return f"{fm % mean} ± {fs % std}"
 
 
 def _sort_value(v):
@@ -319,37 +334,26 @@ def _agg(values):
     return (m, s)
 
 
-def _method_numbers(attrs_list):
-    """What the page shows of a method in one cell, from the attributes of its stored
-    relevance: a list with one dict per run, or one dict stored with the cell. Returns
-    (measures {name: (mean, std or None)}, checks {name: (mean, std)}, settings ["k=v"]).
-    A number stored as X_mean with X_std is the measure X; a number in MEASURES is a
-    measure (mean +- std over runs), in CHECKS a check; every other attribute, number or
-    text, is a setting of the method, shown with its value(s)."""
-    from_cell = len(attrs_list) == 1 and any(
-        k.endswith("_mean") and k[:-5] + "_std" in attrs_list[0] for k in attrs_list[0])
+def _run_numbers(attrs_list):
+    """What the page shows of a method from the attributes of its runs' relevance (one dict
+    a run): (measures {name: (mean, std)}, checks {name: (mean, std)}, settings ["k=v"]).
+    A number in MEASURES is a measure and one in CHECKS a check, mean +- std (ddof 0) over
+    the runs that have it; `skipped` says how many runs skipped the method; every other
+    attribute, number or text, is a setting of the method, shown with its value(s).
+    Arrays (topk_accuracy) have a table of their own."""
     measures, checks, settings = {}, {}, []
-    names = []
-    for a in attrs_list:
-        names += [k for k in a if k not in names]
-    for k in sorted(names):
-        vals = [a.get(k) for a in attrs_list if k in a]
-        if k == "n_realizations" or any(isinstance(v, list) for v in vals):
-            continue                          # arrays: topk_accuracy (its own table)
-        base = k[:-5] if k.endswith("_mean") else k[:-4] if k.endswith("_std") else None
-        if base and all(base + sfx in names for sfx in ("_mean", "_std")):
-            if k.endswith("_mean"):
-                measures[base] = (float(vals[0]), float(attrs_list[0][base + "_std"]))
+    names = sorted({k for a in attrs_list for k in a})
+    for k in names:
+        vals = [a[k] for a in attrs_list if k in a]
+        if any(isinstance(v, list) for v in vals):
             continue
         if k == "skipped":
             n_sk = sum(1 for v in vals if _is_number(v) and v)
             if n_sk:
                 settings.append("skipped" if n_sk == len(attrs_list)
                                 else f"skipped in {n_sk} of {len(attrs_list)} runs")
-            continue
-        if k in MEASURES and all(_is_number(v) for v in vals):
-            mu, sd = _agg(vals)
-            measures[k] = (mu, None if from_cell or len(attrs_list) == 1 else sd)
+        elif k in MEASURES and all(_is_number(v) for v in vals):
+            measures[k] = _agg(vals)
         elif k in CHECKS and all(_is_number(v) for v in vals):
             checks[k] = _agg(vals)
         else:
@@ -359,6 +363,16 @@ def _method_numbers(attrs_list):
                     shown.append(fmt_setting(v))
             settings.append(f"{k}={'/'.join(shown)}")
     return measures, checks, settings
+
+
+def _cell_numbers(attrs):
+    """The measures a cell stores for a method: X_mean with X_std as X (mean, std), a lone
+    number named in MEASURES (kendall_tau, ...) as (value, None)."""
+    out = {k: (float(v), None) for k, v in attrs.items() if k in MEASURES and _is_number(v)}
+    for k, v in attrs.items():
+        if k.endswith("_mean") and _is_number(v) and _is_number(attrs.get(k[:-5] + "_std")):
+            out[k[:-5]] = (float(v), float(attrs[k[:-5] + "_std"]))
+    return out
 
 
 def _topk_stats(rows_of_acc, K):
@@ -372,12 +386,19 @@ def _topk_stats(rows_of_acc, K):
     return {"mean": m, "std": s, "n": n}
 
 
+def _method_order(name):
+    """Methods in specsweep's order (as `specsweep summary` lists them), others after."""
+    return (METHOD_ORDER.index(name), "") if name in METHOD_ORDER else (len(METHOD_ORDER), name)
+
+
 def cell_methods(cell, ds, stored, run_relevance):
     """One cell's relevance methods: n, measures, checks, settings, top-k accuracy and top
-    inputs of each. From the cell's /summary/<cell>/relevance (stored) where it has one,
-    else gathered from its ok runs' /runs/<id>/relevance (run_relevance, one _relevance()
-    a run: mean +- std over the runs, ddof 0; the mean |relevance| per input). A vector
-    of another length than the inputs (fourier: per frequency) names its entries f0, ..."""
+    inputs of each. What the cell stores in /summary/<cell>/relevance (stored: the
+    measures' mean and std over its realizations, |relevance| mean and std, top-k
+    accuracy per realization) comes first; its ok runs' /runs/<id>/relevance
+    (run_relevance, one _relevance() a run) give the rest, mean +- std over the runs (ddof
+    0), and everything for a cell that stores nothing. A vector of another length than the
+    inputs (fourier: per frequency) names its entries f0, f1, ..."""
     n_in, K = cell["eigenvalues"].shape[1], len(cell["topk"])
 
     def labels(length):
@@ -387,33 +408,33 @@ def cell_methods(cell, ds, stored, run_relevance):
         return [f"f{i}" for i in range(length)]
 
     rows = []
-    for method in sorted(stored) if stored else sorted({m for r in run_relevance for m in r}):
-        if stored:
+    for method in sorted(set(stored) | {m for r in run_relevance for m in r}, key=_method_order):
+        have = [r[method] for r in run_relevance if method in r]
+        measures, checks, settings = _run_numbers([h["attrs"] for h in have])
+        n = len(have)
+        vecs = [np.abs(np.asarray(h["arrays"]["values"], float)) for h in have
+                if "values" in h["arrays"]]
+        mean = std = None
+        if vecs and len({v.shape for v in vecs}) == 1:
+            v = np.vstack(vecs)
+            mean, std = v.mean(axis=0), v.std(axis=0)
+        tk = _topk_stats([h["attrs"].get("topk_accuracy") for h in have], K)
+        source = "runs"
+        if method in stored:
             m = stored[method]
-            arr = m["arrays"]
-            mean, std = arr.get("abs_mean"), arr.get("abs_std")
-            if mean is None and "values" in arr:
-                mean = np.abs(np.asarray(arr["values"], float))
-            n = m["attrs"].get("n_realizations", cell["n_realizations"])
-            attrs_list = [m["attrs"]]
-            tk = arr.get("topk_accuracy")
-            tk = _topk_stats(list(np.atleast_2d(tk)), K) if tk is not None else None
+            arr, attrs = m["arrays"], m["attrs"]
+            measures.update(_cell_numbers(attrs))
+            n = int(attrs.get("n_realizations", cell["n_realizations"]))
+            if "abs_mean" in arr:
+                mean, std = np.asarray(arr["abs_mean"], float), arr.get("abs_std")
+            if "topk_accuracy" in arr:
+                tk = _topk_stats(list(np.atleast_2d(arr["topk_accuracy"])), K)
+            n_sk = attrs.get("n_skipped")
+            if not have and _is_number(n_sk) and n_sk:
+                settings.append(f"skipped in {int(n_sk)} runs")
             source = "summary"
-        else:
-            have = [r[method] for r in run_relevance if method in r]
-            n = len(have)
-            attrs_list = [h["attrs"] for h in have]
-            vecs = [np.abs(np.asarray(h["arrays"]["values"], float)) for h in have
-                    if "values" in h["arrays"]]
-            mean = std = None
-            if vecs and len({v.shape for v in vecs}) == 1:
-                v = np.vstack(vecs)
-                mean, std = v.mean(axis=0), v.std(axis=0)
-            tk = _topk_stats([h["attrs"].get("topk_accuracy") for h in have], K)
-            source = "runs"
-        measures, checks, method_settings = _method_numbers(attrs_list)
         rows.append({"method": method, "n": n, "scores": measures, "checks": checks,
-                     "method_settings": method_settings, "topk": tk,
+                     "method_settings": settings, "topk": tk,
                      "top": top_inputs(mean, std, labels(len(mean))) if mean is not None else [],
                      "source": source})
     return rows
@@ -718,7 +739,7 @@ def section_methods(p):
             for c in cols:
                 if c in r["scores"]:
                     m, s = r["scores"][c]
-                    cells.append(td_num(fmt_score(m, s), m, s, col="score:" + c))
+                    cells.append(td_num(fmt_score(c, m, s), m, s, col="score:" + c))
                 else:
                     cells.append(td_num("-", col="score:" + c))
             cells.append(td(fmt_top(r["top"]), "top", "top"))

@@ -303,55 +303,79 @@ def check_summary_table(root, path):
 
 MEASURED = ("spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard", "seconds",
             "forward_passes", "backward_passes")
+# as `specsweep summary` prints them (spearman, support_recall, auroc, seconds); passes are counts
+MEASURE_FMT = {"spearman": ("%+.3f", "%.3f"), "support_recall": ("%.2f", "%.2f"),
+               "auroc": ("%.3f", "%.3f"), "seconds": ("%.2g", "%.2g"),
+               "kendall_tau": ("%+.3f", "%.3f"), "topk_jaccard": ("%.3f", "%.3f"),
+               "forward_passes": ("%.0f", None), "backward_passes": ("%.0f", None)}
 
 
-def fmt_measure(m, s):
-    return "%.4g" % m if s is None or s == 0 else "%.3g ± %.2g" % (m, s)
+def fmt_measure(k, m, s):
+    fm, fs = MEASURE_FMT[k]
+    if not np.isfinite(m):
+        return "-"
+    if s is None or (s == 0 and fs is None):
+        return fm % m
+    return f"{fm % m} ± {(fs or fm) % s}"
 
 
 def fmt_metric(m, s, regression):
     return ("MAE %.4f ± %.4f" if regression else "%.4f ± %.4f") % (m, s)
 
 
+def want_methods(f, g):
+    """What the page must show of one summary cell's relevance methods, computed here:
+    {method: dict(n, meas {k: (mean, std)}, top, topk [n, K] or None)}. Runs give the
+    measures (mean, std over the ok runs), the cell's relevance group overrides what it
+    stores."""
+    cid = attr(g, "cell_id")
+    ds = f["datasets"][attr(g, "dataset")]
+    n_in = g["eigenvalues"].shape[1]
+    names = ([x.decode() if isinstance(x, bytes) else x for x in ds["feature_names"][()]]
+             if "feature_names" in ds else None)
+    runs = [r for r in f["runs"].values() if attr(r, "cell_id") == cid and
+            attr(r, "status") == "ok" and "parent" not in r.attrs and "relevance" in r]
+    stored = g["relevance"] if "relevance" in g else {}
+    want = {}
+    for method in set(stored) | {k for r in runs for k in r["relevance"]}:
+        dl = [r["relevance"][method] for r in runs if method in r["relevance"]]
+        meas = {}
+        for k in MEASURED:
+            vals = [d.attrs[k] for d in dl if k in d.attrs]
+            if vals:
+                m, sd, _ = want_mean_std(vals)
+                meas[k] = (m, sd)
+        w = dict(n=len(dl), meas=meas)
+        if dl:
+            v = np.abs(np.vstack([d[()] for d in dl]))
+            lab = names if v.shape[1] == n_in else [f"f{i}" for i in range(v.shape[1])]
+            w["top"] = want_top(v.mean(0), v.std(0), lab)
+            tk = [d.attrs["topk_accuracy"] for d in dl if "topk_accuracy" in d.attrs]
+            w["topk"] = np.vstack(tk) if tk else None
+        if method in stored:
+            m = stored[method]
+            meas.update({k: (m.attrs[k], None) for k in MEASURED if k in m.attrs})
+            meas.update({k[:-5]: (m.attrs[k], m.attrs[k[:-5] + "_std"]) for k in m.attrs
+                         if k.endswith("_mean")})
+            w["n"] = int(g.attrs["n_realizations"])
+            mean = m["abs_mean"][()]
+            lab = names if len(mean) == n_in else [f"f{i}" for i in range(len(mean))]
+            w["top"] = want_top(mean, m["abs_std"][()], lab)
+            w["topk"] = m["topk_accuracy"][()]
+        want[method] = w
+    return want
+
+
 def check_methods(root, path):
-    """Every cell's relevance methods: stored with the cell (X_mean, X_std, abs_mean, ...)
-    or gathered here from its ok runs' /runs/<id>/relevance/<method> datasets."""
+    """Every cell's relevance methods against want_methods."""
     compared = 0
     tables = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "methods"})}
     topks = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "methods-topk"})}
     with h5py.File(path, "r") as f:
         for g in f["summary"].values():
             cid = attr(g, "cell_id")
-            ds = f["datasets"][attr(g, "dataset")]
-            regression = int(ds.attrs["n_classes"]) == 0
-            n_in = g["eigenvalues"].shape[1]
-            names = ([x.decode() if isinstance(x, bytes) else x for x in ds["feature_names"][()]]
-                     if "feature_names" in ds else None)
-            want = {}
-            if "relevance" in g:
-                for method, m in g["relevance"].items():
-                    meas = {k[:-5]: (m.attrs[k], m.attrs[k[:-5] + "_std"]) for k in m.attrs
-                            if k.endswith("_mean")}
-                    meas.update({k: (m.attrs[k], None) for k in MEASURED if k in m.attrs})
-                    want[method] = dict(n=int(g.attrs["n_realizations"]), meas=meas,
-                                        top=want_top(m["abs_mean"][()], m["abs_std"][()], names),
-                                        topk=m["topk_accuracy"][()] if "topk_accuracy" in m else None)
-            else:
-                runs = [r for r in f["runs"].values() if attr(r, "cell_id") == cid and
-                        attr(r, "status") == "ok" and "parent" not in r.attrs and "relevance" in r]
-                for method in sorted({k for r in runs for k in r["relevance"]}):
-                    dl = [r["relevance"][method] for r in runs if method in r["relevance"]]
-                    meas = {}
-                    for k in MEASURED:
-                        vals = [d.attrs[k] for d in dl if k in d.attrs]
-                        if vals:
-                            m, sd, _ = want_mean_std(vals)
-                            meas[k] = (m, sd)
-                    v = np.abs(np.vstack([d[()] for d in dl]))
-                    lab = names if v.shape[1] == n_in else [f"f{i}" for i in range(v.shape[1])]
-                    tk = [d.attrs["topk_accuracy"] for d in dl if "topk_accuracy" in d.attrs]
-                    want[method] = dict(n=len(dl), meas=meas, top=want_top(v.mean(0), v.std(0), lab),
-                                        topk=np.vstack(tk) if tk else None)
+            regression = int(f["datasets"][attr(g, "dataset")].attrs["n_classes"]) == 0
+            want = want_methods(f, g)
             if not want:
                 assert cid not in tables
                 continue
@@ -361,8 +385,9 @@ def check_methods(root, path):
                 c = rows[method]
                 assert num(c["n"]) == w["n"]
                 for k, (m, sd) in w["meas"].items():
-                    assert c["score:" + k].text() == fmt_measure(m, sd), (cid, method, k)
-                    assert num(c["score:" + k]) == pytest.approx(m, rel=1e-12)
+                    assert c["score:" + k].text() == fmt_measure(k, m, sd), (cid, method, k)
+                    if np.isfinite(m):
+                        assert num(c["score:" + k]) == pytest.approx(m, rel=1e-12)
                     compared += 1
                 for k in set(c) - {"score:" + k for k in w["meas"]}:
                     if k.startswith("score:"):
@@ -374,9 +399,8 @@ def check_methods(root, path):
                 continue
             K = g["topk"][()]
             trows = {a["data-method"]: c for a, c, _ in rows_of(topks[cid])}
-            rk = g["randomk_accuracy"][()]
             want_rows = {m: w["topk"] for m, w in want.items() if w["topk"] is not None}
-            want_rows[""] = rk
+            want_rows[""] = g["randomk_accuracy"][()]
             assert set(trows) == set(want_rows)
             for method, acc in want_rows.items():
                 for j, k in enumerate(K):
@@ -501,6 +525,40 @@ def cli_table(text):
     return out
 
 
+def cli_method_tables(text):
+    """`specsweep summary`'s method tables: {title: [row {header: text}]}, the title being
+    "dataset settings" of the cell."""
+    lines, out, i = text.splitlines(), {}, 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.startswith("relevance methods of ") and ln.endswith(":"):
+            title = ln[len("relevance methods of "):ln.index(" (mean ± std")]
+            head = lines[i + 1]
+            starts, pos = [], 0
+            for nm in head.split():
+                pos = head.index(nm, pos)
+                starts.append(pos)
+                pos += len(nm)
+            # header words of one column ("top-4 accuracy (MAE)") share its start
+            cols = [(head[s:e].strip(), s) for s, e in zip(starts, starts[1:] + [len(head)])]
+            merged = []
+            for name, s in cols:
+                if merged and head[s - 2:s] != "  ":
+                    merged[-1] = (merged[-1][0] + " " + name, merged[-1][1])
+                else:
+                    merged.append((name, s))
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].strip():
+                ln = lines[i]
+                rows.append({nm: ln[s:(merged[j + 1][1] if j + 1 < len(merged) else len(ln))].strip()
+                             for j, (nm, s) in enumerate(merged)})
+                i += 1
+            out[title] = rows
+        i += 1
+    return out
+
+
 def test_real_sweep_page_in_the_browser(real, tmp_path):
     path, summary_text, _ = real
     page = str(tmp_path / "report.html")
@@ -541,6 +599,31 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
     n_methods = check_methods(root, path)
     assert n_methods > 0
     compared += n_methods
+    # the method tables: the numbers and the order of `specsweep summary`'s
+    cli_methods = cli_method_tables(summary_text)
+    assert len(cli_methods) == 6
+    cell_of = {}
+    for a, cols, _ in rows_of(t):
+        title = cols["dataset"].text() + " " + " ".join(
+            f"{k}={cols['axis:' + k].text()}" for k in axes)
+        cell_of[frozenset(title.split())] = a["data-cell"]
+    tables = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "methods"})}
+    topks = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "methods-topk"})}
+    for title, crows in cli_methods.items():
+        cid = cell_of[frozenset(title.split())]
+        prow = rows_of(tables[cid])
+        assert [a["data-method"] for a, _, _ in prow] == [r["method"] for r in crows]
+        trow = {a["data-method"]: c for a, c, _ in rows_of(topks[cid])}
+        for (_, cols, _), r in zip(prow, crows):
+            for cli, col in (("spearman", "spearman"), ("recall", "support_recall"),
+                             ("auroc", "auroc"), ("seconds", "seconds")):
+                shown = cols["score:" + col].text() if "score:" + col in cols else "-"
+                assert shown == r[cli], (title, r["method"], cli)
+                compared += 1
+            (head,) = [h for h in r if h.startswith("top-")]
+            k = head.split()[0][len("top-"):]
+            assert trow[r["method"]][f"k={k}"].text().replace("MAE ", "") == r[head]
+            compared += 1
     assert not root.find_all("section", id="retraining")
     print(f"real sweep: {n_img} images decoded, {compared} table cells compared with the "
           f"file and specsweep summary ({n_methods} of the relevance methods), {n_bad} diverged "
@@ -668,7 +751,8 @@ def test_optional_parts_in_the_browser(tmp_path):
         tables = root.find_all("table", **{"class": "methods"})
         assert [t.attrs["data-cell"] for t in tables] == ids
         first = ["method", "n", "spearman", "support recall", "auroc"]
-        assert header(tables[0])[:-1] == first + ["kendall tau", "topk jaccard", "seconds"]
+        assert header(tables[0])[:-1] == first + ["kendall tau", "topk jaccard", "seconds",
+                                                  "forward passes", "backward passes"]
         assert header(tables[1])[:-1] == first + ["seconds", "forward passes", "backward passes"]
         info = {(u.attrs["data-cell"], li.attrs["data-method"]): li.text()
                 for u in root.find_all("ul", **{"class": "minfo"}) for li in u.find_all("li")}
@@ -677,7 +761,7 @@ def test_optional_parts_in_the_browser(tmp_path):
         ig = info[(ids[1], "integrated_gradients")]
         assert ig.startswith("integrated_gradients: ig_baseline=mean, ig_steps=50, n_samples=50, "
                              "checks: check_max ")
-        assert (ids[0], "") not in info   # stored with the cell: no settings
+        assert info[(ids[0], "")] == "every method: masking=zero"  # from the runs
 
         # retraining: one table for the first cell, keep before remove, random last
         (rt,) = root.find_all("table", data_cell=ids[0], **{"class": "retrain"})
