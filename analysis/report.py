@@ -257,7 +257,7 @@ def _cell_order(attrs):
     return (0, float(ci)) if _is_number(ci) else (1, 0.0)
 
 
-def build(res, extra, rel):
+def build(res, extra):
     """Everything the page shows, as plain values (no HTML)."""
     datasets, root = res["datasets"], extra["root"]
     runs = extra["runs"]
@@ -265,7 +265,8 @@ def build(res, extra, rel):
     children = [r for r in runs if _is_child(r)]
     axes = axes_of(extra, parents)
 
-    cells = sorted(res["cells"], key=lambda c: (_cell_order(c["attrs"]),))
+    cells = sorted(res["cells"], key=lambda c: _cell_order(c["attrs"]))  # stable: files
+    # without cell_index keep figures.load's order
     has_truth = False
     rows = []
     for c in cells:
@@ -316,7 +317,7 @@ def build(res, extra, rel):
         "counts": counts, "n_runs": len(parents), "n_children": len(children),
         "seeds": seeds, "grid": grid, "cells": rows, "has_truth": has_truth,
         "methods": method_rows(extra, rows),
-        "retraining": retraining(res, extra, axes, rows),
+        "retraining": retraining(res, extra, rows),
         "problems": [{"id": r["id"], "dataset": r["attrs"].get("dataset", ""),
                       "settings": [r["attrs"].get(k) for k in axes],
                       "seed": r["attrs"].get("seed"), "parent": r["attrs"].get("parent"),
@@ -447,7 +448,7 @@ def method_rows(extra, summary_rows):
             for r in summary_rows for m in extra["methods"].get(r["id"], [])]
 
 
-def retraining(res, extra, axes, summary_rows):
+def retraining(res, extra, summary_rows):
     """Per parent cell: the retraining runs' metric by (mode, method) and k, beside the
     cell's metric with all inputs. Children are the runs with a `parent` attribute; mode,
     method and k come from their ids, `<parent>__keep=<method>:<k>` or `__remove=`."""
@@ -458,9 +459,9 @@ def retraining(res, extra, axes, summary_rows):
         if not _is_child(r):
             continue
         a = r["attrs"]
-        parent = by_id.get(str(a["parent"]))
-        mt = RETRAIN_ID.search(r["id"][len(str(a["parent"])):] if r["id"].startswith(str(a["parent"]))
-                               else r["id"])
+        pid = str(a["parent"])
+        parent = by_id.get(pid)
+        mt = RETRAIN_ID.search(r["id"][len(pid):] if r["id"].startswith(pid) else r["id"])
         if not mt:
             continue
         mode, method, k = mt.group(1), mt.group(2), int(mt.group(3))
@@ -486,7 +487,8 @@ def retraining(res, extra, axes, summary_rows):
         ks = sorted(c["ks"])
         srow = row_of.get(cid)
         lines = []
-        for (mode, method) in sorted(c["lines"], key=lambda t: (t[0] != "keep", t[1] == "random", t[1])):
+        for mode, method in sorted(c["lines"], key=lambda t: (t[0] != "keep", t[1] == "random",
+                                                               _method_order(t[1]))):
             cells = []
             for k in ks:
                 slot = c["lines"][(mode, method)].get(k)
@@ -909,7 +911,7 @@ def render(p, records, fig_dir):
         "</main></body></html>\n"])
 
 
-def write_report(results, out, fig_dir=None, rel=figures.DEFAULT_ZERO_THRESHOLD, log=print):
+def write_report(results, out, fig_dir=None, rel=figures.DEFAULT_ZERO_THRESHOLD):
     """Read results, draw the figures (into fig_dir, kept with figures.json, or a temporary
     directory) and write the page to out atomically. Returns (page model, figure records).
     Raises figures.ResultsError for a file that cannot be used."""
@@ -918,7 +920,7 @@ def write_report(results, out, fig_dir=None, rel=figures.DEFAULT_ZERO_THRESHOLD,
         extra = read_file(results, res)
     except (KeyError, OSError, ValueError, TypeError) as e:
         raise figures.ResultsError(f"{results}: malformed results file: {e}") from None
-    p = build(res, extra, rel)
+    p = build(res, extra)
     with tempfile.TemporaryDirectory(prefix="report-figs-") as tmp:
         d = fig_dir or tmp
         os.makedirs(d, exist_ok=True)
