@@ -106,6 +106,15 @@ def _relevance(g):
     return out
 
 
+def _groups(f, name):
+    """(name, group, attributes) of every group in f[name], when that is a group."""
+    top = f.get(name)
+    if isinstance(top, h5py.Group):
+        for n, g in top.items():
+            if isinstance(g, h5py.Group):
+                yield n, g, _attrs(g)
+
+
 def read_file(path, res):
     """The root attributes, every run's id and attributes, every summary cell's own arrays
     and, per cell, its relevance methods reduced to what the page shows (cell_methods):
@@ -115,32 +124,22 @@ def read_file(path, res):
     with h5py.File(path, "r") as f:
         root = _attrs(f)
         runs, with_relevance = [], {}
-        top = f.get("runs")
-        if isinstance(top, h5py.Group):
-            for rid, g in top.items():
-                if not isinstance(g, h5py.Group):
-                    continue
-                a = _attrs(g)
-                runs.append({"id": rid, "attrs": a})
-                if isinstance(g.get("relevance"), h5py.Group) and a.get("status") == "ok" \
-                        and "parent" not in a:
-                    with_relevance.setdefault(str(a.get("cell_id")), []).append(g)
+        for rid, g, a in _groups(f, "runs"):
+            runs.append({"id": rid, "attrs": a})
+            if isinstance(g.get("relevance"), h5py.Group) and a.get("status") == "ok" \
+                    and "parent" not in a:
+                with_relevance.setdefault(str(a.get("cell_id")), []).append(g)
         cells, methods = {}, {}
-        top = f.get("summary")
-        if isinstance(top, h5py.Group):
-            for gname, g in top.items():
-                if not isinstance(g, h5py.Group):
-                    continue
-                a = _attrs(g)
-                cid = str(a.get("cell_id", gname))
-                arr = {k: np.asarray(g[k][()], float) for k in
-                       ("eigenvalues_abs_mean", "eigenvalues_abs_std") if k in g}
-                cells[cid] = {"attrs": a, "arrays": arr}
-                if cid in cells_by_id:
-                    c = cells_by_id[cid]
-                    methods[cid] = cell_methods(
-                        c, res["datasets"].get(c["dataset"], {}), _relevance(g),
-                        [_relevance(r) for r in with_relevance.get(cid, [])])
+        for gname, g, a in _groups(f, "summary"):
+            cid = str(a.get("cell_id", gname))
+            arr = {k: np.asarray(g[k][()], float) for k in
+                   ("eigenvalues_abs_mean", "eigenvalues_abs_std") if k in g}
+            cells[cid] = {"attrs": a, "arrays": arr}
+            if cid in cells_by_id:
+                c = cells_by_id[cid]
+                methods[cid] = cell_methods(
+                    c, res["datasets"].get(c["dataset"], {}), _relevance(g),
+                    [_relevance(r) for r in with_relevance.get(cid, [])])
     return {"root": root, "runs": runs, "cells": cells, "methods": methods}
 
 
