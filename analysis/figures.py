@@ -434,12 +434,14 @@ def reg_studies(cells):
         other = sorted({k for c in cs for k in c["swept"] if k != REG_KEY})
         lines = {}
         for c in cs:
-            key = tuple(c["swept"].get(k) for k in other)
-            lines.setdefault(key, []).append(c)
+            vals = tuple(c["swept"].get(k) for k in other)
+            # keyed by _sortable: hashable also for list values (model.hidden = [100, 50])
+            lines.setdefault(tuple(_sortable(v) for v in vals), (vals, []))[1].append(c)
         out = []
-        for key in sorted(lines, key=lambda t: tuple(_sortable(v) for v in t)):
-            out.append((dict(zip(other, key)),
-                        sorted(lines[key], key=lambda c: float(c["swept"][REG_KEY]))))
+        for key in sorted(lines):
+            vals, group = lines[key]
+            out.append((dict(zip(other, vals)),
+                        sorted(group, key=lambda c: float(c["swept"][REG_KEY]))))
         studies.append({"dataset": ds, "other_keys": other, "lines": out})
     return studies
 
@@ -809,6 +811,20 @@ def _short(a):
                            for x in np.asarray(a).tolist()) + "]"
 
 
+def write_index(res, out, rel, records):
+    """Write out/figures.json (the results file, the threshold and make_figures' records);
+    returns its path."""
+    doc = {"results": os.path.abspath(res["path"]), "sweep_name": res["sweep_name"],
+           "format_version": res["format_version"], "zero_threshold_rel": rel,
+           "figures": records}
+    jpath = os.path.join(out, "figures.json")
+    with open(jpath + ".tmp", "w") as f:
+        json.dump(_jsonable(doc), f, indent=1, allow_nan=False)
+        f.write("\n")
+    os.replace(jpath + ".tmp", jpath)
+    return jpath
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="figures.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -832,14 +848,7 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     records = make_figures(res, a.out, a.zero_threshold)
-    doc = {"results": os.path.abspath(a.results), "sweep_name": res["sweep_name"],
-           "format_version": res["format_version"], "zero_threshold_rel": a.zero_threshold,
-           "figures": records}
-    jpath = os.path.join(a.out, "figures.json")
-    with open(jpath + ".tmp", "w") as f:
-        json.dump(_jsonable(doc), f, indent=1, allow_nan=False)
-        f.write("\n")
-    os.replace(jpath + ".tmp", jpath)
+    jpath = write_index(res, a.out, a.zero_threshold, records)
     if not res["cells"]:
         print(f"figures.py: {a.results} has no finished cells yet; nothing to draw")
     print(f"{len(records)} figures; index in {jpath}")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on one machine: install, build, run the quick sweep on every core,
-# print its summary and draw its figures.
+# print its summary, draw its figures and write its report page.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -16,4 +16,6 @@ if [ "$rc" -ne 0 ]; then
   exit "$rc"
 fi
 build/specsweep summary "$out"
-/usr/bin/python3 analysis/figures.py "$out" --out "figures/$(basename "$sweep" .yaml)"
+page="results/$(basename "$sweep" .yaml).html"
+/usr/bin/python3 analysis/report.py "$out" -o "$page" --figures "figures/$(basename "$sweep" .yaml)"
+echo "quickstart: open the report page file://$root/$page"

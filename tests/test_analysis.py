@@ -683,6 +683,30 @@ def test_title_reports_diverged_runs(tmp_path):
     assert "n = 3 realizations (1 diverged)" in title
 
 
+def test_regstudy_over_a_list_valued_axis(tmp_path):
+    """A model key as an axis (model.hidden, an int64 array attribute) splits the
+    regularization study into lines like any other axis."""
+    datasets = {"g8": make_datasets()["g8"]}
+    cells = make_cells(datasets, regs=REGS, epochs=[10, 20])  # epochs become model.hidden
+    path = str(tmp_path / "hidden.h5")
+    write_results(path, datasets, cells, AXES, group_names=[f"c{i}" for i in range(len(cells))])
+    hidden = [[100, 50], [], [100, 50], []]
+    with h5py.File(path, "a") as f:
+        for i, h in enumerate(hidden):
+            g = f["summary"][f"c{i}"]
+            g.attrs.create("model.hidden", np.array(h, "<i8"), dtype="<i8")
+            a_str(g, "swept_keys", "reg_eigenvalues,model.hidden")
+            a_str(g, "cell_id", f"c{i}")
+    res = figures.load(path)
+    (study,) = figures.reg_studies(res["cells"])
+    assert study["other_keys"] == ["model.hidden"]
+    assert [(other, [c["id"] for c in cs]) for other, cs in study["lines"]] == [
+        ({"model.hidden": [100, 50]}, ["c0", "c2"]), ({"model.hidden": []}, ["c1", "c3"])]
+    cur = figures.reg_study_curves(study, res["datasets"])
+    np.testing.assert_allclose(cur["lines"][0]["metric_mean"], [cells[0]["acc"].mean(),
+                                                                cells[2]["acc"].mean()])
+
+
 # ---- errors ------------------------------------------------------------------------------
 
 def _bad_file(tmp_path, what):
@@ -765,26 +789,32 @@ relevance: {topk: [1, 2, 4]}
 """
 
 
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
+def run_real_sweep(d, sweep_text):
+    """Run sweep_text with $SPECSWEEP in directory d, beside an image dataset img.h5 (120
+    samples of 4 x 4) that it may use: returns (the results file, the environment). Skips
+    when SPECSWEEP is not set."""
     exe = os.environ.get("SPECSWEEP")
     if not exe:
         pytest.skip("SPECSWEEP is not set (ctest sets it to the specsweep binary)")
     assert os.access(exe, os.X_OK), f"SPECSWEEP={exe} is not an executable"
-    d = tmp_path_factory.mktemp("real")
     rng = np.random.default_rng(1)
     x = rng.normal(size=(120, 4, 4)).astype("f4")
     with h5py.File(d / "img.h5", "w") as f:
         f["X"] = x
         f["y"] = (x[:, 1, 2] > 0).astype("f8")
-    (d / "tiny.yaml").write_text(REAL_SWEEP)
+    (d / "tiny.yaml").write_text(sweep_text)
     out = str(d / "tiny.h5")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     p = subprocess.run([exe, "run", str(d / "tiny.yaml"), "-o", out], cwd=d, env=env,
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    return out
+    return out, env
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    return run_real_sweep(tmp_path_factory.mktemp("real"), REAL_SWEEP)[0]
 
 
 def test_real_file_figures(real, tmp_path):

@@ -1,0 +1,970 @@
+#!/usr/bin/env python3
+"""One self-contained HTML page of a specsweep results file.
+
+    report.py RESULTS.h5 -o report.html [--figures DIR] [--zero-threshold REL]
+
+The page holds, from RESULTS.h5 alone:
+
+  plan        the sweep's name, its sweep file, the datasets (kind, task, inputs, classes,
+              sizes), the axes and their values, the counts of runs, cells and seeds, when
+              the file was created and by which specsweep version
+  summary     per cell, in the sweep's order (cell_index): dataset, the value of every
+              axis, n, test accuracy mean +- std (MAE for regression), Spearman of the
+              mean |eigenvalue| with the ground truth where the dataset has one, the top
+              inputs: the numbers `specsweep summary` prints
+  methods     per cell and relevance method: its measures' mean +- std (Spearman,
+              support recall, AUROC, seconds, passes, the stability over seeds
+              kendall_tau and topk_jaccard, ...), its top inputs, its top-k accuracy
+              beside k random inputs, its settings and checks
+              (/summary/<cell>/relevance/<method>; else gathered from the runs'
+              /runs/<id>/relevance/<method>)                    files that have them
+  retraining  per parent cell, keep and remove, per method: the retrained runs' test
+              accuracy (MAE) mean +- std at every k, beside the cell with all inputs
+              (runs with a `parent` attribute)                  files that have them
+  figures     every figure analysis/figures.py draws for the file, embedded as PNG
+  problems    the runs that diverged or failed, with their messages
+
+Axes are the cells' `swept_keys` (training keys, model keys, bundle axes alike); every
+optional part is found by attributes and appears only when the file has it. The page
+needs no network and no script: figures are data URIs, the style is in the page.
+--figures DIR also keeps the PNG files and figures.json there (as figures.py --out DIR).
+Exit 2 (message naming the file) when RESULTS.h5 cannot be used, as figures.py.
+"""
+import argparse
+import base64
+import datetime
+import html
+import importlib.util
+import math
+import os
+import re
+import struct
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("figures", os.path.join(HERE, "figures.py"))
+figures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(figures)
+
+_py = figures._py
+_is_number = figures._is_number
+
+TOP_INPUTS = 5                  # as `specsweep summary`
+FIG_SCALE = 0.7                 # figures shown at 0.7 x their pixels (figures.DPI = 120):
+                                # two of the usual ones side by side in the page's width
+STATUSES = ("ok", "diverged", "failed")
+# A relevance method's numbers shown as columns, in this order (and any X stored as X_mean
+# with X_std); its other attributes are its settings.
+MEASURES = ("spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard",
+            "completeness", "seconds", "forward_passes", "backward_passes", "passes")
+# How a measure's mean and std are printed: as `specsweep summary` prints its method table
+# (spearman, support_recall, auroc, seconds); passes as integers; any other "%.4g".
+MEASURE_FORMAT = {"spearman": ("%+.3f", "%.3f"), "support_recall": ("%.2f", "%.2f"),
+                  "auroc": ("%.3f", "%.3f"), "kendall_tau": ("%+.3f", "%.3f"),
+                  "topk_jaccard": ("%.3f", "%.3f"), "seconds": ("%.2g", "%.2g"),
+                  "forward_passes": ("%.0f", "%.0f"), "backward_passes": ("%.0f", "%.0f"),
+                  "passes": ("%.0f", "%.0f")}
+# specsweep's relevance methods in its order (relevance.methods' names)
+METHOD_ORDER = ("spectral", "saliency", "input_x_gradient", "integrated_gradients",
+                "smoothgrad", "smoothgrad_squared", "spectrallens", "lrp_epsilon", "deeplift",
+                "permutation", "kernel_shap", "fourier")
+# A method's checks (integrated gradients' completeness, LRP's conservation): listed with
+# its settings when not zero.
+CHECKS = ("check_mean", "check_max", "check_scale", "absorbed_mean")
+RETRAIN_ID = re.compile(r"__(keep|remove)=(.+):(\d+)$")
+# What a run records about itself; an attribute not listed here that varies across runs
+# is a setting (used only when no summary cell names the axes).
+RUN_OWN_ATTRS = {"dataset", "cell_id", "seed", "status", "message", "ranks", "train_seconds",
+                 "samples_per_second", "test_accuracy", "test_loss", "parent", "n_trainable",
+                 "retracted_test_accuracy", "retracted_test_loss"}
+
+
+# ---- reading what figures.load does not ------------------------------------------------
+
+def _attrs(o):
+    return {k: _py(v) for k, v in o.attrs.items()}
+
+
+def _relevance(g):
+    """The relevance/<method> members of a run or summary group: {method: {"arrays":
+    {name: array}, "attrs": {...}}}. A member that is a dataset holds one vector
+    ("values"); a group holds named arrays (abs_mean, abs_std, ...) and its attributes."""
+    top = g.get("relevance")
+    out = {}
+    if not isinstance(top, h5py.Group):
+        return out
+    for method, m in top.items():
+        if isinstance(m, h5py.Dataset):
+            out[method] = {"arrays": {"values": np.asarray(m[()], float)}, "attrs": _attrs(m)}
+        elif isinstance(m, h5py.Group):
+            arrays = {k: np.asarray(v[()]) for k, v in m.items() if isinstance(v, h5py.Dataset)}
+            out[method] = {"arrays": arrays, "attrs": _attrs(m)}
+    return out
+
+
+def _groups(f, name):
+    """(name, group, attributes) of every group in f[name], when that is a group."""
+    top = f.get(name)
+    if isinstance(top, h5py.Group):
+        for n, g in top.items():
+            if isinstance(g, h5py.Group):
+                yield n, g, _attrs(g)
+
+
+def read_file(path, res):
+    """The root attributes, every run's id and attributes, every summary cell's own arrays
+    and, per cell, its relevance methods reduced to what the page shows (cell_methods):
+    read one cell at a time, so a large study's relevance vectors are never all in
+    memory. res is figures.load's reading of the same file."""
+    cells_by_id = {c["id"]: c for c in res["cells"]}
+    with h5py.File(path, "r") as f:
+        root = _attrs(f)
+        runs, with_relevance = [], {}
+        for rid, g, a in _groups(f, "runs"):
+            runs.append({"id": rid, "attrs": a})
+            if isinstance(g.get("relevance"), h5py.Group) and a.get("status") == "ok" \
+                    and "parent" not in a:
+                with_relevance.setdefault(str(a.get("cell_id")), []).append(g)
+        cells, methods = {}, {}
+        for gname, g, a in _groups(f, "summary"):
+            cid = str(a.get("cell_id", gname))
+            arr = {k: np.asarray(g[k][()], float) for k in
+                   ("eigenvalues_abs_mean", "eigenvalues_abs_std") if k in g}
+            cells[cid] = {"attrs": a, "arrays": arr}
+            if cid in cells_by_id:
+                c = cells_by_id[cid]
+                methods[cid] = cell_methods(
+                    c, res["datasets"].get(c["dataset"], {}), _relevance(g),
+                    [_relevance(r) for r in with_relevance.get(cid, [])])
+    return {"root": root, "runs": runs, "cells": cells, "methods": methods}
+
+
+# ---- formatting ------------------------------------------------------------------------
+
+def fmt_setting(v):
+    """A setting as `specsweep summary` prints it (%g, integers as integers); lists in
+    brackets, text as it is."""
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "%g" % v
+    if isinstance(v, list):
+        return "[" + ", ".join(fmt_setting(x) for x in v) + "]"
+    return str(v)
+
+
+def fmt_mean_std(mean, std, regression=False):
+    if not np.isfinite(mean):
+        return "-"
+    return ("MAE %.4f ± %.4f" if regression else "%.4f ± %.4f") % (mean, std)
+
+
+def fmt_score(name, mean, std=None):
+    """A measure of a relevance method: "mean ± std" in the measure's format
+    (MEASURE_FORMAT); the mean alone when there is no std, or for counts (passes) whose
+    std is 0."""
+    if mean is None or not np.isfinite(mean):
+        return "-"
+    fm, fs = MEASURE_FORMAT.get(name, ("%.4g", "%.2g"))
+    if std is None or not np.isfinite(std) or (std == 0 and fm == "%.0f"):
+        return fm % mean
+    return f"{fm % mean} ± {fs % std}"
+
+
+def _sort_value(v):
+    if _is_number(v):
+        return (0, float(v), "")
+    return (1, 0.0, fmt_setting(v))
+
+
+def mean_std(values):
+    """Mean and std (ddof 0) of the finite values, and their count; NaN, NaN, 0 for none."""
+    a = np.asarray(values, float).ravel()
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return float("nan"), float("nan"), 0
+    m = float(a.sum() / a.size)
+    return m, float(math.sqrt(float(((a - m) ** 2).sum()) / a.size)), int(a.size)
+
+
+def top_inputs(mean, std, names, k=TOP_INPUTS):
+    """The k largest of mean (NaN skipped, ties to the lower index) as (label, mean, std)."""
+    mean = np.asarray(mean, float)
+    std = None if std is None or len(std) != len(mean) else np.asarray(std, float)
+    names = names if names and len(names) == len(mean) else None
+    out, used = [], np.zeros(len(mean), bool)
+    for _ in range(min(k, len(mean))):
+        best = -1
+        for i in range(len(mean)):
+            if not used[i] and not np.isnan(mean[i]) and (best < 0 or mean[i] > mean[best]):
+                best = i
+        if best < 0:
+            break
+        used[best] = True
+        out.append((names[best] if names else str(best), float(mean[best]),
+                    float(std[best]) if std is not None else float("nan")))
+    return out
+
+
+def fmt_top(top):
+    return " ".join("%s(%.3g±%.2g)" % t for t in top) if top else "-"
+
+
+def spearman_like_summary(mean, truth):
+    """Spearman of mean with truth as `specsweep summary` computes it: NaN when either has
+    a NaN or fewer than 2 inputs."""
+    mean, truth = np.asarray(mean, float), np.asarray(truth, float)
+    if len(mean) < 2 or np.isnan(mean).any() or np.isnan(truth).any():
+        return float("nan")
+    return figures.spearman(mean, truth)
+
+
+# ---- the model of the page -------------------------------------------------------------
+
+def _is_child(run):
+    return "parent" in run["attrs"]
+
+
+def axes_of(extra, runs):
+    """The sweep's axes in order: the cells' swept_keys; with no cell, the attributes that
+    vary across the (non-retraining) runs of a dataset."""
+    names = []
+    for c in sorted(extra["cells"].values(), key=lambda c: _cell_order(c["attrs"])):
+        for k in str(c["attrs"].get("swept_keys", "")).split(","):
+            if k and k not in names:
+                names.append(k)
+    if names or extra["cells"]:
+        return names
+    by_ds = {}
+    for r in runs:
+        by_ds.setdefault(r["attrs"].get("dataset"), []).append(r["attrs"])
+    for rows in by_ds.values():
+        for k in sorted({k for a in rows for k in a} - RUN_OWN_ATTRS):
+            if len({fmt_setting(a.get(k)) for a in rows}) > 1 and k not in names:
+                names.append(k)
+    return names
+
+
+def _cell_order(attrs):
+    ci = attrs.get("cell_index")
+    return (0, float(ci)) if _is_number(ci) else (1, 0.0)
+
+
+def build(res, extra):
+    """Everything the page shows, as plain values (no HTML)."""
+    datasets, root = res["datasets"], extra["root"]
+    runs = extra["runs"]
+    parents = [r for r in runs if not _is_child(r)]
+    children = [r for r in runs if _is_child(r)]
+    axes = axes_of(extra, parents)
+
+    cells = sorted(res["cells"], key=lambda c: _cell_order(c["attrs"]))  # stable: files
+    # without cell_index keep figures.load's order
+    has_truth = False
+    rows = []
+    for c in cells:
+        ds = datasets.get(c["dataset"], {})
+        regression = figures.is_regression(c, datasets)
+        own = extra["cells"].get(c["id"], {"arrays": {}})
+        if "eigenvalues_abs_mean" in own["arrays"]:
+            am = own["arrays"]["eigenvalues_abs_mean"]
+            asd = own["arrays"].get("eigenvalues_abs_std")
+        else:
+            am, asd, _ = figures.eigen_stats(c)
+        m, s, _ = mean_std(figures.test_metric(c, regression))
+        truth = ds.get("relevance_truth")
+        rho = None
+        if truth is not None and len(truth) == len(am) and len(am) > 0:
+            has_truth = True
+            rho = spearman_like_summary(am, truth)
+        rows.append({"id": c["id"], "dataset": c["dataset"],
+                     "settings": [c["attrs"].get(k) for k in axes],
+                     "n": c["n_realizations"], "n_diverged": c["n_diverged"],
+                     "n_failed": c["n_failed"], "regression": regression,
+                     "metric": (m, s), "spearman": rho,
+                     "top": top_inputs(am, asd, ds.get("feature_names")),
+                     "k": [int(k) for k in c["topk"]],
+                     "randomk": _topk_stats(list(c["randomk_accuracy"]), len(c["topk"]))})
+
+    counts = {s: 0 for s in STATUSES}
+    for r in parents:
+        st = r["attrs"].get("status")
+        counts[st] = counts.get(st, 0) + 1
+    axis_values = {}
+    for k in axes:
+        vals = {}
+        for a in [c["attrs"] for c in res["cells"]] + [r["attrs"] for r in parents]:
+            if k in a:
+                vals[fmt_setting(a[k])] = a[k]
+        axis_values[k] = sorted(vals.values(), key=_sort_value)
+    seeds = sorted({r["attrs"]["seed"] for r in parents if _is_number(r["attrs"].get("seed"))})
+    grid = len(datasets) * len(seeds)
+    for k in axes:
+        grid *= max(1, len(axis_values[k]))
+
+    problems = [r for r in runs if r["attrs"].get("status", "ok") != "ok"]
+    problems.sort(key=lambda r: (r["attrs"].get("dataset", ""), r["id"]))
+    return {
+        "root": root, "path": res["path"], "sweep_name": res["sweep_name"],
+        "datasets": datasets, "axes": axes, "axis_values": axis_values,
+        "counts": counts, "n_runs": len(parents), "n_children": len(children),
+        "seeds": seeds, "grid": grid, "cells": rows, "has_truth": has_truth,
+        "methods": method_rows(extra, rows),
+        "retraining": retraining(res, extra, rows),
+        "problems": [{"id": r["id"], "dataset": r["attrs"].get("dataset", ""),
+                      "settings": [r["attrs"].get(k) for k in axes],
+                      "seed": r["attrs"].get("seed"), "parent": r["attrs"].get("parent"),
+                      "status": r["attrs"].get("status", ""),
+                      "message": r["attrs"].get("message", "")} for r in problems],
+    }
+
+
+def _agg(values):
+    """Mean and std (ddof 0) over runs of one number, or None when no run has it."""
+    vals = [float(v) for v in values if _is_number(v)]
+    if not vals:
+        return None
+    m, s, _ = mean_std(vals)
+    return (m, s)
+
+
+def _run_numbers(attrs_list):
+    """What the page shows of a method from the attributes of its runs' relevance (one dict
+    a run): (measures {name: (mean, std)}, checks {name: (mean, std)}, settings ["k=v"]).
+    A number in MEASURES is a measure and one in CHECKS a check, mean +- std (ddof 0) over
+    the runs that have it; `skipped` says how many runs skipped the method; every other
+    attribute, number or text, is a setting of the method, shown with its value(s).
+    Arrays (topk_accuracy) have a table of their own."""
+    measures, checks, settings = {}, {}, []
+    names = sorted({k for a in attrs_list for k in a})
+    for k in names:
+        vals = [a[k] for a in attrs_list if k in a]
+        if any(isinstance(v, list) for v in vals):
+            continue
+        if k == "skipped":
+            n_sk = sum(1 for v in vals if _is_number(v) and v)
+            if n_sk:
+                settings.append("skipped" if n_sk == len(attrs_list)
+                                else f"skipped in {n_sk} of {len(attrs_list)} runs")
+        elif k in MEASURES and all(_is_number(v) for v in vals):
+            measures[k] = _agg(vals)
+        elif k in CHECKS and all(_is_number(v) for v in vals):
+            checks[k] = _agg(vals)
+        else:
+            shown = []
+            for v in vals:
+                if fmt_setting(v) not in shown:
+                    shown.append(fmt_setting(v))
+            settings.append(f"{k}={'/'.join(shown)}")
+    return measures, checks, settings
+
+
+def _cell_numbers(attrs):
+    """The measures a cell stores for a method: X_mean with X_std as X (mean, std), a lone
+    number named in MEASURES (kendall_tau, ...) as (value, None)."""
+    out = {k: (float(v), None) for k, v in attrs.items() if k in MEASURES and _is_number(v)}
+    for k, v in attrs.items():
+        if k.endswith("_mean") and _is_number(v) and _is_number(attrs.get(k[:-5] + "_std")):
+            out[k[:-5]] = (float(v), float(attrs[k[:-5] + "_std"]))
+    return out
+
+
+def _topk_stats(rows_of_acc, K):
+    """Mean, std (ddof 0) and count per k of per-run top-k accuracies (each of length K);
+    None when no run has K of them."""
+    rows = [np.asarray(r, float).ravel() for r in rows_of_acc if r is not None]
+    rows = [r for r in rows if r.size == K]
+    if not rows or K == 0:
+        return None
+    m, s, n = figures.mean_std(np.vstack(rows))
+    return {"mean": m, "std": s, "n": n}
+
+
+def _method_order(name):
+    """Methods in specsweep's order (as `specsweep summary` lists them), others after."""
+    return (METHOD_ORDER.index(name), "") if name in METHOD_ORDER else (len(METHOD_ORDER), name)
+
+
+def cell_methods(cell, ds, stored, run_relevance):
+    """One cell's relevance methods: n, measures, checks, settings, top-k accuracy and top
+    inputs of each. What the cell stores in /summary/<cell>/relevance (stored: the
+    measures' mean and std over its realizations, |relevance| mean and std, top-k
+    accuracy per realization) comes first; its ok runs' /runs/<id>/relevance
+    (run_relevance, one _relevance() a run) give the rest, mean +- std over the runs (ddof
+    0), and everything for a cell that stores nothing. A vector of another length than the
+    inputs (fourier: per frequency) names its entries f0, f1, ..."""
+    n_in, K = cell["eigenvalues"].shape[1], len(cell["topk"])
+
+    def labels(length):
+        names = ds.get("feature_names")
+        if length == n_in:
+            return names if names and len(names) == n_in else None
+        return [f"f{i}" for i in range(length)]
+
+    rows = []
+    for method in sorted(set(stored) | {m for r in run_relevance for m in r}, key=_method_order):
+        have = [r[method] for r in run_relevance if method in r]
+        measures, checks, settings = _run_numbers([h["attrs"] for h in have])
+        n = len(have)
+        vecs = [np.abs(np.asarray(h["arrays"]["values"], float)) for h in have
+                if "values" in h["arrays"]]
+        mean = std = None
+        if vecs and len({v.shape for v in vecs}) == 1:
+            v = np.vstack(vecs)
+            mean, std = v.mean(axis=0), v.std(axis=0)
+        tk = _topk_stats([h["attrs"].get("topk_accuracy") for h in have], K)
+        source = "runs"
+        if method in stored:
+            m = stored[method]
+            arr, attrs = m["arrays"], m["attrs"]
+            measures.update(_cell_numbers(attrs))
+            n = int(attrs.get("n_realizations", cell["n_realizations"]))
+            if "abs_mean" in arr:
+                mean, std = np.asarray(arr["abs_mean"], float), arr.get("abs_std")
+            if "topk_accuracy" in arr:
+                tk = _topk_stats(list(np.atleast_2d(arr["topk_accuracy"])), K)
+            n_sk = attrs.get("n_skipped")
+            if not have and _is_number(n_sk) and n_sk:
+                settings.append(f"skipped in {int(n_sk)} runs")
+            source = "summary"
+        rows.append({"method": method, "n": n, "scores": measures, "checks": checks,
+                     "method_settings": settings, "topk": tk,
+                     "top": top_inputs(mean, std, labels(len(mean))) if mean is not None else [],
+                     "source": source})
+    return rows
+
+
+def method_rows(extra, summary_rows):
+    """The relevance methods of every cell (read_file's cell_methods), in the summary's
+    order, each row with its cell's id, dataset and axis values."""
+    return [{"cell": r["id"], "dataset": r["dataset"], "settings": r["settings"], **m}
+            for r in summary_rows for m in extra["methods"].get(r["id"], [])]
+
+
+def retraining(res, extra, summary_rows):
+    """Per parent cell: the retraining runs' metric by (mode, method) and k, beside the
+    cell's metric with all inputs. Children are the runs with a `parent` attribute; mode,
+    method and k come from their ids, `<parent>__keep=<method>:<k>` or `__remove=`."""
+    by_id = {r["id"]: r for r in extra["runs"]}
+    row_of = {r["id"]: r for r in summary_rows}
+    out = {}
+    for r in extra["runs"]:
+        if not _is_child(r):
+            continue
+        a = r["attrs"]
+        pid = str(a["parent"])
+        parent = by_id.get(pid)
+        mt = RETRAIN_ID.search(r["id"][len(pid):] if r["id"].startswith(pid) else r["id"])
+        if not mt:
+            continue
+        mode, method, k = mt.group(1), mt.group(2), int(mt.group(3))
+        cid = parent["attrs"].get("cell_id") if parent else None
+        if cid is None:
+            continue
+        ds = res["datasets"].get(a.get("dataset") or parent["attrs"].get("dataset"), {})
+        regression = _is_number(ds.get("n_classes")) and int(ds["n_classes"]) == 0
+        v = a.get("test_loss" if regression else "test_accuracy")
+        cell = out.setdefault(cid, {"cell": cid, "regression": regression, "ks": set(),
+                                    "lines": {}, "dataset": parent["attrs"].get("dataset")})
+        cell["ks"].add(k)
+        line = cell["lines"].setdefault((mode, method), {})
+        slot = line.setdefault(k, {"values": [], "not_ok": 0})
+        if a.get("status") == "ok" and _is_number(v):
+            slot["values"].append(float(v))
+        else:
+            slot["not_ok"] += 1
+    tables = []
+    order = {r["id"]: i for i, r in enumerate(summary_rows)}
+    for cid in sorted(out, key=lambda c: (order.get(c, len(order)), c)):
+        c = out[cid]
+        ks = sorted(c["ks"])
+        srow = row_of.get(cid)
+        lines = []
+        for mode, method in sorted(c["lines"], key=lambda t: (t[0] != "keep", t[1] == "random",
+                                                               _method_order(t[1]))):
+            cells = []
+            for k in ks:
+                slot = c["lines"][(mode, method)].get(k)
+                if slot is None:
+                    cells.append(None)
+                    continue
+                m, s, n = mean_std(slot["values"])
+                cells.append({"mean": m, "std": s, "n": n, "not_ok": slot["not_ok"]})
+            lines.append({"mode": mode, "method": method, "cells": cells})
+        tables.append({"cell": cid, "dataset": c["dataset"],
+                       "settings": srow["settings"] if srow else None,
+                       "regression": c["regression"], "ks": ks, "lines": lines,
+                       "all_inputs": srow["metric"] if srow else None})
+    return tables
+
+
+# ---- HTML ------------------------------------------------------------------------------
+
+CSS = """
+:root { --fg: #1d232a; --muted: #5b6570; --line: #d5dbe1; --bg2: #f4f6f8; --accent: #1f5f99;
+        --bad: #a12a1b; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); background: #fff; line-height: 1.45;
+       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; }
+main { max-width: 1240px; margin: 0 auto; padding: 0 20px 40px; }
+header { background: var(--bg2); border-bottom: 1px solid var(--line); }
+header .in { max-width: 1240px; margin: 0 auto; padding: 18px 20px 10px; }
+h1 { font-size: 1.6em; margin: 0 0 4px; }
+h2 { font-size: 1.25em; margin: 32px 0 10px; padding-bottom: 4px;
+     border-bottom: 2px solid var(--line); }
+h3 { font-size: 1.05em; margin: 22px 0 8px; }
+.muted, figcaption, .note { color: var(--muted); font-size: 0.9em; }
+nav { margin-top: 8px; }
+nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
+nav a:hover { text-decoration: underline; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; margin: 0; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; margin: 6px 0; font-size: 0.92em; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left;
+         vertical-align: top; }
+th { background: var(--bg2); font-weight: 600; }
+tbody tr:nth-child(even) td { background: #fafbfc; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.top { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.88em;
+         min-width: 26em; }
+td.msg { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.88em;
+         white-space: pre-wrap; word-break: break-word; }
+.status-diverged, .status-failed { color: var(--bad); font-weight: 600; }
+pre { background: var(--bg2); border: 1px solid var(--line); padding: 10px; overflow-x: auto;
+      font-size: 0.85em; line-height: 1.35; }
+.figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+figure { margin: 0; border: 1px solid var(--line); padding: 6px; background: #fff;
+         flex: 0 1 auto; max-width: 100%; }
+figure img { display: block; max-width: 100%; height: auto; }
+details > summary { cursor: pointer; color: var(--accent); }
+.ok { color: #1d6b35; }
+ul.minfo { margin: 4px 0 0; padding-left: 18px; font-size: 0.85em; color: var(--muted); }
+ul.minfo b { color: var(--fg); font-weight: 600; }
+span.val { display: inline-block; margin: 1px 6px 1px 0; padding: 0 6px; border-radius: 3px;
+           background: var(--bg2); border: 1px solid var(--line); white-space: nowrap; }
+"""
+
+
+def esc(s):
+    return html.escape(str(s), quote=True)
+
+
+def _num_attr(v):
+    """A full-precision number for data-v (repr; NaN as "nan")."""
+    if v is None:
+        return ""
+    v = float(v)
+    return repr(v) if math.isfinite(v) else "nan"
+
+
+def td_num(text, value=None, std=None, col=""):
+    a = f' data-col="{esc(col)}"' if col else ""
+    if value is not None:
+        a += f' data-v="{_num_attr(value)}"'
+    if std is not None:
+        a += f' data-std="{_num_attr(std)}"'
+    return f'<td class="num"{a}>{esc(text)}</td>'
+
+
+def td(text, col="", cls=""):
+    a = f' data-col="{esc(col)}"' if col else ""
+    a += f' class="{cls}"' if cls else ""
+    return f"<td{a}>{esc(text)}</td>"
+
+
+def table(head, rows, tid="", cls="", attrs=None):
+    a = f' id="{esc(tid)}"' if tid else ""
+    a += f' class="{esc(cls)}"' if cls else ""
+    a += "".join(f' {k}="{esc(v)}"' for k, v in (attrs or {}).items())
+    h = "".join(f"<th>{esc(x)}</th>" for x in head)
+    return (f'<div class="scroll"><table{a}><thead><tr>{h}</tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table></div>")
+
+
+def cell_heading(dataset, axes, values):
+    """A cell's name for a heading: its dataset and the value of every axis it has."""
+    return (dataset or "") + "".join(f", {k}={fmt_setting(v)}" for k, v in
+                                     zip(axes, values or []) if v is not None)
+
+
+def _setting_cells(axes, values):
+    return "".join(td(fmt_setting(v) if v is not None else "-", col="axis:" + k)
+                   for k, v in zip(axes, values))
+
+
+def section_plan(p):
+    root = p["root"]
+    c = p["counts"]
+    nruns = p["n_runs"]
+    runs = f"{nruns} ({c.get('ok', 0)} ok, {c.get('diverged', 0)} diverged, {c.get('failed', 0)} failed)"
+    seeds = p["seeds"]
+    if seeds and seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        seed_text = f"{len(seeds)} ({seeds[0]}–{seeds[-1]})"
+    else:
+        seed_text = f"{len(seeds)} (" + ", ".join(map(str, seeds)) + ")" if seeds else "0"
+    axes_text = " × ".join([f"{len(p['datasets'])} dataset{'s' * (len(p['datasets']) != 1)}"]
+                           + [f"{len(p['axis_values'][k])} {k}" for k in p["axes"]]
+                           + [f"{len(seeds)} seed{'s' * (len(seeds) != 1)}"])
+    facts = [
+        ("sweep", p["sweep_name"]),
+        ("results file", os.path.abspath(p["path"])),
+        ("created (UTC)", root.get("created_utc", "-")),
+        ("specsweep version", root.get("specsweep_version", "-")),
+        ("format version", root.get("format_version", "-")),
+        ("grid", f"{axes_text} = {p['grid']} runs"),
+        ("runs in the file", runs),
+    ]
+    if p["n_children"]:
+        facts.append(("retraining runs", str(p["n_children"])))
+    facts += [("cells with results", str(len(p["cells"]))), ("seeds", seed_text)]
+    dl = "".join(f'<dt>{esc(k)}</dt><dd id="fact-{esc(re.sub(r"[^a-z]+", "-", k.lower()).strip("-"))}">'
+                 f"{esc(v)}</dd>" for k, v in facts)
+    out = [f'<section id="plan"><h2>Plan</h2><dl class="facts">{dl}</dl>']
+
+    rows = []
+    for name, d in p["datasets"].items():
+        n_cls = d.get("n_classes")
+        task = "regression" if n_cls == 0 else "classification"
+        shape = d.get("input_shape")
+        truth = d.get("relevance_truth")
+        tr = "-" if truth is None else f"{int(np.count_nonzero(np.asarray(truth) > 0))} of {len(truth)} relevant"
+        fn = d.get("feature_names")
+        fn_text = "-" if not fn else (", ".join(fn[:4]) + (f", … ({len(fn)})" if len(fn) > 4 else ""))
+        rows.append(f'<tr data-dataset="{esc(name)}">' + td(name, "name") + td(d.get("kind", ""), "kind")
+                    + td(task, "task")
+                    + td_num(str(d.get("n_inputs", "-")), d.get("n_inputs"), col="n_inputs")
+                    + td("×".join(map(str, shape)) if isinstance(shape, list) else "-", "input_shape")
+                    + td_num(str(n_cls if n_cls else "-"), n_cls, col="n_classes")
+                    + td_num(str(d.get("n_train", "-")), d.get("n_train"), col="n_train")
+                    + td_num(str(d.get("n_test", "-")), d.get("n_test"), col="n_test")
+                    + td(tr, "truth") + td(fn_text, "feature_names") + "</tr>")
+    out.append("<h3>Datasets</h3>")
+    out.append(table(["dataset", "kind", "task", "inputs", "input shape", "classes", "train",
+                      "test", "ground truth", "feature names"], rows, tid="datasets"))
+    if p["axes"]:
+        rows = [f'<tr data-axis="{esc(k)}">' + td(k, "axis")
+                + td_num(str(len(p["axis_values"][k])), len(p["axis_values"][k]), col="count")
+                + '<td data-col="values">' + "".join(f'<span class="val">{esc(fmt_setting(v))}</span>'
+                                                     for v in p["axis_values"][k]) + "</td></tr>"
+                for k in p["axes"]]
+        out.append("<h3>Axes</h3>")
+        out.append(table(["axis", "count", "values"], rows, tid="axes"))
+    else:
+        out.append('<p class="note">No sweep axes: one cell per dataset.</p>')
+    yaml = root.get("sweep_yaml", "")
+    out.append('<details open><summary>The sweep file</summary>'
+               f'<pre id="sweep-yaml">\n{esc(yaml)}</pre></details></section>')  # HTML drops that \n
+    return "".join(out)
+
+
+def section_summary(p):
+    out = ['<section id="summary"><h2>Summary</h2>']
+    if not p["cells"]:
+        out.append('<p class="note">No cell has a finished run yet.</p></section>')
+        return "".join(out)
+    head = ["dataset"] + p["axes"] + ["n", "test accuracy (MAE)"]
+    if p["has_truth"]:
+        head.append("spearman")
+    head.append("top inputs by mean |eigenvalue| (mean±std)")
+    rows = []
+    for r in p["cells"]:
+        n = str(r["n"])
+        if r["n_diverged"] or r["n_failed"]:
+            n += f" (+{r['n_diverged']} diverged, {r['n_failed']} failed)"
+        m, s = r["metric"]
+        cells = [td(r["dataset"], "dataset"), _setting_cells(p["axes"], r["settings"]),
+                 td_num(n, r["n"], col="n"),
+                 td_num(fmt_mean_std(m, s, r["regression"]), m, s, col="metric")]
+        if p["has_truth"]:
+            rho = r["spearman"]
+            cells.append(td_num("-" if rho is None or not np.isfinite(rho) else "%+.3f" % rho,
+                                rho, col="spearman"))
+        cells.append(td(fmt_top(r["top"]), "top", "top"))
+        rows.append(f'<tr data-cell="{esc(r["id"])}">' + "".join(cells) + "</tr>")
+    out.append(table(head, rows, tid="summary-table"))
+    notes = ["n: realizations that finished (diverged and failed runs in brackets); "
+             "test accuracy and MAE: mean ± std over them (ddof 0)"]
+    if p["has_truth"]:
+        notes.append("spearman: rank correlation of mean |eigenvalue| with the dataset's "
+                     "relevance_truth")
+    out.append("".join(f'<p class="note">{esc(x)}</p>' for x in notes) + "</section>")
+    return "".join(out)
+
+
+def _score_columns(names):
+    known = [s for s in MEASURES if s in names]
+    return known + sorted(n for n in names if n not in MEASURES)
+
+
+def _checks_text(checks):
+    """The non-zero checks (their mean over runs), or ""."""
+    return ", ".join(f"{k} %.2g" % v[0] for k, v in checks.items() if v and v[0])
+
+
+def _topk_row(label, attrs, st, ks, regression):
+    """A row of a top-k table: the metric's mean +- std at every k."""
+    cells = [td(label, "method")]
+    for j, k in enumerate(ks):
+        if st is None or not np.isfinite(st["mean"][j]):
+            cells.append(td_num("-", col=f"k={k}"))
+        else:
+            cells.append(td_num(fmt_mean_std(st["mean"][j], st["std"][j], regression),
+                                st["mean"][j], st["std"][j], col=f"k={k}"))
+    return f"<tr {attrs}>" + "".join(cells) + "</tr>"
+
+
+def section_methods(p):
+    rows = p["methods"]
+    if not rows:
+        return ""
+    out = ['<section id="methods"><h2>Relevance methods</h2>']
+    by_cell = {}
+    for r in rows:
+        by_cell.setdefault(r["cell"], []).append(r)
+    summary = {c["id"]: c for c in p["cells"]}
+    for cid, rs in by_cell.items():
+        cols = _score_columns({k for r in rs for k in r["scores"]})  # what this cell has
+        head = ["method", "n"] + [c.replace("_", " ") for c in cols]
+        head.append("top inputs by mean |relevance|")
+        trs = []
+        for r in rs:
+            cells = [td(r["method"], "method"), td_num(str(r["n"]), r["n"], col="n")]
+            for c in cols:
+                if c in r["scores"]:
+                    m, s = r["scores"][c]
+                    cells.append(td_num(fmt_score(c, m, s), m, s, col="score:" + c))
+                else:
+                    cells.append(td_num("-", col="score:" + c))
+            cells.append(td(fmt_top(r["top"]), "top", "top"))
+            trs.append(f'<tr data-method="{esc(r["method"])}">' + "".join(cells) + "</tr>")
+        out.append(f"<h3>{esc(cell_heading(rs[0]['dataset'], p['axes'], rs[0]['settings']))}</h3>")
+        out.append(table(head, trs, cls="methods", attrs={"data-cell": cid}))
+        c = summary[cid]
+        if any(r["topk"] for r in rs) and c["k"]:
+            name = "test MAE" if c["regression"] else "test accuracy"
+            trs = [_topk_row(r["method"], f'data-method="{esc(r["method"])}"', r["topk"], c["k"],
+                             c["regression"]) for r in rs if r["topk"]]
+            trs.append(_topk_row("k random inputs", 'data-method=""', c["randomk"], c["k"],
+                                 c["regression"]))
+            out.append(f'<p class="note">{esc(name)} with the k inputs each method ranks '
+                       "highest, the others masked:</p>")
+            out.append(table(["method"] + [f"k = {k}" for k in c["k"]], trs, cls="methods-topk",
+                             attrs={"data-cell": cid}))
+        # settings and checks: what all methods share once, then each method's own
+        common = [x for x in rs[0]["method_settings"]
+                  if len(rs) > 1 and all(x in r["method_settings"] for r in rs)]
+        items = [("", "every method", common)] if common else []
+        for r in rs:
+            own = [x for x in r["method_settings"] if x not in common]
+            chk = _checks_text(r["checks"])
+            if own or chk:
+                items.append((r["method"], r["method"], own + ([f"checks: {chk}"] if chk else [])))
+        if items:
+            out.append(f'<ul class="minfo" data-cell="{esc(cid)}">' + "".join(
+                f'<li data-method="{esc(m)}"><b>{esc(label)}</b>: {esc(", ".join(xs))}</li>'
+                for m, label, xs in items) + "</ul>")
+    src = {r["source"] for r in rows}
+    note = ("Numbers as stored with each cell: mean ± std over its realizations "
+            "(kendall_tau, topk_jaccard: over pairs of seeds)" if src == {"summary"} else
+            "Numbers: mean ± std (ddof 0) over the runs of the cell that computed the method"
+            if src == {"runs"} else
+            "Numbers as stored with the cell (kendall_tau, topk_jaccard: over pairs of "
+            "seeds), or mean ± std (ddof 0) over its runs where the cell stores none")
+    out.append(f'<p class="note">{esc(note)}; a vector per frequency (fourier) names its '
+               "entries f0, f1, ...</p></section>")
+    return "".join(out)
+
+
+def section_retraining(p):
+    tables = p["retraining"]
+    if not tables:
+        return ""
+    out = ['<section id="retraining"><h2>Retraining</h2>'
+           '<p class="note">Each run trained again on the k inputs a method ranks highest '
+           '(keep) or on all but them (remove): test accuracy (MAE for regression), mean ± '
+           'std over the realizations, beside the cell trained on all inputs.</p>']
+    for t in tables:
+        out.append(f"<h3>{esc(cell_heading(t['dataset'], p['axes'], t['settings']))}</h3>")
+        head = ["mode", "method"] + [f"k = {k}" for k in t["ks"]] + ["all inputs"]
+        rows = []
+        allin = t["all_inputs"]
+        for ln in t["lines"]:
+            cells = [td(ln["mode"], "mode"), td(ln["method"], "method")]
+            for k, c in zip(t["ks"], ln["cells"]):
+                if c is None:
+                    cells.append(td_num("", col=f"k={k}"))
+                    continue
+                text = fmt_mean_std(c["mean"], c["std"], t["regression"])
+                text += f" (n={c['n']}" + (f", {c['not_ok']} not ok" if c["not_ok"] else "") + ")"
+                cells.append(td_num(text, c["mean"], c["std"], col=f"k={k}"))
+            if allin:
+                cells.append(td_num(fmt_mean_std(allin[0], allin[1], t["regression"]),
+                                    allin[0], allin[1], col="all"))
+            else:
+                cells.append(td_num("-", col="all"))
+            rows.append(f'<tr data-mode="{esc(ln["mode"])}" data-method="{esc(ln["method"])}">'
+                        + "".join(cells) + "</tr>")
+        out.append(table(head, rows, cls="retrain", attrs={"data-cell": t["cell"]}))
+    out.append("</section>")
+    return "".join(out)
+
+
+def _png(path):
+    """A PNG file as a data URI, and its width and height from its header."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise OSError(f"{path}: not a PNG file")
+    w, h = struct.unpack(">II", data[16:24])
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii"), w, h
+
+
+def section_figures(p, records, fig_dir):
+    out = ['<section id="figures"><h2>Figures</h2>']
+    if not records:
+        out.append('<p class="note">No figures: no cell has a finished realization.</p></section>')
+        return "".join(out)
+    by_cell, multi = {}, []
+    for r in records:
+        if isinstance(r["cell"], str):
+            by_cell.setdefault(r["cell"], []).append(r)
+        else:
+            multi.append(r)
+    settings = {c["id"]: c for c in p["cells"]}
+
+    def fig(r):
+        kind = r["figure"]
+        uri, w, h = _png(os.path.join(fig_dir, r["file"]))
+        w, h = round(w * FIG_SCALE), round(h * FIG_SCALE)
+        return (f'<figure data-figure="{esc(kind)}" data-file="{esc(r["file"])}">'
+                f'<img src="{uri}" width="{w}" height="{h}" alt="{esc(kind)}: {esc(r["file"])}">'
+                f'<figcaption>{esc(kind)} · {esc(r["file"])}</figcaption></figure>')
+
+    for cid in [c["id"] for c in p["cells"]] + sorted(set(by_cell) - set(settings)):
+        recs = by_cell.get(cid)
+        if not recs:
+            continue
+        c = settings.get(cid)
+        title = cell_heading(c["dataset"], p["axes"], c["settings"]) if c else cid
+        out.append(f'<h3>{esc(title)}</h3><div class="figs">' + "".join(fig(r) for r in recs)
+                   + "</div>")
+    if multi:
+        out.append("<h3>Across cells</h3><div class=\"figs\">" + "".join(fig(r) for r in multi)
+                   + "</div>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def section_problems(p):
+    out = ['<section id="problems"><h2>Runs that diverged or failed</h2>']
+    if not p["problems"]:
+        out.append('<p class="ok" id="no-problems">None: every run in the file finished.</p>'
+                   "</section>")
+        return "".join(out)
+    has_parent = any(r["parent"] for r in p["problems"])
+    head = ["run", "dataset"] + p["axes"] + ["seed"] + (["parent"] if has_parent else []) \
+        + ["status", "message"]
+    rows = []
+    for r in p["problems"]:
+        cells = [td(r["id"], "run"), td(r["dataset"], "dataset"),
+                 _setting_cells(p["axes"], r["settings"]),
+                 td_num(str(r["seed"]), r["seed"], col="seed")]
+        if has_parent:
+            cells.append(td(r["parent"] or "-", "parent"))
+        cells += [td(r["status"], "status", f"status-{r['status']}"),
+                  td(r["message"] or "-", "message", "msg")]
+        rows.append(f'<tr data-run="{esc(r["id"])}">' + "".join(cells) + "</tr>")
+    out.append(table(head, rows, tid="problems-table") + "</section>")
+    return "".join(out)
+
+
+def render(p, records, fig_dir):
+    """The page as one HTML string."""
+    nav = [("plan", "Plan"), ("summary", "Summary")]
+    if p["methods"]:
+        nav.append(("methods", "Relevance methods"))
+    if p["retraining"]:
+        nav.append(("retraining", "Retraining"))
+    nav += [("figures", "Figures"), ("problems", f"Diverged or failed ({len(p['problems'])})")]
+    title = f"specsweep: {p['sweep_name']}"
+    made = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return "".join([
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        f'<header><div class="in"><h1>{esc(title)}</h1>',
+        f'<div class="muted">{esc(os.path.basename(p["path"]))} · created {esc(p["root"].get("created_utc", "-"))}'
+        f' · specsweep {esc(p["root"].get("specsweep_version", "-"))}</div>',
+        "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in nav) + "</nav></div></header>",
+        "<main>", section_plan(p), section_summary(p), section_methods(p),
+        section_retraining(p), section_figures(p, records, fig_dir), section_problems(p),
+        f'<p class="note">Written by analysis/report.py at {made} from the results file alone.</p>',
+        "</main></body></html>\n"])
+
+
+def write_report(results, out, fig_dir=None, rel=figures.DEFAULT_ZERO_THRESHOLD):
+    """Read results, draw the figures (into fig_dir, kept with figures.json, or a temporary
+    directory) and write the page to out atomically. Returns (page model, figure records).
+    Raises figures.ResultsError for a file that cannot be used."""
+    res = figures.load(results)
+    try:
+        extra = read_file(results, res)
+    except (KeyError, OSError, ValueError, TypeError) as e:
+        raise figures.ResultsError(f"{results}: malformed results file: {e}") from None
+    p = build(res, extra)
+    with tempfile.TemporaryDirectory(prefix="report-figs-") as tmp:
+        d = fig_dir or tmp
+        os.makedirs(d, exist_ok=True)
+        records = figures.make_figures(res, d, rel, log=lambda s: None)
+        if fig_dir:
+            figures.write_index(res, d, rel, records)
+        page = render(p, records, d)
+    tmp_out = out + ".tmp"
+    with open(tmp_out, "w", encoding="utf-8") as f:
+        f.write(page)
+    os.replace(tmp_out, out)
+    return p, records
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="report.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", help="the specsweep results file (HDF5)")
+    ap.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    ap.add_argument("--figures", metavar="DIR",
+                    help="also keep the PNG files and figures.json in DIR")
+    ap.add_argument("--zero-threshold", type=float, default=figures.DEFAULT_ZERO_THRESHOLD,
+                    metavar="REL", help="as figures.py (default %(default)g)")
+    a = ap.parse_args(argv)
+    if not (a.zero_threshold >= 0 and math.isfinite(a.zero_threshold)):
+        ap.error(f"--zero-threshold must be a finite number >= 0, not {a.zero_threshold}")
+    outdir = os.path.dirname(os.path.abspath(a.output))
+    if not os.path.isdir(outdir):
+        print(f"report.py: the directory of {a.output} does not exist", file=sys.stderr)
+        return 2
+    try:
+        p, records = write_report(a.results, a.output, a.figures, a.zero_threshold)
+    except figures.ResultsError as e:
+        print(f"report.py: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"report.py: cannot write {e.filename or a.output}: {e.strerror or e}",
+              file=sys.stderr)
+        return 2
+    if a.figures:
+        print(f"{len(records)} figures in {a.figures}")
+    print(f"report: {os.path.abspath(a.output)} ({len(p['cells'])} cells, {len(records)} "
+          f"figures, {len(p['problems'])} runs diverged or failed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,844 @@
+"""Tests of analysis/report.py in a real browser (run by /usr/bin/python3 -m pytest).
+
+Two results files: one from a real tiny sweep run by $SPECSWEEP (ctest sets it), with
+runs that diverge; one built here with h5py (tests/test_analysis.py's writer) that has
+every optional part: per-method relevance stored with a cell and only with the runs,
+retraining runs, model keys and a bundle axis, runs that diverged and failed. Each page
+is loaded from a file URL by headless Chromium (Debian's `chromium`; a missing browser
+is a failure, not a skip): a screenshot of the page, and the DOM of a copy that carries
+a probe script which writes what the browser saw (every image's natural size, each
+image's laid-out width, the page's width) into the DOM that --dump-dom returns. The
+tables are read from that DOM and compared with numbers computed here from the HDF5 file
+with h5py and numpy, and, for the real sweep, with what `specsweep summary` prints.
+"""
+import html.parser
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPORT_PY = os.path.join(HERE, "..", "analysis", "report.py")
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+ta = _load("test_analysis_writer", os.path.join(HERE, "test_analysis.py"))
+
+WINDOW = (1280, 1800)
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+
+# Written into a copy of the page: after every image has loaded, what the browser made of
+# the page, as JSON in <pre id="probe">.
+PROBE = """<script>
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.map.call(document.images, function (im) {
+    var r = im.getBoundingClientRect();
+    return {alt: im.alt, complete: im.complete, naturalWidth: im.naturalWidth,
+            naturalHeight: im.naturalHeight, width: r.width, height: r.height,
+            file: im.parentNode.getAttribute('data-file')};
+  });
+  var p = document.createElement('pre');
+  p.id = 'probe';
+  p.textContent = JSON.stringify({images: imgs, innerWidth: window.innerWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+    tables: document.querySelectorAll('table').length,
+    sweep_yaml: document.getElementById('sweep-yaml').textContent,
+    scripts: document.scripts.length});
+  document.body.appendChild(p);
+});
+</script>"""
+
+
+# ---- the browser ------------------------------------------------------------------------
+
+def chromium_path():
+    for name in ("chromium", "chromium-browser"):
+        p = shutil.which(name)
+        if p:
+            return p
+    pytest.fail("chromium is not installed: scripts/setup.sh installs Debian's chromium, "
+                "which this test needs")
+
+
+def chromium(args, profile, timeout=120):
+    """Run headless Chromium with a fresh profile; returns stdout. The whole process group
+    is ended on a timeout."""
+    cmd = [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        pytest.fail(f"chromium did not finish in {timeout} s: {' '.join(cmd)}")
+    assert p.returncode == 0, f"chromium exited {p.returncode}: {err.decode()[-2000:]}"
+    return out.decode("utf-8")
+
+
+def browse(page, tmp):
+    """The page in the browser: (screenshot PNG bytes, dumped DOM of the probed copy,
+    the probe's JSON)."""
+    shot = os.path.join(tmp, "screenshot.png")
+    chromium([f"--window-size={WINDOW[0]},{WINDOW[1]}", f"--screenshot={shot}",
+              "file://" + os.path.abspath(page)], os.path.join(tmp, "profile-shot"))
+    with open(shot, "rb") as f:
+        png = f.read()
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    assert text.count("</body>") == 1
+    probed = os.path.join(tmp, "probed.html")
+    with open(probed, "w", encoding="utf-8") as f:
+        f.write(text.replace("</body>", PROBE + "</body>"))
+    dom = chromium([f"--window-size={WINDOW[0]},{WINDOW[1]}", "--dump-dom",
+                    "file://" + os.path.abspath(probed)], os.path.join(tmp, "profile-dom"))
+    root = parse(dom)
+    (probe,) = root.find_all("pre", id="probe")
+    return png, root, json.loads(probe.text())
+
+
+def png_size(data):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def check_screenshot(png, name):
+    """A PNG of the window's size that shows something: many colours, dark text."""
+    assert png_size(png) == WINDOW
+    import matplotlib.image as mimg
+    import io
+    img = mimg.imread(io.BytesIO(png), format="png")[..., :3]
+    lum = img.mean(axis=2)
+    colours = len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0))
+    dark = float((lum < 0.4).mean())
+    print(f"{name}: screenshot {WINDOW[0]}x{WINDOW[1]}, {len(png)} bytes, {colours} colours, "
+          f"{100 * dark:.1f} % dark pixels")
+    assert colours > 50 and dark > 0.002
+
+
+def check_images(probe, page_text, fig_dir=None):
+    imgs = probe["images"]
+    assert imgs, "no image on the page"
+    for im in imgs:
+        assert im["complete"] and im["naturalWidth"] > 0 and im["naturalHeight"] > 0, im
+        assert 0 < im["width"] <= im["naturalWidth"] and im["height"] > 0, im  # laid out
+        if fig_dir:  # decoded to the size of the PNG figures.py wrote
+            with open(os.path.join(fig_dir, im["file"]), "rb") as f:
+                assert png_size(f.read(24)) == (im["naturalWidth"], im["naturalHeight"]), im
+    # the page fits the window: wide tables scroll inside their own box
+    assert probe["scrollWidth"] <= probe["innerWidth"], probe
+    assert probe["scripts"] == 1  # the probe's own; the page has none
+    assert page_text.count("<img ") == len(imgs)
+    assert page_text.count('src="data:image/png;base64,') == len(imgs)
+    for bad in ("http://", "https://", "<script", "<link", "@import", "url("):
+        assert bad not in page_text, bad
+    return len(imgs)
+
+
+# ---- reading the dumped DOM ---------------------------------------------------------------
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+
+
+class Node:
+    def __init__(self, tag, attrs, parent=None):
+        self.tag, self.attrs, self.parent, self.children = tag, dict(attrs), parent, []
+
+    def text(self):
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def find_all(self, tag, **attrs):
+        out = []
+        for c in self.children:
+            if isinstance(c, Node):
+                if c.tag == tag and all(c.attrs.get(k.replace("_", "-")) == v
+                                        for k, v in attrs.items()):
+                    out.append(c)
+                out += c.find_all(tag, **attrs)
+        return out
+
+
+class TreeBuilder(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = self.cur = Node("#document", {})
+
+    def handle_starttag(self, tag, attrs):
+        n = Node(tag, attrs, self.cur)
+        self.cur.children.append(n)
+        if tag not in VOID:
+            self.cur = n
+
+    def handle_endtag(self, tag):
+        n = self.cur
+        while n is not self.root and n.tag != tag:
+            n = n.parent
+        if n is not self.root:
+            self.cur = n.parent
+
+    def handle_data(self, data):
+        self.cur.children.append(data)
+
+
+def parse(text):
+    b = TreeBuilder()
+    b.feed(text)
+    b.close()
+    return b.root
+
+
+def rows_of(table):
+    """[(tr attrs, {data-col: td}, [td, ...])] of a table's body."""
+    (body,) = table.find_all("tbody")
+    out = []
+    for tr in body.find_all("tr"):
+        tds = tr.find_all("td")
+        out.append((tr.attrs, {td.attrs.get("data-col"): td for td in tds}, tds))
+    return out
+
+
+def header(table):
+    return [th.text() for th in table.find_all("th")]
+
+
+def num(td):
+    v = td.attrs["data-v"]
+    return float(v)
+
+
+# ---- independent expectations from the file ----------------------------------------------
+
+def sval(v):
+    """A setting's text as the page and `specsweep summary` show it."""
+    if isinstance(v, (bytes, np.bytes_)):
+        return v.decode()
+    if isinstance(v, str):
+        return v
+    a = np.asarray(v)
+    if a.ndim == 1:
+        return "[" + ", ".join(sval(x) for x in a.tolist()) + "]"
+    if np.issubdtype(a.dtype, np.integer):
+        return str(int(a))
+    return "%g" % float(a)
+
+
+def want_mean_std(values):
+    a = np.asarray(values, float)
+    a = a[np.isfinite(a)]
+    m = a.mean()
+    return m, np.sqrt(((a - m) ** 2).mean()), a.size
+
+
+def want_top(mean, std, names=None, k=5):
+    order = np.argsort(-np.asarray(mean), kind="stable")[:k]
+    lab = (lambda i: names[i]) if names is not None else str
+    return " ".join("%s(%.3g±%.2g)" % (lab(i), mean[i], std[i]) for i in order)
+
+
+def attr(g, k):
+    v = g.attrs[k]
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def check_summary_table(root, path):
+    """Every /summary cell is a row whose numbers are those of the file."""
+    (t,) = root.find_all("table", id="summary-table")
+    rows = {a["data-cell"]: (cols, tds) for a, cols, tds in rows_of(t)}
+    compared = 0
+    with h5py.File(path, "r") as f:
+        cells = {attr(g, "cell_id"): g for g in f["summary"].values()}
+        assert set(rows) == set(cells)
+        order = [a["data-cell"] for a, _, _ in rows_of(t)]
+        assert order == sorted(cells, key=lambda c: int(cells[c].attrs["cell_index"]))
+        for cid, g in cells.items():
+            cols, _ = rows[cid]
+            ds = f["datasets"][attr(g, "dataset")]
+            regression = int(ds.attrs["n_classes"]) == 0
+            assert cols["dataset"].text() == attr(g, "dataset")
+            for k in attr(g, "swept_keys").split(","):
+                assert cols["axis:" + k].text() == sval(g.attrs[k]), (cid, k)
+                compared += 1
+            n = int(g.attrs["n_realizations"])
+            assert num(cols["n"]) == n and cols["n"].text().split()[0] == str(n)
+            nd, nf = int(g.attrs["n_diverged"]), int(g.attrs["n_failed"])
+            if nd or nf:
+                assert cols["n"].text() == f"{n} (+{nd} diverged, {nf} failed)"
+            m, s, _ = want_mean_std(g["test_loss" if regression else "test_accuracy"][()])
+            assert cols["metric"].text() == ("MAE %.4f ± %.4f" if regression else "%.4f ± %.4f") % (m, s)
+            assert num(cols["metric"]) == pytest.approx(m, rel=1e-12)
+            assert float(cols["metric"].attrs["data-std"]) == pytest.approx(s, rel=1e-9, abs=1e-15)
+            mean = g["eigenvalues_abs_mean"][()]
+            std = g["eigenvalues_abs_std"][()]
+            # the stored statistics are those of the stored eigenvalues
+            np.testing.assert_allclose(mean, np.abs(g["eigenvalues"][()]).mean(axis=0), rtol=1e-12)
+            if "relevance_truth" in ds:
+                rho = ta.ref_spearman(mean, ds["relevance_truth"][()])
+                assert cols["spearman"].text() == "%+.3f" % rho
+                assert num(cols["spearman"]) == pytest.approx(rho, abs=1e-12)
+                compared += 1
+            names = ([x.decode() if isinstance(x, bytes) else x for x in ds["feature_names"][()]]
+                     if "feature_names" in ds else None)
+            assert cols["top"].text() == want_top(mean, std, names)
+            compared += 4
+    return compared
+
+
+MEASURED = ("spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard", "seconds",
+            "forward_passes", "backward_passes")
+# as `specsweep summary` prints them (spearman, support_recall, auroc, seconds); passes are counts
+MEASURE_FMT = {"spearman": ("%+.3f", "%.3f"), "support_recall": ("%.2f", "%.2f"),
+               "auroc": ("%.3f", "%.3f"), "seconds": ("%.2g", "%.2g"),
+               "kendall_tau": ("%+.3f", "%.3f"), "topk_jaccard": ("%.3f", "%.3f"),
+               "forward_passes": ("%.0f", None), "backward_passes": ("%.0f", None)}
+
+
+def fmt_measure(k, m, s):
+    fm, fs = MEASURE_FMT[k]
+    if not np.isfinite(m):
+        return "-"
+    if s is None or (s == 0 and fs is None):
+        return fm % m
+    return f"{fm % m} ± {(fs or fm) % s}"
+
+
+def fmt_metric(m, s, regression):
+    return ("MAE %.4f ± %.4f" if regression else "%.4f ± %.4f") % (m, s)
+
+
+def want_methods(f, g):
+    """What the page must show of one summary cell's relevance methods, computed here:
+    {method: dict(n, meas {k: (mean, std)}, top, topk [n, K] or None)}. Runs give the
+    measures (mean, std over the ok runs), the cell's relevance group overrides what it
+    stores."""
+    cid = attr(g, "cell_id")
+    ds = f["datasets"][attr(g, "dataset")]
+    n_in = g["eigenvalues"].shape[1]
+    names = ([x.decode() if isinstance(x, bytes) else x for x in ds["feature_names"][()]]
+             if "feature_names" in ds else None)
+    runs = [r for r in f["runs"].values() if attr(r, "cell_id") == cid and
+            attr(r, "status") == "ok" and "parent" not in r.attrs and "relevance" in r]
+    stored = g["relevance"] if "relevance" in g else {}
+    want = {}
+    for method in set(stored) | {k for r in runs for k in r["relevance"]}:
+        dl = [r["relevance"][method] for r in runs if method in r["relevance"]]
+        meas = {}
+        for k in MEASURED:
+            vals = [d.attrs[k] for d in dl if k in d.attrs]
+            if vals:
+                m, sd, _ = want_mean_std(vals)
+                meas[k] = (m, sd)
+        w = dict(n=len(dl), meas=meas)
+        if dl:
+            v = np.abs(np.vstack([d[()] for d in dl]))
+            lab = names if v.shape[1] == n_in else [f"f{i}" for i in range(v.shape[1])]
+            w["top"] = want_top(v.mean(0), v.std(0), lab)
+            tk = [d.attrs["topk_accuracy"] for d in dl if "topk_accuracy" in d.attrs]
+            w["topk"] = np.vstack(tk) if tk else None
+        if method in stored:
+            m = stored[method]
+            meas.update({k: (m.attrs[k], None) for k in MEASURED if k in m.attrs})
+            meas.update({k[:-5]: (m.attrs[k], m.attrs[k[:-5] + "_std"]) for k in m.attrs
+                         if k.endswith("_mean")})
+            w["n"] = int(g.attrs["n_realizations"])
+            mean = m["abs_mean"][()]
+            lab = names if len(mean) == n_in else [f"f{i}" for i in range(len(mean))]
+            w["top"] = want_top(mean, m["abs_std"][()], lab)
+            w["topk"] = m["topk_accuracy"][()]
+        want[method] = w
+    return want
+
+
+def check_methods(root, path):
+    """Every cell's relevance methods against want_methods."""
+    compared = 0
+    tables = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "methods"})}
+    topks = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "methods-topk"})}
+    with h5py.File(path, "r") as f:
+        for g in f["summary"].values():
+            cid = attr(g, "cell_id")
+            regression = int(f["datasets"][attr(g, "dataset")].attrs["n_classes"]) == 0
+            want = want_methods(f, g)
+            if not want:
+                assert cid not in tables
+                continue
+            rows = {a["data-method"]: c for a, c, _ in rows_of(tables[cid])}
+            assert set(rows) == set(want)
+            for method, w in want.items():
+                c = rows[method]
+                assert num(c["n"]) == w["n"]
+                for k, (m, sd) in w["meas"].items():
+                    assert c["score:" + k].text() == fmt_measure(k, m, sd), (cid, method, k)
+                    if np.isfinite(m):
+                        assert num(c["score:" + k]) == pytest.approx(m, rel=1e-12)
+                    compared += 1
+                for k in set(c) - {"score:" + k for k in w["meas"]}:
+                    if k.startswith("score:"):
+                        assert c[k].text() == "-"
+                assert c["top"].text() == w["top"]
+                compared += 1
+            if all(w["topk"] is None for w in want.values()):
+                assert cid not in topks
+                continue
+            K = g["topk"][()]
+            trows = {a["data-method"]: c for a, c, _ in rows_of(topks[cid])}
+            want_rows = {m: w["topk"] for m, w in want.items() if w["topk"] is not None}
+            want_rows[""] = g["randomk_accuracy"][()]
+            assert set(trows) == set(want_rows)
+            for method, acc in want_rows.items():
+                for j, k in enumerate(K):
+                    m, sd, _ = want_mean_std(acc[:, j])
+                    assert trows[method][f"k={k}"].text() == fmt_metric(m, sd, regression)
+                    assert num(trows[method][f"k={k}"]) == pytest.approx(m, rel=1e-12)
+                    compared += 1
+    return compared
+
+
+def check_problems(root, path):
+    with h5py.File(path, "r") as f:
+        bad = {rid: g for rid, g in f["runs"].items() if attr(g, "status") != "ok"}
+        if not bad:
+            assert root.find_all("p", id="no-problems")
+            return 0
+        (t,) = root.find_all("table", id="problems-table")
+        rows = {a["data-run"]: cols for a, cols, _ in rows_of(t)}
+        assert set(rows) == set(bad)
+        for rid, g in bad.items():
+            assert rows[rid]["status"].text() == attr(g, "status")
+            assert rows[rid]["message"].text() == attr(g, "message") and attr(g, "message")
+            assert num(rows[rid]["seed"]) == int(g.attrs["seed"])
+    return len(bad)
+
+
+def check_plan(root, probe, path):
+    with h5py.File(path, "r") as f:
+        assert probe["sweep_yaml"] == attr(f, "sweep_yaml")  # the text in the browser's DOM
+        runs = [g for g in f["runs"].values() if "parent" not in g.attrs]
+        st = [attr(g, "status") for g in runs]
+        (dd,) = root.find_all("dd", id="fact-runs-in-the-file")
+        assert dd.text() == (f"{len(runs)} ({st.count('ok')} ok, {st.count('diverged')} diverged, "
+                             f"{st.count('failed')} failed)")
+        (dd,) = root.find_all("dd", id="fact-cells-with-results")
+        assert dd.text() == str(len(f["summary"]))
+        (dd,) = root.find_all("dd", id="fact-created-utc")
+        assert dd.text() == attr(f, "created_utc")
+        (dd,) = root.find_all("dd", id="fact-specsweep-version")
+        assert dd.text() == attr(f, "specsweep_version")
+        (t,) = root.find_all("table", id="datasets")
+        rows = {a["data-dataset"]: cols for a, cols, _ in rows_of(t)}
+        assert set(rows) == set(f["datasets"])
+        for name, g in f["datasets"].items():
+            assert rows[name]["kind"].text() == attr(g, "kind")
+            for k in ("n_inputs", "n_train", "n_test"):
+                assert num(rows[name][k]) == int(g.attrs[k])
+            assert rows[name]["task"].text() == ("regression" if int(g.attrs["n_classes"]) == 0
+                                                 else "classification")
+        # the axes: every swept key with the values found in the cells and runs
+        keys = {k for g in f["summary"].values() for k in attr(g, "swept_keys").split(",") if k}
+        (t,) = root.find_all("table", id="axes")
+        axes = {a["data-axis"]: cols for a, cols, _ in rows_of(t)}
+        assert set(axes) == keys
+        for k in keys:
+            vals = {sval(g.attrs[k]) for g in list(f["summary"].values()) + runs if k in g.attrs}
+            shown = [sp.text() for sp in axes[k]["values"].find_all("span")]
+            assert len(shown) == len(vals) and set(shown) == vals
+            assert num(axes[k]["count"]) == len(vals)
+
+
+def report(path, out, *extra):
+    p = subprocess.run([sys.executable, REPORT_PY, path, "-o", out, *extra],
+                       capture_output=True, text=True, timeout=600)
+    return p
+
+
+# ---- a real sweep --------------------------------------------------------------------------
+
+def _real_sweep():
+    """test_analysis's tiny sweep with a learning-rate axis whose second value diverges and
+    four relevance methods."""
+    text = ta.REAL_SWEEP
+    for old, new in (("name: analysis-tiny", "name: report-tiny"),
+                     ("  reg_eigenvalues: [1.0e-4, 1.0e-2]\n",
+                      "  reg_eigenvalues: [1.0e-4, 1.0e-2]\n  learning_rate: [1.0e-2, 1.0e+30]\n"),
+                     ("relevance: {topk: [1, 2, 4]}",
+                      "relevance: {topk: [1, 2, 4], samples: 40,\n"
+                      "            methods: [spectral, saliency, integrated_gradients, fourier]}")):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+REAL_SWEEP = _real_sweep()
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    """The tiny sweep run by $SPECSWEEP, and what `specsweep summary` prints of it."""
+    d = tmp_path_factory.mktemp("real")
+    out, env = ta.run_real_sweep(d, REAL_SWEEP)
+    s = subprocess.run([os.environ["SPECSWEEP"], "summary", out], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert s.returncode == 0, s.stderr
+    return out, s.stdout, d
+
+
+def cli_table(text):
+    """The rows of `specsweep summary`'s table as {column header: text}, split at the
+    header's column starts."""
+    lines = text.splitlines()
+    i = next(j for j, ln in enumerate(lines) if ln.startswith("dataset "))
+    head = lines[i]
+    names = ["dataset", "settings", "n", "test accuracy (MAE)", "spearman", "top inputs"]
+    starts, pos = [], 0
+    for nm in names:
+        if nm == "spearman" and nm not in head:
+            continue
+        pos = head.index(nm, pos)
+        starts.append((nm, pos))
+        pos += len(nm)
+    out = []
+    for ln in lines[i + 1:]:
+        if not ln.strip():
+            break
+        row = {}
+        for j, (nm, s) in enumerate(starts):
+            e = starts[j + 1][1] if j + 1 < len(starts) else len(ln)
+            row[nm] = ln[s:e].strip()
+        out.append(row)
+    return out
+
+
+def cli_method_tables(text):
+    """`specsweep summary`'s method tables: {title: [row {header: text}]}, the title being
+    "dataset settings" of the cell."""
+    lines, out, i = text.splitlines(), {}, 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.startswith("relevance methods of ") and ln.endswith(":"):
+            title = ln[len("relevance methods of "):ln.index(" (mean ± std")]
+            head = lines[i + 1]
+            starts, pos = [], 0
+            for nm in head.split():
+                pos = head.index(nm, pos)
+                starts.append(pos)
+                pos += len(nm)
+            # header words of one column ("top-4 accuracy (MAE)") share its start
+            cols = [(head[s:e].strip(), s) for s, e in zip(starts, starts[1:] + [len(head)])]
+            merged = []
+            for name, s in cols:
+                if merged and head[s - 2:s] != "  ":
+                    merged[-1] = (merged[-1][0] + " " + name, merged[-1][1])
+                else:
+                    merged.append((name, s))
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].strip():
+                ln = lines[i]
+                rows.append({nm: ln[s:(merged[j + 1][1] if j + 1 < len(merged) else len(ln))].strip()
+                             for j, (nm, s) in enumerate(merged)})
+                i += 1
+            out[title] = rows
+        i += 1
+    return out
+
+
+def test_real_sweep_page_in_the_browser(real, tmp_path):
+    path, summary_text, _ = real
+    page = str(tmp_path / "report.html")
+    figs = str(tmp_path / "figs")
+    p = report(path, page, "--figures", figs)
+    assert p.returncode == 0, p.stderr
+    assert os.path.abspath(page) in p.stdout
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    png, root, probe = browse(page, str(tmp_path))
+    check_screenshot(png, "real sweep")
+    n_img = check_images(probe, text, figs)
+    with open(os.path.join(figs, "figures.json")) as f:
+        recs = json.load(f)["figures"]
+    pngs = sorted(x for x in os.listdir(figs) if x.endswith(".png"))
+    assert sorted(im["file"] for im in probe["images"]) == pngs == sorted(r["file"] for r in recs)
+    compared = check_summary_table(root, path)
+    check_plan(root, probe, path)
+    n_bad = check_problems(root, path)
+    assert n_bad > 0  # learning_rate 1e30 diverges
+    # the same numbers as `specsweep summary`
+    (t,) = root.find_all("table", id="summary-table")
+    axes = [h for h in header(t) if h not in ("dataset", "n", "test accuracy (MAE)", "spearman")
+            and not h.startswith("top inputs")]
+    page_rows = {}
+    for _, cols, _ in rows_of(t):
+        settings = frozenset(f"{k}={cols['axis:' + k].text()}" for k in axes)
+        page_rows[(cols["dataset"].text(), settings)] = cols
+    cli = cli_table(summary_text)
+    assert len(cli) == len(page_rows) == 6
+    for row in cli:
+        cols = page_rows[(row["dataset"], frozenset(row["settings"].split()))]
+        assert cols["n"].text() == row["n"]
+        assert cols["metric"].text() == row["test accuracy (MAE)"]
+        assert cols["spearman"].text() == row["spearman"]
+        assert cols["top"].text() == row["top inputs"]
+        compared += 4
+    n_methods = check_methods(root, path)
+    assert n_methods > 0
+    compared += n_methods
+    # the method tables: the numbers and the order of `specsweep summary`'s
+    cli_methods = cli_method_tables(summary_text)
+    assert len(cli_methods) == 6
+    cell_of = {}
+    for a, cols, _ in rows_of(t):
+        title = cols["dataset"].text() + " " + " ".join(
+            f"{k}={cols['axis:' + k].text()}" for k in axes)
+        cell_of[frozenset(title.split())] = a["data-cell"]
+    tables = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "methods"})}
+    topks = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "methods-topk"})}
+    for title, crows in cli_methods.items():
+        cid = cell_of[frozenset(title.split())]
+        prow = rows_of(tables[cid])
+        assert [a["data-method"] for a, _, _ in prow] == [r["method"] for r in crows]
+        trow = {a["data-method"]: c for a, c, _ in rows_of(topks[cid])}
+        for (_, cols, _), r in zip(prow, crows):
+            for cli, col in (("spearman", "spearman"), ("recall", "support_recall"),
+                             ("auroc", "auroc"), ("seconds", "seconds")):
+                shown = cols["score:" + col].text() if "score:" + col in cols else "-"
+                assert shown == r[cli], (title, r["method"], cli)
+                compared += 1
+            (head,) = [h for h in r if h.startswith("top-")]
+            k = head.split()[0][len("top-"):]
+            assert trow[r["method"]][f"k={k}"].text().replace("MAE ", "") == r[head]
+            compared += 1
+    assert not root.find_all("section", id="retraining")
+    print(f"real sweep: {n_img} images decoded, {compared} table cells compared with the "
+          f"file and specsweep summary ({n_methods} of the relevance methods), {n_bad} diverged "
+          "runs listed")
+
+
+# ---- a file with the optional parts --------------------------------------------------------
+
+METHOD_SCORES = ("spearman", "support_recall", "auroc", "seconds")
+METHODS = ("spectral", "saliency", "integrated_gradients")
+KEEP_K = (1, 2, 4)
+
+
+def build_optional(path):
+    """A results file with every optional part (see the module's docstring). Returns the
+    cell ids (stored relevance, relevance in the runs only)."""
+    datasets = {"g8": ta.make_datasets()["g8"]}
+    cells = ta.make_cells(datasets, regs=[1e-4, 1e-2], epochs=[10])
+    for c in cells:
+        del c["swept"]["epochs"]
+    cells[1]["n_diverged"] = 1
+    ta.write_results(path, datasets, cells, ["reg_eigenvalues"])
+    rng = np.random.default_rng(3)
+    model = [(np.array([100, 50], "<i8"), "eigenvalues"), (np.zeros(0, "<i8"), "direct")]
+    with h5py.File(path, "a") as f:
+        summ = {attr(g, "cell_id"): g for g in f["summary"].values()}
+        ids = sorted(summ, key=lambda c: int(summ[c].attrs["cell_index"]))
+        runs_of = {c: [g for g in f["runs"].values() if attr(g, "cell_id") == c] for c in ids}
+        for (hidden, regime), cid in zip(model, ids):
+            for g in [summ[cid]] + runs_of[cid]:
+                g.attrs.create("model.hidden", hidden, dtype="<i8")
+                ta.a_str(g, "regime", regime)
+            ta.a_str(summ[cid], "swept_keys", "model.hidden,regime,reg_eigenvalues")
+        # relevance in every run as src/snapshot.c writes it (the second cell's network
+        # is dense: spectral skipped there); the first cell also stores it in its summary
+        for cid in ids:
+            for g in runs_of[cid]:
+                rel = g.create_group("relevance")
+                for method in METHODS:
+                    skipped = method == "spectral" and cid == ids[1]
+                    d = rel.create_dataset(method, data=rng.normal(size=8))
+                    ta.a_i64(d, "skipped", int(skipped))
+                    ta.a_i64(d, "n_samples", 0 if method == "spectral" else 50)
+                    ta.a_f64(d, "seconds", rng.uniform(0, 1))
+                    ta.a_i64(d, "forward_passes", 0 if method == "spectral" else 100)
+                    ta.a_i64(d, "backward_passes", 0 if method == "spectral" else 50)
+                    ig = method == "integrated_gradients"
+                    for k in ("check_mean", "check_max", "check_scale", "absorbed_mean"):
+                        ta.a_f64(d, k, rng.uniform(1e-8, 1e-7) if ig and k != "absorbed_mean" else 0)
+                    d.attrs.create("topk_accuracy", rng.uniform(0.5, 1, 4), dtype="<f8")
+                    if ig:
+                        ta.a_str(d, "ig_baseline", "mean")
+                        ta.a_i64(d, "ig_steps", 50)
+                    ta.a_str(d, "masking", "zero")
+                    if not skipped:
+                        for k in ("spearman", "support_recall", "auroc"):
+                            ta.a_f64(d, k, rng.uniform(0, 1))
+        g = summ[ids[0]].create_group("relevance")
+        for method in METHODS:
+            m = g.create_group(method)
+            m["abs_mean"] = rng.uniform(0, 1, 8)
+            m["abs_std"] = rng.uniform(0, 0.1, 8)
+            m["topk_accuracy"] = rng.uniform(0.5, 1, (3, 4))
+            for k in METHOD_SCORES:
+                ta.a_f64(m, k + "_mean", rng.uniform(0, 1))
+                ta.a_f64(m, k + "_std", rng.uniform(0, 0.1))
+            ta.a_f64(m, "kendall_tau", rng.uniform(-1, 1))
+            ta.a_f64(m, "topk_jaccard", rng.uniform(0, 1))
+        # a diverged run of the second cell
+        r = f["runs"].create_group(f"{ids[1]}__seed=9")
+        for k in ("dataset", "cell_id", "regime"):
+            ta.a_str(r, k, attr(runs_of[ids[1]][0], k))
+        r.attrs.create("model.hidden", model[1][0], dtype="<i8")
+        ta.a_f64(r, "reg_eigenvalues", 1e-2)
+        ta.a_i64(r, "seed", 9)
+        ta.a_str(r, "status", "diverged")
+        ta.a_str(r, "message", "training loss became NaN at epoch 3")
+        ta.a_f64(r, "test_accuracy", np.nan)
+        # retraining runs of the first cell's runs
+        for parent in runs_of[ids[0]]:
+            pid = parent.name.split("/")[-1]
+            for mode in ("keep", "remove"):
+                for method in ("spectral", "random"):
+                    for k in KEEP_K:
+                        r = f["runs"].create_group(f"{pid}__{mode}={method}:{k}")
+                        for a in ("dataset", "regime", "seed"):
+                            r.attrs[a] = parent.attrs[a]
+                        ta.a_str(r, "cell_id", f"{ids[0]}__{mode}={method}:{k}")
+                        ta.a_str(r, "parent", pid)
+                        failed = (mode, method, k) == ("remove", "spectral", 2) and \
+                            parent.attrs["seed"] == 1
+                        ta.a_str(r, "status", "failed" if failed else "ok")
+                        ta.a_str(r, "message", "retraining failed: no inputs left" if failed else "")
+                        ta.a_f64(r, "test_accuracy", np.nan if failed else rng.uniform(0.4, 1))
+                        ta.a_f64(r, "test_loss", rng.uniform(0, 1))
+    return ids
+
+
+def test_optional_parts_in_the_browser(tmp_path):
+    path = str(tmp_path / "optional.h5")
+    ids = build_optional(path)
+    page = str(tmp_path / "report.html")
+    p = report(path, page)
+    assert p.returncode == 0, p.stderr
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    png, root, probe = browse(page, str(tmp_path))
+    check_screenshot(png, "optional parts")
+    n_img = check_images(probe, text)
+    compared = check_summary_table(root, path)
+    check_plan(root, probe, path)
+    n_bad = check_problems(root, path)
+    # the axes in the sweep's order, model key and bundle axis included
+    (t,) = root.find_all("table", id="summary-table")
+    assert header(t)[:4] == ["dataset", "model.hidden", "regime", "reg_eigenvalues"]
+    cols = {a["data-cell"]: c for a, c, _ in rows_of(t)}
+    assert cols[ids[0]]["axis:model.hidden"].text() == "[100, 50]"
+    assert cols[ids[1]]["axis:model.hidden"].text() == "[]"
+    assert cols[ids[1]]["axis:regime"].text() == "direct"
+    assert cols[ids[1]]["n"].text() == "3 (+1 diverged, 0 failed)"
+
+    with h5py.File(path, "r") as f:
+        # per-method relevance: stored with the first cell, gathered from the runs of the second
+        compared += check_methods(root, path)
+        tables = root.find_all("table", **{"class": "methods"})
+        assert [t.attrs["data-cell"] for t in tables] == ids
+        first = ["method", "n", "spearman", "support recall", "auroc"]
+        assert header(tables[0])[:-1] == first + ["kendall tau", "topk jaccard", "seconds",
+                                                  "forward passes", "backward passes"]
+        assert header(tables[1])[:-1] == first + ["seconds", "forward passes", "backward passes"]
+        info = {(u.attrs["data-cell"], li.attrs["data-method"]): li.text()
+                for u in root.find_all("ul", **{"class": "minfo"}) for li in u.find_all("li")}
+        assert info[(ids[1], "")] == "every method: masking=zero"
+        assert info[(ids[1], "spectral")] == "spectral: n_samples=0, skipped"
+        ig = info[(ids[1], "integrated_gradients")]
+        assert ig.startswith("integrated_gradients: ig_baseline=mean, ig_steps=50, n_samples=50, "
+                             "checks: check_max ")
+        assert info[(ids[0], "")] == "every method: masking=zero"  # from the runs
+
+        # retraining: one table for the first cell, keep before remove, random last
+        (rt,) = root.find_all("table", data_cell=ids[0], **{"class": "retrain"})
+        assert header(rt) == ["mode", "method"] + [f"k = {k}" for k in KEEP_K] + ["all inputs"]
+        trs = rows_of(rt)
+        assert [(a["data-mode"], a["data-method"]) for a, _, _ in trs] == [
+            ("keep", "spectral"), ("keep", "random"), ("remove", "spectral"), ("remove", "random")]
+        kids = [g for g in f["runs"].values() if "parent" in g.attrs]
+        (dd,) = root.find_all("dd", id="fact-retraining-runs")
+        assert dd.text() == str(len(kids))
+        for a, c, _ in trs:
+            for k in KEEP_K:
+                sel = [g for g in kids if g.name.endswith(f"__{a['data-mode']}={a['data-method']}:{k}")]
+                ok = [g.attrs["test_accuracy"] for g in sel if attr(g, "status") == "ok"]
+                m, sd, n = want_mean_std(ok)
+                tail = f" (n={n}" + (f", {len(sel) - n} not ok" if len(sel) > n else "") + ")"
+                assert c[f"k={k}"].text() == "%.4f ± %.4f" % (m, sd) + tail
+                assert num(c[f"k={k}"]) == pytest.approx(m, rel=1e-12)
+                compared += 1
+            m, sd, _ = want_mean_std(f["summary"][ids[0]]["test_accuracy"][()])
+            assert c["all"].text() == "%.4f ± %.4f" % (m, sd)
+        assert not root.find_all("table", data_cell=ids[1], **{"class": "retrain"})
+    assert n_bad == 2  # the diverged run and the failed retraining run
+    (t,) = root.find_all("table", id="problems-table")
+    par = {a["data-run"]: c["parent"].text() for a, c, _ in rows_of(t)}
+    assert sorted(par.values()) == ["-", f"{ids[0]}__seed=1"]
+    print(f"optional parts: {n_img} images decoded, {compared} table cells compared with the file")
+
+
+# ---- without a browser ----------------------------------------------------------------------
+
+def test_no_finished_cell_yet(tmp_path):
+    """Every run diverged: the page says so, lists them, and finds the axes in the runs."""
+    path = str(tmp_path / "none.h5")
+    ta.write_results(path, {"g8": ta.make_datasets()["g8"]}, [], ["learning_rate"])
+    with h5py.File(path, "a") as f:
+        for lr in (1e3, 1e4):
+            r = f["runs"].create_group(f"g8__learning_rate={lr:g}__seed=0")
+            ta.a_str(r, "dataset", "g8")
+            ta.a_str(r, "cell_id", f"g8__learning_rate={lr:g}")
+            ta.a_i64(r, "seed", 0)
+            for k, v in ta.TRAINING.items():
+                ta.a_key(r, k, lr if k == "learning_rate" else v)
+            ta.a_str(r, "status", "diverged")
+            ta.a_str(r, "message", f"training loss became NaN at epoch {int(lr) // 1000}")
+    page = str(tmp_path / "r.html")
+    p = report(path, page)
+    assert p.returncode == 0, p.stderr
+    with open(page, encoding="utf-8") as f:
+        root = parse(f.read())
+    (t,) = root.find_all("table", id="axes")
+    (a, cols, _), = rows_of(t)
+    assert a["data-axis"] == "learning_rate"
+    assert [sp.text() for sp in cols["values"].find_all("span")] == ["1000", "10000"]
+    assert "No cell has a finished run yet" in root.find_all("section", id="summary")[0].text()
+    (t,) = root.find_all("table", id="problems-table")
+    msgs = sorted(c["message"].text() for _, c, _ in rows_of(t))
+    assert msgs == ["training loss became NaN at epoch 1", "training loss became NaN at epoch 10"]
+
+
+@pytest.mark.parametrize("what", ["missing", "text", "otherformat"])
+def test_bad_input_exits_2(tmp_path, what):
+    path = str(tmp_path / f"{what}.h5")
+    if what == "text":
+        with open(path, "w") as f:
+            f.write("not hdf5\n")
+    elif what == "otherformat":
+        with h5py.File(path, "w") as f:
+            ta.a_str(f, "format", "something-else")
+    page = str(tmp_path / "r.html")
+    p = report(path, page)
+    assert p.returncode == 2 and path in p.stderr and "Traceback" not in p.stderr
+    assert not os.path.exists(page)
+
+
+def test_output_directory_missing_exits_2(tmp_path):
+    path = str(tmp_path / "r.h5")
+    ta.write_results(path, {"g8": ta.make_datasets()["g8"]}, [], [])
+    p = report(path, str(tmp_path / "no" / "such" / "r.html"))
+    assert p.returncode == 2 and "does not exist" in p.stderr
