@@ -263,6 +263,12 @@ def checks(cellmap, dataset, init, out, report):
     report["checks"].setdefault(dataset, {})[init] = rec
 
 
+def archs_of(cellmap, dataset, init, fam):
+    """The architectures (hidden widths) of a family, shallow and narrow first."""
+    return sorted({k[4] for k in cellmap if k[:3] == (dataset, init, fam)},
+                  key=lambda h: (len(h), h))
+
+
 def weight_stats(cellmap, dataset, init, fam, h):
     """The pooled histogram of the equivalent weights of the runs of each regime at
     architecture h: {regime: dict(centers, density, std, inside)}; std from the bin centres
@@ -289,8 +295,7 @@ def weight_lines(cellmap, dataset, init, out, report):
     comparison): their spread, for the perceptron and the widest linear network."""
     lines = []
     for fam in ("perceptron", "linear wide"):
-        archs = sorted({k[4] for k in cellmap if k[:3] == (dataset, init, fam)},
-                       key=lambda h: (len(h), h))
+        archs = archs_of(cellmap, dataset, init, fam)
         if not archs:
             continue
         ws = weight_stats(cellmap, dataset, init, fam, archs[-1])
@@ -308,6 +313,18 @@ def weight_lines(cellmap, dataset, init, out, report):
         out.append("")
 
 
+def save(fig, ax, title, outdir, name, series, report):
+    """Title, legend and write one figure; its numbers go to report["figures"][name]."""
+    import matplotlib.pyplot as plt
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, name), dpi=110)
+    plt.close(fig)
+    report["figures"][name] = series
+    print(f"figure {os.path.join(outdir, name)}", file=sys.stderr)
+
+
 def figures(cellmap, outdir, report):
     import matplotlib
     matplotlib.use("Agg")
@@ -320,8 +337,7 @@ def figures(cellmap, outdir, report):
         if fam == "perceptron":
             continue
         fig, ax = plt.subplots(figsize=(6, 4))
-        archs = sorted({k[4] for k in cellmap if k[:3] == (dataset, init, fam)},
-                       key=lambda h: (len(h), h))
+        archs = archs_of(cellmap, dataset, init, fam)
         xs = list(range(len(archs)))
         series = {}
         for reg in REGIMES:
@@ -339,20 +355,13 @@ def figures(cellmap, outdir, report):
         ax.set_xticklabels([arch_label(h)[4:-3] for h in archs], rotation=30)
         ax.set_xlabel("hidden layers (N2, N3, ...)")
         ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{dataset}, {fam}, init {init}")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        name = f"{dataset}_{init}_{fam.replace(' ', '-')}.png"
-        fig.savefig(os.path.join(outdir, name), dpi=110)
-        plt.close(fig)
-        report["figures"][name] = series
-        print(f"figure {os.path.join(outdir, name)}", file=sys.stderr)
+        save(fig, ax, f"{dataset}, {fam}, init {init}", outdir,
+             f"{dataset}_{init}_{fam.replace(' ', '-')}.png", series, report)
     # the equivalent perceptrons' weights, pooled over the runs of each regime, for the
     # perceptron and for the widest linear network
     for dataset, init in sorted({k[:2] for k in cellmap}):
         for fam in ("perceptron", "linear wide"):
-            archs = sorted({k[4] for k in cellmap if k[:3] == (dataset, init, fam)},
-                           key=lambda h: (len(h), h))
+            archs = archs_of(cellmap, dataset, init, fam)
             if not archs:
                 continue
             h = archs[-1]
@@ -366,14 +375,8 @@ def figures(cellmap, outdir, report):
             ax.set_yscale("log")
             ax.set_xlabel("equivalent weight w (784 -> 10)")
             ax.set_ylabel("density")
-            ax.set_title(f"{dataset}, {fam} {arch_label(h)}, init {init}")
-            ax.legend(fontsize=7)
-            fig.tight_layout()
-            name = f"{dataset}_{init}_{fam.replace(' ', '-')}_weights.png"
-            fig.savefig(os.path.join(outdir, name), dpi=110)
-            plt.close(fig)
-            report["figures"][name] = series
-            print(f"figure {os.path.join(outdir, name)}", file=sys.stderr)
+            save(fig, ax, f"{dataset}, {fam} {arch_label(h)}, init {init}", outdir,
+                 f"{dataset}_{init}_{fam.replace(' ', '-')}_weights.png", series, report)
 
 
 def main(argv=None):
