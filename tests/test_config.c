@@ -293,7 +293,7 @@ static void check_train_eigvec_axis(const ss_sweep_t *sw)
 }
 
 
-/* The sweep of the spectral-domain paper's issue: a bundle axis of four regimes and an
+/* The regimes of the spectral-domain paper's Table 1: a bundle axis of four regimes and an
    axis over model.hidden. */
 #define REGIMES \
     "sweep:\n" \
