@@ -174,7 +174,8 @@ check "bad dataset at start-up, 3 ranks: exit 2, one message naming the file, no
   '[ $rc -eq 2 ] && [ $(grep -c "bad.csv:" "$tmp/bad.out") -eq 1 ] && [ ! -e "$tmp/bad.h5" ] && [ ! -e "$tmp/bad.h5.log" ]'
 
 # ---- a dataset file that disappears before its node loads it --------------------------------
-# Dataset a's runs are the long ones, so they go first on all 4 ranks; b is checked by rank
+# Dataset a's runs are the long ones (about a second each, 2.4M samples: long against the
+# 50 ms poll below even at 4M samples/s), so they go first on all 4 ranks; b is checked by rank
 # 0 at start-up, then removed before any rank needs it: the 4 ranks then want b at about
 # the same time, one of them loads it and fails, the others learn it from the node.
 # 400 rows: x1 is the label plus noise, x2 and x3 noise
@@ -185,7 +186,7 @@ cat > "$tmp/gone.yaml" <<YAML
 name: nodedata-gone
 seeds: 4
 datasets:
-  a: {kind: gaussian, features: 10, relevant: 5, samples: 4000, training: {epochs: 60}}
+  a: {kind: gaussian, features: 10, relevant: 5, samples: 10000, training: {epochs: 300}}
   b: {kind: csv, path: $tmp/b.csv, training: {epochs: 2}}
 model: {hidden: [24, 12], activations: [tanh, relu]}
 training: {batch_size: 200}
