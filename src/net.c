@@ -1,5 +1,8 @@
 /*
- * net.c - the spectral network: forward, backward, L2, Adam. See include/specsweep/net.h.
+ * net.c - the spectral network: creation, the spectral weights, forward and backward,
+ * inference. The sparse first layer, the optimizer and the passes of the relevance methods
+ * are in net_sparse.c, net_optim.c and net_explain.c (net_internal.h). See
+ * include/specsweep/net.h.
  *
  * Shapes in comments: B = samples in the current batch (<= max_batch), n0 = width of the
  * first hidden layer, (n_in, n_out) = a layer's weight matrix, row-major everywhere.
@@ -33,61 +36,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BN_EPS 1e-3f       /* Keras BatchNormalization defaults */
-#define BN_MOMENTUM 0.99f
+#include "net_internal.h"
+
+#define BN_MOMENTUM 0.99f  /* Keras BatchNormalization default (BN_EPS: net_internal.h) */
 #ifndef FUSE_ROWS
 #define FUSE_ROWS 64       /* samples per block of a fused product (bench/README.md) */
 #endif
 
-/*
- * Sparse first layer (ss_net_set_sparse_inputs): the batch's nonzero inputs by sample
- * (rows) and by input (columns), and the first layer's weights and dZ with their rows
- * padded to `ld` = n0 rounded up to 16 floats, so that the kernel works on whole 64-byte
- * vectors.
- */
-typedef struct {
-    void *block;
-    int ld;                              /* padded row length, multiple of 16 */
-    int cap;                             /* nonzeros a batch may have (idx/val hold
-                                            cap + SPARSE_SLACK) */
-    int *ptr, *idx;                      /* rows: (max_batch + 1) starts into idx/val, */
-    float *val;                          /*   (cap) input index, value */
-    int *cptr, *cidx;                    /* columns: (n_inputs + 1) starts into cidx/cval, */
-    float *cval;                         /*   (cap) sample index, value */
-    float *w;                            /* (n_inputs, ld) first-layer weights */
-    float *dz;                           /* (max_batch, ld) dZ of the first layer */
-    float *row;                          /* (ld) one padded row */
-} sparse_work_t;
-
-typedef struct {
-    void *block;                         /* the one workspace allocation */
-    float *weff[SS_MAX_LAYERS + 1];      /* (n_in, n_out) spectral layers; NULL for dense */
-    float *wt[SS_MAX_LAYERS + 1];        /* (n_out, n_in) or NULL, see the file comment */
-    float *out[SS_MAX_LAYERS + 1];       /* (B, n_out) */
-    const float *in[SS_MAX_LAYERS + 1];  /* input of each layer in the current pass */
-    float *xhat, *mask, *post0;          /* (B, n0), see the file comment */
-    float *d0, *d1;                      /* (B, max width) */
-    float *gscratch;                     /* (n_in, n_out) direct-space G when psi is frozen */
-    float *xmasked;                      /* (B, n_inputs) masked input copy (evaluate) */
-    float *bn_bmean, *bn_invstd;         /* (n0) statistics of the last training batch */
-    float *bn_red;                       /* (2 n0) buffer handed to red->sum */
-    double *bn_acc;                      /* (2 n0) local sums */
-    sparse_work_t *sp;                   /* sparse first layer; NULL when off */
-} net_work_t;
-
 /* ---- small helpers ------------------------------------------------------------------- */
-
-/* Frees the sparse first layer's workspace, if any (ss_net_set_sparse_inputs). */
-static void sparse_free(net_work_t *w)
-{
-    if (w->sp) {
-        free(w->sp->block);
-        free(w->sp);
-        w->sp = NULL;
-    }
-}
-
-static size_t round16(size_t n) { return (n + 15) / 16 * 16; } /* floats per 64 bytes */
 
 static int has_post0(const ss_net_t *net) { return net->batchnorm || net->dropout > 0.0f; }
 
@@ -163,21 +119,6 @@ static float dot(const float *a, const float *b, int n)
     for (; j < n; j++)
         acc[0] += a[j] * b[j];
     float s = 0.0f;
-    for (int u = 0; u < 16; u++)
-        s += acc[u];
-    return s;
-}
-
-static double sumsq(const float *a, size_t n)
-{
-    double acc[16] = {0};
-    size_t k = 0;
-    for (; k + 16 <= n; k += 16)
-        for (int u = 0; u < 16; u++)
-            acc[u] += (double)a[k + u] * a[k + u];
-    for (; k < n; k++)
-        acc[0] += (double)a[k] * a[k];
-    double s = 0.0;
     for (int u = 0; u < 16; u++)
         s += acc[u];
     return s;
@@ -577,7 +518,7 @@ void ss_net_destroy(ss_net_t *net)
     }
     net_work_t *w = net->work;
     if (w) {
-        sparse_free(w);
+        net_sparse_free(w);
         free(w->block);
         free(w);
     }
@@ -603,7 +544,7 @@ static void transpose(const float *w, int m, int n, float *wt)
  * with `transposed`, also the transposed weights wt of the layers whose input gradient
  * uses them (training; inference needs none).
  */
-static void weights_build(ss_net_t *net, int transposed)
+void net_weights_build(ss_net_t *net, int transposed)
 {
     net_work_t *w = net->work;
     for (int l = 0; l < net->n_layers; l++) {
@@ -634,211 +575,10 @@ static void weights_build(ss_net_t *net, int transposed)
     }
 }
 
-static const float *layer_weights(const ss_net_t *net, int l)
+const float *net_layer_weights(const ss_net_t *net, int l)
 {
     const net_work_t *w = net->work;
     return net->layer[l].spectral ? w->weff[l] : net->params + net->layer[l].off_w;
-}
-
-/* ---- sparse first layer -------------------------------------------------------------- */
-
-/*
- * Inputs such as images are mostly zeros (MNIST digits: 81 % of the pixels). The first
- * layer's two products, Z = X W (forward) and G = X^T dZ (its weight gradient), are then
- * mostly products with zero: in the MNIST network 784-100-100-50-10 they are 77 % of
- * the FLOPs of a training step. With sparse inputs each nonzero x_rj costs one row
- * operation instead: Z[r, :] = sum_j x_rj W[j, :] over the nonzeros of sample r, and
- * G[j, :] = sum_r x_rj dZ[r, :] over the samples where input j is nonzero. Both are the
- * same kernel (gather_row): a sum of scaled rows of a matrix, held in registers, up to 8
- * vectors of 16 floats (128 columns) at a time, so no partial sum goes through memory.
- * W and dZ have rows padded to ld floats (zero padding) so that every vector is whole.
- * The rows come from L2 (W of the MNIST network is 350 KB): about 15 cycles per nonzero
- * and product for 100 columns (bench/README.md's machine), where sgemm spends ~7 cycles
- * per input, zero or not; with the compression, the path pays below ~30 % nonzero
- * inputs (SS_SPARSE_INPUT_DENSITY, measured by `net_step sparse`). GCC's vector
- * extension gives the vectors: 512-bit instructions with AVX-512, two or four narrower
- * ones elsewhere, the same code.
- *
- * Summation order: Z[r, :] adds row r's nonzeros in increasing j, G[j, :] the batch's
- * samples in increasing r. It is not sgemm's order, so results agree with the dense
- * path to rounding, not bit for bit; for a given layout they are deterministic.
- */
-typedef float v16 __attribute__((vector_size(64)));
-
-static inline v16 v16_load(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void v16_store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
-
-/* Slack after idx/val: the compress loop stores whole vectors of 16. */
-#define SPARSE_SLACK 16
-
-/* A batch with more nonzero inputs than the workspace holds: the caller's promise to
-   ss_net_set_sparse_inputs was wrong. Checked before every store, so nothing is
-   written past the capacity (plus SPARSE_SLACK for the last vector). */
-static void sparse_overflow(const sparse_work_t *sp)
-{
-    ss_fatal(SS_EXIT_RUNTIME, "sparse first layer: a batch has more than %d nonzero inputs, "
-             "the capacity given to ss_net_set_sparse_inputs", sp->cap);
-}
-
-/* The nonzero entries of x (B, n), row by row, into sp->ptr / idx / val. A NaN counts as
-   nonzero (it must reach the loss as it would through sgemm). */
-static void sparse_compress(sparse_work_t *sp, const float *x, int B, int n)
-{
-    int c = 0;
-    for (int r = 0; r < B; r++) {
-        const float *xr = x + (size_t)r * n;
-        sp->ptr[r] = c;
-        int j = 0;
-#if defined(__AVX512F__)
-        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-                                               13, 14, 15);
-        for (; j + 16 <= n; j += 16) {
-            if (c > sp->cap)
-                sparse_overflow(sp);
-            __m512 v = _mm512_loadu_ps(xr + j);
-            __mmask16 m = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-            __m512i ix = _mm512_add_epi32(iota, _mm512_set1_epi32(j));
-            _mm512_storeu_si512((void *)(sp->idx + c), _mm512_maskz_compress_epi32(m, ix));
-            _mm512_storeu_ps(sp->val + c, _mm512_maskz_compress_ps(m, v));
-            c += __builtin_popcount((unsigned)m);
-        }
-#endif
-        for (; j < n; j++) {        /* branch-free: always store, advance on nonzero */
-            if (c > sp->cap)
-                sparse_overflow(sp);
-            sp->idx[c] = j;
-            sp->val[c] = xr[j];
-            c += xr[j] != 0.0f;
-        }
-    }
-    if (c > sp->cap)
-        sparse_overflow(sp);
-    sp->ptr[B] = c;
-}
-
-/* The same nonzeros by input (a counting sort of sp->idx): column j's samples in
-   increasing r, into sp->cptr / cidx / cval. */
-static void sparse_columns(sparse_work_t *sp, int B, int n)
-{
-    int *cptr = sp->cptr;
-    memset(cptr, 0, ((size_t)n + 1) * sizeof *cptr);
-    int nnz = sp->ptr[B];
-    for (int k = 0; k < nnz; k++)
-        cptr[sp->idx[k] + 1]++;
-    for (int j = 0; j < n; j++)
-        cptr[j + 1] += cptr[j];
-    for (int r = 0; r < B; r++)       /* cptr[j] advances to the end of column j ... */
-        for (int k = sp->ptr[r]; k < sp->ptr[r + 1]; k++) {
-            int pos = cptr[sp->idx[k]]++;
-            sp->cidx[pos] = r;
-            sp->cval[pos] = sp->val[k];
-        }
-    for (int j = n; j > 0; j--)       /* ... so shift it back to the starts */
-        cptr[j] = cptr[j - 1];
-    cptr[0] = 0;
-}
-
-/* o[0, 16 nv) = sum over k < nnz of val[k] M[idx[k], 0, 16 nv), M with rows of ld. */
-static inline __attribute__((always_inline)) void
-gather_block(const int *idx, const float *val, int nnz, const float *M, size_t ld,
-             float *o, int nv)
-{
-    v16 acc[8];
-    for (int u = 0; u < nv; u++)
-        acc[u] = (v16){0};
-    for (int k = 0; k < nnz; k++) {
-        const float *m = M + (size_t)idx[k] * ld;
-        v16 v = (v16){0} + val[k];
-        for (int u = 0; u < nv; u++)
-            acc[u] += v * v16_load(m + 16 * u);
-    }
-    for (int u = 0; u < nv; u++)
-        v16_store(o + 16 * u, acc[u]);
-}
-
-/* gather_block over a whole padded row of ld floats, 128 columns at a time; the switch
-   gives each block width its own unrolled copy with the vectors in registers. */
-static void gather_row(const int *idx, const float *val, int nnz, const float *M, int ld,
-                       float *o)
-{
-    for (int j0 = 0; j0 < ld; j0 += 128) {
-        int nv = (ld - j0) / 16 < 8 ? (ld - j0) / 16 : 8;
-#define GATHER_CASE(n) \
-        case n: gather_block(idx, val, nnz, M + j0, (size_t)ld, o + j0, n); break;
-        switch (nv) {
-        GATHER_CASE(8) GATHER_CASE(7) GATHER_CASE(6) GATHER_CASE(5)
-        GATHER_CASE(4) GATHER_CASE(3) GATHER_CASE(2)
-        default: gather_block(idx, val, nnz, M + j0, (size_t)ld, o + j0, 1); break;
-        }
-#undef GATHER_CASE
-    }
-}
-
-/* out (B, n0) = X W for the batch compressed by sparse_compress, W = sp->w. */
-static void sparse_forward(sparse_work_t *sp, int B, int n0, float *out)
-{
-    for (int r = 0; r < B; r++) {
-        int k = sp->ptr[r];
-        gather_row(sp->idx + k, sp->val + k, sp->ptr[r + 1] - k, sp->w, sp->ld, sp->row);
-        memcpy(out + (size_t)r * n0, sp->row, (size_t)n0 * sizeof(float));
-    }
-}
-
-/* G (n_in, n0) = X^T dz for the compressed batch, dz (B, n0). */
-static void sparse_weight_grad(sparse_work_t *sp, int B, int n_in, int n0, const float *dz,
-                               float *G)
-{
-    size_t ld = (size_t)sp->ld;
-    sparse_columns(sp, B, n_in);
-    for (int r = 0; r < B; r++)       /* padded copy; the padding stays 0 */
-        memcpy(sp->dz + (size_t)r * ld, dz + (size_t)r * n0, (size_t)n0 * sizeof(float));
-    for (int j = 0; j < n_in; j++) {
-        int k = sp->cptr[j];
-        gather_row(sp->cidx + k, sp->cval + k, sp->cptr[j + 1] - k, sp->dz, sp->ld, sp->row);
-        memcpy(G + (size_t)j * n0, sp->row, (size_t)n0 * sizeof(float));
-    }
-}
-
-void ss_net_set_sparse_inputs(ss_net_t *net, int max_nonzeros)
-{
-    net_work_t *w = net->work;
-    sparse_free(w);
-    const ss_layer_t *L = &net->layer[0];
-    if (max_nonzeros > L->n_in)
-        max_nonzeros = L->n_in;
-    net->sparse_inputs = max_nonzeros > 0 ? max_nonzeros : 0;
-    if (max_nonzeros <= 0)
-        return;
-    size_t ld = round16((size_t)L->n_out), B = (size_t)net->max_batch;
-    size_t n_in = (size_t)L->n_in, cap = B * (size_t)max_nonzeros;
-    if (cap > (size_t)INT_MAX - SPARSE_SLACK)
-        ss_fatal(SS_EXIT_RUNTIME, "sparse first layer: %zu nonzeros per batch do not fit an int",
-                 cap);
-    size_t nx = round16(cap + SPARSE_SLACK);
-    size_t sz_ptr = round16(B + 1), sz_cptr = round16(n_in + 1);
-    size_t total = sz_ptr + sz_cptr + 4 * nx + round16(n_in * ld) + B * ld + ld;
-    sparse_work_t *sp = ss_calloc(1, sizeof *sp);
-    float *p = ss_alloc_aligned(total * sizeof(float));
-    memset(p, 0, total * sizeof(float)); /* the padding of w, dz and row stays zero */
-    sp->block = p;
-    sp->ld = (int)ld;
-    sp->cap = (int)cap;
-    sp->ptr = (int *)p; p += sz_ptr;
-    sp->cptr = (int *)p; p += sz_cptr;
-    sp->idx = (int *)p; p += nx;
-    sp->val = p; p += nx;
-    sp->cidx = (int *)p; p += nx;
-    sp->cval = p; p += nx;
-    sp->w = p; p += round16(n_in * ld);
-    sp->dz = p; p += B * ld;
-    sp->row = p;
-    w->sp = sp;
 }
 
 /* ---- activations: forward and backward ----------------------------------------------- */
@@ -1073,12 +813,12 @@ static void layer_forward(ss_net_t *net, int l, const float *in, float *out, int
     int n = L->n_out;
     sparse_work_t *sp = ((net_work_t *)net->work)->sp;
     if (B > 0 && l == 0 && sp) {
-        sparse_compress(sp, in, B, L->n_in);
-        sparse_forward(sp, B, n, out);
+        net_sparse_compress(sp, in, B, L->n_in);
+        net_sparse_forward(sp, B, n, out);
         bias_act(out, b, B, n, L->act);
         return;
     }
-    const float *W = layer_weights(net, l);
+    const float *W = net_layer_weights(net, l);
     int rows = fuse_rows(&L->mm_forward, B);
     for (int r0 = 0; r0 < B; r0 += rows) {
         int rb = min_int(rows, B - r0);
@@ -1104,7 +844,7 @@ static void weights_backward(ss_net_t *net, int l, const float *in, const float 
     float *gw = net->grads + L->off_w;
     float *G = !L->spectral || net->train_eigenvectors ? gw : w->gscratch;
     if (l == 0 && w->sp) /* the batch was compressed by the forward pass */
-        sparse_weight_grad(w->sp, B, L->n_in, L->n_out, dz, G);
+        net_sparse_weight_grad(w->sp, B, L->n_in, L->n_out, dz, G);
     else
         ss_mm_run(&L->mm_weight_grad, L->n_in, L->n_out, B, in, dz, G);
     if (!L->spectral) {
@@ -1152,7 +892,7 @@ static void layer_backward(ss_net_t *net, int l, const float *dz, float *dprev, 
     if (l == 0)
         return; /* the gradient w.r.t. the inputs is not needed */
     const ss_layer_t *P = &net->layer[l - 1];
-    const float *W = L->mm_input_grad.trans_b ? layer_weights(net, l) : w->wt[l];
+    const float *W = L->mm_input_grad.trans_b ? net_layer_weights(net, l) : w->wt[l];
     int n = L->n_in, bn_dropout = l == 1 && has_post0(net);
     int rows = bn_dropout ? B : fuse_rows(&L->mm_input_grad, B);   /* 0 when B is */
     for (int r0 = 0; r0 < B; r0 += rows) {
@@ -1242,10 +982,10 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
 /* ---- the whole network ---------------------------------------------------------------- */
 
 /* Forward pass over B samples of x (B, n_inputs) with the weights of the last
-   weights_build(); leaves the last layer's linear output in out[n_layers - 1].
+   net_weights_build(); leaves the last layer's linear output in out[n_layers - 1].
    training: batch statistics over N samples + dropout. */
-static void forward(ss_net_t *net, const float *x, int B, int training, int N, ss_rng_t *rng,
-                    const ss_reduce_t *red)
+void net_forward(ss_net_t *net, const float *x, int B, int training, int N, ss_rng_t *rng,
+                 const ss_reduce_t *red)
 {
     net_work_t *w = net->work;
     w->in[0] = x;
@@ -1286,8 +1026,8 @@ double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, in
         }
     }
 
-    weights_build(net, 1);
-    forward(net, x, b, 1, N, dropout_rng, red);
+    net_weights_build(net, 1);
+    net_forward(net, x, b, 1, N, dropout_rng, red);
     const ss_layer_t *last = &net->layer[net->n_layers - 1];
     float *dz = w->d0, *dprev = w->d1;
     float inv = 1.0f / (float)(batch_total > 0 ? batch_total : 1);
@@ -1300,182 +1040,6 @@ double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, in
         dprev = t;
     }
     return loss;
-}
-
-/* ---- L2 on the first layer ---------------------------------------------------------- */
-
-/* The penalty value; with grads non-NULL also adds its gradient to the trainable
-   first-layer parameters. */
-static double l2_apply(const ss_net_t *net, float *grads)
-{
-    const ss_layer_t *L = &net->layer[0];
-    size_t nw = (size_t)L->n_in * (size_t)L->n_out;
-    const float *wp = net->params + L->off_w;
-    double sw = sumsq(wp, nw), sl = 0.0;
-    if (grads && (!L->spectral || net->train_eigenvectors)) {
-        float *gw = grads + L->off_w, cw = (float)(2.0 * net->reg_eigenvectors);
-        const float *msk = net->wmask && !L->spectral ? net->wmask + L->off_w : NULL;
-        if (msk)   /* frozen weights of a trainable subset get no L2 gradient either */
-            for (size_t k = 0; k < nw; k++)
-                gw[k] = msk[k] != 0.0f ? gw[k] + cw * wp[k] : gw[k];
-        else
-            for (size_t k = 0; k < nw; k++)
-                gw[k] += cw * wp[k];
-    }
-    if (L->spectral) {
-        const float *lin = net->params + L->off_lin;
-        sl = sumsq(lin, (size_t)L->n_in);
-        if (grads) {
-            float *glin = grads + L->off_lin, cl = (float)(2.0 * net->reg_eigenvalues);
-            for (int i = 0; i < L->n_in; i++)
-                glin[i] += cl * lin[i];
-        }
-    }
-    return net->reg_eigenvalues * sl + net->reg_eigenvectors * sw;
-}
-
-double ss_net_add_l2(ss_net_t *net) { return l2_apply(net, net->grads); }
-
-double ss_net_l2(const ss_net_t *net) { return l2_apply(net, NULL); }
-
-/* ---- the optimizer step: L2 + Adam ---------------------------------------------------- */
-
-/* The optimizer's constants of the step being taken (after adam_t was incremented):
-   Keras' lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) for Adam, lr / (1 - b1^t) for AdaMax. */
-typedef struct {
-    float b1, b2, lr_t, eps;
-    int adamax;
-} adam_consts_t;
-
-static adam_consts_t adam_begin_step(ss_net_t *net)
-{
-    net->adam_t++;
-    double t = (double)net->adam_t;
-    int adamax = net->optimizer == SS_OPT_ADAMAX;
-    double lr_t = adamax ? net->lr / (1.0 - pow(net->beta1, t))
-                         : net->lr * sqrt(1.0 - pow(net->beta2, t)) / (1.0 - pow(net->beta1, t));
-    adam_consts_t a = {(float)net->beta1, (float)net->beta2, (float)lr_t, (float)net->eps,
-                       adamax};
-    return a;
-}
-
-/*
- * One Adam step on n parameters p from gradients g. With l2, the L2 gradient c * p is
- * added to each gradient first, in a register (g is not written): the same float
- * operations as adding it to grads and stepping afterwards, so the same bits.
- * vectorises only with -fno-math-errno: sqrtf may otherwise set errno.
- */
-static void adam_loop(float *restrict p, const float *restrict g, float *restrict m,
-                      float *restrict v, size_t n, adam_consts_t a, int l2, float c)
-{
-    if (l2) {
-        for (size_t k = 0; k < n; k++) {
-            float gk = g[k] + c * p[k];
-            m[k] = a.b1 * m[k] + (1.0f - a.b1) * gk;
-            v[k] = a.b2 * v[k] + (1.0f - a.b2) * gk * gk;
-            p[k] -= a.lr_t * m[k] / (sqrtf(v[k]) + a.eps);
-        }
-    } else {
-        for (size_t k = 0; k < n; k++) {
-            m[k] = a.b1 * m[k] + (1.0f - a.b1) * g[k];
-            v[k] = a.b2 * v[k] + (1.0f - a.b2) * g[k] * g[k];
-            p[k] -= a.lr_t * m[k] / (sqrtf(v[k]) + a.eps);
-        }
-    }
-}
-
-/*
- * The general step: Adam or AdaMax, the L2 term (c * p, when l2) and a trainable-subset
- * mask msk (NULL: every entry trains). A masked-out entry's gradient is 0, so its moments
- * stay 0 and it moves by lr_t * 0 / (0 + eps) = 0 exactly. AdaMax (Keras):
- * m = b1 m + (1 - b1) g, u = max(b2 u, |g|), p -= lr_t m / (u + eps), u in v.
- */
-static void step_loop(float *restrict p, const float *restrict g, float *restrict m,
-                      float *restrict v, const float *restrict msk, size_t n,
-                      adam_consts_t a, int l2, float c)
-{
-    for (size_t k = 0; k < n; k++) {
-        float gk = l2 ? g[k] + c * p[k] : g[k];
-        gk = !msk || msk[k] != 0.0f ? gk : 0.0f;
-        m[k] = a.b1 * m[k] + (1.0f - a.b1) * gk;
-        if (a.adamax) {
-            float u = a.b2 * v[k], ag = fabsf(gk);
-            v[k] = u > ag ? u : ag;
-            p[k] -= a.lr_t * m[k] / (v[k] + a.eps);
-        } else {
-            v[k] = a.b2 * v[k] + (1.0f - a.b2) * gk * gk;
-            p[k] -= a.lr_t * m[k] / (sqrtf(v[k]) + a.eps);
-        }
-    }
-}
-
-static void adam_range(ss_net_t *net, size_t lo, size_t hi, adam_consts_t a, int l2, float c)
-{
-    if (hi <= lo)
-        return;
-    if (!a.adamax && !net->wmask)   /* Adam on every entry: the loop of the first results */
-        adam_loop(net->params + lo, net->grads + lo, net->adam_m + lo, net->adam_v + lo,
-                  hi - lo, a, l2, c);
-    else
-        step_loop(net->params + lo, net->grads + lo, net->adam_m + lo, net->adam_v + lo,
-                  net->wmask ? net->wmask + lo : NULL, hi - lo, a, l2, c);
-}
-
-void ss_net_adam_step(ss_net_t *net)
-{
-    adam_consts_t a = adam_begin_step(net);
-    for (int s = 0; s < net->n_segments; s++)
-        adam_range(net, net->seg_off[s], net->seg_off[s] + net->seg_len[s], a, 0, 0.0f);
-}
-
-static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
-static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
-
-double ss_net_update(ss_net_t *net, size_t lo, size_t hi)
-{
-    hi = min_sz(hi, net->n_params);
-    const ss_layer_t *L = &net->layer[0];
-    size_t nw = (size_t)L->n_in * (size_t)L->n_out;
-
-    /* The L2 terms: [off, off + len) with gradient coefficient c, as in l2_apply. */
-    size_t r_lo[2] = {L->off_w, L->off_lin};
-    size_t r_hi[2] = {L->off_w + nw, L->off_lin + (L->spectral ? (size_t)L->n_in : 0)};
-    float r_c[2] = {(float)(2.0 * net->reg_eigenvectors), (float)(2.0 * net->reg_eigenvalues)};
-    double r_reg[2] = {net->reg_eigenvectors, net->reg_eigenvalues};
-    int r_grad[2] = {!L->spectral || net->train_eigenvectors, L->spectral};
-
-    /* The penalty of the parameters in [lo, hi), before the step (l2_apply's sums). */
-    double sums[2] = {0.0, 0.0};
-    for (int r = 0; r < 2; r++) {
-        size_t a = max_sz(lo, r_lo[r]), b = min_sz(hi, r_hi[r]);
-        if (b > a)
-            sums[r] = sumsq(net->params + a, b - a);
-    }
-    double penalty = r_reg[1] * sums[1] + r_reg[0] * sums[0];
-
-    /* Adam on every trainable segment within [lo, hi), cut at the L2 ranges. */
-    adam_consts_t a = adam_begin_step(net);
-    for (int s = 0; s < net->n_segments; s++) {
-        size_t x = max_sz(lo, net->seg_off[s]);
-        size_t end = min_sz(hi, net->seg_off[s] + net->seg_len[s]);
-        while (x < end) {
-            size_t stop = end;
-            int in_l2 = -1;
-            for (int r = 0; r < 2; r++) {
-                if (!r_grad[r] || r_hi[r] <= r_lo[r])
-                    continue;
-                if (x >= r_lo[r] && x < r_hi[r]) {
-                    in_l2 = r;
-                    stop = min_sz(stop, r_hi[r]);
-                } else if (r_lo[r] > x) {
-                    stop = min_sz(stop, r_lo[r]);
-                }
-            }
-            adam_range(net, x, stop, a, in_l2 >= 0, in_l2 >= 0 ? r_c[in_l2] : 0.0f);
-            x = stop;
-        }
-    }
-    return penalty;
 }
 
 /* ---- inference ----------------------------------------------------------------------- */
@@ -1493,7 +1057,7 @@ void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
     net_work_t *w = net->work;
     int ni = net->n_inputs;
     double loss = 0.0, good = 0.0;
-    weights_build(net, 0);
+    net_weights_build(net, 0);
     for (int start = 0; start < n; start += net->max_batch) {
         int B = min_int(n - start, net->max_batch);
         const float *xc = x + (size_t)start * ni;
@@ -1506,7 +1070,7 @@ void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
             }
             xc = w->xmasked;
         }
-        forward(net, xc, B, 0, B, NULL, NULL);
+        net_forward(net, xc, B, 0, B, NULL, NULL);
         loss += output_loss(net, w->out[net->n_layers - 1], y + start, B, w->d0, 1.0f, NULL,
                             &good);
     }
@@ -1522,7 +1086,7 @@ void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in)
     const float *wp = net->params + L->off_w;
     for (int i = 0; i < L->n_in; i++) {
         const float *row = wp + (size_t)i * L->n_out;
-        double ss = sumsq(row, (size_t)L->n_out);
+        double ss = net_sumsq(row, (size_t)L->n_out);
         double lam = L->spectral ? (double)net->params[L->off_lin + (size_t)i] : 1.0;
         if (relevance) relevance[i] = lam * sqrt(ss);
         if (lambda_in) lambda_in[i] = lam;
@@ -1589,124 +1153,3 @@ void ss_net_measure_kernels(ss_net_t *net)
     }
 }
 
-/* ---- attribution support: inference outputs, input gradients, effective weights ----- */
-
-/*
- * These passes serve the post-hoc relevance methods (attrib.c). They run in inference
- * mode and always on the dense first-layer path: their inputs (noisy copies, points on
- * a path to a baseline, mixtures with a background) are not sparse, and the sparse
- * workspace is sized for the training data. The sparse layer is detached for the call
- * and restored afterwards; the next training step rebuilds its weights anyway.
- */
-
-/* d (B, n) *= act'(z) from the kept output a (B, n): act_backward without a bias
-   gradient (these passes write nothing into grads). */
-static void act_derivative(float *d, const float *a, int B, int n, ss_act_t act)
-{
-    for (size_t k = 0, total = (size_t)B * n; k < total; k++) {
-        switch (act) {
-        case SS_ACT_TANH: d[k] *= 1.0f - a[k] * a[k]; break;
-        case SS_ACT_RELU: d[k] = a[k] > 0.0f ? d[k] : 0.0f; break;
-        case SS_ACT_SIGMOID: d[k] *= a[k] * (1.0f - a[k]); break;
-        case SS_ACT_LINEAR: break;
-        }
-    }
-}
-
-void ss_net_predict(ss_net_t *net, const float *x, int n, float *out)
-{
-    net_work_t *w = net->work;
-    sparse_work_t *sp = w->sp;
-    int no = net->n_outputs;
-    w->sp = NULL;
-    weights_build(net, 0);
-    for (int start = 0; start < n; start += net->max_batch) {
-        int B = n - start < net->max_batch ? n - start : net->max_batch;
-        forward(net, x + (size_t)start * net->n_inputs, B, 0, B, NULL, NULL);
-        memcpy(out + (size_t)start * no, w->out[net->n_layers - 1],
-               (size_t)B * no * sizeof(float));
-    }
-    w->sp = sp;
-}
-
-void ss_net_input_gradient(ss_net_t *net, const float *x, int b, const int *which,
-                           float *out, float *dx)
-{
-    net_work_t *w = net->work;
-    if (b < 0 || b > net->max_batch)
-        ss_fatal(SS_EXIT_RUNTIME, "ss_net_input_gradient: batch of %d samples, capacity %d",
-                 b, net->max_batch);
-    int no = net->n_outputs, last = net->n_layers - 1;
-    for (int r = 0; r < b; r++)
-        if (which[r] < 0 || which[r] >= no)
-            ss_fatal(SS_EXIT_RUNTIME, "ss_net_input_gradient: output %d of %d", which[r], no);
-    if (b == 0)
-        return;
-    sparse_work_t *sp = w->sp;
-    w->sp = NULL;
-    weights_build(net, 1);   /* with the transposed copies the input gradients use */
-    forward(net, x, b, 0, b, NULL, NULL);
-    const float *z = w->out[last];
-    float *d = w->d0, *dprev = w->d1;    /* (b, width): d out / d (layer output) */
-    memset(d, 0, (size_t)b * no * sizeof(float));
-    for (int r = 0; r < b; r++) {
-        out[r] = z[(size_t)r * no + which[r]];
-        d[(size_t)r * no + which[r]] = 1.0f;
-    }
-    for (int l = last; l >= 1; l--) {
-        ss_layer_t *L = &net->layer[l];
-        const float *W = L->mm_input_grad.trans_b ? layer_weights(net, l) : w->wt[l];
-        ss_mm_run(&L->mm_input_grad, b, L->n_in, L->n_out, d, W, dprev);   /* d W^T */
-        if (l == 1 && net->batchnorm) {  /* post0 = h scale + shift; the forward pass left
-                                            scale in bn_invstd */
-            for (int r = 0; r < b; r++)
-                for (int j = 0; j < L->n_in; j++)
-                    dprev[(size_t)r * L->n_in + j] *= w->bn_invstd[j];
-        }
-        act_derivative(dprev, w->out[l - 1], b, L->n_in, net->layer[l - 1].act);
-        float *t = d;
-        d = dprev;
-        dprev = t;
-    }
-    /* Training never needs the first layer's input gradient: its product is planned
-       here, at first use (dx = d W0^T, W0 read transposed), and kept with the others. */
-    ss_layer_t *L0 = &net->layer[0];
-    if (L0->mm_input_grad.m == 0) {
-        ss_mm_policy_t policy = SS_MM_AUTO;
-        if (ss_mm_policy_from_env(&policy) != 0 || policy == SS_MM_MEASURE)
-            policy = SS_MM_AUTO; /* a measured choice could differ between processes */
-        ss_mm_plan(&L0->mm_input_grad, 0, 1, net->max_batch, L0->n_in, L0->n_out, policy);
-    }
-    ss_mm_run(&L0->mm_input_grad, b, L0->n_in, L0->n_out, d, layer_weights(net, 0), dx);
-    w->sp = sp;
-}
-
-void ss_net_layer_weights(const ss_net_t *net, int l, float *w)
-{
-    const ss_layer_t *L = &net->layer[l];
-    const float *wp = net->params + L->off_w;
-    if (!L->spectral) {
-        memcpy(w, wp, (size_t)L->n_in * L->n_out * sizeof(float));
-        return;
-    }
-    const float *lin = net->params + L->off_lin, *lout = net->params + L->off_lout;
-    for (int i = 0; i < L->n_in; i++)   /* the expression of weights_build */
-        for (int j = 0; j < L->n_out; j++)
-            w[(size_t)i * L->n_out + j] = wp[(size_t)i * L->n_out + j] * (lin[i] - lout[j]);
-}
-
-void ss_net_bn_affine(const ss_net_t *net, float *scale, float *shift)
-{
-    int n = net->layer[0].n_out;
-    for (int j = 0; j < n; j++) {
-        if (!net->batchnorm) {
-            scale[j] = 1.0f;
-            shift[j] = 0.0f;
-            continue;
-        }
-        const float *gamma = net->params + net->off_bn_gamma;
-        const float *beta = net->params + net->off_bn_beta;
-        scale[j] = gamma[j] / sqrtf(net->bn_var[j] + BN_EPS); /* postfirst_forward_infer */
-        shift[j] = beta[j] - net->bn_mean[j] * scale[j];
-    }
-}

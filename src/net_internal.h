@@ -1,0 +1,106 @@
+/*
+ * net_internal.h - what the parts of the network module share: the workspace behind
+ * ss_net_t.work and the passes one part runs for another. Not installed; the module's
+ * interface is include/specsweep/net.h.
+ *
+ *   net.c         creation, the spectral weights, forward and backward, inference
+ *   net_sparse.c  the sparse first layer (mostly-zero inputs such as images)
+ *   net_optim.c   L2 on the first layer, the Adam and AdaMax steps
+ *   net_explain.c the passes of the post-hoc relevance methods: outputs, input gradients,
+ *                 effective weights
+ */
+#ifndef SPECSWEEP_NET_INTERNAL_H
+#define SPECSWEEP_NET_INTERNAL_H
+
+#include <stddef.h>
+
+#include "specsweep/net.h"
+
+#define BN_EPS 1e-3f       /* Keras BatchNormalization defaults */
+
+/*
+ * Sparse first layer (ss_net_set_sparse_inputs): the batch's nonzero inputs by sample
+ * (rows) and by input (columns), and the first layer's weights and dZ with their rows
+ * padded to `ld` = n0 rounded up to 16 floats, so that the kernel works on whole 64-byte
+ * vectors.
+ */
+typedef struct {
+    void *block;
+    int ld;                              /* padded row length, multiple of 16 */
+    int cap;                             /* nonzeros a batch may have (idx/val hold
+                                            cap + SPARSE_SLACK) */
+    int *ptr, *idx;                      /* rows: (max_batch + 1) starts into idx/val, */
+    float *val;                          /*   (cap) input index, value */
+    int *cptr, *cidx;                    /* columns: (n_inputs + 1) starts into cidx/cval, */
+    float *cval;                         /*   (cap) sample index, value */
+    float *w;                            /* (n_inputs, ld) first-layer weights */
+    float *dz;                           /* (max_batch, ld) dZ of the first layer */
+    float *row;                          /* (ld) one padded row */
+} sparse_work_t;
+
+typedef struct {
+    void *block;                         /* the one workspace allocation */
+    float *weff[SS_MAX_LAYERS + 1];      /* (n_in, n_out) spectral layers; NULL for dense */
+    float *wt[SS_MAX_LAYERS + 1];        /* (n_out, n_in) or NULL, see the file comment */
+    float *out[SS_MAX_LAYERS + 1];       /* (B, n_out) */
+    const float *in[SS_MAX_LAYERS + 1];  /* input of each layer in the current pass */
+    float *xhat, *mask, *post0;          /* (B, n0), see the file comment */
+    float *d0, *d1;                      /* (B, max width) */
+    float *gscratch;                     /* (n_in, n_out) direct-space G when psi is frozen */
+    float *xmasked;                      /* (B, n_inputs) masked input copy (evaluate) */
+    float *bn_bmean, *bn_invstd;         /* (n0) statistics of the last training batch */
+    float *bn_red;                       /* (2 n0) buffer handed to red->sum */
+    double *bn_acc;                      /* (2 n0) local sums */
+    sparse_work_t *sp;                   /* sparse first layer; NULL when off */
+} net_work_t;
+
+/* n rounded up to a multiple of 16 floats (64 bytes). */
+static inline size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* The sum of squares of a (n) in double, 16 partial sums (the order is fixed). */
+static inline double net_sumsq(const float *a, size_t n)
+{
+    double acc[16] = {0};
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        for (int u = 0; u < 16; u++)
+            acc[u] += (double)a[k + u] * a[k + u];
+    for (; k < n; k++)
+        acc[0] += (double)a[k] * a[k];
+    double s = 0.0;
+    for (int u = 0; u < 16; u++)
+        s += acc[u];
+    return s;
+}
+
+/* ---- net.c ---- */
+
+/* weff (n_in, n_out) = psi_ij * (lambda_in_i - lambda_out_j) for every spectral layer;
+   with `transposed`, also the transposed copies the input gradients use. */
+void net_weights_build(ss_net_t *net, int transposed);
+
+/* Layer l's effective weights (n_in, n_out) as the last net_weights_build left them. */
+const float *net_layer_weights(const ss_net_t *net, int l);
+
+/* Forward pass over B samples of x (B, n_inputs) with the weights of the last
+   net_weights_build(); the last layer's linear output is left in out[n_layers - 1].
+   training: batch statistics over N samples (reduced through red) + dropout from rng. */
+void net_forward(ss_net_t *net, const float *x, int B, int training, int N, ss_rng_t *rng,
+                 const ss_reduce_t *red);
+
+/* ---- net_sparse.c ---- */
+
+/* Frees the sparse first layer's workspace, if any. */
+void net_sparse_free(net_work_t *w);
+
+/* The nonzero entries of x (B, n), row by row, into sp->ptr / idx / val. */
+void net_sparse_compress(sparse_work_t *sp, const float *x, int B, int n);
+
+/* out (B, n0) = X W for the batch net_sparse_compress compressed, W = sp->w. */
+void net_sparse_forward(sparse_work_t *sp, int B, int n0, float *out);
+
+/* G (n_in, n0) = X^T dz for the compressed batch, dz (B, n0). */
+void net_sparse_weight_grad(sparse_work_t *sp, int B, int n_in, int n0, const float *dz,
+                            float *G);
+
+#endif

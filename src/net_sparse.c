@@ -1,0 +1,223 @@
+/*
+ * net_sparse.c - the sparse first layer of the network (ss_net_set_sparse_inputs); see
+ * net_internal.h.
+ *
+ * Inputs such as images are mostly zeros (MNIST digits: 81 % of the pixels). The first
+ * layer's two products, Z = X W (forward) and G = X^T dZ (its weight gradient), are then
+ * mostly products with zero: in the MNIST network 784-100-100-50-10 they are 77 % of
+ * the FLOPs of a training step. With sparse inputs each nonzero x_rj costs one row
+ * operation instead: Z[r, :] = sum_j x_rj W[j, :] over the nonzeros of sample r, and
+ * G[j, :] = sum_r x_rj dZ[r, :] over the samples where input j is nonzero. Both are the
+ * same kernel (gather_row): a sum of scaled rows of a matrix, held in registers, up to 8
+ * vectors of 16 floats (128 columns) at a time, so no partial sum goes through memory.
+ * W and dZ have rows padded to ld floats (zero padding) so that every vector is whole.
+ * The rows come from L2 (W of the MNIST network is 350 KB): about 15 cycles per nonzero
+ * and product for 100 columns (bench/README.md's machine), where sgemm spends ~7 cycles
+ * per input, zero or not; with the compression, the path pays below ~30 % nonzero
+ * inputs (SS_SPARSE_INPUT_DENSITY, measured by `net_step sparse`). GCC's vector
+ * extension gives the vectors: 512-bit instructions with AVX-512, two or four narrower
+ * ones elsewhere, the same code.
+ *
+ * Summation order: Z[r, :] adds row r's nonzeros in increasing j, G[j, :] the batch's
+ * samples in increasing r. It is not sgemm's order, so results agree with the dense
+ * path to rounding, not bit for bit; for a given layout they are deterministic.
+ */
+#include "specsweep/net.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net_internal.h"
+
+/* Frees the sparse first layer's workspace, if any (ss_net_set_sparse_inputs). */
+void net_sparse_free(net_work_t *w)
+{
+    if (w->sp) {
+        free(w->sp->block);
+        free(w->sp);
+        w->sp = NULL;
+    }
+}
+
+typedef float v16 __attribute__((vector_size(64)));
+
+static inline v16 v16_load(const float *p)
+{
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void v16_store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+
+/* Slack after idx/val: the compress loop stores whole vectors of 16. */
+#define SPARSE_SLACK 16
+
+/* A batch with more nonzero inputs than the workspace holds: the caller's promise to
+   ss_net_set_sparse_inputs was wrong. Checked before every store, so nothing is
+   written past the capacity (plus SPARSE_SLACK for the last vector). */
+static void sparse_overflow(const sparse_work_t *sp)
+{
+    ss_fatal(SS_EXIT_RUNTIME, "sparse first layer: a batch has more than %d nonzero inputs, "
+             "the capacity given to ss_net_set_sparse_inputs", sp->cap);
+}
+
+/* The nonzero entries of x (B, n), row by row, into sp->ptr / idx / val. A NaN counts as
+   nonzero (it must reach the loss as it would through sgemm). */
+void net_sparse_compress(sparse_work_t *sp, const float *x, int B, int n)
+{
+    int c = 0;
+    for (int r = 0; r < B; r++) {
+        const float *xr = x + (size_t)r * n;
+        sp->ptr[r] = c;
+        int j = 0;
+#if defined(__AVX512F__)
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                               13, 14, 15);
+        for (; j + 16 <= n; j += 16) {
+            if (c > sp->cap)
+                sparse_overflow(sp);
+            __m512 v = _mm512_loadu_ps(xr + j);
+            __mmask16 m = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            __m512i ix = _mm512_add_epi32(iota, _mm512_set1_epi32(j));
+            _mm512_storeu_si512((void *)(sp->idx + c), _mm512_maskz_compress_epi32(m, ix));
+            _mm512_storeu_ps(sp->val + c, _mm512_maskz_compress_ps(m, v));
+            c += __builtin_popcount((unsigned)m);
+        }
+#endif
+        for (; j < n; j++) {        /* branch-free: always store, advance on nonzero */
+            if (c > sp->cap)
+                sparse_overflow(sp);
+            sp->idx[c] = j;
+            sp->val[c] = xr[j];
+            c += xr[j] != 0.0f;
+        }
+    }
+    if (c > sp->cap)
+        sparse_overflow(sp);
+    sp->ptr[B] = c;
+}
+
+/* The same nonzeros by input (a counting sort of sp->idx): column j's samples in
+   increasing r, into sp->cptr / cidx / cval. */
+static void sparse_columns(sparse_work_t *sp, int B, int n)
+{
+    int *cptr = sp->cptr;
+    memset(cptr, 0, ((size_t)n + 1) * sizeof *cptr);
+    int nnz = sp->ptr[B];
+    for (int k = 0; k < nnz; k++)
+        cptr[sp->idx[k] + 1]++;
+    for (int j = 0; j < n; j++)
+        cptr[j + 1] += cptr[j];
+    for (int r = 0; r < B; r++)       /* cptr[j] advances to the end of column j ... */
+        for (int k = sp->ptr[r]; k < sp->ptr[r + 1]; k++) {
+            int pos = cptr[sp->idx[k]]++;
+            sp->cidx[pos] = r;
+            sp->cval[pos] = sp->val[k];
+        }
+    for (int j = n; j > 0; j--)       /* ... so shift it back to the starts */
+        cptr[j] = cptr[j - 1];
+    cptr[0] = 0;
+}
+
+/* o[0, 16 nv) = sum over k < nnz of val[k] M[idx[k], 0, 16 nv), M with rows of ld. */
+static inline __attribute__((always_inline)) void
+gather_block(const int *idx, const float *val, int nnz, const float *M, size_t ld,
+             float *o, int nv)
+{
+    v16 acc[8];
+    for (int u = 0; u < nv; u++)
+        acc[u] = (v16){0};
+    for (int k = 0; k < nnz; k++) {
+        const float *m = M + (size_t)idx[k] * ld;
+        v16 v = (v16){0} + val[k];
+        for (int u = 0; u < nv; u++)
+            acc[u] += v * v16_load(m + 16 * u);
+    }
+    for (int u = 0; u < nv; u++)
+        v16_store(o + 16 * u, acc[u]);
+}
+
+/* gather_block over a whole padded row of ld floats, 128 columns at a time; the switch
+   gives each block width its own unrolled copy with the vectors in registers. */
+static void gather_row(const int *idx, const float *val, int nnz, const float *M, int ld,
+                       float *o)
+{
+    for (int j0 = 0; j0 < ld; j0 += 128) {
+        int nv = (ld - j0) / 16 < 8 ? (ld - j0) / 16 : 8;
+#define GATHER_CASE(n) \
+        case n: gather_block(idx, val, nnz, M + j0, (size_t)ld, o + j0, n); break;
+        switch (nv) {
+        GATHER_CASE(8) GATHER_CASE(7) GATHER_CASE(6) GATHER_CASE(5)
+        GATHER_CASE(4) GATHER_CASE(3) GATHER_CASE(2)
+        default: gather_block(idx, val, nnz, M + j0, (size_t)ld, o + j0, 1); break;
+        }
+#undef GATHER_CASE
+    }
+}
+
+/* out (B, n0) = X W for the batch compressed by net_sparse_compress, W = sp->w. */
+void net_sparse_forward(sparse_work_t *sp, int B, int n0, float *out)
+{
+    for (int r = 0; r < B; r++) {
+        int k = sp->ptr[r];
+        gather_row(sp->idx + k, sp->val + k, sp->ptr[r + 1] - k, sp->w, sp->ld, sp->row);
+        memcpy(out + (size_t)r * n0, sp->row, (size_t)n0 * sizeof(float));
+    }
+}
+
+/* G (n_in, n0) = X^T dz for the compressed batch, dz (B, n0). */
+void net_sparse_weight_grad(sparse_work_t *sp, int B, int n_in, int n0, const float *dz,
+                            float *G)
+{
+    size_t ld = (size_t)sp->ld;
+    sparse_columns(sp, B, n_in);
+    for (int r = 0; r < B; r++)       /* padded copy; the padding stays 0 */
+        memcpy(sp->dz + (size_t)r * ld, dz + (size_t)r * n0, (size_t)n0 * sizeof(float));
+    for (int j = 0; j < n_in; j++) {
+        int k = sp->cptr[j];
+        gather_row(sp->cidx + k, sp->cval + k, sp->cptr[j + 1] - k, sp->dz, sp->ld, sp->row);
+        memcpy(G + (size_t)j * n0, sp->row, (size_t)n0 * sizeof(float));
+    }
+}
+
+void ss_net_set_sparse_inputs(ss_net_t *net, int max_nonzeros)
+{
+    net_work_t *w = net->work;
+    net_sparse_free(w);
+    const ss_layer_t *L = &net->layer[0];
+    if (max_nonzeros > L->n_in)
+        max_nonzeros = L->n_in;
+    net->sparse_inputs = max_nonzeros > 0 ? max_nonzeros : 0;
+    if (max_nonzeros <= 0)
+        return;
+    size_t ld = round16((size_t)L->n_out), B = (size_t)net->max_batch;
+    size_t n_in = (size_t)L->n_in, cap = B * (size_t)max_nonzeros;
+    if (cap > (size_t)INT_MAX - SPARSE_SLACK)
+        ss_fatal(SS_EXIT_RUNTIME, "sparse first layer: %zu nonzeros per batch do not fit an int",
+                 cap);
+    size_t nx = round16(cap + SPARSE_SLACK);
+    size_t sz_ptr = round16(B + 1), sz_cptr = round16(n_in + 1);
+    size_t total = sz_ptr + sz_cptr + 4 * nx + round16(n_in * ld) + B * ld + ld;
+    sparse_work_t *sp = ss_calloc(1, sizeof *sp);
+    float *p = ss_alloc_aligned(total * sizeof(float));
+    memset(p, 0, total * sizeof(float)); /* the padding of w, dz and row stays zero */
+    sp->block = p;
+    sp->ld = (int)ld;
+    sp->cap = (int)cap;
+    sp->ptr = (int *)p; p += sz_ptr;
+    sp->cptr = (int *)p; p += sz_cptr;
+    sp->idx = (int *)p; p += nx;
+    sp->val = p; p += nx;
+    sp->cidx = (int *)p; p += nx;
+    sp->cval = p; p += nx;
+    sp->w = p; p += round16(n_in * ld);
+    sp->dz = p; p += B * ld;
+    sp->row = p;
+    w->sp = sp;
+}
