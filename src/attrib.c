@@ -335,6 +335,62 @@ static void make_rows(ss_attrib_t *a, ss_attrib_method_t m, int sample, const fl
     }
 }
 
+/* One sample's attribution ai (V) from its S gradient rows g (S, M) at the rows
+   make_rows made from x: path weights `weight` (path methods, baseline x0), SpectralLens's
+   scale weights wk, scratch avg (2 M, fourier). */
+static void sample_attribution(ss_attrib_t *a, ss_attrib_method_t m, const float *x,
+                               const float *g, const float *x0, const double *weight,
+                               const double *wk, double *avg, double *ai)
+{
+    const ss_attrib_settings_t *s = &a->s;
+    int M = a->M, S = grad_rows_per_sample(s, m);
+    for (int j = 0; j < M && m != SS_ATTRIB_FOURIER; j++) {
+        double v = 0.0;
+        switch (m) {
+        case SS_ATTRIB_SALIENCY: v = fabs(g[j]); break;
+        case SS_ATTRIB_INPUT_X_GRADIENT: v = (double)x[j] * g[j]; break;
+        case SS_ATTRIB_INTEGRATED_GRADIENTS:
+            for (int k = 0; k < S; k++) v += weight[k] * g[(size_t)k * M + j];
+            v *= (double)x[j] - x0[j];
+            break;
+        case SS_ATTRIB_SMOOTHGRAD:
+            for (int k = 0; k < S; k++) v += g[(size_t)k * M + j];
+            v /= S;
+            break;
+        case SS_ATTRIB_SMOOTHGRAD_SQUARED:
+            for (int k = 0; k < S; k++) {
+                double gk = g[(size_t)k * M + j];
+                v += gk * gk;
+            }
+            v /= S;
+            break;
+        case SS_ATTRIB_SPECTRALLENS: {
+            int Q = s->spectrallens_samples;
+            for (int k = 0; k < s->spectrallens_scales; k++) {
+                double sq = 0.0;
+                for (int q = 0; q < Q; q++) {
+                    double gj = g[((size_t)k * Q + q) * M + j];
+                    sq += gj * gj;
+                }
+                v += wk[k] * (sq / Q);
+            }
+            break;
+        }
+        default: break;
+        }
+        ai[j] = v;
+    }
+    if (m == SS_ATTRIB_FOURIER) {
+        for (int j = 0; j < M; j++) {
+            double v = 0.0;
+            for (int k = 0; k < S; k++) v += weight[k] * g[(size_t)k * M + j];
+            avg[j] = (double)x[j] - x0[j];
+            avg[M + j] = v;
+        }
+        ss_attrib_fourier_attr(a, avg, avg + M, ai);
+    }
+}
+
 /* Gradient methods on samples [first, first + C): attr (C, V), check (C, 3). */
 static void explain_gradient(ss_attrib_t *a, ss_attrib_method_t m, int first, int C,
                              double *attr, double *check)
@@ -387,56 +443,14 @@ static void explain_gradient(ss_attrib_t *a, ss_attrib_method_t m, int first, in
             wk[k] = pow(t, s->spectrallens_exponent);
             wsum += wk[k];
         }
+        for (int k = 0; k < s->spectrallens_scales; k++)
+            wk[k] /= wsum;
     }
     for (int i = 0; i < C; i++) {
         const float *x = a->d.x + (size_t)(first + i) * M;
         const float *g = grads + (size_t)i * S * M;
         double *ai = attr + (size_t)i * V;
-        for (int j = 0; j < M && m != SS_ATTRIB_FOURIER; j++) {
-            double v = 0.0;
-            switch (m) {
-            case SS_ATTRIB_SALIENCY: v = fabs(g[j]); break;
-            case SS_ATTRIB_INPUT_X_GRADIENT: v = (double)x[j] * g[j]; break;
-            case SS_ATTRIB_INTEGRATED_GRADIENTS:
-                for (int k = 0; k < S; k++) v += weight[k] * g[(size_t)k * M + j];
-                v *= (double)x[j] - x0[j];
-                break;
-            case SS_ATTRIB_SMOOTHGRAD:
-                for (int k = 0; k < S; k++) v += g[(size_t)k * M + j];
-                v /= S;
-                break;
-            case SS_ATTRIB_SMOOTHGRAD_SQUARED:
-                for (int k = 0; k < S; k++) {
-                    double gk = g[(size_t)k * M + j];
-                    v += gk * gk;
-                }
-                v /= S;
-                break;
-            case SS_ATTRIB_SPECTRALLENS: {
-                int Q = s->spectrallens_samples;
-                for (int k = 0; k < s->spectrallens_scales; k++) {
-                    double sq = 0.0;
-                    for (int q = 0; q < Q; q++) {
-                        double gj = g[((size_t)k * Q + q) * M + j];
-                        sq += gj * gj;
-                    }
-                    v += wk[k] / wsum * (sq / Q);
-                }
-                break;
-            }
-            default: break;
-            }
-            ai[j] = v;
-        }
-        if (m == SS_ATTRIB_FOURIER) {
-            for (int j = 0; j < M; j++) {
-                double v = 0.0;
-                for (int k = 0; k < S; k++) v += weight[k] * g[(size_t)k * M + j];
-                avg[j] = (double)x[j] - x0[j];
-                avg[M + j] = v;
-            }
-            ss_attrib_fourier_attr(a, avg, avg + M, ai);
-        }
+        sample_attribution(a, m, x, g, x0, weight, wk, avg, ai);
         double sum = 0.0;
         for (int j = 0; j < V; j++)
             sum += ai[j];

@@ -248,20 +248,124 @@ static double binom(int n, int k)
     return r;
 }
 
-/* The coalitions of one sample (file comment) for a budget of `budget` coalitions. */
+/* Every coalition but the empty and the full one, with its exact Shapley kernel weight;
+   t has room for M + 1 inputs. */
+static void design_exact(design_t *d, int *t)
+{
+    int M = d->M;
+    for (int64_t bits = 1; bits < (1LL << M) - 1; bits++) {
+        int s = __builtin_popcountll((unsigned long long)bits), comp = s > M / 2, n = 0;
+        for (int i = 0; i < M; i++)
+            if ((int)((bits >> i) & 1) != comp)
+                t[n++] = i;
+        design_add(d, t, n, comp, (M - 1.0) / (binom(M, s) * s * (M - s)));
+    }
+}
+
+/* Every coalition of size s (and its complement when paired), weight w each, in
+   lexicographic order; comb has room for s inputs. */
+static void design_all_of_size(design_t *d, int s, int paired, double w, int *comb)
+{
+    int M = d->M;
+    for (int i = 0; i < s; i++)
+        comb[i] = i;
+    for (;;) {
+        design_add(d, comb, s, 0, w);
+        if (paired)
+            design_add(d, comb, s, 1, w);
+        int i = s - 1;
+        while (i >= 0 && comb[i] == M - s + i)
+            i--;
+        if (i < 0)
+            break;
+        comb[i]++;
+        for (int j = i + 1; j < s; j++)
+            comb[j] = comb[j - 1] + 1;
+    }
+}
+
+/* A uniform s-subset of the M inputs, sorted, into t: the first s of comb (a permutation
+   of 0..M-1) after a partial shuffle, sorted through the bit set mark. */
+static void draw_subset(ss_rng_t *rng, int M, int s, int *comb, uint64_t *mark, int *t)
+{
+    for (int i = 0; i < s; i++) {
+        int j = i + (int)ss_rng_below(rng, (uint64_t)(M - i));
+        int tmp = comb[i];
+        comb[i] = comb[j];
+        comb[j] = tmp;
+    }
+    memset(mark, 0, (size_t)(M + 63) / 64 * sizeof *mark);
+    for (int i = 0; i < s; i++)
+        mark[comb[i] / 64] |= 1ULL << (comb[i] % 64);
+    for (int wd = 0, n = 0; n < s; wd++)
+        for (uint64_t m = mark[wd]; m; m &= m - 1)
+            t[n++] = wd * 64 + __builtin_ctzll(m);
+}
+
+/* The sizes nfull + 1 .. nsz drawn at random for the `left` coalitions of budget that
+   remain (kernel weights wv of the sizes, npaired the largest paired size); the drawn
+   coalitions share the sizes' remaining mass. As SHAP: a coalition drawn again adds weight
+   instead of spending budget (and its complement's), at most 4 draws per coalition of
+   budget. */
+static void design_sample(design_t *d, int left, int nfull, int nsz, int npaired,
+                          const double *wv, double *rw, ss_rng_t *rng, int *t)
+{
+    int M = d->M;
+    double rem_tot = 0.0, mass = 0.0;
+    for (int s = nfull + 1; s <= nsz; s++) {
+        rw[s] = wv[s] / (s <= npaired ? 2.0 : 1.0);   /* two coalitions per draw */
+        rem_tot += rw[s];
+        mass += wv[s];
+    }
+    int fixed = d->S;
+    for (int i = 0; i < d->nslot; i++)
+        d->slot[i] = -1;
+    int *comb = ss_malloc((size_t)(M + 1) * sizeof *comb);
+    uint64_t *mark = ss_malloc((size_t)(M + 63) / 64 * sizeof *mark);
+    for (int i = 0; i < M; i++)
+        comb[i] = i;
+    for (int64_t draws = 4 * (int64_t)left; left > 0 && draws > 0; draws--) {
+        double u = ss_rng_uniform(rng) * rem_tot, acc = 0.0;
+        int s = nsz;
+        for (int v = nfull + 1; v <= nsz; v++) {
+            acc += rw[v];
+            if (acc > u) { s = v; break; }
+        }
+        draw_subset(rng, M, s, comb, mark, t);
+        int *e = design_find(d, t, s), paired = s <= npaired;
+        if (*e >= 0) {                           /* seen: its weight (and its pair's) */
+            d->w[*e] += 1.0;
+            if (paired && *e + 1 < d->S)
+                d->w[*e + 1] += 1.0;
+            continue;
+        }
+        *e = d->S;
+        design_add(d, t, s, 0, 1.0);
+        left--;
+        if (paired && left > 0) {
+            design_add(d, t, s, 1, 1.0);
+            left--;
+        }
+    }
+    double drawn = 0.0;
+    for (int k = fixed; k < d->S; k++)
+        drawn += d->w[k];
+    for (int k = fixed; k < d->S; k++)     /* the drawn share the remaining mass */
+        d->w[k] *= mass / drawn;
+    free(comb);
+    free(mark);
+}
+
+/* The coalitions of one sample (file comment) for a budget of `budget` coalitions: all of
+   them when the budget allows, else whole sizes from the smallest (and their complements)
+   while the budget covers a size's share of the kernel weight, the rest drawn. */
 static void design_build(design_t *d, int budget, ss_rng_t *rng)
 {
     int M = d->M;
     int *t = ss_malloc((size_t)(M + 1) * sizeof *t);
     d->S = 0;
     if (M <= 30 && (1LL << M) - 2 <= budget) {       /* every coalition: exact */
-        for (int64_t bits = 1; bits < (1LL << M) - 1; bits++) {
-            int s = __builtin_popcountll((unsigned long long)bits), comp = s > M / 2, n = 0;
-            for (int i = 0; i < M; i++)
-                if ((int)((bits >> i) & 1) != comp)
-                    t[n++] = i;
-            design_add(d, t, n, comp, (M - 1.0) / (binom(M, s) * s * (M - s)));
-        }
+        design_exact(d, t);
         free(t);
         return;
     }
@@ -276,8 +380,6 @@ static void design_build(design_t *d, int budget, ss_rng_t *rng)
     for (int s = 1; s <= nsz; s++)
         rw[s] = wv[s] /= tot;
     int left = budget, nfull = 0;
-    int *comb = ss_malloc((size_t)(M + 1) * sizeof *comb);
-    uint64_t *mark = ss_malloc((size_t)(M + 63) / 64 * sizeof *mark);
     for (int s = 1; s <= nsz; s++) {
         double nsub = binom(M, s) * (s <= npaired ? 2.0 : 1.0);
         if (!(left * rw[s] / nsub >= 1.0 - 1e-8))
@@ -287,79 +389,11 @@ static void design_build(design_t *d, int budget, ss_rng_t *rng)
         if (rw[s] < 1.0)
             for (int u = s + 1; u <= nsz; u++)
                 rw[u] /= 1.0 - rw[s];
-        double w = wv[s] / binom(M, s) / (s <= npaired ? 2.0 : 1.0);
-        for (int i = 0; i < s; i++)
-            comb[i] = i;
-        for (;;) {                                    /* combinations in lexicographic order */
-            design_add(d, comb, s, 0, w);
-            if (s <= npaired)
-                design_add(d, comb, s, 1, w);
-            int i = s - 1;
-            while (i >= 0 && comb[i] == M - s + i)
-                i--;
-            if (i < 0)
-                break;
-            comb[i]++;
-            for (int j = i + 1; j < s; j++)
-                comb[j] = comb[j - 1] + 1;
-        }
+        design_all_of_size(d, s, s <= npaired,
+                           wv[s] / binom(M, s) / (s <= npaired ? 2.0 : 1.0), t);
     }
-    if (nfull < nsz && left > 0) {
-        double rem_tot = 0.0, mass = 0.0;
-        for (int s = nfull + 1; s <= nsz; s++) {
-            rw[s] = wv[s] / (s <= npaired ? 2.0 : 1.0);   /* two coalitions per draw */
-            rem_tot += rw[s];
-            mass += wv[s];
-        }
-        int fixed = d->S;
-        for (int i = 0; i < d->nslot; i++)
-            d->slot[i] = -1;
-        for (int i = 0; i < M; i++)
-            comb[i] = i;
-        /* As SHAP: a coalition drawn again adds weight instead of spending budget (and its
-           complement's), at most 4 draws per coalition of budget. */
-        for (int64_t draws = 4 * (int64_t)left; left > 0 && draws > 0; draws--) {
-            double u = ss_rng_uniform(rng) * rem_tot, acc = 0.0;
-            int s = nsz;
-            for (int v = nfull + 1; v <= nsz; v++) {
-                acc += rw[v];
-                if (acc > u) { s = v; break; }
-            }
-            for (int i = 0; i < s; i++) {            /* a uniform s-subset */
-                int j = i + (int)ss_rng_below(rng, (uint64_t)(M - i));
-                int tmp = comb[i];
-                comb[i] = comb[j];
-                comb[j] = tmp;
-            }
-            memset(mark, 0, (size_t)(M + 63) / 64 * sizeof *mark);   /* t = comb, sorted */
-            for (int i = 0; i < s; i++)
-                mark[comb[i] / 64] |= 1ULL << (comb[i] % 64);
-            for (int wd = 0, n = 0; n < s; wd++)
-                for (uint64_t m = mark[wd]; m; m &= m - 1)
-                    t[n++] = wd * 64 + __builtin_ctzll(m);
-            int *e = design_find(d, t, s), paired = s <= npaired;
-            if (*e >= 0) {                           /* seen: its weight (and its pair's) */
-                d->w[*e] += 1.0;
-                if (paired && *e + 1 < d->S)
-                    d->w[*e + 1] += 1.0;
-                continue;
-            }
-            *e = d->S;
-            design_add(d, t, s, 0, 1.0);
-            left--;
-            if (paired && left > 0) {
-                design_add(d, t, s, 1, 1.0);
-                left--;
-            }
-        }
-        double drawn = 0.0;
-        for (int k = fixed; k < d->S; k++)
-            drawn += d->w[k];
-        for (int k = fixed; k < d->S; k++)     /* the drawn share the remaining mass */
-            d->w[k] *= mass / drawn;
-    }
-    free(comb);
-    free(mark);
+    if (nfull < nsz && left > 0)
+        design_sample(d, left, nfull, nsz, npaired, wv, rw, rng, t);
     free(wv);
     free(rw);
     free(t);
