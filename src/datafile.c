@@ -361,6 +361,37 @@ static int csv_row(const char *file, int line, char *const *names, int ncols, in
     return 0;
 }
 
+/* The data rows of [p, end), the first on line `line`, into all (rows counted in *rows):
+   blank lines skipped, every row ncols values, a classification label a class index. */
+static int csv_rows(const char *file, const char *p, const char *end, int line,
+                    char *const *names, int ncols, int label_col, int classification,
+                    data_table_t *all, size_t *rows, ss_error_t *err)
+{
+    size_t row = 0, d = (size_t)ncols - 1;
+    for (; p < end; line++) {
+        const char *first = skip_blanks(p, end);
+        if (first >= end)
+            break;
+        if (*first == '\n' || *first == '\r') { /* blank lines are skipped */
+            p = skip_eol(first, end);
+            continue;
+        }
+        float yv = 0.0f;
+        if (csv_row(file, line, names, ncols, label_col, &p, end, all->x + row * d, &yv, err))
+            return -1;
+        if (classification && !(yv >= 0.0f && yv < (float)SS_MAX_CLASSES && yv == floorf(yv))) {
+            ss_error_set(err, SS_EXIT_INPUT,
+                         "%s:%d: label %g is not a class index (an integer from 0 to %d)", file,
+                         line, (double)yv, SS_MAX_CLASSES - 1);
+            return -1;
+        }
+        all->y[row++] = yv;
+        p = skip_eol(p, end);
+    }
+    *rows = row;
+    return 0;
+}
+
 int datafile_csv(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *err)
 {
     const char *file = spec->path;
@@ -418,27 +449,8 @@ int datafile_csv(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *er
         goto done;
 
     size_t row = 0;
-    for (; p < end; line++) {
-        const char *first = skip_blanks(p, end);
-        if (first >= end)
-            break;
-        if (*first == '\n' || *first == '\r') { /* blank lines are skipped */
-            p = skip_eol(first, end);
-            continue;
-        }
-        float yv = 0.0f;
-        if (csv_row(file, line, names, ncols, label_col, &p, end, all.x + row * (size_t)d, &yv,
-                    err))
-            goto done;
-        if (classification && !(yv >= 0.0f && yv < (float)SS_MAX_CLASSES && yv == floorf(yv))) {
-            ss_error_set(err, SS_EXIT_INPUT,
-                         "%s:%d: label %g is not a class index (an integer from 0 to %d)", file,
-                         line, (double)yv, SS_MAX_CLASSES - 1);
-            goto done;
-        }
-        all.y[row++] = yv;
-        p = skip_eol(p, end);
-    }
+    if (csv_rows(file, p, end, line, names, ncols, label_col, classification, &all, &row, err))
+        goto done;
     free(text);
     text = NULL;
     if (row == 0) {
@@ -559,6 +571,64 @@ static int gz_read_claimed(gzFile f, const char *file, size_t n, const char *wha
     return 0;
 }
 
+/* The header of IDX file f (`magic`: images or labels) into out->n, rows, cols and the
+   data's size into *bytes_out, checked: the magic, the dimensions, and for a plain file
+   (file_size bytes) that it holds exactly the data the header announces. */
+static int idx_header(gzFile f, const char *file, uint32_t magic, off_t file_size, idx_t *out,
+                      size_t *bytes_out, ss_error_t *err)
+{
+    const char *kind = magic == IDX_IMAGES ? "image" : "label";
+    int ndim = magic == IDX_IMAGES ? 3 : 1;
+    unsigned char head[16];
+    if (gz_read_exact(f, file, head, 4, "header", err))
+        return -1;
+    uint32_t m = be32(head);
+    if (m != magic) {
+        ss_error_set(err, SS_EXIT_INPUT,
+                     "%s: not an IDX %s file (magic number 0x%08x, expected 0x%08x)", file, kind,
+                     (unsigned)m, (unsigned)magic);
+        return -1;
+    }
+    if (gz_read_exact(f, file, head + 4, 4 * (size_t)ndim, "header", err))
+        return -1;
+    out->n = be32(head + 4);
+    out->rows = ndim == 3 ? be32(head + 8) : 1;
+    out->cols = ndim == 3 ? be32(head + 12) : 1;
+    if (out->n == 0 || out->n > (size_t)INT_MAX) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: the header announces %zu %ss", file, out->n, kind);
+        return -1;
+    }
+    if (out->rows == 0 || out->cols == 0 || out->rows * out->cols > (1u << 24)) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: bad image size %zu x %zu", file, out->rows,
+                     out->cols);
+        return -1;
+    }
+    size_t bytes = out->n * out->rows * out->cols;   /* < 2^55: no overflow */
+    *bytes_out = bytes;
+    size_t head_len = 4 + 4 * (size_t)ndim;
+    if (gzdirect(f)) {
+        /* a plain file holds exactly the header and the data it announces */
+        uint64_t want = (uint64_t)head_len + bytes, have = (uint64_t)file_size;
+        if (have < want) {
+            char a[32], shape[48] = "";
+            if (ndim == 3)
+                snprintf(shape, sizeof shape, " of %zu x %zu pixels", out->rows, out->cols);
+            ss_error_set(err, SS_EXIT_INPUT, "%s: truncated: the header announces %zu %ss%s "
+                         "(%s), but the file holds only %llu bytes after its %zu-byte header",
+                         file, out->n, kind, shape, ss_format_bytes((double)bytes, a, sizeof a),
+                         (unsigned long long)(have - head_len), head_len);
+            return -1;
+        }
+        if (have > want) {
+            ss_error_set(err, SS_EXIT_INPUT,
+                         "%s: data continues after the %zu %ss the header announces", file,
+                         out->n, kind);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Read one IDX file: `magic` says images or labels. It must be a regular file
  * (ss_open_regular). Checks the magic, the dimensions, that the data is all there and
@@ -586,53 +656,9 @@ static int idx_read(const char *file, uint32_t magic, idx_t *out, ss_error_t *er
     gzbuffer(f, 1u << 17);
     const char *kind = magic == IDX_IMAGES ? "image" : "label";
     const char *what = magic == IDX_IMAGES ? "pixels" : "labels";
-    int ndim = magic == IDX_IMAGES ? 3 : 1;
-    unsigned char head[16];
-    if (gz_read_exact(f, file, head, 4, "header", err))
+    size_t bytes = 0;
+    if (idx_header(f, file, magic, file_size, out, &bytes, err))
         goto fail;
-    uint32_t m = be32(head);
-    if (m != magic) {
-        ss_error_set(err, SS_EXIT_INPUT,
-                     "%s: not an IDX %s file (magic number 0x%08x, expected 0x%08x)", file, kind,
-                     (unsigned)m, (unsigned)magic);
-        goto fail;
-    }
-    if (gz_read_exact(f, file, head + 4, 4 * (size_t)ndim, "header", err))
-        goto fail;
-    out->n = be32(head + 4);
-    out->rows = ndim == 3 ? be32(head + 8) : 1;
-    out->cols = ndim == 3 ? be32(head + 12) : 1;
-    if (out->n == 0 || out->n > (size_t)INT_MAX) {
-        ss_error_set(err, SS_EXIT_INPUT, "%s: the header announces %zu %ss", file, out->n, kind);
-        goto fail;
-    }
-    if (out->rows == 0 || out->cols == 0 || out->rows * out->cols > (1u << 24)) {
-        ss_error_set(err, SS_EXIT_INPUT, "%s: bad image size %zu x %zu", file, out->rows,
-                     out->cols);
-        goto fail;
-    }
-    size_t bytes = out->n * out->rows * out->cols;   /* < 2^55: no overflow */
-    size_t head_len = 4 + 4 * (size_t)ndim;
-    if (gzdirect(f)) {
-        /* a plain file holds exactly the header and the data it announces */
-        uint64_t want = (uint64_t)head_len + bytes, have = (uint64_t)file_size;
-        if (have < want) {
-            char a[32], shape[48] = "";
-            if (ndim == 3)
-                snprintf(shape, sizeof shape, " of %zu x %zu pixels", out->rows, out->cols);
-            ss_error_set(err, SS_EXIT_INPUT, "%s: truncated: the header announces %zu %ss%s "
-                         "(%s), but the file holds only %llu bytes after its %zu-byte header",
-                         file, out->n, kind, shape, ss_format_bytes((double)bytes, a, sizeof a),
-                         (unsigned long long)(have - head_len), head_len);
-            goto fail;
-        }
-        if (have > want) {
-            ss_error_set(err, SS_EXIT_INPUT,
-                         "%s: data continues after the %zu %ss the header announces", file,
-                         out->n, kind);
-            goto fail;
-        }
-    }
     if (magic == IDX_IMAGES &&
         data_check_memory((double)out->n, (double)(out->rows * out->cols), file,
                           "the images the header announces", err))
