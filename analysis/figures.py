@@ -49,6 +49,12 @@ FORMAT = "specsweep-results"
 FORMAT_VERSIONS = (1, 2)
 CELL_META = ("dataset", "cell_id", "swept_keys", "n_realizations", "n_diverged", "n_failed")
 REG_KEY = "reg_eigenvalues"
+# specsweep's relevance methods in its order (relevance.methods' names)
+METHOD_ORDER = ("spectral", "saliency", "input_x_gradient", "integrated_gradients",
+                "smoothgrad", "smoothgrad_squared", "spectrallens", "lrp_epsilon", "deeplift",
+                "permutation", "kernel_shap", "fourier")
+# what load() keeps of a cell's /summary/<cell>/relevance/<method> (values stay on disk)
+CELL_RELEVANCE_ARRAYS = ("abs_mean", "abs_std", "topk_accuracy", "seconds")
 DEFAULT_ZERO_THRESHOLD = 1e-3
 MIN_SPECTRUM_INPUTS = 10       # the spectra kind's minimum number of wavelengths
 LIST_LIMIT = 100               # figures.json lists per-input numbers up to this many inputs
@@ -84,7 +90,9 @@ def _is_number(v):
 def load(path):
     """Read a results file: returns {"path", "sweep_name", "format_version", "datasets":
     {name: dict}, "cells": [cell]}. A cell is a dict with id, dataset, swept (swept key ->
-    value), n_realizations, n_diverged, n_failed, attrs and the summary arrays.
+    value), n_realizations, n_diverged, n_failed, attrs, the summary arrays and relevance
+    (its /summary/<cell>/relevance methods as read_relevance reads them, without the values
+    per realization).
     Raises ResultsError for anything that is not a usable results file."""
     if not os.path.lexists(path):
         raise ResultsError(f"{path}: no such file")
@@ -125,6 +133,45 @@ def load(path):
             raise ResultsError(f"{path}: malformed results file: {e}") from None
 
 
+def attrs_of(o):
+    """An HDF5 object's attributes as plain Python values."""
+    return {k: _py(v) for k, v in o.attrs.items()}
+
+
+def member_groups(f, name):
+    """(name, group, attributes) of every group in f[name], when that is a group."""
+    top = f.get(name)
+    if isinstance(top, h5py.Group):
+        for n, g in top.items():
+            if isinstance(g, h5py.Group):
+                yield n, g, attrs_of(g)
+
+
+def read_relevance(g, arrays=None):
+    """The relevance/<method> members of a run or summary group: {method: {"arrays":
+    {name: array}, "attrs": {...}}}. A member that is a dataset (a run's) holds one vector,
+    "values"; a group (a cell's) holds named arrays (abs_mean, abs_std, ...) and its
+    attributes. arrays, when given, names the group arrays read; the others stay on disk."""
+    top = g.get("relevance")
+    out = {}
+    if not isinstance(top, h5py.Group):
+        return out
+    for method, m in top.items():
+        if isinstance(m, h5py.Dataset):
+            out[method] = {"arrays": {"values": np.asarray(m[()], float)}, "attrs": attrs_of(m)}
+        elif isinstance(m, h5py.Group):
+            out[method] = {"arrays": {k: np.asarray(v[()]) for k, v in m.items()
+                                      if isinstance(v, h5py.Dataset)
+                                      and (arrays is None or k in arrays)},
+                           "attrs": attrs_of(m)}
+    return out
+
+
+def method_order(name):
+    """Methods in specsweep's order (as `specsweep summary` lists them), others after."""
+    return (METHOD_ORDER.index(name), "") if name in METHOD_ORDER else (len(METHOD_ORDER), name)
+
+
 def _read_datasets(f):
     datasets = {}
     top = f.get("datasets")
@@ -133,7 +180,7 @@ def _read_datasets(f):
     for name, g in top.items():
         if not isinstance(g, h5py.Group):
             continue
-        d = {k: _py(v) for k, v in g.attrs.items()}
+        d = attrs_of(g)
         d["name"] = name
         d["relevance_truth"] = (np.asarray(g["relevance_truth"][()], float).ravel()
                                 if "relevance_truth" in g else None)
@@ -152,7 +199,7 @@ def _read_cells(f, path):
         if not isinstance(g, h5py.Group):
             continue
         where = f"{path}: /summary/{gname}"
-        attrs = {k: _py(v) for k, v in g.attrs.items()}
+        attrs = attrs_of(g)
         if not isinstance(attrs.get("dataset"), str):
             raise ResultsError(f"{where} has no dataset attribute")
         arrays = {k: g[k][()] for k in g.keys() if isinstance(g[k], h5py.Dataset)}
@@ -196,6 +243,7 @@ def _read_cells(f, path):
             "topk": topk,
             "topk_accuracy": mat("topk_accuracy"),
             "randomk_accuracy": mat("randomk_accuracy"),
+            "relevance": read_relevance(g, CELL_RELEVANCE_ARRAYS),
         })
     cells.sort(key=lambda c: (c["dataset"], _swept_sort_key(c["swept"]), c["id"]))
     return cells
