@@ -44,6 +44,13 @@ Reads only RESULTS.h5 (format_version 1 or 2); summary cells are found by their 
                           reg_eigenvalues (log x), mean +- std bands over realizations, one
                           line per value of the other swept keys   datasets whose cells
                                                                    differ in reg_eigenvalues
+  <dataset>__<key>[__<other key>=<value>...]_path.png
+                          the relevance path: every input's mean |eigenvalue| against the
+                          value of a numeric swept key (log x; symlog when 0 or a negative
+                          value is swept), one line per input, coloured by its ground truth
+                          (colour bar) where the dataset has one, else grey; thin
+                          translucent lines beyond 100 inputs; one figure per value of the
+                          other swept keys      datasets whose cells differ in a numeric key
 
 A cell has post-hoc methods when /summary/<cell>/relevance holds a method other than
 spectral; its spectral method is relevance/spectral, or its eigenvalues when the sweep
@@ -67,6 +74,8 @@ import numpy as np
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.collections  # noqa: E402
+import matplotlib.colors  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
 FORMAT = "specsweep-results"
@@ -656,31 +665,46 @@ def _swept_sort_key(swept):
     return tuple((k, _sortable(v)) for k, v in sorted(swept.items()))
 
 
-def reg_studies(cells):
-    """Datasets whose cells differ in reg_eigenvalues: [{dataset, other_keys, lines:
-    [(other values dict, cells sorted by reg_eigenvalues)]}]."""
+def axis_studies(cells, key):
+    """Datasets whose cells differ in the numeric swept key: [{dataset, key, other_keys,
+    lines: [(other values dict, cells sorted by key)]}]."""
     by_ds = {}
     for c in cells:
-        if _is_number(c["swept"].get(REG_KEY)):
+        if _is_number(c["swept"].get(key)):
             by_ds.setdefault(c["dataset"], []).append(c)
     studies = []
     for ds in sorted(by_ds):
         cs = by_ds[ds]
-        if len({float(c["swept"][REG_KEY]) for c in cs}) < 2:
+        if len({float(c["swept"][key]) for c in cs}) < 2:
             continue
-        other = sorted({k for c in cs for k in c["swept"] if k != REG_KEY})
+        other = sorted({k for c in cs for k in c["swept"] if k != key})
         lines = {}
         for c in cs:
             vals = tuple(c["swept"].get(k) for k in other)
             # keyed by _sortable: hashable also for list values (model.hidden = [100, 50])
             lines.setdefault(tuple(_sortable(v) for v in vals), (vals, []))[1].append(c)
         out = []
-        for key in sorted(lines):
-            vals, group = lines[key]
+        for line in sorted(lines):
+            vals, group = lines[line]
             out.append((dict(zip(other, vals)),
-                        sorted(group, key=lambda c: float(c["swept"][REG_KEY]))))
-        studies.append({"dataset": ds, "other_keys": other, "lines": out})
+                        sorted(group, key=lambda c: float(c["swept"][key]))))
+        studies.append({"dataset": ds, "key": key, "other_keys": other, "lines": out})
     return studies
+
+
+def reg_studies(cells):
+    """Datasets whose cells differ in reg_eigenvalues (axis_studies)."""
+    return axis_studies(cells, REG_KEY)
+
+
+def path_stats(key, cells):
+    """Numbers of a relevance path along the swept key: its values in cells (sorted by it),
+    the mean |eigenvalue| of every input at each [values, inputs], the realizations and
+    the cell id at each."""
+    stats = [eigen_stats(c) for c in cells]
+    return {"x": np.array([float(c["swept"][key]) for c in cells]),
+            "mean_abs": np.vstack([m for m, _, _ in stats]),
+            "n": [n for _, _, n in stats], "cells": [c["id"] for c in cells]}
 
 
 def reg_study_curves(study, datasets, rel=DEFAULT_ZERO_THRESHOLD):
@@ -760,6 +784,17 @@ def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
+
+
+def _axis_scale(ax, x):
+    """A log x axis for positive values x, symlog (linear below the smallest |x| that is
+    not 0) when 0 or a negative value appears."""
+    x = np.asarray(x, float)
+    if np.all(x > 0):
+        ax.set_xscale("log")
+    else:
+        pos = np.abs(x[x != 0])
+        ax.set_xscale("symlog", linthresh=float(pos.min()) if pos.size else 1e-6)
 
 
 def _log_x_if_wide(ax, x):
@@ -890,11 +925,7 @@ def draw_regstudy(cur, rel, path):
             ax.plot(ln["reg"], m, "o-", color=f"C{i % 10}", ms=4, label=lab)
             ax.fill_between(ln["reg"], m - s, m + s, color=f"C{i % 10}", alpha=0.2, lw=0)
     for ax in axes:
-        if np.all(regs > 0):
-            ax.set_xscale("log")
-        else:
-            pos = regs[regs > 0]
-            ax.set_xscale("symlog", linthresh=float(pos.min()) if pos.size else 1e-6)
+        _axis_scale(ax, regs)
         ax.set_xlabel("eigenvalue regularization (reg_eigenvalues)")
     axes[0].set_ylim(0, cur["n_inputs"] * 1.05 + 0.5)
     axes[0].yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -1009,6 +1040,41 @@ def draw_methods_topk(cell, st, n_inputs, path):
     ax.set_ylabel(st["metric"])
     _legend_right(ax)
     ax.set_title(cell_title(cell, "top-k inputs of each method vs k random inputs"), fontsize=9)
+    _save(fig, path)
+
+
+# the truth's colours on a path: viridis without its palest yellow, which white hides
+TRUTH_CMAP = matplotlib.colors.ListedColormap(plt.get_cmap("viridis")(np.linspace(0, 0.85, 256)))
+
+
+def draw_path(dataset, key, other, st, truth, kind, path):
+    """The relevance path: every input's mean |eigenvalue| against the axis value (log x,
+    symlog when 0 appears), one line per input, coloured by its ground truth (colour bar)
+    where the dataset has one, grey otherwise; thin and translucent for many inputs."""
+    x, y = st["x"], st["mean_abs"]
+    many = y.shape[1] > LIST_LIMIT
+    order = np.argsort(truth, kind="mergesort") if truth is not None else np.arange(y.shape[1])
+    lines = matplotlib.collections.LineCollection(
+        [np.column_stack([x, y[:, i]]) for i in order],
+        linewidths=0.5 if many else 1.3, alpha=0.25 if many else 0.9)
+    fig, ax = plt.subplots(figsize=(6.6, 4.4))
+    ax.add_collection(lines)
+    _axis_scale(ax, x)
+    ax.autoscale_view()
+    if truth is not None:
+        lines.set_array(np.asarray(truth, float)[order])
+        lines.set_cmap(TRUTH_CMAP)
+        fig.colorbar(lines, ax=ax, label=TRUTH_LABEL.get(kind, "ground-truth relevance"))
+    else:
+        lines.set_color("0.4")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(key)
+    ax.set_ylabel("mean |eigenvalue| over realizations")
+    ns = sorted(set(st["n"]))
+    tail = f"{y.shape[1]} inputs, n = " + (f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}")
+    other_text = swept_text(other)
+    ax.set_title(f"{dataset}" + (f"  ({other_text})" if other_text else "")
+                 + f"\nrelevance path along {key}, {tail}", fontsize=9)
     _save(fig, path)
 
 
@@ -1192,6 +1258,27 @@ def _regstudy_figure(study, datasets, rel, name, record):
             "lines": lines}, note=note)
 
 
+def _path_figures(cells, datasets, name, record):
+    """A relevance path per dataset, numeric swept key and values of the other keys."""
+    for key in sorted({k for c in cells for k in c["swept"]}):
+        for study in axis_studies(cells, key):
+            ds = datasets.get(study["dataset"], {})
+            for other, cs in study["lines"]:
+                st = path_stats(key, cs)
+                n_in = st["mean_abs"].shape[1]
+                truth = ds.get("relevance_truth")
+                truth = truth if truth is not None and len(truth) == n_in else None
+                p = name(f"{study['dataset']}__{key}" + "".join(
+                    f"__{k}={fmt_value(v)}" for k, v in sorted(other.items())), "path")
+                draw_path(study["dataset"], key, other, st, truth, ds.get("kind", ""), p)
+                top = np.nanmax(st["mean_abs"], axis=0)
+                record("path", p, st["cells"], study["dataset"], {"varies": [key], **other},
+                       st["n"], {"axis": key, "values": st["x"], "n_inputs": n_in,
+                                 "coloured_by_truth": truth is not None,
+                                 **_listed(top, mean_abs=st["mean_abs"].T)},
+                       note=f"{n_in} inputs along {key} = {_short(st['x'])}")
+
+
 def make_figures(res, out, rel=DEFAULT_ZERO_THRESHOLD, log=print):
     """Draw every figure of a loaded results file into out; return the figures.json list
     (plain JSON values: lists, numbers, None for NaN)."""
@@ -1210,6 +1297,7 @@ def make_figures(res, out, rel=DEFAULT_ZERO_THRESHOLD, log=print):
         _cell_figures(cell, datasets, rel, name, record, log)
     for study in reg_studies(cells):
         _regstudy_figure(study, datasets, rel, name, record)
+    _path_figures(cells, datasets, name, record)
     return records
 
 

@@ -24,6 +24,7 @@ spec = importlib.util.spec_from_file_location("figures", FIGURES_PY)
 figures = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(figures)
 
+from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
@@ -305,7 +306,13 @@ def snapshot(fig):
         lines = [dict(label=ln.get_label(), x=np.asarray(ln.get_xdata(), float),
                       y=np.asarray(ln.get_ydata(), float))
                  for ln in ax.lines if ln not in in_containers]
-        axes.append(dict(errorbars=ebs, lines=lines,
+        bar_cols = {id(b) for c in ax.containers if isinstance(c, ErrorbarContainer)
+                    for b in c.lines[2]}
+        paths = [dict(segments=[np.asarray(sg) for sg in lc.get_segments()], array=lc.get_array(),
+                      colors=lc.get_colors(), linewidths=lc.get_linewidths(), alpha=lc.get_alpha())
+                 for lc in ax.collections
+                 if isinstance(lc, LineCollection) and id(lc) not in bar_cols]
+        axes.append(dict(errorbars=ebs, lines=lines, line_collections=paths,
                          images=[np.asarray(im.get_array()) for im in ax.images],
                          bars=np.array([p.get_height() for p in ax.patches if isinstance(p, Rectangle)]),
                          texts=[t.get_text() for t in ax.texts], title=ax.get_title(),
@@ -400,6 +407,9 @@ def expected_files(datasets, cells):
         if d["kind"] == "spectra":
             files.add(f"{stem}_spectrum.png")
     files |= {f"{name}__regstudy.png" for name in datasets}
+    for name in datasets:  # a relevance path along each axis, one per value of the other
+        files |= {f"{name}__reg_eigenvalues__epochs={ep}_path.png" for ep in EPOCHS}
+        files |= {f"{name}__epochs__reg_eigenvalues={reg:.3g}_path.png" for reg in REGS}
     return files
 
 
@@ -436,11 +446,11 @@ def test_figure_kinds_per_dataset(synth_cli):
     kinds = {}
     for r in doc["figures"]:
         kinds.setdefault(r["dataset"], set()).add(r["figure"])
-    assert kinds["g8"] == {"eigenvalues", "truth", "topk", "regstudy"}
-    assert kinds["cor"] == {"eigenvalues", "truth", "topk", "regstudy"}
-    assert kinds["img"] == {"eigenvalues", "histogram", "heatmap", "topk", "regstudy"}
-    assert kinds["spec"] == {"eigenvalues", "truth", "topk", "spectrum", "regstudy"}
-    assert kinds["tab"] == {"eigenvalues", "regstudy"}  # no truth, not an image, no top-k,
+    assert kinds["g8"] == {"eigenvalues", "truth", "topk", "regstudy", "path"}
+    assert kinds["cor"] == {"eigenvalues", "truth", "topk", "regstudy", "path"}
+    assert kinds["img"] == {"eigenvalues", "histogram", "heatmap", "topk", "regstudy", "path"}
+    assert kinds["spec"] == {"eigenvalues", "truth", "topk", "spectrum", "regstudy", "path"}
+    assert kinds["tab"] == {"eigenvalues", "regstudy", "path"}  # no truth, not an image, no top-k,
     # feature names that are not wavelengths: no spectrum
 
 
@@ -452,6 +462,12 @@ def test_json_records_name_cells(synth, synth_cli):
     for r in doc["figures"]:
         if r["figure"] == "regstudy":
             assert set(r["cell"]) == {cid(c) for c in cells if c["dataset"] == r["dataset"]}
+        elif r["figure"] == "path":  # the cells of one value of the other axis, in order
+            (key,) = r["swept"]["varies"]
+            (other,) = set(AXES) - {key}
+            want = sorted((c for c in cells if c["dataset"] == r["dataset"] and
+                           c["swept"][other] == r["swept"][other]), key=lambda c: c["swept"][key])
+            assert r["cell"] == [cid(c) for c in want]
         else:
             assert r["cell"] in ids and r["file"].startswith(r["cell"] + "_")
             c = [c for c in cells if cid(c) == r["cell"]][0]
@@ -703,6 +719,64 @@ def test_plotted_regstudy(synth, drawn):
         np.testing.assert_allclose(nums["lines"][0]["nonzero_mean"],
                                    [n_in - 1 - 1 / 3, n_in - 2 - 1 / 3])
         assert ("MAE" in met_ax["ylabel"]) == regression
+
+
+def test_plotted_path(synth, drawn):
+    """One line per input through its mean |eigenvalue| at each value of the axis (log x),
+    coloured by the truth where there is one (the collection's array), grey otherwise;
+    thin translucent lines for the 784 pixels."""
+    _, datasets, cells = synth
+    records, rec = drawn
+    n = 0
+    for ds, d in datasets.items():
+        for key, other, values in (("reg_eigenvalues", "epochs", EPOCHS),
+                                   ("epochs", "reg_eigenvalues", REGS)):
+            for v in values:
+                name = f"{ds}__{key}__{other}={v:.3g}_path.png"
+                cs = sorted((c for c in cells if c["dataset"] == ds and c["swept"][other] == v),
+                            key=lambda c: c["swept"][key])
+                x = [c["swept"][key] for c in cs]
+                mean = np.array([ref_abs_mean_std(c["eig"])[0] for c in cs])  # [values, inputs]
+                ax = rec.figs[name]["axes"][0]
+                (lc,) = ax["line_collections"]
+                truth = d.get("truth")
+                order = np.argsort(truth, kind="stable") if truth is not None else np.arange(d["n_inputs"])
+                assert len(lc["segments"]) == d["n_inputs"]
+                for seg, i in zip(lc["segments"], order):
+                    np.testing.assert_array_equal(seg[:, 0], x)
+                    np.testing.assert_allclose(seg[:, 1], mean[:, i], rtol=1e-12)
+                if truth is not None:
+                    np.testing.assert_allclose(lc["array"], np.asarray(truth)[order])
+                else:
+                    assert lc["array"] is None
+                    np.testing.assert_allclose(lc["colors"][0][:3], [0.4] * 3)
+                assert (lc["linewidths"][0] < 1) == (d["n_inputs"] > 100)
+                assert ax["xscale"] == "log" and ax["xlabel"] == key
+                nums = by_file(records)[name]["numbers"]
+                assert nums["values"] == x and nums["coloured_by_truth"] == (truth is not None)
+                if d["n_inputs"] <= 100:
+                    np.testing.assert_allclose(nums["mean_abs"], mean.T, rtol=1e-12)
+                else:
+                    top = np.argsort(-mean.max(axis=0), kind="stable")[:10]
+                    assert nums["top_inputs"] == top.tolist()
+                    np.testing.assert_allclose(nums["top_mean_abs"], mean.T[top], rtol=1e-12)
+                n += 1
+    assert n == len(datasets) * 4
+
+
+def test_path_symlog_when_zero_is_swept(tmp_path):
+    path, _, cells = one_sweep(str(tmp_path), "zero.h5", [0.0, 1e-3, 1e-1], [10], AXES)
+    rec = Recorder()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(figures, "_save", rec)
+    try:
+        figures.make_figures(figures.load(path), str(tmp_path), log=lambda s: None)
+    finally:
+        mp.undo()
+    ax = rec.figs["g8__reg_eigenvalues__epochs=10_path.png"]["axes"][0]
+    assert ax["xscale"] == "symlog"
+    (lc,) = ax["line_collections"]
+    np.testing.assert_array_equal(lc["segments"][0][:, 0], [0.0, 1e-3, 1e-1])
 
 
 def test_zero_threshold_option(synth, tmp_path):
@@ -1186,7 +1260,8 @@ def test_real_file_figures(real, real_figs):
                 want |= {f"{c}_histogram.png", f"{c}_heatmap.png"}
             if ds == "spec":
                 want.add(f"{c}_spectrum.png")
-        want |= {"g6__regstudy.png", "spec__regstudy.png", "img__regstudy.png"}
+        want |= {f"{ds}__{k}.png" for ds in ("g6", "spec", "img")
+                 for k in ("regstudy", "reg_eigenvalues_path")}
         assert {x for x in os.listdir(out) if x.endswith(".png")} == want
         for x in want:
             with open(os.path.join(out, x), "rb") as fh:
@@ -1211,6 +1286,15 @@ def test_real_file_figures(real, real_figs):
         assert r["reg_eigenvalues"] == [1e-4, 1e-2]
         assert r["nonzero_mean"] == pytest.approx([np.mean(ref_nonzero(g["eigenvalues"][()])) for g in cs])
         assert r["metric_mean"] == pytest.approx([g["test_accuracy"][()].mean() for g in cs])
+        for ds in ("g6", "spec", "img"):  # the path: each cell's stored mean |eigenvalue|
+            cs = sorted((g for g in cells.values() if g.attrs["dataset"] == ds),
+                        key=lambda g: g.attrs["reg_eigenvalues"])
+            nums = recs[f"{ds}__reg_eigenvalues_path.png"]["numbers"]
+            assert nums["values"] == [1e-4, 1e-2]
+            np.testing.assert_allclose(nums["mean_abs"],
+                                       np.array([g["eigenvalues_abs_mean"][()] for g in cs]).T,
+                                       rtol=1e-12)
+            assert nums["coloured_by_truth"] == (ds != "img")
 
 
 def test_real_file_method_figures(real, real_figs):
