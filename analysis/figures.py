@@ -19,14 +19,45 @@ Reads only RESULTS.h5 (format_version 1 or 2); summary cells are found by their 
                           +- std over realizations (figs. 6, 8b, 9 right)  cells with top-k
   <cell>_spectrum.png     mean |eigenvalue| vs wavelength, truth overlaid scaled (fig. 11)
                           1-D data whose feature names are wavelengths (kind spectra)
+  <cell>_methods_relevance.png
+                          one panel per relevance method: its mean |relevance| per input
+                          over its maximum, the ground truth over its maximum as grey bars
+                          beside it, and in the legend the Spearman rho of the mean
+                          |relevance| with the truth; fourier, whose relevance is per
+                          Fourier coefficient, on its own panel against the coefficient
+                          (rfft) index, without truth         cells with post-hoc methods
+  <cell>_quality_cost.png each post-hoc method's quality vs its seconds per run (log x),
+                          mean +- std over realizations both ways. Quality: the Spearman of
+                          each realization's relevance with the truth where the dataset
+                          has one (fourier left out: not per input), else the test
+                          accuracy (MAE) with the method's top-k inputs at the smallest k
+                          of the curve keeping >= 10 % of the inputs (else the largest k).
+                          spectral costs no extra seconds (its relevance comes with
+                          training): a dashed line at its quality, a band of its std; a
+                          dotted line marks the mean training time of the cell's runs;
+                          methods without a quality or seconds are named below the plot
+                                     cells with a post-hoc method that has a quality
+  <cell>_methods_topk.png test accuracy (MAE) with each method's top-k inputs (fourier: its
+                          top-k frequencies) and with k random inputs, mean +- std over
+                          realizations                 cells with post-hoc methods and top-k
   <dataset>__regstudy.png number of non-zero eigenvalues and test accuracy (MAE) vs
                           reg_eigenvalues (log x), mean +- std bands over realizations, one
                           line per value of the other swept keys   datasets whose cells
                                                                    differ in reg_eigenvalues
+  <dataset>__<key>[__<other key>=<value>...]_path.png
+                          the relevance path: every input's mean |eigenvalue| against the
+                          value of a numeric swept key (log x; symlog when 0 or a negative
+                          value is swept), one line per input, coloured by its ground truth
+                          (colour bar) where the dataset has one, else grey; thin
+                          translucent lines beyond 100 inputs; one figure per value of the
+                          other swept keys      datasets whose cells differ in a numeric key
 
-An eigenvalue counts as non-zero when its |value| exceeds REL (--zero-threshold, default
-1e-3) times the largest mean |eigenvalue| of its cell. DIR/figures.json lists every figure
-with its cell(s), its kind and the numbers plotted; one line per figure is printed.
+A cell has post-hoc methods when /summary/<cell>/relevance holds a method other than
+spectral; its spectral method is relevance/spectral, or its eigenvalues when the sweep
+did not list spectral, and a method skipped in every run (spectral on a dense network) is
+left out. An eigenvalue counts as non-zero when its |value| exceeds REL (--zero-threshold,
+default 1e-3) times the largest mean |eigenvalue| of its cell. DIR/figures.json lists every
+figure with its cell(s), its kind and the numbers plotted; one line per figure is printed.
 Exit 2 (message naming the file) when RESULTS.h5 is missing, not HDF5, not a specsweep
 results file, of an unsupported format_version or malformed.
 """
@@ -43,12 +74,25 @@ import numpy as np
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.collections  # noqa: E402
+import matplotlib.colors  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
 FORMAT = "specsweep-results"
 FORMAT_VERSIONS = (1, 2)
 CELL_META = ("dataset", "cell_id", "swept_keys", "n_realizations", "n_diverged", "n_failed")
 REG_KEY = "reg_eigenvalues"
+# specsweep's relevance methods in its order (relevance.methods' names)
+METHOD_ORDER = ("spectral", "saliency", "input_x_gradient", "integrated_gradients",
+                "smoothgrad", "smoothgrad_squared", "spectrallens", "lrp_epsilon", "deeplift",
+                "permutation", "kernel_shap", "fourier")
+PER_FREQUENCY = ("fourier",)   # methods whose relevance is per Fourier coefficient, not input
+QUALITY_K_SHARE = 0.1          # without a truth, quality is the metric with >= 10 % of inputs
+# a post-hoc method's colour and marker, by its place in METHOD_ORDER (grey is random-k's)
+METHOD_COLOURS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9", "navy", "magenta")
+MARKERS = "osD^v<>PXh*"
+# what load() keeps of a cell's /summary/<cell>/relevance/<method> (values stay on disk)
+CELL_RELEVANCE_ARRAYS = ("abs_mean", "abs_std", "topk_accuracy", "seconds")
 DEFAULT_ZERO_THRESHOLD = 1e-3
 MIN_SPECTRUM_INPUTS = 10       # the spectra kind's minimum number of wavelengths
 LIST_LIMIT = 100               # figures.json lists per-input numbers up to this many inputs
@@ -84,7 +128,9 @@ def _is_number(v):
 def load(path):
     """Read a results file: returns {"path", "sweep_name", "format_version", "datasets":
     {name: dict}, "cells": [cell]}. A cell is a dict with id, dataset, swept (swept key ->
-    value), n_realizations, n_diverged, n_failed, attrs and the summary arrays.
+    value), n_realizations, n_diverged, n_failed, attrs, the summary arrays, relevance (its
+    /summary/<cell>/relevance methods as read_relevance reads them, without the values per
+    realization) and train_seconds (of its ok runs).
     Raises ResultsError for anything that is not a usable results file."""
     if not os.path.lexists(path):
         raise ResultsError(f"{path}: no such file")
@@ -125,6 +171,60 @@ def load(path):
             raise ResultsError(f"{path}: malformed results file: {e}") from None
 
 
+def attrs_of(o):
+    """An HDF5 object's attributes as plain Python values."""
+    return {k: _py(v) for k, v in o.attrs.items()}
+
+
+def member_groups(f, name):
+    """(name, group, attributes) of every group in f[name], when that is a group."""
+    top = f.get(name)
+    if isinstance(top, h5py.Group):
+        for n, g in top.items():
+            if isinstance(g, h5py.Group):
+                yield n, g, attrs_of(g)
+
+
+def read_relevance(g, arrays=None):
+    """The relevance/<method> members of a run or summary group: {method: {"arrays":
+    {name: array}, "attrs": {...}}}. A member that is a dataset (a run's) holds one vector,
+    "values"; a group (a cell's) holds named arrays (abs_mean, abs_std, ...) and its
+    attributes. arrays, when given, names the group arrays read; the others stay on disk."""
+    top = g.get("relevance")
+    out = {}
+    if not isinstance(top, h5py.Group):
+        return out
+    for method, m in top.items():
+        if isinstance(m, h5py.Dataset):
+            out[method] = {"arrays": {"values": np.asarray(m[()], float)}, "attrs": attrs_of(m)}
+        elif isinstance(m, h5py.Group):
+            out[method] = {"arrays": {k: np.asarray(v[()]) for k, v in m.items()
+                                      if isinstance(v, h5py.Dataset)
+                                      and (arrays is None or k in arrays)},
+                           "attrs": attrs_of(m)}
+    return out
+
+
+def method_order(name):
+    """Methods in specsweep's order (as `specsweep summary` lists them), others after."""
+    return (METHOD_ORDER.index(name), "") if name in METHOD_ORDER else (len(METHOD_ORDER), name)
+
+
+def _read_train_seconds(f):
+    """{cell_id: [train_seconds]} of the ok runs (retraining runs, which have a parent, left
+    out)."""
+    out = {}
+    top = f.get("runs")
+    if not isinstance(top, h5py.Group):
+        return out
+    for g in top.values():
+        a = g.attrs
+        if isinstance(g, h5py.Group) and _py(a.get("status")) == "ok" and "parent" not in a \
+                and _is_number(_py(a.get("train_seconds"))):
+            out.setdefault(str(_py(a.get("cell_id"))), []).append(float(a["train_seconds"]))
+    return out
+
+
 def _read_datasets(f):
     datasets = {}
     top = f.get("datasets")
@@ -133,7 +233,7 @@ def _read_datasets(f):
     for name, g in top.items():
         if not isinstance(g, h5py.Group):
             continue
-        d = {k: _py(v) for k, v in g.attrs.items()}
+        d = attrs_of(g)
         d["name"] = name
         d["relevance_truth"] = (np.asarray(g["relevance_truth"][()], float).ravel()
                                 if "relevance_truth" in g else None)
@@ -145,6 +245,7 @@ def _read_datasets(f):
 
 def _read_cells(f, path):
     cells = []
+    train_seconds = _read_train_seconds(f)
     top = f.get("summary")
     if not isinstance(top, h5py.Group):
         return cells
@@ -152,7 +253,7 @@ def _read_cells(f, path):
         if not isinstance(g, h5py.Group):
             continue
         where = f"{path}: /summary/{gname}"
-        attrs = {k: _py(v) for k, v in g.attrs.items()}
+        attrs = attrs_of(g)
         if not isinstance(attrs.get("dataset"), str):
             raise ResultsError(f"{where} has no dataset attribute")
         arrays = {k: g[k][()] for k in g.keys() if isinstance(g[k], h5py.Dataset)}
@@ -181,8 +282,9 @@ def _read_cells(f, path):
             swept = {k: attrs[k] for k in names if k in attrs}
         else:
             swept = {k: v for k, v in attrs.items() if k not in CELL_META and _is_number(v)}
+        cid = str(attrs.get("cell_id", gname))
         cells.append({
-            "id": str(attrs.get("cell_id", gname)),
+            "id": cid,
             "dataset": attrs["dataset"],
             "swept": swept,
             "attrs": attrs,
@@ -196,6 +298,8 @@ def _read_cells(f, path):
             "topk": topk,
             "topk_accuracy": mat("topk_accuracy"),
             "randomk_accuracy": mat("randomk_accuracy"),
+            "relevance": read_relevance(g, CELL_RELEVANCE_ARRAYS),
+            "train_seconds": np.asarray(train_seconds.get(cid, []), float),
         })
     cells.sort(key=lambda c: (c["dataset"], _swept_sort_key(c["swept"]), c["id"]))
     return cells
@@ -411,6 +515,148 @@ def spectrum_stats(cell, wl, truth=None):
     return out
 
 
+def _spectral_from_eigenvalues(cell, truth):
+    """The spectral method of a cell whose sweep did not list it: the cell's mean
+    |eigenvalues| and top-k curve, no extra seconds, and the mean and std over its
+    realizations of the Spearman of |eigenvalues| with the truth."""
+    mean, _, n = eigen_stats(cell)
+    attrs = {}
+    if truth is not None:
+        rho = [spearman(row, truth) for row in np.abs(_finite_rows(cell["eigenvalues"]))]
+        m, s, _ = mean_std(rho)
+        attrs = {"spearman_mean": float(m[0]), "spearman_std": float(s[0])}
+    return {"method": "spectral", "abs_mean": mean, "topk_accuracy": cell["topk_accuracy"],
+            "seconds": np.zeros(n), "attrs": attrs, "per_input": True}
+
+
+def relevance_methods(cell, truth=None):
+    """The relevance methods of a cell with at least one post-hoc method, in specsweep's
+    order ([] for any other cell): [{method, abs_mean, topk_accuracy [n, K], seconds [n],
+    attrs, per_input}]. spectral is /summary/<cell>/relevance/spectral,
+    or the cell's eigenvalues when the sweep did not list it; a method skipped in every run
+    (spectral on a dense network) has no values and is left out. per_input is False for
+    fourier, whose relevance is per Fourier coefficient. truth: the dataset's, or None."""
+    n_in = cell["eigenvalues"].shape[1]
+    out = []
+    for method in sorted(cell["relevance"], key=method_order):
+        arr = cell["relevance"][method]["arrays"]
+        mean = np.asarray(arr.get("abs_mean", ()), float).ravel()
+        if not np.isfinite(mean).any():
+            continue
+        out.append({"method": method, "abs_mean": mean,
+                    "topk_accuracy": np.atleast_2d(np.asarray(arr.get("topk_accuracy", ()), float)),
+                    "seconds": np.asarray(arr.get("seconds", [np.nan]), float).ravel(),
+                    "attrs": cell["relevance"][method]["attrs"],
+                    "per_input": method not in PER_FREQUENCY and mean.size == n_in})
+    if all(e["method"] == "spectral" for e in out):
+        return []
+    if "spectral" not in cell["relevance"]:
+        out.insert(0, _spectral_from_eigenvalues(cell, truth))
+    return out
+
+
+def method_relevance_stats(entries, truth):
+    """Numbers of the per-method relevance figure: per method its mean |relevance| over its
+    largest value (normalised), that largest value, and the Spearman of its mean
+    |relevance| with the truth (per-input methods, where there is a truth, else None); the
+    truth over its largest value (or None)."""
+    scaled = None
+    if truth is not None:
+        tmax = float(np.nanmax(truth))
+        scaled = np.asarray(truth, float) / tmax if tmax > 0 else np.asarray(truth, float)
+    rows = []
+    for e in entries:
+        top = float(np.nanmax(e["abs_mean"]))
+        rows.append({"method": e["method"], "per_input": e["per_input"], "max_abs_mean": top,
+                     "normalised": e["abs_mean"] / top if top > 0 else e["abs_mean"],
+                     "spearman_rho": (spearman(e["abs_mean"], truth)
+                                      if scaled is not None and e["per_input"] else None)})
+    return {"methods": rows, "truth": scaled}
+
+
+def quality_k(topk, n_inputs):
+    """The k at which a method's quality is read where there is no truth: the smallest k of
+    the top-k curve that keeps at least QUALITY_K_SHARE (10 %) of the inputs, else the
+    largest k; None without a curve."""
+    k = np.sort(np.asarray(topk, np.int64))
+    if k.size == 0:
+        return None
+    enough = k[k >= QUALITY_K_SHARE * n_inputs]
+    return int(enough[0]) if enough.size else int(k[-1])
+
+
+def _quality(e, with_truth, j):
+    """A method's quality, mean and std over realizations, or (None, why not). With a truth:
+    its stored Spearman with it (spearman_mean, spearman_std); without: the metric with
+    its top-k inputs at the k of index j."""
+    if with_truth:
+        if not e["per_input"]:
+            return None, "per frequency: no Spearman with the per-input truth"
+        m, s = e["attrs"].get("spearman_mean"), e["attrs"].get("spearman_std")
+    else:
+        tk = e["topk_accuracy"]
+        if j is None or tk.shape[1] <= j:
+            return None, "no top-k curve"
+        m, s, _ = mean_std(tk[:, j])
+        m, s = float(m[0]), float(s[0])
+    if not (_is_number(m) and math.isfinite(m)):
+        return None, "no quality stored"
+    return (float(m), float(s) if _is_number(s) else float("nan")), ""
+
+
+def quality_cost_stats(cell, entries, truth, regression):
+    """Numbers of the quality vs cost figure. Per post-hoc method: quality mean and std
+    over realizations (_quality) and its seconds' mean and std; spectral: its quality
+    alone (its relevance comes with training: no extra seconds); the cell's training
+    seconds, mean and std over its runs. Methods without a quality or positive seconds are
+    in left_out, with the reason."""
+    n_in = cell["eigenvalues"].shape[1]
+    k = None if truth is not None else quality_k(cell["topk"], n_in)
+    j = None if k is None else int(np.nonzero(np.asarray(cell["topk"]) == k)[0][0])
+    rows, left_out, spectral = [], {}, None
+    for e in entries:
+        q, why = _quality(e, truth is not None, j)
+        if q is None:
+            left_out[e["method"]] = why
+            continue
+        if e["method"] == "spectral":
+            spectral = {"quality_mean": q[0], "quality_std": q[1]}
+            continue
+        sm, ss, _ = mean_std(e["seconds"])
+        if not (sm[0] > 0):
+            left_out[e["method"]] = "no positive seconds"
+            continue
+        rows.append({"method": e["method"], "quality_mean": q[0], "quality_std": q[1],
+                     "seconds_mean": float(sm[0]), "seconds_std": float(ss[0])})
+    tm, ts, _ = mean_std(cell["train_seconds"])
+    if truth is not None:
+        label = "Spearman ρ with the ground truth"
+    else:
+        label = f"{metric_name(regression)} with the top {k} inputs"
+    return {"quality": "spearman" if truth is not None else "topk", "k": k, "label": label,
+            "methods": rows, "spectral": spectral, "left_out": left_out,
+            "train_seconds_mean": float(tm[0]), "train_seconds_std": float(ts[0])}
+
+
+def method_topk_stats(cell, entries, regression):
+    """Numbers of the per-method top-k figure, k ascending: the metric with k random inputs
+    and with each method's top-k inputs (fourier: its top-k frequencies), mean and std over
+    realizations; None when the cell has no top-k curve."""
+    cur = topk_curves(cell, regression)
+    if cur is None:
+        return None
+    order = np.argsort(np.asarray(cell["topk"], np.int64), kind="mergesort")
+    rows = []
+    for e in entries:
+        tk = e["topk_accuracy"]
+        if tk.shape[1] != order.size or not np.isfinite(tk).any():
+            continue
+        m, s, n = mean_std(tk)
+        rows.append({"method": e["method"], "mean": m[order], "std": s[order], "n": n[order]})
+    return {"k": cur["k"], "metric": cur["metric"], "random_mean": cur["random_mean"],
+            "random_std": cur["random_std"], "methods": rows}
+
+
 def _sortable(v):
     return (0, float(v), "") if _is_number(v) else (1, 0.0, str(v))
 
@@ -419,31 +665,46 @@ def _swept_sort_key(swept):
     return tuple((k, _sortable(v)) for k, v in sorted(swept.items()))
 
 
-def reg_studies(cells):
-    """Datasets whose cells differ in reg_eigenvalues: [{dataset, other_keys, lines:
-    [(other values dict, cells sorted by reg_eigenvalues)]}]."""
+def axis_studies(cells, key):
+    """Datasets whose cells differ in the numeric swept key: [{dataset, key, other_keys,
+    lines: [(other values dict, cells sorted by key)]}]."""
     by_ds = {}
     for c in cells:
-        if _is_number(c["swept"].get(REG_KEY)):
+        if _is_number(c["swept"].get(key)):
             by_ds.setdefault(c["dataset"], []).append(c)
     studies = []
     for ds in sorted(by_ds):
         cs = by_ds[ds]
-        if len({float(c["swept"][REG_KEY]) for c in cs}) < 2:
+        if len({float(c["swept"][key]) for c in cs}) < 2:
             continue
-        other = sorted({k for c in cs for k in c["swept"] if k != REG_KEY})
+        other = sorted({k for c in cs for k in c["swept"] if k != key})
         lines = {}
         for c in cs:
             vals = tuple(c["swept"].get(k) for k in other)
             # keyed by _sortable: hashable also for list values (model.hidden = [100, 50])
             lines.setdefault(tuple(_sortable(v) for v in vals), (vals, []))[1].append(c)
         out = []
-        for key in sorted(lines):
-            vals, group = lines[key]
+        for line in sorted(lines):
+            vals, group = lines[line]
             out.append((dict(zip(other, vals)),
-                        sorted(group, key=lambda c: float(c["swept"][REG_KEY]))))
-        studies.append({"dataset": ds, "other_keys": other, "lines": out})
+                        sorted(group, key=lambda c: float(c["swept"][key]))))
+        studies.append({"dataset": ds, "key": key, "other_keys": other, "lines": out})
     return studies
+
+
+def reg_studies(cells):
+    """Datasets whose cells differ in reg_eigenvalues (axis_studies)."""
+    return axis_studies(cells, REG_KEY)
+
+
+def path_stats(key, cells):
+    """Numbers of a relevance path along the swept key: its values in cells (sorted by it),
+    the mean |eigenvalue| of every input at each [values, inputs], the realizations and
+    the cell id at each."""
+    stats = [eigen_stats(c) for c in cells]
+    return {"x": np.array([float(c["swept"][key]) for c in cells]),
+            "mean_abs": np.vstack([m for m, _, _ in stats]),
+            "n": [n for _, _, n in stats], "cells": [c["id"] for c in cells]}
 
 
 def reg_study_curves(study, datasets, rel=DEFAULT_ZERO_THRESHOLD):
@@ -523,6 +784,17 @@ def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
+
+
+def _axis_scale(ax, x):
+    """A log x axis for positive values x, symlog (linear below the smallest |x| that is
+    not 0) when 0 or a negative value appears."""
+    x = np.asarray(x, float)
+    if np.all(x > 0):
+        ax.set_xscale("log")
+    else:
+        pos = np.abs(x[x != 0])
+        ax.set_xscale("symlog", linthresh=float(pos.min()) if pos.size else 1e-6)
 
 
 def _log_x_if_wide(ax, x):
@@ -653,11 +925,7 @@ def draw_regstudy(cur, rel, path):
             ax.plot(ln["reg"], m, "o-", color=f"C{i % 10}", ms=4, label=lab)
             ax.fill_between(ln["reg"], m - s, m + s, color=f"C{i % 10}", alpha=0.2, lw=0)
     for ax in axes:
-        if np.all(regs > 0):
-            ax.set_xscale("log")
-        else:
-            pos = regs[regs > 0]
-            ax.set_xscale("symlog", linthresh=float(pos.min()) if pos.size else 1e-6)
+        _axis_scale(ax, regs)
         ax.set_xlabel("eigenvalue regularization (reg_eigenvalues)")
     axes[0].set_ylim(0, cur["n_inputs"] * 1.05 + 0.5)
     axes[0].yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -668,6 +936,145 @@ def draw_regstudy(cur, rel, path):
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{cur['dataset']}: regularization study (mean ± std over realizations)",
                  fontsize=10)
+    _save(fig, path)
+
+
+def method_style(name):
+    """A method's colour and marker, the same in every figure: spectral black circles, the
+    others METHOD_COLOURS and MARKERS in specsweep's order."""
+    if name == "spectral":
+        return "k", "o"
+    i = METHOD_ORDER.index(name) - 1 if name in METHOD_ORDER else len(METHOD_ORDER) - 1
+    return METHOD_COLOURS[i % len(METHOD_COLOURS)], MARKERS[i % len(MARKERS)]
+
+
+def _legend_right(ax):
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+
+
+def draw_method_relevance(cell, st, path):
+    """One panel per method: its mean |relevance| per input over its largest (line), the
+    ground truth over its largest as grey bars where the dataset has one, the Spearman of
+    the mean |relevance| with the truth in the legend; fourier against the frequency
+    index, without truth."""
+    rows, truth = st["methods"], st["truth"]
+    ncol = 1 if len(rows) == 1 else 2
+    nrow = -(-len(rows) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 1.9 * nrow + 0.9), squeeze=False)
+    for ax, r in zip(axes.flat, rows):
+        y = r["normalised"]
+        x = np.arange(len(y))
+        few = len(y) <= LIST_LIMIT
+        if r["per_input"] and truth is not None:
+            if few:
+                ax.bar(x, truth, width=0.8, color="0.82", label="ground truth")
+            else:
+                ax.fill_between(x, truth, step="mid", color="0.82", lw=0, label="ground truth")
+        colour, marker = method_style(r["method"])
+        rho = r["spearman_rho"]
+        label = r["method"] + (f", ρ = {rho:+.3f}" if rho is not None and np.isfinite(rho) else "")
+        ax.plot(x, y, "-", marker=marker if few else None, ms=3, lw=1.0 if few else 0.6,
+                color=colour, label=label)
+        ax.set_ylim(0, 1.35)  # the legend's row above the curves
+        ax.set_yticks([0, 0.5, 1])
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_xlabel("input feature (index)" if r["per_input"]
+                      else "Fourier coefficient (rfft index)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, loc="upper right", ncol=2)
+    for ax in axes.flat[len(rows):]:
+        ax.axis("off")
+    fig.supylabel("mean |relevance| / its maximum", fontsize=9)
+    fig.suptitle(cell_title(cell, "relevance per input, each method over its maximum"),
+                 fontsize=9)
+    _save(fig, path)
+
+
+def draw_quality_cost(cell, st, path):
+    """Each post-hoc method's quality against its seconds (log x), error bars the std over
+    realizations both ways; spectral, which costs no extra seconds, as a dashed line at its
+    quality with a band of its std; the training time as a dotted line; methods left out
+    named below the plot."""
+    fig, ax = plt.subplots(figsize=(8.2, 4.6))
+    for r in st["methods"]:
+        colour, marker = method_style(r["method"])
+        ax.errorbar(r["seconds_mean"], r["quality_mean"], xerr=r["seconds_std"],
+                    yerr=r["quality_std"], fmt=marker, color=colour, ms=6, capsize=2,
+                    label=r["method"])
+    sp = st["spectral"]
+    if sp is not None:
+        ax.axhline(sp["quality_mean"], color="k", ls="--", lw=1,
+                   label="spectral: no extra seconds (comes with training)")
+        ax.axhspan(sp["quality_mean"] - sp["quality_std"], sp["quality_mean"] + sp["quality_std"],
+                   color="k", alpha=0.08, lw=0)
+    if np.isfinite(st["train_seconds_mean"]) and st["train_seconds_mean"] > 0:
+        ax.axvline(st["train_seconds_mean"], color="0.45", ls=":", lw=1,
+                   label=f"training: {st['train_seconds_mean']:.2g} s")
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per run (mean ± std over realizations)")
+    ax.set_ylabel(st["label"] + " (mean ± std)", fontsize=9)
+    if st["left_out"]:
+        ax.text(0.0, -0.2, "not shown: " + "; ".join(f"{m} ({why})" for m, why in
+                                                     st["left_out"].items()),
+                transform=ax.transAxes, fontsize=7, va="top", wrap=True)
+    _legend_right(ax)
+    ax.set_title(cell_title(cell, "relevance quality vs its cost"), fontsize=9)
+    _save(fig, path)
+
+
+def draw_methods_topk(cell, st, n_inputs, path):
+    """The metric with each method's top-k inputs against k, and with k random inputs
+    (grey, dashed), mean ± std over realizations."""
+    k = st["k"]
+    fig, ax = plt.subplots(figsize=(8.2, 4.6))
+    for r in st["methods"]:
+        colour, marker = method_style(r["method"])
+        label = r["method"] + (" (k frequencies)" if r["method"] in PER_FREQUENCY else "")
+        top = r["method"] == "spectral"  # drawn over the others, which often coincide with it
+        ax.errorbar(k, r["mean"], yerr=r["std"], fmt="-", marker=marker, color=colour, ms=4,
+                    capsize=2, lw=1.6 if top else 1, zorder=3 if top else 2, label=label)
+    ax.errorbar(k, st["random_mean"], yerr=st["random_std"], fmt="--", marker="s", color="0.5",
+                ms=4, capsize=2, lw=1, label="k random inputs")
+    _log_x_if_wide(ax, k)
+    ax.set_xlabel(f"number of inputs kept, k (of {n_inputs})")
+    ax.set_ylabel(st["metric"])
+    _legend_right(ax)
+    ax.set_title(cell_title(cell, "top-k inputs of each method vs k random inputs"), fontsize=9)
+    _save(fig, path)
+
+
+# the truth's colours on a path: viridis without its palest yellow, which white hides
+TRUTH_CMAP = matplotlib.colors.ListedColormap(plt.get_cmap("viridis")(np.linspace(0, 0.85, 256)))
+
+
+def draw_path(dataset, key, other, st, truth, kind, path):
+    """The relevance path: every input's mean |eigenvalue| against the axis value (log x,
+    symlog when 0 appears), one line per input, coloured by its ground truth (colour bar)
+    where the dataset has one, grey otherwise; thin and translucent for many inputs."""
+    x, y = st["x"], st["mean_abs"]
+    many = y.shape[1] > LIST_LIMIT
+    order = np.argsort(truth, kind="mergesort") if truth is not None else np.arange(y.shape[1])
+    lines = matplotlib.collections.LineCollection(
+        [np.column_stack([x, y[:, i]]) for i in order],
+        linewidths=0.5 if many else 1.3, alpha=0.25 if many else 0.9)
+    fig, ax = plt.subplots(figsize=(6.6, 4.4))
+    ax.add_collection(lines)
+    _axis_scale(ax, x)
+    ax.autoscale_view()
+    if truth is not None:
+        lines.set_array(np.asarray(truth, float)[order])
+        lines.set_cmap(TRUTH_CMAP)
+        fig.colorbar(lines, ax=ax, label=TRUTH_LABEL.get(kind, "ground-truth relevance"))
+    else:
+        lines.set_color("0.4")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(key)
+    ax.set_ylabel("mean |eigenvalue| over realizations")
+    ns = sorted(set(st["n"]))
+    tail = f"{y.shape[1]} inputs, n = " + (f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}")
+    other_text = swept_text(other)
+    ax.set_title(f"{dataset}" + (f"  ({other_text})" if other_text else "")
+                 + f"\nrelevance path along {key}, {tail}", fontsize=9)
     _save(fig, path)
 
 
@@ -690,12 +1097,186 @@ def _jsonable(v):
     return v
 
 
+def _listed(key, **vectors):
+    """Per-input vectors for figures.json: whole up to LIST_LIMIT inputs, else at the
+    TOP_LIST inputs of largest key, as top_<name>, with their indices as top_inputs."""
+    key = np.asarray(key, float)
+    if len(key) <= LIST_LIMIT:
+        return vectors
+    top = np.argsort(-np.nan_to_num(key, nan=-np.inf), kind="mergesort")[:TOP_LIST]
+    return {"top_inputs": top, **{f"top_{k}": np.asarray(v)[top] for k, v in vectors.items()}}
+
+
 def _per_input(mean, std):
     """Per-input numbers for figures.json: all of them for small inputs, else the top ones."""
-    if len(mean) <= LIST_LIMIT:
-        return {"mean_abs": mean, "std_abs": std}
-    top = np.argsort(-np.nan_to_num(mean, nan=-np.inf), kind="mergesort")[:TOP_LIST]
-    return {"top_inputs": top, "top_mean_abs": mean[top], "top_std_abs": std[top]}
+    return _listed(mean, mean_abs=mean, std_abs=std)
+
+
+def _method_figures(cell, truth, regression, name, record, base):
+    """The per-method figures of a cell with post-hoc methods (relevance_methods): relevance
+    per input vs the truth, quality vs cost, top-k curves; nothing for another cell."""
+    entries = relevance_methods(cell, truth)
+    if not entries:
+        return
+    n_in = cell["eigenvalues"].shape[1]
+    st = method_relevance_stats(entries, truth)
+    p = name(cell["id"], "methods_relevance")
+    draw_method_relevance(cell, st, p)
+    nums = {"n_inputs": n_in, "methods": [
+        {"method": r["method"], "axis": "input" if r["per_input"] else "frequency",
+         "max_abs_mean": r["max_abs_mean"], "spearman_rho": r["spearman_rho"],
+         **_listed(r["normalised"], normalised=r["normalised"])} for r in st["methods"]]}
+    if st["truth"] is not None:
+        nums.update(_listed(st["truth"], truth_normalised=st["truth"]))
+    record("methods_relevance", p, numbers=nums, note=", ".join(
+        r["method"] + (f" rho {r['spearman_rho']:+.3f}" if r["spearman_rho"] is not None else "")
+        for r in st["methods"]), **base)
+
+    qc = quality_cost_stats(cell, entries, truth, regression)
+    if qc["methods"]:
+        p = name(cell["id"], "quality_cost")
+        draw_quality_cost(cell, qc, p)
+        record("quality_cost", p, numbers=qc, note=f"{qc['quality']} vs seconds of "
+               f"{len(qc['methods'])} methods" + (f"; left out {', '.join(qc['left_out'])}"
+                                                  if qc["left_out"] else ""), **base)
+
+    mt = method_topk_stats(cell, entries, regression)
+    if mt is not None:
+        p = name(cell["id"], "methods_topk")
+        draw_methods_topk(cell, mt, n_in, p)
+        record("methods_topk", p, numbers=mt, note=f"{len(mt['methods'])} methods and random "
+               f"at k={_short(mt['k'])}", **base)
+
+
+def _image_figures(cell, shape, nz, name, record, base):
+    """The histogram and heat map of a cell of image data."""
+    n, n_in = base["n"], cell["eigenvalues"].shape[1]
+    counts, edges, nvals = eigen_histogram(cell)
+    p = name(cell["id"], "histogram")
+    draw_histogram(cell, counts, edges, nvals, n, p)
+    record("histogram", p, numbers={"counts": counts, "edges": edges, "n_values": nvals},
+           note=f"{nvals} values, {int(counts[0])} in the lowest bin", **base)
+    img = heatmap(cell, shape)
+    p = name(cell["id"], "heatmap")
+    draw_heatmap(cell, img, n, p)
+    r, c = np.unravel_index(int(np.nanargmax(img)), shape)
+    record("heatmap", p, numbers={"shape": list(shape), "max": float(np.nanmax(img)),
+                                  "argmax_row_col": [int(r), int(c)],
+                                  "nonzero_pixels_of_mean": nz["of_mean"],
+                                  "zero_threshold_abs": nz["threshold"]},
+           note=f"max at row {r}, col {c}; {nz['of_mean']} of {n_in} pixels non-zero", **base)
+
+
+def _spectrum_figure(cell, wl, truth, names, name, record, base):
+    """The spectrum figure of a cell of 1-D data along wavelengths wl."""
+    st = spectrum_stats(cell, wl, truth)
+    p = name(cell["id"], "spectrum")
+    draw_spectrum(cell, st, parse_wavelengths(names) is not None, p)
+    record("spectrum", p, numbers={k: st[k] for k in (
+        "spearman_rho", "truth_scale", "top_wavelengths", "top_fraction_in_truth",
+        "mass_fraction_in_truth")},
+           note=("Spearman rho %.3f" % st["spearman_rho"]) if st["spearman_rho"] is not None
+           else "", **base)
+
+
+def _cell_figures(cell, datasets, rel, name, record, log):
+    """Every figure of one cell (the module's list), as its data allows."""
+    ds = datasets.get(cell["dataset"], {})
+    n_in = cell["eigenvalues"].shape[1]
+    kind = ds.get("kind", "")
+    names = ds.get("feature_names")
+    names = names if names and len(names) == n_in else None
+    mean, std, n = eigen_stats(cell)
+    base = dict(cell_ids=cell["id"], dataset=cell["dataset"], swept=cell["swept"], n=n)
+    if n == 0 or n_in == 0:
+        log(f"{'skipped':<11} {cell['id']}: no realization with finite eigenvalues")
+        return
+
+    p = name(cell["id"], "eigenvalues")
+    draw_eigenvalues(cell, mean, std, n, names, p)
+    nz = nonzero_count(cell["eigenvalues"], rel)
+    record("eigenvalues", p, numbers={**_per_input(mean, std), "n_inputs": n_in,
+                                      "nonzero_of_mean": nz["of_mean"],
+                                      "zero_threshold_abs": nz["threshold"]},
+           note=f"max mean |eig| {np.nanmax(mean):.4g} at input {int(np.nanargmax(mean))}",
+           **base)
+
+    truth = ds.get("relevance_truth")
+    truth = truth if truth is not None and len(truth) == n_in else None
+    if truth is not None:
+        st = truth_stats(cell, truth, kind)
+        p = name(cell["id"], "truth")
+        draw_truth(cell, st, kind, p)
+        nums = {"spearman_rho": st["spearman_rho"], "n_inputs": n_in}
+        if n_in <= LIST_LIMIT:
+            nums.update(truth=truth, mean_abs=mean, std_abs=std)
+        if st["pairs"]:
+            nums["pairs"] = st["pairs"]
+        record("truth", p, numbers=nums, note=f"Spearman rho {st['spearman_rho']:.3f}", **base)
+
+    shape = image_shape(ds, n_in)
+    if shape:
+        _image_figures(cell, shape, nz, name, record, base)
+
+    reg = is_regression(cell, datasets)
+    cur = topk_curves(cell, reg)
+    if cur is not None:
+        p = name(cell["id"], "topk")
+        draw_topk(cell, cur, n_in, p)
+        record("topk", p, numbers={"metric": cur["metric"], "k": cur["k"],
+                                   "top_mean": cur["top_mean"], "top_std": cur["top_std"],
+                                   "random_mean": cur["random_mean"],
+                                   "random_std": cur["random_std"], "top_n": cur["top_n"]},
+               note=f"{'MAE' if reg else 'acc'} top-k {_short(cur['top_mean'])}, "
+                    f"random {_short(cur['random_mean'])} at k={_short(cur['k'])}", **base)
+
+    _method_figures(cell, truth, reg, name, record, base)
+
+    wl = wavelengths(ds, n_in)
+    if wl is not None:
+        _spectrum_figure(cell, wl, truth, names, name, record, base)
+
+
+def _regstudy_figure(study, datasets, rel, name, record):
+    """The regularization study of one dataset (reg_studies)."""
+    cur = reg_study_curves(study, datasets, rel)
+    p = name(study["dataset"] + "_", "regstudy")
+    draw_regstudy(cur, rel, p)
+    lines = [{"other": ln["other"], "reg_eigenvalues": ln["reg"],
+              "nonzero_mean": ln["nonzero_mean"], "nonzero_std": ln["nonzero_std"],
+              "nonzero_of_mean": ln["nonzero_of_mean"], "metric_mean": ln["metric_mean"],
+              "metric_std": ln["metric_std"], "n_realizations": ln["n"],
+              "cells": ln["cells"]} for ln in cur["lines"]]
+    ids = [c for ln in cur["lines"] for c in ln["cells"]]
+    note = "; ".join(
+        (swept_text(ln["other"]) + ": " if ln["other"] else "") + "n_nonzero " +
+        ", ".join(f"{fmt_value(float(r))}→{m:.3g}" for r, m in zip(ln["reg"], ln["nonzero_mean"]))
+        for ln in cur["lines"])
+    record("regstudy", p, ids, study["dataset"], {"varies": [REG_KEY] + cur["other_keys"]},
+           sorted({x for ln in cur["lines"] for x in ln["n"]}),
+           {"metric": cur["metric"], "zero_threshold_rel": rel, "n_inputs": cur["n_inputs"],
+            "lines": lines}, note=note)
+
+
+def _path_figures(cells, datasets, name, record):
+    """A relevance path per dataset, numeric swept key and values of the other keys."""
+    for key in sorted({k for c in cells for k in c["swept"]}):
+        for study in axis_studies(cells, key):
+            ds = datasets.get(study["dataset"], {})
+            for other, cs in study["lines"]:
+                st = path_stats(key, cs)
+                n_in = st["mean_abs"].shape[1]
+                truth = ds.get("relevance_truth")
+                truth = truth if truth is not None and len(truth) == n_in else None
+                p = name(f"{study['dataset']}__{key}" + "".join(
+                    f"__{k}={fmt_value(v)}" for k, v in sorted(other.items())), "path")
+                draw_path(study["dataset"], key, other, st, truth, ds.get("kind", ""), p)
+                top = np.nanmax(st["mean_abs"], axis=0)
+                record("path", p, st["cells"], study["dataset"], {"varies": [key], **other},
+                       st["n"], {"axis": key, "values": st["x"], "n_inputs": n_in,
+                                 "coloured_by_truth": truth is not None,
+                                 **_listed(top, mean_abs=st["mean_abs"].T)},
+                       note=f"{n_in} inputs along {key} = {_short(st['x'])}")
 
 
 def make_figures(res, out, rel=DEFAULT_ZERO_THRESHOLD, log=print):
@@ -713,96 +1294,10 @@ def make_figures(res, out, rel=DEFAULT_ZERO_THRESHOLD, log=print):
         log(f"{kind:<11} {who}: {path}" + (f"  [{note}]" if note else ""))
 
     for cell in cells:
-        ds = datasets.get(cell["dataset"], {})
-        n_in = cell["eigenvalues"].shape[1]
-        kind = ds.get("kind", "")
-        names = ds.get("feature_names")
-        names = names if names and len(names) == n_in else None
-        mean, std, n = eigen_stats(cell)
-        base = dict(cell_ids=cell["id"], dataset=cell["dataset"], swept=cell["swept"], n=n)
-        if n == 0 or n_in == 0:
-            log(f"{'skipped':<11} {cell['id']}: no realization with finite eigenvalues")
-            continue
-
-        p = name(cell["id"], "eigenvalues")
-        draw_eigenvalues(cell, mean, std, n, names, p)
-        nz = nonzero_count(cell["eigenvalues"], rel)
-        record("eigenvalues", p, numbers={**_per_input(mean, std), "n_inputs": n_in,
-                                          "nonzero_of_mean": nz["of_mean"],
-                                          "zero_threshold_abs": nz["threshold"]},
-               note=f"max mean |eig| {np.nanmax(mean):.4g} at input {int(np.nanargmax(mean))}",
-               **base)
-
-        truth = ds.get("relevance_truth")
-        if truth is not None and len(truth) == n_in:
-            st = truth_stats(cell, truth, kind)
-            p = name(cell["id"], "truth")
-            draw_truth(cell, st, kind, p)
-            nums = {"spearman_rho": st["spearman_rho"], "n_inputs": n_in}
-            if n_in <= LIST_LIMIT:
-                nums.update(truth=truth, mean_abs=mean, std_abs=std)
-            if st["pairs"]:
-                nums["pairs"] = st["pairs"]
-            record("truth", p, numbers=nums, note=f"Spearman rho {st['spearman_rho']:.3f}", **base)
-
-        shape = image_shape(ds, n_in)
-        if shape:
-            counts, edges, nvals = eigen_histogram(cell)
-            p = name(cell["id"], "histogram")
-            draw_histogram(cell, counts, edges, nvals, n, p)
-            record("histogram", p, numbers={"counts": counts, "edges": edges, "n_values": nvals},
-                   note=f"{nvals} values, {int(counts[0])} in the lowest bin", **base)
-            img = heatmap(cell, shape)
-            p = name(cell["id"], "heatmap")
-            draw_heatmap(cell, img, n, p)
-            r, c = np.unravel_index(int(np.nanargmax(img)), shape)
-            record("heatmap", p, numbers={"shape": list(shape), "max": float(np.nanmax(img)),
-                                          "argmax_row_col": [int(r), int(c)],
-                                          "nonzero_pixels_of_mean": nz["of_mean"],
-                                          "zero_threshold_abs": nz["threshold"]},
-                   note=f"max at row {r}, col {c}; {nz['of_mean']} of {n_in} pixels non-zero", **base)
-
-        reg = is_regression(cell, datasets)
-        cur = topk_curves(cell, reg)
-        if cur is not None:
-            p = name(cell["id"], "topk")
-            draw_topk(cell, cur, n_in, p)
-            record("topk", p, numbers={"metric": cur["metric"], "k": cur["k"],
-                                       "top_mean": cur["top_mean"], "top_std": cur["top_std"],
-                                       "random_mean": cur["random_mean"],
-                                       "random_std": cur["random_std"], "top_n": cur["top_n"]},
-                   note=f"{'MAE' if reg else 'acc'} top-k {_short(cur['top_mean'])}, "
-                        f"random {_short(cur['random_mean'])} at k={_short(cur['k'])}", **base)
-
-        wl = wavelengths(ds, n_in)
-        if wl is not None:
-            st = spectrum_stats(cell, wl, truth)
-            p = name(cell["id"], "spectrum")
-            draw_spectrum(cell, st, parse_wavelengths(names) is not None, p)
-            record("spectrum", p, numbers={k: st[k] for k in (
-                "spearman_rho", "truth_scale", "top_wavelengths", "top_fraction_in_truth",
-                "mass_fraction_in_truth")},
-                   note=("Spearman rho %.3f" % st["spearman_rho"]) if st["spearman_rho"] is not None
-                   else "", **base)
-
+        _cell_figures(cell, datasets, rel, name, record, log)
     for study in reg_studies(cells):
-        cur = reg_study_curves(study, datasets, rel)
-        p = name(study["dataset"] + "_", "regstudy")
-        draw_regstudy(cur, rel, p)
-        lines = [{"other": ln["other"], "reg_eigenvalues": ln["reg"],
-                  "nonzero_mean": ln["nonzero_mean"], "nonzero_std": ln["nonzero_std"],
-                  "nonzero_of_mean": ln["nonzero_of_mean"], "metric_mean": ln["metric_mean"],
-                  "metric_std": ln["metric_std"], "n_realizations": ln["n"],
-                  "cells": ln["cells"]} for ln in cur["lines"]]
-        ids = [c for ln in cur["lines"] for c in ln["cells"]]
-        note = "; ".join(
-            (swept_text(ln["other"]) + ": " if ln["other"] else "") + "n_nonzero " +
-            ", ".join(f"{fmt_value(float(r))}→{m:.3g}" for r, m in zip(ln["reg"], ln["nonzero_mean"]))
-            for ln in cur["lines"])
-        record("regstudy", p, ids, study["dataset"], {"varies": [REG_KEY] + cur["other_keys"]},
-               sorted({x for ln in cur["lines"] for x in ln["n"]}),
-               {"metric": cur["metric"], "zero_threshold_rel": rel, "n_inputs": cur["n_inputs"],
-                "lines": lines}, note=note)
+        _regstudy_figure(study, datasets, rel, name, record)
+    _path_figures(cells, datasets, name, record)
     return records
 
 

@@ -68,10 +68,6 @@ MEASURE_FORMAT = {"spearman": ("%+.3f", "%.3f"), "support_recall": ("%.2f", "%.2
                   "topk_jaccard": ("%.3f", "%.3f"), "seconds": ("%.2g", "%.2g"),
                   "forward_passes": ("%.0f", "%.0f"), "backward_passes": ("%.0f", "%.0f"),
                   "passes": ("%.0f", "%.0f")}
-# specsweep's relevance methods in its order (relevance.methods' names)
-METHOD_ORDER = ("spectral", "saliency", "input_x_gradient", "integrated_gradients",
-                "smoothgrad", "smoothgrad_squared", "spectrallens", "lrp_epsilon", "deeplift",
-                "permutation", "kernel_shap", "fourier")
 # A method's checks (integrated gradients' completeness, LRP's conservation): listed with
 # its settings when not zero.
 CHECKS = ("check_mean", "check_max", "check_scale", "absorbed_mean")
@@ -85,52 +81,23 @@ RUN_OWN_ATTRS = {"dataset", "cell_id", "seed", "status", "message", "ranks", "tr
 
 # ---- reading what figures.load does not ------------------------------------------------
 
-def _attrs(o):
-    return {k: _py(v) for k, v in o.attrs.items()}
-
-
-def _relevance(g):
-    """The relevance/<method> members of a run or summary group: {method: {"arrays":
-    {name: array}, "attrs": {...}}}. A member that is a dataset holds one vector
-    ("values"); a group holds named arrays (abs_mean, abs_std, ...) and its attributes."""
-    top = g.get("relevance")
-    out = {}
-    if not isinstance(top, h5py.Group):
-        return out
-    for method, m in top.items():
-        if isinstance(m, h5py.Dataset):
-            out[method] = {"arrays": {"values": np.asarray(m[()], float)}, "attrs": _attrs(m)}
-        elif isinstance(m, h5py.Group):
-            arrays = {k: np.asarray(v[()]) for k, v in m.items() if isinstance(v, h5py.Dataset)}
-            out[method] = {"arrays": arrays, "attrs": _attrs(m)}
-    return out
-
-
-def _groups(f, name):
-    """(name, group, attributes) of every group in f[name], when that is a group."""
-    top = f.get(name)
-    if isinstance(top, h5py.Group):
-        for n, g in top.items():
-            if isinstance(g, h5py.Group):
-                yield n, g, _attrs(g)
-
-
 def read_file(path, res):
     """The root attributes, every run's id and attributes, every summary cell's own arrays
     and, per cell, its relevance methods reduced to what the page shows (cell_methods):
-    read one cell at a time, so a large study's relevance vectors are never all in
-    memory. res is figures.load's reading of the same file."""
+    the cell's own as figures.load read them (no vector per realization), its runs' read
+    one cell at a time, so a large study's relevance vectors are never all in memory. res
+    is figures.load's reading of the same file."""
     cells_by_id = {c["id"]: c for c in res["cells"]}
     with h5py.File(path, "r") as f:
-        root = _attrs(f)
+        root = figures.attrs_of(f)
         runs, with_relevance = [], {}
-        for rid, g, a in _groups(f, "runs"):
+        for rid, g, a in figures.member_groups(f, "runs"):
             runs.append({"id": rid, "attrs": a})
             if isinstance(g.get("relevance"), h5py.Group) and a.get("status") == "ok" \
                     and "parent" not in a:
                 with_relevance.setdefault(str(a.get("cell_id")), []).append(g)
         cells, methods = {}, {}
-        for gname, g, a in _groups(f, "summary"):
+        for gname, g, a in figures.member_groups(f, "summary"):
             cid = str(a.get("cell_id", gname))
             arr = {k: np.asarray(g[k][()], float) for k in
                    ("eigenvalues_abs_mean", "eigenvalues_abs_std") if k in g}
@@ -138,8 +105,8 @@ def read_file(path, res):
             if cid in cells_by_id:
                 c = cells_by_id[cid]
                 methods[cid] = cell_methods(
-                    c, res["datasets"].get(c["dataset"], {}), _relevance(g),
-                    [_relevance(r) for r in with_relevance.get(cid, [])])
+                    c, res["datasets"].get(c["dataset"], {}), c["relevance"],
+                    [figures.read_relevance(r) for r in with_relevance.get(cid, [])])
     return {"root": root, "runs": runs, "cells": cells, "methods": methods}
 
 
@@ -386,19 +353,14 @@ def _topk_stats(rows_of_acc, K):
     return {"mean": m, "std": s, "n": n}
 
 
-def _method_order(name):
-    """Methods in specsweep's order (as `specsweep summary` lists them), others after."""
-    return (METHOD_ORDER.index(name), "") if name in METHOD_ORDER else (len(METHOD_ORDER), name)
-
-
 def cell_methods(cell, ds, stored, run_relevance):
     """One cell's relevance methods: n, measures, checks, settings, top-k accuracy and top
     inputs of each. What the cell stores in /summary/<cell>/relevance (stored: the
     measures' mean and std over its realizations, |relevance| mean and std, top-k
     accuracy per realization) comes first; its ok runs' /runs/<id>/relevance
-    (run_relevance, one _relevance() a run) give the rest, mean +- std over the runs (ddof
-    0), and everything for a cell that stores nothing. A vector of another length than the
-    inputs (fourier: per frequency) names its entries f0, f1, ..."""
+    (run_relevance, one figures.read_relevance() a run) give the rest, mean +- std over
+    the runs (ddof 0), and everything for a cell that stores nothing. A vector of another
+    length than the inputs (fourier: per frequency) names its entries f0, f1, ..."""
     n_in, K = cell["eigenvalues"].shape[1], len(cell["topk"])
 
     def labels(length):
@@ -408,7 +370,7 @@ def cell_methods(cell, ds, stored, run_relevance):
         return [f"f{i}" for i in range(length)]
 
     rows = []
-    for method in sorted(set(stored) | {m for r in run_relevance for m in r}, key=_method_order):
+    for method in sorted(set(stored) | {m for r in run_relevance for m in r}, key=figures.method_order):
         have = [r[method] for r in run_relevance if method in r]
         measures, checks, settings = _run_numbers([h["attrs"] for h in have])
         n = len(have)
@@ -487,7 +449,7 @@ def retraining(res, extra, summary_rows):
         srow = row_of.get(cid)
         lines = []
         for mode, method in sorted(c["lines"], key=lambda t: (t[0] != "keep", t[1] == "random",
-                                                               _method_order(t[1]))):
+                                                               figures.method_order(t[1]))):
             cells = []
             for k in ks:
                 slot = c["lines"][(mode, method)].get(k)

@@ -16,6 +16,7 @@ import sys
 import h5py
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIGURES_PY = os.path.join(HERE, "..", "analysis", "figures.py")
@@ -23,6 +24,7 @@ spec = importlib.util.spec_from_file_location("figures", FIGURES_PY)
 figures = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(figures)
 
+from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
@@ -55,11 +57,42 @@ def cell_id(ds, swept, axes):
     return ds + "".join(f"__{k}={float(swept[k]):.6g}" for k in axes)
 
 
+def a_mean_std(o, name, v):
+    """<name>_mean and <name>_std attributes: mean and std (ddof 0) of the finite values."""
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    a_f64(o, name + "_mean", v.mean() if v.size else np.nan)
+    a_f64(o, name + "_std", v.std() if v.size else np.nan)
+
+
+def write_cell_method(top, method, m, truth, n_in):
+    """/summary/<cell>/relevance/<method> as src/snapshot.c writes it: m holds values
+    [n, V] (V = 0: skipped in every run), tacc [n, K] and seconds [n]; with a truth, the
+    scores of every realization's relevance (|values| for spectral) against it."""
+    vals = np.asarray(m["values"], "<f8")
+    n, V = vals.shape
+    g = top.create_group(method)
+    g.create_dataset("values", data=vals)
+    mean = np.abs(vals).mean(axis=0)
+    g.create_dataset("abs_mean", data=mean)
+    g.create_dataset("abs_std", data=np.sqrt(((np.abs(vals) - mean) ** 2).sum(axis=0) / n))
+    g.create_dataset("topk_accuracy", data=np.asarray(m["tacc"], "<f8").reshape(n, -1))
+    g.create_dataset("seconds", data=np.asarray(m["seconds"], "<f8"))
+    a_i64(g, "n_skipped", n if V == 0 else 0)
+    a_mean_std(g, "seconds", m["seconds"])
+    if truth is not None:
+        rows = [np.abs(r) if method == "spectral" else r for r in vals] if V == n_in else []
+        a_mean_std(g, "spearman", [ref_spearman(r, truth) for r in rows])
+        a_mean_std(g, "support_recall", [ref_support_recall(r, truth) for r in rows])
+        a_mean_std(g, "auroc", [ref_auroc(r, truth) for r in rows])
+
+
 def write_results(path, datasets, cells, axes, fmt="specsweep-results", version=1,
                   group_names=None):
     """datasets: name -> dict(kind, n_inputs, n_classes, truth, names, shape);
     cells: dicts (dataset, swept, eig [n, n_in], acc [n], loss [n], topk [K], tacc, racc
-    [n, K], optional seeds, n_diverged, n_failed). axes: swept keys in sweep order."""
+    [n, K], optional seeds, n_diverged, n_failed, train_seconds [n], relevance {method:
+    write_cell_method's m}). axes: swept keys in sweep order."""
     with h5py.File(path, "w") as f:
         a_str(f, "format", fmt)
         a_i64(f, "format_version", version)
@@ -97,7 +130,7 @@ def write_results(path, datasets, cells, axes, fmt="specsweep-results", version=
                 a_str(g, "status", "ok")
                 a_str(g, "message", "")
                 a_i64(g, "ranks", 1)
-                a_f64(g, "train_seconds", 1.0)
+                a_f64(g, "train_seconds", c.get("train_seconds", np.ones(n))[j])
                 a_f64(g, "samples_per_second", 1e5)
                 a_f64(g, "test_accuracy", c["acc"][j])
                 a_f64(g, "test_loss", c["loss"][j])
@@ -111,29 +144,36 @@ def write_results(path, datasets, cells, axes, fmt="specsweep-results", version=
         summ = f.create_group("summary", track_order=True)
         for i, c in enumerate(cells):
             cid = cell_id(c["dataset"], c["swept"], axes)
-            g = summ.create_group(group_names[i] if group_names else cid)
-            eig = np.asarray(c["eig"], "<f8")
-            n, K = eig.shape[0], len(c["topk"])
-            a_str(g, "dataset", c["dataset"])
-            a_str(g, "cell_id", cid)
-            a_i64(g, "cell_index", i)
-            a_str(g, "swept_keys", ",".join(axes))
-            for k in axes:
-                a_key(g, k, c["swept"][k])
-            a_i64(g, "n_realizations", n)
-            a_i64(g, "n_diverged", c.get("n_diverged", 0))
-            a_i64(g, "n_failed", c.get("n_failed", 0))
-            g.create_dataset("seeds", data=np.asarray(c.get("seeds", list(range(n))), "<i8"))
-            g.create_dataset("eigenvalues", data=eig)
-            m = np.abs(eig).mean(axis=0)  # as the writer: two passes, ddof 0
-            g.create_dataset("eigenvalues_abs_mean", data=m)
-            g.create_dataset("eigenvalues_abs_std",
-                             data=np.sqrt(((np.abs(eig) - m) ** 2).sum(axis=0) / n))
-            g.create_dataset("test_accuracy", data=np.asarray(c["acc"], "<f8"))
-            g.create_dataset("test_loss", data=np.asarray(c["loss"], "<f8"))
-            g.create_dataset("topk", data=np.asarray(c["topk"], "<i8"))
-            g.create_dataset("topk_accuracy", data=np.asarray(c["tacc"], "<f8").reshape(n, K))
-            g.create_dataset("randomk_accuracy", data=np.asarray(c["racc"], "<f8").reshape(n, K))
+            write_cell(summ.create_group(group_names[i] if group_names else cid), cid, i, c,
+                       datasets[c["dataset"]], axes)
+
+
+def write_cell(g, cid, i, c, d, axes):
+    """/summary/<cell> of cell c (write_results), the i-th of the sweep, of dataset d."""
+    eig = np.asarray(c["eig"], "<f8")
+    n, K = eig.shape[0], len(c["topk"])
+    a_str(g, "dataset", c["dataset"])
+    a_str(g, "cell_id", cid)
+    a_i64(g, "cell_index", i)
+    a_str(g, "swept_keys", ",".join(axes))
+    for k in axes:
+        a_key(g, k, c["swept"][k])
+    a_i64(g, "n_realizations", n)
+    a_i64(g, "n_diverged", c.get("n_diverged", 0))
+    a_i64(g, "n_failed", c.get("n_failed", 0))
+    g.create_dataset("seeds", data=np.asarray(c.get("seeds", list(range(n))), "<i8"))
+    g.create_dataset("eigenvalues", data=eig)
+    m = np.abs(eig).mean(axis=0)  # as the writer: two passes, ddof 0
+    g.create_dataset("eigenvalues_abs_mean", data=m)
+    g.create_dataset("eigenvalues_abs_std",
+                     data=np.sqrt(((np.abs(eig) - m) ** 2).sum(axis=0) / n))
+    g.create_dataset("test_accuracy", data=np.asarray(c["acc"], "<f8"))
+    g.create_dataset("test_loss", data=np.asarray(c["loss"], "<f8"))
+    g.create_dataset("topk", data=np.asarray(c["topk"], "<i8"))
+    g.create_dataset("topk_accuracy", data=np.asarray(c["tacc"], "<f8").reshape(n, K))
+    g.create_dataset("randomk_accuracy", data=np.asarray(c["racc"], "<f8").reshape(n, K))
+    for method, m in c.get("relevance", {}).items():
+        write_cell_method(g.require_group("relevance"), method, m, d.get("truth"), d["n_inputs"])
 
 
 # ---- the synthetic sweep ----------------------------------------------------------------
@@ -256,15 +296,23 @@ def snapshot(fig):
                 line, caps, bars = c.lines
                 in_containers.add(line)
                 in_containers.update(caps)
-                yerr = None
-                if bars:
-                    yerr = np.array([(s[1][1] - s[0][1]) / 2 for s in bars[0].get_segments()])
+                bars, xerr, yerr = list(bars), None, None  # x's bars first, as matplotlib adds them
+                if c.has_xerr:
+                    xerr = np.array([(s[1][0] - s[0][0]) / 2 for s in bars.pop(0).get_segments()])
+                if c.has_yerr:
+                    yerr = np.array([(s[1][1] - s[0][1]) / 2 for s in bars.pop(0).get_segments()])
                 ebs.append(dict(label=c.get_label(), x=np.asarray(line.get_xdata(), float),
-                                y=np.asarray(line.get_ydata(), float), yerr=yerr))
+                                y=np.asarray(line.get_ydata(), float), xerr=xerr, yerr=yerr))
         lines = [dict(label=ln.get_label(), x=np.asarray(ln.get_xdata(), float),
                       y=np.asarray(ln.get_ydata(), float))
                  for ln in ax.lines if ln not in in_containers]
-        axes.append(dict(errorbars=ebs, lines=lines,
+        bar_cols = {id(b) for c in ax.containers if isinstance(c, ErrorbarContainer)
+                    for b in c.lines[2]}
+        paths = [dict(segments=[np.asarray(sg) for sg in lc.get_segments()], array=lc.get_array(),
+                      colors=lc.get_colors(), linewidths=lc.get_linewidths(), alpha=lc.get_alpha())
+                 for lc in ax.collections
+                 if isinstance(lc, LineCollection) and id(lc) not in bar_cols]
+        axes.append(dict(errorbars=ebs, lines=lines, line_collections=paths,
                          images=[np.asarray(im.get_array()) for im in ax.images],
                          bars=np.array([p.get_height() for p in ax.patches if isinstance(p, Rectangle)]),
                          texts=[t.get_text() for t in ax.texts], title=ax.get_title(),
@@ -309,6 +357,24 @@ def ref_spearman(a, b):
     return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
 
 
+def ref_support_recall(score, truth):
+    """The share of the true support among as many inputs of the largest score."""
+    pos = np.asarray(truth) > 0
+    if pos.all() or not pos.any():
+        return np.nan
+    best = sorted(range(len(score)), key=lambda i: (-score[i], i))[:pos.sum()]
+    return pos[best].mean()
+
+
+def ref_auroc(score, truth):
+    """The chance that a relevant input scores above an irrelevant one (ties count half)."""
+    pos = np.asarray(truth) > 0
+    if pos.all() or not pos.any():
+        return np.nan
+    pairs = [(a > b) + 0.5 * (a == b) for a in np.asarray(score)[pos] for b in np.asarray(score)[~pos]]
+    return float(np.mean(pairs))
+
+
 def ref_abs_mean_std(eig):
     a = np.abs(np.asarray(eig, float))
     m = a.sum(axis=0) / a.shape[0]
@@ -341,6 +407,9 @@ def expected_files(datasets, cells):
         if d["kind"] == "spectra":
             files.add(f"{stem}_spectrum.png")
     files |= {f"{name}__regstudy.png" for name in datasets}
+    for name in datasets:  # a relevance path along each axis, one per value of the other
+        files |= {f"{name}__reg_eigenvalues__epochs={ep}_path.png" for ep in EPOCHS}
+        files |= {f"{name}__epochs__reg_eigenvalues={reg:.3g}_path.png" for reg in REGS}
     return files
 
 
@@ -377,11 +446,11 @@ def test_figure_kinds_per_dataset(synth_cli):
     kinds = {}
     for r in doc["figures"]:
         kinds.setdefault(r["dataset"], set()).add(r["figure"])
-    assert kinds["g8"] == {"eigenvalues", "truth", "topk", "regstudy"}
-    assert kinds["cor"] == {"eigenvalues", "truth", "topk", "regstudy"}
-    assert kinds["img"] == {"eigenvalues", "histogram", "heatmap", "topk", "regstudy"}
-    assert kinds["spec"] == {"eigenvalues", "truth", "topk", "spectrum", "regstudy"}
-    assert kinds["tab"] == {"eigenvalues", "regstudy"}  # no truth, not an image, no top-k,
+    assert kinds["g8"] == {"eigenvalues", "truth", "topk", "regstudy", "path"}
+    assert kinds["cor"] == {"eigenvalues", "truth", "topk", "regstudy", "path"}
+    assert kinds["img"] == {"eigenvalues", "histogram", "heatmap", "topk", "regstudy", "path"}
+    assert kinds["spec"] == {"eigenvalues", "truth", "topk", "spectrum", "regstudy", "path"}
+    assert kinds["tab"] == {"eigenvalues", "regstudy", "path"}  # no truth, not an image, no top-k,
     # feature names that are not wavelengths: no spectrum
 
 
@@ -393,6 +462,12 @@ def test_json_records_name_cells(synth, synth_cli):
     for r in doc["figures"]:
         if r["figure"] == "regstudy":
             assert set(r["cell"]) == {cid(c) for c in cells if c["dataset"] == r["dataset"]}
+        elif r["figure"] == "path":  # the cells of one value of the other axis, in order
+            (key,) = r["swept"]["varies"]
+            (other,) = set(AXES) - {key}
+            want = sorted((c for c in cells if c["dataset"] == r["dataset"] and
+                           c["swept"][other] == r["swept"][other]), key=lambda c: c["swept"][key])
+            assert r["cell"] == [cid(c) for c in want]
         else:
             assert r["cell"] in ids and r["file"].startswith(r["cell"] + "_")
             c = [c for c in cells if cid(c) == r["cell"]][0]
@@ -646,6 +721,64 @@ def test_plotted_regstudy(synth, drawn):
         assert ("MAE" in met_ax["ylabel"]) == regression
 
 
+def test_plotted_path(synth, drawn):
+    """One line per input through its mean |eigenvalue| at each value of the axis (log x),
+    coloured by the truth where there is one (the collection's array), grey otherwise;
+    thin translucent lines for the 784 pixels."""
+    _, datasets, cells = synth
+    records, rec = drawn
+    n = 0
+    for ds, d in datasets.items():
+        for key, other, values in (("reg_eigenvalues", "epochs", EPOCHS),
+                                   ("epochs", "reg_eigenvalues", REGS)):
+            for v in values:
+                name = f"{ds}__{key}__{other}={v:.3g}_path.png"
+                cs = sorted((c for c in cells if c["dataset"] == ds and c["swept"][other] == v),
+                            key=lambda c: c["swept"][key])
+                x = [c["swept"][key] for c in cs]
+                mean = np.array([ref_abs_mean_std(c["eig"])[0] for c in cs])  # [values, inputs]
+                ax = rec.figs[name]["axes"][0]
+                (lc,) = ax["line_collections"]
+                truth = d.get("truth")
+                order = np.argsort(truth, kind="stable") if truth is not None else np.arange(d["n_inputs"])
+                assert len(lc["segments"]) == d["n_inputs"]
+                for seg, i in zip(lc["segments"], order):
+                    np.testing.assert_array_equal(seg[:, 0], x)
+                    np.testing.assert_allclose(seg[:, 1], mean[:, i], rtol=1e-12)
+                if truth is not None:
+                    np.testing.assert_allclose(lc["array"], np.asarray(truth)[order])
+                else:
+                    assert lc["array"] is None
+                    np.testing.assert_allclose(lc["colors"][0][:3], [0.4] * 3)
+                assert (lc["linewidths"][0] < 1) == (d["n_inputs"] > 100)
+                assert ax["xscale"] == "log" and ax["xlabel"] == key
+                nums = by_file(records)[name]["numbers"]
+                assert nums["values"] == x and nums["coloured_by_truth"] == (truth is not None)
+                if d["n_inputs"] <= 100:
+                    np.testing.assert_allclose(nums["mean_abs"], mean.T, rtol=1e-12)
+                else:
+                    top = np.argsort(-mean.max(axis=0), kind="stable")[:10]
+                    assert nums["top_inputs"] == top.tolist()
+                    np.testing.assert_allclose(nums["top_mean_abs"], mean.T[top], rtol=1e-12)
+                n += 1
+    assert n == len(datasets) * 4
+
+
+def test_path_symlog_when_zero_is_swept(tmp_path):
+    path, _, cells = one_sweep(str(tmp_path), "zero.h5", [0.0, 1e-3, 1e-1], [10], AXES)
+    rec = Recorder()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(figures, "_save", rec)
+    try:
+        figures.make_figures(figures.load(path), str(tmp_path), log=lambda s: None)
+    finally:
+        mp.undo()
+    ax = rec.figs["g8__reg_eigenvalues__epochs=10_path.png"]["axes"][0]
+    assert ax["xscale"] == "symlog"
+    (lc,) = ax["line_collections"]
+    np.testing.assert_array_equal(lc["segments"][0][:, 0], [0.0, 1e-3, 1e-1])
+
+
 def test_zero_threshold_option(synth, tmp_path):
     path, _, cells = synth
     small = str(tmp_path / "g8.h5")  # only g8 at 10 epochs, to keep the run short
@@ -705,6 +838,289 @@ def test_regstudy_over_a_list_valued_axis(tmp_path):
     cur = figures.reg_study_curves(study, res["datasets"])
     np.testing.assert_allclose(cur["lines"][0]["metric_mean"], [cells[0]["acc"].mean(),
                                                                 cells[2]["acc"].mean()])
+
+
+# ---- the relevance methods ---------------------------------------------------------------
+
+# per cell (dataset, reg_eigenvalues): the methods its /summary/<cell>/relevance holds;
+# "-" marks one skipped in every run (spectral on a dense network)
+CELL_METHODS = {
+    ("g8", 1e-4): ["spectral", "saliency", "permutation", "fourier"],
+    ("g8", 1e-2): ["saliency", "kernel_shap"],              # spectral: the eigenvalues
+    ("img", 1e-4): ["spectral", "saliency", "fourier"],
+    ("img", 1e-2): ["-spectral", "saliency", "integrated_gradients"],
+    ("tab", 1e-4): ["spectral", "saliency"],                # no top-k curve
+    ("tab", 1e-2): ["spectral"],                            # no post-hoc method
+}
+# specsweep's order of the methods (include/specsweep/attrib_settings.h), the figures' order
+METHOD_ORDER = ["spectral", "saliency", "input_x_gradient", "integrated_gradients",
+                "smoothgrad", "smoothgrad_squared", "spectrallens", "lrp_epsilon", "deeplift",
+                "permutation", "kernel_shap", "fourier"]
+SECONDS = {"spectral": 1e-6, "saliency": 1e-3, "permutation": 0.3, "fourier": 0.05,
+           "kernel_shap": 2.0, "integrated_gradients": 0.04}
+
+
+def make_method(rng, c, method, n_in):
+    """A method's relevance per realization for write_cell_method: |eigenvalues| (spectral),
+    them times noise (permutation may go below 0), random per frequency (fourier)."""
+    n, K = c["eig"].shape[0], len(c["topk"])
+    tacc, sec = rng.uniform(0.5, 1.0, (n, K)), SECONDS[method.lstrip("-")] * rng.uniform(0.5, 2, n)
+    if method.startswith("-"):
+        return dict(values=np.zeros((n, 0)), tacc=np.full((n, K), np.nan), seconds=np.zeros(n))
+    if method == "spectral":
+        values = np.abs(c["eig"])
+    elif method == "fourier":
+        values = rng.uniform(0, 1, (n, n_in // 2 + 1))
+    else:
+        values = np.abs(c["eig"]) * rng.uniform(0.3, 1.7, (n, n_in))
+        values -= 0.05 * (method == "permutation")
+    return dict(values=values, tacc=tacc, seconds=sec)
+
+
+@pytest.fixture(scope="module")
+def methods_file(tmp_path_factory):
+    """A results file whose cells hold the relevance methods of CELL_METHODS; runs with
+    differing training seconds."""
+    rng = np.random.default_rng(11)
+    datasets = {k: v for k, v in make_datasets().items() if k in ("g8", "img", "tab")}
+    cells = make_cells(datasets, regs=REGS, epochs=[10])
+    for c in cells:
+        n_in = datasets[c["dataset"]]["n_inputs"]
+        c["train_seconds"] = rng.uniform(0.5, 2.0, SEEDS)
+        c["relevance"] = {m.lstrip("-"): make_method(rng, c, m, n_in)
+                          for m in CELL_METHODS[(c["dataset"], c["swept"]["reg_eigenvalues"])]}
+    path = str(tmp_path_factory.mktemp("methods") / "methods.h5")
+    write_results(path, datasets, cells, AXES, version=2)
+    mp = pytest.MonkeyPatch()
+    rec = Recorder()
+    mp.setattr(figures, "_save", rec)
+    try:
+        records = figures.make_figures(figures.load(path), "/nonexistent-out", log=lambda s: None)
+    finally:
+        mp.undo()
+    return path, cells, by_file(records), rec
+
+
+def want_methods(g):
+    """The methods a cell's figures show, in specsweep's order, with their mean |relevance|
+    (h5py): the stored ones not skipped, and spectral from the eigenvalues where the cell
+    stores no spectral."""
+    rel = g["relevance"]
+    out = [(m, rel[m]["abs_mean"][()]) for m in METHOD_ORDER
+           if m in rel and rel[m]["abs_mean"].shape[0] > 0]
+    if "spectral" not in rel:
+        out.insert(0, ("spectral", g["eigenvalues_abs_mean"][()]))
+    return out
+
+
+def rank_rows(g, method):
+    """Every realization's relevance as the scores rank it: |values| for spectral (|eigenvalues|
+    when the cell does not store spectral), the values otherwise."""
+    if method == "spectral" and "spectral" not in g["relevance"]:
+        return np.abs(g["eigenvalues"][()])
+    v = g["relevance"][method]["values"][()]
+    return np.abs(v) if method == "spectral" else v
+
+
+def method_source(g, method):
+    """The group holding a method's topk_accuracy: its relevance group, or the cell's own
+    for spectral from the eigenvalues."""
+    return g["relevance"][method] if method in g["relevance"] else g
+
+
+def check_methods_relevance(g, truth, nums):
+    """figures.json's numbers of a methods_relevance figure: every method's stored abs_mean
+    over its maximum, the Spearman of abs_mean with the truth (scipy), the truth over its
+    maximum. Returns what the figure should draw: [(method, normalised, rho)]."""
+    want = want_methods(g)
+    assert [r["method"] for r in nums["methods"]] == [m for m, _ in want]
+    out = []
+    for r, (m, mean) in zip(nums["methods"], want):
+        norm = mean / mean.max()
+        if len(norm) <= 100:
+            np.testing.assert_allclose(r["normalised"], norm, rtol=1e-12)
+        else:
+            top = np.argsort(-norm)[:10]
+            assert r["top_inputs"] == top.tolist()
+            np.testing.assert_allclose(r["top_normalised"], norm[top], rtol=1e-12)
+        assert r["max_abs_mean"] == pytest.approx(mean.max(), rel=1e-12)
+        assert r["axis"] == ("frequency" if m == "fourier" else "input")
+        rho = None
+        if truth is not None and m != "fourier":
+            rho = spearmanr(mean, truth).correlation
+            assert r["spearman_rho"] == pytest.approx(rho, abs=1e-12)
+        else:
+            assert r["spearman_rho"] is None
+        out.append((m, norm, rho))
+    if truth is not None:
+        np.testing.assert_allclose(nums["truth_normalised"], truth / truth.max(), rtol=1e-12)
+    return out
+
+
+def check_quality_cost(f, g, truth, nums):
+    """figures.json's numbers of a quality_cost figure. With a truth: each method's
+    Spearman with it per realization (scipy), mean and std, and the writer's stored one
+    equal to it; without: the metric with its top-k inputs at the smallest k >= 10 % of the
+    inputs. Its seconds' mean and std; spectral without seconds; the training seconds of
+    the cell's runs. Returns {method: (seconds, quality mean, quality std)} of the
+    post-hoc methods drawn, and spectral's (None, mean, std)."""
+    want = {}
+    k = None
+    if truth is None:
+        k = min(k for k in g["topk"][()] if k >= 0.1 * g["eigenvalues"].shape[1])
+        j = list(g["topk"][()]).index(k)
+    for m, _ in want_methods(g):
+        if truth is None:
+            q = method_source(g, m)["topk_accuracy"][()][:, j]
+        elif m == "fourier":
+            assert "per frequency" in nums["left_out"]["fourier"]
+            continue
+        else:
+            q = [spearmanr(r, truth).correlation for r in rank_rows(g, m)]
+            if m in g["relevance"]:
+                assert g["relevance"][m].attrs["spearman_mean"] == pytest.approx(np.mean(q), abs=1e-12)
+        sec = g["relevance"][m]["seconds"][()] if m != "spectral" else None
+        want[m] = (sec, np.mean(q), np.std(q))
+    assert nums["k"] == k and nums["quality"] == ("topk" if truth is None else "spearman")
+    sp = want.get("spectral")
+    assert (nums["spectral"] is None) == (sp is None)
+    if sp:
+        assert (nums["spectral"]["quality_mean"], nums["spectral"]["quality_std"]) == \
+            pytest.approx(sp[1:], abs=1e-12)
+    assert [r["method"] for r in nums["methods"]] == [m for m in want if m != "spectral"]
+    for r in nums["methods"]:
+        sec, qm, qs = want[r["method"]]
+        assert (r["quality_mean"], r["quality_std"]) == pytest.approx((qm, qs), abs=1e-12)
+        assert (r["seconds_mean"], r["seconds_std"]) == pytest.approx((sec.mean(), sec.std()), rel=1e-12)
+    train = [r.attrs["train_seconds"] for r in f["runs"].values()
+             if r.attrs["cell_id"] == g.attrs["cell_id"] and r.attrs["status"] == "ok"]
+    assert (nums["train_seconds_mean"], nums["train_seconds_std"]) == \
+        pytest.approx((np.mean(train), np.std(train)), rel=1e-12)
+    return want
+
+
+def check_methods_topk(g, nums):
+    """figures.json's numbers of a methods_topk figure: each method's metric with its top-k
+    inputs, mean and std over the realizations, and the random-k curve, k ascending.
+    Returns the means drawn: [(method, mean)] and the random one last."""
+    order = np.argsort(g["topk"][()])
+    assert nums["k"] == g["topk"][()][order].tolist()
+    assert [r["method"] for r in nums["methods"]] == [m for m, _ in want_methods(g)]
+    out = []
+    for r in nums["methods"]:
+        acc = method_source(g, r["method"])["topk_accuracy"][()][:, order]
+        np.testing.assert_allclose(r["mean"], acc.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(r["std"], acc.std(axis=0), rtol=1e-9, atol=1e-15)
+        out.append((r["method"], acc.mean(axis=0)))
+    rnd = g["randomk_accuracy"][()][:, order]
+    np.testing.assert_allclose(nums["random_mean"], rnd.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(nums["random_std"], rnd.std(axis=0), rtol=1e-9, atol=1e-15)
+    return out + [("random", rnd.mean(axis=0))]
+
+
+def truth_of(f, g):
+    ds = f["datasets"][g.attrs["dataset"]]
+    return ds["relevance_truth"][()] if "relevance_truth" in ds else None
+
+
+def test_method_figures_for_cells_with_post_hoc_methods(methods_file):
+    _, cells, recs, rec = methods_file
+    for c in cells:
+        kinds = {r["figure"] for f, r in recs.items() if r["cell"] == cid(c)}
+        got = kinds & {"methods_relevance", "quality_cost", "methods_topk"}
+        ds, reg = c["dataset"], c["swept"]["reg_eigenvalues"]
+        if (ds, reg) == ("tab", 1e-2):
+            assert got == set()          # spectral alone
+        elif ds == "tab":
+            assert got == {"methods_relevance"}   # no top-k curve: no quality without truth
+        else:
+            assert got == {"methods_relevance", "quality_cost", "methods_topk"}, (ds, reg)
+        for kind in got:
+            assert f"{cid(c)}_{kind}.png" in rec.figs
+
+
+def test_methods_relevance_against_the_file(methods_file):
+    """Each panel draws the method's stored abs_mean over its maximum, the truth over its
+    maximum as bars, the Spearman with the truth in the legend; a method skipped in every
+    run is left out, spectral comes from the eigenvalues where the cell stores none."""
+    path, cells, recs, rec = methods_file
+    checked = []
+    with h5py.File(path, "r") as f:
+        for c in cells:
+            name = f"{cid(c)}_methods_relevance.png"
+            if name not in recs:
+                continue
+            g = f["summary"][cid(c)]
+            truth = truth_of(f, g)
+            drawn = check_methods_relevance(g, truth, recs[name]["numbers"])
+            panels = [ax for ax in rec.figs[name]["axes"] if ax["lines"]]
+            assert len(panels) == len(drawn)
+            for ax, (m, norm, rho) in zip(panels, drawn):
+                np.testing.assert_allclose(ax["lines"][0]["y"], norm, rtol=1e-12)
+                if rho is not None:
+                    assert ax["lines"][0]["label"] == f"{m}, ρ = {rho:+.3f}"
+                    np.testing.assert_allclose(ax["bars"], truth / truth.max(), rtol=1e-12)
+                else:
+                    assert ax["lines"][0]["label"] == m and len(ax["bars"]) == 0
+            checked.append((c["dataset"], [m for m, _, _ in drawn]))
+    assert checked == [("g8", ["spectral", "saliency", "permutation", "fourier"]),
+                       ("g8", ["spectral", "saliency", "kernel_shap"]),
+                       ("img", ["spectral", "saliency", "fourier"]),
+                       ("img", ["saliency", "integrated_gradients"]),
+                       ("tab", ["spectral", "saliency"])]
+
+
+def test_quality_cost_against_the_file(methods_file):
+    """Each post-hoc method drawn at its seconds and quality with both std as error bars
+    (log x); spectral a line at its quality; the training time a line."""
+    path, cells, recs, rec = methods_file
+    n = 0
+    with h5py.File(path, "r") as f:
+        for c in cells:
+            name = f"{cid(c)}_quality_cost.png"
+            if name not in recs:
+                continue
+            g = f["summary"][cid(c)]
+            nums = recs[name]["numbers"]
+            want = check_quality_cost(f, g, truth_of(f, g), nums)
+            ax = rec.figs[name]["axes"][0]
+            assert len(ax["errorbars"]) == len(nums["methods"])
+            for r, eb in zip(nums["methods"], ax["errorbars"]):
+                sec, qm, qs = want[r["method"]]
+                assert (eb["x"][0], eb["xerr"][0], eb["y"][0], eb["yerr"][0]) == pytest.approx(
+                    (sec.mean(), sec.std(), qm, qs), rel=1e-9)
+            lines = {ln["label"].split(":")[0]: ln for ln in ax["lines"]}
+            assert lines["training"]["x"][0] == pytest.approx(nums["train_seconds_mean"], rel=1e-12)
+            if "spectral" in want:
+                assert lines["spectral"]["y"][0] == pytest.approx(want["spectral"][1], abs=1e-12)
+                assert "no extra seconds" in lines["spectral"]["label"]
+            assert ax["xscale"] == "log"
+            n += 1
+    assert n == 4
+
+
+def test_methods_topk_against_the_file(methods_file):
+    path, cells, recs, rec = methods_file
+    n = 0
+    with h5py.File(path, "r") as f:
+        for c in cells:
+            name = f"{cid(c)}_methods_topk.png"
+            if name not in recs:
+                continue
+            drawn = check_methods_topk(f["summary"][cid(c)], recs[name]["numbers"])
+            ebs = rec.figs[name]["axes"][0]["errorbars"]
+            assert [eb["label"].split(" ")[0] for eb in ebs] == [m for m, _ in drawn[:-1]] + ["k"]
+            for eb, (_, mean) in zip(ebs, drawn):
+                np.testing.assert_allclose(eb["y"], mean, rtol=1e-12)
+            n += 1
+    assert n == 4
+
+
+def test_quality_k():
+    assert figures.quality_k([1, 2, 4], 16) == 2
+    assert figures.quality_k([50, 5, 20], 100) == 20
+    assert figures.quality_k([1, 2, 4], 100) == 4      # no k keeps 10 %: the largest
+    assert figures.quality_k([], 100) is None
 
 
 # ---- errors ------------------------------------------------------------------------------
@@ -785,8 +1201,9 @@ model: {hidden: [8]}
 training: {epochs: 5, batch_size: 100}
 sweep:
   reg_eigenvalues: [1.0e-4, 1.0e-2]
-relevance: {topk: [1, 2, 4]}
+relevance: {topk: [1, 2, 4], samples: 40, methods: [spectral, saliency, permutation, fourier]}
 """
+REAL_METHODS = ["spectral", "saliency", "permutation", "fourier"]
 
 
 def run_real_sweep(d, sweep_text):
@@ -817,27 +1234,38 @@ def real(tmp_path_factory):
     return run_real_sweep(tmp_path_factory.mktemp("real"), REAL_SWEEP)[0]
 
 
-def test_real_file_figures(real, tmp_path):
-    out = str(tmp_path / "figs")
+@pytest.fixture(scope="module")
+def real_figs(real, tmp_path_factory):
+    """figures.py run on the real file: (the output directory, figures.json's records)."""
+    out = str(tmp_path_factory.mktemp("real-figs"))
     p = run_cli(real, "--out", out)
     assert p.returncode == 0, p.stderr
+    with open(os.path.join(out, "figures.json")) as fh:
+        return out, by_file(json.load(fh)["figures"])
+
+
+def test_real_file_figures(real, real_figs):
+    out, recs = real_figs
     with h5py.File(real, "r") as f:
         cells = {g.attrs["cell_id"]: g for g in f["summary"].values()}
         assert len(cells) == 6
         want = set()
         for c, g in cells.items():
             ds = g.attrs["dataset"]
-            want |= {f"{c}_eigenvalues.png", f"{c}_topk.png"}
+            want |= {f"{c}_eigenvalues.png", f"{c}_topk.png", f"{c}_methods_relevance.png",
+                     f"{c}_quality_cost.png", f"{c}_methods_topk.png"}
             if ds in ("g6", "spec"):
                 want.add(f"{c}_truth.png")
             if ds == "img":
                 want |= {f"{c}_histogram.png", f"{c}_heatmap.png"}
             if ds == "spec":
                 want.add(f"{c}_spectrum.png")
-        want |= {"g6__regstudy.png", "spec__regstudy.png", "img__regstudy.png"}
+        want |= {f"{ds}__{k}.png" for ds in ("g6", "spec", "img")
+                 for k in ("regstudy", "reg_eigenvalues_path")}
         assert {x for x in os.listdir(out) if x.endswith(".png")} == want
-        with open(os.path.join(out, "figures.json")) as fh:
-            recs = by_file(json.load(fh)["figures"])
+        for x in want:
+            with open(os.path.join(out, x), "rb") as fh:
+                assert fh.read(8) == b"\x89PNG\r\n\x1a\n", x
         for c, g in cells.items():
             ds = g.attrs["dataset"]
             eig = g["eigenvalues"][()]
@@ -858,6 +1286,33 @@ def test_real_file_figures(real, tmp_path):
         assert r["reg_eigenvalues"] == [1e-4, 1e-2]
         assert r["nonzero_mean"] == pytest.approx([np.mean(ref_nonzero(g["eigenvalues"][()])) for g in cs])
         assert r["metric_mean"] == pytest.approx([g["test_accuracy"][()].mean() for g in cs])
+        for ds in ("g6", "spec", "img"):  # the path: each cell's stored mean |eigenvalue|
+            cs = sorted((g for g in cells.values() if g.attrs["dataset"] == ds),
+                        key=lambda g: g.attrs["reg_eigenvalues"])
+            nums = recs[f"{ds}__reg_eigenvalues_path.png"]["numbers"]
+            assert nums["values"] == [1e-4, 1e-2]
+            np.testing.assert_allclose(nums["mean_abs"],
+                                       np.array([g["eigenvalues_abs_mean"][()] for g in cs]).T,
+                                       rtol=1e-12)
+            assert nums["coloured_by_truth"] == (ds != "img")
+
+
+def test_real_file_method_figures(real, real_figs):
+    """The per-method figures of the real sweep's cells against the file (h5py, numpy,
+    scipy): relevance per input, quality vs cost (Spearman where the dataset has a truth,
+    the metric at k = 2 of the 16 pixels where not), top-k curves."""
+    _, recs = real_figs
+    with h5py.File(real, "r") as f:
+        for g in f["summary"].values():
+            c, truth = g.attrs["cell_id"], truth_of(f, g)
+            assert sorted(g["relevance"]) == sorted(REAL_METHODS)
+            drawn = check_methods_relevance(g, truth, recs[f"{c}_methods_relevance.png"]["numbers"])
+            assert [m for m, _, _ in drawn] == REAL_METHODS
+            nums = recs[f"{c}_quality_cost.png"]["numbers"]
+            want = check_quality_cost(f, g, truth, nums)
+            assert set(want) == set(REAL_METHODS) - ({"fourier"} if truth is not None else set())
+            assert nums["k"] == (None if truth is not None else 2)
+            check_methods_topk(g, recs[f"{c}_methods_topk.png"]["numbers"])
 
 
 def _layout(path):
@@ -883,6 +1338,8 @@ def _layout(path):
             out[f"run:{g.attrs['dataset']}"] = (attrs(g), dsets(g))
         for g in f["summary"].values():
             out[f"cell:{g.attrs['dataset']}"] = (attrs(g), dsets(g))
+            for method, m in g["relevance"].items():
+                out[f"cell:{g.attrs['dataset']}:{method}"] = (attrs(m), dsets(m))
     return out
 
 
@@ -890,14 +1347,18 @@ def test_mirror_writer_matches_real_layout(real, tmp_path):
     """The helper above writes what src/snapshot.c writes: same names, types, ranks."""
     mirror = str(tmp_path / "mirror.h5")
     datasets = {
-        "g6": dict(kind="gaussian", n_inputs=6, n_classes=2, truth=np.ones(6), topk=[1, 2, 4]),
-        "spec": dict(kind="spectra", n_inputs=20, n_classes=0, truth=np.ones(20),
+        "g6": dict(kind="gaussian", n_inputs=6, n_classes=2, truth=np.repeat([1.0, 0.0], 3),
+                   topk=[1, 2, 4]),
+        "spec": dict(kind="spectra", n_inputs=20, n_classes=0, truth=np.repeat([1.0, 0.0], 10),
                      names=[f"{w:.2f}" for w in np.linspace(3540, 7410, 20)], topk=[1, 2, 4]),
         "img": dict(kind="hdf5", n_inputs=16, n_classes=2, shape=[4, 4], topk=[1, 2, 4]),
     }
     cells = make_cells(datasets, regs=REGS, epochs=[5])
+    rng = np.random.default_rng(2)
     for c in cells:
         del c["swept"]["epochs"]
+        c["relevance"] = {m: make_method(rng, c, m, datasets[c["dataset"]]["n_inputs"])
+                          for m in REAL_METHODS}
     write_results(mirror, datasets, cells, ["reg_eigenvalues"])
     got, want = _layout(mirror), _layout(real)
     assert set(got) == set(want)

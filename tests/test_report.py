@@ -477,9 +477,8 @@ def _real_sweep():
     for old, new in (("name: analysis-tiny", "name: report-tiny"),
                      ("  reg_eigenvalues: [1.0e-4, 1.0e-2]\n",
                       "  reg_eigenvalues: [1.0e-4, 1.0e-2]\n  learning_rate: [1.0e-2, 1.0e+30]\n"),
-                     ("relevance: {topk: [1, 2, 4]}",
-                      "relevance: {topk: [1, 2, 4], samples: 40,\n"
-                      "            methods: [spectral, saliency, integrated_gradients, fourier]}")):
+                     ("methods: [spectral, saliency, permutation, fourier]",
+                      "methods: [spectral, saliency, integrated_gradients, fourier]")):
         assert old in text, old
         text = text.replace(old, new)
     return text
@@ -575,6 +574,12 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
         recs = json.load(f)["figures"]
     pngs = sorted(x for x in os.listdir(figs) if x.endswith(".png"))
     assert sorted(im["file"] for im in probe["images"]) == pngs == sorted(r["file"] for r in recs)
+    # every cell has relevance methods and the sweep a numeric axis: the per-method
+    # figures and the relevance paths are on the page
+    shown = {(f.attrs["data-figure"], f.attrs["data-file"]) for f in root.find_all("figure")}
+    kinds = {k for k, _ in shown}
+    assert {"methods_relevance", "quality_cost", "methods_topk", "path"} <= kinds
+    assert sum(k == "methods_relevance" for k, _ in shown) == 6
     compared = check_summary_table(root, path)
     check_plan(root, probe, path)
     n_bad = check_problems(root, path)
