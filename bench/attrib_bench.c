@@ -106,7 +106,7 @@ int main(int argc, char **argv)
     /* 1. the training's rate and the full run's time */
     run.training.epochs = epochs;
     ss_result_t tres;
-    if (ss_train_run(&sw, &run, &ds, NULL, &tres, &err) != 0) {
+    if (ss_train_run(&sw, &run, &ds, NULL, 0, NULL, &tres, &err) != 0) {
         fprintf(stderr, "attrib_bench: %s\n", err.msg);
         return 1;
     }

@@ -129,7 +129,7 @@ int main(int argc, char **argv)
     double best = 0.0;
     for (int r = 0; r < repeat; r++) {
         ss_result_t res;
-        if (ss_train_run(&sw, &run, &ds, NULL, &res, &err) != 0) {
+        if (ss_train_run(&sw, &run, &ds, NULL, 0, NULL, &res, &err) != 0) {
             fprintf(stderr, "train_bench: %s\n", err.msg);
             return 1;
         }

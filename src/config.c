@@ -600,6 +600,120 @@ static int cfg_parse_methods(cfg_parse_t *p, yaml_node_t *v)
     return 0;
 }
 
+/* relevance.retrain.methods: relevance methods that rank inputs, `random` or `truth`, each
+   once; `random` is included whether listed or not. *at gets each method's node. */
+static int cfg_parse_retrain_methods(cfg_parse_t *p, yaml_node_t *v,
+                                     yaml_node_t *at[SS_RETRAIN_N_METHODS])
+{
+    cfg_yaml_t *y = &p->y;
+    char got[96];
+    if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
+        return cfg_fail(y, v, "retrain.methods must be a non-empty list of methods such as "
+                        "[spectral, saliency, random], got %s", cfg_got(v, got, sizeof got));
+    const char *names[SS_RETRAIN_N_METHODS];
+    for (int m = 0; m < SS_RETRAIN_N_METHODS; m++)
+        names[m] = ss_retrain_method_name(m);
+    unsigned mask = 1u << SS_RETRAIN_RANDOM;
+    for (int i = 0; i < cfg_seq_len(v); i++) {
+        yaml_node_t *item = cfg_seq_item(y, v, i);
+        int m;
+        if (cfg_read_choice(y, item, "a retraining method", names, SS_RETRAIN_N_METHODS,
+                            &m) < 0)
+            return -1;
+        if (at[m])
+            return cfg_fail(y, item, "retrain.methods lists %s twice", names[m]);
+        if (m == SS_ATTRIB_FOURIER)
+            return cfg_fail(y, item, "retrain.methods: fourier ranks frequencies, not inputs, "
+                            "so no inputs can be kept or removed by it");
+        at[m] = item;
+        p->sw->retrain.method_at[m] = (ss_where_t){cfg_line(item), cfg_col(item)};
+        mask |= 1u << m;
+    }
+    p->sw->retrain.methods = mask;
+    return 0;
+}
+
+/* relevance.retrain.keep / .remove: a list of input counts k >= 1, each once (k <= the
+   dataset's inputs is checked at start-up, at the positions kept in k_at). */
+static int cfg_parse_retrain_k(cfg_parse_t *p, yaml_node_t *v, ss_retrain_mode_t mode)
+{
+    cfg_yaml_t *y = &p->y;
+    ss_retrain_spec_t *rt = &p->sw->retrain;
+    const char *what = mode == SS_RETRAIN_KEEP ? "retrain.keep" : "retrain.remove";
+    char got[96];
+    if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) < 1)
+        return cfg_fail(y, v, "%s must be a non-empty list of input counts such as [5, 10, "
+                        "20], got %s", what, cfg_got(v, got, sizeof got));
+    int len = cfg_seq_len(v);
+    if (len > CFG_MAX_LIST)
+        return cfg_fail(y, v, "%s lists %d entries, more than the %d supported", what, len,
+                        CFG_MAX_LIST);
+    rt->k[mode] = ss_calloc((size_t)len, sizeof *rt->k[mode]);
+    rt->k_at[mode] = ss_calloc((size_t)len, sizeof *rt->k_at[mode]);
+    if (cfg_read_int_list(y, v, what, "input count", 1, len, CFG_POS, rt->k[mode],
+                          &rt->n_k[mode]) < 0)
+        return -1;
+    for (int i = 0; i < len; i++) {
+        yaml_node_t *item = cfg_seq_item(y, v, i);
+        rt->k_at[mode][i] = (ss_where_t){cfg_line(item), cfg_col(item)};
+    }
+    return 0;
+}
+
+/* relevance.retrain: {methods, keep, remove} (config.h); every method it names must be
+   computed by the runs (relevance.methods), random and truth aside. */
+static int cfg_parse_retrain(cfg_parse_t *p, yaml_node_t *map, yaml_node_t *retrain_key)
+{
+    cfg_yaml_t *y = &p->y;
+    static const char *const known[] = {"methods", "keep", "remove"};
+    int r = cfg_section(y, map, "relevance.retrain");
+    if (r <= 0)
+        return r;
+    yaml_node_t *at[SS_RETRAIN_N_METHODS] = {0};
+    yaml_node_t *methods = NULL;
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+         pr++) {
+        const char *name = cfg_key(y, map, pr);
+        if (!name)
+            return -1;
+        yaml_node_t *v = cfg_node(y, pr->value);
+        if (!strcmp(name, "methods")) {
+            methods = v;
+            r = cfg_parse_retrain_methods(p, v, at);
+        } else if (!strcmp(name, "keep") || !strcmp(name, "remove")) {
+            r = cfg_parse_retrain_k(p, v, !strcmp(name, "keep") ? SS_RETRAIN_KEEP
+                                                                : SS_RETRAIN_REMOVE);
+        } else {
+            r = cfg_unknown_key(y, cfg_node(y, pr->key), "in relevance.retrain", known,
+                                CFG_COUNT(known));
+        }
+        if (r < 0)
+            return -1;
+    }
+    ss_retrain_spec_t *rt = &p->sw->retrain;
+    if (!methods)
+        return cfg_fail(y, retrain_key, "relevance.retrain needs methods: the rankings to "
+                        "retrain with, such as [spectral, saliency] (random is added)");
+    if (rt->n_k[SS_RETRAIN_KEEP] + rt->n_k[SS_RETRAIN_REMOVE] == 0)
+        return cfg_fail(y, retrain_key, "relevance.retrain needs keep, remove or both: the "
+                        "input counts to retrain with, such as keep: [5, 10, 20]");
+    p->retrain_at = ss_malloc(sizeof at);
+    memcpy(p->retrain_at, at, sizeof at);
+    return 0;
+}
+
+/* After the whole relevance section: a retraining method must be one the runs compute. */
+static int cfg_check_retrain(cfg_parse_t *p)
+{
+    const ss_sweep_t *sw = p->sw;
+    for (int m = 0; p->retrain_at && m < SS_ATTRIB_N_METHODS; m++)
+        if (p->retrain_at[m] && !((sw->methods >> m) & 1u))
+            return cfg_fail(&p->y, p->retrain_at[m], "retrain.methods lists %s, which "
+                            "relevance.methods does not: add it there, so the runs compute "
+                            "the ranking to retrain with", ss_retrain_method_name(m));
+    return 0;
+}
+
 /* relevance.<setting>: one of the methods' settings, by the table of attrib_settings.h. */
 static int cfg_parse_method_setting(cfg_parse_t *p, const ss_attrib_key_t *key, yaml_node_t *v)
 {
@@ -652,6 +766,10 @@ static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
                 return cfg_fail(y, v, "topk lists %d entries, more than the %d supported", len,
                                 CFG_MAX_LIST);
             free(sw->topk);
+    for (int mode = SS_RETRAIN_KEEP; mode <= SS_RETRAIN_REMOVE; mode++) {
+        free(sw->retrain.k[mode]);
+        free(sw->retrain.k_at[mode]);
+    }
             sw->topk = ss_calloc((size_t)len, sizeof *sw->topk);
             sw->n_topk = 0;
             if (cfg_read_int_list(y, v, "topk", "topk entry", 1, len, CFG_POS, sw->topk,
@@ -667,18 +785,21 @@ static int cfg_parse_relevance(cfg_parse_t *p, yaml_node_t *map)
             static const char *const masks[] = {"zero", "mean"};
             if (cfg_read_choice(y, v, "masking", masks, 2, &sw->mean_masking) < 0)
                 return -1;
+        } else if (!strcmp(name, "retrain")) {
+            if (cfg_parse_retrain(p, v, cfg_node(y, pr->key)) < 0)
+                return -1;
         } else if (key) {
             if (cfg_parse_method_setting(p, key, v) < 0)
                 return -1;
         } else {
-            const char *known[64] = {"topk", "random_repeats", "methods", "masking"};
-            int n_known = 4;
+            const char *known[64] = {"topk", "random_repeats", "methods", "masking", "retrain"};
+            int n_known = 5;
             for (int k = 0; k < ss_attrib_n_keys && n_known < 64; k++)
                 known[n_known++] = ss_attrib_keys[k].name;
             return cfg_unknown_key(y, cfg_node(y, pr->key), "in relevance", known, n_known);
         }
     }
-    return 0;
+    return cfg_check_retrain(p);
 }
 
 static int cfg_parse_parallel(cfg_parse_t *p, yaml_node_t *map)
@@ -961,6 +1082,7 @@ int ss_sweep_parse_bytes(const char *path, const char *text, size_t len, ss_swee
         cfg_parse_root(&p, root) == 0)
         rc = 0;
     free(p.override_key);
+    free(p.retrain_at);
     for (int a = 0; a < SS_MAX_AXES; a++)
         free(p.point_node[a]);
     cfg_yaml_close(&p.y);

@@ -56,6 +56,8 @@ typedef struct {
     int uses_regime_keys;                  /* an `init:` section, trainable_weights, retract,
                                               adamax: sw->record_model */
     yaml_node_t *seeds_node, *datasets_node; /* where the grid's sizes were given */
+    yaml_node_t **retrain_at;              /* [SS_RETRAIN_N_METHODS]: relevance.retrain
+                                              methods' nodes, or NULL (freed at the end) */
 } cfg_parse_t;
 
 /* Where axis a sets key k (SS_KEY_COUNT + model key for model keys): the node that names

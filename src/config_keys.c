@@ -204,3 +204,28 @@ const cfg_key_rule_t cfg_training_rules[SS_KEY_COUNT] = {
     [SS_KEY_ADAMAX_BETA2] = {CFG_REAL, CFG_UNIT_CO},
     [SS_KEY_ADAMAX_EPSILON] = {CFG_REAL, CFG_POS},
 };
+
+/* ---- retraining ---------------------------------------------------------------------- */
+
+const char *ss_retrain_mode_name(ss_retrain_mode_t mode)
+{
+    return mode == SS_RETRAIN_KEEP ? "keep" : mode == SS_RETRAIN_REMOVE ? "remove" : NULL;
+}
+
+const char *ss_retrain_method_name(int m)
+{
+    if (m == SS_RETRAIN_RANDOM)
+        return "random";
+    if (m == SS_RETRAIN_TRUTH)
+        return "truth";
+    return m >= 0 && m < SS_ATTRIB_N_METHODS ? ss_attrib_method_name((ss_attrib_method_t)m)
+                                             : NULL;
+}
+
+int ss_retrain_method_lookup(const char *name)
+{
+    for (int m = 0; m < SS_RETRAIN_N_METHODS; m++)
+        if (!strcmp(ss_retrain_method_name(m), name))
+            return m;
+    return -1;
+}

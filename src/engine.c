@@ -9,8 +9,12 @@
  *
  * Messages (world communicator):
  *   leader -> 0   TAG_REQUEST  bytes: a packed result of the previous run, or empty
- *   0 -> leader   TAG_ASSIGN   ints: run index (-1 = no more work, leave), then one per
- *                              dataset: 1 when no run of it is left (retired, nodedata.h)
+ *   0 -> leader   TAG_ASSIGN   ints: run index (-1 = no more work, leave; -2 = none now,
+ *                              ask again: a retraining run waits for its parent), then
+ *                              one per dataset: 1 when no run of it is left (retired,
+ *                              nodedata.h)
+ *   0 -> leader   TAG_INPUTS   ints: after the TAG_ASSIGN of a retraining run, the inputs
+ *                              it trains on (retrain.h)
  *   0 -> leader   TAG_ABORT    int: abandon the run in progress (stop deadline passed)
  *   leader -> 0   TAG_ERROR    chars: a runtime failure message; the job then ends, 1
  * Inside a group the leader broadcasts the assignment; a group agrees on abandoning a run
@@ -39,13 +43,15 @@
 #include "specsweep/log.h"
 #include "specsweep/nodedata.h"
 #include "specsweep/output.h"
+#include "specsweep/queue.h"
 #include "specsweep/record.h"
+#include "specsweep/retrain.h"
 #include "specsweep/snapshot.h"
 #include "specsweep/train.h"
 
 void openblas_set_num_threads(int n); /* OpenBLAS extension; one thread per rank */
 
-enum { TAG_REQUEST = 11, TAG_ASSIGN, TAG_ABORT, TAG_ERROR };
+enum { TAG_REQUEST = 11, TAG_ASSIGN, TAG_ABORT, TAG_ERROR, TAG_INPUTS };
 enum { TAG_PART_SUM = 21, TAG_PART_GATHER }; /* inside a group (gcomm) */
 enum { RUN_PENDING, RUN_RUNNING, RUN_DONE };
 #define POLL_EVERY 16
@@ -144,12 +150,12 @@ typedef struct {
     const char *out;
     ss_output_t output;         /* the results files: lock, log, contents */
     int *state;                 /* RUN_* per run */
-    int *queue, n_queue, q_next;/* pending runs, longest first */
+    ss_queue_t queue;           /* what runs next (queue.h) */
     double *cost;
     int *assigned;              /* per group: run index or -1 */
     double *assigned_at;
     int leaders_active;         /* worker leaders not yet told to leave */
-    int n_todo, n_done, n_ok, n_diverged;
+    int n_todo, n_done, n_ok, n_diverged, n_skipped;
     double cost_todo, cost_done, t_start, last_snapshot;
     double snapshot_seconds, snapshot_last_cost; /* in all, and the last one's */
     double snapshot_wait;       /* of which rank 0 waited (the rest ran in the background) */
@@ -398,6 +404,7 @@ static void commit(engine_t *e, int i, const ss_result_t *r, int group)
         return;
     }
     e->state[i] = RUN_DONE;
+    ss_queue_done(&e->queue, i);
     e->open[e->runs[i].dataset]--;
     e->changed[e->n_changed++] = i;
     e->n_done++;
@@ -425,21 +432,66 @@ static void commit(engine_t *e, int i, const ss_result_t *r, int group)
     fflush(stdout);
 }
 
-/* Next run to hand out, or -1 (none left, or stopping). */
-static int next_run(engine_t *e)
+/* A retraining run that cannot run (its parent has no ranking to give): it leaves the
+   queue and the count of runs to do, with a line saying why. */
+static void skip_run(engine_t *e, int i, const char *why)
 {
-    if (e->stopping || e->q_next >= e->n_queue)
-        return -1;
-    int i = e->queue[e->q_next++];
-    e->state[i] = RUN_RUNNING;
-    return i;
+    int n = ss_queue_drop(&e->queue, i);  /* a child has no children: n is 1 */
+    e->state[i] = RUN_PENDING;
+    e->open[e->runs[i].dataset] -= n;
+    e->n_todo -= n;
+    e->cost_todo -= e->cost[i];
+    e->n_skipped++;
+    printf("[skipped] %s: %s\n", e->runs[i].id, why);
+    fflush(stdout);
 }
 
-/* A run given back unfinished (abandoned or failed): it never runs again in this job. */
+/* The inputs of retraining run i from its parent's result (read back from the log):
+   0 with *kept (malloc'd), or 1 when it cannot run (skip_run done). */
+static int child_inputs(engine_t *e, int i, int **kept, int *n_kept)
+{
+    const ss_run_t *run = &e->runs[i];
+    ss_log_contents_t *c = &e->output.contents;
+    const ss_result_t *found = ss_log_contents_find(c, e->runs[run->retrain.parent].id);
+    ss_result_t parent;
+    ss_error_t err = {0};
+    char why[320] = "";
+    if (!found || ss_log_contents_load(c, (int)(found - c->results), &parent, &err) != 0) {
+        fail(e, found ? err.msg : "internal error: a retraining run's parent is not done");
+        return 1;
+    }
+    int rc = ss_retrain_inputs(run, &parent, &e->meta[run->dataset], kept, n_kept, why,
+                               sizeof why);
+    ss_result_free(&parent);
+    if (rc != 0)
+        skip_run(e, i, why);
+    return rc;
+}
+
+/* Next run to hand out: its index (with *kept / *n_kept the inputs of a retraining run,
+   malloc'd, else NULL / 0), SS_QUEUE_WAIT, or SS_QUEUE_LEAVE (none left, or stopping). */
+static int next_run(engine_t *e, int **kept, int *n_kept)
+{
+    *kept = NULL;
+    *n_kept = 0;
+    for (;;) {
+        if (e->stopping)
+            return SS_QUEUE_LEAVE;
+        int i = ss_queue_next(&e->queue);
+        if (i < 0)
+            return i;
+        e->state[i] = RUN_RUNNING;
+        if (e->runs[i].retrain.mode == SS_RETRAIN_NONE || child_inputs(e, i, kept, n_kept) == 0)
+            return i;
+    }
+}
+
+/* A run given back unfinished (abandoned or failed): it never runs again in this job, nor
+   do the retraining runs that wait for it. */
 static void give_back(engine_t *e, int i)
 {
     e->state[i] = RUN_PENDING;
-    e->open[e->runs[i].dataset]--;
+    e->open[e->runs[i].dataset] -= ss_queue_drop(&e->queue, i);
 }
 
 /* The assignment of run i (-1: leave) into e->assignment, with the datasets no run is left
@@ -463,16 +515,20 @@ static int take_assignment(engine_t *e)
 
 static void send_assign(engine_t *e, int leader_rank, int group)
 {
-    int i = next_run(e);
+    int *kept, n_kept;
+    int i = next_run(e, &kept, &n_kept);
     if (i >= 0) {
         e->assigned[group] = i;
         e->assigned_at[group] = ss_now();
-    } else {
+    } else if (i == SS_QUEUE_LEAVE) {
         e->leaders_active--;
     }
     make_assignment(e, i);
     MPI_Send(e->assignment, 1 + e->sw.n_datasets, MPI_INT, leader_rank, TAG_ASSIGN,
              MPI_COMM_WORLD);
+    if (i >= 0 && e->runs[i].retrain.mode != SS_RETRAIN_NONE)
+        MPI_Send(kept, n_kept, MPI_INT, leader_rank, TAG_INPUTS, MPI_COMM_WORLD);
+    free(kept);
 }
 
 /* Service every pending message; check the signal flag, the deadline, the snapshot
@@ -560,8 +616,10 @@ static int engine_poll(void *ctx)
 /* Rank 0 waiting for its node's loader goes on serving the other groups. */
 static void coord_wait(void *ctx) { coord_service(ctx); }
 
-/* Train run i in this rank's group. Returns 0 with *res filled, 1 abandoned, -1 error. */
-static int train_one(engine_t *e, int i, ss_result_t *res, ss_error_t *err)
+/* Train run i in this rank's group (a retraining run on the inputs kept[0..n_kept)).
+   Returns 0 with *res filled, 1 abandoned, -1 error. */
+static int train_one(engine_t *e, int i, const int *kept, int n_kept, ss_result_t *res,
+                     ss_error_t *err)
 {
     const ss_run_t *run = &e->runs[i];
     const ss_dataset_t *ds;
@@ -578,7 +636,7 @@ static int train_one(engine_t *e, int i, ss_result_t *res, ss_error_t *err)
                               {group_sum_begin, group_sum_end, group_gather, e},
                               group_allgather, e};
     e->poll_calls = 0;
-    int rc = ss_train_run(&e->sw, run, ds, &hooks, res, err);
+    int rc = ss_train_run(&e->sw, run, ds, kept, n_kept, &hooks, res, err);
     ss_nodedata_release(e->nd, run->dataset);
     if (rc < 0 && e->G > 1)
         group_agree_error(e, err);
@@ -587,13 +645,31 @@ static int train_one(engine_t *e, int i, ss_result_t *res, ss_error_t *err)
 
 /* ---- the roles ------------------------------------------------------------------ */
 
+/* A retraining run's inputs, from the group's leader to its other ranks (collective in
+   the group; *kept is malloc'd on the others). */
+static void bcast_inputs(engine_t *e, int i, int **kept, int *n_kept)
+{
+    if (e->G == 1 || e->runs[i].retrain.mode == SS_RETRAIN_NONE)
+        return;
+    MPI_Bcast(n_kept, 1, MPI_INT, 0, e->gcomm);
+    if (e->group_rank != 0)
+        *kept = ss_malloc((size_t)(*n_kept > 0 ? *n_kept : 1) * sizeof **kept);
+    MPI_Bcast(*kept, *n_kept, MPI_INT, 0, e->gcomm);
+}
+
 static void coordinator_loop(engine_t *e)
 {
     int own_done = 0;
     for (;;) {
         coord_service(e);
         if (!own_done) {
-            make_assignment(e, next_run(e));
+            int *kept, n_kept;
+            int next = next_run(e, &kept, &n_kept);
+            if (next == SS_QUEUE_WAIT) {  /* a retraining run waits for its parent */
+                sleep_ms(1.0);
+                continue;
+            }
+            make_assignment(e, next);
             if (e->G > 1)
                 MPI_Bcast(e->assignment, 1 + e->sw.n_datasets, MPI_INT, 0, e->gcomm);
             int i = take_assignment(e);
@@ -601,11 +677,13 @@ static void coordinator_loop(engine_t *e)
                 own_done = 1;
                 continue;
             }
+            bcast_inputs(e, i, &kept, &n_kept);
             e->assigned[0] = i;
             e->abort_run = 0;
             ss_result_t r;
             ss_error_t err = {0};
-            int rc = train_one(e, i, &r, &err);
+            int rc = train_one(e, i, kept, n_kept, &r, &err);
+            free(kept);
             if (rc == 0) {
                 commit(e, i, &r, 0);
                 ss_result_free(&r);
@@ -625,6 +703,16 @@ static void coordinator_loop(engine_t *e)
     }
 }
 
+/* The TAG_INPUTS message that follows the assignment of a retraining run. */
+static void recv_inputs(int **kept, int *n_kept)
+{
+    MPI_Status st;
+    MPI_Probe(0, TAG_INPUTS, MPI_COMM_WORLD, &st);
+    MPI_Get_count(&st, MPI_INT, n_kept);
+    *kept = ss_malloc((size_t)(*n_kept > 0 ? *n_kept : 1) * sizeof **kept);
+    MPI_Recv(*kept, *n_kept, MPI_INT, 0, TAG_INPUTS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+}
+
 /*
  * A worker group's leader (group_rank 0, rank > 0): ask rank 0 for a run, carrying the
  * previous run's packed result (empty on the first request and after an abandoned or
@@ -636,6 +724,7 @@ static void leader_loop(engine_t *e)
 {
     unsigned char *payload = NULL;
     size_t len = 0;
+    double wait = 5.0;          /* ms before asking again after a "wait" */
     for (;;) {
         MPI_Send(payload, (int)len, MPI_BYTE, 0, TAG_REQUEST, MPI_COMM_WORLD);
         free(payload);
@@ -649,15 +738,26 @@ static void leader_loop(engine_t *e)
             if (!done)
                 sleep_ms(pause);
         }
+        if (e->assignment[0] == SS_QUEUE_WAIT) { /* ask again soon, with nothing to carry */
+            sleep_ms(wait);
+            wait = wait < 200.0 ? wait * 2 : 200.0;
+            continue;
+        }
+        wait = 5.0;
+        int *kept = NULL, n_kept = 0;
+        if (e->assignment[0] >= 0 && e->runs[e->assignment[0]].retrain.mode != SS_RETRAIN_NONE)
+            recv_inputs(&kept, &n_kept);
         if (e->G > 1)
             MPI_Bcast(e->assignment, n, MPI_INT, 0, e->gcomm);
         int i = take_assignment(e);
         if (i < 0)
             break;
+        bcast_inputs(e, i, &kept, &n_kept);
         e->abort_run = 0;
         ss_result_t r;
         ss_error_t err = {0};
-        int rc = train_one(e, i, &r, &err);
+        int rc = train_one(e, i, kept, n_kept, &r, &err);
+        free(kept);
         if (rc == 0) {
             if (ss_record_pack_result(&r, &payload, &len) != 0)
                 ss_error_set(&err, SS_EXIT_RUNTIME,
@@ -689,11 +789,14 @@ static void member_loop(engine_t *e)
         int i = take_assignment(e);
         if (i < 0)
             break;
+        int *kept = NULL, n_kept = 0;
+        bcast_inputs(e, i, &kept, &n_kept);
         e->abort_run = 0;
         ss_result_t r;
         ss_error_t err = {0};
-        if (train_one(e, i, &r, &err) == 0)
+        if (train_one(e, i, kept, n_kept, &r, &err) == 0)
             ss_result_free(&r);
+        free(kept);
     }
 }
 
@@ -709,6 +812,33 @@ static double run_cost(const engine_t *e, const ss_run_t *run)
     }
     flops += width * (ds->n_classes > 0 ? ds->n_classes : 1);
     return (double)run->training.epochs * ds->n_train * flops;
+}
+
+/* relevance.retrain against dataset d: every k at most its inputs, `truth` only with a
+   relevance truth; the message points at the value in the sweep file. */
+static int check_retrain(const engine_t *e, int d, ss_error_t *err)
+{
+    const ss_retrain_spec_t *rt = &e->sw.retrain;
+    const ss_dataset_info_t *ds = &e->meta[d];
+    if (!rt->methods)
+        return 0;
+    for (int mode = SS_RETRAIN_KEEP; mode <= SS_RETRAIN_REMOVE; mode++)
+        for (int j = 0; j < rt->n_k[mode]; j++)
+            if (rt->k[mode][j] > ds->n_inputs) {
+                ss_error_set(err, SS_EXIT_INPUT, "%s:%d:%d: retrain.%s: %d inputs is more "
+                             "than dataset %s has (%d)", e->sw.path, rt->k_at[mode][j].line,
+                             rt->k_at[mode][j].col, ss_retrain_mode_name(mode),
+                             rt->k[mode][j], ds->name, ds->n_inputs);
+                return -1;
+            }
+    if (((rt->methods >> SS_RETRAIN_TRUTH) & 1u) && !ds->relevance_truth) {
+        const ss_where_t *at = &rt->method_at[SS_RETRAIN_TRUTH];
+        ss_error_set(err, SS_EXIT_INPUT, "%s:%d:%d: retrain.methods: truth needs a dataset "
+                     "whose relevance is known (gaussian, correlated, spectra), and dataset "
+                     "%s has none", e->sw.path, at->line, at->col, ds->name);
+        return -1;
+    }
+    return 0;
 }
 
 /* Every dataset loads (and so is checked) before anything is written. Only its
@@ -729,34 +859,33 @@ static int check_datasets(engine_t *e, ss_error_t *err)
             ss_dataset_info_copy(&e->meta[d], &ds.info);
             e->kept = ds;
         }
+        if (check_retrain(e, d, err) != 0)
+            return -1;
     }
     return 0;
 }
 
-/* What is left to do, longest first (better packing of the groups). */
+/* What is left to do (queue.h) and its cost. */
 static void plan_queue(engine_t *e)
 {
-    e->state = ss_calloc((size_t)e->n_runs, sizeof *e->state);
-    e->cost = ss_calloc((size_t)e->n_runs, sizeof *e->cost);
-    e->queue = ss_calloc((size_t)e->n_runs, sizeof *e->queue);
-    e->changed = ss_calloc((size_t)(e->n_runs > 0 ? e->n_runs : 1), sizeof *e->changed);
+    size_t n = (size_t)(e->n_runs > 0 ? e->n_runs : 1);
+    e->state = ss_calloc(n, sizeof *e->state);
+    e->cost = ss_calloc(n, sizeof *e->cost);
+    e->changed = ss_calloc(n, sizeof *e->changed);
+    unsigned char *done = ss_calloc(n, 1);
     for (int i = 0; i < e->n_runs; i++) {
         e->cost[i] = run_cost(e, &e->runs[i]);
         if (ss_log_contents_find(&e->output.contents, e->runs[i].id)) {
             e->state[i] = RUN_DONE;
+            done[i] = 1;
         } else {
-            e->queue[e->n_queue++] = i;
+            e->n_todo++;
             e->cost_todo += e->cost[i];
             e->open[e->runs[i].dataset]++;
         }
     }
-    for (int a = 1; a < e->n_queue; a++) { /* insertion sort: stable, by cost desc */
-        int x = e->queue[a], b = a;
-        for (; b > 0 && e->cost[e->queue[b - 1]] < e->cost[x]; b--)
-            e->queue[b] = e->queue[b - 1];
-        e->queue[b] = x;
-    }
-    e->n_todo = e->n_queue;
+    ss_queue_init(&e->queue, e->runs, e->n_runs, e->cost, done);
+    free(done);
 }
 
 /* Rank 0, before any work: check every dataset, take the output, bring the log up to
@@ -777,18 +906,29 @@ static int coordinator_start(engine_t *e, const ss_engine_opts_t *o, ss_error_t 
     plan_queue(e);
     /* the rows rank 0 has just read go to its node if the first run needs them; else they
        would only wait there while other datasets are loaded */
-    if (e->n_queue == 0 || e->runs[e->queue[0]].dataset != e->sw.n_datasets - 1)
+    int first = e->queue.n_ready > 0 ? e->queue.ready[0]
+              : e->queue.n_order > 0 ? e->queue.order[0] : -1;
+    if (first < 0 || e->runs[first].dataset != e->sw.n_datasets - 1)
         ss_dataset_free(&e->kept);
     if (write_snapshot(e) != 0) {
         ss_error_set(err, SS_EXIT_RUNTIME, "%s: cannot write the results file", e->out);
         return -1;
     }
-    int already = e->n_runs - e->n_todo;
-    printf("specsweep %s: sweep '%s': %d runs (%d cells x %d seeds), %d done, %d to run on "
+    int already = e->n_runs - e->n_todo, n_children = 0, child_cells = e->n_cells;
+    for (int i = 0; i < e->n_runs; i++)
+        if (e->runs[i].retrain.mode != SS_RETRAIN_NONE) {
+            n_children++;
+            if (e->runs[i].cell < child_cells)
+                child_cells = e->runs[i].cell;
+        }
+    char retrain[64] = "";
+    if (n_children)
+        snprintf(retrain, sizeof retrain, " + %d retraining runs", n_children);
+    printf("specsweep %s: sweep '%s': %d runs (%d cells x %d seeds%s), %d done, %d to run on "
            "%d rank%s (%d group%s of %d); results in %s\n",
-           SS_VERSION, e->sw.name, e->n_runs, e->n_cells, e->sw.n_seeds, already, e->n_todo,
-           e->size, e->size == 1 ? "" : "s", e->n_groups, e->n_groups == 1 ? "" : "s", e->G,
-           e->out);
+           SS_VERSION, e->sw.name, e->n_runs, child_cells, e->sw.n_seeds, retrain, already,
+           e->n_todo, e->size, e->size == 1 ? "" : "s", e->n_groups,
+           e->n_groups == 1 ? "" : "s", e->G, e->out);
     fflush(stdout);
     return 0;
 }
@@ -806,7 +946,7 @@ static void engine_free(engine_t *e)
     free(e->runs);
     free(e->state);
     free(e->cost);
-    free(e->queue);
+    ss_queue_free(&e->queue);
     free(e->changed);
     ss_snapshot_finish(&e->job, NULL, NULL, NULL);
     free(e->assigned);
@@ -909,8 +1049,12 @@ static int coordinator_finish(engine_t *e)
                e->n_done, e->n_todo, left, e->out);
         code = SS_EXIT_STOPPED;
     } else {
-        printf("specsweep: done: %d runs (%d ok, %d diverged) in %s; results in %s\n",
-               e->n_done, e->n_ok, e->n_diverged, took, e->out);
+        char skipped[96] = "";
+        if (e->n_skipped)
+            snprintf(skipped, sizeof skipped, "; %d retraining run%s skipped (no ranking to "
+                     "train on)", e->n_skipped, e->n_skipped == 1 ? "" : "s");
+        printf("specsweep: done: %d runs (%d ok, %d diverged) in %s%s; results in %s\n",
+               e->n_done, e->n_ok, e->n_diverged, took, skipped, e->out);
         double wall = ss_now() - e->t_start;
         printf("specsweep: %d snapshots took %.2f s; rank 0 waited %.2f s for them, %.1f %% of "
                "the time\n", e->n_snapshots, e->snapshot_seconds, e->snapshot_wait,

@@ -74,6 +74,71 @@ static int grid_point(const ss_sweep_t *sw, const ss_dataset_spec_t *ds, size_t 
     return 0;
 }
 
+/* The children of every run of runs[0..n) (grid.h), appended: *runs grows to *n_runs
+   runs, *n_cells cells. Returns 0, or -1 with err if an id does not fit. */
+static int grid_retrain(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_cells,
+                        ss_error_t *err)
+{
+    const ss_retrain_spec_t *rt = &sw->retrain;
+    int n = *n_runs, slots = 0, per_run = 0;
+    for (int mode = SS_RETRAIN_KEEP; mode <= SS_RETRAIN_REMOVE; mode++)
+        slots += rt->n_k[mode];
+    for (int m = 0; m < SS_RETRAIN_N_METHODS; m++)
+        per_run += (rt->methods >> m) & 1u;
+    slots *= per_run;
+    if (!rt->methods || slots == 0 || n == 0)
+        return 0;
+    if ((size_t)n * (size_t)(slots + 1) > (size_t)INT_MAX) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: the sweep has too many retraining runs",
+                     sw->path ? sw->path : "<sweep>");
+        return -1;
+    }
+    ss_run_t *r = ss_realloc(*runs, (size_t)n * (size_t)(slots + 1) * sizeof *r);
+    *runs = r;
+    /* child cells numbered in run order: [parent cell * slots + slot] -> cell, or -1 */
+    int *cell_of = ss_malloc((size_t)*n_cells * (size_t)slots * sizeof *cell_of);
+    for (size_t q = 0; q < (size_t)*n_cells * (size_t)slots; q++)
+        cell_of[q] = -1;
+    int i = n, cells = *n_cells, rc = 0;
+    for (int p = 0; p < n && rc == 0; p++) {
+        int slot = 0;
+        for (int mode = SS_RETRAIN_KEEP; mode <= SS_RETRAIN_REMOVE; mode++)
+            for (int j = 0; j < rt->n_k[mode]; j++)
+                for (int m = 0; m < SS_RETRAIN_N_METHODS && rc == 0; m++) {
+                    if (!((rt->methods >> m) & 1u))
+                        continue;
+                    int s = slot++;
+                    if (m == SS_ATTRIB_SPECTRAL && r[p].model.spectral == SS_SPECTRAL_NONE)
+                        continue;
+                    ss_run_t *c = &r[i++];
+                    *c = r[p];
+                    c->retrain.mode = (ss_retrain_mode_t)mode;
+                    c->retrain.method = m;
+                    c->retrain.k = rt->k[mode][j];
+                    c->retrain.parent = p;
+                    int *q = &cell_of[(size_t)r[p].cell * (size_t)slots + (size_t)s];
+                    if (*q < 0)
+                        *q = cells++;
+                    c->cell = *q;
+                    char suffix[64];
+                    snprintf(suffix, sizeof suffix, "__%s=%s:%d", ss_retrain_mode_name(mode),
+                             ss_retrain_method_name(m), rt->k[mode][j]);
+                    size_t id_len = strlen(c->id), cell_len = strlen(c->cell_id);
+                    if (grid_append(c->id, sizeof c->id, &id_len, "%s", suffix) < 0 ||
+                        grid_append(c->cell_id, sizeof c->cell_id, &cell_len, "%s", suffix) < 0) {
+                        ss_error_set(err, SS_EXIT_INPUT, "%s: the retraining run id '%s%s' is "
+                                     "longer than %zu characters", sw->path ? sw->path
+                                     : "<sweep>", r[p].id, suffix, sizeof c->id - 1);
+                        rc = -1;
+                    }
+                }
+    }
+    free(cell_of);
+    *n_runs = i;
+    *n_cells = cells;
+    return rc;
+}
+
 /*
  * The runs of the grid datasets x axes (first outermost) x seeds (innermost), with their
  * ids, cells and resolved training. Returns 0 with *runs malloc'd (NULL if there are no
@@ -146,5 +211,12 @@ int ss_grid_expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_ce
     }
     *runs = r;
     *n_runs = (int)total;
+    if (grid_retrain(sw, runs, n_runs, n_cells, err) != 0) {
+        free(*runs);
+        *runs = NULL;
+        *n_runs = 0;
+        *n_cells = 0;
+        return -1;
+    }
     return 0;
 }

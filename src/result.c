@@ -91,6 +91,8 @@ const ss_result_field_t ss_result_fields[] = {
     OPTIONAL_ARRAY(retracted_shape, SS_FIELD_I64_ARRAY, n_retracted_shape),
     OPTIONAL_ARRAY(weights_histogram, SS_FIELD_I64_ARRAY, n_histogram),
     OPTIONAL_ARRAY(weights_histogram_edges, SS_FIELD_F64_ARRAY, n_histogram_edges),
+    /* present for retraining runs only */
+    OPTIONAL_ARRAY(retrain_inputs, SS_FIELD_I64_ARRAY, n_retrain_inputs),
 };
 const int ss_result_n_fields = (int)(sizeof ss_result_fields / sizeof ss_result_fields[0]);
 /* the codec keeps one bit per field (record.h: the `absent` mask) */

@@ -99,6 +99,7 @@ static int write_training_key(ss_h5w_t *w, hid_t g, const ss_training_t *t,
 typedef struct {
     const ss_sweep_t *sw;
     const ss_dataset_info_t *ds;
+    const ss_run_t *runs;        /* the grid's runs (a retraining run names its parent) */
 } run_ctx_t;
 
 /* The scores of a relevance against the dataset's truth, where it has one. */
@@ -238,6 +239,17 @@ static int write_axis_value(ss_h5w_t *w, hid_t g, const ss_axis_t *a, const ss_r
     return ss_h5w_fail(w, "writing sweep axis %s (unknown kind) of", a->name);
 }
 
+/* A retraining run's (or cell's) attributes: retrain_mode, retrain_method, retrain_k,
+   and its parent's id under `parent_attr` (the run's, or the cell's). */
+static int write_retrain_attrs(ss_h5w_t *w, hid_t g, const ss_run_t *run, const char *parent_attr,
+                               const char *parent_id)
+{
+    return ss_h5w_attr_str(w, g, parent_attr, parent_id) ||
+           ss_h5w_attr_str(w, g, "retrain_mode", ss_retrain_mode_name(run->retrain.mode)) ||
+           ss_h5w_attr_str(w, g, "retrain_method", ss_retrain_method_name(run->retrain.method)) ||
+           ss_h5w_attr_i64(w, g, "retrain_k", run->retrain.k);
+}
+
 static int write_run(ss_h5w_t *w, hid_t top, const ss_run_t *run, const ss_result_t *r,
                      const run_ctx_t *ctx)
 {
@@ -260,6 +272,8 @@ static int write_run(ss_h5w_t *w, hid_t top, const ss_run_t *run, const ss_resul
     for (int a = 0; sw && sw->record_model && a < sw->n_axes && !rc; a++)
         if (sw->axes[a].kind == SS_AXIS_BUNDLE)
             rc = write_axis_value(w, g, &sw->axes[a], run, run->axis_index[a]);
+    if (run->retrain.mode != SS_RETRAIN_NONE && ctx->runs && !rc)
+        rc = write_retrain_attrs(w, g, run, "retrain_parent", ctx->runs[run->retrain.parent].id);
     if (H5Gclose(g) < 0 && !rc)
         rc = ss_h5w_fail(w, "closing group");
     return rc ? -1 : 0;
@@ -388,8 +402,33 @@ typedef struct {
     int *res;     /* per run: the index of its result in c, or -1 */
     int *first;   /* per cell: its first run (in run order), or -1 */
     int *next;    /* per run: the next run of its cell, or -1 */
+    int *child_first; /* per cell: the first cell of its retraining runs, or -1 */
+    int *child_next;  /* per retraining cell: the next one of the same parent cell, or -1 */
     int n_cells;
 } run_index_t;
+
+/* The cells of retraining runs listed under their parent cells, in cell order. */
+static void child_cells_build(run_index_t *x, const ss_run_t *runs)
+{
+    size_t n = (size_t)(x->n_cells > 0 ? x->n_cells : 1);
+    x->child_first = ss_malloc(n * sizeof *x->child_first);
+    x->child_next = ss_malloc(n * sizeof *x->child_next);
+    int *last = ss_malloc(n * sizeof *last);
+    for (int q = 0; q < x->n_cells; q++)
+        x->child_first[q] = x->child_next[q] = -1;
+    for (int q = 0; q < x->n_cells; q++) {
+        int i = x->first[q];
+        if (i < 0 || runs[i].retrain.mode == SS_RETRAIN_NONE)
+            continue;
+        int pq = runs[runs[i].retrain.parent].cell;
+        if (x->child_first[pq] < 0)
+            x->child_first[pq] = q;
+        else
+            x->child_next[last[pq]] = q;
+        last[pq] = q;
+    }
+    free(last);
+}
 
 static void run_index_build(run_index_t *x, const ss_run_t *runs, int n_runs,
                             const ss_log_contents_t *c)
@@ -419,6 +458,7 @@ static void run_index_build(run_index_t *x, const ss_run_t *runs, int n_runs,
         last[q] = i;
     }
     free(last);
+    child_cells_build(x, runs);
 }
 
 static void run_index_free(run_index_t *x)
@@ -426,6 +466,103 @@ static void run_index_free(run_index_t *x)
     free(x->res);
     free(x->first);
     free(x->next);
+    free(x->child_first);
+    free(x->child_next);
+}
+
+/* The test metric (accuracy, or MAE for regression: *regression set) of cell q's ok runs
+   into v; returns how many. */
+static int cell_metric(const run_index_t *x, int q, const ss_log_contents_t *c, double *v,
+                       int *regression)
+{
+    int n = 0;
+    for (int m = x->first[q]; m >= 0; m = x->next[m]) {
+        const ss_result_t *r = x->res[m] >= 0 ? &c->results[x->res[m]] : NULL;
+        if (r && r->status == SS_STATUS_OK) {
+            *regression = r->task == SS_TASK_REGRESSION;
+            v[n++] = *regression ? r->test_loss : r->test_accuracy;
+        }
+    }
+    return n;
+}
+
+/* /summary/<cell>/retrain/<mode>/<method> of parent cell g (cell q): per k of the sweep,
+   the test metric's mean and std over the retraining runs of that cell that are done. */
+static int write_retrain_curve(ss_h5w_t *w, hid_t rg, const ss_run_t *runs,
+                               const run_index_t *x, int q, int mode, int method,
+                               const ss_log_contents_t *c, double *v)
+{
+    int K = 0;
+    for (int cc = x->child_first[q]; cc >= 0; cc = x->child_next[cc])
+        K += runs[x->first[cc]].retrain.mode == (ss_retrain_mode_t)mode &&
+             runs[x->first[cc]].retrain.method == method;
+    if (K == 0)
+        return 0;
+    int64_t *k = ss_malloc((size_t)K * sizeof *k), *n = ss_malloc((size_t)K * sizeof *n);
+    double *mean = ss_malloc((size_t)K * sizeof *mean), *std = ss_malloc((size_t)K * sizeof *std);
+    int j = 0, regression = 0;
+    for (int cc = x->child_first[q]; cc >= 0; cc = x->child_next[cc]) {
+        const ss_run_t *r0 = &runs[x->first[cc]];
+        if (r0->retrain.mode != (ss_retrain_mode_t)mode || r0->retrain.method != method)
+            continue;
+        k[j] = r0->retrain.k;
+        n[j] = cell_metric(x, cc, c, v, &regression);
+        ss_stats_mean_std(v, n[j], &mean[j], &std[j]);
+        j++;
+    }
+    const char *path = ss_retrain_method_name(method);
+    hid_t mg = ss_h5w_group(w, rg, path, path, 0);
+    int rc = mg < 0 ? -1
+             : ss_h5w_attr_str(w, mg, "metric", regression ? "test_mae" : "test_accuracy") ||
+               ss_h5w_i64(w, mg, "k", k, K) || ss_h5w_f64(w, mg, "metric_mean", mean, K) ||
+               ss_h5w_f64(w, mg, "metric_std", std, K) ||
+               ss_h5w_i64(w, mg, "n_realizations", n, K);
+    if (mg >= 0 && H5Gclose(mg) < 0 && !rc)
+        rc = ss_h5w_fail(w, "closing group");
+    free(k);
+    free(n);
+    free(mean);
+    free(std);
+    return rc ? -1 : 0;
+}
+
+/* What cell q has of retraining: a retraining cell names its parent cell, mode, method and
+   k; a parent cell gets /summary/<cell>/retrain/<mode>/<method> curves. */
+static int write_cell_retrain(ss_h5w_t *w, hid_t top, const ss_retrain_spec_t *retrain,
+                              const ss_run_t *runs, const run_index_t *x, int q,
+                              const ss_log_contents_t *c, int n_seeds)
+{
+    const ss_run_t *r0 = &runs[x->first[q]];
+    if (r0->retrain.mode == SS_RETRAIN_NONE && x->child_first[q] < 0)
+        return 0;
+    hid_t g = H5Gopen2(top, r0->cell_id, H5P_DEFAULT);
+    if (g < 0)
+        return ss_h5w_fail(w, "opening /summary/%s of", r0->cell_id);
+    int rc = 0;
+    if (r0->retrain.mode != SS_RETRAIN_NONE)
+        rc = write_retrain_attrs(w, g, r0, "retrain_parent_cell",
+                                 runs[r0->retrain.parent].cell_id);
+    double *v = ss_malloc((size_t)(n_seeds > 0 ? n_seeds : 1) * sizeof *v);
+    hid_t rg = rc || x->child_first[q] < 0 ? -1 : ss_h5w_group(w, g, "retrain", "retrain", 0);
+    if (!rc && x->child_first[q] >= 0 && rg < 0)
+        rc = -1;
+    for (int mode = SS_RETRAIN_KEEP; mode <= SS_RETRAIN_REMOVE && rg >= 0 && !rc; mode++) {
+        if (retrain->n_k[mode] == 0)
+            continue;
+        const char *mn = ss_retrain_mode_name((ss_retrain_mode_t)mode);
+        hid_t mg = ss_h5w_group(w, rg, mn, mn, 0);
+        rc = mg < 0 ? -1 : 0;
+        for (int m = 0; m < SS_RETRAIN_N_METHODS && !rc; m++)
+            rc = write_retrain_curve(w, mg, runs, x, q, mode, m, c, v);
+        if (mg >= 0 && H5Gclose(mg) < 0 && !rc)
+            rc = ss_h5w_fail(w, "closing group");
+    }
+    if (rg >= 0 && H5Gclose(rg) < 0 && !rc)
+        rc = ss_h5w_fail(w, "closing group");
+    free(v);
+    if (H5Gclose(g) < 0 && !rc)
+        rc = ss_h5w_fail(w, "closing group");
+    return rc ? -1 : 0;
 }
 
 /* /summary/<cell_id> of cell q from its finished runs (none written when it has no ok
@@ -457,17 +594,18 @@ static int write_cell_of(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_
     int rc = write_cell(w, top, sw, &runs[first_ok], c->results[ok[0]].dataset, &cs, n_div,
                         n_fail);
     ss_cell_stats_free(&cs);
-    return rc;
+    return rc || write_cell_retrain(w, top, &sw->retrain, runs, x, q, c, sw->n_seeds) ? -1 : 0;
 }
 
-/* /runs/<id> of run i from its result (read back from the log when c is lean). */
-static int write_run_of(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *run,
-                        int res, ss_log_contents_t *c, ss_error_t *err)
+/* /runs/<id> of run `run` (one of runs) from its result (read back from the log when c
+   is lean). */
+static int write_run_of(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run_t *runs,
+                        const ss_run_t *run, int res, ss_log_contents_t *c, ss_error_t *err)
 {
     ss_result_t r;
     if (ss_log_contents_load(c, res, &r, err) != 0)
         return -1;
-    run_ctx_t ctx = {sw, ss_log_contents_find_dataset(c, r.dataset)};
+    run_ctx_t ctx = {sw, ss_log_contents_find_dataset(c, r.dataset), runs};
     int rc = write_run(w, top, run, &r, &ctx);
     ss_result_free(&r);
     return rc;
@@ -488,7 +626,7 @@ static int write_runs_and_summary(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
         rc = -1;
     for (int i = 0; i < n_runs && rc == 0; i++)
         if (x.res[i] >= 0)
-            rc = write_run_of(w, top, sw, &runs[i], x.res[i], c, err);
+            rc = write_run_of(w, top, sw, runs, &runs[i], x.res[i], c, err);
     if (top >= 0)
         H5Gclose(top);
     if (rc == 0) {
@@ -555,10 +693,14 @@ static int update_runs_and_cells(ss_h5w_t *w, hid_t file, const ss_sweep_t *sw,
             continue;
         snprintf(w->where, sizeof w->where, "/runs");
         rc = drop_group(w, rg, runs[i].id, garbage) ||
-             write_run_of(w, rg, sw, &runs[i], x.res[i], c, err);
+             write_run_of(w, rg, sw, runs, &runs[i], x.res[i], c, err);
     }
-    for (int j = 0; j < n && rc == 0; j++) {
-        int i = changed[j], q = i >= 0 && i < n_runs ? runs[i].cell : -1;
+    /* the changed runs' cells, and a retraining run's parent cell (its curves) */
+    for (int j = 0; j < 2 * n && rc == 0; j++) {
+        int i = changed[j / 2], q = -1;
+        if (i >= 0 && i < n_runs)
+            q = j % 2 == 0 ? runs[i].cell
+              : runs[i].retrain.mode != SS_RETRAIN_NONE ? runs[runs[i].retrain.parent].cell : -1;
         if (q < 0 || cell_done[q])
             continue;
         cell_done[q] = 1;
@@ -885,335 +1027,4 @@ void ss_snapshot_shutdown(void)
 {
     if (!hdf5_broken)
         H5close();
-}
-
-/* ---- reading a results file back --------------------------------------------------------- */
-
-hid_t ss_snapshot_open(const char *h5_path, ss_error_t *err)
-{
-    struct stat st;
-    if (stat(h5_path, &st) != 0) {
-        ss_error_set(err, SS_EXIT_INPUT, "%s: cannot open: %s", h5_path, strerror(errno));
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ss_error_set(err, SS_EXIT_INPUT, "%s: not a specsweep results file (not a regular "
-                     "file)", h5_path);
-        return -1;
-    }
-    hid_t fapl = ss_h5_fapl();
-    hid_t file = H5Fopen(h5_path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    if (file < 0) {
-        char detail[400];
-        ss_h5_detail(detail, sizeof detail);
-        ss_error_set(err, SS_EXIT_INPUT,
-                     "%s: not a specsweep results file (HDF5 cannot open it: %s)", h5_path,
-                     detail);
-        return -1;
-    }
-    char *format = ss_h5_attr_str(file, "format");
-    double version = 0;
-    if (!format || strcmp(format, "specsweep-results") != 0 ||
-        ss_h5_attr_f64(file, "format_version", &version) != 0)
-        ss_error_set(err, SS_EXIT_INPUT,
-                     "%s: not a specsweep results file (no format=\"specsweep-results\" "
-                     "attribute)", h5_path);
-    else if (version < SS_FORMAT_VERSION_OLDEST || version > SS_FORMAT_VERSION ||
-             version != floor(version))
-        ss_error_set(err, SS_EXIT_INPUT,
-                     "%s: results format_version %g is not supported (this specsweep "
-                     "reads versions %d to %d)", h5_path, version, SS_FORMAT_VERSION_OLDEST,
-                     SS_FORMAT_VERSION);
-    free(format);
-    if (err->code) {
-        H5Fclose(file);
-        return -1;
-    }
-    return file;
-}
-
-int ss_snapshot_run_ids(const char *h5_path, char ***ids, long *n, ss_error_t *err)
-{
-    *ids = NULL;
-    *n = 0;
-    ss_h5_quiet_t quiet;
-    ss_h5_quiet(&quiet);
-    hid_t file = ss_snapshot_open(h5_path, err), grp = -1;
-    if (file >= 0 && H5Lexists(file, "runs", H5P_DEFAULT) > 0 &&
-        (grp = H5Gopen2(file, "runs", H5P_DEFAULT)) >= 0) {
-        *ids = ss_h5_link_names(grp, n);
-        H5Gclose(grp);
-    }
-    if (file >= 0)
-        H5Fclose(file);
-    H5Eclear2(H5E_DEFAULT);
-    ss_h5_loud(&quiet);
-    return file >= 0 ? 0 : -1;
-}
-
-/* /datasets/<name> back into a description; -1 if an attribute is missing or wrong. */
-static int read_dataset_info(hid_t g, const char *name, ss_dataset_info_t *ds)
-{
-    memset(ds, 0, sizeof *ds);
-    snprintf(ds->name, sizeof ds->name, "%s", name);
-    char *kind = ss_h5_attr_str(g, "kind");
-    int k = kind ? ss_kind_lookup(kind) : -1;
-    free(kind);
-    int64_t v[4], shape[2];
-    static const char *const counts[4] = {"n_inputs", "n_classes", "n_train", "n_test"};
-    for (int i = 0; i < 4; i++)
-        if (ss_h5_attr_i64(g, counts[i], &v[i]) != 0 || v[i] < 0 || v[i] > INT32_MAX)
-            return -1;
-    if (k < 0)
-        return -1;
-    ds->kind = (ss_kind_t)k;
-    ds->n_inputs = (int)v[0];
-    ds->n_classes = (int)v[1];
-    ds->n_train = (int)v[2];
-    ds->n_test = (int)v[3];
-    ds->task = ds->n_classes > 0 ? SS_TASK_CLASSIFICATION : SS_TASK_REGRESSION;
-    if (ss_h5_attr_i64v(g, "input_shape", shape, 2) == 2) {
-        ds->input_rank = 2;
-        ds->input_shape[0] = (int)shape[0];
-        ds->input_shape[1] = (int)shape[1];
-    }
-    long n;
-    ds->relevance_truth = ss_h5_read_f64(g, "relevance_truth", &n);
-    if (ds->relevance_truth && n != ds->n_inputs) {
-        ss_dataset_info_free(ds);
-        return -1;
-    }
-    ds->feature_names = ss_h5_read_strings(g, "feature_names", &n);
-    if (ds->feature_names && n != ds->n_inputs) {
-        ss_h5_free_strings(ds->feature_names, n);
-        ds->feature_names = NULL;
-        ss_dataset_info_free(ds);
-        return -1;
-    }
-    return 0;
-}
-
-/* /runs/<id>/<name>/<method> back into r's methods (none when the group is absent). */
-static int read_methods(hid_t g, const char *name, ss_result_t *r)
-{
-    r->n_methods = 0;
-    if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
-        return 0;
-    hid_t rg = H5Gopen2(g, name, H5P_DEFAULT);
-    if (rg < 0)
-        return -1;
-    long n_names = 0;
-    char **names = ss_h5_link_names(rg, &n_names);
-    int rc = 0;
-    r->methods = ss_calloc((size_t)(n_names > 0 ? n_names : 1), sizeof *r->methods);
-    for (long i = 0; i < n_names && rc == 0; i++) {
-        int method = ss_attrib_method_lookup(names[i]);
-        if (method < 0)
-            continue; /* a method this build does not know */
-        ss_method_result_t *m = &r->methods[r->n_methods++];
-        m->method = method;
-        long nv = 0;
-        m->values = ss_h5_read_f64(rg, names[i], &nv);
-        m->n_values = (int)nv;
-        hid_t d = H5Dopen2(rg, names[i], H5P_DEFAULT);
-        static const char *const info_names[SS_METHOD_INFO_COUNT] = {
-            "skipped", "n_samples", "seconds", "forward_passes", "backward_passes",
-            "check_mean", "check_max", "check_scale", "absorbed_mean"};
-        double info[SS_METHOD_INFO_COUNT];
-        for (int k = 0; d >= 0 && k < SS_METHOD_INFO_COUNT && rc == 0; k++)
-            rc = ss_h5_attr_f64(d, info_names[k], &info[k]);
-        if (d < 0 || rc != 0 || (nv > 0 && !m->values)) {
-            rc = -1;
-        } else {
-            ss_method_result_set_info(m, info);
-            double topk[4096];
-            int nk = ss_h5_attr_f64v(d, "topk_accuracy", topk, 4096);
-            if (nk > 0) {
-                m->topk_accuracy = ss_malloc((size_t)nk * sizeof *m->topk_accuracy);
-                memcpy(m->topk_accuracy, topk, (size_t)nk * sizeof *topk);
-                m->n_topk = nk;
-            }
-        }
-        if (d >= 0)
-            H5Dclose(d);
-    }
-    /* in method order, as results keep them */
-    for (int i = 1; i < r->n_methods; i++)
-        for (int j = i; j > 0 && r->methods[j].method < r->methods[j - 1].method; j--) {
-            ss_method_result_t t = r->methods[j];
-            r->methods[j] = r->methods[j - 1];
-            r->methods[j - 1] = t;
-        }
-    ss_h5_free_strings(names, n_names);
-    H5Gclose(rg);
-    return rc;
-}
-
-/* One field of the result table from /runs/<id> into r; -1 if it is missing or wrong. */
-static int read_result_field(hid_t g, const ss_result_field_t *f, ss_result_t *r)
-{
-    void *m = (char *)r + f->offset;
-    const char *name = ss_result_field_h5_name(f, r->task);
-    int *count = f->count_offset ? (int *)((char *)r + f->count_offset) : NULL;
-    char *str = NULL;
-    int64_t i64;
-    long n = -1;
-    int st;
-    switch (f->kind) {
-    case SS_FIELD_STRING:
-        if (!(str = ss_h5_attr_str(g, name)) || strlen(str) >= f->size) {
-            free(str);
-            return -1;
-        }
-        memcpy(m, str, strlen(str) + 1);
-        free(str);
-        return 0;
-    case SS_FIELD_STATUS:
-        st = (str = ss_h5_attr_str(g, name)) ? ss_status_lookup(str) : -1;
-        free(str);
-        if (st < 0)
-            return -1;
-        *(ss_status_t *)m = (ss_status_t)st;
-        return 0;
-    case SS_FIELD_TASK: return 0; /* the dataset's, set by the caller */
-    case SS_FIELD_METHODS: return read_methods(g, name, r);
-    case SS_FIELD_I64: return ss_h5_attr_i64(g, name, m);
-    case SS_FIELD_INT:
-        if (ss_h5_attr_i64(g, name, &i64) != 0 || i64 < 0 || i64 > INT32_MAX)
-            return -1;
-        *(int *)m = (int)i64;
-        return 0;
-    case SS_FIELD_F64: return ss_h5_attr_f64(g, name, m);
-    case SS_FIELD_TRAINING:
-        ss_training_defaults(m); /* keys not in use are not written */
-        for (int k = 0; k < SS_KEY_COUNT; k++) {
-            const char *key = ss_training_key_name((ss_training_key_t)k);
-            double v;
-            if (ss_training_key_is_choice((ss_training_key_t)k)) {
-                char *text = ss_h5_attr_str(g, key);
-                if (!text)
-                    continue;
-                int ok = !strcmp(text, ss_optimizer_name(SS_OPT_ADAMAX)) ||
-                         !strcmp(text, ss_optimizer_name(SS_OPT_ADAM));
-                v = !strcmp(text, ss_optimizer_name(SS_OPT_ADAMAX));
-                free(text);
-                if (!ok)
-                    return -1;
-            } else if (ss_h5_attr_f64(g, key, &v) != 0) {
-                if (k < SS_KEY_OPTIMIZER) /* the keys every file has */
-                    return -1;
-                continue;
-            }
-            ss_training_set(m, (ss_training_key_t)k, v);
-        }
-        return 0;
-    case SS_FIELD_F64_ARRAY: *(double **)m = ss_h5_read_f64(g, name, &n); break;
-    case SS_FIELD_I64_ARRAY: *(int64_t **)m = ss_h5_read_i64(g, name, &n); break;
-    }
-    if (!*(void **)m || n > INT32_MAX)
-        return -1;
-    if (*count < 0) /* the first array of this length sets it, the others must agree */
-        *count = (int)n;
-    return *count == n ? 0 : -1;
-}
-
-/* /runs/<id> back into a result. */
-static int read_run(hid_t runs, const char *id, const ss_log_contents_t *c, ss_result_t *r)
-{
-    memset(r, 0, sizeof *r);
-    hid_t g = H5Gopen2(runs, id, H5P_DEFAULT);
-    if (g < 0 || strlen(id) >= sizeof r->run_id) {
-        if (g >= 0)
-            H5Gclose(g);
-        return -1;
-    }
-    snprintf(r->run_id, sizeof r->run_id, "%s", id);
-    char *dataset = ss_h5_attr_str(g, "dataset");
-    const ss_dataset_info_t *ds = dataset ? ss_log_contents_find_dataset(c, dataset) : NULL;
-    free(dataset);
-    int rc = ds ? 0 : -1;
-    if (ds)
-        r->task = ds->task;
-    for (int k = 0; k < ss_result_n_fields; k++) /* counts not known yet */
-        if (ss_result_fields[k].count_offset)
-            *(int *)((char *)r + ss_result_fields[k].count_offset) = -1;
-    for (int k = 0; k < ss_result_n_fields && rc == 0; k++) {
-        const ss_result_field_t *f = &ss_result_fields[k];
-        if (f->flags & SS_FIELD_NOT_IN_H5)
-            continue;
-        const char *name = ss_result_field_h5_name(f, r->task);
-        if ((f->flags & SS_FIELD_OPTIONAL) && H5Aexists(g, name) <= 0 &&
-            H5Lexists(g, name, H5P_DEFAULT) <= 0) {
-            r->absent |= 1u << k;        /* not computed for this run */
-            if (f->count_offset && *(int *)((char *)r + f->count_offset) < 0)
-                *(int *)((char *)r + f->count_offset) = 0;
-            continue;
-        }
-        rc = read_result_field(g, f, r);
-    }
-    H5Gclose(g);
-    if (rc != 0 || !ss_result_check(r)) {
-        for (int k = 0; k < ss_result_n_fields; k++) /* no count may stay -1 for free */
-            if (ss_result_fields[k].count_offset &&
-                *(int *)((char *)r + ss_result_fields[k].count_offset) < 0)
-                *(int *)((char *)r + ss_result_fields[k].count_offset) = 0;
-        ss_result_free(r);
-        return -1;
-    }
-    return 0;
-}
-
-/* Every /datasets/<name> that c does not describe yet. */
-static void recover_datasets(hid_t file, ss_log_contents_t *c)
-{
-    hid_t grp;
-    if (H5Lexists(file, "datasets", H5P_DEFAULT) <= 0 ||
-        (grp = H5Gopen2(file, "datasets", H5P_DEFAULT)) < 0)
-        return;
-    long n = 0;
-    char **names = ss_h5_link_names(grp, &n);
-    for (long i = 0; i < n; i++) {
-        hid_t g = H5Gopen2(grp, names[i], H5P_DEFAULT);
-        ss_dataset_info_t ds;
-        if (g >= 0 && !ss_log_contents_find_dataset(c, names[i]) &&
-            read_dataset_info(g, names[i], &ds) == 0) {
-            ss_log_contents_add_dataset(c, &ds);
-            ss_dataset_info_free(&ds);
-        }
-        if (g >= 0)
-            H5Gclose(g);
-    }
-    ss_h5_free_strings(names, n);
-    H5Gclose(grp);
-}
-
-int ss_snapshot_recover(const char *h5_path, char *const *ids, long n, ss_log_contents_t *c,
-                        ss_error_t *err)
-{
-    ss_h5_quiet_t quiet;
-    ss_h5_quiet(&quiet);
-    hid_t file = ss_snapshot_open(h5_path, err), runs = -1;
-    int recovered = -1;
-    if (file >= 0) {
-        recover_datasets(file, c);
-        recovered = 0;
-        if (H5Lexists(file, "runs", H5P_DEFAULT) > 0)
-            runs = H5Gopen2(file, "runs", H5P_DEFAULT);
-        for (long i = 0; runs >= 0 && i < n; i++) {
-            ss_result_t r;
-            if (ss_log_contents_find(c, ids[i]) || read_run(runs, ids[i], c, &r) != 0)
-                continue;
-            ss_log_contents_add_result(c, &r);
-            ss_result_free(&r);
-            recovered++;
-        }
-        if (runs >= 0)
-            H5Gclose(runs);
-        H5Fclose(file);
-    }
-    H5Eclear2(H5E_DEFAULT);
-    ss_h5_loud(&quiet);
-    return recovered;
 }

@@ -140,3 +140,31 @@ double ss_stats_auroc(const double *score, const double *truth, int n)
     double neg = n - pos;
     return (sum - pos * (pos + 1) / 2.0) / (pos * neg);
 }
+
+/* ---- ordering -------------------------------------------------------------------------- */
+
+typedef struct {
+    double score;
+    int index;
+} ranked_t;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    const ranked_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->index - y->index;
+}
+
+void ss_stats_order_desc(const double *score, int d, int *order)
+{
+    ranked_t *r = ss_malloc((size_t)d * sizeof *r);
+    for (int i = 0; i < d; i++) {
+        r[i].score = isnan(score[i]) ? -INFINITY : score[i];
+        r[i].index = i;
+    }
+    qsort(r, (size_t)d, sizeof *r, by_score_desc);
+    for (int i = 0; i < d; i++)
+        order[i] = r[i].index;
+    free(r);
+}

@@ -3,6 +3,7 @@
 
 #include "specsweep/attrib.h"
 #include "specsweep/retract.h"
+#include "specsweep/stats.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -118,7 +119,25 @@ typedef struct {
     uint64_t step;              /* minibatches taken so far */
     float *fill;                /* n_inputs: what replaces a left-out input in a top-k
                                    evaluation (the training means), or NULL: zero */
+    unsigned char *keep;        /* a retraining run's inputs (1 = trained on), or NULL:
+                                   all; the others are replaced by fill in every row the
+                                   run trains, validates and tests on */
 } trainer_t;
+
+/* Rows idx[0..n) of the training set into xo, yo, with a retraining run's left-out
+   inputs replaced (zero, or the training mean). */
+static void trainer_gather(const trainer_t *t, const uint32_t *idx, int n, float *xo, float *yo)
+{
+    gather_rows(t->ds->x_train, t->ds->y_train, t->d, idx, n, xo, yo);
+    if (!t->keep)
+        return;
+    for (int r = 0; r < n; r++) {
+        float *x = xo + (size_t)r * t->d;
+        for (int i = 0; i < t->d; i++)
+            if (!t->keep[i])
+                x[i] = t->fill ? t->fill[i] : 0.0f;
+    }
+}
 
 /* Validation split: the same for every seed of a cell (from the dataset's seed), so the
    cells' seeds differ only in initialisation, order and dropout. */
@@ -163,8 +182,10 @@ static int trainer_setup(trainer_t *t, ss_error_t *err)
     if (ss_net_create(&t->net, &t->run->model, tr, t->d, n_out, ds->info.task,
                       max_shard > 256 ? max_shard : 256, (uint64_t)t->run->seed, err) != 0)
         return -1;
-    /* Mostly-zero inputs (images): the first layer visits only the nonzero ones. */
-    if (ds->input_density <= SS_SPARSE_INPUT_DENSITY && ds->max_row_nonzeros > 0)
+    /* Mostly-zero inputs (images): the first layer visits only the nonzero ones (not when
+       left-out inputs are filled with their means: a row may then have more nonzeros) */
+    if (ds->input_density <= SS_SPARSE_INPUT_DENSITY && ds->max_row_nonzeros > 0 &&
+        !(t->keep && t->fill))
         ss_net_set_sparse_inputs(&t->net, ds->max_row_nonzeros);
     /* room for one chunk of ss_net_evaluate of this rank's validation shard */
     int val_shard = (t->n_val + t->G - 1) / t->G;
@@ -207,7 +228,7 @@ static void evaluate_val(trainer_t *t, double *loss, double *metric)
     double loss_sum = 0.0, correct = 0.0;
     for (int start = lo; start < hi; start += t->net.max_batch) {
         int b = hi - start < t->net.max_batch ? hi - start : t->net.max_batch;
-        gather_rows(t->ds->x_train, t->ds->y_train, t->d, idx + start, b, t->xv, t->yv);
+        trainer_gather(t, idx + start, b, t->xv, t->yv);
         ss_net_evaluate(&t->net, t->xv, t->yv, b, NULL, &loss_sum, &correct);
     }
     reduce_pair(h, &loss_sum, &correct);
@@ -221,7 +242,6 @@ static void evaluate_val(trainer_t *t, double *loss, double *metric)
 static void train_step(trainer_t *t, int k, int cur, double *data_loss, double *l2_sum)
 {
     const ss_train_hooks_t *h = t->h;
-    const ss_dataset_t *ds = t->ds;
     ss_rng_t dropout_rng;
     int lo, hi, b_total = step_shard(k, t->n_fit, t->batch, h, &lo, &hi);
     if (t->use_dropout) {
@@ -243,9 +263,8 @@ static void train_step(trainer_t *t, int k, int cur, double *data_loss, double *
         /* the next shard, while the other ranks of the group catch up */
         int nlo, nhi;
         step_shard(k + 1, t->n_fit, t->batch, h, &nlo, &nhi);
-        gather_rows(ds->x_train, ds->y_train, t->d,
-                    t->all_idx + (size_t)(k + 1) * t->batch + nlo, nhi - nlo, t->xb[cur ^ 1],
-                    t->yb[cur ^ 1]);
+        trainer_gather(t, t->all_idx + (size_t)(k + 1) * t->batch + nlo, nhi - nlo,
+                       t->xb[cur ^ 1], t->yb[cur ^ 1]);
     }
     if (t->sharded)
         h->parts.sum_end(h->parts.ctx, t->net.grads, t->part);
@@ -264,8 +283,7 @@ static int train_epoch(trainer_t *t, int epoch, ss_result_t *res)
     double data_loss = 0.0, l2_sum = 0.0;
     int lo, hi;
     step_shard(0, t->n_fit, t->batch, h, &lo, &hi);
-    gather_rows(t->ds->x_train, t->ds->y_train, t->d, t->all_idx + lo, hi - lo, t->xb[0],
-                t->yb[0]);
+    trainer_gather(t, t->all_idx + lo, hi - lo, t->xb[0], t->yb[0]);
     for (int k = 0, cur = 0; k < t->n_steps; k++, cur ^= 1) {
         train_step(t, k, cur, &data_loss, &l2_sum);
         if (abandoned(h))
@@ -324,6 +342,7 @@ static int measure_retraction(trainer_t *t, ss_result_t *res, ss_error_t *err)
 static void trainer_free(trainer_t *t)
 {
     free(t->fill);
+    free(t->keep);
     ss_net_destroy(&t->net);
     free(t->all_idx);
     free(t->xv);
@@ -352,33 +371,6 @@ static float *training_means(const ss_dataset_t *ds)
         mean[i] = (float)(sum[i] / (n > 0 ? n : 1));
     free(sum);
     return mean;
-}
-
-typedef struct {
-    double score;
-    int index;
-} ranked_t;
-
-static int by_score_desc(const void *a, const void *b)
-{
-    const ranked_t *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    return x->index - y->index;
-}
-
-/* The inputs ordered by score, largest first; ties (and NaN last) by index. */
-static void rank_inputs(const double *score, int d, int *order)
-{
-    ranked_t *r = ss_malloc((size_t)d * sizeof *r);
-    for (int i = 0; i < d; i++) {
-        r[i].score = isnan(score[i]) ? -INFINITY : score[i];
-        r[i].index = i;
-    }
-    qsort(r, (size_t)d, sizeof *r, by_score_desc);
-    for (int i = 0; i < d; i++)
-        order[i] = r[i].index;
-    free(r);
 }
 
 /* Test accuracy (MAE for regression) with only the inputs order[0..k) kept. */
@@ -417,7 +409,7 @@ static int measure_topk(trainer_t *t, ss_result_t *res)
     double *score = ss_malloc((size_t)d * sizeof *score);
     for (int i = 0; i < d; i++)
         score[i] = fabs(res->eigenvalues[i]);
-    rank_inputs(score, d, order);
+    ss_stats_order_desc(score, d, order);
     ss_rng_t rng;
     ss_rng_seed(&rng, (uint64_t)t->run->seed, SS_STREAM_RANDOMK);
     for (int i = 0, j = 0; i < sw->n_topk && !stop; i++) {
@@ -548,7 +540,7 @@ static int method_topk(trainer_t *t, ss_attrib_t *a, const ss_result_t *res,
     double *score = ss_malloc((size_t)t->d * sizeof *score);
     for (int i = 0; i < t->d; i++)
         score[i] = ss_attrib_rank_value((ss_attrib_method_t)mr->method, mr->values[i]);
-    rank_inputs(score, t->d, order);
+    ss_stats_order_desc(score, t->d, order);
     for (int j = 0; j < res->n_topk; j++)
         mr->topk_accuracy[j] = keep_inputs_metric(t, order, (int)res->topk[j], mask);
     free(order);
@@ -632,8 +624,25 @@ static int run_methods(trainer_t *t, ss_result_t *res, ss_error_t *err)
     return rc;
 }
 
+/* A retraining run's inputs kept[0..n_kept) (increasing, in range: the engine's) as
+   t->keep, the fill of the others (relevance.masking) and the result's record of them. */
+static void retrain_setup(trainer_t *t, const int *kept, int n_kept, ss_result_t *res)
+{
+    t->keep = ss_calloc((size_t)t->d, 1);
+    res->n_retrain_inputs = n_kept;
+    res->retrain_inputs = ss_calloc((size_t)(n_kept > 0 ? n_kept : 1), sizeof(int64_t));
+    for (int j = 0; j < n_kept; j++) {
+        t->keep[kept[j]] = 1;
+        res->retrain_inputs[j] = kept[j];
+    }
+    res->absent &= ~SS_RESULT_BIT(retrain_inputs);
+    if (t->sw->mean_masking)
+        t->fill = training_means(t->ds);
+}
+
 int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
-                 const ss_train_hooks_t *hooks, ss_result_t *res, ss_error_t *err)
+                 const int *kept, int n_kept, const ss_train_hooks_t *hooks,
+                 ss_result_t *res, ss_error_t *err)
 {
     static const ss_train_hooks_t single = {0, 1, {NULL, NULL}, NULL, NULL,
                                             {NULL, NULL, NULL, NULL}, NULL, NULL};
@@ -660,11 +669,14 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
     /* the optional fields this run does not compute are absent from its record */
     res->absent = SS_RESULT_BIT(n_trainable) | SS_RESULT_BIT(retracted_test_accuracy) |
                   SS_RESULT_BIT(retracted_test_loss) | SS_RESULT_BIT(retracted_shape) |
-                  SS_RESULT_BIT(weights_histogram) | SS_RESULT_BIT(weights_histogram_edges);
+                  SS_RESULT_BIT(weights_histogram) | SS_RESULT_BIT(weights_histogram_edges) |
+                  SS_RESULT_BIT(retrain_inputs);
     res->retracted_test_accuracy = NAN;
     res->retracted_test_loss = NAN;
 
     int rc = -1;
+    if (run->retrain.mode != SS_RETRAIN_NONE)
+        retrain_setup(&t, kept, n_kept, res);
     if (trainer_split(&t, err) != 0 || trainer_setup(&t, err) != 0)
         goto done;
     if (sw->record_model) {
@@ -692,12 +704,15 @@ int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *
         ? (double)res->n_epochs * t.n_fit / res->train_seconds : 0.0;
 
     ss_net_relevance(&t.net, res->eigenvalues, res->eigenvalues_raw);
-    evaluate_group(&t.net, t.h, ds->x_test, ds->y_test, ds->info.n_test, t.d, NULL, NULL,
+    evaluate_group(&t.net, t.h, ds->x_test, ds->y_test, ds->info.n_test, t.d, t.keep, t.fill,
                    &res->test_loss, &res->test_accuracy);
     if (ds->info.task == SS_TASK_REGRESSION)
         res->test_accuracy = NAN; /* test_loss is the MAE */
     if (run->model.retract != SS_RETRACT_NONE && measure_retraction(&t, res, err) != 0)
         goto done;
+    rc = 0;
+    if (run->retrain.mode != SS_RETRAIN_NONE)
+        goto done;   /* a retraining run measures its accuracy only */
     if (sw->mean_masking)
         t.fill = training_means(ds);
     /* also for a diverged run: it shows how */

@@ -272,6 +272,39 @@ typedef struct {
     unsigned training_mask, model_mask; /* the keys any point of the axis sets */
 } ss_axis_t;
 
+/*
+ * relevance.retrain: retraining runs (grid.h). For every run of the grid and each method
+ * x k, a child run trains the same configuration on only the k inputs the method ranks
+ * highest (keep) or on all but them (remove). Methods are relevance methods
+ * (attrib_settings.h) or the pseudo-methods `random` (k inputs drawn at random, seeded;
+ * always included as the baseline) and `truth` (the dataset's relevance_truth, for
+ * datasets that have one). Each k is checked against the dataset's inputs at start-up,
+ * where its line and column are needed again.
+ */
+typedef enum { SS_RETRAIN_NONE, SS_RETRAIN_KEEP, SS_RETRAIN_REMOVE } ss_retrain_mode_t;
+#define SS_RETRAIN_RANDOM SS_ATTRIB_N_METHODS         /* pseudo-methods, after the real ones */
+#define SS_RETRAIN_TRUTH (SS_ATTRIB_N_METHODS + 1)
+#define SS_RETRAIN_N_METHODS (SS_ATTRIB_N_METHODS + 2)
+
+typedef struct {
+    int line, col;                   /* 1-based, of a value in the sweep file */
+} ss_where_t;
+
+typedef struct {
+    unsigned methods;                /* bit m: method m; 0: no retraining */
+    ss_where_t method_at[SS_RETRAIN_N_METHODS]; /* where each was given (truth is checked
+                                        against the datasets at start-up) */
+    int n_k[3];                      /* [SS_RETRAIN_KEEP], [SS_RETRAIN_REMOVE]: counts */
+    int *k[3];                       /*   the k values, in file order */
+    ss_where_t *k_at[3];             /*   where each was given */
+} ss_retrain_spec_t;
+
+/* "keep", "remove" (NULL for NONE); the name of retraining method m ("random", "truth" or
+   a relevance method's), NULL when out of range; the method called `name` or -1. */
+const char *ss_retrain_mode_name(ss_retrain_mode_t mode);
+const char *ss_retrain_method_name(int m);
+int ss_retrain_method_lookup(const char *name);
+
 typedef struct {
     char *path;                      /* the sweep file as given */
     char *dir;                       /* its directory, for relative dataset paths */
@@ -305,7 +338,9 @@ typedef struct {
                                         the results file shows as eigenvalues only */
     ss_attrib_settings_t attrib;     /* relevance.<setting>: the methods' settings */
     int mean_masking;                /* relevance.masking: 0 zero (default), 1 mean: what
-                                        replaces the inputs a top-k evaluation leaves out */
+                                        replaces the inputs a top-k evaluation leaves out
+                                        (and a retraining run's left-out inputs) */
+    ss_retrain_spec_t retrain;       /* relevance.retrain: none by default */
 
     int ranks_per_run;               /* 1 */
 } ss_sweep_t;

@@ -5,6 +5,16 @@
  *
  * A run is a pure description: training it depends on nothing else. A cell is a dataset
  * at one sweep point; its runs differ only in their seed.
+ *
+ * Retraining runs (relevance.retrain, config.h) follow the runs of the grid: for every run
+ * (its parent) and each mode (keep, then remove) x k (in file order) x method (in method
+ * order, random after the relevance methods, truth last), a child run with the parent's
+ * configuration and seed; `spectral` is left out for parents without a spectral first
+ * layer (there is no eigenvalue to rank by). A child's id is its parent's with
+ * "__keep=<method>:<k>" (or "__remove=") appended; its cell is the parent's cell id with
+ * the same suffix, so the children of one parent cell and (mode, method, k) are a cell
+ * over the seeds. Which inputs a child keeps depends on its parent's result: a child is
+ * described here, its inputs are chosen when the parent is done (train.h).
  */
 #ifndef SPECSWEEP_GRID_H
 #define SPECSWEEP_GRID_H
@@ -28,6 +38,12 @@ typedef struct {
     ss_model_t model;                /* `model:` and `init:` with the sweep point's model
                                         keys */
     int axis_index[SS_MAX_AXES];     /* position on every axis */
+    struct {
+        ss_retrain_mode_t mode;      /* SS_RETRAIN_NONE: a run of the grid */
+        int method;                  /* ss_retrain_method_name */
+        int k;                       /* inputs kept or removed */
+        int parent;                  /* index of the parent run */
+    } retrain;
 } ss_run_t;
 
 /*
@@ -36,9 +52,10 @@ typedef struct {
  * by its dataset's `training` keys (ss_sweep_dataset_training), then by the sweep point;
  * its model is sw->model with the point's model keys (axes and bundles set disjoint keys:
  * ss_sweep_parse checks it).
- * Returns 0 with *runs malloc'd (the caller frees it with free(); NULL when there are no
- * runs), *n_runs runs and *n_cells cells; or -1 with err set (SS_EXIT_INPUT: the grid is
- * too large or an id does not fit, which ss_sweep_parse already rules out) and *runs NULL.
+ * The retraining runs follow (see above). Returns 0 with *runs malloc'd (the caller frees
+ * it with free(); NULL when there are no runs), *n_runs runs and *n_cells cells; or -1
+ * with err set (SS_EXIT_INPUT: the grid is too large or an id does not fit, which
+ * ss_sweep_parse rules out for the grid's runs) and *runs NULL.
  */
 int ss_grid_expand(const ss_sweep_t *sw, ss_run_t **runs, int *n_runs, int *n_cells,
                    ss_error_t *err);

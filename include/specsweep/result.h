@@ -90,6 +90,9 @@ typedef struct {
     int64_t *weights_histogram;      /* n_histogram = model.histogram_bins counts */
     int n_histogram_edges;
     double *weights_histogram_edges; /* n_histogram + 1 edges over [-range, range] */
+    /* a retraining run (grid.h): the inputs it trained on, in increasing order */
+    int n_retrain_inputs;
+    int64_t *retrain_inputs;
 } ss_result_t;
 
 /* ---- the field table ------------------------------------------------------------------ */

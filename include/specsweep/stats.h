@@ -32,4 +32,8 @@ double ss_stats_support_recall(const double *score, const double *truth, int n);
    NaN when either side is empty or a value is NaN. */
 double ss_stats_auroc(const double *score, const double *truth, int n);
 
+/* order[0..n) = 0..n-1 sorted by score, largest first; ties by index, NaN last (the
+   order every top-k ranking and retraining run uses). */
+void ss_stats_order_desc(const double *score, int n, int *order);
+
 #endif

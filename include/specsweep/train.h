@@ -78,8 +78,15 @@ typedef struct {
  * Train run `run` of `sw` on `ds`. Fills *res (which the caller frees). Returns 0; 1 if
  * hooks->poll abandoned the run (no result); -1 with err set on a runtime failure (the
  * run is then not a result).
+ * A retraining run (run->retrain.mode, grid.h) trains on the inputs kept[0..n_kept)
+ * (increasing, each < n_inputs; the engine chooses them from the parent's result): every
+ * other input is replaced by zero, or by its training mean with relevance.masking: mean,
+ * in every row it trains, validates and is tested on. It records its test metrics, its
+ * eigenvalues and the inputs (retrain_inputs), no top-k curves and no relevance methods.
+ * kept is ignored for other runs (pass NULL, 0).
  */
 int ss_train_run(const ss_sweep_t *sw, const ss_run_t *run, const ss_dataset_t *ds,
-                 const ss_train_hooks_t *hooks, ss_result_t *res, ss_error_t *err);
+                 const int *kept, int n_kept, const ss_train_hooks_t *hooks,
+                 ss_result_t *res, ss_error_t *err);
 
 #endif

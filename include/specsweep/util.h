@@ -83,7 +83,8 @@ enum {
     SS_STREAM_DROPOUT = 5,  /* dropout masks (+ group rank) */
     SS_STREAM_RANDOMK = 6,  /* random-k baseline input choice */
     SS_STREAM_INIT_LAMBDA = 16, /* eigenvalues drawn from a range (init.lambda_in/out) */
-    SS_STREAM_SUBSET = 17   /* the trainable subset of dense weights (run seed) */
+    SS_STREAM_SUBSET = 17,  /* the trainable subset of dense weights (run seed) */
+    SS_STREAM_RETRAIN = 18  /* the random inputs of a retraining run (its seed and id) */
 };
 
 /* 64-bit FNV-1a of a string: used to mix names into seeds. */
