@@ -6,6 +6,7 @@
 #include <hdf5.h>
 
 #include "specsweep/engine.h"
+#include "specsweep/plan.h"
 #include "specsweep/snapshot.h"
 #include "specsweep/summary.h"
 #include "specsweep/util.h"
@@ -119,11 +120,11 @@ static int run_command(int argc, char **argv)
     if (run_only)
         return bad_usage("that option applies to 'run' only (command '%s')", cmd);
     if (!strcmp(cmd, "list"))
-        return ss_engine_list(file, o.output);
+        return ss_plan_list(file, o.output);
     if (o.output)
         return bad_usage("-o applies to 'run' and 'list' only (command '%s')", cmd);
     if (!strcmp(cmd, "validate"))
-        return ss_engine_validate(file);
+        return ss_plan_validate(file);
     if (!strcmp(cmd, "summary")) {
         ss_error_t err = {0};
         if (ss_summary_print(file, stdout, &err) != 0) {

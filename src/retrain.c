@@ -98,3 +98,27 @@ int ss_retrain_inputs(const ss_run_t *child, const ss_result_t *parent,
     free(order);
     return 0;
 }
+
+int ss_retrain_check(const ss_sweep_t *sw, const ss_dataset_info_t *ds, ss_error_t *err)
+{
+    const ss_retrain_spec_t *rt = &sw->retrain;
+    if (!rt->methods)
+        return 0;
+    for (int mode = SS_RETRAIN_KEEP; mode <= SS_RETRAIN_REMOVE; mode++)
+        for (int j = 0; j < rt->n_k[mode]; j++)
+            if (rt->k[mode][j] > ds->n_inputs) {
+                ss_error_set(err, SS_EXIT_INPUT, "%s:%d:%d: retrain.%s: %d inputs is more "
+                             "than dataset %s has (%d)", sw->path, rt->k_at[mode][j].line,
+                             rt->k_at[mode][j].col, ss_retrain_mode_name(mode),
+                             rt->k[mode][j], ds->name, ds->n_inputs);
+                return -1;
+            }
+    if (((rt->methods >> SS_RETRAIN_TRUTH) & 1u) && !ds->relevance_truth) {
+        const ss_where_t *at = &rt->method_at[SS_RETRAIN_TRUTH];
+        ss_error_set(err, SS_EXIT_INPUT, "%s:%d:%d: retrain.methods: truth needs a dataset "
+                     "whose relevance is known (gaussian, correlated, spectra), and dataset "
+                     "%s has none", sw->path, at->line, at->col, ds->name);
+        return -1;
+    }
+    return 0;
+}

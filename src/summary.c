@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "specsweep/attrib_settings.h"
+#include "specsweep/config.h"
 #include "specsweep/h5io.h"
 #include "specsweep/log.h"
 #include "specsweep/result.h"
@@ -321,6 +322,10 @@ static row_t *collect_rows(hid_t file, long *n_rows, int *has_truth)
         hid_t g = H5Gopen2(grp, names[i], H5P_DEFAULT);
         if (g < 0)
             continue;
+        if (H5Aexists(g, "retrain_mode") > 0) { /* a retraining cell: in its parent's table */
+            H5Gclose(g);
+            continue;
+        }
         if (summary_row(file, g, &rows[*n_rows], has_truth) == 0)
             rows[(*n_rows)++].group = ss_strdup(names[i]);
         H5Gclose(g);
@@ -498,6 +503,135 @@ static void print_methods(FILE *out, hid_t file, const row_t *row)
     H5Eclear2(H5E_DEFAULT);
 }
 
+/* Rows b[0..rows) x cols of text (row 0 the header) as an indented table. */
+static void print_block(FILE *out, const sbuf_t *b, long rows, int cols)
+{
+    size_t *width = ss_calloc((size_t)cols, sizeof *width);
+    for (long i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            if (b[i * cols + j].s && text_width(b[i * cols + j].s) > width[j])
+                width[j] = text_width(b[i * cols + j].s);
+    for (long i = 0; i < rows; i++) {
+        fputs("  ", out);
+        for (int j = 0; j < cols; j++)
+            print_cell(out, b[i * cols + j].s ? b[i * cols + j].s : "", width[j],
+                       j == cols - 1);
+        fputc('\n', out);
+    }
+    fputc('\n', out);
+    free(width);
+}
+
+/* The retraining curves of one mode group (keep or remove) of a cell: the methods (in
+   method order) and every k any of them has, in order of appearance. */
+typedef struct {
+    long n_methods;
+    char **methods;
+    long n_k;
+    long long k[64];
+} retrain_cols_t;
+
+static void retrain_cols(hid_t mg, retrain_cols_t *rc)
+{
+    rc->methods = ss_h5_link_names(mg, &rc->n_methods);
+    for (long i = 1; i < rc->n_methods; i++) /* method order: random and truth last */
+        for (long j = i; j > 0 && ss_retrain_method_lookup(rc->methods[j]) <
+                                      ss_retrain_method_lookup(rc->methods[j - 1]); j--) {
+            char *t = rc->methods[j];
+            rc->methods[j] = rc->methods[j - 1];
+            rc->methods[j - 1] = t;
+        }
+    rc->n_k = 0;
+    for (long i = 0; i < rc->n_methods; i++) {
+        hid_t g = H5Gopen2(mg, rc->methods[i], H5P_DEFAULT);
+        long n = 0;
+        double *k = g >= 0 ? ss_h5_read_f64(g, "k", &n) : NULL;
+        for (long j = 0; j < n; j++) {
+            long q = 0;
+            while (q < rc->n_k && rc->k[q] != (long long)k[j])
+                q++;
+            if (q == rc->n_k && rc->n_k < 64)
+                rc->k[rc->n_k++] = (long long)k[j];
+        }
+        free(k);
+        if (g >= 0)
+            H5Gclose(g);
+    }
+}
+
+/* "mean ± std" of method group g's curve at k (metric_mean / metric_std), or "-". */
+static void retrain_value(hid_t g, long long k, sbuf_t *b)
+{
+    long n = 0, nm = 0, ns = 0;
+    double *ks = ss_h5_read_f64(g, "k", &n);
+    double *m = ss_h5_read_f64(g, "metric_mean", &nm), *sd = ss_h5_read_f64(g, "metric_std", &ns);
+    long j = 0;
+    while (j < n && (long long)ks[j] != k)
+        j++;
+    if (j < n && j < nm && j < ns && !isnan(m[j]))
+        sb_printf(b, "%.4f ± %.4f", m[j], sd[j]);
+    else
+        sb_printf(b, "-");
+    free(ks);
+    free(m);
+    free(sd);
+}
+
+/* A cell's retraining table (/summary/<cell>/retrain): per method, the test metric of the
+   runs retrained on its top-k inputs (keep k) or without them (remove k). */
+static void print_retrain(FILE *out, hid_t file, const row_t *row)
+{
+    hid_t sg = H5Gopen2(file, "summary", H5P_DEFAULT);
+    hid_t c = sg >= 0 ? H5Gopen2(sg, row->group, H5P_DEFAULT) : -1;
+    hid_t rg = c >= 0 && H5Lexists(c, "retrain", H5P_DEFAULT) > 0
+                   ? H5Gopen2(c, "retrain", H5P_DEFAULT) : -1;
+    static const char *const modes[2] = {"keep", "remove"};
+    for (int mode = 0; mode < 2 && rg >= 0; mode++) {
+        if (H5Lexists(rg, modes[mode], H5P_DEFAULT) <= 0)
+            continue;
+        hid_t mg = H5Gopen2(rg, modes[mode], H5P_DEFAULT);
+        retrain_cols_t rc;
+        retrain_cols(mg, &rc);
+        int cols = 1 + (int)rc.n_k;
+        sbuf_t *b = ss_calloc((size_t)(rc.n_methods + 1) * (size_t)cols, sizeof *b);
+        sb_printf(&b[0], "method");
+        for (long q = 0; q < rc.n_k; q++)
+            sb_printf(&b[1 + q], "%s %lld", modes[mode], rc.k[q]);
+        for (long i = 0; i < rc.n_methods; i++) {
+            hid_t g = H5Gopen2(mg, rc.methods[i], H5P_DEFAULT);
+            sbuf_t *r = &b[(i + 1) * cols];
+            sb_printf(&r[0], "%s", rc.methods[i]);
+            for (long q = 0; q < rc.n_k && g >= 0; q++)
+                retrain_value(g, rc.k[q], &r[1 + q]);
+            if (g >= 0)
+                H5Gclose(g);
+        }
+        hid_t g0 = rc.n_methods > 0 ? H5Gopen2(mg, rc.methods[0], H5P_DEFAULT) : -1;
+        char *metric = g0 >= 0 ? ss_h5_attr_str(g0, "metric") : NULL;
+        if (g0 >= 0)
+            H5Gclose(g0);
+        fprintf(out, "retrained on %s inputs: %s%s%s, %s (mean ± std over the realizations):\n",
+                mode == 0 ? "the top-k (keep)" : "all but the top-k (remove)",
+                row->col[COL_DATASET], strcmp(row->col[COL_SETTINGS], "-") ? " " : "",
+                strcmp(row->col[COL_SETTINGS], "-") ? row->col[COL_SETTINGS] : "",
+                metric && !strcmp(metric, "test_mae") ? "test MAE" : "test accuracy");
+        free(metric);
+        print_block(out, b, rc.n_methods + 1, cols);
+        for (long i = 0; i < (rc.n_methods + 1) * cols; i++)
+            free(b[i].s);
+        free(b);
+        ss_h5_free_strings(rc.methods, rc.n_methods);
+        H5Gclose(mg);
+    }
+    if (rg >= 0)
+        H5Gclose(rg);
+    if (c >= 0)
+        H5Gclose(c);
+    if (sg >= 0)
+        H5Gclose(sg);
+    H5Eclear2(H5E_DEFAULT);
+}
+
 /* The log beside a results file is where its runs are committed: if it is damaged, the
    user hears it here too (on stderr; the table itself is the snapshot's). */
 static void warn_if_log_damaged(const char *h5_path)
@@ -536,8 +670,10 @@ int ss_summary_print(const char *h5_path, FILE *out, ss_error_t *err)
             sweep_name ? sweep_name : "?", n_rows, n_rows == 1 ? "" : "s");
     if (n_rows > 0)
         print_table(out, rows, n_rows, has_truth);
-    for (long i = 0; i < n_rows; i++)
+    for (long i = 0; i < n_rows; i++) {
         print_methods(out, file, &rows[i]);
+        print_retrain(out, file, &rows[i]);
+    }
     fprintf(out, "runs: %ld ok, %ld diverged, %ld failed (%ld in the file)\n", n_status[0],
             n_status[1], n_status[2], n_runs);
     warn_if_log_damaged(h5_path);

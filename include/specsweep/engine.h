@@ -19,9 +19,5 @@ typedef struct {
 
 /* `specsweep run`: returns the process exit code (SS_EXIT_*); rank 0 prints. */
 int ss_engine_run(const ss_engine_opts_t *opts);
-/* `specsweep list`: expanded runs, one line each, done/pending. */
-int ss_engine_list(const char *sweep_path, const char *output);
-/* `specsweep validate`: parse, load every dataset, print the plan. */
-int ss_engine_validate(const char *sweep_path);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 
+#include "specsweep/config.h"
 #include "specsweep/data.h"
 #include "specsweep/grid.h"
 #include "specsweep/result.h"
@@ -29,5 +30,10 @@
 int ss_retrain_inputs(const ss_run_t *child, const ss_result_t *parent,
                       const ss_dataset_info_t *ds, int **kept, int *n_kept, char *why,
                       size_t size);
+
+/* relevance.retrain of sw against dataset ds (loaded): every k at most its inputs, the
+   method `truth` only with a relevance truth. Returns 0, or -1 with err (SS_EXIT_INPUT,
+   "FILE:LINE:COLUMN: ..." at the value in the sweep file). */
+int ss_retrain_check(const ss_sweep_t *sw, const ss_dataset_info_t *ds, ss_error_t *err);
 
 #endif
