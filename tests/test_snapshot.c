@@ -726,6 +726,81 @@ static void test_stats(void)
     CHECK(isnan(mean) && isnan(sd), "mean/std of no values is NaN");
 }
 
+/* Kendall's tau-b by its definition: every pair of entries, O(n^2). */
+static double kendall_direct(const double *x, const double *y, int n)
+{
+    double s = 0, n0 = 0, n1 = 0, n2 = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            int dx = (x[i] > x[j]) - (x[i] < x[j]), dy = (y[i] > y[j]) - (y[i] < y[j]);
+            n0++;
+            n1 += dx == 0;
+            n2 += dy == 0;
+            s += dx * dy;
+        }
+    return s / sqrt((n0 - n1) * (n0 - n2));
+}
+
+/* Knight's O(n log n) tau-b against the direct count on random vectors, most with ties
+   (values drawn from a few levels, some tied in both x and y), and scipy's own example. */
+static void test_kendall(void)
+{
+    ss_rng_t rng;
+    ss_rng_seed(&rng, 7, 0);
+    double worst = 0;
+    int cases = 0, ties = 0;
+    for (int t = 0; t < 400; t++) {
+        int n = 2 + (int)ss_rng_below(&rng, t < 300 ? 60 : 700);
+        int levels = t % 4 == 0 ? 0 : 1 + (int)ss_rng_below(&rng, 8); /* 0: continuous */
+        double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+        for (int i = 0; i < n; i++) {
+            x[i] = levels ? (double)ss_rng_below(&rng, (uint64_t)levels) : ss_rng_normal(&rng);
+            /* y: x plus noise, or tied to x where a coin says so, or independent */
+            double u = ss_rng_uniform(&rng);
+            y[i] = u < 0.3 ? x[i] : u < 0.6 ? x[i] + (double)ss_rng_below(&rng, 3)
+                                            : (double)ss_rng_below(&rng, 5);
+        }
+        double a = ss_stats_kendall_tau_b(x, y, n), b = kendall_direct(x, y, n);
+        if (isnan(a) != isnan(b) || (!isnan(a) && fabs(a - b) > worst))
+            worst = isnan(a) != isnan(b) ? INFINITY : fabs(a - b);
+        cases += !isnan(b);
+        ties += levels > 0;
+        free(x);
+        free(y);
+    }
+    CHECK(worst < 1e-12 && cases > 350, "kendall tau-b = the O(n^2) count on %d random cases "
+          "(%d with ties): worst difference %.3g", cases, ties, worst);
+    /* scipy.stats.kendalltau's documented example: tau-b = -0.47140452079103173 */
+    double x[5] = {12, 2, 1, 12, 2}, y[5] = {1, 4, 7, 1, 0};
+    double tau = ss_stats_kendall_tau_b(x, y, 5);
+    CHECK(fabs(tau + 0.47140452079103173) < 1e-15, "kendall tau-b, scipy's example: %.17g", tau);
+    double c[5] = {3, 3, 3, 3, 3}, nanv[5] = {1, 2, NAN, 4, 5}, up[5] = {1, 2, 3, 4, 5};
+    CHECK(isnan(ss_stats_kendall_tau_b(up, c, 5)) && isnan(ss_stats_kendall_tau_b(up, nanv, 5)) &&
+          isnan(ss_stats_kendall_tau_b(up, up, 1)) && ss_stats_kendall_tau_b(up, up, 5) == 1.0 &&
+          ss_stats_kendall_tau_b(up, x, 2) == -1.0,
+          "kendall tau-b undefined (constant, NaN, n < 2), +1 and -1");
+}
+
+/* The top-k order (largest first, ties by index, NaN last) and the Jaccard index of two
+   orders' top k. */
+static void test_topk_overlap(void)
+{
+    double s[6] = {0.5, 2, NAN, 2, 0, 0.5};
+    int order[6], want[6] = {1, 3, 0, 5, 4, 2};
+    ss_stats_rank_order(s, 6, order);
+    CHECK(!memcmp(order, want, sizeof want), "rank order: ties by index, NaN last");
+    /* a = 1 3 0 5 4 2, b = 3 0 2 1 5 4: top-2 {1,3} & {3,0} = 1 of 3; top-3 {1,3,0} &
+       {3,0,2}: 2 of 4; top-6: everything */
+    int b[6] = {3, 0, 2, 1, 5, 4}, pos_b[6];
+    for (int i = 0; i < 6; i++)
+        pos_b[b[i]] = i;
+    CHECK(ss_stats_topk_jaccard(order, pos_b, 1) == 0.0 &&
+          ss_stats_topk_jaccard(order, pos_b, 2) == 1.0 / 3 &&
+          ss_stats_topk_jaccard(order, pos_b, 3) == 0.5 &&
+          ss_stats_topk_jaccard(order, pos_b, 6) == 1.0 && isnan(ss_stats_topk_jaccard(order, pos_b, 0)),
+          "top-k jaccard: 0, 1/3, 1/2, 1, NaN for k = 0");
+}
+
 /* An update adds the runs committed since to a copy of the snapshot: the result holds
    the same /runs and /summary, value for value, as the file written whole from the same
    contents; the cells it rewrote keep their place in the sweep through cell_index. */
@@ -1057,6 +1132,8 @@ int main(void)
     test_model_in_runs();
     test_cell_stats();
     test_stats();
+    test_kendall();
+    test_topk_overlap();
     test_snapshot();
     test_snapshot_update();
     test_snapshot_failure();
