@@ -334,9 +334,12 @@ def _run_numbers(attrs_list):
 
 def _cell_numbers(attrs):
     """The measures a cell stores for a method: X_mean with X_std as X (mean, std), a lone
-    number named in MEASURES (kendall_tau, ...) as (value, None)."""
+    number named in MEASURES (kendall_tau, ...) as (value, None). The stability over
+    pairs of realizations (stability_*) has a table of its own."""
     out = {k: (float(v), None) for k, v in attrs.items() if k in MEASURES and _is_number(v)}
     for k, v in attrs.items():
+        if k.startswith("stability_"):
+            continue
         if k.endswith("_mean") and _is_number(v) and _is_number(attrs.get(k[:-5] + "_std")):
             out[k[:-5]] = (float(v), float(attrs[k[:-5] + "_std"]))
     return out
