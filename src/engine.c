@@ -860,9 +860,7 @@ static void start_data(engine_t *e)
     int mode = SS_NODEDATA_AUTO;
     if (e->rank == 0) {
         for (int d = 0; d < n; d++) { /* the scalars: pointers mean nothing elsewhere */
-            info[d] = e->meta[d];
-            info[d].relevance_truth = NULL;
-            info[d].feature_names = NULL;
+            info[d] = ss_dataset_info_scalars(&e->meta[d]);
         }
         const char *env = getenv("SPECSWEEP_SHARED_DATA");
         if (env && strcmp(env, "0") == 0)
@@ -1133,6 +1131,11 @@ int ss_engine_validate(const char *sweep_path)
                ds.info.n_classes ? "classification" : "regression", ds.info.n_train, ds.info.n_test);
         if (ds.info.n_classes)
             printf("    %d classes\n", ds.info.n_classes);
+        if (ds.info.input_rank == 2)
+            printf("    input shape %d x %d\n", ds.info.input_shape[0], ds.info.input_shape[1]);
+        if (ds.info.standardize_mean)
+            printf("    standardized: each input z-scored with the training rows' mean and "
+                   "std\n");
         ss_dataset_free(&ds);
     }
     if (!rc)

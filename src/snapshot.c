@@ -61,6 +61,10 @@ static int write_dataset_info(ss_h5w_t *w, hid_t top, const ss_dataset_info_t *d
         rc = ss_h5w_f64(w, g, "relevance_truth", ds->relevance_truth, ds->n_inputs);
     if (!rc && ds->feature_names)
         rc = ss_h5w_strings(w, g, "feature_names", ds->feature_names, ds->n_inputs);
+    if (!rc && ds->standardize_mean && ds->standardize_std) /* only then: files unchanged */
+        rc = ss_h5w_attr_i64(w, g, "standardize", 1) ||
+             ss_h5w_f64(w, g, "standardize_mean", ds->standardize_mean, ds->n_inputs) ||
+             ss_h5w_f64(w, g, "standardize_std", ds->standardize_std, ds->n_inputs);
     if (H5Gclose(g) < 0 && !rc)
         rc = ss_h5w_fail(w, "closing group");
     return rc ? -1 : 0;
@@ -989,6 +993,15 @@ static int read_dataset_info(hid_t g, const char *name, ss_dataset_info_t *ds)
     if (ds->feature_names && n != ds->n_inputs) {
         ss_h5_free_strings(ds->feature_names, n);
         ds->feature_names = NULL;
+        ss_dataset_info_free(ds);
+        return -1;
+    }
+    long n_std = 0;
+    ds->standardize_mean = ss_h5_read_f64(g, "standardize_mean", &n);
+    ds->standardize_std = ss_h5_read_f64(g, "standardize_std", &n_std);
+    if ((ds->standardize_mean || ds->standardize_std) &&
+        (!ds->standardize_mean || !ds->standardize_std || n != ds->n_inputs ||
+         n_std != ds->n_inputs)) {
         ss_dataset_info_free(ds);
         return -1;
     }
