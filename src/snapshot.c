@@ -61,6 +61,10 @@ static int write_dataset_info(ss_h5w_t *w, hid_t top, const ss_dataset_info_t *d
         rc = ss_h5w_f64(w, g, "relevance_truth", ds->relevance_truth, ds->n_inputs);
     if (!rc && ds->feature_names)
         rc = ss_h5w_strings(w, g, "feature_names", ds->feature_names, ds->n_inputs);
+    if (!rc && ds->standardize_mean && ds->standardize_std) /* only then: files unchanged */
+        rc = ss_h5w_attr_i64(w, g, "standardize", 1) ||
+             ss_h5w_f64(w, g, "standardize_mean", ds->standardize_mean, ds->n_inputs) ||
+             ss_h5w_f64(w, g, "standardize_std", ds->standardize_std, ds->n_inputs);
     if (H5Gclose(g) < 0 && !rc)
         rc = ss_h5w_fail(w, "closing group");
     return rc ? -1 : 0;

@@ -1264,10 +1264,59 @@ static void test_model_in_runs(void)
     ss_sweep_free(&sw);
 }
 
+/* A standardized dataset: /datasets/<name> gets standardize = 1 and the two vectors, the
+   others nothing new; --salvage's reader gives the vectors back. */
+static void test_standardized_dataset(void)
+{
+    fixture_t f;
+    fixture_init(&f, 100);
+    ss_dataset_info_t reg;
+    ss_dataset_info_copy(&reg, ss_log_contents_find_dataset(&f.c, "reg"));
+    reg.standardize_mean = calloc(N_IN_REG, sizeof(double));
+    reg.standardize_std = calloc(N_IN_REG, sizeof(double));
+    for (int i = 0; i < N_IN_REG; i++) {
+        reg.standardize_mean[i] = 0.25 - 100.0 * i;
+        reg.standardize_std[i] = i == 1 ? 0.0 : 3.0 + i;
+    }
+    ss_log_contents_add_dataset(&f.c, &reg); /* replaces "reg" */
+    const char *h5 = tmp_path("standardized.h5");
+    ss_error_t err = {0};
+    CHECK(ss_snapshot_write(h5, &f.sw, f.runs, f.n_runs, &f.c, &err) == 0, "snapshot: %s",
+          err.msg);
+    hid_t file = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    long rows = 0, cols = 0;
+    double *m = h5_read(file, "datasets/reg/standardize_mean", &rows, &cols);
+    double *sd = h5_read(file, "datasets/reg/standardize_std", &rows, &cols);
+    CHECK(h5_attr_num(file, "datasets/reg", "standardize", NULL) == 1 && m && sd &&
+          rows == N_IN_REG && m[3] == 0.25 - 300.0 && sd[1] == 0.0 && sd[2] == 5.0,
+          "/datasets/reg: standardize = 1 and its vectors");
+    CHECK(H5Aexists_by_name(file, "datasets/clf", "standardize", H5P_DEFAULT) == 0 &&
+          !h5_exists(file, "/datasets/clf/standardize_mean") &&
+          !h5_exists(file, "/datasets/clf/standardize_std"), "/datasets/clf: nothing new");
+    free(m);
+    free(sd);
+    H5Fclose(file);
+
+    ss_log_contents_t back;
+    memset(&back, 0, sizeof back);
+    CHECK(ss_snapshot_recover(h5, NULL, 0, &back, &err) == 0, "recover: %s", err.msg);
+    const ss_dataset_info_t *r = ss_log_contents_find_dataset(&back, "reg");
+    const ss_dataset_info_t *c = ss_log_contents_find_dataset(&back, "clf");
+    CHECK(r && r->standardize_mean && r->standardize_std &&
+          !memcmp(r->standardize_mean, reg.standardize_mean, N_IN_REG * sizeof(double)) &&
+          !memcmp(r->standardize_std, reg.standardize_std, N_IN_REG * sizeof(double)),
+          "the vectors read back from the results file");
+    CHECK(c && !c->standardize_mean && !c->standardize_std, "clf read back without vectors");
+    ss_log_contents_free(&back);
+    ss_dataset_info_free(&reg);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     test_every_field_in_runs();
     test_model_in_runs();
+    test_standardized_dataset();
     test_cell_stats();
     test_stats();
     test_kendall();
