@@ -4,6 +4,7 @@
 #
 #   scripts/reproduce.sh [--short] [--np N] [NAME ...]
 #   scripts/reproduce.sh --spectral-domain [--short] [--np N]
+#   scripts/reproduce.sh --compare [--np N]
 #
 # --short runs the reduced settings that fit a 2-core machine in under an hour (listed in
 # SHORTEN below and in docs/REPRODUCTION.md); without it, the papers' full settings.
@@ -14,16 +15,23 @@
 # draws its figures with analysis/table1.py: results/spectral-domain-table1.md,
 # figures/spectral-domain/. With --short: 3 realizations instead of 5 and 10 epochs
 # instead of 20 on Fashion-MNIST (about 1.5 core-hours instead of about 5).
+# --compare runs the four comparison sweeps of docs/COMPARISON.md (sweeps/compare-*.yaml:
+# every relevance method on a spectral and a dense network; retraining on the Gaussian,
+# correlated and MNIST 0 vs 1 data) and writes, besides the summary and figures, the
+# method and retraining tables (analysis/compare_tables.py: results/compare-*.md) and a
+# report page per sweep (analysis/report.py: results/compare-*.html); about an hour on 2
+# cores.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-short=0; np=$(nproc); names=(); spectral=0
+short=0; np=$(nproc); names=(); spectral=0; compare=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --short) short=1 ;;
     --spectral-domain) spectral=1 ;;
+    --compare) compare=1 ;;
     --np) np="$2"; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) names+=("$1") ;;
   esac
   shift
@@ -32,7 +40,9 @@ all=(correlated-fig4 mnist-0v1 mnist-5v9 gaussian-fig3 spectra-fig11 mnist-all f
      regularization-mnist01 regularization-gaussian)
 domain=(spectral-domain-perceptron spectral-domain-wide spectral-domain-deep
         spectral-domain-nonlinear)
+comparison=(compare-gaussian compare-correlated compare-mnist01 compare-spectra)
 if [ "$spectral" = 1 ]; then names=("${domain[@]}"); fi
+if [ "$compare" = 1 ]; then names=("${comparison[@]}"); fi
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
 # The reductions of --short: sed expressions applied to the sweep file.
@@ -69,6 +79,11 @@ for name in "${names[@]}"; do
     spectral-domain-*) ;;    # figures: analysis/table1.py below, over the four files
     *) cat "results/$name.summary.txt"
        /usr/bin/python3 analysis/figures.py "$out" --out "figures/$name" ;;
+  esac
+  case "$name" in
+    compare-*) /usr/bin/python3 analysis/compare_tables.py "$out" > "results/$name.md"
+               /usr/bin/python3 analysis/report.py "$out" -o "results/$name.html"
+               echo "reproduce: results/$name.md, results/$name.html" ;;
   esac
 done
 if [ "$spectral" = 1 ]; then
