@@ -10,12 +10,18 @@ The page holds, from RESULTS.h5 alone:
               the file was created and by which specsweep version
   summary     per cell, in the sweep's order (cell_index): dataset, the value of every
               axis, n, test accuracy mean +- std (MAE for regression), Spearman of the
-              mean |eigenvalue| with the ground truth where the dataset has one, the top
-              inputs: the numbers `specsweep summary` prints
+              mean |eigenvalue| with the ground truth where the dataset has one, the
+              stability of the |eigenvalue| ranking over pairs of realizations (Kendall's
+              tau-b, the top-k Jaccard index at one k), the top inputs: the numbers
+              `specsweep summary` prints
+  stability   per cell of at least two realizations and per ranking (each relevance
+              method; `spectral`: the eigenvalues where the cell stores no method):
+              the pairs of realizations compared, Kendall's tau-b and the Jaccard index
+              of the top-k inputs at every k, mean +- std over the pairs, as stored in
+              /summary/<cell> (stability_*)
   methods     per cell and relevance method: its measures' mean +- std (Spearman,
-              support recall, AUROC, seconds, passes, the stability over seeds
-              kendall_tau and topk_jaccard, ...), its top inputs, its top-k accuracy
-              beside k random inputs, its settings and checks
+              support recall, AUROC, seconds, passes, ...), its top inputs, its top-k
+              accuracy beside k random inputs, its settings and checks
               (/summary/<cell>/relevance/<method>; else gathered from the runs'
               /runs/<id>/relevance/<method>)                    files that have them
   retraining  per parent cell, one table: a row per method (method order, random and
@@ -63,13 +69,12 @@ FIG_SCALE = 0.7                 # figures shown at 0.7 x their pixels (figures.D
 STATUSES = ("ok", "diverged", "failed")
 # A relevance method's numbers shown as columns, in this order (and any X stored as X_mean
 # with X_std); its other attributes are its settings.
-MEASURES = ("spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard",
-            "completeness", "seconds", "forward_passes", "backward_passes", "passes")
+MEASURES = ("spearman", "support_recall", "auroc", "completeness", "seconds",
+            "forward_passes", "backward_passes", "passes")
 # How a measure's mean and std are printed: as `specsweep summary` prints its method table
 # (spearman, support_recall, auroc, seconds); passes as integers; any other "%.4g".
 MEASURE_FORMAT = {"spearman": ("%+.3f", "%.3f"), "support_recall": ("%.2f", "%.2f"),
-                  "auroc": ("%.3f", "%.3f"), "kendall_tau": ("%+.3f", "%.3f"),
-                  "topk_jaccard": ("%.3f", "%.3f"), "seconds": ("%.2g", "%.2g"),
+                  "auroc": ("%.3f", "%.3f"), "seconds": ("%.2g", "%.2g"),
                   "forward_passes": ("%.0f", "%.0f"), "backward_passes": ("%.0f", "%.0f"),
                   "passes": ("%.0f", "%.0f")}
 # A method's checks (integrated gradients' completeness, LRP's conservation): listed with
@@ -108,13 +113,40 @@ def read_file(path, res):
             cid = str(a.get("cell_id", gname))
             arr = {k: np.asarray(g[k][()], float) for k in
                    ("eigenvalues_abs_mean", "eigenvalues_abs_std") if k in g}
-            cells[cid] = {"attrs": a, "arrays": arr}
+            cells[cid] = {"attrs": a, "arrays": arr, "stability": read_cell_stability(g)}
             if cid in cells_by_id:
                 c = cells_by_id[cid]
                 methods[cid] = cell_methods(
                     c, res["datasets"].get(c["dataset"], {}), c["relevance"],
                     [figures.read_relevance(r) for r in with_relevance.get(cid, [])])
     return {"root": root, "runs": runs, "cells": cells, "methods": methods}
+
+
+def read_stability(g):
+    """The stability of a ranking stored in g, a summary cell or one of its
+    relevance/<method> groups (docs/FORMATS.md, "Ranking stability"): dict(pairs, tau
+    (mean, std), k [K'], jaccard_mean [K'], jaccard_std [K']); None when g has none (a
+    cell of one realization, or a file written before)."""
+    a = g.attrs
+    if "stability_pairs" not in a or "stability_k" not in g:
+        return None
+    return {"pairs": int(a["stability_pairs"]),
+            "tau": (float(a["stability_kendall_tau_mean"]),
+                    float(a["stability_kendall_tau_std"])),
+            "k": [int(k) for k in np.asarray(g["stability_k"][()]).ravel()],
+            "jaccard_mean": np.asarray(g["stability_jaccard_mean"][()], float).ravel(),
+            "jaccard_std": np.asarray(g["stability_jaccard_std"][()], float).ravel()}
+
+
+def read_cell_stability(g):
+    """A summary cell's stabilities: {"eigenvalues": ..., method: ...} (read_stability),
+    the rankings that have one."""
+    out = {"eigenvalues": read_stability(g)}
+    rel = g.get("relevance")
+    for method, m in (rel.items() if isinstance(rel, h5py.Group) else []):
+        if isinstance(m, h5py.Group):
+            out[method] = read_stability(m)
+    return {k: v for k, v in out.items() if v is not None}
 
 
 # ---- formatting ------------------------------------------------------------------------
@@ -188,6 +220,35 @@ def top_inputs(mean, std, names, k=TOP_INPUTS):
 
 def fmt_top(top):
     return " ".join("%s(%.3g±%.2g)" % t for t in top) if top else "-"
+
+
+def shown_k(topk, truth):
+    """The k whose Jaccard index the summary table shows, as `specsweep summary` picks it:
+    the first k of the cell's list at least the size of the true support (truth > 0), or
+    without one the middle k; None for an empty list."""
+    topk = [int(k) for k in topk]
+    if not topk:
+        return None
+    n_true = int(np.count_nonzero(np.asarray(truth, float) > 0)) if truth is not None else 0
+    if n_true > 0:
+        return next((k for k in topk if k >= n_true), topk[-1])
+    return topk[len(topk) // 2]
+
+
+def fmt_tau(st):
+    """A stability's Kendall tau as `specsweep summary` prints it, "+0.812 ± 0.050", or "-"."""
+    if not st or not np.isfinite(st["tau"][0]):
+        return "-"
+    return "%+.3f ± %.3f" % st["tau"]
+
+
+def jaccard_at(st, k):
+    """(mean, std) of a stability's Jaccard index at k, or None where it has none."""
+    if not st or k not in st["k"]:
+        return None
+    q = st["k"].index(k)
+    m, s = float(st["jaccard_mean"][q]), float(st["jaccard_std"][q])
+    return (m, s) if np.isfinite(m) else None
 
 
 def spearman_like_summary(mean, truth):
@@ -264,6 +325,8 @@ def build(res, extra):
                      "n_failed": c["n_failed"], "regression": regression,
                      "metric": (m, s), "spearman": rho,
                      "top": top_inputs(am, asd, ds.get("feature_names")),
+                     "stability": own.get("stability", {}),
+                     "jaccard_k": shown_k(c["topk"], truth),
                      "k": [int(k) for k in c["topk"]],
                      "randomk": _topk_stats(list(c["randomk_accuracy"]), len(c["topk"]))})
 
@@ -350,9 +413,12 @@ def _run_numbers(attrs_list):
 
 def _cell_numbers(attrs):
     """The measures a cell stores for a method: X_mean with X_std as X (mean, std), a lone
-    number named in MEASURES (kendall_tau, ...) as (value, None)."""
+    number named in MEASURES as (value, None). The stability over pairs of realizations
+    (stability_*) has a table of its own."""
     out = {k: (float(v), None) for k, v in attrs.items() if k in MEASURES and _is_number(v)}
     for k, v in attrs.items():
+        if k.startswith("stability_"):
+            continue
         if k.endswith("_mean") and _is_number(v) and _is_number(attrs.get(k[:-5] + "_std")):
             out[k[:-5]] = (float(v), float(attrs[k[:-5] + "_std"]))
     return out
@@ -641,7 +707,7 @@ def section_summary(p):
     head = ["dataset"] + p["axes"] + ["n", "test accuracy (MAE)"]
     if p["has_truth"]:
         head.append("spearman")
-    head.append("top inputs by mean |eigenvalue| (mean±std)")
+    head += ["kendall tau", "jaccard", "top inputs by mean |eigenvalue| (mean±std)"]
     rows = []
     for r in p["cells"]:
         n = str(r["n"])
@@ -655,6 +721,7 @@ def section_summary(p):
             rho = r["spearman"]
             cells.append(td_num("-" if rho is None or not np.isfinite(rho) else "%+.3f" % rho,
                                 rho, col="spearman"))
+        cells += _summary_stability_cells(r)
         cells.append(td(fmt_top(r["top"]), "top", "top"))
         rows.append(f'<tr data-cell="{esc(r["id"])}">' + "".join(cells) + "</tr>")
     out.append(table(head, rows, tid="summary-table"))
@@ -663,6 +730,72 @@ def section_summary(p):
     if p["has_truth"]:
         notes.append("spearman: rank correlation of mean |eigenvalue| with the dataset's "
                      "relevance_truth")
+    notes.append("kendall tau, jaccard: the |eigenvalue| rankings of every two realizations "
+                 "(tau-b; Jaccard index of the top-k inputs at the k shown), mean ± std over "
+                 "the pairs; - with one realization")
+    out.append("".join(f'<p class="note">{esc(x)}</p>' for x in notes) + "</section>")
+    return "".join(out)
+
+
+def _summary_stability_cells(r):
+    """The summary table's kendall tau and jaccard cells of a cell: its eigenvalues'
+    stability, the Jaccard index at the k `specsweep summary` shows."""
+    st = r["stability"].get("eigenvalues")
+    tau = st["tau"] if st else (None, None)
+    j = jaccard_at(st, r["jaccard_k"])
+    return [td_num(fmt_tau(st), *tau, col="tau"),
+            td_num("k=%d %.3f ± %.3f" % (r["jaccard_k"], *j) if j else "-",
+                   *(j or (None, None)), col="jaccard")]
+
+
+def stability_rankings(r):
+    """The rankings of a summary row's stability table, (method, stability) in method
+    order: the cell's relevance methods, `spectral` being its eigenvalues where the cell
+    stores no relevance/spectral."""
+    st = r["stability"]
+    out = [(m, st[m]) for m in sorted((m for m in st if m != "eigenvalues"),
+                                      key=figures.method_order)]
+    if "spectral" not in st and "eigenvalues" in st:
+        out.insert(0, ("spectral", st["eigenvalues"]))
+    return out
+
+
+def section_stability(p):
+    """Per cell of at least two realizations, the stability of each ranking: pairs, tau,
+    the Jaccard index at every k of any of its rankings."""
+    if not p["cells"]:
+        return ""
+    out = ['<section id="stability"><h2>Ranking stability</h2>']
+    with_st = [r for r in p["cells"] if r["stability"]]
+    for r in with_st:
+        rankings = stability_rankings(r)
+        ks = sorted({k for _, st in rankings for k in st["k"]})
+        trs = []
+        for method, st in rankings:
+            cells = [td(method, "method"), td_num(str(st["pairs"]), st["pairs"], col="pairs"),
+                     td_num(fmt_tau(st), *st["tau"], col="tau")]
+            for k in ks:
+                j = jaccard_at(st, k)
+                cells.append(td_num("%.3f ± %.3f" % j if j else "-", *(j or (None, None)),
+                                    col=f"jaccard:k={k}"))
+            trs.append(f'<tr data-method="{esc(method)}">' + "".join(cells) + "</tr>")
+        out.append(f"<h3>{esc(cell_heading(r['dataset'], p['axes'], r['settings']))}</h3>")
+        out.append(table(["method", "pairs", "kendall tau"] + [f"jaccard k = {k}" for k in ks],
+                         trs, cls="stability", attrs={"data-cell": r["id"]}))
+    n_one = len(p["cells"]) - len(with_st)
+    if not with_st:
+        notes = ["No cell has two realizations: no pair to compare."]
+    else:
+        notes = ["Every two realizations of a cell compared: Kendall's tau-b of their "
+                 "rankings (|eigenvalue| for spectral, the method's value for the others; "
+                 "ties as scipy's tau-b) and the Jaccard index of their top-k inputs (ties to "
+                 "the lower index, as the top-k curves take them), mean ± std (ddof 0) over "
+                 "the pairs. pairs: those whose rankings are usable (none for a skipped "
+                 "method, as spectral on a dense network). spectral is the cell's eigenvalues "
+                 "where the cell stores no relevance methods."]
+        if n_one:
+            notes.append(f"{n_one} cell{'s' * (n_one != 1)} with one realization: no pair "
+                         "to compare.")
     out.append("".join(f'<p class="note">{esc(x)}</p>' for x in notes) + "</section>")
     return "".join(out)
 
@@ -740,12 +873,12 @@ def section_methods(p):
                 f'<li data-method="{esc(m)}"><b>{esc(label)}</b>: {esc(", ".join(xs))}</li>'
                 for m, label, xs in items) + "</ul>")
     src = {r["source"] for r in rows}
-    note = ("Numbers as stored with each cell: mean ± std over its realizations "
-            "(kendall_tau, topk_jaccard: over pairs of seeds)" if src == {"summary"} else
+    note = ("Numbers as stored with each cell: mean ± std over its realizations"
+            if src == {"summary"} else
             "Numbers: mean ± std (ddof 0) over the runs of the cell that computed the method"
             if src == {"runs"} else
-            "Numbers as stored with the cell (kendall_tau, topk_jaccard: over pairs of "
-            "seeds), or mean ± std (ddof 0) over its runs where the cell stores none")
+            "Numbers as stored with the cell, or mean ± std (ddof 0) over its runs where "
+            "the cell stores none")
     out.append(f'<p class="note">{esc(note)}; a vector per frequency (fourier) names its '
                "entries f0, f1, ...</p></section>")
     return "".join(out)
@@ -862,6 +995,8 @@ def section_problems(p):
 def render(p, records, fig_dir):
     """The page as one HTML string."""
     nav = [("plan", "Plan"), ("summary", "Summary")]
+    if p["cells"]:
+        nav.append(("stability", "Stability"))
     if p["methods"]:
         nav.append(("methods", "Relevance methods"))
     if p["retraining"]:
@@ -877,7 +1012,7 @@ def render(p, records, fig_dir):
         f'<div class="muted">{esc(os.path.basename(p["path"]))} · created {esc(p["root"].get("created_utc", "-"))}'
         f' · specsweep {esc(p["root"].get("specsweep_version", "-"))}</div>',
         "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in nav) + "</nav></div></header>",
-        "<main>", section_plan(p), section_summary(p), section_methods(p),
+        "<main>", section_plan(p), section_summary(p), section_stability(p), section_methods(p),
         section_retraining(p), section_figures(p, records, fig_dir), section_problems(p),
         f'<p class="note">Written by analysis/report.py at {made} from the results file alone.</p>',
         "</main></body></html>\n"])

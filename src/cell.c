@@ -107,6 +107,101 @@ void ss_cell_stats_add(ss_cell_stats_t *cs, const ss_result_t *r)
         add_method(cs, &cs->methods[i], j, r);
 }
 
+/* ---- the stability of a ranking over pairs of realizations ---------------------------- */
+
+/* A running mean and spread (Welford's), NaN skipped: a cell of n realizations has
+   n (n - 1) / 2 pairs, too many to keep for a study of many seeds. */
+typedef struct {
+    long n;
+    double mean, m2;
+} running_t;
+
+static void running_add(running_t *a, double v)
+{
+    if (isnan(v))
+        return;
+    a->n++;
+    double d = v - a->mean;
+    a->mean += d / (double)a->n;
+    a->m2 += d * (v - a->mean);
+}
+
+/* Mean and population std (ddof 0) of what was added; NaN when nothing was. */
+static void running_get(const running_t *a, double *mean, double *std)
+{
+    *mean = a->n ? a->mean : NAN;
+    *std = a->n ? sqrt(a->m2 / (double)a->n) : NAN;
+}
+
+/* The usable rows of rows[n x V] (no NaN; none when V = 0) packed to the front of score
+   (their rank values), order (their top-k orders) and pos (each order's inverse: the place
+   of every index), each u x V; returns u. */
+static int stability_rows(const double *rows, int n, int V, int method, double *score,
+                          int *order, int *pos)
+{
+    int u = 0;
+    for (int j = 0; j < n && V > 0; j++) {
+        const double *row = rows + (size_t)j * V;
+        int usable = 1;
+        for (int i = 0; i < V && usable; i++)
+            usable = !isnan(row[i]);
+        if (!usable)
+            continue;
+        double *sc = score + (size_t)u * V;
+        int *o = order + (size_t)u * V, *p = pos + (size_t)u * V;
+        for (int i = 0; i < V; i++)
+            sc[i] = ss_attrib_rank_value((ss_attrib_method_t)method, row[i]);
+        ss_stats_rank_order(sc, V, o);
+        for (int i = 0; i < V; i++)
+            p[o[i]] = i;
+        u++;
+    }
+    return u;
+}
+
+/* st from the n x V rows of a ranking (method: how a value ranks, SS_ATTRIB_SPECTRAL for
+   the signed eigenvalues) at the k values topk[0..K) that are at most V. */
+static void stability_compute(ss_cell_stability_t *st, const double *rows, int n, int V,
+                              int method, const int64_t *topk, int K)
+{
+    memset(st, 0, sizeof *st);
+    st->computed = 1;
+    st->k = alloc_n((size_t)K, sizeof *st->k);
+    st->jaccard_mean = alloc_n((size_t)K, sizeof *st->jaccard_mean);
+    st->jaccard_std = alloc_n((size_t)K, sizeof *st->jaccard_std);
+    for (int q = 0; q < K; q++)
+        if (topk[q] >= 1 && topk[q] <= V)
+            st->k[st->n_k++] = topk[q];
+    size_t cells = (size_t)n * (size_t)(V > 0 ? V : 0);
+    double *score = alloc_n(cells, sizeof *score);
+    int *order = alloc_n(cells, sizeof *order), *pos = alloc_n(cells, sizeof *pos);
+    int u = stability_rows(rows, n, V, method, score, order, pos);
+    running_t tau = {0, 0, 0}, *jac = alloc_n((size_t)st->n_k, sizeof *jac);
+    for (int a = 0; a < u; a++)
+        for (int b = a + 1; b < u; b++) {
+            size_t oa = (size_t)a * V, ob = (size_t)b * V;
+            running_add(&tau, ss_stats_kendall_tau_b(score + oa, score + ob, V));
+            for (int q = 0; q < st->n_k; q++)
+                running_add(&jac[q], ss_stats_topk_jaccard(order + oa, pos + ob, (int)st->k[q]));
+            st->n_pairs++;
+        }
+    running_get(&tau, &st->tau_mean, &st->tau_std);
+    for (int q = 0; q < st->n_k; q++)
+        running_get(&jac[q], &st->jaccard_mean[q], &st->jaccard_std[q]);
+    free(jac);
+    free(score);
+    free(order);
+    free(pos);
+}
+
+static void stability_free(ss_cell_stability_t *st)
+{
+    free(st->k);
+    free(st->jaccard_mean);
+    free(st->jaccard_std);
+    memset(st, 0, sizeof *st);
+}
+
 void ss_cell_stats_end(ss_cell_stats_t *cs)
 {
     if (cs->n > 0)
@@ -114,6 +209,15 @@ void ss_cell_stats_end(ss_cell_stats_t *cs)
     for (int i = 0; cs->n > 0 && i < cs->n_methods; i++) {
         ss_cell_method_t *m = &cs->methods[i];
         ss_stats_abs_columns(m->values, cs->n, m->n_values, m->abs_mean, m->abs_std);
+    }
+    if (cs->n >= 2) { /* one realization has no pair to compare */
+        stability_compute(&cs->stability, cs->eigenvalues, cs->n, cs->n_inputs,
+                          SS_ATTRIB_SPECTRAL, cs->topk, cs->n_topk);
+        for (int i = 0; i < cs->n_methods; i++) {
+            ss_cell_method_t *m = &cs->methods[i];
+            stability_compute(&m->stability, m->values, cs->n, m->n_values, m->method,
+                              cs->topk, cs->n_topk);
+        }
     }
     cs->truth = NULL;
 }
@@ -150,7 +254,9 @@ void ss_cell_stats_free(ss_cell_stats_t *cs)
         free(m->spearman);
         free(m->support_recall);
         free(m->auroc);
+        stability_free(&m->stability);
     }
+    stability_free(&cs->stability);
     free(cs->methods);
     memset(cs, 0, sizeof *cs);
 }

@@ -195,9 +195,11 @@ static int cfg_parse_model(cfg_parse_t *p, yaml_node_t *map, const char *section
 #define CFG_K(kind) (1u << (kind))
 #define CFG_SYNTH (CFG_K(SS_KIND_GAUSSIAN) | CFG_K(SS_KIND_CORRELATED) | CFG_K(SS_KIND_SPECTRA))
 #define CFG_FILES (CFG_K(SS_KIND_CSV) | CFG_K(SS_KIND_IDX) | CFG_K(SS_KIND_HDF5))
+#define CFG_ALL (CFG_SYNTH | CFG_FILES)
 
-typedef enum { CFG_F_NUMBER, CFG_F_PATH, CFG_F_LABEL, CFG_F_TASK, CFG_F_CLASSES, CFG_F_PAIRS }
-    cfg_how_t;
+typedef enum {
+    CFG_F_NUMBER, CFG_F_PATH, CFG_F_LABEL, CFG_F_TASK, CFG_F_CLASSES, CFG_F_PAIRS, CFG_F_SHAPE
+} cfg_how_t;
 
 /* The keys of a dataset spec besides `kind` and `training`: which kinds use them, how they
    are read, where they go. */
@@ -243,6 +245,8 @@ static const struct {
       CFG_REAL, CFG_UNIT_OO, test_fraction),
     F("max_train", CFG_FILES, CFG_F_NUMBER, CFG_INT, CFG_NONNEG, max_train),
     F("max_test", CFG_FILES, CFG_F_NUMBER, CFG_INT, CFG_NONNEG, max_test),
+    F("standardize", CFG_ALL, CFG_F_NUMBER, CFG_BOOL, CFG_ANY, standardize),
+    F("input_shape", CFG_ALL, CFG_F_SHAPE, CFG_INT, CFG_POS, input_shape),
 #undef F
 };
 #define CFG_N_DS_FIELDS CFG_COUNT(cfg_ds_fields)
@@ -296,6 +300,36 @@ static int cfg_check_spectra(cfg_parse_t *p, const ss_dataset_spec_t *ds,
     return 0;
 }
 
+/*
+ * input_shape: [rows, cols], two positive integers whose product fits an int, into
+ * ds->input_shape. Whether they make the dataset's inputs is known only once the data is
+ * loaded (data.c), so the value's position is kept for that message in
+ * ds->input_shape_at. 0 or -1.
+ */
+static int cfg_read_input_shape(cfg_parse_t *p, ss_dataset_spec_t *ds, yaml_node_t *v)
+{
+    cfg_yaml_t *y = &p->y;
+    char got[96];
+    if (v->type != YAML_SEQUENCE_NODE || cfg_seq_len(v) != 2)
+        return cfg_fail(y, v, "input_shape must be a list of two positive integers [rows, "
+                        "cols], got %s", cfg_got(v, got, sizeof got));
+    int shape[2];
+    for (int i = 0; i < 2; i++)
+        if (cfg_read_int(y, cfg_seq_item(y, v, i), i ? "input_shape's cols" :
+                         "input_shape's rows", CFG_POS, &shape[i]) < 0)
+            return -1;
+    if ((long long)shape[0] * shape[1] > INT_MAX)
+        return cfg_fail(y, v, "input_shape [%d, %d] has more inputs than a dataset may have "
+                        "(%d)", shape[0], shape[1], INT_MAX);
+    ds->input_shape[0] = shape[0];
+    ds->input_shape[1] = shape[1];
+    free(ds->input_shape_at);
+    size_t n = strlen(y->file) + 32;
+    ds->input_shape_at = ss_malloc(n);
+    snprintf(ds->input_shape_at, n, "%s:%d:%d", y->file, cfg_line(v), cfg_col(v));
+    return 0;
+}
+
 /* The value node v of dataset key cfg_ds_fields[f], read and stored in *ds as the table
    says. 0 or -1. */
 static int cfg_read_ds_field(cfg_parse_t *p, ss_dataset_spec_t *ds, int f, yaml_node_t *v)
@@ -312,7 +346,7 @@ static int cfg_read_ds_field(cfg_parse_t *p, ss_dataset_spec_t *ds, int f, yaml_
         long long i = 0;
         if (cfg_read(y, v, name, cfg_ds_fields[f].type, cfg_ds_fields[f].range, &d, &i) < 0)
             return -1;
-        if (cfg_ds_fields[f].type == CFG_INT)
+        if (cfg_ds_fields[f].type == CFG_INT || cfg_ds_fields[f].type == CFG_BOOL)
             *(int *)field = (int)i;
         else if (cfg_ds_fields[f].type == CFG_I64)
             *(uint64_t *)field = (uint64_t)i;
@@ -356,6 +390,8 @@ static int cfg_read_ds_field(cfg_parse_t *p, ss_dataset_spec_t *ds, int f, yaml_
                          CFG_UNIT_CC, &ds->pair_p[i], NULL) < 0)
                 return -1;
         break;
+    case CFG_F_SHAPE:
+        return cfg_read_input_shape(p, ds, v);
     }
     return 0;
 }
@@ -1138,6 +1174,7 @@ void ss_sweep_free(ss_sweep_t *sw)
             free(ds->train_labels);
             free(ds->test_images);
             free(ds->test_labels);
+            free(ds->input_shape_at);
         }
         free(sw->datasets);
     }

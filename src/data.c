@@ -9,6 +9,7 @@
  */
 #include "specsweep/data.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,66 @@ static void data_count_nonzeros(ss_dataset_t *ds)
     }
     size_t n = (size_t)ds->info.n_train * (size_t)ds->info.n_inputs;
     ds->input_density = n ? (double)nz_train / (double)n : 1.0;
+}
+
+/* The spec's input_shape on a loaded dataset: rows x cols must be its inputs and agree
+   with an image's own shape. 0, or -1 with err at the input_shape value. */
+static int data_set_input_shape(const ss_dataset_spec_t *spec, ss_dataset_t *ds,
+                                ss_error_t *err)
+{
+    const char *at = spec->input_shape_at ? spec->input_shape_at : spec->name;
+    int rows = spec->input_shape[0], cols = spec->input_shape[1];
+    ss_dataset_info_t *in = &ds->info;
+    if ((long long)rows * cols != in->n_inputs) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: input_shape [%d, %d] makes %lld inputs, but "
+                     "dataset %s has %d", at, rows, cols, (long long)rows * cols, spec->name,
+                     in->n_inputs);
+        return -1;
+    }
+    if (in->input_rank == 2 && (in->input_shape[0] != rows || in->input_shape[1] != cols)) {
+        ss_error_set(err, SS_EXIT_INPUT, "%s: input_shape [%d, %d] conflicts with the %d x %d "
+                     "images of dataset %s", at, rows, cols, in->input_shape[0],
+                     in->input_shape[1], spec->name);
+        return -1;
+    }
+    in->input_rank = 2;
+    in->input_shape[0] = rows;
+    in->input_shape[1] = cols;
+    return 0;
+}
+
+/* z-scores every input of the training and test rows with the training rows' mean and
+   population std, kept in ds->info (data.h, "standardize"). Sums in double in row order:
+   every rank that loads the dataset gets the same bits. */
+static void data_standardize(ss_dataset_t *ds)
+{
+    int d = ds->info.n_inputs, n = ds->info.n_train;
+    double *mean = ss_calloc((size_t)d, sizeof *mean), *sd = ss_calloc((size_t)d, sizeof *sd);
+    for (int r = 0; r < n; r++) {
+        const float *x = ds->x_train + (size_t)r * (size_t)d;
+        for (int i = 0; i < d; i++)
+            mean[i] += x[i];
+    }
+    for (int i = 0; i < d; i++)
+        mean[i] /= n;
+    for (int r = 0; r < n; r++) { /* two passes: no cancellation for inputs far from 0 */
+        const float *x = ds->x_train + (size_t)r * (size_t)d;
+        for (int i = 0; i < d; i++)
+            sd[i] += (x[i] - mean[i]) * (x[i] - mean[i]);
+    }
+    for (int i = 0; i < d; i++)
+        sd[i] = sqrt(sd[i] / n);
+    for (int part = 0; part < 2; part++) {
+        float *x = part ? ds->x_test : ds->x_train;
+        size_t rows = (size_t)(part ? ds->info.n_test : n);
+        for (size_t r = 0; r < rows; r++)
+            for (int i = 0; i < d; i++) {
+                float *v = x + r * (size_t)d + i;
+                *v = (float)((*v - mean[i]) / (sd[i] > 0.0 ? sd[i] : 1.0));
+            }
+    }
+    ds->info.standardize_mean = mean;
+    ds->info.standardize_std = sd;
 }
 
 int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *err)
@@ -76,7 +137,13 @@ int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t 
     ds->info.kind = spec->kind;
     /* every loader leaves n_classes 0 exactly for a regression target */
     ds->info.task = ds->info.n_classes > 0 ? SS_TASK_CLASSIFICATION : SS_TASK_REGRESSION;
-    data_count_nonzeros(ds);
+    if (spec->input_shape[0] > 0 && data_set_input_shape(spec, ds, err) != 0) {
+        ss_dataset_free(ds);
+        return -1;
+    }
+    if (spec->standardize)
+        data_standardize(ds);
+    data_count_nonzeros(ds); /* after standardizing: a standardized zero is no longer 0 */
     return 0;
 }
 
@@ -86,6 +153,8 @@ void ss_dataset_info_free(ss_dataset_info_t *info)
     if (!info)
         return;
     free(info->relevance_truth);
+    free(info->standardize_mean);
+    free(info->standardize_std);
     if (info->feature_names) {
         for (int i = 0; i < info->n_inputs; i++)
             free(info->feature_names[i]);
@@ -94,16 +163,33 @@ void ss_dataset_info_free(ss_dataset_info_t *info)
     memset(info, 0, sizeof *info);
 }
 
+ss_dataset_info_t ss_dataset_info_scalars(const ss_dataset_info_t *src)
+{
+    ss_dataset_info_t s = *src;
+    s.relevance_truth = NULL;
+    s.feature_names = NULL;
+    s.standardize_mean = NULL;
+    s.standardize_std = NULL;
+    return s;
+}
+
+/* A copy of the n doubles at src, or NULL for NULL or n = 0. */
+static double *copy_doubles(const double *src, size_t n)
+{
+    if (!src || !n)
+        return NULL;
+    double *d = ss_malloc(n * sizeof *d);
+    memcpy(d, src, n * sizeof *d);
+    return d;
+}
+
 void ss_dataset_info_copy(ss_dataset_info_t *dst, const ss_dataset_info_t *src)
 {
-    *dst = *src;
-    dst->relevance_truth = NULL;
-    dst->feature_names = NULL;
+    *dst = ss_dataset_info_scalars(src);
     size_t n = src->n_inputs > 0 ? (size_t)src->n_inputs : 0;
-    if (src->relevance_truth && n) {
-        dst->relevance_truth = ss_malloc(n * sizeof *dst->relevance_truth);
-        memcpy(dst->relevance_truth, src->relevance_truth, n * sizeof *dst->relevance_truth);
-    }
+    dst->relevance_truth = copy_doubles(src->relevance_truth, n);
+    dst->standardize_mean = copy_doubles(src->standardize_mean, n);
+    dst->standardize_std = copy_doubles(src->standardize_std, n);
     if (src->feature_names && n) {
         dst->feature_names = ss_calloc(n, sizeof *dst->feature_names);
         for (size_t i = 0; i < n; i++)

@@ -973,9 +973,7 @@ static void start_data(engine_t *e)
     int mode = SS_NODEDATA_AUTO;
     if (e->rank == 0) {
         for (int d = 0; d < n; d++) { /* the scalars: pointers mean nothing elsewhere */
-            info[d] = e->meta[d];
-            info[d].relevance_truth = NULL;
-            info[d].feature_names = NULL;
+            info[d] = ss_dataset_info_scalars(&e->meta[d]);
         }
         const char *env = getenv("SPECSWEEP_SHARED_DATA");
         if (env && strcmp(env, "0") == 0)

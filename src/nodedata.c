@@ -320,9 +320,7 @@ ss_nodedata_t *ss_nodedata_create(MPI_Comm world, const ss_dataset_spec_t *specs
 
     size_t head_bytes = round_up(sizeof(nd_header_t) + (size_t)n * sizeof(nd_slot_t), nd->page);
     for (int d = 0; d < n; d++) {
-        nd->info[d] = info[d];
-        nd->info[d].relevance_truth = NULL;
-        nd->info[d].feature_names = NULL;
+        nd->info[d] = ss_dataset_info_scalars(&info[d]);
         layout(&nd->lay[d], &nd->info[d], nd->rows_bytes, nd->page);
         nd->rows_bytes += nd->lay[d].bytes;
     }

@@ -223,6 +223,11 @@ int ss_plan_validate(const char *sweep_path)
                ds.info.n_classes ? "classification" : "regression", ds.info.n_train, ds.info.n_test);
         if (ds.info.n_classes)
             printf("    %d classes\n", ds.info.n_classes);
+        if (ds.info.input_rank == 2)
+            printf("    input shape %d x %d\n", ds.info.input_shape[0], ds.info.input_shape[1]);
+        if (ds.info.standardize_mean)
+            printf("    standardized: each input z-scored with the training rows' mean and "
+                   "std\n");
         ss_dataset_free(&ds);
     }
     if (!rc)

@@ -433,14 +433,17 @@ fail:
 
 enum {
     D_NAME, D_KIND, D_TASK, D_N_INPUTS, D_N_CLASSES, D_N_TRAIN, D_N_TEST, D_INPUT_RANK,
-    D_INPUT_SHAPE, D_RELEVANCE_TRUTH, D_FEATURE_NAMES, D_COUNT
+    D_INPUT_SHAPE, D_RELEVANCE_TRUTH, D_FEATURE_NAMES, D_STANDARDIZE_MEAN, D_STANDARDIZE_STD,
+    D_COUNT
 };
 static const char *const dataset_fields[D_COUNT] = {
     "name", "kind", "task", "n_inputs", "n_classes", "n_train", "n_test", "input_rank",
-    "input_shape", "relevance_truth", "feature_names"
+    "input_shape", "relevance_truth", "feature_names", "standardize_mean", "standardize_std"
 };
-/* task: absent from the records of specsweep 0.1.0, where n_classes = 0 meant regression */
-#define D_OPTIONAL ((1u << D_TASK) | (1u << D_RELEVANCE_TRUTH) | (1u << D_FEATURE_NAMES))
+/* task: absent from the records of specsweep 0.1.0, where n_classes = 0 meant regression;
+   the standardization vectors: only of a standardized dataset (both or neither) */
+#define D_OPTIONAL ((1u << D_TASK) | (1u << D_RELEVANCE_TRUTH) | (1u << D_FEATURE_NAMES) | \
+                    (1u << D_STANDARDIZE_MEAN) | (1u << D_STANDARDIZE_STD))
 
 void ss_record_encode_dataset(ss_payload_t *b, const ss_dataset_info_t *ds)
 {
@@ -459,12 +462,23 @@ void ss_record_encode_dataset(ss_payload_t *b, const ss_dataset_info_t *ds)
         pf_f64v(b, "relevance_truth", ds->relevance_truth, ds->n_inputs);
     if (ds->feature_names)
         pf_strv(b, "feature_names", ds->feature_names, ds->n_inputs);
+    if (ds->standardize_mean && ds->standardize_std) {
+        pf_f64v(b, "standardize_mean", ds->standardize_mean, ds->n_inputs);
+        pf_f64v(b, "standardize_std", ds->standardize_std, ds->n_inputs);
+    }
 }
 
-/* The fields of a dataset record into *ds; counts of the arrays into n_shape etc. */
-static int dataset_fields_read(rd_t *rd, ss_dataset_info_t *ds, unsigned *seen, char *kind,
-                               char *task, int64_t **shape, int *n_shape, int *n_truth,
-                               int *n_names)
+/* What a dataset record holds besides *ds: the text fields, the shape, and the lengths
+   of its arrays as recorded (checked against n_inputs once every field is read). */
+typedef struct {
+    char kind[64], task[64];
+    int64_t *shape;
+    int n_shape, n_truth, n_names, n_mean, n_std;
+} ds_fields_t;
+
+/* The fields of a dataset record into *ds and *x. */
+static int dataset_fields_read(rd_t *rd, ss_dataset_info_t *ds, unsigned *seen,
+                               ds_fields_t *x)
 {
     uint32_t n_fields;
     int rc = rd_begin(rd, &n_fields);
@@ -483,16 +497,24 @@ static int dataset_fields_read(rd_t *rd, ss_dataset_info_t *ds, unsigned *seen, 
         int bad = 0;
         switch (k) {
         case D_NAME: bad = get_str(rd, &f, ds->name, sizeof ds->name); break;
-        case D_KIND: bad = get_str(rd, &f, kind, 64); break;
-        case D_TASK: bad = get_str(rd, &f, task, 64); break;
+        case D_KIND: bad = get_str(rd, &f, x->kind, sizeof x->kind); break;
+        case D_TASK: bad = get_str(rd, &f, x->task, sizeof x->task); break;
         case D_N_INPUTS: bad = get_int(rd, &f, &ds->n_inputs, 0); break;
         case D_N_CLASSES: bad = get_int(rd, &f, &ds->n_classes, 0); break;
         case D_N_TRAIN: bad = get_int(rd, &f, &ds->n_train, 0); break;
         case D_N_TEST: bad = get_int(rd, &f, &ds->n_test, 0); break;
         case D_INPUT_RANK: bad = get_int(rd, &f, &ds->input_rank, 0); break;
-        case D_INPUT_SHAPE: bad = get_i64v(rd, &f, shape, n_shape); break;
-        case D_RELEVANCE_TRUTH: bad = get_f64v(rd, &f, &ds->relevance_truth, n_truth); break;
-        case D_FEATURE_NAMES: bad = get_strv(rd, &f, &ds->feature_names, n_names); break;
+        case D_INPUT_SHAPE: bad = get_i64v(rd, &f, &x->shape, &x->n_shape); break;
+        case D_RELEVANCE_TRUTH:
+            bad = get_f64v(rd, &f, &ds->relevance_truth, &x->n_truth);
+            break;
+        case D_FEATURE_NAMES: bad = get_strv(rd, &f, &ds->feature_names, &x->n_names); break;
+        case D_STANDARDIZE_MEAN:
+            bad = get_f64v(rd, &f, &ds->standardize_mean, &x->n_mean);
+            break;
+        case D_STANDARDIZE_STD:
+            bad = get_f64v(rd, &f, &ds->standardize_std, &x->n_std);
+            break;
         }
         if (bad)
             return -1;
@@ -502,9 +524,11 @@ static int dataset_fields_read(rd_t *rd, ss_dataset_info_t *ds, unsigned *seen, 
 
 /* The checks of a decoded dataset description that span fields. */
 static int dataset_consistent(rd_t *rd, ss_dataset_info_t *ds, unsigned seen,
-                              const char *kind, const char *task, const int64_t *shape,
-                              int n_shape, int n_truth, int n_names)
+                              const ds_fields_t *x)
 {
+    const char *kind = x->kind, *task = x->task;
+    const int64_t *shape = x->shape;
+    int n_shape = x->n_shape, n_truth = x->n_truth, n_names = x->n_names;
     for (int k = 0; k < D_COUNT; k++)
         if (!((seen >> k) & 1u) && !((D_OPTIONAL >> k) & 1u))
             return rd_fail(rd, dataset_fields[k], "missing");
@@ -530,6 +554,12 @@ static int dataset_consistent(rd_t *rd, ss_dataset_info_t *ds, unsigned seen,
         return rd_fail(rd, "relevance_truth", "length is not n_inputs");
     if (ds->feature_names && n_names != ds->n_inputs)
         return rd_fail(rd, "feature_names", "count is not n_inputs");
+    int has_mean = (seen >> D_STANDARDIZE_MEAN) & 1u, has_std = (seen >> D_STANDARDIZE_STD) & 1u;
+    if (has_mean != has_std)
+        return rd_fail(rd, has_mean ? "standardize_std" : "standardize_mean",
+                       "missing (both standardization vectors or neither)");
+    if (has_mean && (x->n_mean != ds->n_inputs || x->n_std != ds->n_inputs))
+        return rd_fail(rd, "standardize_mean", "length is not n_inputs");
     return 0;
 }
 
@@ -539,18 +569,16 @@ int ss_record_decode_dataset(const unsigned char *p, size_t len, ss_dataset_info
     memset(ds, 0, sizeof *ds);
     rd_t rd = {p, len, 0, err, "dataset record"};
     unsigned seen = 0;
-    char kind[64] = "", task[64] = "";
-    int64_t *shape = NULL;
-    int n_shape = 0, n_truth = 0, n_names = 0;
-    int rc = dataset_fields_read(&rd, ds, &seen, kind, task, &shape, &n_shape, &n_truth,
-                                 &n_names);
+    ds_fields_t x;
+    memset(&x, 0, sizeof x);
+    int rc = dataset_fields_read(&rd, ds, &seen, &x);
     if (rc == 0)
-        rc = dataset_consistent(&rd, ds, seen, kind, task, shape, n_shape, n_truth, n_names);
-    free(shape);
+        rc = dataset_consistent(&rd, ds, seen, &x);
+    free(x.shape);
     if (rc == 0)
         return 0;
     if (ds->feature_names) { /* n_inputs may not match the list: free by its own count */
-        free_strv(ds->feature_names, n_names);
+        free_strv(ds->feature_names, x.n_names);
         ds->feature_names = NULL;
     }
     ss_dataset_info_free(ds);

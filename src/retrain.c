@@ -77,7 +77,7 @@ int ss_retrain_inputs(const ss_run_t *child, const ss_result_t *parent,
         double *score = ss_malloc((size_t)(d > 0 ? d : 1) * sizeof *score);
         int rc = ranking_scores(m, parent, ds, d, score, why, size);
         if (rc == 0)
-            ss_stats_order_desc(score, d, order);
+            ss_stats_rank_order(score, d, order);
         free(score);
         if (rc) {
             free(order);

@@ -61,6 +61,10 @@ static int write_dataset_info(ss_h5w_t *w, hid_t top, const ss_dataset_info_t *d
         rc = ss_h5w_f64(w, g, "relevance_truth", ds->relevance_truth, ds->n_inputs);
     if (!rc && ds->feature_names)
         rc = ss_h5w_strings(w, g, "feature_names", ds->feature_names, ds->n_inputs);
+    if (!rc && ds->standardize_mean && ds->standardize_std) /* only then: files unchanged */
+        rc = ss_h5w_attr_i64(w, g, "standardize", 1) ||
+             ss_h5w_f64(w, g, "standardize_mean", ds->standardize_mean, ds->n_inputs) ||
+             ss_h5w_f64(w, g, "standardize_std", ds->standardize_std, ds->n_inputs);
     if (H5Gclose(g) < 0 && !rc)
         rc = ss_h5w_fail(w, "closing group");
     return rc ? -1 : 0;
@@ -292,8 +296,25 @@ static int write_mean_std(ss_h5w_t *w, hid_t g, const char *name, const double *
     return ss_h5w_attr_f64(w, g, a, mean) || ss_h5w_attr_f64(w, g, b, std);
 }
 
+/* The stability of a ranking over pairs of realizations (cell.h): attributes
+   stability_pairs, stability_kendall_tau_mean and _std, datasets stability_k,
+   stability_jaccard_mean and _std (one entry per k); nothing for a cell of one
+   realization, which has no pair. */
+static int write_stability(ss_h5w_t *w, hid_t g, const ss_cell_stability_t *st)
+{
+    if (!st->computed)
+        return 0;
+    return ss_h5w_attr_i64(w, g, "stability_pairs", st->n_pairs) ||
+           ss_h5w_attr_f64(w, g, "stability_kendall_tau_mean", st->tau_mean) ||
+           ss_h5w_attr_f64(w, g, "stability_kendall_tau_std", st->tau_std) ||
+           ss_h5w_i64(w, g, "stability_k", st->k, st->n_k) ||
+           ss_h5w_f64(w, g, "stability_jaccard_mean", st->jaccard_mean, st->n_k) ||
+           ss_h5w_f64(w, g, "stability_jaccard_std", st->jaccard_std, st->n_k);
+}
+
 /* /summary/<cell>/relevance/<method>: every realization's relevance and top-k curve,
-   |relevance| mean and std over them, the scores' and the cost's mean and std. */
+   |relevance| mean and std over them, the scores' and the cost's mean and std, the
+   ranking's stability over pairs of realizations. */
 static int write_cell_methods(ss_h5w_t *w, hid_t g, const ss_cell_stats_t *cs)
 {
     if (cs->n_methods <= 0)
@@ -316,7 +337,8 @@ static int write_cell_methods(ss_h5w_t *w, hid_t g, const ss_cell_stats_t *cs)
              ss_h5w_f64_2d(w, mg, "topk_accuracy", m->topk_accuracy, n, K) ||
              ss_h5w_f64(w, mg, "seconds", m->seconds, n) ||
              ss_h5w_attr_i64(w, mg, "n_skipped", m->n_skipped) ||
-             write_mean_std(w, mg, "seconds", m->seconds, n);
+             write_mean_std(w, mg, "seconds", m->seconds, n) ||
+             write_stability(w, mg, &m->stability);
         if (!rc && cs->truth_given)
             rc = write_mean_std(w, mg, "spearman", m->spearman, n) ||
                  write_mean_std(w, mg, "support_recall", m->support_recall, n) ||
@@ -366,6 +388,7 @@ static int write_cell(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_run
          ss_h5w_i64(w, g, "topk", cs->topk, K) ||
          ss_h5w_f64_2d(w, g, "topk_accuracy", cs->topk_accuracy, n, K) ||
          ss_h5w_f64_2d(w, g, "randomk_accuracy", cs->randomk_accuracy, n, K) ||
+         write_stability(w, g, &cs->stability) ||
          write_cell_methods(w, g, cs);
     if (H5Gclose(g) < 0 && !rc)
         rc = ss_h5w_fail(w, "closing group");

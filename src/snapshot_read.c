@@ -117,6 +117,15 @@ static int read_dataset_info(hid_t g, const char *name, ss_dataset_info_t *ds)
         ss_dataset_info_free(ds);
         return -1;
     }
+    long n_std = 0;
+    ds->standardize_mean = ss_h5_read_f64(g, "standardize_mean", &n);
+    ds->standardize_std = ss_h5_read_f64(g, "standardize_std", &n_std);
+    if ((ds->standardize_mean || ds->standardize_std) &&
+        (!ds->standardize_mean || !ds->standardize_std || n != ds->n_inputs ||
+         n_std != ds->n_inputs)) {
+        ss_dataset_info_free(ds);
+        return -1;
+    }
     return 0;
 }
 

@@ -42,7 +42,8 @@ static void sb_printf(sbuf_t *b, const char *fmt, ...)
     }
 }
 
-enum { COL_DATASET, COL_SETTINGS, COL_N, COL_METRIC, COL_SPEARMAN, COL_TOP, N_COLS };
+enum { COL_DATASET, COL_SETTINGS, COL_N, COL_METRIC, COL_SPEARMAN, COL_TAU, COL_JACCARD,
+       COL_TOP, N_COLS };
 #define TOP_INPUTS 5
 
 typedef struct {
@@ -190,6 +191,83 @@ static void row_top_inputs(const double *mean, const double *std, long n,
         sb_printf(b, "-");
 }
 
+/* "mean ± std" of attributes <name>_mean/_std of g (fmt for both; a '+' flag only for
+   the mean), or "-". */
+static void mean_std_text(hid_t g, const char *name, const char *fmt, sbuf_t *b)
+{
+    char sd_fmt[16];
+    snprintf(sd_fmt, sizeof sd_fmt, "%s", fmt[1] == '+' ? fmt + 1 : fmt);
+    if (fmt[1] == '+')
+        sd_fmt[0] = '%';
+    char a[64], c[64];
+    double m, sd;
+    snprintf(a, sizeof a, "%s_mean", name);
+    snprintf(c, sizeof c, "%s_std", name);
+    if (ss_h5_attr_f64(g, a, &m) == 0 && ss_h5_attr_f64(g, c, &sd) == 0 && !isnan(m)) {
+        sb_printf(b, fmt, m);
+        sb_printf(b, " ± ");
+        sb_printf(b, sd_fmt, sd);
+    } else {
+        sb_printf(b, "-");
+    }
+}
+
+/* The k whose top-k accuracy and Jaccard index the tables show: the first k of the
+   cell's list at least the size of the true support, or without a truth the middle one;
+   its index in the list, or -1 when there is none. */
+static int shown_k(hid_t file, hid_t cell, const char *dataset, int *k_out)
+{
+    long K = 0, n_truth = 0;
+    double *topk = ss_h5_read_f64(cell, "topk", &K);
+    if (!topk || K == 0) {
+        free(topk);
+        return -1;
+    }
+    dataset_view_t dv;
+    dataset_view_read(file, dataset, &dv);
+    n_truth = 0;
+    for (long i = 0; dv.truth && i < dv.n_truth; i++)
+        n_truth += dv.truth[i] > 0;
+    dataset_view_free(&dv);
+    long q = K / 2;
+    if (n_truth > 0) {
+        q = K - 1;
+        for (long i = K - 1; i >= 0; i--)
+            if (topk[i] >= n_truth)
+                q = i;
+    }
+    *k_out = (int)topk[q];
+    free(topk);
+    return (int)q;
+}
+
+/* The Jaccard index at k of the stability stored in g (datasets stability_k,
+   stability_jaccard_mean and _std, docs/FORMATS.md) as "0.950 ± 0.040", with "k=K " before
+   it when with_k; "-" when g has none at k (a cell of one realization, a k above the
+   relevance's length, no pair). */
+static void jaccard_text(hid_t g, int k, int with_k, sbuf_t *b)
+{
+    long nk = 0, nm = 0, ns = 0;
+    double *ks = ss_h5_read_f64(g, "stability_k", &nk);
+    double *m = ss_h5_read_f64(g, "stability_jaccard_mean", &nm);
+    double *sd = ss_h5_read_f64(g, "stability_jaccard_std", &ns);
+    long q = -1;
+    for (long i = 0; ks && m && sd && nm == nk && ns == nk && i < nk; i++)
+        if (ks[i] == k)
+            q = i;
+    if (q >= 0 && !isnan(m[q])) {
+        if (with_k)
+            sb_printf(b, "k=%d ", k);
+        sb_printf(b, "%.3f ± %.3f", m[q], sd[q]);
+    } else {
+        sb_printf(b, "-");
+    }
+    free(ks);
+    free(m);
+    free(sd);
+    H5Eclear2(H5E_DEFAULT);
+}
+
 /* The table row of one summary cell; returns -1 if the group is not a summary cell. */
 static int summary_row(hid_t file, hid_t cell, row_t *row, int *has_truth)
 {
@@ -240,6 +318,14 @@ static int summary_row(hid_t file, hid_t cell, row_t *row, int *has_truth)
     } else {
         sb_printf(&b[COL_SPEARMAN], "-");
     }
+    /* the eigenvalues' ranking over pairs of realizations, Jaccard at the k the method
+       tables show */
+    int k_shown = 0;
+    mean_std_text(cell, "stability_kendall_tau", "%+.3f", &b[COL_TAU]);
+    if (shown_k(file, cell, dataset, &k_shown) >= 0)
+        jaccard_text(cell, k_shown, 1, &b[COL_JACCARD]);
+    else
+        sb_printf(&b[COL_JACCARD], "-");
     if (mean && n_in > 0)
         row_top_inputs(mean, n_std == n_in ? std : NULL, n_in, &dv, &b[COL_TOP]);
     else
@@ -339,8 +425,8 @@ static row_t *collect_rows(hid_t file, long *n_rows, int *has_truth)
 static void print_table(FILE *out, const row_t *rows, long n_rows, int has_truth)
 {
     static const char *const head[N_COLS] = {
-        "dataset", "settings", "n", "test accuracy (MAE)", "spearman",
-        "top inputs by mean |eigenvalue| (mean±std)"};
+        "dataset", "settings", "n", "test accuracy (MAE)", "spearman", "kendall tau",
+        "jaccard", "top inputs by mean |eigenvalue| (mean±std)"};
     size_t width[N_COLS];
     for (int k = 0; k < N_COLS; k++) {
         width[k] = text_width(head[k]);
@@ -362,63 +448,71 @@ static void print_table(FILE *out, const row_t *rows, long n_rows, int has_truth
     if (has_truth)
         fprintf(out, "spearman: rank correlation of mean |eigenvalue| with the "
                      "dataset's relevance_truth\n");
+    fprintf(out, "kendall tau, jaccard: the |eigenvalue| rankings of every two realizations "
+                 "(tau-b; Jaccard index of the top-k inputs), mean ± std over the pairs\n");
 }
 
-enum { M_NAME, M_SPEARMAN, M_RECALL, M_AUROC, M_TOPK, M_SECONDS, M_COLS };
+enum { M_NAME, M_SPEARMAN, M_RECALL, M_AUROC, M_TOPK, M_TAU, M_JACCARD, M_SECONDS, M_COLS };
 
-/* "mean ± std" of attributes <name>_mean/_std of g (fmt for both; a '+' flag only for
-   the mean), or "-". */
-static void mean_std_text(hid_t g, const char *name, const char *fmt, sbuf_t *b)
+/* "mean ± std" over the realizations of column q of g's n x K matrix topk_accuracy, or
+   "-". */
+static void topk_column_text(hid_t g, long K, int q, sbuf_t *b)
 {
-    char sd_fmt[16];
-    snprintf(sd_fmt, sizeof sd_fmt, "%s", fmt[1] == '+' ? fmt + 1 : fmt);
-    if (fmt[1] == '+')
-        sd_fmt[0] = '%';
-    char a[64], c[64];
-    double m, sd;
-    snprintf(a, sizeof a, "%s_mean", name);
-    snprintf(c, sizeof c, "%s_std", name);
-    if (ss_h5_attr_f64(g, a, &m) == 0 && ss_h5_attr_f64(g, c, &sd) == 0 && !isnan(m)) {
-        sb_printf(b, fmt, m);
-        sb_printf(b, " ± ");
-        sb_printf(b, sd_fmt, sd);
+    long rows = 0;
+    double *t = q >= 0 ? ss_h5_read_f64(g, "topk_accuracy", &rows) : NULL;
+    if (t && K > 0 && rows % K == 0 && rows > 0) {
+        double *col = ss_malloc((size_t)(rows / K) * sizeof *col), m, sd;
+        for (long j = 0; j < rows / K; j++)
+            col[j] = t[j * K + q];
+        ss_stats_mean_std(col, rows / K, &m, &sd);
+        sb_printf(b, isnan(m) ? "-" : "%.4f ± %.4f", m, sd);
+        free(col);
     } else {
         sb_printf(b, "-");
     }
+    free(t);
 }
 
-/* The k whose top-k accuracy the method table shows: the first k of the cell's list at
-   least the size of the true support, or without a truth the middle one; its index in
-   the list, or -1 when there is none. */
-static int shown_k(hid_t file, hid_t cell, const char *dataset, int *k_out)
+/* The row r[M_COLS] of the method `name`, stored in g, of a cell whose top-k list has K
+   entries: k (at index q of that list, -1 for none) is the k the table shows. */
+static void method_row(hid_t g, const char *name, long K, int q, int k, sbuf_t *r)
 {
-    long K = 0, n_truth = 0;
-    double *topk = ss_h5_read_f64(cell, "topk", &K);
-    if (!topk || K == 0) {
-        free(topk);
-        return -1;
+    sb_printf(&r[M_NAME], "%s", name);
+    mean_std_text(g, "spearman", "%+.3f", &r[M_SPEARMAN]);
+    mean_std_text(g, "support_recall", "%.2f", &r[M_RECALL]);
+    mean_std_text(g, "auroc", "%.3f", &r[M_AUROC]);
+    topk_column_text(g, K, q, &r[M_TOPK]);
+    mean_std_text(g, "stability_kendall_tau", "%+.3f", &r[M_TAU]);
+    if (q >= 0)
+        jaccard_text(g, k, 0, &r[M_JACCARD]);
+    else
+        sb_printf(&r[M_JACCARD], "-");
+    mean_std_text(g, "seconds", "%.2g", &r[M_SECONDS]);
+}
+
+/* The rows x cols text cells b (row-major; no text prints empty) indented by two spaces,
+   each column as wide as its widest cell. */
+static void print_grid(FILE *out, const sbuf_t *b, long rows, int cols)
+{
+    size_t *width = ss_calloc((size_t)cols, sizeof *width);
+    for (int j = 0; j < cols; j++)
+        for (long i = 0; i < rows; i++)
+            if (b[i * cols + j].s && text_width(b[i * cols + j].s) > width[j])
+                width[j] = text_width(b[i * cols + j].s);
+    for (long i = 0; i < rows; i++) {
+        fputs("  ", out);
+        for (int j = 0; j < cols; j++)
+            print_cell(out, b[i * cols + j].s ? b[i * cols + j].s : "", width[j], j == cols - 1);
+        fputc('\n', out);
     }
-    dataset_view_t dv;
-    dataset_view_read(file, dataset, &dv);
-    n_truth = 0;
-    for (long i = 0; dv.truth && i < dv.n_truth; i++)
-        n_truth += dv.truth[i] > 0;
-    dataset_view_free(&dv);
-    long q = K / 2;
-    if (n_truth > 0) {
-        q = K - 1;
-        for (long i = K - 1; i >= 0; i--)
-            if (topk[i] >= n_truth)
-                q = i;
-    }
-    *k_out = (int)topk[q];
-    free(topk);
-    return (int)q;
+    fputc('\n', out);
+    free(width);
 }
 
 /* The table of the post-hoc relevance methods of one cell (/summary/<cell>/relevance),
    when the cell has one: per method the scores against the truth (mean ± std over the
-   realizations), the test accuracy with its top-k inputs, and its seconds per run. */
+   realizations), the test accuracy with its top-k inputs, the stability of its ranking
+   over pairs of realizations (Kendall's tau, Jaccard at the same k), its seconds per run. */
 static void print_methods(FILE *out, hid_t file, const row_t *row)
 {
     hid_t cell = H5Gopen2(file, "summary", H5P_DEFAULT), rg = -1;
@@ -433,7 +527,8 @@ static void print_methods(FILE *out, hid_t file, const row_t *row)
         return;
     }
     int k = 0, q = shown_k(file, c, row->col[COL_DATASET], &k);
-    long n = 0;
+    long n = 0, K = 0;
+    free(ss_h5_read_f64(c, "topk", &K));
     char **names = ss_h5_link_names(rg, &n);
     for (long i = 1; i < n; i++) /* in method order, the eigenvalues first */
         for (long j = i; j > 0 && ss_attrib_method_lookup(names[j]) <
@@ -443,56 +538,24 @@ static void print_methods(FILE *out, hid_t file, const row_t *row)
             names[j - 1] = t;
         }
     sbuf_t *b = ss_calloc((size_t)(n + 1) * M_COLS, sizeof *b);
-    char topk_head[64];
+    char topk_head[64], jaccard_head[64];
     snprintf(topk_head, sizeof topk_head, q >= 0 ? "top-%d accuracy (MAE)" : "top-k accuracy", k);
-    const char *head[M_COLS] = {"method", "spearman", "recall", "auroc", topk_head, "seconds"};
+    snprintf(jaccard_head, sizeof jaccard_head, q >= 0 ? "top-%d jaccard" : "jaccard", k);
+    const char *head[M_COLS] = {"method", "spearman", "recall", "auroc", topk_head,
+                                "kendall tau", jaccard_head, "seconds"};
     for (int j = 0; j < M_COLS; j++)
         sb_printf(&b[j], "%s", head[j]);
     for (long i = 0; i < n; i++) {
-        sbuf_t *r = &b[(i + 1) * M_COLS];
         hid_t g = H5Gopen2(rg, names[i], H5P_DEFAULT);
-        sb_printf(&r[M_NAME], "%s", names[i]);
-        mean_std_text(g, "spearman", "%+.3f", &r[M_SPEARMAN]);
-        mean_std_text(g, "support_recall", "%.2f", &r[M_RECALL]);
-        mean_std_text(g, "auroc", "%.3f", &r[M_AUROC]);
-        long rows = 0;
-        double *t = q >= 0 ? ss_h5_read_f64(g, "topk_accuracy", &rows) : NULL;
-        long K = 0;
-        double *ks = ss_h5_read_f64(c, "topk", &K);
-        if (t && K > 0 && rows % K == 0 && rows > 0) {
-            double *col = ss_malloc((size_t)(rows / K) * sizeof *col), m, sd;
-            for (long j = 0; j < rows / K; j++)
-                col[j] = t[j * K + q];
-            ss_stats_mean_std(col, rows / K, &m, &sd);
-            sb_printf(&r[M_TOPK], isnan(m) ? "-" : "%.4f ± %.4f", m, sd);
-            free(col);
-        } else {
-            sb_printf(&r[M_TOPK], "-");
-        }
-        free(t);
-        free(ks);
-        mean_std_text(g, "seconds", "%.2g", &r[M_SECONDS]);
+        method_row(g, names[i], K, q, k, &b[(i + 1) * M_COLS]);
         if (g >= 0)
             H5Gclose(g);
     }
-    fprintf(out, "relevance methods of %s%s%s (mean ± std over the realizations):\n",
+    fprintf(out, "relevance methods of %s%s%s (mean ± std over the realizations; kendall tau "
+                 "and jaccard over their pairs):\n",
             row->col[COL_DATASET], strcmp(row->col[COL_SETTINGS], "-") ? " " : "",
             strcmp(row->col[COL_SETTINGS], "-") ? row->col[COL_SETTINGS] : "");
-    size_t width[M_COLS];
-    for (int j = 0; j < M_COLS; j++) {
-        width[j] = 0;
-        for (long i = 0; i <= n; i++)
-            if (b[i * M_COLS + j].s && text_width(b[i * M_COLS + j].s) > width[j])
-                width[j] = text_width(b[i * M_COLS + j].s);
-    }
-    for (long i = 0; i <= n; i++) {
-        fputs("  ", out);
-        for (int j = 0; j < M_COLS; j++)
-            print_cell(out, b[i * M_COLS + j].s ? b[i * M_COLS + j].s : "", width[j],
-                       j == M_COLS - 1);
-        fputc('\n', out);
-    }
-    fputc('\n', out);
+    print_grid(out, b, n + 1, M_COLS);
     for (long i = 0; i < (n + 1) * M_COLS; i++)
         free(b[i].s);
     free(b);
@@ -501,25 +564,6 @@ static void print_methods(FILE *out, hid_t file, const row_t *row)
     H5Gclose(c);
     H5Gclose(cell);
     H5Eclear2(H5E_DEFAULT);
-}
-
-/* Rows b[0..rows) x cols of text (row 0 the header) as an indented table. */
-static void print_block(FILE *out, const sbuf_t *b, long rows, int cols)
-{
-    size_t *width = ss_calloc((size_t)cols, sizeof *width);
-    for (long i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++)
-            if (b[i * cols + j].s && text_width(b[i * cols + j].s) > width[j])
-                width[j] = text_width(b[i * cols + j].s);
-    for (long i = 0; i < rows; i++) {
-        fputs("  ", out);
-        for (int j = 0; j < cols; j++)
-            print_cell(out, b[i * cols + j].s ? b[i * cols + j].s : "", width[j],
-                       j == cols - 1);
-        fputc('\n', out);
-    }
-    fputc('\n', out);
-    free(width);
 }
 
 /* The retraining curves of one mode group (keep or remove) of a cell: the methods (in
@@ -616,7 +660,7 @@ static void print_retrain(FILE *out, hid_t file, const row_t *row)
                 strcmp(row->col[COL_SETTINGS], "-") ? row->col[COL_SETTINGS] : "",
                 metric && !strcmp(metric, "test_mae") ? "test MAE" : "test accuracy");
         free(metric);
-        print_block(out, b, rc.n_methods + 1, cols);
+        print_grid(out, b, rc.n_methods + 1, cols);
         for (long i = 0; i < (rc.n_methods + 1) * cols; i++)
             free(b[i].s);
         free(b);

@@ -409,7 +409,7 @@ static int measure_topk(trainer_t *t, ss_result_t *res)
     double *score = ss_malloc((size_t)d * sizeof *score);
     for (int i = 0; i < d; i++)
         score[i] = fabs(res->eigenvalues[i]);
-    ss_stats_order_desc(score, d, order);
+    ss_stats_rank_order(score, d, order);
     ss_rng_t rng;
     ss_rng_seed(&rng, (uint64_t)t->run->seed, SS_STREAM_RANDOMK);
     for (int i = 0, j = 0; i < sw->n_topk && !stop; i++) {
@@ -540,7 +540,7 @@ static int method_topk(trainer_t *t, ss_attrib_t *a, const ss_result_t *res,
     double *score = ss_malloc((size_t)t->d * sizeof *score);
     for (int i = 0; i < t->d; i++)
         score[i] = ss_attrib_rank_value((ss_attrib_method_t)mr->method, mr->values[i]);
-    ss_stats_order_desc(score, t->d, order);
+    ss_stats_rank_order(score, t->d, order);
     for (int j = 0; j < res->n_topk; j++)
         mr->topk_accuracy[j] = keep_inputs_metric(t, order, (int)res->topk[j], mask);
     free(order);

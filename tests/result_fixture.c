@@ -132,6 +132,8 @@ void free_dataset(ss_dataset_info_t *ds)
         for (int i = 0; i < ds->n_inputs; i++)
             free(ds->feature_names[i]);
     free(ds->feature_names);
+    free(ds->standardize_mean);
+    free(ds->standardize_std);
     memset(ds, 0, sizeof *ds);
 }
 

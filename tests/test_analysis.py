@@ -16,7 +16,7 @@ import sys
 import h5py
 import numpy as np
 import pytest
-from scipy.stats import spearmanr
+from scipy.stats import kendalltau, spearmanr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIGURES_PY = os.path.join(HERE, "..", "analysis", "figures.py")
@@ -66,7 +66,56 @@ def a_mean_std(o, name, v):
     a_f64(o, name + "_std", v.std() if v.size else np.nan)
 
 
-def write_cell_method(top, method, m, truth, n_in):
+def ref_stability(rows, method, topk):
+    """The stability of a cell's ranking over pairs of realizations (docs/FORMATS.md,
+    "Ranking stability"), computed directly: rows [n, V] are the eigenvalues (method
+    "spectral") or a method's values; the usable rows (no NaN, V > 0) are ranked by
+    |value| for spectral, by the value for the others; every pair gives
+    scipy.stats.kendalltau (tau-b) and, per k of topk up to V, the Jaccard index of the
+    two top-k sets (numpy's stable argsort: ties by the lower index). Returns dict(pairs,
+    tau (mean, std), k [K'], jaccard (mean [K'], std [K'])), mean and std (ddof 0) over
+    the pairs with a defined value."""
+    rows = np.asarray(rows, float)
+    V = rows.shape[1]
+    score = np.abs(rows) if method == "spectral" else rows
+    usable = [r for r in score if V > 0 and not np.isnan(r).any()]
+    ks = [int(k) for k in topk if 1 <= k <= V]
+    taus, jac = [], []
+    for i in range(len(usable)):
+        for j in range(i + 1, len(usable)):
+            a, b = usable[i], usable[j]
+            with np.errstate(all="ignore"):
+                taus.append(kendalltau(a, b)[0])  # NaN when one is constant
+            oa, ob = np.argsort(-a, kind="stable"), np.argsort(-b, kind="stable")
+            jac.append([len(set(oa[:k]) & set(ob[:k])) / len(set(oa[:k]) | set(ob[:k]))
+                        for k in ks])
+
+    def mean_std(v):
+        v = np.asarray(v, float)
+        v = v[~np.isnan(v)]
+        return (v.mean(), v.std()) if v.size else (np.nan, np.nan)
+
+    jac = np.asarray(jac, float).reshape(len(taus), len(ks))
+    cols = [mean_std(jac[:, q]) for q in range(len(ks))]
+    return dict(pairs=len(taus), tau=mean_std(taus), k=ks,
+                jaccard=(np.array([c[0] for c in cols]), np.array([c[1] for c in cols])))
+
+
+def write_stability(g, rows, method, topk):
+    """The stability_* attributes and datasets of g as src/snapshot.c writes them (a cell of
+    one realization has none)."""
+    if np.asarray(rows).shape[0] < 2:
+        return
+    st = ref_stability(rows, method, topk)
+    a_i64(g, "stability_pairs", st["pairs"])
+    a_f64(g, "stability_kendall_tau_mean", st["tau"][0])
+    a_f64(g, "stability_kendall_tau_std", st["tau"][1])
+    g.create_dataset("stability_k", data=np.asarray(st["k"], "<i8").reshape(-1))
+    g.create_dataset("stability_jaccard_mean", data=np.asarray(st["jaccard"][0], "<f8"))
+    g.create_dataset("stability_jaccard_std", data=np.asarray(st["jaccard"][1], "<f8"))
+
+
+def write_cell_method(top, method, m, truth, n_in, topk=()):
     """/summary/<cell>/relevance/<method> as src/snapshot.c writes it: m holds values
     [n, V] (V = 0: skipped in every run), tacc [n, K] and seconds [n]; with a truth, the
     scores of every realization's relevance (|values| for spectral) against it."""
@@ -81,6 +130,7 @@ def write_cell_method(top, method, m, truth, n_in):
     g.create_dataset("seconds", data=np.asarray(m["seconds"], "<f8"))
     a_i64(g, "n_skipped", n if V == 0 else 0)
     a_mean_std(g, "seconds", m["seconds"])
+    write_stability(g, vals, method, topk)
     if truth is not None:
         rows = [np.abs(r) if method == "spectral" else r for r in vals] if V == n_in else []
         a_mean_std(g, "spearman", [ref_spearman(r, truth) for r in rows])
@@ -242,8 +292,10 @@ def write_cell(g, cid, i, c, d, axes):
     g.create_dataset("topk", data=np.asarray(c["topk"], "<i8"))
     g.create_dataset("topk_accuracy", data=np.asarray(c["tacc"], "<f8").reshape(n, K))
     g.create_dataset("randomk_accuracy", data=np.asarray(c["racc"], "<f8").reshape(n, K))
+    write_stability(g, eig, "spectral", c["topk"])
     for method, m in c.get("relevance", {}).items():
-        write_cell_method(g.require_group("relevance"), method, m, d.get("truth"), d["n_inputs"])
+        write_cell_method(g.require_group("relevance"), method, m, d.get("truth"), d["n_inputs"],
+                          c["topk"])
 
 
 # ---- the synthetic sweep ----------------------------------------------------------------

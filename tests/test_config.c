@@ -388,6 +388,22 @@ static void check_core_tags(const ss_sweep_t *sw)
     CHECK(sw->n_topk == 10, "!!null relevance is an empty section");
 }
 
+/* standardize and input_shape on every kind; the shape's position kept for the check that
+   needs the data; neither given: off and empty */
+static void check_standardize_shape(const ss_sweep_t *sw)
+{
+    const ss_dataset_spec_t *g = &sw->datasets[0], *c = &sw->datasets[1];
+    const ss_dataset_spec_t *plain = &sw->datasets[2];
+    CHECK(g->standardize == 1 && g->input_shape[0] == 4 && g->input_shape[1] == 5 &&
+          g->input_shape_at && !strcmp(g->input_shape_at, "sweep.yaml:5:18"),
+          "gaussian: standardize, input_shape [4, 5] at %s", g->input_shape_at);
+    CHECK(c->standardize == 0 && c->input_shape[0] == 1 && c->input_shape[1] == 3 &&
+          c->input_shape_at && !strcmp(c->input_shape_at, "sweep.yaml:7:64"),
+          "csv: standardize off, input_shape [1, 3] at %s", c->input_shape_at);
+    CHECK(plain->standardize == 0 && plain->input_shape[0] == 0 && !plain->input_shape_at,
+          "neither given: off, no shape");
+}
+
 /* ---- the table ----------------------------------------------------------------------------- */
 
 typedef struct {
@@ -439,6 +455,11 @@ static const config_case_t cases[] = {
      check_empty_sections, NULL},
     {"train_eigenvectors as a sweep axis", P "seeds: 1\nsweep:\n"
      "  train_eigenvectors: [true, false]\n", NULL, NULL, check_train_eigvec_axis, NULL},
+    {"standardize and input_shape", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    input_shape: [4, 5]\n    standardize: true\n"
+     "  c: {kind: csv, path: x.csv, standardize: false, input_shape: [1, 3]}\n"
+     "  m: {kind: idx, train_images: a, train_labels: b, test_images: c, test_labels: d}\n",
+     NULL, NULL, check_standardize_shape, NULL},
 
     /* the spectral-domain study: model keys and bundles as axes, init, adamax */
     {"regimes as a bundle axis, model.hidden as an axis", P "seeds: 5\n" REGIMES, NULL, NULL,
@@ -737,6 +758,22 @@ static const config_case_t cases[] = {
      "kind, training, features, samples, sigma, metal_lines, nuisance_lines", "5:5", NULL, NULL},
     {"spectra key for gaussian", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
      "    metal_lines: 3\n", "unknown key 'metal_lines' for kind gaussian", "5:5", NULL, NULL},
+    {"standardize is not a boolean", "name: t\ndatasets:\n  g: {kind: gaussian, "
+     "standardize: 3}\n", "standardize must be true or false, got 3", "3:36", NULL, NULL},
+    {"standardize as text", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    standardize: \"yes\"\n", "standardize must be true or false", "5:18", NULL, NULL},
+    {"input_shape of one number", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    input_shape: 20\n", "input_shape must be a list of two positive integers [rows, "
+     "cols], got 20", "5:18", NULL, NULL},
+    {"input_shape of three", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    input_shape: [2, 2, 5]\n", "input_shape must be a list of two positive integers",
+     "5:18", NULL, NULL},
+    {"input_shape with a zero", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    input_shape: [4, 0]\n", "input_shape's cols must be a positive integer, got 0",
+     "5:22", NULL, NULL},
+    {"input_shape beyond int", "name: t\ndatasets:\n  g:\n    kind: gaussian\n"
+     "    input_shape: [65536, 65536]\n", "input_shape [65536, 65536] has more inputs than "
+     "a dataset may have", "5:18", NULL, NULL},
     {"spectra with 9 wavelengths", "name: t\ndatasets:\n  s:\n    kind: spectra\n"
      "    features: 9\n", "features must be at least 10 for kind spectra", "5:15", NULL, NULL},
     {"spectra: default lines need more wavelengths", "name: t\ndatasets:\n  s:\n"

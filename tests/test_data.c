@@ -1062,6 +1062,121 @@ static void test_csv_claims(void)
     free(text);
 }
 
+/* ---- every kind: standardize, input_shape -------------------------------------------------- */
+
+/* standardize against a direct computation: the training rows' mean and population std
+   (double, row order, as data.h states; equal to rounding), every training and test value
+   z-scored with the stored ones, bit for bit; a constant input keeps std 0 and becomes 0. */
+static void test_standardize(void)
+{
+    ss_dataset_spec_t s;
+    ss_dataset_t raw, z;
+    spec_init(&s, SS_KIND_GAUSSIAN);
+    s.features = 5;
+    s.relevant = 2;
+    s.samples = 700;
+    if (load_ok(&s, &raw, "gaussian raw"))
+        return;
+    s.standardize = 1;
+    if (load_ok(&s, &z, "gaussian standardized")) {
+        ss_dataset_free(&raw);
+        return;
+    }
+    int d = raw.info.n_inputs, n = raw.info.n_train, bad_stats = 0, bad_rows = 0;
+    CHECK(!raw.info.standardize_mean && !raw.info.standardize_std, "raw: no vectors");
+    CHECK(z.info.standardize_mean && z.info.standardize_std && z.info.n_train == n &&
+          z.info.n_test == raw.info.n_test, "standardized: vectors and the same sizes");
+    for (int i = 0; i < d && z.info.standardize_mean; i++) {
+        double m = 0.0, v = 0.0;
+        for (int r = 0; r < n; r++)
+            m += raw.x_train[(size_t)r * d + i];
+        m /= n;
+        for (int r = 0; r < n; r++)
+            v += (raw.x_train[(size_t)r * d + i] - m) * (raw.x_train[(size_t)r * d + i] - m);
+        double sd = sqrt(v / n);
+        /* the sums may be contracted into fused multiply-adds here or there: rounding */
+        bad_stats += fabs(z.info.standardize_mean[i] - m) > 1e-12 * (fabs(m) + 1e-3) ||
+                     fabs(z.info.standardize_std[i] - sd) > 1e-12 * sd;
+        m = z.info.standardize_mean[i];
+        sd = z.info.standardize_std[i];
+        for (int part = 0; part < 2; part++) {
+            const float *a = part ? raw.x_test : raw.x_train, *b = part ? z.x_test : z.x_train;
+            int rows = part ? raw.info.n_test : n;
+            for (int r = 0; r < rows; r++)
+                bad_rows += b[(size_t)r * d + i] != (float)((a[(size_t)r * d + i] - m) / sd);
+        }
+    }
+    CHECK(bad_stats == 0, "mean and std as computed directly (%d inputs differ)", bad_stats);
+    CHECK(bad_rows == 0, "training and test rows z-scored with the training statistics (%d "
+          "values differ)", bad_rows);
+    CHECK(memcmp(raw.y_train, z.y_train, (size_t)n * sizeof(float)) == 0,
+          "labels untouched");
+    ss_dataset_info_t copy;
+    ss_dataset_info_copy(&copy, &z.info);
+    CHECK(copy.standardize_mean && copy.standardize_mean != z.info.standardize_mean &&
+          copy.standardize_std[4] == z.info.standardize_std[4], "info copy: the vectors too");
+    ss_dataset_info_t sc = ss_dataset_info_scalars(&z.info);
+    CHECK(!sc.standardize_mean && !sc.standardize_std && !sc.relevance_truth &&
+          sc.n_inputs == d, "info scalars: no pointers");
+    ss_dataset_info_free(&copy);
+    ss_dataset_free(&raw);
+    ss_dataset_free(&z);
+
+    /* a constant input: std 0, centred, divided by 1 */
+    spec_init(&s, SS_KIND_CSV);
+    s.path = write_text("const.csv", "a,c,label\n1,7,0\n2,7,1\n4,7,0\n5,7,1\n");
+    s.test_fraction = 0.25;
+    s.standardize = 1;
+    if (load_ok(&s, &z, "csv with a constant column"))
+        return;
+    int zeros = 0;
+    for (int r = 0; r < z.info.n_train; r++)
+        zeros += z.x_train[(size_t)r * 2 + 1] == 0.0f;
+    CHECK(z.info.standardize_mean[1] == 7.0 && z.info.standardize_std[1] == 0.0 &&
+          zeros == z.info.n_train && z.x_test[1] == 0.0f,
+          "a constant input: mean 7, std 0, every value 0");
+    ss_dataset_free(&z);
+}
+
+/* input_shape: the inputs as rows x cols when their product is n_inputs and an image's
+   own shape agrees; else an error at the input_shape value. */
+static void test_input_shape(void)
+{
+    ss_dataset_spec_t s;
+    ss_dataset_t ds;
+    spec_init(&s, SS_KIND_CSV);
+    s.path = write_text("shape.csv", "a,b,c,d,e,f,label\n1,2,3,4,5,6,0\n6,5,4,3,2,1,1\n"
+                                     "1,1,1,1,1,1,0\n2,2,2,2,2,2,1\n");
+    s.input_shape[0] = 2;
+    s.input_shape[1] = 3;
+    s.input_shape_at = "sweep.yaml:9:18";
+    if (load_ok(&s, &ds, "csv with input_shape [2, 3]") == 0) {
+        CHECK(ds.info.input_rank == 2 && ds.info.input_shape[0] == 2 &&
+              ds.info.input_shape[1] == 3, "csv: input_shape 2 x 3");
+        ss_dataset_free(&ds);
+    }
+    s.input_shape[0] = 4;
+    expect_input_error(&s, "sweep.yaml:9:18: ", "input_shape [4, 3] makes 12 inputs, but "
+                       "dataset test has 6", "csv: input_shape of the wrong size");
+
+    unsigned char px[4 * 6] = {0}, lab[4] = {0, 1, 0, 1};
+    spec_init(&s, SS_KIND_IDX);
+    s.train_images = write_idx("shape-img", 0, 4, 2, 3, px);
+    s.train_labels = write_idx("shape-lab", 0, 4, 0, 0, lab);
+    s.test_fraction = 0.25;
+    s.input_shape[0] = 2;
+    s.input_shape[1] = 3;
+    s.input_shape_at = "sweep.yaml:12:20";
+    if (load_ok(&s, &ds, "idx with its own shape") == 0) {
+        CHECK(ds.info.input_shape[0] == 2 && ds.info.input_shape[1] == 3, "idx: 2 x 3 kept");
+        ss_dataset_free(&ds);
+    }
+    s.input_shape[0] = 3;
+    s.input_shape[1] = 2;
+    expect_input_error(&s, "sweep.yaml:12:20: ", "input_shape [3, 2] conflicts with the 2 x 3 "
+                       "images of dataset test", "idx: a transposed input_shape");
+}
+
 int main(void)
 {
     test_fashion_mnist();
@@ -1077,5 +1192,7 @@ int main(void)
     test_idx_claims();
     test_h5_claims();
     test_csv_claims();
+    test_standardize();
+    test_input_shape();
     return ss_test_report();
 }

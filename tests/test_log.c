@@ -253,6 +253,12 @@ static long write_log(const char *path, ss_result_t *res)
     ss_dataset_info_t a, b;
     make_dataset(&a, "gauss", SS_KIND_GAUSSIAN, 6, 2, 1, 0, 0);
     make_dataset(&b, "table", SS_KIND_CSV, 4, 0, 0, 1, 1);
+    b.standardize_mean = calloc(4, sizeof(double)); /* a standardized dataset */
+    b.standardize_std = calloc(4, sizeof(double));
+    for (int i = 0; i < 4; i++) {
+        b.standardize_mean[i] = 1000.0 * i - 0.1;
+        b.standardize_std[i] = i == 2 ? 0.0 : 0.5 + i;
+    }
     CHECK(ss_log_append_dataset(&log, &a, &err) == 0, "dataset: %s", err.msg);
     CHECK(ss_log_append_dataset(&log, &b, &err) == 0, "dataset: %s", err.msg);
     free_dataset(&a);
@@ -297,6 +303,10 @@ static void test_log_roundtrip(void)
               b->feature_names && !strcmp(b->feature_names[3], "feat_d3") &&
               b->input_rank == 2 && b->input_shape[0] == 2 && b->input_shape[1] == 2,
               "dataset table metadata");
+        CHECK(!a->standardize_mean && !a->standardize_std, "gauss: not standardized");
+        CHECK(b->standardize_mean && b->standardize_std && b->standardize_mean[3] == 2999.9 &&
+              b->standardize_std[1] == 1.5 && b->standardize_std[2] == 0.0,
+              "table: the standardization vectors round trip");
     }
     CHECK(c.n_results == N_LOG_RESULTS, "results: %d", c.n_results);
     for (int i = 0; i < c.n_results && i < N_LOG_RESULTS; i++)

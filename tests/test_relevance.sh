@@ -2,7 +2,8 @@
 # The post-hoc relevance methods end to end: every method in a run and in its cell, the
 # scores against the truth, a dense network (spectral skipped), the same bits on any
 # number of ranks, a bound between ranks_per_run 1 and 2 on the same network, a stop
-# during the methods, bad settings refused with FILE:LINE:COLUMN and nothing written.
+# during the methods, input_shape for fourier's 2-D transform, bad settings refused with
+# FILE:LINE:COLUMN and nothing written.
 set -uo pipefail
 : "${SPECSWEEP:?}" "${SS_TEST_DIR:?}"
 PY=/usr/bin/python3
@@ -129,6 +130,50 @@ sleep 1
 t0=$(date +%s.%N); kill -TERM $pid; wait $pid; rc=$?; t1=$(date +%s.%N)
 took=$(echo "$t1 - $t0" | bc)
 check "a stop during KernelSHAP: exit 3 within the deadline (got $rc after $took s)" '[ $rc -eq 3 ] && [ "$(echo "$took < 4" | bc)" -eq 1 ]'
+
+# input_shape: data without an image shape of its own gets fourier's 2-D transform; a
+# shape whose product is not the inputs is refused at the input_shape value, exit 2,
+# nothing written
+shaped() { # name, input_shape line
+  cat <<YAML
+name: $1
+seeds: 1
+datasets:
+  g:
+    kind: gaussian
+    features: 6
+    relevant: 3
+    samples: 2000
+$2
+model: {hidden: [8], activations: [tanh]}
+training: {epochs: 2, batch_size: 200}
+relevance: {topk: [1, 3], methods: [spectral, fourier], samples: 50}
+YAML
+}
+shaped flat "" > flat.yaml
+shaped grid "    input_shape: [3, 2]" > grid.yaml
+shaped wrong "    input_shape: [4, 2]" > wrong.yaml
+"$SPECSWEEP" run flat.yaml -o flat.h5 > flat.out 2>&1; rc1=$?
+"$SPECSWEEP" run grid.yaml -o grid.h5 > grid.out 2>&1; rc2=$?
+$PY - flat.h5 grid.h5 > shape.check 2>&1 <<'PY'
+import sys, h5py, numpy as np
+flat, grid = (h5py.File(p) for p in sys.argv[1:3])
+assert "input_shape" not in flat["datasets/g"].attrs
+assert list(grid["datasets/g"].attrs["input_shape"]) == [3, 2]
+# rfft of 6 inputs: 6 // 2 + 1 = 4 coefficients; rfft2 of 3 x 2: 3 x (2 // 2 + 1) = 6
+assert flat["runs/g__seed=0/relevance/fourier"].shape == (4,)
+assert grid["runs/g__seed=0/relevance/fourier"].shape == (6,)
+# the same network (the shape changes only the transform): the eigenvalues agree
+assert np.array_equal(flat["runs/g__seed=0/eigenvalues"][()], grid["runs/g__seed=0/eigenvalues"][()])
+print("ok")
+PY
+check "input_shape [3, 2]: fourier over 3 x 2 coefficients, 4 without it (exit $rc1 $rc2, $(tail -1 shape.check))" \
+      '[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ "$(tail -1 shape.check)" = ok ]'
+"$SPECSWEEP" run wrong.yaml -o wrong.h5 > wrong.out 2>&1; rc=$?
+check "input_shape [4, 2] for 6 inputs: exit 2 at its line:column, nothing written (got $rc: $(head -1 wrong.out))" \
+      '[ $rc -eq 2 ] && grep -q "wrong.yaml:9:18: input_shape \[4, 2\] makes 8 inputs, but dataset g has 6" wrong.out && [ ! -e wrong.h5 ] && [ ! -e wrong.h5.log ]'
+"$SPECSWEEP" validate wrong.yaml > wrongv.out 2>&1; rc=$?
+check "validate reports it the same way (got $rc)" '[ $rc -eq 2 ] && grep -q "wrong.yaml:9:18:" wrongv.out'
 
 # bad settings: FILE:LINE:COLUMN, exit 2, nothing written
 bad() { # name, relevance line

@@ -297,16 +297,96 @@ def check_summary_table(root, path):
             names = ([x.decode() if isinstance(x, bytes) else x for x in ds["feature_names"][()]]
                      if "feature_names" in ds else None)
             assert cols["top"].text() == want_top(mean, std, names)
-            compared += 4
+            compared += 4 + check_summary_stability(cols, g, ds)
     return compared
 
 
-MEASURED = ("spearman", "support_recall", "auroc", "kendall_tau", "topk_jaccard", "seconds",
-            "forward_passes", "backward_passes")
+def want_shown_k(topk, ds):
+    """The k `specsweep summary` shows a Jaccard index at: the first of the cell's k values
+    that is at least the true support's size, the middle one without a truth."""
+    topk = [int(k) for k in topk]
+    if not topk:
+        return None
+    s = int((ds["relevance_truth"][()] > 0).sum()) if "relevance_truth" in ds else 0
+    if s:
+        return ([k for k in topk if k >= s] or topk[-1:])[0]
+    return topk[len(topk) // 2]
+
+
+def want_stability_text(g, k=None):
+    """What the page and `specsweep summary` show of g's stored stability: the Kendall tau
+    (k None) or the Jaccard index at k, as (text, mean) ("-", None where there is none)."""
+    if "stability_pairs" not in g.attrs:
+        return "-", None
+    if k is None:
+        m, sd = g.attrs["stability_kendall_tau_mean"], g.attrs["stability_kendall_tau_std"]
+        return ("-", None) if np.isnan(m) else ("%+.3f ± %.3f" % (m, sd), m)
+    ks = g["stability_k"][()].tolist()
+    if k not in ks or np.isnan(g["stability_jaccard_mean"][ks.index(k)]):
+        return "-", None
+    m, sd = g["stability_jaccard_mean"][ks.index(k)], g["stability_jaccard_std"][ks.index(k)]
+    return "%.3f ± %.3f" % (m, sd), m
+
+
+def check_summary_stability(cols, g, ds):
+    """The summary row's kendall tau and jaccard columns: the cell's stored stability of
+    its eigenvalues, the Jaccard index at the k `specsweep summary` shows."""
+    text, m = want_stability_text(g)
+    assert cols["tau"].text() == text
+    if m is not None:
+        assert num(cols["tau"]) == pytest.approx(m, rel=1e-12)
+    k = want_shown_k(g["topk"][()], ds)
+    text, m = want_stability_text(g, k)
+    assert cols["jaccard"].text() == (text if m is None else f"k={k} {text}")
+    if m is not None:
+        assert num(cols["jaccard"]) == pytest.approx(m, rel=1e-12)
+    return 2
+
+
+METHOD_ORDER = ["spectral", "saliency", "input_x_gradient", "integrated_gradients",
+                "smoothgrad", "smoothgrad_squared", "spectrallens", "lrp_epsilon", "deeplift",
+                "permutation", "kernel_shap", "fourier"]
+
+
+def check_stability(root, path):
+    """Every cell with a stored stability has its table: one row per relevance method in
+    specsweep's order (spectral: the cell's eigenvalues where it stores no
+    relevance/spectral), the pairs, the tau and the Jaccard index at every k as stored;
+    a cell of one realization has none."""
+    compared = 0
+    tables = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "stability"})}
+    with h5py.File(path, "r") as f:
+        cells = {attr(g, "cell_id"): g for g in f["summary"].values()}
+        assert set(tables) == {c for c, g in cells.items() if "stability_pairs" in g.attrs}
+        for cid, t in tables.items():
+            g = cells[cid]
+            rel = g["relevance"] if "relevance" in g else {}
+            groups = {m: rel[m] for m in rel if "stability_pairs" in rel[m].attrs}
+            if "spectral" not in groups:
+                groups["spectral"] = g
+            rows = rows_of(t)
+            order = sorted(groups, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER
+                           else len(METHOD_ORDER))
+            assert [a["data-method"] for a, _, _ in rows] == order
+            ks = sorted({int(k) for m in groups.values() for k in m["stability_k"][()]})
+            assert header(t) == ["method", "pairs", "kendall tau"] + [f"jaccard k = {k}" for k in ks]
+            for a, c, _ in rows:
+                grp = groups[a["data-method"]]
+                assert num(c["pairs"]) == int(grp.attrs["stability_pairs"])
+                for col, k in [("tau", None)] + [(f"jaccard:k={k}", k) for k in ks]:
+                    text, m = want_stability_text(grp, k)
+                    assert c[col].text() == text, (cid, a["data-method"], col)
+                    if m is not None:
+                        assert num(c[col]) == pytest.approx(m, rel=1e-12)
+                    compared += 1
+    return compared
+
+
+MEASURED = ("spearman", "support_recall", "auroc", "seconds", "forward_passes",
+            "backward_passes")
 # as `specsweep summary` prints them (spearman, support_recall, auroc, seconds); passes are counts
 MEASURE_FMT = {"spearman": ("%+.3f", "%.3f"), "support_recall": ("%.2f", "%.2f"),
                "auroc": ("%.3f", "%.3f"), "seconds": ("%.2g", "%.2g"),
-               "kendall_tau": ("%+.3f", "%.3f"), "topk_jaccard": ("%.3f", "%.3f"),
                "forward_passes": ("%.0f", None), "backward_passes": ("%.0f", None)}
 
 
@@ -356,7 +436,7 @@ def want_methods(f, g):
             m = stored[method]
             meas.update({k: (m.attrs[k], None) for k in MEASURED if k in m.attrs})
             meas.update({k[:-5]: (m.attrs[k], m.attrs[k[:-5] + "_std"]) for k in m.attrs
-                         if k.endswith("_mean")})
+                         if k.endswith("_mean") and not k.startswith("stability_")})
             w["n"] = int(g.attrs["n_realizations"])
             mean = m["abs_mean"][()]
             lab = names if len(mean) == n_in else [f"f{i}" for i in range(len(mean))]
@@ -504,7 +584,8 @@ def cli_table(text):
     lines = text.splitlines()
     i = next(j for j, ln in enumerate(lines) if ln.startswith("dataset "))
     head = lines[i]
-    names = ["dataset", "settings", "n", "test accuracy (MAE)", "spearman", "top inputs"]
+    names = ["dataset", "settings", "n", "test accuracy (MAE)", "spearman", "kendall tau",
+             "jaccard", "top inputs"]
     starts, pos = [], 0
     for nm in names:
         if nm == "spearman" and nm not in head:
@@ -581,12 +662,16 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
     assert {"methods_relevance", "quality_cost", "methods_topk", "path"} <= kinds
     assert sum(k == "methods_relevance" for k, _ in shown) == 6
     compared = check_summary_table(root, path)
+    n_stab = check_stability(root, path)
+    assert n_stab > 0
+    compared += n_stab
     check_plan(root, probe, path)
     n_bad = check_problems(root, path)
     assert n_bad > 0  # learning_rate 1e30 diverges
     # the same numbers as `specsweep summary`
     (t,) = root.find_all("table", id="summary-table")
-    axes = [h for h in header(t) if h not in ("dataset", "n", "test accuracy (MAE)", "spearman")
+    axes = [h for h in header(t) if h not in ("dataset", "n", "test accuracy (MAE)", "spearman",
+                                              "kendall tau", "jaccard")
             and not h.startswith("top inputs")]
     page_rows = {}
     for _, cols, _ in rows_of(t):
@@ -599,8 +684,10 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
         assert cols["n"].text() == row["n"]
         assert cols["metric"].text() == row["test accuracy (MAE)"]
         assert cols["spearman"].text() == row["spearman"]
+        assert cols["tau"].text() == row["kendall tau"]
+        assert cols["jaccard"].text() == row["jaccard"]
         assert cols["top"].text() == row["top inputs"]
-        compared += 4
+        compared += 6
     n_methods = check_methods(root, path)
     assert n_methods > 0
     compared += n_methods
@@ -614,6 +701,7 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
         cell_of[frozenset(title.split())] = a["data-cell"]
     tables = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "methods"})}
     topks = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "methods-topk"})}
+    stabs = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "stability"})}
     for title, crows in cli_methods.items():
         cid = cell_of[frozenset(title.split())]
         prow = rows_of(tables[cid])
@@ -625,10 +713,15 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
                 shown = cols["score:" + col].text() if "score:" + col in cols else "-"
                 assert shown == r[cli], (title, r["method"], cli)
                 compared += 1
-            (head,) = [h for h in r if h.startswith("top-")]
+            (head,) = [h for h in r if h.startswith("top-") and "accuracy" in h]
             k = head.split()[0][len("top-"):]
             assert trow[r["method"]][f"k={k}"].text().replace("MAE ", "") == r[head]
-            compared += 1
+            # the method's stability: the page's stability table at the same k
+            srow = {a["data-method"]: c for a, c, _ in rows_of(stabs[cid])}[r["method"]]
+            assert srow["tau"].text() == r["kendall tau"], (title, r["method"])
+            jac = srow[f"jaccard:k={k}"].text() if f"jaccard:k={k}" in srow else "-"
+            assert jac == r[f"top-{k} jaccard"], (title, r["method"])
+            compared += 3
     assert not root.find_all("section", id="retraining")
     print(f"real sweep: {n_img} images decoded, {compared} table cells compared with the "
           f"file and specsweep summary ({n_methods} of the relevance methods), {n_bad} diverged "
@@ -695,8 +788,9 @@ def build_optional(path):
             for k in METHOD_SCORES:
                 ta.a_f64(m, k + "_mean", rng.uniform(0, 1))
                 ta.a_f64(m, k + "_std", rng.uniform(0, 0.1))
-            ta.a_f64(m, "kendall_tau", rng.uniform(-1, 1))
-            ta.a_f64(m, "topk_jaccard", rng.uniform(0, 1))
+            # the stability of 3 realizations' relevance, with ties
+            rows = np.round(rng.normal(size=(3, 8)), 1)
+            ta.write_stability(m, rows, method, [1, 2, 4, 8])
         # a diverged run of the second cell
         r = f["runs"].create_group(f"{ids[1]}__seed=9")
         for k in ("dataset", "cell_id", "regime"):
@@ -739,6 +833,10 @@ def test_optional_parts_in_the_browser(tmp_path):
     check_screenshot(png, "optional parts")
     n_img = check_images(probe, text)
     compared = check_summary_table(root, path)
+    # the first cell's stored methods and the second's eigenvalues as spectral
+    compared += check_stability(root, path)
+    stabs = [t.attrs["data-cell"] for t in root.find_all("table", **{"class": "stability"})]
+    assert stabs == ids
     check_plan(root, probe, path)
     n_bad = check_problems(root, path)
     # the axes in the sweep's order, model key and bundle axis included
@@ -756,8 +854,7 @@ def test_optional_parts_in_the_browser(tmp_path):
         tables = root.find_all("table", **{"class": "methods"})
         assert [t.attrs["data-cell"] for t in tables] == ids
         first = ["method", "n", "spearman", "support recall", "auroc"]
-        assert header(tables[0])[:-1] == first + ["kendall tau", "topk jaccard", "seconds",
-                                                  "forward passes", "backward passes"]
+        assert header(tables[0])[:-1] == first + ["seconds", "forward passes", "backward passes"]
         assert header(tables[1])[:-1] == first + ["seconds", "forward passes", "backward passes"]
         info = {(u.attrs["data-cell"], li.attrs["data-method"]): li.text()
                 for u in root.find_all("ul", **{"class": "minfo"}) for li in u.find_all("li")}
@@ -825,6 +922,30 @@ def test_no_finished_cell_yet(tmp_path):
     (t,) = root.find_all("table", id="problems-table")
     msgs = sorted(c["message"].text() for _, c, _ in rows_of(t))
     assert msgs == ["training loss became NaN at epoch 1", "training loss became NaN at epoch 10"]
+
+
+def test_one_realization_has_no_stability_table(tmp_path):
+    """Cells of one realization store no stability: the summary shows "-", the stability
+    section says that no cell has two realizations and has no table."""
+    path = str(tmp_path / "one.h5")
+    datasets = {"g8": ta.make_datasets()["g8"]}
+    cells = ta.make_cells(datasets, regs=[1e-4, 1e-2], epochs=[10])
+    for c in cells:
+        del c["swept"]["epochs"]
+        for k in ("eig", "acc", "loss", "tacc", "racc"):
+            c[k] = c[k][:1]
+    ta.write_results(path, datasets, cells, ["reg_eigenvalues"])
+    page = str(tmp_path / "r.html")
+    p = report(path, page)
+    assert p.returncode == 0, p.stderr
+    with open(page, encoding="utf-8") as f:
+        root = parse(f.read())
+    assert check_summary_table(root, path) > 0
+    assert check_stability(root, path) == 0
+    (sec,) = root.find_all("section", id="stability")
+    assert "No cell has two realizations" in sec.text() and not sec.find_all("table")
+    (t,) = root.find_all("table", id="summary-table")
+    assert {c["tau"].text() for _, c, _ in rows_of(t)} == {"-"}
 
 
 @pytest.mark.parametrize("what", ["missing", "text", "otherformat"])

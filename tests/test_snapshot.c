@@ -1,5 +1,6 @@
 /* test_snapshot.c - the HDF5 snapshot, the cell statistics and the summary table
    (snapshot.h, cell.h, stats.h, summary.h). */
+#include "specsweep/attrib_settings.h"
 #include "specsweep/cell.h"
 #include "specsweep/log.h"
 #include "specsweep/snapshot.h"
@@ -17,6 +18,70 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* ---- rank statistics computed directly ------------------------------------------------ */
+
+/* Kendall's tau-b by its definition: every pair of entries, O(n^2). */
+static double kendall_direct(const double *x, const double *y, int n)
+{
+    double s = 0, n0 = 0, n1 = 0, n2 = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            int dx = (x[i] > x[j]) - (x[i] < x[j]), dy = (y[i] > y[j]) - (y[i] < y[j]);
+            n0++;
+            n1 += dx == 0;
+            n2 += dy == 0;
+            s += dx * dy;
+        }
+    return s / sqrt((n0 - n1) * (n0 - n2));
+}
+
+/* The Jaccard index of the top-k sets of two rank-value vectors, by selection: the k
+   largest of each (ties by the lower index), then the sets' overlap. */
+static double jaccard_direct(const double *x, const double *y, int n, int k)
+{
+    unsigned char in[2][16] = {{0}};
+    const double *v[2] = {x, y};
+    for (int s = 0; s < 2; s++)
+        for (int t = 0; t < k; t++) {
+            int best = -1;
+            for (int i = 0; i < n; i++)
+                if (!in[s][i] && (best < 0 || v[s][i] > v[s][best]))
+                    best = i;
+            in[s][best] = 1;
+        }
+    int both = 0, any = 0;
+    for (int i = 0; i < n; i++) {
+        both += in[0][i] && in[1][i];
+        any += in[0][i] || in[1][i];
+    }
+    return (double)both / any;
+}
+
+/* Mean and std (ddof 0) over the pairs of rows of rows[n x d] that hold no NaN of tau-b
+   (k = 0) or the top-k Jaccard of their rank values (|v| when absolute); *pairs counts
+   them, NaN taus left out of the mean. */
+static void pairs_direct(const double *rows, int n, int d, int absolute, int k, double *mean,
+                         double *sd, int *pairs)
+{
+    double v[64], a[16], b[16];
+    int m = 0;
+    *pairs = 0;
+    for (int p = 0; p < n; p++)
+        for (int q = p + 1; q < n; q++) {
+            int nan = 0;
+            for (int i = 0; i < d; i++) {
+                a[i] = absolute ? fabs(rows[p * d + i]) : rows[p * d + i];
+                b[i] = absolute ? fabs(rows[q * d + i]) : rows[q * d + i];
+                nan |= isnan(a[i]) || isnan(b[i]);
+            }
+            if (nan)
+                continue;
+            ++*pairs;
+            v[m++] = k ? jaccard_direct(a, b, d, k) : kendall_direct(a, b, d);
+        }
+    ss_stats_mean_std(v, m, mean, sd);
+}
 
 /* ---- the snapshot ------------------------------------------------------------------ */
 
@@ -202,6 +267,34 @@ static int no_temp_files(const char *h5)
     return access(pat, F_OK) != 0;
 }
 
+/* /summary/<g>'s stability of the eigenvalues' ranking over pairs of its n_ok seeds
+   against the direct computation. */
+static void check_cell_stability(hid_t file, const char *g, const ss_result_t *const *ok,
+                                 int n_ok, int n_in)
+{
+    double eig[N_SEEDS * N_IN_CLF], tm, ts, jm, js;
+    int pairs, jpairs;
+    for (int j = 0; j < n_ok; j++)
+        memcpy(eig + j * n_in, ok[j]->eigenvalues, (size_t)n_in * sizeof *eig);
+    pairs_direct(eig, n_ok, n_in, 1, 0, &tm, &ts, &pairs);
+    pairs_direct(eig, n_ok, n_in, 1, 2, &jm, &js, &jpairs);
+    char p[400];
+    long rows, cols, krows;
+    snprintf(p, sizeof p, "%s/stability_jaccard_mean", g);
+    double *v = h5_read(file, p, &rows, &cols);
+    snprintf(p, sizeof p, "%s/stability_k", g);
+    double *k = h5_read(file, p, &krows, &cols);
+    H5T_class_t cls;
+    CHECK(h5_attr_num(file, g, "stability_pairs", &cls) == n_ok * (n_ok - 1) / 2 &&
+          cls == H5T_INTEGER && pairs == n_ok * (n_ok - 1) / 2 &&
+          fabs(h5_attr_num(file, g, "stability_kendall_tau_mean", NULL) - tm) < 1e-14 &&
+          fabs(h5_attr_num(file, g, "stability_kendall_tau_std", NULL) - ts) < 1e-14 &&
+          v && rows == N_TOPK && fabs(v[1] - jm) < 1e-14 && k && krows == N_TOPK && k[1] == 2,
+          "summary stability: kendall tau %.6f ± %.6f, jaccard@2 %.6f", tm, ts, jm);
+    free(v);
+    free(k);
+}
+
 static void test_snapshot(void)
 {
     fixture_t f;
@@ -381,6 +474,8 @@ static void test_snapshot(void)
         CHECK(stats_ok, "abs mean and std (ddof 0) over the ok seeds");
         free(mean);
         free(sd);
+
+        check_cell_stability(file, g, ok, n_ok, n_in);
 
         snprintf(p, sizeof p, "%s/test_accuracy", g);
         v = h5_read(file, p, &rows, &cols);
@@ -726,6 +821,124 @@ static void test_stats(void)
     CHECK(isnan(mean) && isnan(sd), "mean/std of no values is NaN");
 }
 
+/* Knight's O(n log n) tau-b against the direct count on random vectors, most with ties
+   (values drawn from a few levels, some tied in both x and y), and scipy's own example. */
+static void test_kendall(void)
+{
+    ss_rng_t rng;
+    ss_rng_seed(&rng, 7, 0);
+    double worst = 0;
+    int cases = 0, ties = 0;
+    for (int t = 0; t < 400; t++) {
+        int n = 2 + (int)ss_rng_below(&rng, t < 300 ? 60 : 700);
+        int levels = t % 4 == 0 ? 0 : 1 + (int)ss_rng_below(&rng, 8); /* 0: continuous */
+        double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+        for (int i = 0; i < n; i++) {
+            x[i] = levels ? (double)ss_rng_below(&rng, (uint64_t)levels) : ss_rng_normal(&rng);
+            /* y: x plus noise, or tied to x where a coin says so, or independent */
+            double u = ss_rng_uniform(&rng);
+            y[i] = u < 0.3 ? x[i] : u < 0.6 ? x[i] + (double)ss_rng_below(&rng, 3)
+                                            : (double)ss_rng_below(&rng, 5);
+        }
+        double a = ss_stats_kendall_tau_b(x, y, n), b = kendall_direct(x, y, n);
+        if (isnan(a) != isnan(b) || (!isnan(a) && fabs(a - b) > worst))
+            worst = isnan(a) != isnan(b) ? INFINITY : fabs(a - b);
+        cases += !isnan(b);
+        ties += levels > 0;
+        free(x);
+        free(y);
+    }
+    CHECK(worst < 1e-12 && cases > 350, "kendall tau-b = the O(n^2) count on %d random cases "
+          "(%d with ties): worst difference %.3g", cases, ties, worst);
+    /* scipy.stats.kendalltau's documented example: tau-b = -0.47140452079103173 */
+    double x[5] = {12, 2, 1, 12, 2}, y[5] = {1, 4, 7, 1, 0};
+    double tau = ss_stats_kendall_tau_b(x, y, 5);
+    CHECK(fabs(tau + 0.47140452079103173) < 1e-15, "kendall tau-b, scipy's example: %.17g", tau);
+    double c[5] = {3, 3, 3, 3, 3}, nanv[5] = {1, 2, NAN, 4, 5}, up[5] = {1, 2, 3, 4, 5};
+    CHECK(isnan(ss_stats_kendall_tau_b(up, c, 5)) && isnan(ss_stats_kendall_tau_b(up, nanv, 5)) &&
+          isnan(ss_stats_kendall_tau_b(up, up, 1)) && ss_stats_kendall_tau_b(up, up, 5) == 1.0 &&
+          ss_stats_kendall_tau_b(up, x, 2) == -1.0,
+          "kendall tau-b undefined (constant, NaN, n < 2), +1 and -1");
+}
+
+/* The top-k order (largest first, ties by index, NaN last) and the Jaccard index of two
+   orders' top k. */
+static void test_topk_overlap(void)
+{
+    double s[6] = {0.5, 2, NAN, 2, 0, 0.5};
+    int order[6], want[6] = {1, 3, 0, 5, 4, 2};
+    ss_stats_rank_order(s, 6, order);
+    CHECK(!memcmp(order, want, sizeof want), "rank order: ties by index, NaN last");
+    /* a = 1 3 0 5 4 2, b = 3 0 2 1 5 4: top-2 {1,3} & {3,0} = 1 of 3; top-3 {1,3,0} &
+       {3,0,2}: 2 of 4; top-6: everything */
+    int b[6] = {3, 0, 2, 1, 5, 4}, pos_b[6];
+    for (int i = 0; i < 6; i++)
+        pos_b[b[i]] = i;
+    CHECK(ss_stats_topk_jaccard(order, pos_b, 1) == 0.0 &&
+          ss_stats_topk_jaccard(order, pos_b, 2) == 1.0 / 3 &&
+          ss_stats_topk_jaccard(order, pos_b, 3) == 0.5 &&
+          ss_stats_topk_jaccard(order, pos_b, 6) == 1.0 && isnan(ss_stats_topk_jaccard(order, pos_b, 0)),
+          "top-k jaccard: 0, 1/3, 1/2, 1, NaN for k = 0");
+}
+
+/* The stability of a cell's rankings against the direct computation: eigenvalues by
+   |eigenvalue| with ties, a constant realization (undefined tau, left out), a signed
+   method ranked by its value with a skipped realization (its pairs left out); one
+   realization computes nothing. */
+static void test_cell_stability(void)
+{
+    enum { N = 4, D = 6, K = 3 };
+    const double eig[N][D] = {{3, -2, 1, 0, 0, 0.5}, {-3, 2, 0.5, 1, 0, 0},
+                              {1, 1, 1, 1, 1, 1}, {0.1, -0.2, 0.3, -0.4, 0.5, -0.6}};
+    const double perm[N][D] = {{0.2, -0.1, 0, 0, 0.05, 0.2}, {0.1, 0.2, 0, 0, -0.3, 0.1},
+                               {0}, {0.3, 0, 0.1, -0.1, 0, 0.2}};
+    ss_result_t r[N];
+    double rows[N * D];
+    for (int j = 0; j < N; j++) {
+        make_result(&r[j], "x", "d", j, D, 2, K, SS_STATUS_OK, j);
+        memcpy(r[j].eigenvalues, eig[j], sizeof eig[j]);
+        r[j].n_methods = 1;
+        r[j].methods = calloc(1, sizeof *r[j].methods);
+        ss_method_result_t *m = &r[j].methods[0];
+        m->method = SS_ATTRIB_PERMUTATION;
+        m->skipped = j == 2;
+        m->n_values = D;
+        m->values = malloc(sizeof perm[j]);
+        memcpy(m->values, perm[j], sizeof perm[j]);
+        for (int i = 0; i < D; i++)
+            rows[j * D + i] = j == 2 ? NAN : perm[j][i];
+    }
+    const ss_result_t *ok[N] = {&r[0], &r[1], &r[2], &r[3]};
+    ss_cell_stats_t cs;
+    ss_cell_stats_compute(ok, N, D, &cs);
+    const ss_cell_stability_t *st[2] = {&cs.stability, &cs.methods[0].stability};
+    for (int s = 0; s < 2; s++) {
+        const double *x = s == 0 ? &eig[0][0] : rows;
+        double m, sd;
+        int pairs, good = st[s]->computed && st[s]->n_k == K;
+        pairs_direct(x, N, D, s == 0, 0, &m, &sd, &pairs);
+        good &= st[s]->n_pairs == pairs && fabs(st[s]->tau_mean - m) < 1e-14 &&
+                fabs(st[s]->tau_std - sd) < 1e-14;
+        for (int q = 0; q < K && good; q++) {
+            pairs_direct(x, N, D, s == 0, q + 1, &m, &sd, &pairs);
+            good &= st[s]->k[q] == q + 1 && fabs(st[s]->jaccard_mean[q] - m) < 1e-14 &&
+                    fabs(st[s]->jaccard_std[q] - sd) < 1e-14;
+        }
+        CHECK(good, "%s stability: %d pairs, tau %.6f ± %.6f, jaccard@2 %.6f",
+              s ? "method" : "eigenvalue", st[s]->n_pairs, st[s]->tau_mean, st[s]->tau_std,
+              st[s]->n_k > 1 ? st[s]->jaccard_mean[1] : NAN);
+    }
+    CHECK(cs.stability.n_pairs == 6 && cs.methods[0].stability.n_pairs == 3,
+          "every pair of eigenvalues, the skipped realization's pairs left out");
+    ss_cell_stats_free(&cs);
+    ss_cell_stats_compute(ok, 1, D, &cs);
+    CHECK(!cs.stability.computed && !cs.methods[0].stability.computed,
+          "one realization: no stability");
+    ss_cell_stats_free(&cs);
+    for (int j = 0; j < N; j++)
+        ss_result_free(&r[j]);
+}
+
 /* An update adds the runs committed since to a copy of the snapshot: the result holds
    the same /runs and /summary, value for value, as the file written whole from the same
    contents; the cells it rewrote keep their place in the sweep through cell_index. */
@@ -1051,12 +1264,64 @@ static void test_model_in_runs(void)
     ss_sweep_free(&sw);
 }
 
+/* A standardized dataset: /datasets/<name> gets standardize = 1 and the two vectors, the
+   others nothing new; --salvage's reader gives the vectors back. */
+static void test_standardized_dataset(void)
+{
+    fixture_t f;
+    fixture_init(&f, 100);
+    ss_dataset_info_t reg;
+    ss_dataset_info_copy(&reg, ss_log_contents_find_dataset(&f.c, "reg"));
+    reg.standardize_mean = calloc(N_IN_REG, sizeof(double));
+    reg.standardize_std = calloc(N_IN_REG, sizeof(double));
+    for (int i = 0; i < N_IN_REG; i++) {
+        reg.standardize_mean[i] = 0.25 - 100.0 * i;
+        reg.standardize_std[i] = i == 1 ? 0.0 : 3.0 + i;
+    }
+    ss_log_contents_add_dataset(&f.c, &reg); /* replaces "reg" */
+    const char *h5 = tmp_path("standardized.h5");
+    ss_error_t err = {0};
+    CHECK(ss_snapshot_write(h5, &f.sw, f.runs, f.n_runs, &f.c, &err) == 0, "snapshot: %s",
+          err.msg);
+    hid_t file = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    long rows = 0, cols = 0;
+    double *m = h5_read(file, "datasets/reg/standardize_mean", &rows, &cols);
+    double *sd = h5_read(file, "datasets/reg/standardize_std", &rows, &cols);
+    CHECK(h5_attr_num(file, "datasets/reg", "standardize", NULL) == 1 && m && sd &&
+          rows == N_IN_REG && m[3] == 0.25 - 300.0 && sd[1] == 0.0 && sd[2] == 5.0,
+          "/datasets/reg: standardize = 1 and its vectors");
+    CHECK(H5Aexists_by_name(file, "datasets/clf", "standardize", H5P_DEFAULT) == 0 &&
+          !h5_exists(file, "/datasets/clf/standardize_mean") &&
+          !h5_exists(file, "/datasets/clf/standardize_std"), "/datasets/clf: nothing new");
+    free(m);
+    free(sd);
+    H5Fclose(file);
+
+    ss_log_contents_t back;
+    memset(&back, 0, sizeof back);
+    CHECK(ss_snapshot_recover(h5, NULL, 0, &back, &err) == 0, "recover: %s", err.msg);
+    const ss_dataset_info_t *r = ss_log_contents_find_dataset(&back, "reg");
+    const ss_dataset_info_t *c = ss_log_contents_find_dataset(&back, "clf");
+    CHECK(r && r->standardize_mean && r->standardize_std &&
+          !memcmp(r->standardize_mean, reg.standardize_mean, N_IN_REG * sizeof(double)) &&
+          !memcmp(r->standardize_std, reg.standardize_std, N_IN_REG * sizeof(double)),
+          "the vectors read back from the results file");
+    CHECK(c && !c->standardize_mean && !c->standardize_std, "clf read back without vectors");
+    ss_log_contents_free(&back);
+    ss_dataset_info_free(&reg);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     test_every_field_in_runs();
     test_model_in_runs();
+    test_standardized_dataset();
     test_cell_stats();
     test_stats();
+    test_kendall();
+    test_topk_overlap();
+    test_cell_stability();
     test_snapshot();
     test_snapshot_update();
     test_snapshot_failure();

@@ -238,6 +238,17 @@ typedef struct {
     double metal_min, metal_max;     /* -2.5, 0.5: [Fe/H] ~ U(metal_min, metal_max) */
     double wave_min, wave_max;       /* 3540, 7410: the wavelength grid in Angstrom */
 
+    /* every kind */
+    int standardize;                 /* 0; 1: every input z-scored with the training rows'
+                                        mean and standard deviation (data.h) */
+    int input_shape[2];              /* {0, 0}: not given; else [rows, cols] for the 2-D
+                                        Fourier transform of inputs without an image shape
+                                        of their own. rows x cols must be the dataset's
+                                        inputs, and agree with an image's own shape: both
+                                        are checked once the data is loaded */
+    char *input_shape_at;            /* "FILE:LINE:COLUMN" of the input_shape value, for
+                                        that check's message; NULL when not given */
+
     /* `training` overrides of this dataset: the resolved values and which keys were set */
     ss_training_t training;
     unsigned training_set_mask;      /* bit k set: key k given in this dataset */

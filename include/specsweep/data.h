@@ -31,8 +31,12 @@ typedef struct {
     double *relevance_truth;/* n_inputs, synthetic kinds only (gaussian, correlated,
                                spectra), else NULL */
     char **feature_names;   /* n_inputs: csv column names, spectra wavelengths, else NULL */
-    int input_rank;         /* 0, or 2 with input_shape = {rows, cols} for images */
+    int input_rank;         /* 0, or 2 with input_shape = {rows, cols}: images, or the
+                               spec's input_shape */
     int input_shape[2];
+    double *standardize_mean; /* n_inputs each with spec->standardize (the training rows'
+                               mean and std the rows were z-scored with), else NULL */
+    double *standardize_std;
 } ss_dataset_info_t;
 
 /* A loaded dataset: its description and its rows. */
@@ -79,6 +83,19 @@ typedef struct {
  * classes, relabelled 0..k-1 in subset order (each must occur in the training data).
  * Without a test set of its own, round(test_fraction * n) shuffled rows are the test
  * set. max_train / max_test then keep the first N rows of each part.
+ *
+ * Every kind, after that:
+ *   input_shape  (spec->input_shape[0] > 0) the inputs as a rows x cols image:
+ *               input_rank 2. rows x cols must be n_inputs, and an image's own shape
+ *               (idx, 3-D hdf5) must be the same; otherwise SS_EXIT_INPUT with the
+ *               message at spec->input_shape_at ("FILE:LINE:COLUMN: ...").
+ *   standardize  every input x_i of the training and the test rows becomes
+ *               (x_i - m_i) / s_i, m_i and s_i the mean and the population standard
+ *               deviation (ddof 0) of input i over the training rows (the validation
+ *               part included), summed in double in row order, so every loader of the
+ *               same spec gets the same bits; s_i = 0 (a constant input) divides by 1,
+ *               leaving the input centred at 0. info.standardize_mean/std keep m and s
+ *               (s as computed, 0 included).
  */
 int ss_dataset_load(const ss_dataset_spec_t *spec, ss_dataset_t *ds, ss_error_t *err);
 /* Frees everything ds owns (its arrays and its info) and zeroes *ds; accepts NULL, a
@@ -91,7 +108,11 @@ void ss_dataset_take_info(ss_dataset_t *ds, ss_dataset_info_t *info);
 /* A deep copy of *src into *dst (overwritten, not freed first); the caller frees it with
    ss_dataset_info_free. */
 void ss_dataset_info_copy(ss_dataset_info_t *dst, const ss_dataset_info_t *src);
-/* Frees the truth and feature names and zeroes *info; accepts NULL or a zeroed one. */
+/* Frees the truth, feature names and standardization vectors and zeroes *info; accepts
+   NULL or a zeroed one. */
 void ss_dataset_info_free(ss_dataset_info_t *info);
+/* The scalars of *src (sizes, kind, task, shape) with every pointer NULL: what may be
+   sent to another rank or kept beside a shared copy of the rows. */
+ss_dataset_info_t ss_dataset_info_scalars(const ss_dataset_info_t *src);
 
 #endif

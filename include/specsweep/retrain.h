@@ -5,7 +5,7 @@
  * A child keeps the k inputs its method ranks highest in its parent's result (keep), or
  * every input but them (remove). The rankings are those of the top-k curves: `spectral`
  * by |eigenvalue|, a relevance method by ss_attrib_rank_value of its values, `truth` by
- * the dataset's relevance_truth, ties by input index (ss_stats_order_desc); `random` draws
+ * the dataset's relevance_truth, ties by input index (ss_stats_rank_order); `random` draws
  * k inputs from the stream (the child's seed ^ hash of its id, SS_STREAM_RETRAIN). The
  * inputs depend only on the parent's result and the child's description: not on when or
  * where either ran.

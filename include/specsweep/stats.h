@@ -1,7 +1,8 @@
 /*
  * stats.h - the statistics the results file and the summary report: mean and standard
- * deviation over realizations, average ranks and Spearman's rank correlation. Pure
- * functions of their arguments; NaN marks a missing value.
+ * deviation over realizations, average ranks, Spearman's and Kendall's rank correlations,
+ * the overlap of two rankings' top k. Pure functions of their arguments; NaN marks a
+ * missing value.
  */
 #ifndef SPECSWEEP_STATS_H
 #define SPECSWEEP_STATS_H
@@ -32,8 +33,21 @@ double ss_stats_support_recall(const double *score, const double *truth, int n);
    NaN when either side is empty or a value is NaN. */
 double ss_stats_auroc(const double *score, const double *truth, int n);
 
-/* order[0..n) = 0..n-1 sorted by score, largest first; ties by index, NaN last (the
-   order every top-k ranking and retraining run uses). */
-void ss_stats_order_desc(const double *score, int n, int *order);
+/* Kendall's tau-b of x and y (n pairs of values): (C - D) / sqrt((n0 - n1) (n0 - n2)),
+   C and D the concordant and discordant pairs of entries, n0 = n (n - 1) / 2, n1 and n2
+   the pairs tied in x and in y (a pair tied in both counts in n1 and n2, in neither C nor
+   D): scipy.stats.kendalltau's default. Knight's algorithm: a sort by (x, y), then a merge
+   sort of y that counts its exchanges (the discordant pairs); O(n log n) time and O(n)
+   scratch. NaN when n < 2, when either holds a NaN, or when either is constant. */
+double ss_stats_kendall_tau_b(const double *x, const double *y, int n);
+
+/* order[0..n) = the indices of score in ranking order: largest first, ties by the lower
+   index, NaN last. The order of the top-k curves and of the retraining runs' inputs. */
+void ss_stats_rank_order(const double *score, int n, int *order);
+
+/* The Jaccard index |A & B| / |A | B| = c / (2k - c), c = |A & B|, of A, the first k
+   entries of order a, and B, the first k of another order of the same indices, given by
+   its inverse: pos_b[i] is the place of index i in it. O(k); NaN when k < 1. */
+double ss_stats_topk_jaccard(const int *a, const int *pos_b, int k);
 
 #endif
