@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """test_reference.py - the network module against an independent float64 numpy model.
 
-The reference below is written from the math of DESIGN section 1 (spectral layers
+The reference below is written from the math of include/specsweep/net.h (spectral layers
 w_ij = psi_ij (lambda_in_i - lambda_out_j), softmax cross-entropy or MAE, L2 on the
 first layer, Keras batch-norm, Adam and AdaMax), not from src/net.c. The C side's numbers
 come from the helper tests/net_dump.c: initial parameters, a batch, the loss, every

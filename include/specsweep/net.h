@@ -1,6 +1,5 @@
 /*
- * net.h - the spectral network: layout, forward, backward, L2, Adam and AdaMax (DESIGN
- * section 1).
+ * net.h - the spectral network: layout, forward, backward, L2, Adam and AdaMax.
  *
  * All trainable parameters live in ONE contiguous float32 buffer `params`; gradients in
  * `grads` and the optimizer's moments in `adam_m`/`adam_v` mirror it exactly, so
