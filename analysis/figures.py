@@ -40,6 +40,13 @@ Reads only RESULTS.h5 (format_version 1 or 2); summary cells are found by their 
   <cell>_methods_topk.png test accuracy (MAE) with each method's top-k inputs (fourier: its
                           top-k frequencies) and with k random inputs, mean +- std over
                           realizations                 cells with post-hoc methods and top-k
+  <cell>_retrain.png      the runs retrained on each method's k top-ranked inputs (keep)
+                          and on all but them (remove), one panel each: test accuracy
+                          (MAE) against k, one line per method, mean +- std over
+                          realizations as /summary/<cell>/retrain stores them; random
+                          (k inputs at random) dashed grey, truth dotted black; the
+                          cell's metric with all inputs as a horizontal line
+                                     cells with retraining runs (relevance.retrain)
   <dataset>__regstudy.png number of non-zero eigenvalues and test accuracy (MAE) vs
                           reg_eigenvalues (log x), mean +- std bands over realizations, one
                           line per value of the other swept keys   datasets whose cells
@@ -55,11 +62,13 @@ Reads only RESULTS.h5 (format_version 1 or 2); summary cells are found by their 
 A cell has post-hoc methods when /summary/<cell>/relevance holds a method other than
 spectral; its spectral method is relevance/spectral, or its eigenvalues when the sweep
 did not list spectral, and a method skipped in every run (spectral on a dense network) is
-left out. An eigenvalue counts as non-zero when its |value| exceeds REL (--zero-threshold,
-default 1e-3) times the largest mean |eigenvalue| of its cell. DIR/figures.json lists every
-figure with its cell(s), its kind and the numbers plotted; one line per figure is printed.
-Exit 2 (message naming the file) when RESULTS.h5 is missing, not HDF5, not a specsweep
-results file, of an unsupported format_version or malformed.
+left out. The cells of retraining runs (attribute retrain_mode) have no figures and are
+in no study or path: their numbers are their parent's <cell>_retrain.png. An eigenvalue
+counts as non-zero when its |value| exceeds REL (--zero-threshold, default 1e-3) times the
+largest mean |eigenvalue| of its cell. DIR/figures.json lists every figure with its
+cell(s), its kind and the numbers plotted; one line per figure is printed. Exit 2
+(message naming the file) when RESULTS.h5 is missing, not HDF5, not a specsweep results
+file, of an unsupported format_version or malformed.
 """
 import argparse
 import json
@@ -271,8 +280,8 @@ def _read_train_seconds(f):
         return out
     for g in top.values():
         a = g.attrs
-        if isinstance(g, h5py.Group) and _py(a.get("status")) == "ok" and "retrain_parent" not in a \
-                and _is_number(_py(a.get("train_seconds"))):
+        if isinstance(g, h5py.Group) and _py(a.get("status")) == "ok" \
+                and "retrain_parent" not in a and _is_number(_py(a.get("train_seconds"))):
             out.setdefault(str(_py(a.get("cell_id"))), []).append(float(a["train_seconds"]))
     return out
 
@@ -309,8 +318,9 @@ def _read_cells(f, path):
         attrs = attrs_of(g)
         if not isinstance(attrs.get("dataset"), str):
             raise ResultsError(f"{where} has no dataset attribute")
-        if is_retrain_cell(attrs):
+        if is_retrain_cell(attrs):  # its numbers are in its parent's curves
             retrain_cells.append(retrain_cell(gname, attrs))
+            continue
         arrays = {k: g[k][()] for k in g.keys() if isinstance(g[k], h5py.Dataset)}
         if "eigenvalues" not in arrays:
             raise ResultsError(f"{where} has no eigenvalues dataset")
@@ -1151,7 +1161,8 @@ def draw_retrain(cell, st, n_inputs, path):
     """One panel per mode (keep, remove): the metric of the runs retrained on each method's
     k top-ranked inputs (keep) or without them (remove) against k, one line per method
     with its std as error bars (random dashed grey, truth dotted black), the cell's
-    metric with all inputs as a horizontal line; log x where k spans more than a decade."""
+    metric with all inputs as a horizontal line; log x where k is wide (_log_x_if_wide,
+    as the top-k figures)."""
     modes = list(st["modes"])
     fig, axes = plt.subplots(1, len(modes), figsize=(5.0 * len(modes) + 1.6, 4.2),
                              squeeze=False)
@@ -1165,8 +1176,7 @@ def draw_retrain(cell, st, n_inputs, path):
                         lw=1.2, zorder=4 if truth else 3, label=r["method"])
         ax.axhline(st["all_mean"], color="C3", lw=1, ls="-.",
                    label=f"all {n_inputs} inputs (n = {st['all_n']})")
-        if ks.size and ks.min() > 0 and ks.max() / ks.min() > 10:
-            ax.set_xscale("log")
+        _log_x_if_wide(ax, ks)
         if 0 < len(set(ks.tolist())) <= 12:  # the k of the sweep as ticks, as integers
             ax.set_xticks(sorted(set(ks.tolist())))
             ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%d"))

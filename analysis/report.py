@@ -28,8 +28,9 @@ The page holds, from RESULTS.h5 alone:
               truth last), a column per keep k and remove k, the test accuracy (MAE)
               mean +- std (realizations) as the file stores it
               (/summary/<cell>/retrain/<mode>/<method>), beside the cell's metric with
-              all inputs; the cells of retraining runs (attribute retrain_mode) are in
-              their parent's table, not rows of the summary    files that have them
+              all inputs, and a link to the cell's retraining figure; the cells of
+              retraining runs (attribute retrain_mode) are in their parent's table,
+              not rows of the summary nor in the figures      files that have them
   figures     every figure analysis/figures.py draws for the file, embedded as PNG
   problems    the runs that diverged or failed, with their messages; a retraining run
               (attribute retrain_parent) names its parent and sits beside its siblings
@@ -361,7 +362,7 @@ def build(res, extra):
                               if has_retrain else 0),
         "seeds": seeds, "grid": grid, "cells": rows, "has_truth": has_truth,
         "methods": method_rows(extra, rows),
-        "retraining": retraining(res, rows),
+        "retraining": retraining(res, extra, rows),
         "problems": [{"id": r["id"], "dataset": r["attrs"].get("dataset", ""),
                       "settings": [r["attrs"].get(k) for k in axes],
                       "seed": r["attrs"].get("seed"),
@@ -491,10 +492,25 @@ def method_rows(extra, summary_rows):
             for r in summary_rows for m in extra["methods"].get(r["id"], [])]
 
 
+def _retrain_not_ok(runs):
+    """{(parent cell, mode, method, k): how many of its retraining runs diverged or failed},
+    from /runs (a (mode, method, k) none of whose runs finished has no cell to count
+    them)."""
+    cell_of = {r["id"]: str(r["attrs"].get("cell_id")) for r in runs}
+    out = {}
+    for r in runs:
+        a = r["attrs"]
+        if _is_child(r) and a.get("status", "ok") != "ok":
+            key = (cell_of.get(str(a["retrain_parent"])), a.get("retrain_mode"),
+                   a.get("retrain_method"), a.get("retrain_k"))
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
 def _retrain_value(rows, method, k, not_ok):
     """A method's stored curve (figures.retrain_curves' rows of one mode) at k: the file's
-    metric_mean, metric_std and n_realizations there, and not_ok (the diverged and failed
-    runs its retraining cell counts); None where the method has no such k."""
+    metric_mean, metric_std and n_realizations there, and not_ok (its retraining runs that
+    diverged or failed); None where the method has no such k."""
     for r in rows:
         j = np.flatnonzero(r["k"] == k) if r["method"] == method else []
         if len(j):
@@ -503,15 +519,15 @@ def _retrain_value(rows, method, k, not_ok):
     return None
 
 
-def retraining(res, summary_rows):
+def retraining(res, extra, summary_rows):
     """Per parent cell with retraining curves, in the summary's order: a table whose rows
     are the methods (figures.retrain_order: random and truth last) and columns (mode, k),
     keep then remove, k ascending; every value the file's (/summary/<cell>/retrain, read
-    by figures.retrain_curves), with the diverged and failed runs of its retraining cell;
-    beside it the cell's metric with all inputs (mean, std, realizations)."""
+    by figures.retrain_curves), with its retraining runs that diverged or failed
+    (_retrain_not_ok); beside it the cell's metric with all inputs (mean, std,
+    realizations)."""
     cells = {c["id"]: c for c in res["cells"]}
-    bad = {(rc["parent"], rc["mode"], rc["method"], rc["k"]): rc["n_diverged"] + rc["n_failed"]
-           for rc in res.get("retrain_cells", [])}
+    bad = _retrain_not_ok(extra["runs"])
     tables = []
     for row in summary_rows:
         st = figures.retrain_curves(cells[row["id"]], row["regression"])
@@ -890,12 +906,19 @@ def _retrain_text(c, regression):
     return fmt_mean_std(c["mean"], c["std"], regression) + tail
 
 
-def section_retraining(p):
+def figure_id(record):
+    """The page's id of a figure (figures.py's file names are safe in an id)."""
+    return "fig-" + record["file"]
+
+
+def section_retraining(p, records):
     """Per parent cell a table: a row per method, a column per (mode, k), the cell with
-    all inputs beside (one cell spanning the rows)."""
+    all inputs beside (one cell spanning the rows); below it a link to the cell's
+    retraining figure in the figures section."""
     tables = p["retraining"]
     if not tables:
         return ""
+    shown = {r["cell"]: r for r in records if r["figure"] == "retrain"}
     out = ['<section id="retraining"><h2>Retraining</h2>'
            '<p class="note">The runs of each cell trained again on the k inputs a method ranks '
            'highest (keep k) or on all but them (remove k): test accuracy (MAE for '
@@ -919,6 +942,10 @@ def section_retraining(p):
                                     col="all", attrs={"data-n": n, "rowspan": len(t["lines"])}))
             rows.append(f'<tr data-method="{esc(ln["method"])}">' + "".join(cells) + "</tr>")
         out.append(table(head, rows, cls="retrain", attrs={"data-cell": t["cell"]}))
+        if t["cell"] in shown:
+            r = shown[t["cell"]]
+            out.append(f'<p class="note">Figure: <a href="#{esc(figure_id(r))}">'
+                       f'{esc(r["file"])}</a></p>')
     out.append("</section>")
     return "".join(out)
 
@@ -950,7 +977,8 @@ def section_figures(p, records, fig_dir):
         kind = r["figure"]
         uri, w, h = _png(os.path.join(fig_dir, r["file"]))
         w, h = round(w * FIG_SCALE), round(h * FIG_SCALE)
-        return (f'<figure data-figure="{esc(kind)}" data-file="{esc(r["file"])}">'
+        return (f'<figure id="{esc(figure_id(r))}" data-figure="{esc(kind)}" '
+                f'data-file="{esc(r["file"])}">'
                 f'<img src="{uri}" width="{w}" height="{h}" alt="{esc(kind)}: {esc(r["file"])}">'
                 f'<figcaption>{esc(kind)} · {esc(r["file"])}</figcaption></figure>')
 
@@ -1013,7 +1041,7 @@ def render(p, records, fig_dir):
         f' · specsweep {esc(p["root"].get("specsweep_version", "-"))}</div>',
         "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in nav) + "</nav></div></header>",
         "<main>", section_plan(p), section_summary(p), section_stability(p), section_methods(p),
-        section_retraining(p), section_figures(p, records, fig_dir), section_problems(p),
+        section_retraining(p, records), section_figures(p, records, fig_dir), section_problems(p),
         f'<p class="note">Written by analysis/report.py at {made} from the results file alone.</p>',
         "</main></body></html>\n"])
 

@@ -25,6 +25,7 @@ figures = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(figures)
 
 import matplotlib.colors  # noqa: E402
+import matplotlib.image  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
@@ -1502,8 +1503,8 @@ def test_mirror_writer_matches_real_layout(real, tmp_path):
 # ---- retraining ------------------------------------------------------------------------------
 
 # Two datasets (classification, regression), two cells each that finish and two whose runs
-# diverge (learning_rate 1e30: their retraining runs are skipped); keep k spans more than a
-# decade (log x), remove has one k.
+# diverge (learning_rate 1e30: their retraining runs are skipped); keep has three k (1 to
+# 12: linear x, narrower than the top-k figures' log threshold), remove has one.
 RETRAIN_SWEEP = """
 name: retrain-tiny
 seeds: 2
@@ -1550,29 +1551,40 @@ def _json_list(a):
     return [None if np.isnan(v) else v for v in np.asarray(a, float).tolist()]
 
 
-def check_retrain_figure(f, g, nums, snap):
-    """A parent cell's retraining figure against the file (want_retrain): figures.json's
-    numbers are the stored curves, exactly; the drawing (the recorder) has a panel per mode
-    with a line per method at those k and means, the stds as error bars, random dashed
-    grey, truth dotted black, the others solid; the metric with all inputs as a
-    horizontal line; log x where the panel's k span more than a decade. Returns the number
-    of points compared."""
+def check_retrain_numbers(f, g, nums):
+    """figures.json's numbers of a parent cell's retraining figure against the file
+    (want_retrain): the stored curves exactly, in specsweep's order of methods, k
+    ascending; the curves' metric; the metric with all inputs. Returns want_retrain's
+    modes and that mean."""
     modes, metric, full_mean, full_std = want_retrain(f, g)
     assert nums["metric"] == metric
     assert list(nums["modes"]) == list(modes)
     assert nums["all_inputs_mean"] == pytest.approx(full_mean, rel=1e-12)
     assert nums["all_inputs_std"] == pytest.approx(full_std, rel=1e-9, abs=1e-15)
-    assert len(snap["axes"]) == len(modes)
-    compared = 0
-    for ax, (mode, rows) in zip(snap["axes"], modes.items()):
+    for mode, rows in modes.items():
         got = nums["modes"][mode]
-        assert ax["title"].startswith(mode + ":")
-        assert [r["method"] for r in got] == [e["label"] for e in ax["errorbars"]] == \
-            [r["method"] for r in rows]
-        for r, j, e in zip(rows, got, ax["errorbars"]):
+        assert [r["method"] for r in got] == [r["method"] for r in rows]
+        for r, j in zip(rows, got):
             assert j["k"] == r["k"].tolist() and j["n_realizations"] == r["n"].tolist()
             assert j["metric_mean"] == _json_list(r["mean"])
             assert j["metric_std"] == _json_list(r["std"])
+    return modes, full_mean
+
+
+def check_retrain_figure(f, g, nums, snap):
+    """A parent cell's retraining figure against the file: its numbers
+    (check_retrain_numbers); the drawing (the recorder) has a panel per mode with a line
+    per method at the stored k and means, the stds as error bars, random dashed grey,
+    truth dotted black, the others solid; the metric with all inputs as a horizontal line;
+    log x where the panel's k are as wide as the top-k figures' (largest / smallest >=
+    20). Returns the number of points compared."""
+    modes, full_mean = check_retrain_numbers(f, g, nums)
+    assert len(snap["axes"]) == len(modes)
+    compared = 0
+    for ax, (mode, rows) in zip(snap["axes"], modes.items()):
+        assert ax["title"].startswith(mode + ":")
+        assert [e["label"] for e in ax["errorbars"]] == [r["method"] for r in rows]
+        for r, e in zip(rows, ax["errorbars"]):
             np.testing.assert_array_equal(e["x"], r["k"])
             np.testing.assert_array_equal(e["y"], r["mean"])
             np.testing.assert_allclose(e["yerr"], r["std"], rtol=1e-9, atol=1e-15)
@@ -1582,7 +1594,7 @@ def check_retrain_figure(f, g, nums, snap):
         (h,) = [ln for ln in ax["lines"] if ln["label"].startswith("all ")]
         np.testing.assert_allclose(h["y"], [full_mean, full_mean], rtol=1e-12)
         ks = np.concatenate([r["k"] for r in rows])
-        assert ax["xscale"] == ("log" if ks.max() / ks.min() > 10 else "linear")
+        assert ax["xscale"] == ("log" if ks.max() / ks.min() >= 20 else "linear")
     return compared
 
 
@@ -1652,6 +1664,32 @@ def test_real_retrain_figures(real_retrain):
             assert p["cell"] == cs and p["numbers"]["values"] == [1e-4, 1e-2]
         assert {r["figure"] for r in recs.values() if not isinstance(r["cell"], str)} == \
             {"regstudy", "path"}
+
+
+def test_real_retrain_pngs_of_the_command(real_retrain, tmp_path):
+    """figures.py as a command on the real sweep: every grid cell's <cell>_retrain.png is
+    written and decodes (matplotlib's PNG reader) to an image with something drawn in it,
+    figures.json holds the file's curves; no PNG of a retraining cell."""
+    path = real_retrain[0]
+    out = str(tmp_path / "figs")
+    p = run_cli(path, "--out", out)
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(out, "figures.json")) as fh:
+        recs = by_file(json.load(fh)["figures"])
+    pngs = sorted(x for x in os.listdir(out) if x.endswith(".png"))
+    assert pngs == sorted(recs)
+    assert not [x for x in pngs if "__keep=" in x or "__remove=" in x]
+    with h5py.File(path, "r") as f:
+        grid = {g.attrs["cell_id"]: g for g in f["summary"].values() if not is_retrain_cell(g)}
+        assert sorted(x for x in pngs if x.endswith("_retrain.png")) == \
+            sorted(f"{c}_retrain.png" for c in grid)
+        for cid, g in grid.items():
+            name = f"{cid}_retrain.png"
+            img = matplotlib.image.imread(os.path.join(out, name))
+            assert img.ndim == 3 and img.shape[0] > 300 and img.shape[1] > 600, (name, img.shape)
+            assert len(np.unique(img.reshape(-1, img.shape[2]), axis=0)) > 50, name
+            check_retrain_numbers(f, g, recs[name]["numbers"])
+            assert f"{name}  [keep k=[1, 4, 12]: spectral " in p.stdout
 
 
 def retrain_mirror(path):
