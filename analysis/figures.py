@@ -40,6 +40,13 @@ Reads only RESULTS.h5 (format_version 1 or 2); summary cells are found by their 
   <cell>_methods_topk.png test accuracy (MAE) with each method's top-k inputs (fourier: its
                           top-k frequencies) and with k random inputs, mean +- std over
                           realizations                 cells with post-hoc methods and top-k
+  <cell>_retrain.png      the runs retrained on each method's k top-ranked inputs (keep)
+                          and on all but them (remove), one panel each: test accuracy
+                          (MAE) against k, one line per method, mean +- std over
+                          realizations as /summary/<cell>/retrain stores them; random
+                          (k inputs at random) dashed grey, truth dotted black; the
+                          cell's metric with all inputs as a horizontal line
+                                     cells with retraining runs (relevance.retrain)
   <dataset>__regstudy.png number of non-zero eigenvalues and test accuracy (MAE) vs
                           reg_eigenvalues (log x), mean +- std bands over realizations, one
                           line per value of the other swept keys   datasets whose cells
@@ -55,11 +62,13 @@ Reads only RESULTS.h5 (format_version 1 or 2); summary cells are found by their 
 A cell has post-hoc methods when /summary/<cell>/relevance holds a method other than
 spectral; its spectral method is relevance/spectral, or its eigenvalues when the sweep
 did not list spectral, and a method skipped in every run (spectral on a dense network) is
-left out. An eigenvalue counts as non-zero when its |value| exceeds REL (--zero-threshold,
-default 1e-3) times the largest mean |eigenvalue| of its cell. DIR/figures.json lists every
-figure with its cell(s), its kind and the numbers plotted; one line per figure is printed.
-Exit 2 (message naming the file) when RESULTS.h5 is missing, not HDF5, not a specsweep
-results file, of an unsupported format_version or malformed.
+left out. The cells of retraining runs (attribute retrain_mode) have no figures and are
+in no study or path: their numbers are their parent's <cell>_retrain.png. An eigenvalue
+counts as non-zero when its |value| exceeds REL (--zero-threshold, default 1e-3) times the
+largest mean |eigenvalue| of its cell. DIR/figures.json lists every figure with its
+cell(s), its kind and the numbers plotted; one line per figure is printed. Exit 2
+(message naming the file) when RESULTS.h5 is missing, not HDF5, not a specsweep results
+file, of an unsupported format_version or malformed.
 """
 import argparse
 import json
@@ -93,6 +102,10 @@ METHOD_COLOURS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9", "navy", 
 MARKERS = "osD^v<>PXh*"
 # what load() keeps of a cell's /summary/<cell>/relevance/<method> (values stay on disk)
 CELL_RELEVANCE_ARRAYS = ("abs_mean", "abs_std", "topk_accuracy", "seconds")
+RETRAIN_MODES = ("keep", "remove")
+# the pseudo-methods of retraining, after the relevance methods (specsweep's order)
+RETRAIN_LAST = ("random", "truth")
+RETRAIN_CURVE = ("k", "metric_mean", "metric_std", "n_realizations")
 DEFAULT_ZERO_THRESHOLD = 1e-3
 MIN_SPECTRUM_INPUTS = 10       # the spectra kind's minimum number of wavelengths
 LIST_LIMIT = 100               # figures.json lists per-input numbers up to this many inputs
@@ -127,11 +140,15 @@ def _is_number(v):
 
 def load(path):
     """Read a results file: returns {"path", "sweep_name", "format_version", "datasets":
-    {name: dict}, "cells": [cell]}. A cell is a dict with id, dataset, swept (swept key ->
-    value), n_realizations, n_diverged, n_failed, attrs, the summary arrays, relevance (its
-    /summary/<cell>/relevance methods as read_relevance reads them, without the values per
-    realization) and train_seconds (of its ok runs).
-    Raises ResultsError for anything that is not a usable results file."""
+    {name: dict}, "cells": [cell], "retrain_cells": [retraining cell]}. A cell is a dict
+    with id, dataset, swept (swept key -> value), n_realizations, n_diverged, n_failed,
+    attrs, the summary arrays, relevance (its /summary/<cell>/relevance methods as
+    read_relevance reads them, without the values per realization), retrain (its
+    /summary/<cell>/retrain curves, read_retrain) and train_seconds (of its ok runs).
+    "cells" are the cells of the sweep's grid; the cells of retraining runs (attribute
+    retrain_mode) are not among them but in "retrain_cells", each only its id, parent
+    cell, mode, method, k and counts (retrain_cell): their numbers are in their parent's
+    curves. Raises ResultsError for anything that is not a usable results file."""
     if not os.path.lexists(path):
         raise ResultsError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -162,9 +179,11 @@ def load(path):
                                f"(figures.py reads format_version "
                                f"{', '.join(map(str, FORMAT_VERSIONS))})")
         try:
+            cells, retrain_cells = _read_cells(f, path)
             return {"path": path, "format_version": ver,
                     "sweep_name": _py(f.attrs.get("sweep_name", "")),
-                    "datasets": _read_datasets(f), "cells": _read_cells(f, path)}
+                    "datasets": _read_datasets(f), "cells": cells,
+                    "retrain_cells": retrain_cells}
         except ResultsError:
             raise
         except (KeyError, OSError, ValueError, TypeError) as e:
@@ -210,17 +229,59 @@ def method_order(name):
     return (METHOD_ORDER.index(name), "") if name in METHOD_ORDER else (len(METHOD_ORDER), name)
 
 
+def retrain_order(name):
+    """Retraining methods as `specsweep summary` lists them: the relevance methods in
+    method order, then random, then truth."""
+    if name in RETRAIN_LAST:
+        return (len(METHOD_ORDER) + 1 + RETRAIN_LAST.index(name), "")
+    return method_order(name)
+
+
+def is_retrain_cell(attrs):
+    """A /summary cell of retraining runs (it names its mode: retrain_mode)."""
+    return "retrain_mode" in attrs
+
+
+def read_retrain(g):
+    """The retraining curves of a parent cell, /summary/<cell>/retrain/<mode>/<method>:
+    {mode: {method: {"k", "metric_mean", "metric_std", "n_realizations": arrays (file
+    order), "metric": the attribute ("test_accuracy" | "test_mae")}}}; {} without."""
+    out = {}
+    top = g.get("retrain")
+    if not isinstance(top, h5py.Group):
+        return out
+    for mode, mg in top.items():
+        if not isinstance(mg, h5py.Group):
+            continue
+        for method, m in mg.items():
+            if isinstance(m, h5py.Group) and all(isinstance(m.get(k), h5py.Dataset)
+                                                 for k in RETRAIN_CURVE):
+                c = {k: np.asarray(m[k][()]).ravel() for k in RETRAIN_CURVE}
+                c["metric"] = _py(m.attrs.get("metric", ""))
+                out.setdefault(mode, {})[method] = c
+    return out
+
+
+def retrain_cell(gname, attrs):
+    """What load keeps of a retraining cell: its id, parent cell, mode, method, k and
+    counts of realizations, diverged and failed runs."""
+    return {"id": str(attrs.get("cell_id", gname)), "parent": str(attrs.get("retrain_parent_cell")),
+            "mode": str(attrs.get("retrain_mode")), "method": str(attrs.get("retrain_method")),
+            "k": attrs.get("retrain_k"), "dataset": attrs.get("dataset"),
+            **{k: int(attrs.get(k, 0)) for k in ("n_realizations", "n_diverged", "n_failed")}}
+
+
 def _read_train_seconds(f):
-    """{cell_id: [train_seconds]} of the ok runs (retraining runs, which have a parent, left
-    out)."""
+    """{cell_id: [train_seconds]} of the ok runs (retraining runs, which name their parent in
+    retrain_parent, left out)."""
     out = {}
     top = f.get("runs")
     if not isinstance(top, h5py.Group):
         return out
     for g in top.values():
         a = g.attrs
-        if isinstance(g, h5py.Group) and _py(a.get("status")) == "ok" and "parent" not in a \
-                and _is_number(_py(a.get("train_seconds"))):
+        if isinstance(g, h5py.Group) and _py(a.get("status")) == "ok" \
+                and "retrain_parent" not in a and _is_number(_py(a.get("train_seconds"))):
             out.setdefault(str(_py(a.get("cell_id"))), []).append(float(a["train_seconds"]))
     return out
 
@@ -244,11 +305,12 @@ def _read_datasets(f):
 
 
 def _read_cells(f, path):
-    cells = []
+    """The grid's cells (load) and the retraining cells (retrain_cell) of /summary."""
+    cells, retrain_cells = [], []
     train_seconds = _read_train_seconds(f)
     top = f.get("summary")
     if not isinstance(top, h5py.Group):
-        return cells
+        return cells, retrain_cells
     for gname, g in top.items():
         if not isinstance(g, h5py.Group):
             continue
@@ -256,6 +318,9 @@ def _read_cells(f, path):
         attrs = attrs_of(g)
         if not isinstance(attrs.get("dataset"), str):
             raise ResultsError(f"{where} has no dataset attribute")
+        if is_retrain_cell(attrs):  # its numbers are in its parent's curves
+            retrain_cells.append(retrain_cell(gname, attrs))
+            continue
         arrays = {k: g[k][()] for k in g.keys() if isinstance(g[k], h5py.Dataset)}
         if "eigenvalues" not in arrays:
             raise ResultsError(f"{where} has no eigenvalues dataset")
@@ -299,10 +364,11 @@ def _read_cells(f, path):
             "topk_accuracy": mat("topk_accuracy"),
             "randomk_accuracy": mat("randomk_accuracy"),
             "relevance": read_relevance(g, CELL_RELEVANCE_ARRAYS),
+            "retrain": read_retrain(g),
             "train_seconds": np.asarray(train_seconds.get(cid, []), float),
         })
     cells.sort(key=lambda c: (c["dataset"], _swept_sort_key(c["swept"]), c["id"]))
-    return cells
+    return cells, retrain_cells
 
 
 # ---- what is plotted (pure functions) --------------------------------------------------
@@ -655,6 +721,39 @@ def method_topk_stats(cell, entries, regression):
         rows.append({"method": e["method"], "mean": m[order], "std": s[order], "n": n[order]})
     return {"k": cur["k"], "metric": cur["metric"], "random_mean": cur["random_mean"],
             "random_std": cur["random_std"], "methods": rows}
+
+
+def retrain_curves(cell, regression):
+    """Numbers of the retraining figure, as the file stores them in
+    /summary/<cell>/retrain: per mode (keep, then remove) and method (retrain_order), the
+    k ascending with the metric's mean, std and realizations at each; and the cell's
+    metric with all inputs, mean and std (ddof 0) over its realizations. The metric is the
+    curves' attribute (test_mae: regression) where a curve has a realization, else the
+    dataset's task (regression). None for a cell without curves."""
+    stored = cell.get("retrain") or {}
+    modes, metric = {}, None
+    for mode in sorted(stored, key=lambda m: (RETRAIN_MODES.index(m), "")
+                       if m in RETRAIN_MODES else (len(RETRAIN_MODES), m)):
+        rows = []
+        for method in sorted(stored[mode], key=retrain_order):
+            c = stored[mode][method]
+            order = np.argsort(np.asarray(c["k"], np.int64), kind="mergesort")
+            n = np.asarray(c["n_realizations"], np.int64)[order]
+            rows.append({"method": method, "k": np.asarray(c["k"], np.int64)[order],
+                         "mean": np.asarray(c["metric_mean"], float)[order],
+                         "std": np.asarray(c["metric_std"], float)[order], "n": n})
+            if metric is None and c["metric"] and (n > 0).any():
+                metric = c["metric"]
+        if rows:
+            modes[mode] = rows
+    if not modes:
+        return None
+    if metric is not None:
+        regression = metric == "test_mae"
+    m, s, n = mean_std(test_metric(cell, regression))
+    return {"modes": modes, "metric": "test_mae" if regression else "test_accuracy",
+            "label": metric_name(regression), "regression": regression,
+            "all_mean": float(m[0]), "all_std": float(s[0]), "all_n": int(n[0])}
 
 
 def _sortable(v):
@@ -1043,6 +1142,54 @@ def draw_methods_topk(cell, st, n_inputs, path):
     _save(fig, path)
 
 
+def retrain_style(name):
+    """A retraining method's line: (colour, marker, line style). random dashed grey, truth
+    dotted black, a relevance method solid in its colour and marker (method_style)."""
+    if name == "random":
+        return "0.5", "s", "--"
+    if name == "truth":
+        return "k", "*", ":"
+    colour, marker = method_style(name)
+    return colour, marker, "-"
+
+
+RETRAIN_TITLE = {"keep": "keep: trained on the k top-ranked inputs",
+                 "remove": "remove: trained on all but the k top-ranked inputs"}
+
+
+def draw_retrain(cell, st, n_inputs, path):
+    """One panel per mode (keep, remove): the metric of the runs retrained on each method's
+    k top-ranked inputs (keep) or without them (remove) against k, one line per method
+    with its std as error bars (random dashed grey, truth dotted black), the cell's
+    metric with all inputs as a horizontal line; log x where k is wide (_log_x_if_wide,
+    as the top-k figures)."""
+    modes = list(st["modes"])
+    fig, axes = plt.subplots(1, len(modes), figsize=(5.0 * len(modes) + 1.6, 4.2),
+                             squeeze=False)
+    for ax, mode in zip(axes[0], modes):
+        ks = np.concatenate([r["k"] for r in st["modes"][mode]])
+        for r in st["modes"][mode]:
+            colour, marker, ls = retrain_style(r["method"])
+            truth = r["method"] == "truth"  # hollow, over the method it may coincide with
+            ax.errorbar(r["k"], r["mean"], yerr=r["std"], fmt=ls, marker=marker, color=colour,
+                        ms=8 if truth else 5, mfc="white" if truth else colour, capsize=2,
+                        lw=1.2, zorder=4 if truth else 3, label=r["method"])
+        ax.axhline(st["all_mean"], color="C3", lw=1, ls="-.",
+                   label=f"all {n_inputs} inputs (n = {st['all_n']})")
+        _log_x_if_wide(ax, ks)
+        if 0 < len(set(ks.tolist())) <= 12:  # the k of the sweep as ticks, as integers
+            ax.set_xticks(sorted(set(ks.tolist())))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%d"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel(f"k (of {n_inputs} inputs)")
+        ax.set_ylabel(st["label"] + " (mean ± std)", fontsize=9)
+        ax.set_title(RETRAIN_TITLE.get(mode, mode), fontsize=9)
+    _legend_right(axes[0][-1])
+    fig.suptitle(cell_title(cell, "retrained on each ranking's top-k inputs (keep) or "
+                                  "without them (remove)"), fontsize=9)
+    _save(fig, path)
+
+
 # the truth's colours on a path: viridis without its palest yellow, which white hides
 TRUTH_CMAP = matplotlib.colors.ListedColormap(plt.get_cmap("viridis")(np.linspace(0, 0.85, 256)))
 
@@ -1148,6 +1295,27 @@ def _method_figures(cell, truth, regression, name, record, base):
                f"at k={_short(mt['k'])}", **base)
 
 
+def _retrain_figure(cell, regression, name, record, base):
+    """The retraining figure of a parent cell (retrain_curves), recorded with the file's
+    curves; nothing for a cell without them."""
+    st = retrain_curves(cell, regression)
+    if st is None:
+        return
+    n_in = cell["eigenvalues"].shape[1]
+    p = name(cell["id"], "retrain")
+    draw_retrain(cell, st, n_in, p)
+    modes = {mode: [{"method": r["method"], "k": r["k"], "metric_mean": r["mean"],
+                     "metric_std": r["std"], "n_realizations": r["n"]} for r in rows]
+             for mode, rows in st["modes"].items()}
+    record("retrain", p, numbers={"metric": st["metric"], "n_inputs": n_in, "modes": modes,
+                                  "all_inputs_mean": st["all_mean"],
+                                  "all_inputs_std": st["all_std"],
+                                  "all_inputs_n": st["all_n"]},
+           note="; ".join(f"{mode} k={_short(rows[0]['k'])}: " + ", ".join(
+               f"{r['method']} {_short(r['mean'])}" for r in rows)
+               for mode, rows in st["modes"].items()), **base)
+
+
 def _image_figures(cell, shape, nz, name, record, base):
     """The histogram and heat map of a cell of image data."""
     n, n_in = base["n"], cell["eigenvalues"].shape[1]
@@ -1231,6 +1399,7 @@ def _cell_figures(cell, datasets, rel, name, record, log):
                     f"random {_short(cur['random_mean'])} at k={_short(cur['k'])}", **base)
 
     _method_figures(cell, truth, reg, name, record, base)
+    _retrain_figure(cell, reg, name, record, base)
 
     wl = wavelengths(ds, n_in)
     if wl is not None:

@@ -24,11 +24,16 @@ The page holds, from RESULTS.h5 alone:
               accuracy beside k random inputs, its settings and checks
               (/summary/<cell>/relevance/<method>; else gathered from the runs'
               /runs/<id>/relevance/<method>)                    files that have them
-  retraining  per parent cell, keep and remove, per method: the retrained runs' test
-              accuracy (MAE) mean +- std at every k, beside the cell with all inputs
-              (runs with a `parent` attribute)                  files that have them
+  retraining  per parent cell, one table: a row per method (method order, random and
+              truth last), a column per keep k and remove k, the test accuracy (MAE)
+              mean +- std (realizations) as the file stores it
+              (/summary/<cell>/retrain/<mode>/<method>), beside the cell's metric with
+              all inputs, and a link to the cell's retraining figure; the cells of
+              retraining runs (attribute retrain_mode) are in their parent's table,
+              not rows of the summary nor in the figures      files that have them
   figures     every figure analysis/figures.py draws for the file, embedded as PNG
-  problems    the runs that diverged or failed, with their messages
+  problems    the runs that diverged or failed, with their messages; a retraining run
+              (attribute retrain_parent) names its parent and sits beside its siblings
 
 Axes are the cells' `swept_keys` (training keys, model keys, bundle axes alike); every
 optional part is found by attributes and appears only when the file has it. The page
@@ -76,19 +81,20 @@ MEASURE_FORMAT = {"spearman": ("%+.3f", "%.3f"), "support_recall": ("%.2f", "%.2
 # A method's checks (integrated gradients' completeness, LRP's conservation): listed with
 # its settings when not zero.
 CHECKS = ("check_mean", "check_max", "check_scale", "absorbed_mean")
-RETRAIN_ID = re.compile(r"__(keep|remove)=(.+):(\d+)$")
 # What a run records about itself; an attribute not listed here that varies across runs
 # is a setting (used only when no summary cell names the axes).
 RUN_OWN_ATTRS = {"dataset", "cell_id", "seed", "status", "message", "ranks", "train_seconds",
-                 "samples_per_second", "test_accuracy", "test_loss", "parent", "n_trainable",
-                 "retracted_test_accuracy", "retracted_test_loss"}
+                 "samples_per_second", "test_accuracy", "test_loss", "n_trainable",
+                 "retracted_test_accuracy", "retracted_test_loss", "retrain_parent",
+                 "retrain_mode", "retrain_method", "retrain_k"}
 
 
 # ---- reading what figures.load does not ------------------------------------------------
 
 def read_file(path, res):
     """The root attributes, every run's id and attributes, every summary cell's own arrays
-    and, per cell, its relevance methods reduced to what the page shows (cell_methods):
+    (the grid's cells: retraining cells left out) and, per cell, its relevance methods
+    reduced to what the page shows (cell_methods):
     the cell's own as figures.load read them (no vector per realization), its runs' read
     one cell at a time, so a large study's relevance vectors are never all in memory. res
     is figures.load's reading of the same file."""
@@ -99,10 +105,12 @@ def read_file(path, res):
         for rid, g, a in figures.member_groups(f, "runs"):
             runs.append({"id": rid, "attrs": a})
             if isinstance(g.get("relevance"), h5py.Group) and a.get("status") == "ok" \
-                    and "parent" not in a:
+                    and "retrain_parent" not in a:
                 with_relevance.setdefault(str(a.get("cell_id")), []).append(g)
         cells, methods = {}, {}
         for gname, g, a in figures.member_groups(f, "summary"):
+            if figures.is_retrain_cell(a):
+                continue
             cid = str(a.get("cell_id", gname))
             arr = {k: np.asarray(g[k][()], float) for k in
                    ("eigenvalues_abs_mean", "eigenvalues_abs_std") if k in g}
@@ -256,7 +264,8 @@ def spearman_like_summary(mean, truth):
 # ---- the model of the page -------------------------------------------------------------
 
 def _is_child(run):
-    return "parent" in run["attrs"]
+    """A retraining run: it names its parent run (retrain_parent)."""
+    return "retrain_parent" in run["attrs"]
 
 
 def axes_of(extra, runs):
@@ -339,17 +348,25 @@ def build(res, extra):
         grid *= max(1, len(axis_values[k]))
 
     problems = [r for r in runs if r["attrs"].get("status", "ok") != "ok"]
-    problems.sort(key=lambda r: (r["attrs"].get("dataset", ""), r["id"]))
+    # a retraining run beside its parent's other children: sorted by its parent's id
+    problems.sort(key=lambda r: (r["attrs"].get("dataset", ""),
+                                 str(r["attrs"].get("retrain_parent", r["id"])), r["id"]))
+    has_retrain = bool(children or res.get("retrain_cells")
+                       or any(c.get("retrain") for c in res["cells"]))
     return {
         "root": root, "path": res["path"], "sweep_name": res["sweep_name"],
         "datasets": datasets, "axes": axes, "axis_values": axis_values,
         "counts": counts, "n_runs": len(parents), "n_children": len(children),
+        # parents that did not finish have no ranking: their retraining runs were skipped
+        "n_skipped_parents": (counts.get("diverged", 0) + counts.get("failed", 0)
+                              if has_retrain else 0),
         "seeds": seeds, "grid": grid, "cells": rows, "has_truth": has_truth,
         "methods": method_rows(extra, rows),
         "retraining": retraining(res, extra, rows),
         "problems": [{"id": r["id"], "dataset": r["attrs"].get("dataset", ""),
                       "settings": [r["attrs"].get(k) for k in axes],
-                      "seed": r["attrs"].get("seed"), "parent": r["attrs"].get("parent"),
+                      "seed": r["attrs"].get("seed"),
+                      "parent": r["attrs"].get("retrain_parent"),
                       "status": r["attrs"].get("status", ""),
                       "message": r["attrs"].get("message", "")} for r in problems],
     }
@@ -475,60 +492,58 @@ def method_rows(extra, summary_rows):
             for r in summary_rows for m in extra["methods"].get(r["id"], [])]
 
 
-def retraining(res, extra, summary_rows):
-    """Per parent cell: the retraining runs' metric by (mode, method) and k, beside the
-    cell's metric with all inputs. Children are the runs with a `parent` attribute; mode,
-    method and k come from their ids, `<parent>__keep=<method>:<k>` or `__remove=`."""
-    by_id = {r["id"]: r for r in extra["runs"]}
-    row_of = {r["id"]: r for r in summary_rows}
+def _retrain_not_ok(runs):
+    """{(parent cell, mode, method, k): how many of its retraining runs diverged or failed},
+    from /runs (a (mode, method, k) none of whose runs finished has no cell to count
+    them)."""
+    cell_of = {r["id"]: str(r["attrs"].get("cell_id")) for r in runs}
     out = {}
-    for r in extra["runs"]:
-        if not _is_child(r):
-            continue
+    for r in runs:
         a = r["attrs"]
-        pid = str(a["parent"])
-        parent = by_id.get(pid)
-        mt = RETRAIN_ID.search(r["id"][len(pid):] if r["id"].startswith(pid) else r["id"])
-        if not mt:
-            continue
-        mode, method, k = mt.group(1), mt.group(2), int(mt.group(3))
-        cid = parent["attrs"].get("cell_id") if parent else None
-        if cid is None:
-            continue
-        ds = res["datasets"].get(a.get("dataset") or parent["attrs"].get("dataset"), {})
-        regression = _is_number(ds.get("n_classes")) and int(ds["n_classes"]) == 0
-        v = a.get("test_loss" if regression else "test_accuracy")
-        cell = out.setdefault(cid, {"cell": cid, "regression": regression, "ks": set(),
-                                    "lines": {}, "dataset": parent["attrs"].get("dataset")})
-        cell["ks"].add(k)
-        line = cell["lines"].setdefault((mode, method), {})
-        slot = line.setdefault(k, {"values": [], "not_ok": 0})
-        if a.get("status") == "ok" and _is_number(v):
-            slot["values"].append(float(v))
-        else:
-            slot["not_ok"] += 1
+        if _is_child(r) and a.get("status", "ok") != "ok":
+            key = (cell_of.get(str(a["retrain_parent"])), a.get("retrain_mode"),
+                   a.get("retrain_method"), a.get("retrain_k"))
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def _retrain_value(rows, method, k, not_ok):
+    """A method's stored curve (figures.retrain_curves' rows of one mode) at k: the file's
+    metric_mean, metric_std and n_realizations there, and not_ok (its retraining runs that
+    diverged or failed); None where the method has no such k."""
+    for r in rows:
+        j = np.flatnonzero(r["k"] == k) if r["method"] == method else []
+        if len(j):
+            return {"mean": float(r["mean"][j[0]]), "std": float(r["std"][j[0]]),
+                    "n": int(r["n"][j[0]]), "not_ok": not_ok}
+    return None
+
+
+def retraining(res, extra, summary_rows):
+    """Per parent cell with retraining curves, in the summary's order: a table whose rows
+    are the methods (figures.retrain_order: random and truth last) and columns (mode, k),
+    keep then remove, k ascending; every value the file's (/summary/<cell>/retrain, read
+    by figures.retrain_curves), with its retraining runs that diverged or failed
+    (_retrain_not_ok); beside it the cell's metric with all inputs (mean, std,
+    realizations)."""
+    cells = {c["id"]: c for c in res["cells"]}
+    bad = _retrain_not_ok(extra["runs"])
     tables = []
-    order = {r["id"]: i for i, r in enumerate(summary_rows)}
-    for cid in sorted(out, key=lambda c: (order.get(c, len(order)), c)):
-        c = out[cid]
-        ks = sorted(c["ks"])
-        srow = row_of.get(cid)
-        lines = []
-        for mode, method in sorted(c["lines"], key=lambda t: (t[0] != "keep", t[1] == "random",
-                                                               figures.method_order(t[1]))):
-            cells = []
-            for k in ks:
-                slot = c["lines"][(mode, method)].get(k)
-                if slot is None:
-                    cells.append(None)
-                    continue
-                m, s, n = mean_std(slot["values"])
-                cells.append({"mean": m, "std": s, "n": n, "not_ok": slot["not_ok"]})
-            lines.append({"mode": mode, "method": method, "cells": cells})
-        tables.append({"cell": cid, "dataset": c["dataset"],
-                       "settings": srow["settings"] if srow else None,
-                       "regression": c["regression"], "ks": ks, "lines": lines,
-                       "all_inputs": srow["metric"] if srow else None})
+    for row in summary_rows:
+        st = figures.retrain_curves(cells[row["id"]], row["regression"])
+        if st is None:
+            continue
+        cols = [(mode, k) for mode, rows in st["modes"].items()
+                for k in sorted({int(k) for r in rows for k in r["k"]})]
+        methods = sorted({r["method"] for rows in st["modes"].values() for r in rows},
+                         key=figures.retrain_order)
+        lines = [{"method": method, "cells": [
+            _retrain_value(st["modes"][mode], method, k, bad.get((row["id"], mode, method, k), 0))
+            for mode, k in cols]} for method in methods]
+        tables.append({"cell": row["id"], "dataset": row["dataset"],
+                       "settings": row["settings"], "regression": st["regression"],
+                       "columns": cols, "lines": lines,
+                       "all_inputs": (st["all_mean"], st["all_std"], st["all_n"])})
     return tables
 
 
@@ -593,12 +608,15 @@ def _num_attr(v):
     return repr(v) if math.isfinite(v) else "nan"
 
 
-def td_num(text, value=None, std=None, col=""):
+def td_num(text, value=None, std=None, col="", attrs=None):
+    """A number's cell: its text, and its full-precision value (data-v) and std (data-std)
+    for readers of the page; attrs: more attributes (name -> value)."""
     a = f' data-col="{esc(col)}"' if col else ""
     if value is not None:
         a += f' data-v="{_num_attr(value)}"'
     if std is not None:
         a += f' data-std="{_num_attr(std)}"'
+    a += "".join(f' {k}="{esc(v)}"' for k, v in (attrs or {}).items())
     return f'<td class="num"{a}>{esc(text)}</td>'
 
 
@@ -652,6 +670,10 @@ def section_plan(p):
     ]
     if p["n_children"]:
         facts.append(("retraining runs", str(p["n_children"])))
+    if p["n_skipped_parents"]:
+        k = p["n_skipped_parents"]
+        facts.append(("retraining skipped", f"the retraining runs of the {k} run{'s' * (k != 1)} "
+                      "that diverged or failed (no ranking to train on): not in the file"))
     facts += [("cells with results", str(len(p["cells"]))), ("seeds", seed_text)]
     dl = "".join(f'<dt>{esc(k)}</dt><dd id="fact-{esc(re.sub(r"[^a-z]+", "-", k.lower()).strip("-"))}">'
                  f"{esc(v)}</dd>" for k, v in facts)
@@ -878,36 +900,52 @@ def section_methods(p):
     return "".join(out)
 
 
-def section_retraining(p):
+def _retrain_text(c, regression):
+    """A value of a retraining table: "mean ± std (n=...)", with the runs not ok."""
+    tail = f" (n={c['n']}" + (f", {c['not_ok']} not ok" if c["not_ok"] else "") + ")"
+    return fmt_mean_std(c["mean"], c["std"], regression) + tail
+
+
+def figure_id(record):
+    """The page's id of a figure (figures.py's file names are safe in an id)."""
+    return "fig-" + record["file"]
+
+
+def section_retraining(p, records):
+    """Per parent cell a table: a row per method, a column per (mode, k), the cell with
+    all inputs beside (one cell spanning the rows); below it a link to the cell's
+    retraining figure in the figures section."""
     tables = p["retraining"]
     if not tables:
         return ""
+    shown = {r["cell"]: r for r in records if r["figure"] == "retrain"}
     out = ['<section id="retraining"><h2>Retraining</h2>'
-           '<p class="note">Each run trained again on the k inputs a method ranks highest '
-           '(keep) or on all but them (remove): test accuracy (MAE for regression), mean ± '
-           'std over the realizations, beside the cell trained on all inputs.</p>']
+           '<p class="note">The runs of each cell trained again on the k inputs a method ranks '
+           'highest (keep k) or on all but them (remove k): test accuracy (MAE for '
+           'regression), mean ± std over the realizations (n) as stored with the cell, '
+           'beside the cell trained on all inputs; random: k inputs drawn at random, truth: '
+           "the dataset's ground truth.</p>"]
     for t in tables:
         out.append(f"<h3>{esc(cell_heading(t['dataset'], p['axes'], t['settings']))}</h3>")
-        head = ["mode", "method"] + [f"k = {k}" for k in t["ks"]] + ["all inputs"]
+        head = ["method"] + [f"{mode} {k}" for mode, k in t["columns"]] + ["all inputs"]
+        m, s, n = t["all_inputs"]
         rows = []
-        allin = t["all_inputs"]
-        for ln in t["lines"]:
-            cells = [td(ln["mode"], "mode"), td(ln["method"], "method")]
-            for k, c in zip(t["ks"], ln["cells"]):
-                if c is None:
-                    cells.append(td_num("", col=f"k={k}"))
-                    continue
-                text = fmt_mean_std(c["mean"], c["std"], t["regression"])
-                text += f" (n={c['n']}" + (f", {c['not_ok']} not ok" if c["not_ok"] else "") + ")"
-                cells.append(td_num(text, c["mean"], c["std"], col=f"k={k}"))
-            if allin:
-                cells.append(td_num(fmt_mean_std(allin[0], allin[1], t["regression"]),
-                                    allin[0], allin[1], col="all"))
-            else:
-                cells.append(td_num("-", col="all"))
-            rows.append(f'<tr data-mode="{esc(ln["mode"])}" data-method="{esc(ln["method"])}">'
-                        + "".join(cells) + "</tr>")
+        for i, ln in enumerate(t["lines"]):
+            cells = [td(ln["method"], "method")]
+            for (mode, k), c in zip(t["columns"], ln["cells"]):
+                col = f"{mode}:{k}"
+                cells.append(td_num("", col=col) if c is None else
+                             td_num(_retrain_text(c, t["regression"]), c["mean"], c["std"],
+                                    col=col, attrs={"data-n": c["n"]}))
+            if i == 0:
+                cells.append(td_num(f"{fmt_mean_std(m, s, t['regression'])} (n={n})", m, s,
+                                    col="all", attrs={"data-n": n, "rowspan": len(t["lines"])}))
+            rows.append(f'<tr data-method="{esc(ln["method"])}">' + "".join(cells) + "</tr>")
         out.append(table(head, rows, cls="retrain", attrs={"data-cell": t["cell"]}))
+        if t["cell"] in shown:
+            r = shown[t["cell"]]
+            out.append(f'<p class="note">Figure: <a href="#{esc(figure_id(r))}">'
+                       f'{esc(r["file"])}</a></p>')
     out.append("</section>")
     return "".join(out)
 
@@ -939,7 +977,8 @@ def section_figures(p, records, fig_dir):
         kind = r["figure"]
         uri, w, h = _png(os.path.join(fig_dir, r["file"]))
         w, h = round(w * FIG_SCALE), round(h * FIG_SCALE)
-        return (f'<figure data-figure="{esc(kind)}" data-file="{esc(r["file"])}">'
+        return (f'<figure id="{esc(figure_id(r))}" data-figure="{esc(kind)}" '
+                f'data-file="{esc(r["file"])}">'
                 f'<img src="{uri}" width="{w}" height="{h}" alt="{esc(kind)}: {esc(r["file"])}">'
                 f'<figcaption>{esc(kind)} · {esc(r["file"])}</figcaption></figure>')
 
@@ -1002,7 +1041,7 @@ def render(p, records, fig_dir):
         f' · specsweep {esc(p["root"].get("specsweep_version", "-"))}</div>',
         "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in nav) + "</nav></div></header>",
         "<main>", section_plan(p), section_summary(p), section_stability(p), section_methods(p),
-        section_retraining(p), section_figures(p, records, fig_dir), section_problems(p),
+        section_retraining(p, records), section_figures(p, records, fig_dir), section_problems(p),
         f'<p class="note">Written by analysis/report.py at {made} from the results file alone.</p>',
         "</main></body></html>\n"])
 

@@ -24,6 +24,8 @@ spec = importlib.util.spec_from_file_location("figures", FIGURES_PY)
 figures = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(figures)
 
+import matplotlib.colors  # noqa: E402
+import matplotlib.image  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
@@ -142,7 +144,9 @@ def write_results(path, datasets, cells, axes, fmt="specsweep-results", version=
     """datasets: name -> dict(kind, n_inputs, n_classes, truth, names, shape);
     cells: dicts (dataset, swept, eig [n, n_in], acc [n], loss [n], topk [K], tacc, racc
     [n, K], optional seeds, n_diverged, n_failed, train_seconds [n], relevance {method:
-    write_cell_method's m}). axes: swept keys in sweep order."""
+    write_cell_method's m}, retrain {(mode, method, k): the test metric of each
+    realization's retraining run, NaN for one that failed}: see write_retrain).
+    axes: swept keys in sweep order."""
     with h5py.File(path, "w") as f:
         a_str(f, "format", fmt)
         a_i64(f, "format_version", version)
@@ -196,6 +200,73 @@ def write_results(path, datasets, cells, axes, fmt="specsweep-results", version=
             cid = cell_id(c["dataset"], c["swept"], axes)
             write_cell(summ.create_group(group_names[i] if group_names else cid), cid, i, c,
                        datasets[c["dataset"]], axes)
+        write_retrain(f, datasets, cells, axes)
+
+
+def write_retrain(f, datasets, cells, axes):
+    """The retraining runs of every cell with c["retrain"], as src/snapshot.c writes them:
+    per parent run and (mode, method, k) a run <parent>__<mode>=<method>:<k> (attributes
+    retrain_parent, retrain_mode, retrain_method, retrain_k, dataset retrain_inputs, empty
+    top-k arrays), failed where its metric is NaN; per (mode, method, k) with an ok run a
+    cell <cell>__<mode>=<method>:<k> (attributes retrain_parent_cell, _mode, _method, _k),
+    numbered after the grid's cells; per parent cell /summary/<cell>/retrain/<mode>/<method>
+    (k in the order given, metric_mean and metric_std over the ok runs, ddof 0,
+    n_realizations; attribute metric)."""
+    index = len(cells)
+    for c in cells:
+        cid, d = cell_id(c["dataset"], c["swept"], axes), datasets[c["dataset"]]
+        n, n_in = c["eig"].shape[0], d["n_inputs"]
+        seeds = c.get("seeds", list(range(n)))
+        regression = d["n_classes"] == 0
+        curves = {}
+        for (mode, method, k), vals in c.get("retrain", {}).items():
+            vals = np.asarray(vals, float)
+            ok = np.isfinite(vals)
+            child = f"{cid}__{mode}={method}:{k}"
+            for j in range(n):
+                parent = f["runs"][f"{cid}__seed={seeds[j]}"]
+                g = f["runs"].create_group(f"{cid}__seed={seeds[j]}__{mode}={method}:{k}")
+                for a in parent.attrs:
+                    g.attrs.create(a, parent.attrs[a], dtype=parent.attrs.get_id(a).dtype)
+                a_str(g, "cell_id", child)
+                a_str(g, "status", "ok" if ok[j] else "failed")
+                a_str(g, "message", "" if ok[j] else "retraining failed")
+                a_f64(g, "test_loss" if regression else "test_accuracy", vals[j])
+                a_str(g, "retrain_parent", parent.name.split("/")[-1])
+                for a, v in (("retrain_mode", mode), ("retrain_method", method)):
+                    a_str(g, a, v)
+                a_i64(g, "retrain_k", k)
+                for name in ("eigenvalues", "eigenvalues_raw", "train_loss",
+                             "val_loss" if regression else "val_accuracy"):
+                    g.create_dataset(name, data=parent[name][()])
+                g.create_dataset("topk", data=np.zeros(0, "<i8"))
+                for name in ("topk_accuracy", "randomk_accuracy"):
+                    g.create_dataset(name, data=np.zeros(0, "<f8"))
+                g.create_dataset("retrain_inputs", data=np.arange(k if mode == "keep" else n_in - k,
+                                                                  dtype="<i8"))
+            if ok.any():
+                kid = dict(dataset=c["dataset"], swept=c["swept"], eig=c["eig"][ok],
+                           seeds=np.asarray(seeds)[ok], n_failed=int((~ok).sum()), topk=[],
+                           acc=np.where(regression, np.nan, vals)[ok],
+                           loss=(vals if regression else c["loss"])[ok],
+                           tacc=np.zeros((ok.sum(), 0)), racc=np.zeros((ok.sum(), 0)))
+                g = f["summary"].create_group(child)
+                write_cell(g, child, index, kid, d, axes)
+                index += 1
+                a_str(g, "retrain_parent_cell", cid)
+                a_str(g, "retrain_mode", mode)
+                a_str(g, "retrain_method", method)
+                a_i64(g, "retrain_k", k)
+            v = vals[ok]
+            curves.setdefault((mode, method), []).append(
+                (k, v.mean() if v.size else np.nan, v.std() if v.size else np.nan, v.size))
+        for (mode, method), pts in curves.items():
+            g = f["summary"][cid].require_group("retrain").require_group(mode).create_group(method)
+            a_str(g, "metric", "test_mae" if regression else "test_accuracy")
+            g.create_dataset("k", data=np.array([p[0] for p in pts], "<i8"))
+            g.create_dataset("metric_mean", data=np.array([p[1] for p in pts], "<f8"))
+            g.create_dataset("metric_std", data=np.array([p[2] for p in pts], "<f8"))
+            g.create_dataset("n_realizations", data=np.array([p[3] for p in pts], "<i8"))
 
 
 def write_cell(g, cid, i, c, d, axes):
@@ -349,12 +420,16 @@ def snapshot(fig):
                 in_containers.add(line)
                 in_containers.update(caps)
                 bars, xerr, yerr = list(bars), None, None  # x's bars first, as matplotlib adds them
-                if c.has_xerr:
-                    xerr = np.array([(s[1][0] - s[0][0]) / 2 for s in bars.pop(0).get_segments()])
+                if c.has_xerr:  # a NaN point's bar has no segment: NaN
+                    xerr = np.array([(s[1][0] - s[0][0]) / 2 if len(s) == 2 else np.nan
+                                     for s in bars.pop(0).get_segments()])
                 if c.has_yerr:
-                    yerr = np.array([(s[1][1] - s[0][1]) / 2 for s in bars.pop(0).get_segments()])
+                    yerr = np.array([(s[1][1] - s[0][1]) / 2 if len(s) == 2 else np.nan
+                                     for s in bars.pop(0).get_segments()])
                 ebs.append(dict(label=c.get_label(), x=np.asarray(line.get_xdata(), float),
-                                y=np.asarray(line.get_ydata(), float), xerr=xerr, yerr=yerr))
+                                y=np.asarray(line.get_ydata(), float), xerr=xerr, yerr=yerr,
+                                linestyle=line.get_linestyle(),
+                                color=matplotlib.colors.to_hex(line.get_color())))
         lines = [dict(label=ln.get_label(), x=np.asarray(ln.get_xdata(), float),
                       y=np.asarray(ln.get_ydata(), float))
                  for ln in ax.lines if ln not in in_containers]
@@ -1387,11 +1462,18 @@ def _layout(path):
         for name, g in f["datasets"].items():
             out[f"dataset:{g.attrs['kind']}"] = (attrs(g), dsets(g))
         for g in f["runs"].values():
-            out[f"run:{g.attrs['dataset']}"] = (attrs(g), dsets(g))
+            if g.attrs["status"] != "ok":  # a diverged run records less
+                continue
+            child = ":retrain" if "retrain_parent" in g.attrs else ""
+            out[f"run:{g.attrs['dataset']}{child}"] = (attrs(g), dsets(g))
         for g in f["summary"].values():
-            out[f"cell:{g.attrs['dataset']}"] = (attrs(g), dsets(g))
-            for method, m in g["relevance"].items():
+            child = ":retrain" if "retrain_mode" in g.attrs else ""
+            out[f"cell:{g.attrs['dataset']}{child}"] = (attrs(g), dsets(g))
+            for method, m in g.get("relevance", {}).items():
                 out[f"cell:{g.attrs['dataset']}:{method}"] = (attrs(m), dsets(m))
+            for mode, mg in g.get("retrain", {}).items():
+                for m in mg.values():
+                    out[f"cell:{g.attrs['dataset']}:retrain/{mode}"] = (attrs(m), dsets(m))
     return out
 
 
@@ -1413,6 +1495,278 @@ def test_mirror_writer_matches_real_layout(real, tmp_path):
                           for m in REAL_METHODS}
     write_results(mirror, datasets, cells, ["reg_eigenvalues"])
     got, want = _layout(mirror), _layout(real)
+    assert set(got) == set(want)
+    for k in want:
+        assert got[k] == want[k], k
+
+
+# ---- retraining ------------------------------------------------------------------------------
+
+# Two datasets (classification, regression), two cells each that finish and two whose runs
+# diverge (learning_rate 1e30: their retraining runs are skipped); keep has three k (1 to
+# 12: linear x, narrower than the top-k figures' log threshold), remove has one.
+RETRAIN_SWEEP = """
+name: retrain-tiny
+seeds: 2
+datasets:
+  g12: {kind: gaussian, features: 12, relevant: 4, samples: 400}
+  spec: {kind: spectra, features: 20, samples: 120, metal_lines: 1, nuisance_lines: 1}
+model: {hidden: [8]}
+training: {epochs: 5, batch_size: 100}
+sweep:
+  reg_eigenvalues: [1.0e-4, 1.0e-2]
+  learning_rate: [1.0e-2, 1.0e+30]
+relevance:
+  topk: [2]
+  retrain: {methods: [spectral, truth], keep: [1, 4, 12], remove: [4]}
+"""
+RETRAIN_ORDER = METHOD_ORDER + ["random", "truth"]
+RETRAIN_STYLE = {"random": ("--", "#808080"), "truth": (":", "#000000")}
+
+
+def is_retrain_cell(g):
+    return "retrain_mode" in g.attrs
+
+
+def want_retrain(f, g):
+    """What a parent cell's retraining figure must show, read here with h5py: per mode it
+    has (keep, then remove) its methods in specsweep's order (random, truth last), each with
+    k ascending and the stored metric_mean, metric_std and n_realizations; the curves'
+    metric attribute; the cell's stored metric with all inputs (mean, std with numpy)."""
+    regression = int(f["datasets"][g.attrs["dataset"]].attrs["n_classes"]) == 0
+    modes, metric = {}, None
+    for mode in [m for m in ("keep", "remove") if m in g["retrain"]]:
+        modes[mode] = []
+        for method in sorted(g["retrain"][mode], key=RETRAIN_ORDER.index):
+            c = g["retrain"][mode][method]
+            o = np.argsort(c["k"][()], kind="stable")
+            modes[mode].append(dict(method=method, k=c["k"][()][o], mean=c["metric_mean"][()][o],
+                                    std=c["metric_std"][()][o], n=c["n_realizations"][()][o]))
+            metric = c.attrs["metric"]
+    full = g["test_loss" if regression else "test_accuracy"][()]
+    return modes, metric, full.mean(), full.std()
+
+
+def _json_list(a):
+    return [None if np.isnan(v) else v for v in np.asarray(a, float).tolist()]
+
+
+def check_retrain_numbers(f, g, nums):
+    """figures.json's numbers of a parent cell's retraining figure against the file
+    (want_retrain): the stored curves exactly, in specsweep's order of methods, k
+    ascending; the curves' metric; the metric with all inputs. Returns want_retrain's
+    modes and that mean."""
+    modes, metric, full_mean, full_std = want_retrain(f, g)
+    assert nums["metric"] == metric
+    assert list(nums["modes"]) == list(modes)
+    assert nums["all_inputs_mean"] == pytest.approx(full_mean, rel=1e-12)
+    assert nums["all_inputs_std"] == pytest.approx(full_std, rel=1e-9, abs=1e-15)
+    for mode, rows in modes.items():
+        got = nums["modes"][mode]
+        assert [r["method"] for r in got] == [r["method"] for r in rows]
+        for r, j in zip(rows, got):
+            assert j["k"] == r["k"].tolist() and j["n_realizations"] == r["n"].tolist()
+            assert j["metric_mean"] == _json_list(r["mean"])
+            assert j["metric_std"] == _json_list(r["std"])
+    return modes, full_mean
+
+
+def check_retrain_figure(f, g, nums, snap):
+    """A parent cell's retraining figure against the file: its numbers
+    (check_retrain_numbers); the drawing (the recorder) has a panel per mode with a line
+    per method at the stored k and means, the stds as error bars, random dashed grey,
+    truth dotted black, the others solid; the metric with all inputs as a horizontal line;
+    log x where the panel's k are as wide as the top-k figures' (largest / smallest >=
+    20). Returns the number of points compared."""
+    modes, full_mean = check_retrain_numbers(f, g, nums)
+    assert len(snap["axes"]) == len(modes)
+    compared = 0
+    for ax, (mode, rows) in zip(snap["axes"], modes.items()):
+        assert ax["title"].startswith(mode + ":")
+        assert [e["label"] for e in ax["errorbars"]] == [r["method"] for r in rows]
+        for r, e in zip(rows, ax["errorbars"]):
+            np.testing.assert_array_equal(e["x"], r["k"])
+            np.testing.assert_array_equal(e["y"], r["mean"])
+            np.testing.assert_allclose(e["yerr"], r["std"], rtol=1e-9, atol=1e-15)
+            ls, colour = RETRAIN_STYLE.get(r["method"], ("-", None))
+            assert e["linestyle"] == ls and (colour is None or e["color"] == colour)
+            compared += len(r["k"])
+        (h,) = [ln for ln in ax["lines"] if ln["label"].startswith("all ")]
+        np.testing.assert_allclose(h["y"], [full_mean, full_mean], rtol=1e-12)
+        ks = np.concatenate([r["k"] for r in rows])
+        assert ax["xscale"] == ("log" if ks.max() / ks.min() >= 20 else "linear")
+    return compared
+
+
+def check_retrain_cells_apart(f, res, recs):
+    """load() holds the grid's cells; the retraining cells are apart (their parent, mode,
+    method and k as the file says), have no figure, and are in no study or path."""
+    grid = {g.attrs["cell_id"]: g for g in f["summary"].values() if not is_retrain_cell(g)}
+    kids = {g.attrs["cell_id"]: g for g in f["summary"].values() if is_retrain_cell(g)}
+    assert sorted(c["id"] for c in res["cells"]) == sorted(grid)
+    assert {c["id"]: (c["parent"], c["mode"], c["method"], c["k"]) for c in res["retrain_cells"]} \
+        == {c: tuple(g.attrs[a] for a in ("retrain_parent_cell", "retrain_mode",
+                                          "retrain_method", "retrain_k")) for c, g in kids.items()}
+    for name, r in recs.items():
+        cells = [r["cell"]] if isinstance(r["cell"], str) else r["cell"]
+        assert set(cells) <= set(grid), name
+        assert "__keep=" not in name and "__remove=" not in name, name
+    return grid, kids
+
+
+def _draw_recorded(path, out):
+    """make_figures on path with the recorder, the index written to out: (load's reading,
+    figures.json's records by file, the recorder)."""
+    mp = pytest.MonkeyPatch()
+    rec = Recorder()
+    mp.setattr(figures, "_save", rec)
+    try:
+        res = figures.load(path)
+        records = figures.make_figures(res, out, log=lambda s: None)
+    finally:
+        mp.undo()
+    with open(figures.write_index(res, out, figures.DEFAULT_ZERO_THRESHOLD, records)) as fh:
+        return res, by_file(json.load(fh)["figures"]), rec
+
+
+@pytest.fixture(scope="module")
+def real_retrain(tmp_path_factory):
+    """RETRAIN_SWEEP run by $SPECSWEEP and drawn with the recorder: (the file, load's
+    reading, figures.json's records by file, the recorder)."""
+    d = tmp_path_factory.mktemp("retrain")
+    path = run_real_sweep(d, RETRAIN_SWEEP)[0]
+    os.makedirs(d / "figs")
+    return (path, *_draw_recorded(path, str(d / "figs")))
+
+
+def test_real_retrain_figures(real_retrain):
+    """The real sweep: a retraining figure per cell with the file's curves; the retraining
+    cells out of every other figure, the regularization studies and relevance paths
+    made of the grid's cells alone."""
+    path, res, recs, rec = real_retrain
+    with h5py.File(path, "r") as f:
+        grid, kids = check_retrain_cells_apart(f, res, recs)
+        assert len(grid) == 4 and len(kids) == 4 * 3 * 4  # (spectral, random, truth) x 4 k
+        compared = 0
+        for cid, g in grid.items():
+            assert recs[f"{cid}_retrain.png"]["cell"] == cid
+            compared += check_retrain_figure(f, g, recs[f"{cid}_retrain.png"]["numbers"],
+                                             rec.figs[f"{cid}_retrain.png"])
+            want = {"eigenvalues", "truth", "topk", "retrain"} | (
+                {"spectrum"} if g.attrs["dataset"] == "spec" else set())
+            assert {r["figure"] for r in recs.values() if r["cell"] == cid} == want
+        assert compared == 4 * 3 * 4
+        for ds in ("g12", "spec"):
+            cs = sorted((c for c, g in grid.items() if g.attrs["dataset"] == ds),
+                        key=lambda c: grid[c].attrs["reg_eigenvalues"])
+            assert recs[f"{ds}__regstudy.png"]["cell"] == cs
+            p = recs[f"{ds}__reg_eigenvalues__learning_rate=0.01_path.png"]
+            assert p["cell"] == cs and p["numbers"]["values"] == [1e-4, 1e-2]
+        assert {r["figure"] for r in recs.values() if not isinstance(r["cell"], str)} == \
+            {"regstudy", "path"}
+
+
+def test_real_retrain_pngs_of_the_command(real_retrain, tmp_path):
+    """figures.py as a command on the real sweep: every grid cell's <cell>_retrain.png is
+    written and decodes (matplotlib's PNG reader) to an image with something drawn in it,
+    figures.json holds the file's curves; no PNG of a retraining cell."""
+    path = real_retrain[0]
+    out = str(tmp_path / "figs")
+    p = run_cli(path, "--out", out)
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(out, "figures.json")) as fh:
+        recs = by_file(json.load(fh)["figures"])
+    pngs = sorted(x for x in os.listdir(out) if x.endswith(".png"))
+    assert pngs == sorted(recs)
+    assert not [x for x in pngs if "__keep=" in x or "__remove=" in x]
+    with h5py.File(path, "r") as f:
+        grid = {g.attrs["cell_id"]: g for g in f["summary"].values() if not is_retrain_cell(g)}
+        assert sorted(x for x in pngs if x.endswith("_retrain.png")) == \
+            sorted(f"{c}_retrain.png" for c in grid)
+        for cid, g in grid.items():
+            name = f"{cid}_retrain.png"
+            img = matplotlib.image.imread(os.path.join(out, name))
+            assert img.ndim == 3 and img.shape[0] > 300 and img.shape[1] > 600, (name, img.shape)
+            assert len(np.unique(img.reshape(-1, img.shape[2]), axis=0)) > 50, name
+            check_retrain_numbers(f, g, recs[name]["numbers"])
+            assert f"{name}  [keep k=[1, 4, 12]: spectral " in p.stdout
+
+
+def retrain_mirror(path):
+    """A mirror file (write_results) whose first g8 and first spec cells have retraining
+    runs: five methods written out of order, k out of order (g8 keep 4, 1, 2: linear x;
+    spec keep 20, 1, 5: log x), one failed run (keep saliency 1, seed 1) and one k with
+    none ok (remove random at the first k: NaN, n 0). Returns the cells."""
+    datasets = {k: v for k, v in make_datasets().items() if k in ("g8", "spec")}
+    cells = make_cells(datasets, regs=REGS, epochs=[10])
+    rng = np.random.default_rng(5)
+    ks = {"g8": (4, 1, 2), "spec": (20, 1, 5)}
+    for c in cells:
+        del c["swept"]["epochs"]
+        if c["swept"]["reg_eigenvalues"] != REGS[0]:
+            continue
+        c["retrain"] = {}
+        for method in ("truth", "saliency", "random", "spectral", "integrated_gradients"):
+            for mode in ("remove", "keep"):
+                for k in ks[c["dataset"]][:2 if mode == "remove" else 3]:
+                    c["retrain"][(mode, method, k)] = rng.uniform(0.3, 1.0, SEEDS)
+        c["retrain"][("keep", "saliency", 1)][1] = np.nan
+        c["retrain"][("remove", "random", ks[c["dataset"]][0])][:] = np.nan
+    write_results(path, datasets, cells, ["reg_eigenvalues"], version=2)
+    return cells
+
+
+def test_retrain_figure_of_the_mirror(tmp_path):
+    """Methods in specsweep's order whatever the file's order, k ascending, a failed run
+    and a k without an ok run (NaN, n = 0) as stored, test MAE for regression; no figure
+    for a cell without retraining runs nor for a retraining cell."""
+    path = str(tmp_path / "mirror.h5")
+    cells = retrain_mirror(path)
+    os.makedirs(tmp_path / "figs")
+    res, recs, rec = _draw_recorded(path, str(tmp_path / "figs"))
+    with h5py.File(path, "r") as f:
+        grid, kids = check_retrain_cells_apart(f, res, recs)
+        assert len(grid) == 4 and len(kids) == 2 * (5 * 5 - 1)  # a k with no ok run: no cell
+        drawn = sorted(r["cell"] for r in recs.values() if r["figure"] == "retrain")
+        assert drawn == sorted(cell_id(c["dataset"], c["swept"], ["reg_eigenvalues"])
+                               for c in cells if "retrain" in c)
+        for c in drawn:
+            g = grid[c]
+            nums, snap = recs[f"{c}_retrain.png"]["numbers"], rec.figs[f"{c}_retrain.png"]
+            check_retrain_figure(f, g, nums, snap)
+            assert [r["method"] for r in nums["modes"]["keep"]] == [
+                "spectral", "saliency", "integrated_gradients", "random", "truth"]
+            spec = g.attrs["dataset"] == "spec"
+            assert nums["metric"] == ("test_mae" if spec else "test_accuracy")
+            assert ("MAE" in snap["axes"][0]["ylabel"]) == spec
+            assert [ax["xscale"] for ax in snap["axes"]] == ["log" if spec else "linear"] * 2
+            sal = nums["modes"]["keep"][1]
+            assert sal["n_realizations"] == [SEEDS - 1, SEEDS, SEEDS]
+            rnd = nums["modes"]["remove"][3]
+            assert rnd["method"] == "random" and rnd["n_realizations"][1] == 0
+            assert rnd["metric_mean"][1] is None
+
+
+def test_mirror_writer_matches_real_retrain_layout(real_retrain, tmp_path):
+    """write_results writes the retraining runs, cells and curves as src/snapshot.c does:
+    same names, types and ranks as the real sweep's."""
+    mirror = str(tmp_path / "mirror.h5")
+    truth = np.r_[np.ones(4), np.zeros(8)]
+    datasets = {
+        "g12": dict(kind="gaussian", n_inputs=12, n_classes=2, truth=truth, topk=[2]),
+        "spec": dict(kind="spectra", n_inputs=20, n_classes=0, truth=np.repeat([1.0, 0.0], 10),
+                     names=[f"{w:.2f}" for w in np.linspace(3540, 7410, 20)], topk=[2]),
+    }
+    cells = make_cells(datasets, regs=REGS, epochs=[5])
+    rng = np.random.default_rng(4)
+    for c in cells:
+        del c["swept"]["epochs"]
+        c["swept"]["learning_rate"] = 0.01
+        c["retrain"] = {(mode, m, k): rng.uniform(0.5, 1.0, SEEDS)
+                        for mode, ks in (("keep", (1, 4, 12)), ("remove", (4,)))
+                        for m in ("spectral", "random", "truth") for k in ks}
+    write_results(mirror, datasets, cells, ["reg_eigenvalues", "learning_rate"], version=2)
+    got, want = _layout(mirror), _layout(real_retrain[0])
     assert set(got) == set(want)
     for k in want:
         assert got[k] == want[k], k

@@ -1,15 +1,16 @@
 """Tests of analysis/report.py in a real browser (run by /usr/bin/python3 -m pytest).
 
-Two results files: one from a real tiny sweep run by $SPECSWEEP (ctest sets it), with
-runs that diverge; one built here with h5py (tests/test_analysis.py's writer) that has
-every optional part: per-method relevance stored with a cell and only with the runs,
-retraining runs, model keys and a bundle axis, runs that diverged and failed. Each page
-is loaded from a file URL by headless Chromium (Debian's `chromium`; a missing browser
-is a failure, not a skip): a screenshot of the page, and the DOM of a copy that carries
-a probe script which writes what the browser saw (every image's natural size, each
-image's laid-out width, the page's width) into the DOM that --dump-dom returns. The
+Three results files: two from real tiny sweeps run by $SPECSWEEP (ctest sets it), one
+with relevance methods and runs that diverge, one with retraining runs; one built here
+with h5py (tests/test_analysis.py's writer) that has every optional part: per-method
+relevance stored with a cell and only with the runs, retraining runs (one failed, a k
+with none finished), model keys and a bundle axis, runs that diverged and failed. Each
+page is loaded from a file URL by headless Chromium (Debian's `chromium`; a missing
+browser is a failure, not a skip): a screenshot of the page, and the DOM of a copy that
+carries a probe script which writes what the browser saw (every image's natural size,
+each image's laid-out width, the page's width) into the DOM that --dump-dom returns. The
 tables are read from that DOM and compared with numbers computed here from the HDF5 file
-with h5py and numpy, and, for the real sweep, with what `specsweep summary` prints.
+with h5py and numpy, and, for the real sweeps, with what `specsweep summary` prints.
 """
 import html.parser
 import importlib.util
@@ -258,13 +259,25 @@ def attr(g, k):
     return v.decode() if isinstance(v, bytes) else v
 
 
+def grid_cells(f):
+    """{cell_id: group} of the /summary cells of the sweep's grid: the cells of retraining
+    runs (attribute retrain_mode) left out, as the page leaves them out."""
+    return {attr(g, "cell_id"): g for g in f["summary"].values() if "retrain_mode" not in g.attrs}
+
+
+def grid_runs(f):
+    """The /runs of the sweep's grid: retraining runs (attribute retrain_parent) left out."""
+    return [g for g in f["runs"].values() if "retrain_parent" not in g.attrs]
+
+
 def check_summary_table(root, path):
-    """Every /summary cell is a row whose numbers are those of the file."""
+    """Every /summary cell of the grid is a row whose numbers are those of the file; the
+    cells of retraining runs are not rows."""
     (t,) = root.find_all("table", id="summary-table")
     rows = {a["data-cell"]: (cols, tds) for a, cols, tds in rows_of(t)}
     compared = 0
     with h5py.File(path, "r") as f:
-        cells = {attr(g, "cell_id"): g for g in f["summary"].values()}
+        cells = grid_cells(f)
         assert set(rows) == set(cells)
         order = [a["data-cell"] for a, _, _ in rows_of(t)]
         assert order == sorted(cells, key=lambda c: int(cells[c].attrs["cell_index"]))
@@ -356,7 +369,7 @@ def check_stability(root, path):
     compared = 0
     tables = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "stability"})}
     with h5py.File(path, "r") as f:
-        cells = {attr(g, "cell_id"): g for g in f["summary"].values()}
+        cells = grid_cells(f)
         assert set(tables) == {c for c, g in cells.items() if "stability_pairs" in g.attrs}
         for cid, t in tables.items():
             g = cells[cid]
@@ -400,6 +413,8 @@ def fmt_measure(k, m, s):
 
 
 def fmt_metric(m, s, regression):
+    if np.isnan(m):
+        return "-"
     return ("MAE %.4f ± %.4f" if regression else "%.4f ± %.4f") % (m, s)
 
 
@@ -414,7 +429,7 @@ def want_methods(f, g):
     names = ([x.decode() if isinstance(x, bytes) else x for x in ds["feature_names"][()]]
              if "feature_names" in ds else None)
     runs = [r for r in f["runs"].values() if attr(r, "cell_id") == cid and
-            attr(r, "status") == "ok" and "parent" not in r.attrs and "relevance" in r]
+            attr(r, "status") == "ok" and "retrain_parent" not in r.attrs and "relevance" in r]
     stored = g["relevance"] if "relevance" in g else {}
     want = {}
     for method in set(stored) | {k for r in runs for k in r["relevance"]}:
@@ -452,8 +467,7 @@ def check_methods(root, path):
     tables = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "methods"})}
     topks = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "methods-topk"})}
     with h5py.File(path, "r") as f:
-        for g in f["summary"].values():
-            cid = attr(g, "cell_id")
+        for cid, g in grid_cells(f).items():
             regression = int(f["datasets"][attr(g, "dataset")].attrs["n_classes"]) == 0
             want = want_methods(f, g)
             if not want:
@@ -507,16 +521,123 @@ def check_problems(root, path):
     return len(bad)
 
 
+RETRAIN_ORDER = METHOD_ORDER + ["random", "truth"]
+
+
+def want_retraining(f, cid, g):
+    """What the page's retraining table of grid cell g (id cid) must show, read here: its
+    columns (mode, k), keep then remove, k ascending; its methods in specsweep's order
+    (random and truth last); per method and column the stored metric_mean, metric_std,
+    n_realizations and how many of its retraining runs in /runs did not finish (None where
+    the method has no such k); the cell's own metric (mean, std, n). None without
+    curves."""
+    if "retrain" not in g:
+        return None
+    parents = {rid for rid, r in f["runs"].items()
+               if attr(r, "cell_id") == cid and "retrain_parent" not in r.attrs}
+    not_ok = {}
+    for r in f["runs"].values():
+        if "retrain_parent" in r.attrs and attr(r, "retrain_parent") in parents \
+                and attr(r, "status") != "ok":
+            key = (attr(r, "retrain_mode"), attr(r, "retrain_method"), int(r.attrs["retrain_k"]))
+            not_ok[key] = not_ok.get(key, 0) + 1
+    rg = g["retrain"]
+    cols = [(mode, k) for mode in ("keep", "remove") if mode in rg
+            for k in sorted({int(k) for c in rg[mode].values() for k in c["k"][()]})]
+    methods = sorted({m for mg in rg.values() for m in mg}, key=RETRAIN_ORDER.index)
+    lines = {}
+    for method in methods:
+        lines[method] = []
+        for mode, k in cols:
+            c = rg[mode].get(method)
+            ks = c["k"][()].tolist() if c is not None else []
+            j = ks.index(k) if k in ks else None
+            lines[method].append(None if j is None else (
+                c["metric_mean"][j], c["metric_std"][j], int(c["n_realizations"][j]),
+                not_ok.get((mode, method, k), 0)))
+    regression = int(f["datasets"][attr(g, "dataset")].attrs["n_classes"]) == 0
+    return dict(cols=cols, methods=methods, lines=lines, regression=regression,
+                all=want_mean_std(g["test_loss" if regression else "test_accuracy"][()]))
+
+
+def check_retraining(root, path):
+    """Every grid cell with retraining curves has its table, in the summary's order, with
+    want_retraining's columns, methods and numbers (data-v, data-std, data-n) and their
+    text ("mean ± std (n=..., x not ok)", MAE for regression; "" where a method has no
+    such k), the cell's metric with all inputs beside; below it a link to the figure of
+    that id, the cell's retraining figure on the page. Returns the values compared."""
+    tables = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "retrain"})}
+    figs = {fg.attrs.get("id"): fg for fg in root.find_all("figure")}
+    (sec,) = root.find_all("section", id="retraining") or [None]
+    links = [a.attrs["href"] for a in sec.find_all("a")] if sec else []
+    compared = 0
+    with h5py.File(path, "r") as f:
+        cells = grid_cells(f)
+        want = {cid: want_retraining(f, cid, g) for cid, g in cells.items()}
+        want = {cid: w for cid, w in want.items() if w}
+        assert list(tables) == sorted(want, key=lambda c: int(cells[c].attrs["cell_index"]))
+        for cid, w in want.items():
+            t = tables[cid]
+            assert header(t) == ["method"] + [f"{mode} {k}" for mode, k in w["cols"]] + \
+                ["all inputs"]
+            rows = rows_of(t)
+            assert [a["data-method"] for a, _, _ in rows] == w["methods"]
+            for a, c, _ in rows:
+                for (mode, k), v in zip(w["cols"], w["lines"][a["data-method"]]):
+                    td = c[f"{mode}:{k}"]
+                    if v is None:
+                        assert td.text() == "" and "data-v" not in td.attrs
+                        continue
+                    m, sd, n, bad = v
+                    tail = f" (n={n}" + (f", {bad} not ok" if bad else "") + ")"
+                    assert td.text() == fmt_metric(m, sd, w["regression"]) + tail, (cid, mode, k)
+                    assert num(td) == pytest.approx(m, rel=1e-12, nan_ok=True)
+                    assert float(td.attrs["data-std"]) == pytest.approx(sd, rel=1e-12, nan_ok=True)
+                    assert int(td.attrs["data-n"]) == n
+                    compared += 1
+            m, sd, n = w["all"]
+            (a0, c0, _) = rows[0]
+            assert c0["all"].text() == fmt_metric(m, sd, w["regression"]) + f" (n={n})"
+            assert num(c0["all"]) == pytest.approx(m, rel=1e-12)
+            assert int(c0["all"].attrs["rowspan"]) == len(rows)
+            fid = f"fig-{cid}_retrain.png"
+            assert f"#{fid}" in links and figs[fid].attrs["data-figure"] == "retrain"
+            assert figs[fid].find_all("img")
+    return compared
+
+
+def check_retraining_cli(root, summary_text):
+    """The page's retraining tables hold the numbers `specsweep summary` prints: per parent
+    cell and mode the same methods in the same order, each value the page's text without
+    its "MAE " and "(n=...)". Returns the values compared."""
+    cli = cli_retrain_tables(summary_text)
+    cell_of = cells_by_title(root)
+    tables = {t.attrs["data-cell"]: t for t in root.find_all("table", **{"class": "retrain"})}
+    assert {cell_of[frozenset(title.split())] for title, _ in cli} == set(tables)
+    compared = 0
+    for (title, mode), crows in cli.items():
+        rows = rows_of(tables[cell_of[frozenset(title.split())]])
+        assert [r["method"] for r in crows] == [a["data-method"] for a, _, _ in rows]
+        for r, (_, c, _) in zip(crows, rows):
+            heads = [h for h in r if h != "method"]
+            assert heads and all(h.startswith(mode + " ") for h in heads)
+            for h in heads:
+                shown = c[h.replace(" ", ":")].text().replace("MAE ", "").split(" (n=")[0]
+                assert shown == r[h], (title, r["method"], h)
+                compared += 1
+    return compared
+
+
 def check_plan(root, probe, path):
     with h5py.File(path, "r") as f:
         assert probe["sweep_yaml"] == attr(f, "sweep_yaml")  # the text in the browser's DOM
-        runs = [g for g in f["runs"].values() if "parent" not in g.attrs]
+        runs = grid_runs(f)
         st = [attr(g, "status") for g in runs]
         (dd,) = root.find_all("dd", id="fact-runs-in-the-file")
         assert dd.text() == (f"{len(runs)} ({st.count('ok')} ok, {st.count('diverged')} diverged, "
                              f"{st.count('failed')} failed)")
         (dd,) = root.find_all("dd", id="fact-cells-with-results")
-        assert dd.text() == str(len(f["summary"]))
+        assert dd.text() == str(len(grid_cells(f)))
         (dd,) = root.find_all("dd", id="fact-created-utc")
         assert dd.text() == attr(f, "created_utc")
         (dd,) = root.find_all("dd", id="fact-specsweep-version")
@@ -531,12 +652,12 @@ def check_plan(root, probe, path):
             assert rows[name]["task"].text() == ("regression" if int(g.attrs["n_classes"]) == 0
                                                  else "classification")
         # the axes: every swept key with the values found in the cells and runs
-        keys = {k for g in f["summary"].values() for k in attr(g, "swept_keys").split(",") if k}
+        keys = {k for g in grid_cells(f).values() for k in attr(g, "swept_keys").split(",") if k}
         (t,) = root.find_all("table", id="axes")
         axes = {a["data-axis"]: cols for a, cols, _ in rows_of(t)}
         assert set(axes) == keys
         for k in keys:
-            vals = {sval(g.attrs[k]) for g in list(f["summary"].values()) + runs if k in g.attrs}
+            vals = {sval(g.attrs[k]) for g in list(grid_cells(f).values()) + runs if k in g.attrs}
             shown = [sp.text() for sp in axes[k]["values"].find_all("span")]
             assert len(shown) == len(vals) and set(shown) == vals
             assert num(axes[k]["count"]) == len(vals)
@@ -567,15 +688,28 @@ def _real_sweep():
 REAL_SWEEP = _real_sweep()
 
 
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    """The tiny sweep run by $SPECSWEEP, and what `specsweep summary` prints of it."""
-    d = tmp_path_factory.mktemp("real")
-    out, env = ta.run_real_sweep(d, REAL_SWEEP)
+def run_with_summary(d, sweep_text):
+    """sweep_text run by $SPECSWEEP in directory d: (the results file, what `specsweep
+    summary` prints of it, d)."""
+    out, env = ta.run_real_sweep(d, sweep_text)
     s = subprocess.run([os.environ["SPECSWEEP"], "summary", out], env=env, capture_output=True,
                        text=True, timeout=60)
     assert s.returncode == 0, s.stderr
     return out, s.stdout, d
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    """The tiny sweep run by $SPECSWEEP, and what `specsweep summary` prints of it."""
+    return run_with_summary(tmp_path_factory.mktemp("real"), REAL_SWEEP)
+
+
+@pytest.fixture(scope="module")
+def real_retrain(tmp_path_factory):
+    """test_analysis's sweep with retraining runs (two datasets, four cells that finish and
+    four that diverge, spectral, random and truth at keep 1, 4, 12 and remove 4) run by
+    $SPECSWEEP, and what `specsweep summary` prints of it."""
+    return run_with_summary(tmp_path_factory.mktemp("retrain"), ta.RETRAIN_SWEEP)
 
 
 def cli_table(text):
@@ -605,6 +739,53 @@ def cli_table(text):
     return out
 
 
+def summary_axes(t):
+    """The axis columns of the page's summary table t, in its order."""
+    return [h for h in header(t) if h not in ("dataset", "n", "test accuracy (MAE)", "spearman",
+                                              "kendall tau", "jaccard")
+            and not h.startswith("top inputs")]
+
+
+def cells_by_title(root):
+    """{the words of a cell's "dataset settings", as `specsweep summary` titles its tables:
+    the cell's id}, from the page's summary table."""
+    (t,) = root.find_all("table", id="summary-table")
+    axes = summary_axes(t)
+    out = {}
+    for a, cols, _ in rows_of(t):
+        title = cols["dataset"].text() + " " + " ".join(
+            f"{k}={cols['axis:' + k].text()}" for k in axes)
+        out[frozenset(title.split())] = a["data-cell"]
+    return out
+
+
+def cli_grid(lines, i):
+    """A table of `specsweep summary` whose header is lines[i]: ([row {header: text}], the
+    index of the line after it), split at the header's column starts."""
+    head = lines[i]
+    starts, pos = [], 0
+    for nm in head.split():
+        pos = head.index(nm, pos)
+        starts.append(pos)
+        pos += len(nm)
+    # header words of one column ("top-4 accuracy (MAE)", "keep 4") share its start
+    cols = [(head[s:e].strip(), s) for s, e in zip(starts, starts[1:] + [len(head)])]
+    merged = []
+    for name, s in cols:
+        if merged and head[s - 2:s] != "  ":
+            merged[-1] = (merged[-1][0] + " " + name, merged[-1][1])
+        else:
+            merged.append((name, s))
+    rows = []
+    i += 1
+    while i < len(lines) and lines[i].strip():
+        ln = lines[i]
+        rows.append({nm: ln[s:(merged[j + 1][1] if j + 1 < len(merged) else len(ln))].strip()
+                     for j, (nm, s) in enumerate(merged)})
+        i += 1
+    return rows, i
+
+
 def cli_method_tables(text):
     """`specsweep summary`'s method tables: {title: [row {header: text}]}, the title being
     "dataset settings" of the cell."""
@@ -613,28 +794,21 @@ def cli_method_tables(text):
         ln = lines[i]
         if ln.startswith("relevance methods of ") and ln.endswith(":"):
             title = ln[len("relevance methods of "):ln.index(" (mean ± std")]
-            head = lines[i + 1]
-            starts, pos = [], 0
-            for nm in head.split():
-                pos = head.index(nm, pos)
-                starts.append(pos)
-                pos += len(nm)
-            # header words of one column ("top-4 accuracy (MAE)") share its start
-            cols = [(head[s:e].strip(), s) for s, e in zip(starts, starts[1:] + [len(head)])]
-            merged = []
-            for name, s in cols:
-                if merged and head[s - 2:s] != "  ":
-                    merged[-1] = (merged[-1][0] + " " + name, merged[-1][1])
-                else:
-                    merged.append((name, s))
-            rows = []
-            i += 2
-            while i < len(lines) and lines[i].strip():
-                ln = lines[i]
-                rows.append({nm: ln[s:(merged[j + 1][1] if j + 1 < len(merged) else len(ln))].strip()
-                             for j, (nm, s) in enumerate(merged)})
-                i += 1
-            out[title] = rows
+            out[title], i = cli_grid(lines, i + 1)
+        i += 1
+    return out
+
+
+def cli_retrain_tables(text):
+    """`specsweep summary`'s retraining tables: {(title, mode): [row {header: text}]}, the
+    title being "dataset settings" of the parent cell, mode keep or remove."""
+    lines, out, i = text.splitlines(), {}, 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.startswith("retrained on ") and ln.endswith(":"):
+            mode = "keep" if "(keep)" in ln else "remove"
+            title = ln[ln.index(" inputs: ") + len(" inputs: "):ln.rindex(", test ")]
+            out[(title, mode)], i = cli_grid(lines, i + 1)
         i += 1
     return out
 
@@ -670,9 +844,7 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
     assert n_bad > 0  # learning_rate 1e30 diverges
     # the same numbers as `specsweep summary`
     (t,) = root.find_all("table", id="summary-table")
-    axes = [h for h in header(t) if h not in ("dataset", "n", "test accuracy (MAE)", "spearman",
-                                              "kendall tau", "jaccard")
-            and not h.startswith("top inputs")]
+    axes = summary_axes(t)
     page_rows = {}
     for _, cols, _ in rows_of(t):
         settings = frozenset(f"{k}={cols['axis:' + k].text()}" for k in axes)
@@ -694,11 +866,7 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
     # the method tables: the numbers and the order of `specsweep summary`'s
     cli_methods = cli_method_tables(summary_text)
     assert len(cli_methods) == 6
-    cell_of = {}
-    for a, cols, _ in rows_of(t):
-        title = cols["dataset"].text() + " " + " ".join(
-            f"{k}={cols['axis:' + k].text()}" for k in axes)
-        cell_of[frozenset(title.split())] = a["data-cell"]
+    cell_of = cells_by_title(root)
     tables = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "methods"})}
     topks = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "methods-topk"})}
     stabs = {x.attrs["data-cell"]: x for x in root.find_all("table", **{"class": "stability"})}
@@ -728,10 +896,53 @@ def test_real_sweep_page_in_the_browser(real, tmp_path):
           "runs listed")
 
 
+def test_real_retrain_page_in_the_browser(real_retrain, tmp_path):
+    """A real sweep with retraining runs: the summary holds the grid's cells alone; each
+    parent cell has its retraining table with the file's curves and `specsweep summary`'s
+    numbers, and its <cell>_retrain.png, written, on the page and decoded by the browser
+    at the PNG's size; the retraining runs skipped for the diverged parents are said."""
+    path, summary_text, _ = real_retrain
+    page = str(tmp_path / "report.html")
+    figs = str(tmp_path / "figs")
+    p = report(path, page, "--figures", figs)
+    assert p.returncode == 0, p.stderr
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    png, root, probe = browse(page, str(tmp_path))
+    check_screenshot(png, "retraining sweep")
+    n_img = check_images(probe, text, figs)
+    with h5py.File(path, "r") as f:
+        grid = grid_cells(f)
+        n_kids = sum("retrain_mode" in g.attrs for g in f["summary"].values())
+        n_child_runs = len(f["runs"]) - len(grid_runs(f))
+    assert len(grid) == 4 and n_kids == 4 * 3 * 4 and n_child_runs == 2 * n_kids
+    compared = check_summary_table(root, path) + check_stability(root, path)
+    assert len(cli_table(summary_text)) == 4  # summary leaves the retraining cells out too
+    check_plan(root, probe, path)
+    assert check_problems(root, path) == 8  # learning_rate 1e30 diverges
+    (dd,) = root.find_all("dd", id="fact-retraining-runs")
+    assert dd.text() == str(n_child_runs)
+    (dd,) = root.find_all("dd", id="fact-retraining-skipped")
+    assert dd.text().startswith("the retraining runs of the 8 runs that diverged")
+    n_retrain = check_retraining(root, path)
+    assert n_retrain == 4 * 3 * 4
+    n_cli = check_retraining_cli(root, summary_text)
+    assert n_cli == 4 * 3 * 4
+    retrain_pngs = sorted(f"{c}_retrain.png" for c in grid)
+    assert sorted(x for x in os.listdir(figs) if x.endswith("_retrain.png")) == retrain_pngs
+    shown = {fg.attrs["data-file"]: fg.attrs["data-figure"] for fg in root.find_all("figure")}
+    assert sorted(x for x, kind in shown.items() if kind == "retrain") == retrain_pngs
+    assert not [x for x in shown if "__keep=" in x or "__remove=" in x]
+    assert {im["file"] for im in probe["images"]} >= set(retrain_pngs)
+    print(f"retraining sweep: {n_img} images decoded, {compared + n_retrain + n_cli} table "
+          "cells compared with the file and specsweep summary")
+
+
 # ---- a file with the optional parts --------------------------------------------------------
 
 METHOD_SCORES = ("spearman", "support_recall", "auroc", "seconds")
 METHODS = ("spectral", "saliency", "integrated_gradients")
+RETRAIN_METHODS = ("spectral", "random")
 KEEP_K = (1, 2, 4)
 
 
@@ -743,18 +954,30 @@ def build_optional(path):
     for c in cells:
         del c["swept"]["epochs"]
     cells[1]["n_diverged"] = 1
-    ta.write_results(path, datasets, cells, ["reg_eigenvalues"])
+    # retraining runs of the first cell's runs, as src/snapshot.c writes them (test_analysis's
+    # write_retrain): spectral and random, keep and remove; one failed run (remove spectral
+    # 2, the second seed) and a k none of whose runs finished (keep random 4: no cell)
+    rrng = np.random.default_rng(4)
+    cells[0]["retrain"] = {(mode, method, k): rrng.uniform(0.4, 1, ta.SEEDS)
+                           for mode in ("keep", "remove") for method in RETRAIN_METHODS
+                           for k in KEEP_K}
+    cells[0]["retrain"][("remove", "spectral", 2)][1] = np.nan
+    cells[0]["retrain"][("keep", "random", 4)][:] = np.nan
+    ta.write_results(path, datasets, cells, ["reg_eigenvalues"], version=2)
     rng = np.random.default_rng(3)
     model = [(np.array([100, 50], "<i8"), "eigenvalues"), (np.zeros(0, "<i8"), "direct")]
     with h5py.File(path, "a") as f:
-        summ = {attr(g, "cell_id"): g for g in f["summary"].values()}
+        summ = grid_cells(f)
         ids = sorted(summ, key=lambda c: int(summ[c].attrs["cell_index"]))
         runs_of = {c: [g for g in f["runs"].values() if attr(g, "cell_id") == c] for c in ids}
         for (hidden, regime), cid in zip(model, ids):
-            for g in [summ[cid]] + runs_of[cid]:
+            kids = [g for g in list(f["summary"].values()) + list(f["runs"].values())
+                    if "retrain_mode" in g.attrs and attr(g, "cell_id").startswith(cid + "__")]
+            for g in [summ[cid]] + runs_of[cid] + kids:
                 g.attrs.create("model.hidden", hidden, dtype="<i8")
                 ta.a_str(g, "regime", regime)
-            ta.a_str(summ[cid], "swept_keys", "model.hidden,regime,reg_eigenvalues")
+                if "swept_keys" in g.attrs:
+                    ta.a_str(g, "swept_keys", "model.hidden,regime,reg_eigenvalues")
         # relevance in every run as src/snapshot.c writes it (the second cell's network
         # is dense: spectral skipped there); the first cell also stores it in its summary
         for cid in ids:
@@ -801,23 +1024,6 @@ def build_optional(path):
         ta.a_str(r, "status", "diverged")
         ta.a_str(r, "message", "training loss became NaN at epoch 3")
         ta.a_f64(r, "test_accuracy", np.nan)
-        # retraining runs of the first cell's runs
-        for parent in runs_of[ids[0]]:
-            pid = parent.name.split("/")[-1]
-            for mode in ("keep", "remove"):
-                for method in ("spectral", "random"):
-                    for k in KEEP_K:
-                        r = f["runs"].create_group(f"{pid}__{mode}={method}:{k}")
-                        for a in ("dataset", "regime", "seed"):
-                            r.attrs[a] = parent.attrs[a]
-                        ta.a_str(r, "cell_id", f"{ids[0]}__{mode}={method}:{k}")
-                        ta.a_str(r, "parent", pid)
-                        failed = (mode, method, k) == ("remove", "spectral", 2) and \
-                            parent.attrs["seed"] == 1
-                        ta.a_str(r, "status", "failed" if failed else "ok")
-                        ta.a_str(r, "message", "retraining failed: no inputs left" if failed else "")
-                        ta.a_f64(r, "test_accuracy", np.nan if failed else rng.uniform(0.4, 1))
-                        ta.a_f64(r, "test_loss", rng.uniform(0, 1))
     return ids
 
 
@@ -865,31 +1071,32 @@ def test_optional_parts_in_the_browser(tmp_path):
                              "checks: check_max ")
         assert info[(ids[0], "")] == "every method: masking=zero"  # from the runs
 
-        # retraining: one table for the first cell, keep before remove, random last
-        (rt,) = root.find_all("table", data_cell=ids[0], **{"class": "retrain"})
-        assert header(rt) == ["mode", "method"] + [f"k = {k}" for k in KEEP_K] + ["all inputs"]
-        trs = rows_of(rt)
-        assert [(a["data-mode"], a["data-method"]) for a, _, _ in trs] == [
-            ("keep", "spectral"), ("keep", "random"), ("remove", "spectral"), ("remove", "random")]
-        kids = [g for g in f["runs"].values() if "parent" in g.attrs]
+        # retraining: one table, the first cell's, as the file stores it and linked to its
+        # figure; a failed run and a k without a finished run; the retraining cells in no
+        # other table
+        compared += check_retraining(root, path)
+        (rt,) = root.find_all("table", **{"class": "retrain"})
+        assert rt.attrs["data-cell"] == ids[0]
+        assert header(rt) == ["method"] + [f"{mode} {k}" for mode in ("keep", "remove")
+                                           for k in KEEP_K] + ["all inputs"]
+        cols = {a["data-method"]: c for a, c, _ in rows_of(rt)}
+        assert list(cols) == list(RETRAIN_METHODS)
+        assert cols["spectral"]["remove:2"].text().endswith(" (n=2, 1 not ok)")
+        assert cols["random"]["keep:4"].text() == "- (n=0, 3 not ok)"
+        kids = [g for g in f["runs"].values() if "retrain_parent" in g.attrs]
+        assert len(kids) == 2 * len(RETRAIN_METHODS) * len(KEEP_K) * ta.SEEDS
         (dd,) = root.find_all("dd", id="fact-retraining-runs")
         assert dd.text() == str(len(kids))
-        for a, c, _ in trs:
-            for k in KEEP_K:
-                sel = [g for g in kids if g.name.endswith(f"__{a['data-mode']}={a['data-method']}:{k}")]
-                ok = [g.attrs["test_accuracy"] for g in sel if attr(g, "status") == "ok"]
-                m, sd, n = want_mean_std(ok)
-                tail = f" (n={n}" + (f", {len(sel) - n} not ok" if len(sel) > n else "") + ")"
-                assert c[f"k={k}"].text() == "%.4f ± %.4f" % (m, sd) + tail
-                assert num(c[f"k={k}"]) == pytest.approx(m, rel=1e-12)
-                compared += 1
-            m, sd, _ = want_mean_std(f["summary"][ids[0]]["test_accuracy"][()])
-            assert c["all"].text() == "%.4f ± %.4f" % (m, sd)
-        assert not root.find_all("table", data_cell=ids[1], **{"class": "retrain"})
-    assert n_bad == 2  # the diverged run and the failed retraining run
+        assert len([g for g in f["summary"].values() if "retrain_mode" in g.attrs]) == \
+            2 * len(RETRAIN_METHODS) * len(KEEP_K) - 1
+        shown = {fg.attrs["data-file"]: fg.attrs["data-figure"] for fg in root.find_all("figure")}
+        assert [x for x, kind in shown.items() if kind == "retrain"] == [f"{ids[0]}_retrain.png"]
+        assert not [x for x in shown if "__keep=" in x or "__remove=" in x]
+    assert n_bad == 5  # the diverged run and the retraining runs that failed
     (t,) = root.find_all("table", id="problems-table")
     par = {a["data-run"]: c["parent"].text() for a, c, _ in rows_of(t)}
-    assert sorted(par.values()) == ["-", f"{ids[0]}__seed=1"]
+    assert sorted(par.values()) == ["-", f"{ids[0]}__seed=0", f"{ids[0]}__seed=1",
+                                    f"{ids[0]}__seed=1", f"{ids[0]}__seed=2"]
     print(f"optional parts: {n_img} images decoded, {compared} table cells compared with the file")
 
 
