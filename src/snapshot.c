@@ -493,27 +493,27 @@ static void run_index_free(run_index_t *x)
     free(x->child_next);
 }
 
-/* The test metric (accuracy, or MAE for regression: *regression set) of cell q's ok runs
-   into v; returns how many. */
+/* The test metric (accuracy, or MAE for regression) of cell q's ok runs into v; returns
+   how many. */
 static int cell_metric(const run_index_t *x, int q, const ss_log_contents_t *c, double *v,
-                       int *regression)
+                       int regression)
 {
     int n = 0;
     for (int m = x->first[q]; m >= 0; m = x->next[m]) {
         const ss_result_t *r = x->res[m] >= 0 ? &c->results[x->res[m]] : NULL;
-        if (r && r->status == SS_STATUS_OK) {
-            *regression = r->task == SS_TASK_REGRESSION;
-            v[n++] = *regression ? r->test_loss : r->test_accuracy;
-        }
+        if (r && r->status == SS_STATUS_OK)
+            v[n++] = regression ? r->test_loss : r->test_accuracy;
     }
     return n;
 }
 
 /* /summary/<cell>/retrain/<mode>/<method> of parent cell g (cell q): per k of the sweep,
-   the test metric's mean and std over the retraining runs of that cell that are done. */
-static int write_retrain_curve(ss_h5w_t *w, hid_t rg, const ss_run_t *runs,
-                               const run_index_t *x, int q, int mode, int method,
-                               const ss_log_contents_t *c, double *v)
+   the test metric's mean and std over the retraining runs of that cell that are done.
+   The metric is named by the task of the cell's dataset (regression: MAE), whether or
+   not any of these runs is done. */
+static int write_retrain_curve(ss_h5w_t *w, hid_t rg, const ss_sweep_t *sw,
+                               const ss_run_t *runs, const run_index_t *x, int q, int mode,
+                               int method, const ss_log_contents_t *c, double *v)
 {
     int K = 0;
     for (int cc = x->child_first[q]; cc >= 0; cc = x->child_next[cc])
@@ -523,13 +523,15 @@ static int write_retrain_curve(ss_h5w_t *w, hid_t rg, const ss_run_t *runs,
         return 0;
     int64_t *k = ss_malloc((size_t)K * sizeof *k), *n = ss_malloc((size_t)K * sizeof *n);
     double *mean = ss_malloc((size_t)K * sizeof *mean), *std = ss_malloc((size_t)K * sizeof *std);
-    int j = 0, regression = 0;
+    const ss_dataset_info_t *ds =
+        ss_log_contents_find_dataset(c, sw->datasets[runs[x->first[q]].dataset].name);
+    int j = 0, regression = ds && ds->task == SS_TASK_REGRESSION;
     for (int cc = x->child_first[q]; cc >= 0; cc = x->child_next[cc]) {
         const ss_run_t *r0 = &runs[x->first[cc]];
         if (r0->retrain.mode != (ss_retrain_mode_t)mode || r0->retrain.method != method)
             continue;
         k[j] = r0->retrain.k;
-        n[j] = cell_metric(x, cc, c, v, &regression);
+        n[j] = cell_metric(x, cc, c, v, regression);
         ss_stats_mean_std(v, n[j], &mean[j], &std[j]);
         j++;
     }
@@ -551,10 +553,12 @@ static int write_retrain_curve(ss_h5w_t *w, hid_t rg, const ss_run_t *runs,
 
 /* What cell q has of retraining: a retraining cell names its parent cell, mode, method and
    k; a parent cell gets /summary/<cell>/retrain/<mode>/<method> curves. */
-static int write_cell_retrain(ss_h5w_t *w, hid_t top, const ss_retrain_spec_t *retrain,
+static int write_cell_retrain(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw,
                               const ss_run_t *runs, const run_index_t *x, int q,
-                              const ss_log_contents_t *c, int n_seeds)
+                              const ss_log_contents_t *c)
 {
+    const ss_retrain_spec_t *retrain = &sw->retrain;
+    int n_seeds = sw->n_seeds;
     const ss_run_t *r0 = &runs[x->first[q]];
     if (r0->retrain.mode == SS_RETRAIN_NONE && x->child_first[q] < 0)
         return 0;
@@ -576,7 +580,7 @@ static int write_cell_retrain(ss_h5w_t *w, hid_t top, const ss_retrain_spec_t *r
         hid_t mg = ss_h5w_group(w, rg, mn, mn, 0);
         rc = mg < 0 ? -1 : 0;
         for (int m = 0; m < SS_RETRAIN_N_METHODS && !rc; m++)
-            rc = write_retrain_curve(w, mg, runs, x, q, mode, m, c, v);
+            rc = write_retrain_curve(w, mg, sw, runs, x, q, mode, m, c, v);
         if (mg >= 0 && H5Gclose(mg) < 0 && !rc)
             rc = ss_h5w_fail(w, "closing group");
     }
@@ -617,7 +621,7 @@ static int write_cell_of(ss_h5w_t *w, hid_t top, const ss_sweep_t *sw, const ss_
     int rc = write_cell(w, top, sw, &runs[first_ok], c->results[ok[0]].dataset, &cs, n_div,
                         n_fail);
     ss_cell_stats_free(&cs);
-    return rc || write_cell_retrain(w, top, &sw->retrain, runs, x, q, c, sw->n_seeds) ? -1 : 0;
+    return rc || write_cell_retrain(w, top, sw, runs, x, q, c) ? -1 : 0;
 }
 
 /* /runs/<id> of run `run` (one of runs) from its result (read back from the log when c

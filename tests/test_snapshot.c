@@ -1266,6 +1266,66 @@ static void test_model_in_runs(void)
 
 /* A standardized dataset: /datasets/<name> gets standardize = 1 and the two vectors, the
    others nothing new; --salvage's reader gives the vectors back. */
+/* A retraining curve is named by its dataset's task, also before any of its runs is done:
+   a regression sweep whose parents are committed and whose children are not yet has
+   curves of test_mae with no realization. */
+static void test_retrain_curve_before_children(void)
+{
+    static const char yaml[] =
+        "name: curves\nseeds: 2\ndatasets:\n"
+        "  r: {kind: csv, path: r.csv, label: y, task: regression}\n"
+        "model: {hidden: [3], activations: [tanh]}\n"
+        "relevance: {retrain: {methods: [spectral], keep: [1, 2]}}\n";
+    ss_sweep_t sw;
+    ss_error_t err = {0};
+    ss_run_t *runs = NULL;
+    int n_runs = 0, n_cells = 0;
+    if (ss_sweep_parse("curves.yaml", yaml, &sw, &err) != 0 ||
+        ss_grid_expand(&sw, &runs, &n_runs, &n_cells, &err) != 0) {
+        CHECK(0, "sweep: %s", err.msg);
+        return;
+    }
+    CHECK(n_runs == 2 + 2 * 4, "2 parents and 2 x (spectral, random) x 2 k children: %d",
+          n_runs);
+    ss_log_contents_t c;
+    memset(&c, 0, sizeof c);
+    ss_dataset_info_t ds;
+    make_dataset(&ds, "r", SS_KIND_CSV, 4, 0, 0, 0, 0);
+    ss_log_contents_add_dataset(&c, &ds);
+    free_dataset(&ds);
+    for (int i = 0; i < n_runs; i++) {
+        if (runs[i].retrain.mode != SS_RETRAIN_NONE)
+            continue; /* the children are pending */
+        ss_result_t r;
+        make_result(&r, runs[i].id, "r", runs[i].seed, 4, 3, 2, SS_STATUS_OK, i);
+        r.task = SS_TASK_REGRESSION;
+        r.training = runs[i].training;
+        ss_log_contents_add_result(&c, &r);
+        ss_result_free(&r);
+    }
+    const char *h5 = tmp_path("curves.h5");
+    CHECK(ss_snapshot_write(h5, &sw, runs, n_runs, &c, &err) == 0, "snapshot: %s", err.msg);
+    hid_t file = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    for (int m = 0; m < 2; m++) {
+        char path[128];
+        snprintf(path, sizeof path, "/summary/r/retrain/keep/%s", m ? "random" : "spectral");
+        char *metric = h5_attr_str(file, path, "metric");
+        CHECK(metric && !strcmp(metric, "test_mae"), "%s metric %s", path,
+              metric ? metric : "-");
+        free(metric);
+        char n_path[160];
+        snprintf(n_path, sizeof n_path, "%s/n_realizations", path);
+        long rows = 0, cols = 0;
+        double *n = h5_read(file, n_path, &rows, &cols);
+        CHECK(n && rows == 2 && n[0] == 0 && n[1] == 0, "%s: no realization yet", path);
+        free(n);
+    }
+    H5Fclose(file);
+    ss_log_contents_free(&c);
+    free(runs);
+    ss_sweep_free(&sw);
+}
+
 static void test_standardized_dataset(void)
 {
     fixture_t f;
@@ -1316,6 +1376,7 @@ int main(void)
 {
     test_every_field_in_runs();
     test_model_in_runs();
+    test_retrain_curve_before_children();
     test_standardized_dataset();
     test_cell_stats();
     test_stats();
