@@ -5,13 +5,12 @@
 # refusal after an edited sweep, a diverged run recorded while the sweep goes on,
 # validate / list / summary.
 set -uo pipefail
-: "${SPECSWEEP:?}"
+: "${SPECSWEEP:?}" "${SS_TEST_DIR:?}"
 PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/ss-cli-XXXXXX)
 trap 'kill -9 $bg 2>/dev/null; rm -rf "$tmp"' EXIT
 bg=
-fails=0; passes=0
-check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
+. "$SS_TEST_DIR/checks.sh"
 run() { "$SPECSWEEP" "$@" > "$tmp/out" 2> "$tmp/err"; rc=$?; }
 
 cd "$tmp"
@@ -184,5 +183,4 @@ st={n: f[\"runs\"][n].attrs[\"status\"] for n in f[\"runs\"]}
 st={k:(v.decode() if isinstance(v,bytes) else v) for k,v in st.items()}
 sys.exit(0 if st.get(\"h__seed=0\")==\"diverged\" and st.get(\"g__seed=0\")==\"ok\" else 1)"'
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done

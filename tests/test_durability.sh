@@ -9,8 +9,7 @@ PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/ss-durable-XXXXXX)
 full=""
 trap '[ -n "$full" ] && umount "$full" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0; passes=0
-check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
+. "$SS_TEST_DIR/checks.sh"
 cd "$tmp"
 
 cat > s.yaml <<'YAML'
@@ -169,5 +168,4 @@ else
   echo "note: not root, the full-disk case (a small tmpfs) is not run here"
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done

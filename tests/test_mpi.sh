@@ -12,8 +12,7 @@ MPIRUN=(mpirun --oversubscribe --bind-to none)
 tmp=$(mktemp -d /tmp/ss-mpi-XXXXXX)
 bg=
 trap '[ -n "$bg" ] && pkill -9 -s $bg; rm -rf "$tmp"' EXIT
-fails=0; passes=0
-check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
+. "$SS_TEST_DIR/checks.sh"
 committed() { "$SPECSWEEP" list "$1" -o "$2" 2>/dev/null | grep -cE '^(ok|diverged)'; }
 
 cat > "$tmp/sweep.yaml" <<'YAML'
@@ -140,5 +139,4 @@ n=$($PY -c "import h5py,sys; print(len(h5py.File(sys.argv[1])['runs']))" "$tmp/f
 check "rank failure: committed runs kept ($n in the file)" '[ "$n" -ge 1 ]'
 [ "$fails" -eq 0 ] || tail -n 5 "$tmp"/*.out
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done

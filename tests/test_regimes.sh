@@ -18,8 +18,7 @@ MPIRUN=(mpirun --oversubscribe --bind-to none)
 tmp=$(mktemp -d /tmp/ss-regimes-XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0; passes=0
-check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
+. "$SS_TEST_DIR/checks.sh"
 
 cat > "$tmp/sweep.yaml" <<'YAML'
 name: regimes-test
@@ -156,5 +155,4 @@ bad_case "a bundle key that is also a plain axis" "7:9: model.hidden is set by t
 bad_case "a dataset override of a bundled key" "3:49: datasets.g.training sets learning_rate, which the bundle axis regime sets" \
   $'name: bad\ndatasets:\n  g: {kind: gaussian, samples: 1000, training: {learning_rate: 0.1}}\nsweep:\n  regime:\n    a: {learning_rate: 0.01}\n'
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done

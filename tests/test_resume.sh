@@ -7,8 +7,7 @@ set -uo pipefail
 PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/ss-resume-XXXXXX)
 trap 'kill -9 $pid $watch 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0; passes=0
-check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
+. "$SS_TEST_DIR/checks.sh"
 
 cat > "$tmp/sweep.yaml" <<'YAML'
 name: resume-test
@@ -121,5 +120,4 @@ check "resuming the 0.1.0 log trains nothing" 'grep -q "6 done, 0 to run" "$tmp/
 $PY "$SS_TEST_DIR/h5compare.py" "$fx/expected.h5" "$tmp/legacy/results.h5" --all --additions > "$tmp/legacy.cmp"; rc=$?
 check "snapshot rebuilt from the 0.1.0 log equals 0.1.0's ($(tail -1 "$tmp/legacy.cmp"))" '[ $rc -eq 0 ]'
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done

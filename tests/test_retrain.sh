@@ -20,8 +20,7 @@ MPIRUN=(mpirun --oversubscribe --bind-to none)
 tmp=$(mktemp -d /tmp/ss-retrain-XXXXXX)
 bg=
 trap '[ -n "$bg" ] && pkill -9 -s $bg; rm -rf "$tmp"' EXIT
-fails=0; passes=0
-check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
+. "$SS_TEST_DIR/checks.sh"
 cd "$tmp"
 
 # ---- fig. 3 data ----------------------------------------------------------------------------
@@ -156,5 +155,4 @@ bad unknown "{methods: [spectral, shap], keep: [2]}" "9:33: a retraining method 
 bad not_run "{methods: [spectral, integrated_gradients], keep: [2]}" "9:33: retrain.methods lists integrated_gradients, which relevance.methods does not" "$G"
 bad no_truth "{methods: [truth], remove: [1]}" "9:23: retrain.methods: truth needs a dataset whose relevance is known" "t: {kind: csv, path: $tmp/t.csv}"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done

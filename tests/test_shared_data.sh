@@ -25,8 +25,7 @@ MPIRUN=(mpirun --oversubscribe --bind-to none)
 tmp=$(mktemp -d /tmp/ss-shared-data-XXXXXX)
 bg=; small=
 trap '[ -n "$bg" ] && pkill -9 -s $bg; [ -n "$small" ] && umount "$small" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0; passes=0
-check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
+. "$SS_TEST_DIR/checks.sh"
 committed() { "$SPECSWEEP" list "$1" -o "$2" 2>/dev/null | grep -cE '^(ok|diverged)'; }
 
 # ---- memory, through /proc ------------------------------------------------------------
@@ -271,5 +270,4 @@ else
 fi
 
 [ "$fails" -eq 0 ] || tail -n 5 "$tmp"/*.out
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done

@@ -12,8 +12,7 @@ MPIRUN=(mpirun --oversubscribe --bind-to none)
 tmp=$(mktemp -d /tmp/ss-standardize-XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0; passes=0
-check() { if eval "$2"; then passes=$((passes+1)); else fails=$((fails+1)); echo "FAIL: $1"; fi; }
+. "$SS_TEST_DIR/checks.sh"
 cd "$tmp"
 
 # Gaussian classes in 6 inputs: inputs 0-2 shift by 1 in class 1 (sigma 0.5), 3-5 are
@@ -135,5 +134,4 @@ sweep units 1 1 | sed 's/standardize: true}/standardize: 3}/' > bad.yaml
 check "standardize: 3 is refused at its line:column, exit 2, nothing written (got $rc: $(head -1 bad.out))" \
       '[ $rc -eq 2 ] && grep -q "bad.yaml:5:50: standardize must be true or false, got 3" bad.out && [ ! -e bad.h5 ] && [ ! -e bad.h5.log ]'
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+checks_done
