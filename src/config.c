@@ -1186,5 +1186,9 @@ void ss_sweep_free(ss_sweep_t *sw)
             free(ax->labels[i]);
         free(ax->labels);
     }
+    for (int mode = 0; mode < 3; mode++) {
+        free(sw->retrain.k[mode]);
+        free(sw->retrain.k_at[mode]);
+    }
     memset(sw, 0, sizeof *sw);
 }
