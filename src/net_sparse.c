@@ -44,17 +44,6 @@ void net_sparse_free(net_work_t *w)
     }
 }
 
-typedef float v16 __attribute__((vector_size(64)));
-
-static inline v16 v16_load(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void v16_store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
-
 /* Slack after idx/val: the compress loop stores whole vectors of 16. */
 #define SPARSE_SLACK 16
 
