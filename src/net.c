@@ -924,15 +924,17 @@ static int fuse_rows(const ss_mm_t *p, int B)
     return p->kernel == SS_MM_XSMM ? min_int(FUSE_ROWS, B) : B;
 }
 
-/* out (B, n_out) = act(in (B, n_in) W + b), a block of samples at a time. */
-static void layer_forward(ss_net_t *net, int l, const float *in, float *out, int B)
+/* out (B, n_out) = act(in (B, n_in) W + b), a block of samples at a time; with in_rows
+   (the sparse first layer only) in's rows in_rows[0..B). */
+static void layer_forward(ss_net_t *net, int l, const float *in, const uint32_t *in_rows,
+                          float *out, int B)
 {
     ss_layer_t *L = &net->layer[l];
     const float *b = net->params + L->off_b;
     int n = L->n_out;
     sparse_work_t *sp = ((net_work_t *)net->work)->sp;
     if (B > 0 && l == 0 && sp) {
-        net_sparse_compress(sp, in, B, L->n_in);
+        net_sparse_compress(sp, in, in_rows, B, L->n_in);
         net_sparse_forward(sp, B, n, out);
         bias_act(out, b, B, n, L->act);
         return;
@@ -1102,16 +1104,29 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
 
 /* ---- the whole network ---------------------------------------------------------------- */
 
-/* Forward pass over B samples of x (B, n_inputs) with the weights of the last
+/* The rows rows[0..B) of x (n wide) into xo (B, n). */
+static void copy_rows(const float *x, const uint32_t *rows, int B, int n, float *xo)
+{
+    for (int r = 0; r < B; r++)
+        memcpy(xo + (size_t)r * n, x + (size_t)rows[r] * n, (size_t)n * sizeof(float));
+}
+
+/* Forward pass over B samples of x (B, n_inputs), or of its rows rows[0..B) (copied
+   first unless the first layer is sparse), with the weights of the last
    net_weights_build(); leaves the last layer's linear output in out[n_layers - 1].
    training: batch statistics over N samples + dropout. */
-void net_forward(ss_net_t *net, const float *x, int B, int training, int N, ss_rng_t *rng,
-                 const ss_reduce_t *red)
+void net_forward(ss_net_t *net, const float *x, const uint32_t *rows, int B, int training,
+                 int N, ss_rng_t *rng, const ss_reduce_t *red)
 {
     net_work_t *w = net->work;
+    if (rows && !w->sp) {
+        copy_rows(x, rows, B, net->n_inputs, w->xmasked);
+        x = w->xmasked;
+        rows = NULL;
+    }
     w->in[0] = x;
     for (int l = 0; l < net->n_layers; l++) {
-        layer_forward(net, l, w->in[l], w->out[l], B);
+        layer_forward(net, l, w->in[l], l == 0 ? rows : NULL, w->out[l], B);
         if (l + 1 < net->n_layers)
             w->in[l + 1] = w->out[l];
         if (l == 0 && net->n_layers > 1 && has_post0(net)) {
@@ -1124,8 +1139,9 @@ void net_forward(ss_net_t *net, const float *x, int B, int training, int N, ss_r
     }
 }
 
-double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
-                               int batch_total, ss_rng_t *dropout_rng,
+/* ss_net_forward_backward on x (b, n_inputs), or on its rows rows[0..b). */
+static double forward_backward(ss_net_t *net, const float *x, const uint32_t *rows,
+                               const float *y, int b, int batch_total, ss_rng_t *dropout_rng,
                                const ss_reduce_t *red)
 {
     net_work_t *w = net->work;
@@ -1148,7 +1164,7 @@ double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, in
     }
 
     net_weights_build(net, 1);
-    net_forward(net, x, b, 1, N, dropout_rng, red);
+    net_forward(net, x, rows, b, 1, N, dropout_rng, red);
     const ss_layer_t *last = &net->layer[net->n_layers - 1];
     float *dz = w->d0, *dprev = w->d1;
     float inv = 1.0f / (float)(batch_total > 0 ? batch_total : 1);
@@ -1161,6 +1177,20 @@ double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, in
         dprev = t;
     }
     return loss;
+}
+
+double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
+                               int batch_total, ss_rng_t *dropout_rng,
+                               const ss_reduce_t *red)
+{
+    return forward_backward(net, x, NULL, y, b, batch_total, dropout_rng, red);
+}
+
+double ss_net_forward_backward_rows(ss_net_t *net, const float *x, const uint32_t *rows,
+                                    const float *y, int b, int batch_total,
+                                    ss_rng_t *dropout_rng, const ss_reduce_t *red)
+{
+    return forward_backward(net, x, rows, y, b, batch_total, dropout_rng, red);
 }
 
 /* ---- inference ----------------------------------------------------------------------- */
@@ -1191,7 +1221,7 @@ void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
             }
             xc = w->xmasked;
         }
-        net_forward(net, xc, B, 0, B, NULL, NULL);
+        net_forward(net, xc, NULL, B, 0, B, NULL, NULL);
         loss += output_loss(net, w->out[net->n_layers - 1], y + start, B, w->d0, 1.0f, NULL,
                             &good);
     }

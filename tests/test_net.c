@@ -806,8 +806,11 @@ static void test_regime_counts(void)
  * sqrt(v), so the rounding of a gradient near zero becomes a relative change of its
  * update), and the sparse path must be used. The shapes reach every kernel branch: n_in not a multiple of
  * 16 (the compress loop's scalar tail), first-layer widths of 1, 7, 8 and 9+1 vectors of
- * 16 (more than one 128-column block), spectral and dense first layers, frozen psi,
- * batch-norm and dropout. Then a NaN input must give a NaN loss, as through sgemm.
+ * 16 (one to four vectors per pass, several passes), spectral and dense first layers,
+ * frozen psi, batch-norm and dropout, batches and inputs not a multiple of the four sums
+ * a pass computes. Two more nets, one per path, train on the same rows read in place
+ * (ss_net_forward_backward_rows) from a larger array whose other rows are NaN: the same
+ * bits as their twins. Then a NaN input must give a NaN loss, as through sgemm.
  */
 typedef struct {
     const char *title;
@@ -827,18 +830,26 @@ static void sparse_case(const sparse_case_t *sc)
     ss_training_t t = case_training(&c);
     ss_error_t err = {0};
     int n_out = sc->task == SS_TASK_CLASSIFICATION ? N_CLASSES : 1;
-    ss_net_t d, s;
+    ss_net_t d, s, d_rows, s_rows;
     if (ss_net_create(&d, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err) ||
-        ss_net_create(&s, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err)) {
+        ss_net_create(&s, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err) ||
+        ss_net_create(&d_rows, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err) ||
+        ss_net_create(&s_rows, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err)) {
         CHECK(0, "%s: create: %s", sc->title, err.msg);
         return;
     }
     /* ~25 % of a row's inputs are nonzero: half the row is room enough for the batch */
     ss_net_set_sparse_inputs(&s, sc->n_in / 2);
+    ss_net_set_sparse_inputs(&s_rows, sc->n_in / 2);
     CHECK(s.sparse_inputs == sc->n_in / 2 && d.sparse_inputs == 0, "%s: sparse capacity %d",
           sc->title, s.sparse_inputs);
     size_t nx = (size_t)B * sc->n_in;
     float *x = malloc(nx * sizeof(float)), y[B];
+    float *pool = malloc(2 * nx * sizeof(float));   /* the batch's rows at rows[r], NaN */
+    uint32_t rows[B];                                /* elsewhere */
+    for (int r = 0; r < B; r++)
+        rows[r] = (uint32_t)(r * 7 % (2 * B));
+    int rows_same = 1;
     ss_rng_t rng;
     ss_rng_seed(&rng, 77, 5);
     double worst_loss = 0, worst_grad = 0, worst_param = 0;
@@ -856,6 +867,21 @@ static void sparse_case(const sparse_case_t *sc)
         ss_rng_seed(&rs, 9, SS_STREAM_DROPOUT);
         double ld = ss_net_forward_backward(&d, x, y, B, B, &rd, NULL);
         double ls = ss_net_forward_backward(&s, x, y, B, B, &rs, NULL);
+        for (size_t k = 0; k < 2 * nx; k++)
+            pool[k] = NAN;
+        for (int r = 0; r < B; r++)
+            memcpy(pool + rows[r] * (size_t)sc->n_in, x + (size_t)r * sc->n_in,
+                   (size_t)sc->n_in * sizeof(float));
+        ss_net_t *twin[2] = {&d, &s}, *in_place[2] = {&d_rows, &s_rows};
+        double loss[2] = {ld, ls};
+        for (int p = 0; p < 2; p++) {
+            ss_rng_t rr;
+            ss_rng_seed(&rr, 9, SS_STREAM_DROPOUT);
+            double l = ss_net_forward_backward_rows(in_place[p], pool, rows, y, B, B, &rr, NULL);
+            rows_same &= l == loss[p] && memcmp(in_place[p]->grads, twin[p]->grads,
+                                                d.n_params * sizeof(float)) == 0;
+            ss_net_update(in_place[p], 0, d.n_params);
+        }
         double el = fabs(ld - ls) / fabs(ld);
         if (el > worst_loss) worst_loss = el;
         double gmax = 0, gdiff = 0;
@@ -874,8 +900,10 @@ static void sparse_case(const sparse_case_t *sc)
     double ed = 0, es = 0, cd = 0, cs = 0;
     ss_net_evaluate(&d, x, y, B, NULL, &ed, &cd);
     ss_net_evaluate(&s, x, y, B, NULL, &es, &cs);
-    printf("sparse inputs %-28s loss %.1e  gradient %.1e  parameters %.1e  eval %.1e\n",
-           sc->title, worst_loss, worst_grad, worst_param, fabs(ed - es) / ed);
+    printf("sparse inputs %-28s loss %.1e  gradient %.1e  parameters %.1e  eval %.1e  "
+           "rows in place %s\n", sc->title, worst_loss, worst_grad, worst_param,
+           fabs(ed - es) / ed, rows_same ? "same bits" : "DIFFERENT");
+    CHECK(rows_same, "%s: rows read in place give other bits", sc->title);
     CHECK(worst_loss < 1e-5, "%s: loss differs by %.3g (relative)", sc->title, worst_loss);
     CHECK(worst_grad < 1e-5, "%s: gradients differ by %.3g of the largest", sc->title,
           worst_grad);
@@ -906,8 +934,11 @@ static void sparse_case(const sparse_case_t *sc)
     ss_net_set_sparse_inputs(&s, 0);
     CHECK(s.sparse_inputs == 0, "%s: sparse path not switched off", sc->title);
     free(x);
+    free(pool);
     ss_net_destroy(&d);
     ss_net_destroy(&s);
+    ss_net_destroy(&d_rows);
+    ss_net_destroy(&s_rows);
 }
 
 static void test_sparse_inputs(void)

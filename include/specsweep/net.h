@@ -30,6 +30,7 @@
 #define SPECSWEEP_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "specsweep/config.h"
 #include "specsweep/mm.h"
@@ -169,6 +170,17 @@ void ss_net_destroy(ss_net_t *net);
 double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
                                int batch_total, ss_rng_t *dropout_rng,
                                const ss_reduce_t *red);
+
+/*
+ * ss_net_forward_backward on the samples x[rows[0]], ..., x[rows[b - 1]] (rows of
+ * n_inputs floats, read where they are) with their labels y (b, in that order): the
+ * sparse first layer (ss_net_set_sparse_inputs) takes their nonzeros straight from x, so
+ * the caller copies no inputs; a dense first layer copies them into the network's
+ * workspace first. The same bits as ss_net_forward_backward on the rows copied.
+ */
+double ss_net_forward_backward_rows(ss_net_t *net, const float *x, const uint32_t *rows,
+                                    const float *y, int b, int batch_total,
+                                    ss_rng_t *dropout_rng, const ss_reduce_t *red);
 
 /* Add the first layer's L2 gradient to grads; returns the penalty value
    reg_eigenvalues * sum(lambda_in^2) + reg_eigenvectors * sum(psi^2) (dense first layer:
