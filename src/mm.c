@@ -141,6 +141,81 @@ static void blas_run(const ss_mm_t *p, int m, int n, int k, const float *A, cons
                 B, p->trans_b ? k : n, 0.0f, C, n);
 }
 
+/*
+ * Products of few output columns (n <= NARROW_MAX_N) with a transposed A: the weight
+ * gradient of a classifier's output layer (m = its inputs, n = its classes, k = the
+ * samples). libxsmm vectorises over n, so that 2 of 16 lanes work (31 GFLOP/s for
+ * n = 2); narrow_tn vectorises over m instead. C[i, j] is the chain of multiply-adds
+ * over q of A[q, i] B[q, j] from 0 in increasing q, which is exactly libxsmm's sum
+ * (checked on the network's shapes: the same bits), so it stands in for libxsmm's kernel
+ * where the plan has chosen that one, m >= 16 and the compiler fuses the multiply-adds
+ * (__FMA__). 16 values of i per vector (a vector ending at m overlaps the one before
+ * when 16 does not divide m: the same sums twice), NARROW_VECTORS vectors x n
+ * accumulators per pass over the k rows.
+ */
+#define NARROW_MAX_N 4
+#define NARROW_VECTORS 4
+
+typedef float v16 __attribute__((vector_size(64)));
+
+/* C's rows col[0..nv) + (0..16) (col: vector starts) from A (k, m) and B (k, n). */
+static inline __attribute__((always_inline)) void
+narrow_tn_pass(int m, int k, const float *A, const float *B, float *C, const int *col,
+               int n, int nv)
+{
+    v16 acc[NARROW_MAX_N][NARROW_VECTORS];
+    for (int j = 0; j < n; j++)
+        for (int u = 0; u < nv; u++)
+            acc[j][u] = (v16){0};
+    for (int q = 0; q < k; q++) {
+        const float *a = A + (size_t)q * m;
+        v16 av[NARROW_VECTORS];
+        for (int u = 0; u < nv; u++)
+            memcpy(&av[u], a + col[u], sizeof av[u]);
+        for (int j = 0; j < n; j++) {
+            float bj = B[(size_t)q * n + j];
+            for (int u = 0; u < nv; u++)
+                acc[j][u] += av[u] * bj;
+        }
+    }
+    for (int j = 0; j < n; j++)
+        for (int u = 0; u < nv; u++)
+            for (int l = 0; l < 16; l++)
+                C[(size_t)(col[u] + l) * n + j] = acc[j][u][l];
+}
+
+/* 1 when narrow_tn computes the product (m, n, k) with the plan's transposes. */
+static int narrow_applies(const ss_mm_t *p, int m, int n)
+{
+#if defined(__FMA__)
+    return p->trans_a && !p->trans_b && n <= NARROW_MAX_N && m >= 16;
+#else
+    (void)p; (void)m; (void)n;
+    return 0;
+#endif
+}
+
+/* C (m, n) = A^T B, A (k, m), B (k, n), n <= NARROW_MAX_N, m >= 16: passes of up to
+   NARROW_VECTORS vectors; the switches give each (n, pass width) its own unrolled copy. */
+static void narrow_tn(int m, int n, int k, const float *A, const float *B, float *C)
+{
+    int nc = (m + 15) / 16;
+    for (int c0 = 0; c0 < nc; c0 += NARROW_VECTORS) {
+        int nv = nc - c0 < NARROW_VECTORS ? nc - c0 : NARROW_VECTORS, col[NARROW_VECTORS];
+        for (int u = 0; u < nv; u++)
+            col[u] = c0 + u == nc - 1 ? m - 16 : (c0 + u) * 16;
+#define NARROW_NV(nn, v) case v: narrow_tn_pass(m, k, A, B, C, col, nn, v); break;
+#define NARROW_N(nn)                                                              \
+        case nn:                                                                  \
+            switch (nv) { NARROW_NV(nn, 1) NARROW_NV(nn, 2) NARROW_NV(nn, 3)      \
+                          NARROW_NV(nn, 4) }                                      \
+            break;
+        switch (n) { NARROW_N(1) NARROW_N(2) NARROW_N(3) NARROW_N(4) }
+#undef NARROW_N
+#undef NARROW_NV
+    }
+}
+
 typedef void (*xsmm_fn)(const float *a, const float *b, float *c);
 
 static void xsmm_call(void *fn, const float *A, const float *B, float *C)
@@ -174,7 +249,9 @@ void ss_mm_run(ss_mm_t *p, int m, int n, int k, const float *A, const float *B, 
         return;
     }
     void *fn = p->kernel == SS_MM_XSMM ? xsmm_kernel(p, m, n, k) : NULL;
-    if (fn)
+    if (fn && narrow_applies(p, m, n))
+        narrow_tn(m, n, k, A, B, C);
+    else if (fn)
         xsmm_call(fn, A, B, C);
     else
         blas_run(p, m, n, k, A, B, C);
