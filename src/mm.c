@@ -282,7 +282,9 @@ void ss_mm_measure(ss_mm_t *p)
             long calls = 0;
             double t0 = ss_now(), el;
             do {
-                if (kind == SS_MM_XSMM)
+                if (kind == SS_MM_XSMM && narrow_applies(p, p->m, p->n))
+                    narrow_tn(p->m, p->n, p->k, A, B, C);   /* what the path runs */
+                else if (kind == SS_MM_XSMM)
                     xsmm_call(fn, A, B, C);
                 else
                     blas_run(p, p->m, p->n, p->k, A, B, C);
