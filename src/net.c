@@ -1238,15 +1238,10 @@ double ss_net_forward_backward_rows(ss_net_t *net, const float *x, const uint32_
 
 /* ---- inference ----------------------------------------------------------------------- */
 
-void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
-                     const unsigned char *input_mask, double *loss_sum, double *correct)
-{
-    ss_net_evaluate_fill(net, x, y, n, input_mask, NULL, loss_sum, correct);
-}
-
-void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
-                          const unsigned char *input_mask, const float *fill,
-                          double *loss_sum, double *correct)
+/* ss_net_evaluate_fill on x (n, n_inputs), or on its rows rows[0..n) (no mask then). */
+static void evaluate(ss_net_t *net, const float *x, const uint32_t *rows, const float *y,
+                     int n, const unsigned char *input_mask, const float *fill,
+                     double *loss_sum, double *correct)
 {
     net_work_t *w = net->work;
     int ni = net->n_inputs;
@@ -1254,7 +1249,7 @@ void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
     net_weights_build(net, 0);
     for (int start = 0; start < n; start += net->max_batch) {
         int B = min_int(n - start, net->max_batch);
-        const float *xc = x + (size_t)start * ni;
+        const float *xc = rows ? x : x + (size_t)start * ni;
         if (input_mask) {
             for (int r = 0; r < B; r++) {
                 const float *src = xc + (size_t)r * ni;
@@ -1264,12 +1259,31 @@ void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
             }
             xc = w->xmasked;
         }
-        net_forward(net, xc, NULL, B, 0, B, NULL, NULL);
+        net_forward(net, xc, rows ? rows + start : NULL, B, 0, B, NULL, NULL);
         loss += output_loss(net, w->out[net->n_layers - 1], y + start, B, w->d0, 1.0f, NULL,
                             &good);
     }
     if (loss_sum) *loss_sum += loss;
     if (correct) *correct += good;
+}
+
+void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
+                     const unsigned char *input_mask, double *loss_sum, double *correct)
+{
+    evaluate(net, x, NULL, y, n, input_mask, NULL, loss_sum, correct);
+}
+
+void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
+                          const unsigned char *input_mask, const float *fill,
+                          double *loss_sum, double *correct)
+{
+    evaluate(net, x, NULL, y, n, input_mask, fill, loss_sum, correct);
+}
+
+void ss_net_evaluate_rows(ss_net_t *net, const float *x, const uint32_t *rows,
+                          const float *y, int n, double *loss_sum, double *correct)
+{
+    evaluate(net, x, rows, y, n, NULL, NULL, loss_sum, correct);
 }
 
 /* ---- relevance ----------------------------------------------------------------------- */

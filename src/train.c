@@ -119,8 +119,9 @@ typedef struct {
     float *xb[2], *yb[2];       /* two minibatch shards: the next one is gathered while
                                    the group sums gradients */
     int rows_in_place;          /* the network's sparse first layer reads the inputs from
-                                   the training set (ss_net_forward_backward_rows): xb
-                                   stay NULL, only labels are gathered */
+                                   the training set (ss_net_forward_backward_rows,
+                                   ss_net_evaluate_rows): xb and xv stay NULL, only labels
+                                   are gathered */
     ss_net_t net;
     size_t *part;               /* G + 1 cuts of params, for the sharded optimizer */
     int sharded;                /* G > 1 with part-wise sums (train.h) */
@@ -214,7 +215,8 @@ static int trainer_setup(trainer_t *t, ss_error_t *err)
     /* room for one chunk of ss_net_evaluate of this rank's validation shard */
     int val_shard = (t->n_val + t->G - 1) / t->G;
     size_t nv = (size_t)(val_shard < t->net.max_batch ? val_shard : t->net.max_batch);
-    t->xv = ss_alloc_aligned((nv > 0 ? nv : 1) * (size_t)t->d * sizeof(float));
+    if (!t->rows_in_place)
+        t->xv = ss_alloc_aligned((nv > 0 ? nv : 1) * (size_t)t->d * sizeof(float));
     t->yv = ss_alloc_aligned((nv > 0 ? nv : 1) * sizeof(float));
 
     /* Data parallel (G > 1) with hooks->parts: the gradient is summed part-wise, rank
@@ -252,8 +254,14 @@ static void evaluate_val(trainer_t *t, double *loss, double *metric)
     double loss_sum = 0.0, correct = 0.0;
     for (int start = lo; start < hi; start += t->net.max_batch) {
         int b = hi - start < t->net.max_batch ? hi - start : t->net.max_batch;
-        trainer_gather(t, idx + start, b, t->xv, t->yv);
-        ss_net_evaluate(&t->net, t->xv, t->yv, b, NULL, &loss_sum, &correct);
+        if (t->rows_in_place) {
+            gather_rows(NULL, t->ds->y_train, t->d, idx + start, b, NULL, t->yv);
+            ss_net_evaluate_rows(&t->net, t->ds->x_train, idx + start, t->yv, b, &loss_sum,
+                                 &correct);
+        } else {
+            trainer_gather(t, idx + start, b, t->xv, t->yv);
+            ss_net_evaluate(&t->net, t->xv, t->yv, b, NULL, &loss_sum, &correct);
+        }
     }
     reduce_pair(h, &loss_sum, &correct);
     *loss = t->n_val > 0 ? loss_sum / t->n_val : NAN;

@@ -810,7 +810,8 @@ static void test_regime_counts(void)
  * frozen psi, batch-norm and dropout, batches and inputs not a multiple of the four sums
  * a pass computes. Two more nets, one per path, train on the same rows read in place
  * (ss_net_forward_backward_rows) from a larger array whose other rows are NaN: the same
- * bits as their twins. Then a NaN input must give a NaN loss, as through sgemm.
+ * bits as their twins, and evaluate them in place (ss_net_evaluate_rows) to the same
+ * bits as well. Then a NaN input must give a NaN loss, as through sgemm.
  */
 typedef struct {
     const char *title;
@@ -900,6 +901,10 @@ static void sparse_case(const sparse_case_t *sc)
     double ed = 0, es = 0, cd = 0, cs = 0;
     ss_net_evaluate(&d, x, y, B, NULL, &ed, &cd);
     ss_net_evaluate(&s, x, y, B, NULL, &es, &cs);
+    double e_rows[2] = {0, 0}, c_rows[2] = {0, 0};
+    ss_net_evaluate_rows(&d_rows, pool, rows, y, B, &e_rows[0], &c_rows[0]);
+    ss_net_evaluate_rows(&s_rows, pool, rows, y, B, &e_rows[1], &c_rows[1]);
+    rows_same &= e_rows[0] == ed && c_rows[0] == cd && e_rows[1] == es && c_rows[1] == cs;
     printf("sparse inputs %-28s loss %.1e  gradient %.1e  parameters %.1e  eval %.1e  "
            "rows in place %s\n", sc->title, worst_loss, worst_grad, worst_param,
            fabs(ed - es) / ed, rows_same ? "same bits" : "DIFFERENT");

@@ -223,6 +223,11 @@ void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
 void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
                           const unsigned char *input_mask, const float *fill,
                           double *loss_sum, double *correct);
+/* ss_net_evaluate on the samples x[rows[0]], ..., x[rows[n - 1]] (read where they are,
+   as ss_net_forward_backward_rows reads them) with their labels y (n, in that order),
+   no mask. The same bits as ss_net_evaluate on the rows copied. */
+void ss_net_evaluate_rows(ss_net_t *net, const float *x, const uint32_t *rows,
+                          const float *y, int n, double *loss_sum, double *correct);
 
 /* First-layer relevance_i = lambda_in_i * ||psi_i,:|| (spectral first layer; for a dense
    first layer ||W_i,:|| with lambda_in = 1). Either output may be NULL. */
