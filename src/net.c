@@ -50,7 +50,7 @@ static int has_post0(const ss_net_t *net) { return net->batchnorm || net->dropou
 static int min_int(int a, int b) { return a < b ? a : b; }
 
 /*
- * Activations without libm calls, on vectors of 16 floats (net_internal.h's v16), so that
+ * Activations without libm calls, on vectors of 16 floats (vec.h's v16), so that
  * the bias + activation passes run in vector instructions: glibc tanhf is a scalar call
  * of ~12 ns (via expm1f), which would dominate a training step of the papers' small
  * tanh networks (20-100-100-50: ~3x slower per step). A single value goes through lane 0
@@ -62,9 +62,6 @@ static int min_int(int a, int b) { return a < b ? a : b; }
  * (a few ulp). NaN propagates; the exponent is assembled in unsigned arithmetic, so
  * there is no float-to-int conversion of a NaN.
  */
-typedef int32_t v16i __attribute__((vector_size(64)));
-typedef uint32_t v16u __attribute__((vector_size(64)));
-
 /* The lanes of a where m is true (all ones), of b elsewhere. */
 static inline v16 v16_select(v16i m, v16 a, v16 b)
 {
@@ -545,39 +542,13 @@ void ss_net_destroy(ss_net_t *net)
 
 /* ---- spectral weights ---------------------------------------------------------------- */
 
-/*
- * The 16 x 16 tile at w (rows ldw apart) transposed into wt (rows ldt apart), in
- * registers: four rounds of swapping the off-diagonal blocks of 8, 4, 2 and 1 rows and
- * columns, each a two-vector shuffle per row (one instruction with AVX-512).
- */
+/* The 16 x 16 tile at w (rows ldw apart) transposed into wt (rows ldt apart). */
 static void transpose_tile(const float *w, size_t ldw, float *wt, size_t ldt)
 {
-    /* round b, rows i and i + b (i without b): row i keeps its columns j without b and
-       takes row i + b's columns j - b; row i + b gets row i's columns j + b (lo, hi:
-       lanes of x = row i are 0-15, of y = row i + b 16-31) */
-    static const v16i lo8 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-    static const v16i hi8 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
-    static const v16i lo4 = {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27};
-    static const v16i hi4 = {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31};
-    static const v16i lo2 = {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
-    static const v16i hi2 = {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
-    static const v16i lo1 = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
-    static const v16i hi1 = {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31};
-#define TRANSPOSE_ROUND(b, lo, hi)                              \
-    for (int i = 0; i < 16; i++)                                \
-        if (!(i & (b))) {                                       \
-            v16 x = r[i], y = r[i + (b)];                       \
-            r[i] = __builtin_shuffle(x, y, lo);                 \
-            r[i + (b)] = __builtin_shuffle(x, y, hi);           \
-        }
     v16 r[16];
     for (int i = 0; i < 16; i++)
         r[i] = v16_load(w + (size_t)i * ldw);
-    TRANSPOSE_ROUND(8, lo8, hi8)
-    TRANSPOSE_ROUND(4, lo4, hi4)
-    TRANSPOSE_ROUND(2, lo2, hi2)
-    TRANSPOSE_ROUND(1, lo1, hi1)
-#undef TRANSPOSE_ROUND
+    v16_transpose(r);
     for (int i = 0; i < 16; i++)
         v16_store(wt + (size_t)i * ldt, r[i]);
 }

@@ -14,9 +14,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "specsweep/net.h"
+#include "vec.h"
 
 #define BN_EPS 1e-3f       /* Keras BatchNormalization defaults */
 
@@ -59,19 +59,6 @@ typedef struct {
     double *bn_acc;                      /* (2 n0) local sums */
     sparse_work_t *sp;                   /* sparse first layer; NULL when off */
 } net_work_t;
-
-/* 16 floats as one vector (GCC's vector extension: one AVX-512 register, two or four
-   narrower ones elsewhere), loaded from and stored to any float address. */
-typedef float v16 __attribute__((vector_size(64)));
-
-static inline v16 v16_load(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void v16_store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
 /* n rounded up to a multiple of 16 floats (64 bytes). */
 static inline size_t round16(size_t n) { return (n + 15) / 16 * 16; }
