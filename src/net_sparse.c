@@ -11,7 +11,7 @@
  * same kernel (gather_lists): sums of scaled rows of a matrix, held in registers, four
  * sums at a time (see the kernel's comment), so no partial sum goes through memory.
  * W and dZ have rows padded to ld floats (zero padding) so that every vector is whole
- * and aligned. The rows come from L2 (W of the MNIST network is 350 KB): about 9 cycles
+ * and aligned. The rows come from L2 (W of the MNIST network is 350 KB): ~8.5 cycles
  * per nonzero and product for 100 columns (bench/README.md's machine), where sgemm
  * spends ~7 cycles per input, zero or not; with the compression, the path pays below
  * ~30 % nonzero inputs (SS_SPARSE_INPUT_DENSITY, measured by `net_step sparse`). GCC's
