@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """specsweep against PyTorch on the same spectral networks, side by side in one run.
 
-    /usr/bin/python3 bench/torch_compare.py [--build DIR] [--repeat N] [--fashion]
-                                [--fig3-epochs E] [--mnist-epochs E] [--only fig3|mnist]
+    /usr/bin/python3 bench/torch_compare.py [--build DIR] [--baseline DIR] [--repeat N]
+                                [--fashion] [--fig3-epochs E] [--mnist-epochs E]
+                                [--only fig3|mnist]
 
 Both sides train the identical network on the identical samples with one core:
 spectral layers w = psi * (lambda_in[:, None] - lambda_out[None, :]) with lambda_out
@@ -26,13 +27,18 @@ the best of each counts.
       kernels the network chose (bench binary net_step, dense inputs; OpenBLAS sgemm's
       rate on the same shapes beside it), and the whole run's (FLOPs of the dense
       products x samples/s: above 100 % when the first layer skips zero inputs);
-  (d) peak memory (max RSS) of one specsweep run of (b) against the dataset's float32 size;
+  (d) peak memory (max RSS) of one specsweep run; for (b) against the dataset's float32 size;
   (e) the bound: the core's peak float32 FMA rate (net_step peak) over the FLOPs of a
       training sample (its step plus its share of the validation passes) is the most
       samples/s any float32 implementation of the dense products can reach here;
   (f) which kernel computes each kind of product (forward, weight gradient, input
       gradient): libxsmm, OpenBLAS or the sparse first layer, as shares of the kind's
       FLOPs (dense-equivalent), from net_step's record of the network's kernels (mm.h).
+
+--baseline DIR: a second build (an earlier version) whose `specsweep run` takes its turn
+in every repetition too, so that before and after are measured side by side in the same
+run; its samples/s, ratio, share of the bound and peak memory are printed beside the
+build's. The targets are the build's alone.
 
 Exit status 0 when every target holds, 1 when one is missed, 2 when something needed is
 missing (PyTorch: `apt-get install python3-torch`; the build: scripts/build.sh).
@@ -247,6 +253,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"),
                     help="build directory with specsweep and bench/ (default build/)")
+    ap.add_argument("--baseline", help="a second build directory, run in every repetition "
+                    "beside the build (before/after in one run)")
     ap.add_argument("--repeat", type=int, default=3, help="repetitions per side (best counts)")
     ap.add_argument("--fig3-epochs", type=int, default=30)
     ap.add_argument("--mnist-epochs", type=int,
@@ -264,7 +272,8 @@ def main():
     exe = os.path.join(args.build, "specsweep")
     tb = os.path.join(args.build, "bench", "train_bench")
     ns = os.path.join(args.build, "bench", "net_step")
-    for p in (exe, tb, ns):
+    base_exe = os.path.join(args.baseline, "specsweep") if args.baseline else None
+    for p in (exe, tb, ns) + ((base_exe,) if base_exe else ()):
         if not os.access(p, os.X_OK):
             die(f"{p} missing: build first (scripts/build.sh; SPECSWEEP_BENCH=ON)")
     img_dir = ("/usr/share/datasets/fashion-mnist" if args.fashion
@@ -326,21 +335,31 @@ def main():
                   f"epochs, batch 500, {args.repeat} repetitions each (best counts); "
                   f"{100 * density:.0f} % of the inputs nonzero: {first} first layer")
 
-            best_ss = best_pt = 0.0
-            rss = 0.0
+            best_ss = best_pt = best_base = 0.0
+            rss = rss_base = 0.0
             for rep in range(args.repeat):
                 sps, rss_mb = run_specsweep(exe, sweep, os.path.join(tmp, name + ".h5"), env)
                 rss = max(rss, rss_mb)
+                base = ""
+                if base_exe:
+                    bsps, brss = run_specsweep(base_exe, sweep,
+                                               os.path.join(tmp, name + "-base.h5"), env)
+                    rss_base = max(rss_base, brss)
+                    best_base = max(best_base, bsps)
+                    base = f"baseline {bsps:10.0f}   "
                 model = TorchSpectral(torch, sizes, acts, lr, 1e-2, 1e-4, seed=rep)
                 secs, acc = model.train(xt, yt, xv, yv, epochs, 500, seed=rep)
                 pt = epochs * n_fit / secs
-                print(f"    repetition {rep + 1}: specsweep {sps:10.0f} samples/s   "
+                print(f"    repetition {rep + 1}: specsweep {sps:10.0f} samples/s   {base}"
                       f"PyTorch {pt:10.0f} samples/s (val. accuracy {acc:.3f})")
                 best_ss, best_pt = max(best_ss, sps), max(best_pt, pt)
             ratio = best_ss / best_pt
             ok &= ratio >= target
             print(f"    best: specsweep {best_ss:.0f} samples/s, PyTorch {best_pt:.0f} samples/s"
                   f"  ratio {ratio:.2f} (target >= {target})")
+            if base_exe:
+                print(f"    baseline: {best_base:.0f} samples/s, ratio {best_base / best_pt:.2f}; "
+                      f"the build is {best_ss / best_base:.3f} x the baseline")
             flops = net_flops(sizes)
             s = step.get(name)
             if s:
@@ -366,19 +385,24 @@ def main():
                 print(f"    (e) bound: peak float32 rate {peak:.1f} GFLOP/s / {per_sample / 1e3:.1f}"
                       f" kFLOP per sample (step + validation share) = {cap:.0f} samples/s at "
                       f"most for dense float32 products = {cap / best_pt:.2f} x PyTorch's rate; "
-                      f"specsweep is at {100 * share:.0f} % of it"
-                      + (f" (target >= {100 * TARGET_PEAK:.0f} %)" if name == "fig3" else ""))
+                      f"specsweep is at {100 * share:.1f} % of it"
+                      + (f" (target >= {100 * TARGET_PEAK:.0f} %)" if name == "fig3" else "")
+                      + (f"; the baseline at {100 * best_base / cap:.1f} %" if base_exe else ""))
             if name in kernels:
                 print("    (f) kernels, share of each product kind's FLOPs: "
                       + kernel_shares(kernels[name], first == "sparse"))
             summary.append((name, best_ss, best_pt, ratio, target))
+            if name != "mnist":
+                print(f"    (d) peak memory of one specsweep run: max RSS {rss:.1f} MB"
+                      + (f"; the baseline {rss_base:.1f} MB" if base_exe else ""))
             if name == "mnist":
                 # data_mb: inputs + labels of the training and test parts as float32
                 limit = 1.5 * data_mb + 50
                 ok &= rss <= limit
-                print(f"    (d) peak memory of one specsweep run: max RSS {rss:.0f} MB; dataset "
+                print(f"    (d) peak memory of one specsweep run: max RSS {rss:.1f} MB; dataset "
                       f"float32 {data_mb:.0f} MB; limit 1.5 x {data_mb:.0f} + 50 = {limit:.0f} MB "
-                      f"-> {'ok' if rss <= limit else 'OVER'}")
+                      f"-> {'ok' if rss <= limit else 'OVER'}"
+                      + (f"; the baseline {rss_base:.1f} MB" if base_exe else ""))
             del xt, xv, yt, yv, x_fit, x_val
     print("summary: " + "; ".join(f"{n} {r:.2f}x (target {t})" for n, _, _, r, t in summary))
     return 0 if ok else 1

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 #ifdef SS_HAVE_LIBXSMM
 #include <libxsmm_cpuid.h>
 #include <libxsmm_generator.h>
@@ -141,6 +143,136 @@ static void blas_run(const ss_mm_t *p, int m, int n, int k, const float *A, cons
                 B, p->trans_b ? k : n, 0.0f, C, n);
 }
 
+/*
+ * Products of few output columns (n <= NARROW_MAX_N): the forward product and the weight
+ * gradient of a binary classifier's (or a regression's) output layer. libxsmm vectorises
+ * over n, so that 2 of 16 lanes work (31 GFLOP/s for n = 2); mm.c's own loops vectorise
+ * over m, C's rows, instead. Each C[i, j] is the chain of multiply-adds over the k terms
+ * from 0 in increasing order, which is exactly libxsmm's sum (checked on the network's
+ * shapes: the same bits; test_mm checks every such product), so they stand in for
+ * libxsmm's kernel where the plan has chosen that one, m >= 16, k >= 16 and the compiler
+ * fuses the multiply-adds (__FMA__). 16 values of i per vector; a vector ending at m
+ * overlaps the one before when 16 does not divide m (the same sums twice).
+ *   narrow_tn  C = A^T B (A is (k, m)): A's rows are C's rows' terms in place;
+ *              NARROW_VECTORS vectors x n accumulators per pass over the k rows.
+ *   narrow_nn  C = A B (A is (m, k)): 16 rows of A at a time, transposed in registers
+ *              in 16 x 16 tiles (vec.h), the tile ending at k taking only its new
+ *              columns.
+ */
+#define NARROW_MAX_N 4
+#define NARROW_VECTORS 4
+
+/* The start of vector c of the nc covering [0, m): the last one ends at m. */
+static inline int narrow_col(int c, int nc, int m) { return c == nc - 1 ? m - 16 : c * 16; }
+
+/* C's rows col[0..nv) + (0..16) of C (m, n) = A^T B, A (k, m), B (k, n). */
+static inline __attribute__((always_inline)) void
+narrow_tn_pass(int m, int k, const float *A, const float *B, float *C, const int *col,
+               int n, int nv)
+{
+    v16 acc[NARROW_MAX_N][NARROW_VECTORS];
+    for (int j = 0; j < n; j++)
+        for (int u = 0; u < nv; u++)
+            acc[j][u] = (v16){0};
+    for (int q = 0; q < k; q++) {
+        const float *a = A + (size_t)q * m;
+        v16 av[NARROW_VECTORS];
+        for (int u = 0; u < nv; u++)
+            av[u] = v16_load(a + col[u]);
+        for (int j = 0; j < n; j++) {
+            float bj = B[(size_t)q * n + j];
+            for (int u = 0; u < nv; u++)
+                acc[j][u] += av[u] * bj;
+        }
+    }
+    for (int j = 0; j < n; j++)
+        for (int u = 0; u < nv; u++)
+            for (int l = 0; l < 16; l++)
+                C[(size_t)(col[u] + l) * n + j] = acc[j][u][l];
+}
+
+/* C (m, n) = A^T B, A (k, m), B (k, n): passes of up to NARROW_VECTORS vectors; the
+   switches give each (n, pass width) its own unrolled copy. */
+static void narrow_tn(int m, int n, int k, const float *A, const float *B, float *C)
+{
+    int nc = (m + 15) / 16;
+    for (int c0 = 0; c0 < nc; c0 += NARROW_VECTORS) {
+        int nv = nc - c0 < NARROW_VECTORS ? nc - c0 : NARROW_VECTORS, col[NARROW_VECTORS];
+        for (int u = 0; u < nv; u++)
+            col[u] = narrow_col(c0 + u, nc, m);
+#define NARROW_NV(nn, v) case v: narrow_tn_pass(m, k, A, B, C, col, nn, v); break;
+#define NARROW_N(nn)                                                              \
+        case nn:                                                                  \
+            switch (nv) { NARROW_NV(nn, 1) NARROW_NV(nn, 2) NARROW_NV(nn, 3)      \
+                          NARROW_NV(nn, 4) }                                      \
+            break;
+        switch (n) { NARROW_N(1) NARROW_N(2) NARROW_N(3) NARROW_N(4) }
+#undef NARROW_N
+#undef NARROW_NV
+    }
+}
+
+/* C's rows i0 + (0..16) of C (m, n) = A B, A (m, k), B (k, n), for n (a constant where
+   inlined): the chains over k, 16 columns of A at a time transposed into t[q] = column
+   k0 + q of the 16 rows. */
+static inline __attribute__((always_inline)) void
+narrow_nn_rows(int k, const float *A, const float *B, float *C, int i0, int n)
+{
+    v16 acc[NARROW_MAX_N];
+    for (int j = 0; j < n; j++)
+        acc[j] = (v16){0};
+    int nt = (k + 15) / 16;
+    for (int c = 0; c < nt; c++) {
+        int k0 = narrow_col(c, nt, k), q0 = c * 16 - k0;   /* q0 > 0: overlap, done */
+        v16 t[16];
+        for (int i = 0; i < 16; i++)
+            t[i] = v16_load(A + (size_t)(i0 + i) * k + k0);
+        v16_transpose(t);
+        for (int q = q0; q < 16; q++)
+            for (int j = 0; j < n; j++)
+                acc[j] += t[q] * B[(size_t)(k0 + q) * n + j];
+    }
+    for (int j = 0; j < n; j++)
+        for (int l = 0; l < 16; l++)
+            C[(size_t)(i0 + l) * n + j] = acc[j][l];
+}
+
+/* C (m, n) = A B, A (m, k), B (k, n): 16 rows at a time, the last 16 ending at m. */
+static void narrow_nn(int m, int n, int k, const float *A, const float *B, float *C)
+{
+    int nr = (m + 15) / 16;
+    for (int c = 0; c < nr; c++) {
+        int i0 = narrow_col(c, nr, m);
+        switch (n) {
+        case 1: narrow_nn_rows(k, A, B, C, i0, 1); break;
+        case 2: narrow_nn_rows(k, A, B, C, i0, 2); break;
+        case 3: narrow_nn_rows(k, A, B, C, i0, 3); break;
+        default: narrow_nn_rows(k, A, B, C, i0, 4); break;
+        }
+    }
+}
+
+/* 1 when narrow_tn or narrow_nn computes the product (m, n, k) of the plan. */
+static int narrow_applies(const ss_mm_t *p, int m, int n, int k)
+{
+#if defined(__FMA__)
+    return !p->trans_b && n <= NARROW_MAX_N && m >= 16 && k >= 16;
+#else
+    (void)p; (void)m; (void)n; (void)k;
+    return 0;
+#endif
+}
+
+/* The product through narrow_tn or narrow_nn (narrow_applies). */
+static void narrow_run(const ss_mm_t *p, int m, int n, int k, const float *A,
+                       const float *B, float *C)
+{
+    if (p->trans_a)
+        narrow_tn(m, n, k, A, B, C);
+    else
+        narrow_nn(m, n, k, A, B, C);
+}
+
 typedef void (*xsmm_fn)(const float *a, const float *b, float *c);
 
 static void xsmm_call(void *fn, const float *A, const float *B, float *C)
@@ -174,7 +306,9 @@ void ss_mm_run(ss_mm_t *p, int m, int n, int k, const float *A, const float *B, 
         return;
     }
     void *fn = p->kernel == SS_MM_XSMM ? xsmm_kernel(p, m, n, k) : NULL;
-    if (fn)
+    if (fn && narrow_applies(p, m, n, k))
+        narrow_run(p, m, n, k, A, B, C);
+    else if (fn)
         xsmm_call(fn, A, B, C);
     else
         blas_run(p, m, n, k, A, B, C);
@@ -205,7 +339,9 @@ void ss_mm_measure(ss_mm_t *p)
             long calls = 0;
             double t0 = ss_now(), el;
             do {
-                if (kind == SS_MM_XSMM)
+                if (kind == SS_MM_XSMM && narrow_applies(p, p->m, p->n, p->k))
+                    narrow_run(p, p->m, p->n, p->k, A, B, C);   /* what the path runs */
+                else if (kind == SS_MM_XSMM)
                     xsmm_call(fn, A, B, C);
                 else
                     blas_run(p, p->m, p->n, p->k, A, B, C);

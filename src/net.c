@@ -50,62 +50,77 @@ static int has_post0(const ss_net_t *net) { return net->batchnorm || net->dropou
 static int min_int(int a, int b) { return a < b ? a : b; }
 
 /*
- * Activations without libm calls, so the bias + activation loops vectorise: glibc tanhf
- * is a scalar call of ~12 ns (via expm1f), which would dominate a training step of the
- * papers' small tanh networks (20-100-100-50: ~3x slower per step).
+ * Activations without libm calls, on vectors of 16 floats (vec.h's v16), so that
+ * the bias + activation passes run in vector instructions: glibc tanhf is a scalar call
+ * of ~12 ns (via expm1f), which would dominate a training step of the papers' small
+ * tanh networks (20-100-100-50: ~3x slower per step). A single value goes through lane 0
+ * of a vector (v16_one): the same formula, so the same bits, on every path.
  *
- * exp_approx(y) = 2^n e^r with n = round(y / ln 2), r = y - n ln 2 (ln 2 split in two
- * for an exact reduction), |r| <= ln2/2, e^r by its degree-7 Taylor polynomial
- * (truncation < 7e-9); y is clamped to [-87, 87] so 2^n stays a normal float. Relative
- * error ~2e-7 (a few ulp). NaN propagates; the exponent is assembled in unsigned
- * arithmetic, so there is no float-to-int conversion of a NaN.
+ * exp16(y) = 2^n e^r with n = round(y / ln 2), r = y - n ln 2 (ln 2 split in two for an
+ * exact reduction), |r| <= ln2/2, e^r by its degree-7 Taylor polynomial (truncation
+ * < 7e-9); y is clamped to [-87, 87] so 2^n stays a normal float. Relative error ~2e-7
+ * (a few ulp). NaN propagates; the exponent is assembled in unsigned arithmetic, so
+ * there is no float-to-int conversion of a NaN.
  */
-static inline float exp_approx(float y)
+/* The lanes of a where m is true (all ones), of b elsewhere. */
+static inline v16 v16_select(v16i m, v16 a, v16 b)
+{
+    return (v16)(((v16i)a & m) | ((v16i)b & ~m));
+}
+
+/* x in every lane (x - 0 keeps the sign of a zero, which 0 + x would not). */
+static inline v16 v16_splat(float x) { return x - (v16){0}; }
+
+/* f (a v16 function) of one value. */
+#define v16_one(f, x) ((f)(v16_splat(x))[0])
+
+/* x clamped to [-c, c]; NaN stays NaN. */
+static inline v16 v16_clamp(v16 x, float c)
+{
+    return v16_select(x > c, v16_splat(c), v16_select(x < -c, v16_splat(-c), x));
+}
+
+static inline v16 exp16(v16 y)
 {
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    y = y > 87.0f ? 87.0f : (y < -87.0f ? -87.0f : y);
-    float t = y * 1.44269504088896341f + shifter;
-    float n = t - shifter;
-    float r = y - n * 0.693145751953125f;
+    const uint32_t shifter_bits = 0x4b400000u;   /* its bits */
+    y = v16_clamp(y, 87.0f);
+    v16 t = y * 1.44269504088896341f + shifter;
+    v16 n = t - shifter;
+    v16 r = y - n * 0.693145751953125f;
     r -= n * 1.42860682030941723e-6f;
-    float p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
-              r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-    uint32_t tb, sb;
-    memcpy(&tb, &t, sizeof tb);
-    memcpy(&sb, &shifter, sizeof sb);
-    uint32_t bits = (tb - sb + 127u) << 23; /* tb - sb = n */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    v16 p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
+            r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    v16u bits = ((v16u)t - shifter_bits + 127u) << 23; /* t's bits - shifter's = n */
+    return p * (v16)bits;
 }
 
 /*
  * tanh(x) as a rational function p(x) / q(x), odd p of degree 13, even q of degree 6
  * (the minimax fit of Eigen's float tanh), x clamped to +-7.905 where it reaches 1:
- * 13 multiply-adds and a division, half the cost of exp_approx and a division. Error
+ * 13 multiply-adds and a division, half the cost of exp16 and a division. Error
  * <= 5 ulp (2.7e-7 absolute) over the floats, checked against float64 tanh; NaN
  * propagates.
  */
-static inline float tanh_approx(float x)
+static inline v16 tanh16(v16 x)
 {
-    const float c = 7.90531110763549805f;
-    x = x > c ? c : (x < -c ? -c : x);
-    float x2 = x * x;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
+    x = v16_clamp(x, 7.90531110763549805f);
+    v16 x2 = x * x;
+    v16 p = -2.76076847742355e-16f * x2 + 2.00018790482477e-13f;
     p = p * x2 - 8.60467152213735e-11f;
     p = p * x2 + 5.12229709037114e-08f;
     p = p * x2 + 1.48572235717979e-05f;
     p = p * x2 + 6.37261928875436e-04f;
     p = p * x2 + 4.89352455891786e-03f;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
+    v16 q = 1.19825839466702e-06f * x2 + 1.18534705686654e-04f;
     q = q * x2 + 2.26843463243900e-03f;
     q = q * x2 + 4.89352518554385e-03f;
     return x * p / q;
 }
 
-static inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+static inline v16 sigmoid16(v16 x) { return 1.0f / (1.0f + exp16(-x)); }
+
+static inline v16 relu16(v16 x) { return v16_select(x > 0.0f, x, (v16){0}); }
 
 /* Sums with 16 independent partial sums: a single accumulator would be a serial chain
    of dependent adds (strict IEEE order), ~4 cycles per element. */
@@ -527,12 +542,29 @@ void ss_net_destroy(ss_net_t *net)
 
 /* ---- spectral weights ---------------------------------------------------------------- */
 
-/* wt (n, m) = the transpose of w (m, n), in 16 x 16 tiles. */
+/* The 16 x 16 tile at w (rows ldw apart) transposed into wt (rows ldt apart). */
+static void transpose_tile(const float *w, size_t ldw, float *wt, size_t ldt)
+{
+    v16 r[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = v16_load(w + (size_t)i * ldw);
+    v16_transpose(r);
+    for (int i = 0; i < 16; i++)
+        v16_store(wt + (size_t)i * ldt, r[i]);
+}
+
+/* wt (n, m) = the transpose of w (m, n), in 16 x 16 tiles: whole ones in registers, the
+   partial ones at the edges element by element. */
 static void transpose(const float *w, int m, int n, float *wt)
 {
     for (int i0 = 0; i0 < m; i0 += 16)
         for (int j0 = 0; j0 < n; j0 += 16) {
             int i1 = min_int(i0 + 16, m), j1 = min_int(j0 + 16, n);
+            if (i1 - i0 == 16 && j1 - j0 == 16) {
+                transpose_tile(w + (size_t)i0 * n + j0, (size_t)n, wt + (size_t)j0 * m + i0,
+                               (size_t)m);
+                continue;
+            }
             for (int j = j0; j < j1; j++)
                 for (int i = i0; i < i1; i++)
                     wt[(size_t)j * m + i] = w[(size_t)i * n + j];
@@ -583,61 +615,162 @@ const float *net_layer_weights(const ss_net_t *net, int l)
 
 /* ---- activations: forward and backward ----------------------------------------------- */
 
-/* z (B, n) = act(z + b), in place: the bias and the activation in one pass. */
-static void bias_act(float *restrict z, const float *restrict b, int B, int n, ss_act_t act)
+/*
+ * The activation passes work on whole vectors of 16 columns. A row of n >= 16 columns is
+ * covered by its n / 16 whole vectors and, when 16 does not divide n, one more vector
+ * ending at column n, which overlaps the last whole one. All the vectors of a row that a
+ * pass updates in place are computed before any of them is stored, so the overlap is
+ * computed twice from the same inputs and stored twice with the same value (column sums
+ * too: the same additions in the same order). Rows of fewer than 16 columns (the output
+ * layer of a classifier with few classes) go value by value through lane 0 of the same
+ * vector functions.
+ */
+
+#define ACT_LANES 16
+#if defined(__AVX512F__)
+#define ACT_GROUP 8        /* vectors of a backward group: 3 per vector in registers */
+#else
+#define ACT_GROUP 4
+#endif
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE v16 act_forward16(v16 v, ss_act_t act)
+{
+    switch (act) {
+    case SS_ACT_TANH: return tanh16(v);
+    case SS_ACT_RELU: return relu16(v);
+    case SS_ACT_SIGMOID: return sigmoid16(v);
+    case SS_ACT_LINEAR: break;
+    }
+    return v;
+}
+
+/* dL/dz from dL/da d and the activation's output a. */
+ALWAYS_INLINE v16 act_grad16(v16 d, v16 a, ss_act_t act)
+{
+    switch (act) {
+    case SS_ACT_TANH: return d * (1.0f - a * a);
+    case SS_ACT_RELU: return v16_select(a > 0.0f, d, (v16){0});
+    case SS_ACT_SIGMOID: return d * (a * (1.0f - a));
+    case SS_ACT_LINEAR: break;
+    }
+    return d;
+}
+
+/* act(z + b) of the 16 lanes at z and b. */
+ALWAYS_INLINE v16 bias_act16(const float *z, const float *b, ss_act_t act)
+{
+    return act_forward16(v16_load(z) + v16_load(b), act);
+}
+
+/* bias_act for one activation (a constant where inlined). */
+ALWAYS_INLINE void bias_act_rows(float *z, const float *b, int B, int n, ss_act_t act)
 {
     for (int r = 0; r < B; r++) {
         float *zr = z + (size_t)r * n;
-        switch (act) {
-        case SS_ACT_TANH:
-            for (int j = 0; j < n; j++) zr[j] = tanh_approx(zr[j] + b[j]);
-            break;
-        case SS_ACT_RELU:
-            for (int j = 0; j < n; j++) { float v = zr[j] + b[j]; zr[j] = v > 0.0f ? v : 0.0f; }
-            break;
-        case SS_ACT_SIGMOID:
-            for (int j = 0; j < n; j++) zr[j] = sigmoid_approx(zr[j] + b[j]);
-            break;
-        case SS_ACT_LINEAR:
-            for (int j = 0; j < n; j++) zr[j] += b[j];
-            break;
+        if (n < ACT_LANES) {
+            for (int j = 0; j < n; j++)
+                zr[j] = act_forward16(v16_splat(zr[j] + b[j]), act)[0];
+            continue;
         }
+        int jt = n - ACT_LANES;   /* the last vector, computed before any store */
+        v16 tail = bias_act16(zr + jt, b + jt, act);
+        for (int j = 0; j + ACT_LANES <= n; j += ACT_LANES)
+            v16_store(zr + j, bias_act16(zr + j, b + j, act));
+        v16_store(zr + jt, tail);
+    }
+}
+
+/* z (B, n) = act(z + b), in place: the bias and the activation in one pass. */
+static void bias_act(float *z, const float *b, int B, int n, ss_act_t act)
+{
+    switch (act) {
+    case SS_ACT_TANH: bias_act_rows(z, b, B, n, SS_ACT_TANH); break;
+    case SS_ACT_RELU: bias_act_rows(z, b, B, n, SS_ACT_RELU); break;
+    case SS_ACT_SIGMOID: bias_act_rows(z, b, B, n, SS_ACT_SIGMOID); break;
+    case SS_ACT_LINEAR: bias_act_rows(z, b, B, n, SS_ACT_LINEAR); break;
+    }
+}
+
+/* The vectors of columns col[0..nv) (starts, see above; nv <= ACT_GROUP, a constant where
+   inlined) of d (B, n) -> dL/dz in place, and db at those columns += the column sums in
+   row order, kept in registers over the rows. */
+ALWAYS_INLINE void act_backward_group(float *d, const float *a, float *db, int B, int n,
+                                      const int *col, int nv, ss_act_t act)
+{
+    v16 acc[ACT_GROUP], g[ACT_GROUP];
+    for (int u = 0; u < nv; u++)
+        acc[u] = v16_load(db + col[u]);
+    for (int r = 0; r < B; r++) {
+        float *dr = d + (size_t)r * n;
+        const float *ar = a + (size_t)r * n;
+        for (int u = 0; u < nv; u++) {
+            g[u] = act_grad16(v16_load(dr + col[u]), v16_load(ar + col[u]), act);
+            acc[u] += g[u];
+        }
+        for (int u = 0; u < nv; u++)
+            v16_store(dr + col[u], g[u]);
+    }
+    for (int u = 0; u < nv; u++)
+        v16_store(db + col[u], acc[u]);
+}
+
+/* act_backward without a mask, for one activation (a constant where inlined): the row's
+   vectors in groups of at most ACT_GROUP, the overlapping last one in the group of the
+   vector it overlaps; the switch gives each group size its own unrolled copy. */
+ALWAYS_INLINE void act_backward_rows(float *d, const float *a, float *db, int B, int n,
+                                     ss_act_t act)
+{
+    if (n < ACT_LANES) {
+        for (int r = 0; r < B; r++) {
+            float *dr = d + (size_t)r * n;
+            const float *ar = a + (size_t)r * n;
+            for (int j = 0; j < n; j++) {
+                dr[j] = act_grad16(v16_splat(dr[j]), v16_splat(ar[j]), act)[0];
+                db[j] += dr[j];
+            }
+        }
+        return;
+    }
+    int tail = n % ACT_LANES != 0, nc = n / ACT_LANES + tail;
+    for (int c0 = 0; c0 < nc;) {
+        int nv = nc - c0 < ACT_GROUP ? nc - c0 : ACT_GROUP;
+        if (tail && nc - (c0 + nv) == 1)
+            nv--;   /* leaves the last whole vector to the group of the overlapping one */
+        int col[ACT_GROUP];
+        for (int u = 0; u < nv; u++)
+            col[u] = c0 + u == nc - 1 ? n - ACT_LANES : (c0 + u) * ACT_LANES;
+#define ACT_GROUP_CASE(k) \
+        case k: act_backward_group(d, a, db, B, n, col, k, act); break;
+        switch (nv) {
+        ACT_GROUP_CASE(1) ACT_GROUP_CASE(2) ACT_GROUP_CASE(3) ACT_GROUP_CASE(4)
+#if ACT_GROUP > 4
+        ACT_GROUP_CASE(5) ACT_GROUP_CASE(6) ACT_GROUP_CASE(7) ACT_GROUP_CASE(8)
+#endif
+        }
+#undef ACT_GROUP_CASE
+        c0 += nv;
     }
 }
 
 /*
  * d (B, n) holds dL/d(activation output); turn it into dL/dz in place using the kept
  * output a (B, n), optionally times a dropout mask first, and accumulate the bias
- * gradient db (n) += column sums of dz.
+ * gradient db (n) += column sums of dz (in row order).
  */
 static void act_backward(float *restrict d, const float *restrict a,
                          const float *restrict mask, float *restrict db, int B, int n,
                          ss_act_t act)
 {
-    for (int r = 0; r < B; r++) {
-        float *dr = d + (size_t)r * n;
-        const float *ar = a + (size_t)r * n;
-        if (mask) {
-            const float *mr = mask + (size_t)r * n;
-            for (int j = 0; j < n; j++) dr[j] *= mr[j];
-        }
-        switch (act) {
-        case SS_ACT_TANH:
-            for (int j = 0; j < n; j++) { dr[j] *= 1.0f - ar[j] * ar[j]; db[j] += dr[j]; }
-            break;
-        case SS_ACT_RELU:
-            for (int j = 0; j < n; j++) {
-                dr[j] = ar[j] > 0.0f ? dr[j] : 0.0f;
-                db[j] += dr[j];
-            }
-            break;
-        case SS_ACT_SIGMOID:
-            for (int j = 0; j < n; j++) { dr[j] *= ar[j] * (1.0f - ar[j]); db[j] += dr[j]; }
-            break;
-        case SS_ACT_LINEAR:
-            for (int j = 0; j < n; j++) db[j] += dr[j];
-            break;
-        }
+    if (mask)
+        for (size_t k = 0, total = (size_t)B * n; k < total; k++)
+            d[k] *= mask[k];
+    switch (act) {
+    case SS_ACT_TANH: act_backward_rows(d, a, db, B, n, SS_ACT_TANH); break;
+    case SS_ACT_RELU: act_backward_rows(d, a, db, B, n, SS_ACT_RELU); break;
+    case SS_ACT_SIGMOID: act_backward_rows(d, a, db, B, n, SS_ACT_SIGMOID); break;
+    case SS_ACT_LINEAR: act_backward_rows(d, a, db, B, n, SS_ACT_LINEAR); break;
     }
 }
 
@@ -805,15 +938,17 @@ static int fuse_rows(const ss_mm_t *p, int B)
     return p->kernel == SS_MM_XSMM ? min_int(FUSE_ROWS, B) : B;
 }
 
-/* out (B, n_out) = act(in (B, n_in) W + b), a block of samples at a time. */
-static void layer_forward(ss_net_t *net, int l, const float *in, float *out, int B)
+/* out (B, n_out) = act(in (B, n_in) W + b), a block of samples at a time; with in_rows
+   (the sparse first layer only) in's rows in_rows[0..B). */
+static void layer_forward(ss_net_t *net, int l, const float *in, const uint32_t *in_rows,
+                          float *out, int B)
 {
     ss_layer_t *L = &net->layer[l];
     const float *b = net->params + L->off_b;
     int n = L->n_out;
     sparse_work_t *sp = ((net_work_t *)net->work)->sp;
     if (B > 0 && l == 0 && sp) {
-        net_sparse_compress(sp, in, B, L->n_in);
+        net_sparse_compress(sp, in, in_rows, B, L->n_in);
         net_sparse_forward(sp, B, n, out);
         bias_act(out, b, B, n, L->act);
         return;
@@ -941,9 +1076,11 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
             for (int j = 1; j < n; j++) mx = zr[j] > mx ? zr[j] : mx;
             for (int j = 0; j < n; j++) dr[j] = zr[j] - mx;
         }
-        size_t total = (size_t)B * n;
-        for (size_t k = 0; k < total; k++)
-            dz[k] = exp_approx(dz[k]);
+        size_t total = (size_t)B * n, k = 0;
+        for (; k + ACT_LANES <= total; k += ACT_LANES)
+            v16_store(dz + k, exp16(v16_load(dz + k)));
+        for (; k < total; k++)
+            dz[k] = v16_one(exp16, dz[k]);
     }
     for (int r = 0; r < B; r++) {
         const float *zr = z + (size_t)r * n;
@@ -981,16 +1118,29 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
 
 /* ---- the whole network ---------------------------------------------------------------- */
 
-/* Forward pass over B samples of x (B, n_inputs) with the weights of the last
+/* The rows rows[0..B) of x (n wide) into xo (B, n). */
+static void copy_rows(const float *x, const uint32_t *rows, int B, int n, float *xo)
+{
+    for (int r = 0; r < B; r++)
+        memcpy(xo + (size_t)r * n, x + (size_t)rows[r] * n, (size_t)n * sizeof(float));
+}
+
+/* Forward pass over B samples of x (B, n_inputs), or of its rows rows[0..B) (copied
+   first unless the first layer is sparse), with the weights of the last
    net_weights_build(); leaves the last layer's linear output in out[n_layers - 1].
    training: batch statistics over N samples + dropout. */
-void net_forward(ss_net_t *net, const float *x, int B, int training, int N, ss_rng_t *rng,
-                 const ss_reduce_t *red)
+void net_forward(ss_net_t *net, const float *x, const uint32_t *rows, int B, int training,
+                 int N, ss_rng_t *rng, const ss_reduce_t *red)
 {
     net_work_t *w = net->work;
+    if (rows && !w->sp) {
+        copy_rows(x, rows, B, net->n_inputs, w->xmasked);
+        x = w->xmasked;
+        rows = NULL;
+    }
     w->in[0] = x;
     for (int l = 0; l < net->n_layers; l++) {
-        layer_forward(net, l, w->in[l], w->out[l], B);
+        layer_forward(net, l, w->in[l], l == 0 ? rows : NULL, w->out[l], B);
         if (l + 1 < net->n_layers)
             w->in[l + 1] = w->out[l];
         if (l == 0 && net->n_layers > 1 && has_post0(net)) {
@@ -1003,8 +1153,9 @@ void net_forward(ss_net_t *net, const float *x, int B, int training, int N, ss_r
     }
 }
 
-double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
-                               int batch_total, ss_rng_t *dropout_rng,
+/* ss_net_forward_backward on x (b, n_inputs), or on its rows rows[0..b). */
+static double forward_backward(ss_net_t *net, const float *x, const uint32_t *rows,
+                               const float *y, int b, int batch_total, ss_rng_t *dropout_rng,
                                const ss_reduce_t *red)
 {
     net_work_t *w = net->work;
@@ -1027,7 +1178,7 @@ double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, in
     }
 
     net_weights_build(net, 1);
-    net_forward(net, x, b, 1, N, dropout_rng, red);
+    net_forward(net, x, rows, b, 1, N, dropout_rng, red);
     const ss_layer_t *last = &net->layer[net->n_layers - 1];
     float *dz = w->d0, *dprev = w->d1;
     float inv = 1.0f / (float)(batch_total > 0 ? batch_total : 1);
@@ -1042,17 +1193,26 @@ double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, in
     return loss;
 }
 
-/* ---- inference ----------------------------------------------------------------------- */
-
-void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
-                     const unsigned char *input_mask, double *loss_sum, double *correct)
+double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
+                               int batch_total, ss_rng_t *dropout_rng,
+                               const ss_reduce_t *red)
 {
-    ss_net_evaluate_fill(net, x, y, n, input_mask, NULL, loss_sum, correct);
+    return forward_backward(net, x, NULL, y, b, batch_total, dropout_rng, red);
 }
 
-void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
-                          const unsigned char *input_mask, const float *fill,
-                          double *loss_sum, double *correct)
+double ss_net_forward_backward_rows(ss_net_t *net, const float *x, const uint32_t *rows,
+                                    const float *y, int b, int batch_total,
+                                    ss_rng_t *dropout_rng, const ss_reduce_t *red)
+{
+    return forward_backward(net, x, rows, y, b, batch_total, dropout_rng, red);
+}
+
+/* ---- inference ----------------------------------------------------------------------- */
+
+/* ss_net_evaluate_fill on x (n, n_inputs), or on its rows rows[0..n) (no mask then). */
+static void evaluate(ss_net_t *net, const float *x, const uint32_t *rows, const float *y,
+                     int n, const unsigned char *input_mask, const float *fill,
+                     double *loss_sum, double *correct)
 {
     net_work_t *w = net->work;
     int ni = net->n_inputs;
@@ -1060,7 +1220,7 @@ void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
     net_weights_build(net, 0);
     for (int start = 0; start < n; start += net->max_batch) {
         int B = min_int(n - start, net->max_batch);
-        const float *xc = x + (size_t)start * ni;
+        const float *xc = rows ? x : x + (size_t)start * ni;
         if (input_mask) {
             for (int r = 0; r < B; r++) {
                 const float *src = xc + (size_t)r * ni;
@@ -1070,12 +1230,31 @@ void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
             }
             xc = w->xmasked;
         }
-        net_forward(net, xc, B, 0, B, NULL, NULL);
+        net_forward(net, xc, rows ? rows + start : NULL, B, 0, B, NULL, NULL);
         loss += output_loss(net, w->out[net->n_layers - 1], y + start, B, w->d0, 1.0f, NULL,
                             &good);
     }
     if (loss_sum) *loss_sum += loss;
     if (correct) *correct += good;
+}
+
+void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
+                     const unsigned char *input_mask, double *loss_sum, double *correct)
+{
+    evaluate(net, x, NULL, y, n, input_mask, NULL, loss_sum, correct);
+}
+
+void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
+                          const unsigned char *input_mask, const float *fill,
+                          double *loss_sum, double *correct)
+{
+    evaluate(net, x, NULL, y, n, input_mask, fill, loss_sum, correct);
+}
+
+void ss_net_evaluate_rows(ss_net_t *net, const float *x, const uint32_t *rows,
+                          const float *y, int n, double *loss_sum, double *correct)
+{
+    evaluate(net, x, rows, y, n, NULL, NULL, loss_sum, correct);
 }
 
 /* ---- relevance ----------------------------------------------------------------------- */

@@ -39,7 +39,7 @@ void ss_net_predict(ss_net_t *net, const float *x, int n, float *out)
     net_weights_build(net, 0);
     for (int start = 0; start < n; start += net->max_batch) {
         int B = n - start < net->max_batch ? n - start : net->max_batch;
-        net_forward(net, x + (size_t)start * net->n_inputs, B, 0, B, NULL, NULL);
+        net_forward(net, x + (size_t)start * net->n_inputs, NULL, B, 0, B, NULL, NULL);
         memcpy(out + (size_t)start * no, w->out[net->n_layers - 1],
                (size_t)B * no * sizeof(float));
     }
@@ -62,7 +62,7 @@ void ss_net_input_gradient(ss_net_t *net, const float *x, int b, const int *whic
     sparse_work_t *sp = w->sp;
     w->sp = NULL;
     net_weights_build(net, 1);   /* with the transposed copies the input gradients use */
-    net_forward(net, x, b, 0, b, NULL, NULL);
+    net_forward(net, x, NULL, b, 0, b, NULL, NULL);
     const float *z = w->out[last];
     float *d = w->d0, *dprev = w->d1;    /* (b, width): d out / d (layer output) */
     memset(d, 0, (size_t)b * no * sizeof(float));

@@ -13,8 +13,10 @@
 #define SPECSWEEP_NET_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "specsweep/net.h"
+#include "vec.h"
 
 #define BN_EPS 1e-3f       /* Keras BatchNormalization defaults */
 
@@ -29,13 +31,16 @@ typedef struct {
     int ld;                              /* padded row length, multiple of 16 */
     int cap;                             /* nonzeros a batch may have (idx/val hold
                                             cap + SPARSE_SLACK) */
+    int n_in;                            /* the layer's inputs */
     int *ptr, *idx;                      /* rows: (max_batch + 1) starts into idx/val, */
     float *val;                          /*   (cap) input index, value */
     int *cptr, *cidx;                    /* columns: (n_inputs + 1) starts into cidx/cval, */
     float *cval;                         /*   (cap) sample index, value */
+    int *order, *count;                  /* (max(max_batch, n_inputs)) the order of the
+                                            rows or columns, (that + 2) its counting sort */
     float *w;                            /* (n_inputs, ld) first-layer weights */
     float *dz;                           /* (max_batch, ld) dZ of the first layer */
-    float *row;                          /* (ld) one padded row */
+    float *rows;                         /* (GATHER_LISTS, ld) padded rows of sums */
 } sparse_work_t;
 
 typedef struct {
@@ -47,7 +52,8 @@ typedef struct {
     float *xhat, *mask, *post0;          /* (B, n0), see the file comment */
     float *d0, *d1;                      /* (B, max width) */
     float *gscratch;                     /* (n_in, n_out) direct-space G when psi is frozen */
-    float *xmasked;                      /* (B, n_inputs) masked input copy (evaluate) */
+    float *xmasked;                      /* (B, n_inputs) masked input copy (evaluate), the
+                                            rows of ss_net_forward_backward_rows */
     float *bn_bmean, *bn_invstd;         /* (n0) statistics of the last training batch */
     float *bn_red;                       /* (2 n0) buffer handed to red->sum */
     double *bn_acc;                      /* (2 n0) local sums */
@@ -82,19 +88,22 @@ void net_weights_build(ss_net_t *net, int transposed);
 /* Layer l's effective weights (n_in, n_out) as the last net_weights_build left them. */
 const float *net_layer_weights(const ss_net_t *net, int l);
 
-/* Forward pass over B samples of x (B, n_inputs) with the weights of the last
-   net_weights_build(); the last layer's linear output is left in out[n_layers - 1].
-   training: batch statistics over N samples (reduced through red) + dropout from rng. */
-void net_forward(ss_net_t *net, const float *x, int B, int training, int N, ss_rng_t *rng,
-                 const ss_reduce_t *red);
+/* Forward pass over B samples of x (B, n_inputs), or with rows non-NULL over the rows
+   rows[0..B) of x, with the weights of the last net_weights_build(); the last layer's
+   linear output is left in out[n_layers - 1]. training: batch statistics over N samples
+   (reduced through red) + dropout from rng. */
+void net_forward(ss_net_t *net, const float *x, const uint32_t *rows, int B, int training,
+                 int N, ss_rng_t *rng, const ss_reduce_t *red);
 
 /* ---- net_sparse.c ---- */
 
 /* Frees the sparse first layer's workspace, if any. */
 void net_sparse_free(net_work_t *w);
 
-/* The nonzero entries of x (B, n), row by row, into sp->ptr / idx / val. */
-void net_sparse_compress(sparse_work_t *sp, const float *x, int B, int n);
+/* The nonzero entries of x (B, n), or with rows non-NULL of its rows rows[0..B), row by
+   row, into sp->ptr / idx / val. */
+void net_sparse_compress(sparse_work_t *sp, const float *x, const uint32_t *rows, int B,
+                         int n);
 
 /* out (B, n0) = X W for the batch net_sparse_compress compressed, W = sp->w. */
 void net_sparse_forward(sparse_work_t *sp, int B, int n0, float *out);

@@ -61,17 +61,25 @@ static int step_shard(int k, int n_fit, int batch, const ss_train_hooks_t *h, in
     return b_total;
 }
 
-/* Rows idx[0..n) of x (d wide) and y into xo, yo. The rows are scattered over a training
-   set that is usually far larger than the caches: the start of the row two ahead is
-   prefetched, so its first misses overlap the copy of this one (the hardware prefetcher
-   picks up the rest of a row once it is being read sequentially). */
+/* Rows idx[0..n) of x (d wide) and y into xo, yo (xo NULL: the labels alone). The rows
+   are scattered over a training set that is usually far larger than the caches: the
+   start of the row GATHER_AHEAD ahead is prefetched, so its first misses overlap the
+   copies of the rows before it (the hardware prefetcher picks up the rest of a row once
+   it is being read sequentially). Short rows are copied in a few ns, so the distance is
+   long (fig. 3's rows of 80 bytes: 16 ahead took a third of the gather's time off 2). */
+#define GATHER_AHEAD 16
 static void gather_rows(const float *x, const float *y, int d, const uint32_t *idx, int n,
                         float *xo, float *yo)
 {
     const size_t row_bytes = (size_t)d * sizeof *xo;
+    if (!xo) {
+        for (int i = 0; i < n; i++)
+            yo[i] = y[idx[i]];
+        return;
+    }
     for (int i = 0; i < n; i++) {
-        if (i + 2 < n) {
-            const char *ahead = (const char *)(x + (size_t)idx[i + 2] * d);
+        if (i + GATHER_AHEAD < n) {
+            const char *ahead = (const char *)(x + (size_t)idx[i + GATHER_AHEAD] * d);
             for (size_t o = 0; o < row_bytes && o < 256; o += 64)
                 __builtin_prefetch(ahead + o);
         }
@@ -110,6 +118,10 @@ typedef struct {
     float *xv, *yv;             /* one chunk of this rank's validation rows (evaluate_val) */
     float *xb[2], *yb[2];       /* two minibatch shards: the next one is gathered while
                                    the group sums gradients */
+    int rows_in_place;          /* the network's sparse first layer reads the inputs from
+                                   the training set (ss_net_forward_backward_rows,
+                                   ss_net_evaluate_rows): xb and xv stay NULL, only labels
+                                   are gathered */
     ss_net_t net;
     size_t *part;               /* G + 1 cuts of params, for the sharded optimizer */
     int sharded;                /* G > 1 with part-wise sums (train.h) */
@@ -137,6 +149,16 @@ static void trainer_gather(const trainer_t *t, const uint32_t *idx, int n, float
             if (!t->keep[i])
                 x[i] = t->fill ? t->fill[i] : 0.0f;
     }
+}
+
+/* Minibatch rows idx[0..n) into buffer k: inputs and labels, or the labels alone when
+   the network reads the inputs in place. */
+static void trainer_gather_batch(const trainer_t *t, const uint32_t *idx, int n, int k)
+{
+    if (t->rows_in_place)
+        gather_rows(NULL, t->ds->y_train, t->d, idx, n, NULL, t->yb[k]);
+    else
+        trainer_gather(t, idx, n, t->xb[k], t->yb[k]);
 }
 
 /* Validation split: the same for every seed of a cell (from the dataset's seed), so the
@@ -173,10 +195,6 @@ static int trainer_setup(trainer_t *t, ss_error_t *err)
     t->batch = tr->batch_size < t->n_fit ? tr->batch_size : t->n_fit;
     t->n_steps = (t->n_fit + t->batch - 1) / t->batch;
     int max_shard = (t->batch + t->G - 1) / t->G;
-    for (int k = 0; k < 2; k++) {
-        t->xb[k] = ss_alloc_aligned((size_t)max_shard * t->d * sizeof(float));
-        t->yb[k] = ss_alloc_aligned((size_t)max_shard * sizeof(float));
-    }
     t->part = ss_calloc((size_t)t->G + 1, sizeof *t->part);
     int n_out = ds->info.n_classes > 0 ? ds->info.n_classes : 1;
     if (ss_net_create(&t->net, &t->run->model, tr, t->d, n_out, ds->info.task,
@@ -187,10 +205,18 @@ static int trainer_setup(trainer_t *t, ss_error_t *err)
     if (ds->input_density <= SS_SPARSE_INPUT_DENSITY && ds->max_row_nonzeros > 0 &&
         !(t->keep && t->fill))
         ss_net_set_sparse_inputs(&t->net, ds->max_row_nonzeros);
+    /* the inputs in place, unless a retraining run replaces some of them */
+    t->rows_in_place = t->net.sparse_inputs > 0 && !t->keep;
+    for (int k = 0; k < 2; k++) {
+        if (!t->rows_in_place)
+            t->xb[k] = ss_alloc_aligned((size_t)max_shard * t->d * sizeof(float));
+        t->yb[k] = ss_alloc_aligned((size_t)max_shard * sizeof(float));
+    }
     /* room for one chunk of ss_net_evaluate of this rank's validation shard */
     int val_shard = (t->n_val + t->G - 1) / t->G;
     size_t nv = (size_t)(val_shard < t->net.max_batch ? val_shard : t->net.max_batch);
-    t->xv = ss_alloc_aligned((nv > 0 ? nv : 1) * (size_t)t->d * sizeof(float));
+    if (!t->rows_in_place)
+        t->xv = ss_alloc_aligned((nv > 0 ? nv : 1) * (size_t)t->d * sizeof(float));
     t->yv = ss_alloc_aligned((nv > 0 ? nv : 1) * sizeof(float));
 
     /* Data parallel (G > 1) with hooks->parts: the gradient is summed part-wise, rank
@@ -228,8 +254,14 @@ static void evaluate_val(trainer_t *t, double *loss, double *metric)
     double loss_sum = 0.0, correct = 0.0;
     for (int start = lo; start < hi; start += t->net.max_batch) {
         int b = hi - start < t->net.max_batch ? hi - start : t->net.max_batch;
-        trainer_gather(t, idx + start, b, t->xv, t->yv);
-        ss_net_evaluate(&t->net, t->xv, t->yv, b, NULL, &loss_sum, &correct);
+        if (t->rows_in_place) {
+            gather_rows(NULL, t->ds->y_train, t->d, idx + start, b, NULL, t->yv);
+            ss_net_evaluate_rows(&t->net, t->ds->x_train, idx + start, t->yv, b, &loss_sum,
+                                 &correct);
+        } else {
+            trainer_gather(t, idx + start, b, t->xv, t->yv);
+            ss_net_evaluate(&t->net, t->xv, t->yv, b, NULL, &loss_sum, &correct);
+        }
     }
     reduce_pair(h, &loss_sum, &correct);
     *loss = t->n_val > 0 ? loss_sum / t->n_val : NAN;
@@ -253,8 +285,15 @@ static void train_step(trainer_t *t, int k, int cur, double *data_loss, double *
             ss_rng_next(&dropout_rng);
     }
     t->step++;
-    *data_loss += ss_net_forward_backward(&t->net, t->xb[cur], t->yb[cur], hi - lo, b_total,
-                                          t->use_dropout ? &dropout_rng : NULL, &h->reduce);
+    ss_rng_t *drop = t->use_dropout ? &dropout_rng : NULL;
+    if (t->rows_in_place)
+        *data_loss += ss_net_forward_backward_rows(&t->net, t->ds->x_train,
+                                                   t->all_idx + (size_t)k * t->batch + lo,
+                                                   t->yb[cur], hi - lo, b_total, drop,
+                                                   &h->reduce);
+    else
+        *data_loss += ss_net_forward_backward(&t->net, t->xb[cur], t->yb[cur], hi - lo,
+                                              b_total, drop, &h->reduce);
     if (t->sharded)
         h->parts.sum_begin(h->parts.ctx, t->net.grads, t->part);
     else if (t->G > 1 && h->reduce.sum)
@@ -263,8 +302,8 @@ static void train_step(trainer_t *t, int k, int cur, double *data_loss, double *
         /* the next shard, while the other ranks of the group catch up */
         int nlo, nhi;
         step_shard(k + 1, t->n_fit, t->batch, h, &nlo, &nhi);
-        trainer_gather(t, t->all_idx + (size_t)(k + 1) * t->batch + nlo, nhi - nlo,
-                       t->xb[cur ^ 1], t->yb[cur ^ 1]);
+        trainer_gather_batch(t, t->all_idx + (size_t)(k + 1) * t->batch + nlo, nhi - nlo,
+                             cur ^ 1);
     }
     if (t->sharded)
         h->parts.sum_end(h->parts.ctx, t->net.grads, t->part);
@@ -283,7 +322,7 @@ static int train_epoch(trainer_t *t, int epoch, ss_result_t *res)
     double data_loss = 0.0, l2_sum = 0.0;
     int lo, hi;
     step_shard(0, t->n_fit, t->batch, h, &lo, &hi);
-    trainer_gather(t, t->all_idx + lo, hi - lo, t->xb[0], t->yb[0]);
+    trainer_gather_batch(t, t->all_idx + lo, hi - lo, 0);
     for (int k = 0, cur = 0; k < t->n_steps; k++, cur ^= 1) {
         train_step(t, k, cur, &data_loss, &l2_sum);
         if (abandoned(h))

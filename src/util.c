@@ -172,15 +172,19 @@ double ss_rng_normal(ss_rng_t *rng)
     return u * f;
 }
 
+/* Draws are rejected at or above limit = UINT64_MAX - UINT64_MAX % n (the biased tail).
+   limit > UINT64_MAX - n, so a draw at or below that is accepted without computing
+   limit: one division per call instead of two, the same draws. */
 uint64_t ss_rng_below(ss_rng_t *rng, uint64_t n)
 {
     if (n <= 1)
         return 0;
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the biased tail */
     uint64_t r;
-    do {
+    for (;;) {
         r = ss_rng_next(rng);
-    } while (r >= limit);
+        if (r <= UINT64_MAX - n || r < UINT64_MAX - UINT64_MAX % n)
+            break;
+    }
     return r % n;
 }
 

@@ -2,7 +2,9 @@
  * test_mm.c - the dense products of mm.h against a float64 triple loop: every transpose
  * combination, under every policy, at the planned shape and at smaller ones (a smaller
  * batch in any dimension, an empty sum); the recorded kernel choice; the policy read
- * from SPECSWEEP_KERNELS.
+ * from SPECSWEEP_KERNELS. On libxsmm's kernel, every product without a transposed B
+ * (libxsmm's own kernels and mm.c's for few output columns) must give the bits of the
+ * chain of multiply-adds over k in increasing order.
  */
 #include "specsweep/mm.h"
 #include "specsweep/util.h"
@@ -52,6 +54,17 @@ static const mm_case_t cases[] = {
     {"input gradient NN, odd sizes", 0, 0, 61, 37, 13, 61, 37, 13},
     {"one output column", 0, 0, 64, 1, 50, 64, 1, 50},
     {"transposed both", 1, 1, 17, 9, 33, 17, 9, 33},
+    {"weight gradient, two columns", 1, 0, 50, 2, 500, 50, 2, 500},
+    {"weight gradient, 1 to 4 columns", 1, 0, 37, 3, 300, 37, 3, 77},
+    {"weight gradient, one vector", 1, 0, 16, 1, 40, 16, 1, 40},
+    {"weight gradient, 4 columns, 9 vectors", 1, 0, 133, 4, 64, 133, 4, 64},
+    {"weight gradient, 5 columns", 1, 0, 50, 5, 100, 50, 5, 100},
+    {"weight gradient, 15 rows", 1, 0, 15, 2, 100, 15, 2, 100},
+    {"forward, two columns", 0, 0, 500, 2, 50, 64, 2, 50},
+    {"forward, 1 to 4 columns", 0, 0, 37, 3, 21, 37, 3, 21},
+    {"forward, one tile", 0, 0, 16, 4, 16, 16, 4, 16},
+    {"forward, one column, 9 tiles", 0, 0, 133, 1, 140, 100, 1, 140},
+    {"forward, 15 terms", 0, 0, 64, 2, 15, 64, 2, 15},
     {"empty sum", 0, 0, 8, 8, 8, 8, 8, 0},
     {"empty batch", 0, 0, 8, 8, 8, 0, 8, 8},
 };
@@ -92,6 +105,19 @@ static void run_case(const mm_case_t *c, ss_mm_policy_t policy)
         /* float32 sums of k terms: relative error of order k * 6e-8 of the largest */
         CHECK(e <= 1e-6 * (c->rk > 8 ? c->rk : 8), "%s/%s call %d: rel error %.3g",
               c->title, pol_name[policy], rep + 1, e);
+    }
+    if (p.kernel == SS_MM_XSMM && !c->tb) {
+        size_t same = 0;
+        for (int i = 0; i < c->rm; i++)
+            for (int j = 0; j < c->rn; j++) {
+                float s = 0.0f;
+                for (int q = 0; q < c->rk; q++)
+                    s = fmaf(c->ta ? A[(size_t)q * c->rm + i] : A[(size_t)i * c->rk + q],
+                             B[(size_t)q * c->rn + j], s);
+                same += memcmp(&s, &C[(size_t)i * c->rn + j], sizeof s) == 0;
+            }
+        CHECK(same == nc, "%s/%s: %zu of %zu sums are not libxsmm's chain", c->title,
+              pol_name[policy], nc - same, nc);
     }
     ss_mm_release(&p);
     ss_mm_release(&p);   /* harmless twice */

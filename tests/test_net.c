@@ -278,6 +278,14 @@ static const net_case_t fd_cases[] = {
      {SS_ACT_RELU, SS_ACT_LINEAR}, 0, 0.0, 1, 0, 1, SS_OPT_ADAMAX, 0},
     {"reg none tanh, subset, paper init", SS_TASK_REGRESSION, SS_SPECTRAL_NONE, 1, {5},
      {SS_ACT_TANH}, 0, 0.0, 1, 0, 1, SS_OPT_ADAM, 1},
+    /* layers of 16 columns and more: the activation passes' vectors, with an overlapping
+       last vector (17, 40, 133), without (16, 128), one group of them or two (net.c) */
+    {"cls all tanh/sigmoid 40/17 dropout", SS_TASK_CLASSIFICATION, SS_SPECTRAL_ALL, 2,
+     {40, 17}, {SS_ACT_TANH, SS_ACT_SIGMOID}, 0, 0.2, 1, 1, 0, SS_OPT_ADAM, 0},
+    {"reg first relu/tanh 16/133", SS_TASK_REGRESSION, SS_SPECTRAL_FIRST, 2, {16, 133},
+     {SS_ACT_RELU, SS_ACT_TANH}, 0, 0.0, 1, 1, 0, SS_OPT_ADAM, 0},
+    {"cls none sigmoid/linear 20/128", SS_TASK_CLASSIFICATION, SS_SPECTRAL_NONE, 2,
+     {20, 128}, {SS_ACT_SIGMOID, SS_ACT_LINEAR}, 0, 0.0, 1, 0, 0, SS_OPT_ADAM, 0},
 };
 
 /* The regression cases assume residuals far from 0 (MAE has a kink there). */
@@ -798,8 +806,12 @@ static void test_regime_counts(void)
  * sqrt(v), so the rounding of a gradient near zero becomes a relative change of its
  * update), and the sparse path must be used. The shapes reach every kernel branch: n_in not a multiple of
  * 16 (the compress loop's scalar tail), first-layer widths of 1, 7, 8 and 9+1 vectors of
- * 16 (more than one 128-column block), spectral and dense first layers, frozen psi,
- * batch-norm and dropout. Then a NaN input must give a NaN loss, as through sgemm.
+ * 16 (one to four vectors per pass, several passes), spectral and dense first layers,
+ * frozen psi, batch-norm and dropout, batches and inputs not a multiple of the four sums
+ * a pass computes. Two more nets, one per path, train on the same rows read in place
+ * (ss_net_forward_backward_rows) from a larger array whose other rows are NaN: the same
+ * bits as their twins, and evaluate them in place (ss_net_evaluate_rows) to the same
+ * bits as well. Then a NaN input must give a NaN loss, as through sgemm.
  */
 typedef struct {
     const char *title;
@@ -819,18 +831,26 @@ static void sparse_case(const sparse_case_t *sc)
     ss_training_t t = case_training(&c);
     ss_error_t err = {0};
     int n_out = sc->task == SS_TASK_CLASSIFICATION ? N_CLASSES : 1;
-    ss_net_t d, s;
+    ss_net_t d, s, d_rows, s_rows;
     if (ss_net_create(&d, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err) ||
-        ss_net_create(&s, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err)) {
+        ss_net_create(&s, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err) ||
+        ss_net_create(&d_rows, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err) ||
+        ss_net_create(&s_rows, &m, &t, sc->n_in, n_out, sc->task, 64, 5, &err)) {
         CHECK(0, "%s: create: %s", sc->title, err.msg);
         return;
     }
     /* ~25 % of a row's inputs are nonzero: half the row is room enough for the batch */
     ss_net_set_sparse_inputs(&s, sc->n_in / 2);
+    ss_net_set_sparse_inputs(&s_rows, sc->n_in / 2);
     CHECK(s.sparse_inputs == sc->n_in / 2 && d.sparse_inputs == 0, "%s: sparse capacity %d",
           sc->title, s.sparse_inputs);
     size_t nx = (size_t)B * sc->n_in;
     float *x = malloc(nx * sizeof(float)), y[B];
+    float *pool = malloc(2 * nx * sizeof(float));   /* the batch's rows at rows[r], NaN */
+    uint32_t rows[B];                                /* elsewhere */
+    for (int r = 0; r < B; r++)
+        rows[r] = (uint32_t)(r * 7 % (2 * B));
+    int rows_same = 1;
     ss_rng_t rng;
     ss_rng_seed(&rng, 77, 5);
     double worst_loss = 0, worst_grad = 0, worst_param = 0;
@@ -848,6 +868,21 @@ static void sparse_case(const sparse_case_t *sc)
         ss_rng_seed(&rs, 9, SS_STREAM_DROPOUT);
         double ld = ss_net_forward_backward(&d, x, y, B, B, &rd, NULL);
         double ls = ss_net_forward_backward(&s, x, y, B, B, &rs, NULL);
+        for (size_t k = 0; k < 2 * nx; k++)
+            pool[k] = NAN;
+        for (int r = 0; r < B; r++)
+            memcpy(pool + rows[r] * (size_t)sc->n_in, x + (size_t)r * sc->n_in,
+                   (size_t)sc->n_in * sizeof(float));
+        ss_net_t *twin[2] = {&d, &s}, *in_place[2] = {&d_rows, &s_rows};
+        double loss[2] = {ld, ls};
+        for (int p = 0; p < 2; p++) {
+            ss_rng_t rr;
+            ss_rng_seed(&rr, 9, SS_STREAM_DROPOUT);
+            double l = ss_net_forward_backward_rows(in_place[p], pool, rows, y, B, B, &rr, NULL);
+            rows_same &= l == loss[p] && memcmp(in_place[p]->grads, twin[p]->grads,
+                                                d.n_params * sizeof(float)) == 0;
+            ss_net_update(in_place[p], 0, d.n_params);
+        }
         double el = fabs(ld - ls) / fabs(ld);
         if (el > worst_loss) worst_loss = el;
         double gmax = 0, gdiff = 0;
@@ -866,8 +901,14 @@ static void sparse_case(const sparse_case_t *sc)
     double ed = 0, es = 0, cd = 0, cs = 0;
     ss_net_evaluate(&d, x, y, B, NULL, &ed, &cd);
     ss_net_evaluate(&s, x, y, B, NULL, &es, &cs);
-    printf("sparse inputs %-28s loss %.1e  gradient %.1e  parameters %.1e  eval %.1e\n",
-           sc->title, worst_loss, worst_grad, worst_param, fabs(ed - es) / ed);
+    double e_rows[2] = {0, 0}, c_rows[2] = {0, 0};
+    ss_net_evaluate_rows(&d_rows, pool, rows, y, B, &e_rows[0], &c_rows[0]);
+    ss_net_evaluate_rows(&s_rows, pool, rows, y, B, &e_rows[1], &c_rows[1]);
+    rows_same &= e_rows[0] == ed && c_rows[0] == cd && e_rows[1] == es && c_rows[1] == cs;
+    printf("sparse inputs %-28s loss %.1e  gradient %.1e  parameters %.1e  eval %.1e  "
+           "rows in place %s\n", sc->title, worst_loss, worst_grad, worst_param,
+           fabs(ed - es) / ed, rows_same ? "same bits" : "DIFFERENT");
+    CHECK(rows_same, "%s: rows read in place give other bits", sc->title);
     CHECK(worst_loss < 1e-5, "%s: loss differs by %.3g (relative)", sc->title, worst_loss);
     CHECK(worst_grad < 1e-5, "%s: gradients differ by %.3g of the largest", sc->title,
           worst_grad);
@@ -898,8 +939,11 @@ static void sparse_case(const sparse_case_t *sc)
     ss_net_set_sparse_inputs(&s, 0);
     CHECK(s.sparse_inputs == 0, "%s: sparse path not switched off", sc->title);
     free(x);
+    free(pool);
     ss_net_destroy(&d);
     ss_net_destroy(&s);
+    ss_net_destroy(&d_rows);
+    ss_net_destroy(&s_rows);
 }
 
 static void test_sparse_inputs(void)

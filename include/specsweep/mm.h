@@ -28,6 +28,12 @@
  * `measure` depends on timings, so where the two kernels are close, two processes may
  * choose differently and a fixed seed's results may differ by rounding between them.
  *
+ * One exception on libxsmm's side: a product with at most 4 output columns (the forward
+ * product and weight gradient of a binary classifier's output layer), where libxsmm's
+ * kernel would use 2 of its 16 lanes, runs mm.c's own loops, which compute libxsmm's
+ * sums (the multiply-add chain over k in increasing order) with the lanes over C's rows:
+ * the same bits, 1.5 x (forward) and 3 x (weight gradient) the rate.
+ *
  * Kernels are generated (JIT) when the plan is made, for the full shape; a call with a
  * smaller shape generates its kernel once and keeps it in the plan (SS_MM_CACHE shapes,
  * the oldest replaced). The plan owns them: ss_mm_release frees them.

@@ -30,6 +30,7 @@
 #define SPECSWEEP_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "specsweep/config.h"
 #include "specsweep/mm.h"
@@ -170,6 +171,17 @@ double ss_net_forward_backward(ss_net_t *net, const float *x, const float *y, in
                                int batch_total, ss_rng_t *dropout_rng,
                                const ss_reduce_t *red);
 
+/*
+ * ss_net_forward_backward on the samples x[rows[0]], ..., x[rows[b - 1]] (rows of
+ * n_inputs floats, read where they are) with their labels y (b, in that order): the
+ * sparse first layer (ss_net_set_sparse_inputs) takes their nonzeros straight from x, so
+ * the caller copies no inputs; a dense first layer copies them into the network's
+ * workspace first. The same bits as ss_net_forward_backward on the rows copied.
+ */
+double ss_net_forward_backward_rows(ss_net_t *net, const float *x, const uint32_t *rows,
+                                    const float *y, int b, int batch_total,
+                                    ss_rng_t *dropout_rng, const ss_reduce_t *red);
+
 /* Add the first layer's L2 gradient to grads; returns the penalty value
    reg_eigenvalues * sum(lambda_in^2) + reg_eigenvectors * sum(psi^2) (dense first layer:
    reg_eigenvectors * sum(W^2)). Call it once per step on the complete gradient (after
@@ -211,6 +223,11 @@ void ss_net_evaluate(ss_net_t *net, const float *x, const float *y, int n,
 void ss_net_evaluate_fill(ss_net_t *net, const float *x, const float *y, int n,
                           const unsigned char *input_mask, const float *fill,
                           double *loss_sum, double *correct);
+/* ss_net_evaluate on the samples x[rows[0]], ..., x[rows[n - 1]] (read where they are,
+   as ss_net_forward_backward_rows reads them) with their labels y (n, in that order),
+   no mask. The same bits as ss_net_evaluate on the rows copied. */
+void ss_net_evaluate_rows(ss_net_t *net, const float *x, const uint32_t *rows,
+                          const float *y, int n, double *loss_sum, double *correct);
 
 /* First-layer relevance_i = lambda_in_i * ||psi_i,:|| (spectral first layer; for a dense
    first layer ||W_i,:|| with lambda_in = 1). Either output may be NULL. */
