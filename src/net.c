@@ -61,7 +61,16 @@ static int min_int(int a, int b) { return a < b ? a : b; }
  * < 7e-9); y is clamped to [-87, 87] so 2^n stays a normal float. Relative error ~2e-7
  * (a few ulp). NaN propagates; the exponent is assembled in unsigned arithmetic, so
  * there is no float-to-int conversion of a NaN.
+ *
+ * Beyond the clamps the result is a constant: the formula's value at the clamp evaluated
+ * one rounding per operation (EXP_AT_87, EXP_AT_MINUS_87; tanh: exactly +-1). Evaluated
+ * with fused multiply-adds the formula gives a different last bit there (e^87
+ * 0x1.6db012p+125, tanh 0x1.fffff8p-1), so the constants keep saturated values
+ * independent of the instruction set, and equal to those of specsweep's earlier
+ * scalar activations, whose clamped branch the compiler evaluated this way.
  */
+#define EXP_AT_87 0x1.6db01p+125f
+#define EXP_AT_MINUS_87 0x1.666d0ep-126f
 /* The lanes of a where m is true (all ones), of b elsewhere. */
 static inline v16 v16_select(v16i m, v16 a, v16 b)
 {
@@ -84,6 +93,7 @@ static inline v16 exp16(v16 y)
 {
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     const uint32_t shifter_bits = 0x4b400000u;   /* its bits */
+    v16i high = y > 87.0f, low = y < -87.0f;
     y = v16_clamp(y, 87.0f);
     v16 t = y * 1.44269504088896341f + shifter;
     v16 n = t - shifter;
@@ -92,19 +102,24 @@ static inline v16 exp16(v16 y)
     v16 p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
             r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
     v16u bits = ((v16u)t - shifter_bits + 127u) << 23; /* t's bits - shifter's = n */
-    return p * (v16)bits;
+    v16 e = p * (v16)bits;
+    return v16_select(high, v16_splat(EXP_AT_87),
+                      v16_select(low, v16_splat(EXP_AT_MINUS_87), e));
 }
 
 /*
  * tanh(x) as a rational function p(x) / q(x), odd p of degree 13, even q of degree 6
- * (the minimax fit of Eigen's float tanh), x clamped to +-7.905 where it reaches 1:
+ * (the minimax fit of Eigen's float tanh), x clamped to +-7.905 where it reaches 1
+ * (beyond it exactly +-1, see exp16 above):
  * 13 multiply-adds and a division, half the cost of exp16 and a division. Error
  * <= 5 ulp (2.7e-7 absolute) over the floats, checked against float64 tanh; NaN
  * propagates.
  */
 static inline v16 tanh16(v16 x)
 {
-    x = v16_clamp(x, 7.90531110763549805f);
+    const float c = 7.90531110763549805f;
+    v16i high = x > c, low = x < -c;
+    x = v16_clamp(x, c);
     v16 x2 = x * x;
     v16 p = -2.76076847742355e-16f * x2 + 2.00018790482477e-13f;
     p = p * x2 - 8.60467152213735e-11f;
@@ -115,7 +130,7 @@ static inline v16 tanh16(v16 x)
     v16 q = 1.19825839466702e-06f * x2 + 1.18534705686654e-04f;
     q = q * x2 + 2.26843463243900e-03f;
     q = q * x2 + 4.89352518554385e-03f;
-    return x * p / q;
+    return v16_select(high, v16_splat(1.0f), v16_select(low, v16_splat(-1.0f), x * p / q));
 }
 
 static inline v16 sigmoid16(v16 x) { return 1.0f / (1.0f + exp16(-x)); }

@@ -795,6 +795,59 @@ static void test_regime_counts(void)
     }
 }
 
+/* ---- saturated activations ----------------------------------------------------------- */
+
+/*
+ * Beyond their clamps tanh is exactly +-1 and e^x (inside sigmoid) the constant of the
+ * clamp, whatever the width of the layer (the vector passes, and the scalar one below 16
+ * columns) and the instruction set: a dense 1 -> w -> 1 network whose hidden unit 0 sees
+ * s x and whose output is that unit alone gives act(s x) as its prediction, exactly.
+ */
+static void test_saturation(void)
+{
+    const int widths[] = {1, 16, 21};
+    const float xs[] = {20.0f, -20.0f, 8.0f, -100.0f};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        for (int a = 0; a < 2; a++) {
+            ss_model_t m;
+            ss_model_defaults(&m);
+            m.spectral = SS_SPECTRAL_NONE;
+            m.n_hidden = 1;
+            m.hidden[0] = widths[wi];
+            m.act[0] = a ? SS_ACT_SIGMOID : SS_ACT_TANH;
+            m.n_act = 1;
+            ss_training_t t;
+            ss_training_defaults(&t);
+            ss_net_t net;
+            ss_error_t err = {0};
+            if (ss_net_create(&net, &m, &t, 1, 1, SS_TASK_REGRESSION, 8, 1, &err) != 0) {
+                CHECK(0, "saturation net: %s", err.msg);
+                continue;
+            }
+            const ss_layer_t *h = &net.layer[0], *o = &net.layer[1];
+            int w = widths[wi];
+            for (int j = 0; j < w; j++) {
+                net.params[h->off_w + j] = 10.0f;    /* input -> unit j: 10 x */
+                net.params[h->off_b + j] = 0.0f;
+                net.params[o->off_w + j] = j == 0 ? 1.0f : 0.0f;
+            }
+            net.params[o->off_b] = 0.0f;
+            float out[4];
+            ss_net_predict(&net, xs, 4, out);
+            for (int k = 0; k < 4; k++) {
+                float z = 10.0f * xs[k];
+                volatile float big = 0x1.6db01p+125f, tiny = 0x1.666d0ep-126f;
+                float want = !a ? (z > 0 ? 1.0f : -1.0f)
+                                : (z > 0 ? 1.0f / (1.0f + tiny) : 1.0f / (1.0f + big));
+                CHECK(memcmp(&out[k], &want, sizeof want) == 0,
+                      "width %d %s(%g) = %a, want %a", w, a ? "sigmoid" : "tanh", z, out[k],
+                      want);
+            }
+            ss_net_destroy(&net);
+        }
+    }
+}
+
 /* ---- sparse inputs: the same network as the dense path ------------------------------- */
 
 /*
@@ -1144,6 +1197,7 @@ int main(void)
         for (size_t i = 0; i < sizeof fd_cases / sizeof fd_cases[0]; i++)
             gradient_check(&fd_cases[i], sparse);
     test_sparse_inputs();
+    test_saturation();
     printf("gradcheck max error per kind (tolerance %.0e):", FD_TOL);
     for (int k = 0; k < K_COUNT; k++) printf(" %s %.1e", kind_name[k], worst[k]);
     printf("\n");
