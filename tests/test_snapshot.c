@@ -1141,6 +1141,25 @@ static void test_summary_print(void)
  * with their values; `specsweep summary` names them; the snapshot's /runs read back
  * (--salvage) keep what was absent absent.
  */
+/* The sweep file text yaml (as if read from path) parsed into *sw and its grid expanded;
+   0, or -1 after a failed check (nothing left to free). */
+static int sweep_grid(const char *path, const char *yaml, ss_sweep_t *sw, ss_run_t **runs,
+                      int *n_runs, int *n_cells)
+{
+    ss_error_t err = {0};
+    *runs = NULL;
+    if (ss_sweep_parse(path, yaml, sw, &err) != 0) {
+        CHECK(0, "sweep: %s", err.msg);
+        return -1;
+    }
+    if (ss_grid_expand(sw, runs, n_runs, n_cells, &err) != 0) {
+        CHECK(0, "grid: %s", err.msg);
+        ss_sweep_free(sw);
+        return -1;
+    }
+    return 0;
+}
+
 static void test_model_in_runs(void)
 {
     static const char yaml[] =
@@ -1153,11 +1172,8 @@ static void test_model_in_runs(void)
     ss_error_t err = {0};
     ss_run_t *runs = NULL;
     int n_runs = 0, n_cells = 0;
-    if (ss_sweep_parse("regimes.yaml", yaml, &sw, &err) != 0 ||
-        ss_grid_expand(&sw, &runs, &n_runs, &n_cells, &err) != 0) {
-        CHECK(0, "sweep: %s", err.msg);
+    if (sweep_grid("regimes.yaml", yaml, &sw, &runs, &n_runs, &n_cells) != 0)
         return;
-    }
     CHECK(n_runs == 8 && n_cells == 4 && sw.record_model, "runs %d cells %d", n_runs, n_cells);
     ss_log_contents_t c;
     memset(&c, 0, sizeof c);
@@ -1280,11 +1296,8 @@ static void test_retrain_curve_before_children(void)
     ss_error_t err = {0};
     ss_run_t *runs = NULL;
     int n_runs = 0, n_cells = 0;
-    if (ss_sweep_parse("curves.yaml", yaml, &sw, &err) != 0 ||
-        ss_grid_expand(&sw, &runs, &n_runs, &n_cells, &err) != 0) {
-        CHECK(0, "sweep: %s", err.msg);
+    if (sweep_grid("curves.yaml", yaml, &sw, &runs, &n_runs, &n_cells) != 0)
         return;
-    }
     CHECK(n_runs == 2 + 2 * 4, "2 parents and 2 x (spectral, random) x 2 k children: %d",
           n_runs);
     ss_log_contents_t c;
