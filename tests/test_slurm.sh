@@ -159,9 +159,10 @@ fi
 
 # ---- b) stopped by the pre-time-limit signal, requeued, resumed ------------------------
 # SLURM checks time limits about every 30 s, so USR1@58 with --time=1 arrives 2-32 s into
-# each attempt; the sweep needs ~75 s of 2 otherwise idle cores (each run ~6 s), so at
-# least one stop is certain even on a quiet machine.
-sweep long.yaml long 24 3000 12000 "[32, 32]"
+# each attempt, and specsweep then finishes the runs in progress for up to 30 s: the sweep
+# needs ~100 s of 2 otherwise idle cores (each run ~8 s at 1.2e7 samples/s), more than
+# those 62 s, so at least one stop is certain even on a quiet machine.
+sweep long.yaml long 24 12000 12000 "[32, 32]"
 if jid="$(submit -n 2 --time=1 --signal=B:USR1@58 "$src/jobs/specsweep.sbatch" long.yaml)"; then
   st="$(wait_job "$jid" 600)"
   out="$tmp/specsweep-$jid.out"
