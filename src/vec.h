@@ -35,27 +35,35 @@ static inline void v16_store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
  */
 static inline __attribute__((always_inline)) void v16_transpose(v16 r[16])
 {
-    /* lanes 0-15: row i, 16-31: row i + b */
-    static const v16i lo8 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-    static const v16i hi8 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
-    static const v16i lo4 = {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27};
-    static const v16i hi4 = {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31};
-    static const v16i lo2 = {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
-    static const v16i hi2 = {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
-    static const v16i lo1 = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
-    static const v16i hi1 = {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31};
+    /* lanes 0-15: row i, 16-31: row i + b (__builtin_shufflevector: GCC 12 and clang) */
+#define V16_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define V16_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define V16_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define V16_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define V16_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define V16_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define V16_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define V16_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
 #define V16_TRANSPOSE_ROUND(b, lo, hi)                          \
     for (int i = 0; i < 16; i++)                                \
         if (!(i & (b))) {                                       \
             v16 x = r[i], y = r[i + (b)];                       \
-            r[i] = __builtin_shuffle(x, y, lo);                 \
-            r[i + (b)] = __builtin_shuffle(x, y, hi);           \
+            r[i] = __builtin_shufflevector(x, y, lo);           \
+            r[i + (b)] = __builtin_shufflevector(x, y, hi);     \
         }
-    V16_TRANSPOSE_ROUND(8, lo8, hi8)
-    V16_TRANSPOSE_ROUND(4, lo4, hi4)
-    V16_TRANSPOSE_ROUND(2, lo2, hi2)
-    V16_TRANSPOSE_ROUND(1, lo1, hi1)
+    V16_TRANSPOSE_ROUND(8, V16_LO8, V16_HI8)
+    V16_TRANSPOSE_ROUND(4, V16_LO4, V16_HI4)
+    V16_TRANSPOSE_ROUND(2, V16_LO2, V16_HI2)
+    V16_TRANSPOSE_ROUND(1, V16_LO1, V16_HI1)
 #undef V16_TRANSPOSE_ROUND
+#undef V16_LO8
+#undef V16_HI8
+#undef V16_LO4
+#undef V16_HI4
+#undef V16_LO2
+#undef V16_HI2
+#undef V16_LO1
+#undef V16_HI1
 }
 
 #endif
