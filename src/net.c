@@ -49,94 +49,6 @@ static int has_post0(const ss_net_t *net) { return net->batchnorm || net->dropou
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
-/*
- * Activations without libm calls, on vectors of 16 floats (vec.h's v16), so that
- * the bias + activation passes run in vector instructions: glibc tanhf is a scalar call
- * of ~12 ns (via expm1f), which would dominate a training step of the papers' small
- * tanh networks (20-100-100-50: ~3x slower per step). A single value goes through lane 0
- * of a vector (v16_one): the same formula, so the same bits, on every path.
- *
- * exp16(y) = 2^n e^r with n = round(y / ln 2), r = y - n ln 2 (ln 2 split in two for an
- * exact reduction), |r| <= ln2/2, e^r by its degree-7 Taylor polynomial (truncation
- * < 7e-9); y is clamped to [-87, 87] so 2^n stays a normal float. Relative error ~2e-7
- * (a few ulp). NaN propagates; the exponent is assembled in unsigned arithmetic, so
- * there is no float-to-int conversion of a NaN.
- *
- * Beyond the clamps the result is a constant: the formula's value at the clamp evaluated
- * one rounding per operation (EXP_AT_87, EXP_AT_MINUS_87; tanh: exactly +-1). Evaluated
- * with fused multiply-adds the formula gives a different last bit there (e^87
- * 0x1.6db012p+125, tanh 0x1.fffff8p-1), so the constants keep saturated values
- * independent of the instruction set, and equal to those of specsweep's earlier
- * scalar activations, whose clamped branch the compiler evaluated this way.
- */
-#define EXP_AT_87 0x1.6db01p+125f
-#define EXP_AT_MINUS_87 0x1.666d0ep-126f
-/* The lanes of a where m is true (all ones), of b elsewhere. */
-static inline v16 v16_select(v16i m, v16 a, v16 b)
-{
-    return (v16)(((v16i)a & m) | ((v16i)b & ~m));
-}
-
-/* x in every lane (x - 0 keeps the sign of a zero, which 0 + x would not). */
-static inline v16 v16_splat(float x) { return x - (v16){0}; }
-
-/* f (a v16 function) of one value. */
-#define v16_one(f, x) ((f)(v16_splat(x))[0])
-
-/* x clamped to [-c, c]; NaN stays NaN. */
-static inline v16 v16_clamp(v16 x, float c)
-{
-    return v16_select(x > c, v16_splat(c), v16_select(x < -c, v16_splat(-c), x));
-}
-
-static inline v16 exp16(v16 y)
-{
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    const uint32_t shifter_bits = 0x4b400000u;   /* its bits */
-    v16i high = y > 87.0f, low = y < -87.0f;
-    y = v16_clamp(y, 87.0f);
-    v16 t = y * 1.44269504088896341f + shifter;
-    v16 n = t - shifter;
-    v16 r = y - n * 0.693145751953125f;
-    r -= n * 1.42860682030941723e-6f;
-    v16 p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 +
-            r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-    v16u bits = ((v16u)t - shifter_bits + 127u) << 23; /* t's bits - shifter's = n */
-    v16 e = p * (v16)bits;
-    return v16_select(high, v16_splat(EXP_AT_87),
-                      v16_select(low, v16_splat(EXP_AT_MINUS_87), e));
-}
-
-/*
- * tanh(x) as a rational function p(x) / q(x), odd p of degree 13, even q of degree 6
- * (the minimax fit of Eigen's float tanh), x clamped to +-7.905 where it reaches 1
- * (beyond it exactly +-1, see exp16 above):
- * 13 multiply-adds and a division, half the cost of exp16 and a division. Error
- * <= 5 ulp (2.7e-7 absolute) over the floats, checked against float64 tanh; NaN
- * propagates.
- */
-static inline v16 tanh16(v16 x)
-{
-    const float c = 7.90531110763549805f;
-    v16i high = x > c, low = x < -c;
-    x = v16_clamp(x, c);
-    v16 x2 = x * x;
-    v16 p = -2.76076847742355e-16f * x2 + 2.00018790482477e-13f;
-    p = p * x2 - 8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    v16 q = 1.19825839466702e-06f * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    return v16_select(high, v16_splat(1.0f), v16_select(low, v16_splat(-1.0f), x * p / q));
-}
-
-static inline v16 sigmoid16(v16 x) { return 1.0f / (1.0f + exp16(-x)); }
-
-static inline v16 relu16(v16 x) { return v16_select(x > 0.0f, x, (v16){0}); }
-
 /* Sums with 16 independent partial sums: a single accumulator would be a serial chain
    of dependent adds (strict IEEE order), ~4 cycles per element. */
 static float dot(const float *a, const float *b, int n)
@@ -628,167 +540,6 @@ const float *net_layer_weights(const ss_net_t *net, int l)
     return net->layer[l].spectral ? w->weff[l] : net->params + net->layer[l].off_w;
 }
 
-/* ---- activations: forward and backward ----------------------------------------------- */
-
-/*
- * The activation passes work on whole vectors of 16 columns. A row of n >= 16 columns is
- * covered by its n / 16 whole vectors and, when 16 does not divide n, one more vector
- * ending at column n, which overlaps the last whole one. All the vectors of a row that a
- * pass updates in place are computed before any of them is stored, so the overlap is
- * computed twice from the same inputs and stored twice with the same value (column sums
- * too: the same additions in the same order). Rows of fewer than 16 columns (the output
- * layer of a classifier with few classes) go value by value through lane 0 of the same
- * vector functions.
- */
-
-#define ACT_LANES 16
-#if defined(__AVX512F__)
-#define ACT_GROUP 8        /* vectors of a backward group: 3 per vector in registers */
-#else
-#define ACT_GROUP 4
-#endif
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-ALWAYS_INLINE v16 act_forward16(v16 v, ss_act_t act)
-{
-    switch (act) {
-    case SS_ACT_TANH: return tanh16(v);
-    case SS_ACT_RELU: return relu16(v);
-    case SS_ACT_SIGMOID: return sigmoid16(v);
-    case SS_ACT_LINEAR: break;
-    }
-    return v;
-}
-
-/* dL/dz from dL/da d and the activation's output a. */
-ALWAYS_INLINE v16 act_grad16(v16 d, v16 a, ss_act_t act)
-{
-    switch (act) {
-    case SS_ACT_TANH: return d * (1.0f - a * a);
-    case SS_ACT_RELU: return v16_select(a > 0.0f, d, (v16){0});
-    case SS_ACT_SIGMOID: return d * (a * (1.0f - a));
-    case SS_ACT_LINEAR: break;
-    }
-    return d;
-}
-
-/* act(z + b) of the 16 lanes at z and b. */
-ALWAYS_INLINE v16 bias_act16(const float *z, const float *b, ss_act_t act)
-{
-    return act_forward16(v16_load(z) + v16_load(b), act);
-}
-
-/* bias_act for one activation (a constant where inlined). */
-ALWAYS_INLINE void bias_act_rows(float *z, const float *b, int B, int n, ss_act_t act)
-{
-    for (int r = 0; r < B; r++) {
-        float *zr = z + (size_t)r * n;
-        if (n < ACT_LANES) {
-            for (int j = 0; j < n; j++)
-                zr[j] = act_forward16(v16_splat(zr[j] + b[j]), act)[0];
-            continue;
-        }
-        int jt = n - ACT_LANES;   /* the last vector, computed before any store */
-        v16 tail = bias_act16(zr + jt, b + jt, act);
-        for (int j = 0; j + ACT_LANES <= n; j += ACT_LANES)
-            v16_store(zr + j, bias_act16(zr + j, b + j, act));
-        v16_store(zr + jt, tail);
-    }
-}
-
-/* z (B, n) = act(z + b), in place: the bias and the activation in one pass. */
-static void bias_act(float *z, const float *b, int B, int n, ss_act_t act)
-{
-    switch (act) {
-    case SS_ACT_TANH: bias_act_rows(z, b, B, n, SS_ACT_TANH); break;
-    case SS_ACT_RELU: bias_act_rows(z, b, B, n, SS_ACT_RELU); break;
-    case SS_ACT_SIGMOID: bias_act_rows(z, b, B, n, SS_ACT_SIGMOID); break;
-    case SS_ACT_LINEAR: bias_act_rows(z, b, B, n, SS_ACT_LINEAR); break;
-    }
-}
-
-/* The vectors of columns col[0..nv) (starts, see above; nv <= ACT_GROUP, a constant where
-   inlined) of d (B, n) -> dL/dz in place, and db at those columns += the column sums in
-   row order, kept in registers over the rows. */
-ALWAYS_INLINE void act_backward_group(float *d, const float *a, float *db, int B, int n,
-                                      const int *col, int nv, ss_act_t act)
-{
-    v16 acc[ACT_GROUP], g[ACT_GROUP];
-    for (int u = 0; u < nv; u++)
-        acc[u] = v16_load(db + col[u]);
-    for (int r = 0; r < B; r++) {
-        float *dr = d + (size_t)r * n;
-        const float *ar = a + (size_t)r * n;
-        for (int u = 0; u < nv; u++) {
-            g[u] = act_grad16(v16_load(dr + col[u]), v16_load(ar + col[u]), act);
-            acc[u] += g[u];
-        }
-        for (int u = 0; u < nv; u++)
-            v16_store(dr + col[u], g[u]);
-    }
-    for (int u = 0; u < nv; u++)
-        v16_store(db + col[u], acc[u]);
-}
-
-/* act_backward without a mask, for one activation (a constant where inlined): the row's
-   vectors in groups of at most ACT_GROUP, the overlapping last one in the group of the
-   vector it overlaps; the switch gives each group size its own unrolled copy. */
-ALWAYS_INLINE void act_backward_rows(float *d, const float *a, float *db, int B, int n,
-                                     ss_act_t act)
-{
-    if (n < ACT_LANES) {
-        for (int r = 0; r < B; r++) {
-            float *dr = d + (size_t)r * n;
-            const float *ar = a + (size_t)r * n;
-            for (int j = 0; j < n; j++) {
-                dr[j] = act_grad16(v16_splat(dr[j]), v16_splat(ar[j]), act)[0];
-                db[j] += dr[j];
-            }
-        }
-        return;
-    }
-    int tail = n % ACT_LANES != 0, nc = n / ACT_LANES + tail;
-    for (int c0 = 0; c0 < nc;) {
-        int nv = nc - c0 < ACT_GROUP ? nc - c0 : ACT_GROUP;
-        if (tail && nc - (c0 + nv) == 1)
-            nv--;   /* leaves the last whole vector to the group of the overlapping one */
-        int col[ACT_GROUP];
-        for (int u = 0; u < nv; u++)
-            col[u] = c0 + u == nc - 1 ? n - ACT_LANES : (c0 + u) * ACT_LANES;
-#define ACT_GROUP_CASE(k) \
-        case k: act_backward_group(d, a, db, B, n, col, k, act); break;
-        switch (nv) {
-        ACT_GROUP_CASE(1) ACT_GROUP_CASE(2) ACT_GROUP_CASE(3) ACT_GROUP_CASE(4)
-#if ACT_GROUP > 4
-        ACT_GROUP_CASE(5) ACT_GROUP_CASE(6) ACT_GROUP_CASE(7) ACT_GROUP_CASE(8)
-#endif
-        }
-#undef ACT_GROUP_CASE
-        c0 += nv;
-    }
-}
-
-/*
- * d (B, n) holds dL/d(activation output); turn it into dL/dz in place using the kept
- * output a (B, n), optionally times a dropout mask first, and accumulate the bias
- * gradient db (n) += column sums of dz (in row order).
- */
-static void act_backward(float *restrict d, const float *restrict a,
-                         const float *restrict mask, float *restrict db, int B, int n,
-                         ss_act_t act)
-{
-    if (mask)
-        for (size_t k = 0, total = (size_t)B * n; k < total; k++)
-            d[k] *= mask[k];
-    switch (act) {
-    case SS_ACT_TANH: act_backward_rows(d, a, db, B, n, SS_ACT_TANH); break;
-    case SS_ACT_RELU: act_backward_rows(d, a, db, B, n, SS_ACT_RELU); break;
-    case SS_ACT_SIGMOID: act_backward_rows(d, a, db, B, n, SS_ACT_SIGMOID); break;
-    case SS_ACT_LINEAR: act_backward_rows(d, a, db, B, n, SS_ACT_LINEAR); break;
-    }
-}
-
 /* ---- batch-norm and dropout after the first hidden layer ------------------------------ */
 
 static void reduce(const ss_reduce_t *red, float *buf, size_t n)
@@ -900,7 +651,7 @@ static void postfirst_backward(ss_net_t *net, float *d, int B, int N, const ss_r
     int n = L0->n_out;
     float *db0 = net->grads + L0->off_b;
     if (!net->batchnorm) {
-        act_backward(d, w->out[0], w->mask, db0, B, n, L0->act);
+        net_act_backward(d, w->out[0], w->mask, db0, B, n, L0->act);
         return;
     }
     double *acc = w->bn_acc;              /* [0, n): sum dy xhat, [n, 2n): sum dy */
@@ -941,7 +692,7 @@ static void postfirst_backward(ss_net_t *net, float *d, int B, int N, const ss_r
         for (int j = 0; j < n; j++)
             dr[j] = invstd[j] * (gamma[j] * dr[j] - m_dx[j] - xr[j] * m_dxx[j]);
     }
-    act_backward(d, w->out[0], NULL, db0, B, n, L0->act);
+    net_act_backward(d, w->out[0], NULL, db0, B, n, L0->act);
 }
 
 /* ---- a layer: forward and backward --------------------------------------------------- */
@@ -965,7 +716,7 @@ static void layer_forward(ss_net_t *net, int l, const float *in, const uint32_t 
     if (B > 0 && l == 0 && sp) {
         net_sparse_compress(sp, in, in_rows, B, L->n_in);
         net_sparse_forward(sp, B, n, out);
-        bias_act(out, b, B, n, L->act);
+        net_bias_act(out, b, B, n, L->act);
         return;
     }
     const float *W = net_layer_weights(net, l);
@@ -974,7 +725,7 @@ static void layer_forward(ss_net_t *net, int l, const float *in, const uint32_t 
         int rb = min_int(rows, B - r0);
         float *o = out + (size_t)r0 * n;
         ss_mm_run(&L->mm_forward, rb, n, L->n_in, in + (size_t)r0 * L->n_in, W, o);
-        bias_act(o, b, rb, n, L->act);
+        net_bias_act(o, b, rb, n, L->act);
     }
 }
 
@@ -1050,7 +801,7 @@ static void layer_backward(ss_net_t *net, int l, const float *dz, float *dprev, 
         float *d = dprev + (size_t)r0 * n;
         ss_mm_run(&L->mm_input_grad, rb, n, L->n_out, dz + (size_t)r0 * L->n_out, W, d);
         if (!bn_dropout)
-            act_backward(d, w->out[l - 1] + (size_t)r0 * n, NULL, net->grads + P->off_b, rb,
+            net_act_backward(d, w->out[l - 1] + (size_t)r0 * n, NULL, net->grads + P->off_b, rb,
                          n, P->act);
     }
     if (bn_dropout)   /* even with B = 0: its reduction is collective */
@@ -1091,11 +842,7 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
             for (int j = 1; j < n; j++) mx = zr[j] > mx ? zr[j] : mx;
             for (int j = 0; j < n; j++) dr[j] = zr[j] - mx;
         }
-        size_t total = (size_t)B * n, k = 0;
-        for (; k + ACT_LANES <= total; k += ACT_LANES)
-            v16_store(dz + k, exp16(v16_load(dz + k)));
-        for (; k < total; k++)
-            dz[k] = v16_one(exp16, dz[k]);
+        net_exp_inplace(dz, (size_t)B * n);
     }
     for (int r = 0; r < B; r++) {
         const float *zr = z + (size_t)r * n;

@@ -85,6 +85,17 @@ static inline double net_sumsq(const float *a, size_t n)
    with `transposed`, also the transposed copies the input gradients use. */
 void net_weights_build(ss_net_t *net, int transposed);
 
+/* The activations (net_act.c). net_bias_act: z (B, n) = act(z + b) in place, the bias
+   and the activation in one pass. net_act_backward: d (B, n) holds dL/d(activation
+   output); turns it into dL/dz in place using the kept output a (B, n), times a dropout
+   mask first when mask is not NULL, and adds the column sums of dz to db (n), in row
+   order. net_exp_inplace: z[0..n) = e^z, the softmax's exponentials. Every value the
+   same bits whatever the vector width or the position of a value in its row. */
+void net_bias_act(float *z, const float *b, int B, int n, ss_act_t act);
+void net_act_backward(float *restrict d, const float *restrict a, const float *restrict mask,
+                      float *restrict db, int B, int n, ss_act_t act);
+void net_exp_inplace(float *z, size_t n);
+
 /* Layer l's effective weights (n_in, n_out) as the last net_weights_build left them. */
 const float *net_layer_weights(const ss_net_t *net, int l);
 
