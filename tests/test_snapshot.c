@@ -942,6 +942,26 @@ static void test_cell_stability(void)
 /* An update adds the runs committed since to a copy of the snapshot: the result holds
    the same /runs and /summary, value for value, as the file written whole from the same
    contents; the cells it rewrote keep their place in the sweep through cell_index. */
+/* Group `group` is in both files or in neither, and where it is, its datasets names[0..n)
+   have the same shapes and values in both. */
+static int groups_equal(hid_t a, hid_t b, const char *group, const char *const *names, int n)
+{
+    int in_b = h5_exists(b, group);
+    if (h5_exists(a, group) != in_b)
+        return 0;
+    int same = 1;
+    for (int k = 0; in_b && k < n; k++) {
+        char q[500];
+        snprintf(q, sizeof q, "%s/%s", group, names[k]);
+        long r1, c1, r2, c2;
+        double *x = h5_read(a, q, &r1, &c1), *y = h5_read(b, q, &r2, &c2);
+        same &= r1 == r2 && c1 == c2 && vec_equal(x, y, r1 * c1);
+        free(x);
+        free(y);
+    }
+    return same;
+}
+
 static void test_snapshot_update(void)
 {
     fixture_t f;
@@ -976,33 +996,9 @@ static void test_snapshot_update(void)
     for (int i = 0; same && i < f.n_runs; i++) {
         char p[400];
         snprintf(p, sizeof p, "/runs/%s", f.runs[i].id);
-        if (h5_exists(a, p) != h5_exists(b, p)) {
-            same = 0;
-            break;
-        }
-        for (int k = 0; h5_exists(b, p) && k < 3; k++) {
-            char q[500];
-            snprintf(q, sizeof q, "%s/%s", p, run_sets[k]);
-            long r1, c1, r2, c2;
-            double *x = h5_read(a, q, &r1, &c1), *y = h5_read(b, q, &r2, &c2);
-            same &= r1 == r2 && c1 == c2 && vec_equal(x, y, r1 * c1);
-            free(x);
-            free(y);
-        }
+        same &= groups_equal(a, b, p, run_sets, 3);
         snprintf(p, sizeof p, "/summary/%s", f.runs[i].cell_id);
-        if (h5_exists(a, p) != h5_exists(b, p)) {
-            same = 0;
-            break;
-        }
-        for (int k = 0; h5_exists(b, p) && k < 3; k++) {
-            char q[500];
-            snprintf(q, sizeof q, "%s/%s", p, cell_sets[k]);
-            long r1, c1, r2, c2;
-            double *x = h5_read(a, q, &r1, &c1), *y = h5_read(b, q, &r2, &c2);
-            same &= r1 == r2 && c1 == c2 && vec_equal(x, y, r1 * c1);
-            free(x);
-            free(y);
-        }
+        same &= groups_equal(a, b, p, cell_sets, 3);
         if (h5_exists(b, p))
             same &= h5_attr_num(a, p, "cell_index", NULL) == f.runs[i].cell &&
                     h5_attr_num(b, p, "cell_index", NULL) == f.runs[i].cell;
