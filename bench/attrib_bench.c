@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_sweep.h"
 #include "specsweep/attrib.h"
 #include "specsweep/config.h"
 #include "specsweep/grid.h"
@@ -82,19 +83,10 @@ int main(int argc, char **argv)
     if (!sweep_path || epochs < 1 || max_batch < 1)
         return usage();
     ss_sweep_t sw;
-    ss_run_t *runs = NULL;
-    int n_runs = 0, n_cells = 0;
+    ss_run_t run;
+    if (bench_sweep_run("attrib_bench", sweep_path, run_i, &sw, &run) != 0)
+        return 2;
     ss_error_t err = {0};
-    if (ss_sweep_load(sweep_path, &sw, &err) != 0 ||
-        ss_grid_expand(&sw, &runs, &n_runs, &n_cells, &err) != 0) {
-        fprintf(stderr, "attrib_bench: %s\n", err.msg);
-        return 2;
-    }
-    if (run_i < 0 || run_i >= n_runs) {
-        fprintf(stderr, "attrib_bench: run %d out of range (%d runs)\n", run_i, n_runs);
-        return 2;
-    }
-    ss_run_t run = runs[run_i];
     int full_epochs = run.training.epochs;
     ss_dataset_t ds;
     memset(&ds, 0, sizeof ds);
@@ -199,7 +191,6 @@ int main(int argc, char **argv)
     free(y);
     ss_net_destroy(&net);
     ss_dataset_free(&ds);
-    free(runs);
     ss_sweep_free(&sw);
     return 0;
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_sweep.h"
 #include "specsweep/config.h"
 #include "specsweep/data.h"
 #include "specsweep/net.h"
@@ -101,19 +102,10 @@ int main(int argc, char **argv)
         return 2;
     }
     ss_sweep_t sw;
-    ss_run_t *runs = NULL;
-    int n_runs = 0, n_cells = 0;
+    ss_run_t run;
+    if (bench_sweep_run("train_bench", sweep_path, run_i, &sw, &run) != 0)
+        return 2;
     ss_error_t err = {0};
-    if (ss_sweep_load(sweep_path, &sw, &err) != 0 ||
-        ss_grid_expand(&sw, &runs, &n_runs, &n_cells, &err) != 0) {
-        fprintf(stderr, "train_bench: %s\n", err.msg);
-        return 2;
-    }
-    if (run_i < 0 || run_i >= n_runs) {
-        fprintf(stderr, "train_bench: run %d out of range (%d runs)\n", run_i, n_runs);
-        return 2;
-    }
-    ss_run_t run = runs[run_i];
     if (epochs > 0)
         run.training.epochs = epochs;
     ss_dataset_t ds;
@@ -145,7 +137,6 @@ int main(int argc, char **argv)
            "%.4f (%s first layer)\n", best, ru.ru_maxrss / 1024.0, data_mb, ds.input_density,
            ds.input_density <= SS_SPARSE_INPUT_DENSITY ? "sparse" : "dense");
     ss_dataset_free(&ds);
-    free(runs);
     ss_sweep_free(&sw);
     return 0;
 }
