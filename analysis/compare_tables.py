@@ -35,14 +35,19 @@ the accuracy with every input in the title. Reads only the results file; prints 
 standard output.
 """
 import argparse
+import importlib.util
+import os
 import sys
 
 import h5py
 import numpy as np
 
-METHOD_ORDER = ("spectral", "saliency", "input_x_gradient", "integrated_gradients",
-                "smoothgrad", "smoothgrad_squared", "spectrallens", "lrp_epsilon",
-                "deeplift", "permutation", "kernel_shap", "fourier")
+# figures.py's method order, k rule and ranks, so that tables and figures agree
+_spec = importlib.util.spec_from_file_location(
+    "figures", os.path.join(os.path.dirname(os.path.abspath(__file__)), "figures.py"))
+figures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(figures)
+
 SCORES = (("spearman", "Spearman", "%+.3f"), ("support_recall", "recall", "%.2f"),
           ("auroc", "AUROC", "%.3f"))
 
@@ -64,12 +69,6 @@ def mean_std(v):
     return (v.mean(), v.std()) if v.size else (np.nan, np.nan)
 
 
-def default_k(topk, n_inputs):
-    """The smallest k of the curve keeping >= 10 % of the inputs, else the largest k."""
-    keep = [k for k in topk if k >= 0.1 * n_inputs]
-    return min(keep) if keep else max(topk)
-
-
 def train_seconds(f, cell):
     """Training seconds of the cell's ok runs, by seed."""
     out = {}
@@ -87,21 +86,10 @@ def cell_title(g):
     return text(a["dataset"]) + (f", {where}" if where else "")
 
 
-def avg_ranks(x):
-    """Ranks 1..n of x, ties sharing their average rank."""
-    order = np.argsort(x, kind="stable")
-    r = np.empty(len(x))
-    r[order] = np.arange(1, len(x) + 1)
-    for v in np.unique(x):
-        tie = x == v
-        r[tie] = r[tie].mean()
-    return r
-
-
 def scores(score, truth):
     """Spearman, support recall (ties to the lower index) and AUROC (ties half) of score
     against truth > 0, as src/stats.c computes them."""
-    rs, rt = avg_ranks(score), avg_ranks(truth)
+    rs, rt = figures.rankdata(score), figures.rankdata(truth)
     sp = np.corrcoef(rs, rt)[0, 1] if rs.std() > 0 and rt.std() > 0 else np.nan
     pos = truth > 0
     s = int(pos.sum())
@@ -162,7 +150,7 @@ def cell_table(f, cid, g, k_wanted):
     truth = "relevance_truth" in ds
     reg = int(ds.attrs["n_classes"]) == 0
     topk = [int(k) for k in g["topk"][()]]
-    k = k_wanted if k_wanted in topk else default_k(topk, n_in)
+    k = k_wanted if k_wanted in topk else figures.quality_k(topk, n_in)
     col = topk.index(k)
     seeds = [int(s) for s in g["seeds"][()]]
     tsec = train_seconds(f, cid)
@@ -177,7 +165,7 @@ def cell_table(f, cid, g, k_wanted):
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     rel = g["relevance"]
-    order = [m for m in METHOD_ORDER if m in rel] + sorted(set(rel) - set(METHOD_ORDER))
+    order = sorted(rel, key=figures.method_order)
     for name in order:
         lines.append("| " + " | ".join(method_row(name, rel[name], col, k, truth, ratios)) +
                      " |")
@@ -203,8 +191,7 @@ def retrain_table(g, metric, acc):
                 if (mode, int(k)) not in cols:
                     cols.append((mode, int(k)))
                 rows.setdefault(method, {})[(mode, int(k))] = pm(m, s, "%.4f")
-    order = sorted(rows, key=lambda m: (m in ("random", "truth"), m == "truth",
-                                        METHOD_ORDER.index(m) if m in METHOD_ORDER else 99))
+    order = sorted(rows, key=figures.retrain_order)
     lines = [f"retraining, {cell_title(g)}: test {metric} with every input "
              f"{pm(*mean_std(acc), '%.4f')}", ""]
     lines.append("| method | " + " | ".join(f"{mode} {k}" for mode, k in cols) + " |")
