@@ -728,10 +728,10 @@ def retrain_curves(cell, regression):
     /summary/<cell>/retrain: per mode (keep, then remove) and method (retrain_order), the
     k ascending with the metric's mean, std and realizations at each; and the cell's
     metric with all inputs, mean and std (ddof 0) over its realizations. The metric is the
-    curves' attribute (test_mae: regression) where a curve has a realization, else the
-    dataset's task (regression). None for a cell without curves."""
+    dataset's task's (regression: test_mae), as the curves' attribute names it. None for a
+    cell without curves."""
     stored = cell.get("retrain") or {}
-    modes, metric = {}, None
+    modes = {}
     for mode in sorted(stored, key=lambda m: (RETRAIN_MODES.index(m), "")
                        if m in RETRAIN_MODES else (len(RETRAIN_MODES), m)):
         rows = []
@@ -742,14 +742,10 @@ def retrain_curves(cell, regression):
             rows.append({"method": method, "k": np.asarray(c["k"], np.int64)[order],
                          "mean": np.asarray(c["metric_mean"], float)[order],
                          "std": np.asarray(c["metric_std"], float)[order], "n": n})
-            if metric is None and c["metric"] and (n > 0).any():
-                metric = c["metric"]
         if rows:
             modes[mode] = rows
     if not modes:
         return None
-    if metric is not None:
-        regression = metric == "test_mae"
     m, s, n = mean_std(test_metric(cell, regression))
     return {"modes": modes, "metric": "test_mae" if regression else "test_accuracy",
             "label": metric_name(regression), "regression": regression,
