@@ -834,44 +834,39 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
 {
     int n = net->layer[net->n_layers - 1].n_out;
     double loss = 0.0, good = 0.0;
-    if (net->task == SS_TASK_CLASSIFICATION) {
-        /* dz = z - max of its row, then exp of all of it in one vectorised pass */
+    if (net->task == SS_TASK_REGRESSION) {
         for (int r = 0; r < B; r++) {
-            const float *zr = z + (size_t)r * n;
-            float mx = zr[0], *dr = dz + (size_t)r * n;
-            for (int j = 1; j < n; j++) mx = zr[j] > mx ? zr[j] : mx;
-            for (int j = 0; j < n; j++) dr[j] = zr[j] - mx;
-        }
-        net_exp_inplace(dz, (size_t)B * n);
-    }
-    for (int r = 0; r < B; r++) {
-        const float *zr = z + (size_t)r * n;
-        float *dr = dz + (size_t)r * n;
-        if (net->task == SS_TASK_REGRESSION) {
-            double err = (double)zr[0] - (double)y[r];
+            double err = (double)z[(size_t)r * n] - (double)y[r];
+            float *dr = dz + (size_t)r * n;
             loss += fabs(err);
             good += fabs(err);
             dr[0] = err > 0.0 ? inv : (err < 0.0 ? -inv : 0.0f);
-        } else {
-            int best = 0;
-            float s = 0.0f;
-            for (int j = 0; j < n; j++) {
-                best = zr[j] > zr[best] ? j : best;
-                s += dr[j];
-            }
-            float is = inv / s;
-            for (int j = 0; j < n; j++) dr[j] *= is;
-            int c = label_class(y[r], n);
+            if (db)
+                db[0] += dr[0];
+        }
+        if (correct)
+            *correct += good;
+        return loss;
+    }
+    for (int r0 = 0; r0 < B; r0 += NET_SOFTMAX_ROWS) {
+        int rows = min_int(NET_SOFTMAX_ROWS, B - r0), best[NET_SOFTMAX_ROWS];
+        float s[NET_SOFTMAX_ROWS];
+        net_softmax(z + (size_t)r0 * n, rows, n, inv, dz + (size_t)r0 * n, s, best);
+        for (int i = 0; i < rows; i++) {
+            int r = r0 + i, c = label_class(y[r], n);
+            const float *zr = z + (size_t)r * n;
+            float *dr = dz + (size_t)r * n;
             if (c < 0) {
                 loss += NAN;
             } else {   /* logsumexp(z) - z_c = log(s) + max - z_c */
-                loss += (double)logf(s) + (double)(zr[best] - zr[c]);
+                loss += (double)logf(s[i]) + (double)(zr[best[i]] - zr[c]);
                 dr[c] -= inv;
-                good += best == c;
+                good += best[i] == c;
             }
+            if (db)
+                for (int j = 0; j < n; j++)
+                    db[j] += dr[j];
         }
-        if (db)
-            for (int j = 0; j < n; j++) db[j] += dr[j];
     }
     if (correct)
         *correct += good;

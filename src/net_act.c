@@ -18,11 +18,13 @@
  *
  * exp16(y) = 2^n e^r with n = round(y / ln 2), r = y - n ln 2 (ln 2 split in two for an
  * exact reduction), |r| <= ln2/2, e^r by its degree-7 Taylor polynomial (truncation
- * < 7e-9); y is clamped to [-87, 87] so 2^n stays a normal float. Relative error ~2e-7
- * (a few ulp). NaN propagates; the exponent is assembled in unsigned arithmetic, so
- * there is no float-to-int conversion of a NaN.
+ * < 7e-9), for |y| <= 87, where 2^n is a normal float. Relative error ~2e-7 (a few
+ * ulp). NaN propagates; the exponent is assembled in unsigned arithmetic, so there is
+ * no float-to-int conversion of a NaN.
  *
- * Beyond the clamps the result is a constant: the formula's value at the clamp evaluated
+ * Beyond the limits (exp16: |y| > 87, tanh16: |x| > 7.905) the result is a constant,
+ * selected over whatever the formula gave there (overflowed or meaningless values, never
+ * kept: no clamp of the input is needed): the formula's value at the limit evaluated
  * one rounding per operation (EXP_AT_87, EXP_AT_MINUS_87; tanh: exactly +-1). Evaluated
  * with fused multiply-adds the formula gives a different last bit there (e^87
  * 0x1.6db012p+125, tanh 0x1.fffff8p-1), so the constants keep saturated values
@@ -43,18 +45,11 @@ static inline v16 v16_splat(float x) { return x - (v16){0}; }
 /* f (a v16 function) of one value. */
 #define v16_one(f, x) ((f)(v16_splat(x))[0])
 
-/* x clamped to [-c, c]; NaN stays NaN. */
-static inline v16 v16_clamp(v16 x, float c)
-{
-    return v16_select(x > c, v16_splat(c), v16_select(x < -c, v16_splat(-c), x));
-}
-
 static inline v16 exp16(v16 y)
 {
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     const uint32_t shifter_bits = 0x4b400000u;   /* its bits */
     v16i high = y > 87.0f, low = y < -87.0f;
-    y = v16_clamp(y, 87.0f);
     v16 t = y * 1.44269504088896341f + shifter;
     v16 n = t - shifter;
     v16 r = y - n * 0.693145751953125f;
@@ -69,7 +64,7 @@ static inline v16 exp16(v16 y)
 
 /*
  * tanh(x) as a rational function p(x) / q(x), odd p of degree 13, even q of degree 6
- * (the minimax fit of Eigen's float tanh), x clamped to +-7.905 where it reaches 1
+ * (the minimax fit of Eigen's float tanh) for |x| <= 7.905, where it reaches 1
  * (beyond it exactly +-1, see exp16 above):
  * 13 multiply-adds and a division, half the cost of exp16 and a division. Error
  * <= 5 ulp (2.7e-7 absolute) over the floats, checked against float64 tanh; NaN
@@ -79,7 +74,6 @@ static inline v16 tanh16(v16 x)
 {
     const float c = 7.90531110763549805f;
     v16i high = x > c, low = x < -c;
-    x = v16_clamp(x, c);
     v16 x2 = x * x;
     v16 p = -2.76076847742355e-16f * x2 + 2.00018790482477e-13f;
     p = p * x2 - 8.60467152213735e-11f;
@@ -250,11 +244,124 @@ void net_act_backward(float *restrict d, const float *restrict a,
     }
 }
 
-void net_exp_inplace(float *z, size_t n)
+/* n (<= 16) floats from src to dst, a copy of constant size per case (inlined moves, where
+   a memcpy of n would be a library call). */
+static inline void copy_upto16(float *dst, const float *src, int n)
 {
-    size_t k = 0;
-    for (; k + ACT_LANES <= n; k += ACT_LANES)
-        v16_store(z + k, exp16(v16_load(z + k)));
-    for (; k < n; k++)
-        z[k] = v16_one(exp16, z[k]);
+    switch (n) {
+#define COPY_CASE(k) case k: memcpy(dst, src, k * sizeof(float)); break;
+    COPY_CASE(1) COPY_CASE(2) COPY_CASE(3) COPY_CASE(4) COPY_CASE(5) COPY_CASE(6)
+    COPY_CASE(7) COPY_CASE(8) COPY_CASE(9) COPY_CASE(10) COPY_CASE(11) COPY_CASE(12)
+    COPY_CASE(13) COPY_CASE(14) COPY_CASE(15) COPY_CASE(16)
+#undef COPY_CASE
+    }
+}
+
+/* The columns of z (rows <= 16, n <= 16) as vectors: t[j] lane i = z[i][j] (0 in the
+   lanes of missing rows and, for n > 2, t[n..16) = 0). Two columns (a binary classifier)
+   are the even and odd floats of 32; more go through a 16 x 16 transpose. */
+static inline void columns_in(const float *z, int rows, int n, v16 t[16])
+{
+    if (n == 2) {
+        float buf[32] = {0};
+        const float *src = z;
+        if (rows < 16) {
+            memcpy(buf, z, (size_t)rows * 2 * sizeof(float));
+            src = buf;
+        }
+        v16 a = v16_load(src), b = v16_load(src + 16);
+        t[0] = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                       26, 28, 30);
+        t[1] = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25,
+                                       27, 29, 31);
+        return;
+    }
+    for (int i = 0; i < 16; i++) {
+        t[i] = (v16){0};
+        if (i < rows)
+            copy_upto16((float *)&t[i], z + (size_t)i * n, n);
+    }
+    v16_transpose(t);
+}
+
+/* columns_in backwards: p (rows, n) from its columns t[0..n); t is overwritten. */
+static inline void columns_out(v16 t[16], int rows, int n, float *p)
+{
+    if (n == 2) {
+        float buf[32];
+        float *dst = rows < 16 ? buf : p;
+        v16_store(dst, __builtin_shufflevector(t[0], t[1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20,
+                                               5, 21, 6, 22, 7, 23));
+        v16_store(dst + 16, __builtin_shufflevector(t[0], t[1], 8, 24, 9, 25, 10, 26, 11, 27,
+                                                    12, 28, 13, 29, 14, 30, 15, 31));
+        if (rows < 16)
+            memcpy(p, buf, (size_t)rows * 2 * sizeof(float));
+        return;
+    }
+    for (int j = n; j < 16; j++)
+        t[j] = (v16){0};
+    v16_transpose(t);
+    for (int i = 0; i < rows; i++)
+        copy_upto16(p + (size_t)i * n, (const float *)&t[i], n);
+}
+
+/* The softmax of rows of at most 16 classes, 16 rows per vector: lane i holds row i and
+   each vector one class (columns_in), the rows' arithmetic runs on vectors, and the
+   probabilities go back to rows (columns_out). Every lane does the row formula of
+   net_softmax below, operation by operation: the same bits. */
+static void softmax_lanes(const float *z, int rows, int n, float inv, float *p, float *s,
+                          int *best)
+{
+    v16 t[16];
+    columns_in(z, rows, n, t);
+    v16 mx = t[0];
+    v16i bi = {0};
+    for (int j = 1; j < n; j++) {
+        v16i up = t[j] > mx;
+        mx = v16_select(up, t[j], mx);
+        bi = (up & ((v16i){0} + j)) | (bi & ~up);
+    }
+    v16 sum = {0};
+    for (int j = 0; j < n; j++) {
+        t[j] = exp16(t[j] - mx);
+        sum += t[j];
+    }
+    v16 is = inv / sum;
+    for (int j = 0; j < n; j++)
+        t[j] *= is;
+    columns_out(t, rows, n, p);
+    for (int i = 0; i < rows; i++) {
+        s[i] = sum[i];
+        best[i] = bi[i];
+    }
+}
+
+void net_softmax(const float *z, int rows, int n, float inv, float *p, float *s, int *best)
+{
+    if (n <= ACT_LANES) {
+        softmax_lanes(z, rows, n, inv, p, s, best);
+        return;
+    }
+    for (int r = 0; r < rows; r++) {
+        const float *zr = z + (size_t)r * n;
+        float *pr = p + (size_t)r * n, mx = zr[0];
+        int b = 0;
+        for (int j = 1; j < n; j++) {
+            b = zr[j] > mx ? j : b;
+            mx = zr[j] > mx ? zr[j] : mx;
+        }
+        int j = 0;
+        for (; j + ACT_LANES <= n; j += ACT_LANES)
+            v16_store(pr + j, exp16(v16_load(zr + j) - mx));
+        for (; j < n; j++)
+            pr[j] = v16_one(exp16, zr[j] - mx);
+        float sum = 0.0f;
+        for (j = 0; j < n; j++)
+            sum += pr[j];
+        float is = inv / sum;
+        for (j = 0; j < n; j++)
+            pr[j] *= is;
+        s[r] = sum;
+        best[r] = b;
+    }
 }

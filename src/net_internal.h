@@ -89,12 +89,16 @@ void net_weights_build(ss_net_t *net, int transposed);
    and the activation in one pass. net_act_backward: d (B, n) holds dL/d(activation
    output); turns it into dL/dz in place using the kept output a (B, n), times a dropout
    mask first when mask is not NULL, and adds the column sums of dz to db (n), in row
-   order. net_exp_inplace: z[0..n) = e^z, the softmax's exponentials. Every value the
-   same bits whatever the vector width or the position of a value in its row. */
+   order. net_softmax: the softmax of rows <= NET_SOFTMAX_ROWS rows of z (rows, n), times inv, into p
+   (rows, n), with each row's sum of exponentials s (of z - its max) and its first
+   argmax best (the loss log(s) + max - z_y needs both). Every value the same bits
+   whatever the vector width, the position of a value in its row or of a row among the
+   rows. */
 void net_bias_act(float *z, const float *b, int B, int n, ss_act_t act);
 void net_act_backward(float *restrict d, const float *restrict a, const float *restrict mask,
                       float *restrict db, int B, int n, ss_act_t act);
-void net_exp_inplace(float *z, size_t n);
+#define NET_SOFTMAX_ROWS 16
+void net_softmax(const float *z, int rows, int n, float inv, float *p, float *s, int *best);
 
 /* Layer l's effective weights (n_in, n_out) as the last net_weights_build left them. */
 const float *net_layer_weights(const ss_net_t *net, int l);

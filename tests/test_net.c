@@ -798,6 +798,74 @@ static void test_regime_counts(void)
 /* ---- saturated activations ----------------------------------------------------------- */
 
 /*
+ * The softmax loss on rows of 2 to 17 classes (the lanes path up to 16, the row path
+ * beyond; 37 rows: two full groups of 16 and a partial one) against a float64
+ * reference from the network's own logits: the loss sum, the correct count (first
+ * argmax) and the output bias gradient, the mean of p - onehot(y).
+ */
+static void test_softmax(void)
+{
+    enum { N = 37, IN = 3 };
+    const int classes[] = {2, 3, 10, 16, 17};
+    for (size_t ci = 0; ci < sizeof classes / sizeof classes[0]; ci++) {
+        int n = classes[ci];
+        ss_model_t m;
+        ss_model_defaults(&m);
+        m.spectral = SS_SPECTRAL_NONE;
+        m.n_hidden = 1;
+        m.hidden[0] = 7;
+        m.act[0] = SS_ACT_TANH;
+        m.n_act = 1;
+        ss_training_t t;
+        ss_training_defaults(&t);
+        ss_net_t net;
+        ss_error_t err = {0};
+        if (ss_net_create(&net, &m, &t, IN, n, SS_TASK_CLASSIFICATION, 40, 5, &err) != 0) {
+            CHECK(0, "softmax net: %s", err.msg);
+            continue;
+        }
+        ss_rng_t rng;
+        ss_rng_seed(&rng, 77 + (uint64_t)n, 0);
+        float x[N * IN], y[N], z[N * 17];
+        for (int k = 0; k < N * IN; k++)
+            x[k] = (float)(4.0 * ss_rng_uniform(&rng) - 2.0);
+        for (int r = 0; r < N; r++)
+            y[r] = (float)ss_rng_below(&rng, (uint32_t)n);
+        for (size_t k = 0; k < net.n_params; k++)   /* logits of a few units' range */
+            net.params[k] = (float)(3.0 * ss_rng_uniform(&rng) - 1.5);
+        ss_net_predict(&net, x, N, z);
+        double ref_loss = 0.0, ref_db[17] = {0};
+        int ref_correct = 0;
+        for (int r = 0; r < N; r++) {
+            const float *zr = z + (size_t)r * n;
+            int best = 0, c = (int)y[r];
+            for (int j = 1; j < n; j++)
+                best = zr[j] > zr[best] ? j : best;
+            double s = 0.0;
+            for (int j = 0; j < n; j++)
+                s += exp((double)zr[j] - zr[best]);
+            ref_loss += log(s) + zr[best] - zr[c];
+            ref_correct += best == c;
+            for (int j = 0; j < n; j++)
+                ref_db[j] += (exp((double)zr[j] - zr[best]) / s - (j == c)) / N;
+        }
+        double loss = 0.0, correct = 0.0;
+        ss_net_evaluate(&net, x, y, N, NULL, &loss, &correct);
+        CHECK(fabs(loss - ref_loss) <= 1e-6 * fabs(ref_loss), "%d classes: loss %.9g, "
+              "reference %.9g", n, loss, ref_loss);
+        CHECK(correct == ref_correct, "%d classes: %g correct, reference %d", n, correct,
+              ref_correct);
+        ss_net_forward_backward(&net, x, y, N, N, NULL, NULL);
+        const float *db = net.grads + net.layer[1].off_b;
+        double off = 0.0;
+        for (int j = 0; j < n; j++)
+            off = fmax(off, fabs(db[j] - ref_db[j]));
+        CHECK(off <= 1e-6, "%d classes: output bias gradient off by %.2e", n, off);
+        ss_net_destroy(&net);
+    }
+}
+
+/*
  * Beyond their clamps tanh is exactly +-1 and e^x (inside sigmoid) the constant of the
  * clamp, whatever the width of the layer (the vector passes, and the scalar one below 16
  * columns) and the instruction set: a dense 1 -> w -> 1 network whose hidden unit 0 sees
@@ -1198,6 +1266,7 @@ int main(void)
             gradient_check(&fd_cases[i], sparse);
     test_sparse_inputs();
     test_saturation();
+    test_softmax();
     printf("gradcheck max error per kind (tolerance %.0e):", FD_TOL);
     for (int k = 0; k < K_COUNT; k++) printf(" %s %.1e", kind_name[k], worst[k]);
     printf("\n");
