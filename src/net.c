@@ -241,12 +241,13 @@ static void plan_products(ss_net_t *net, ss_mm_policy_t policy)
             memcpy(L->mm_input_grad.gflops, rates, sizeof rates);
         }
     }
+    net_fm_plan(net, policy);
 }
 
 /* Sizes in floats (each rounded to 64 bytes) of the workspace's pieces. */
 typedef struct {
     size_t weff[SS_MAX_LAYERS + 1], wt[SS_MAX_LAYERS + 1], out[SS_MAX_LAYERS + 1];
-    size_t xhat, mask, post0, d, gscratch, xmasked, bn;
+    size_t xhat, mask, post0, d, gscratch, xmasked, xt, bn;
     size_t total;
 } work_sizes_t;
 
@@ -258,11 +259,14 @@ static work_sizes_t work_sizes(const ss_net_t *net)
     for (int l = 0; l < net->n_layers; l++) {
         const ss_layer_t *L = &net->layer[l];
         size_t nw = (size_t)L->n_in * (size_t)L->n_out;
+        /* feature-major: wt for every forward product, out[l] (n_out + 1, B) with the row
+           of ones, G with the bias gradient's row (net_fm.c) */
+        size_t fm = net->feature_major ? 1 : 0, ng = nw + fm * (size_t)L->n_out;
         s.weff[l] = L->spectral ? round16(nw) : 0;
-        s.wt[l] = l > 0 && !L->mm_input_grad.trans_b ? round16(nw) : 0;
-        s.out[l] = round16(B * (size_t)L->n_out);
-        if (L->spectral && !net->train_eigenvectors && nw > s.gscratch)
-            s.gscratch = nw;
+        s.wt[l] = (l > 0 && !L->mm_input_grad.trans_b) || fm ? round16(nw) : 0;
+        s.out[l] = round16(B * ((size_t)L->n_out + fm));
+        if (L->spectral && !net->train_eigenvectors && ng > s.gscratch)
+            s.gscratch = ng;
         if ((size_t)L->n_out > max_width)
             max_width = (size_t)L->n_out;
         s.total += s.weff[l] + s.wt[l] + s.out[l];
@@ -273,9 +277,10 @@ static work_sizes_t work_sizes(const ss_net_t *net)
     s.post0 = has_post0(net) ? round16(B * n0) : 0;
     s.d = round16(B * max_width);
     s.xmasked = round16(B * (size_t)net->n_inputs);
+    s.xt = net->feature_major ? round16(B * ((size_t)net->n_inputs + 1)) : 0;
     s.bn = net->batchnorm ? round16(n0) : 0;
     /* bn: bmean, invstd (n0 each), red (2 n0), acc (2 n0 doubles = 4 n0 floats) */
-    s.total += s.xhat + s.mask + s.post0 + 2 * s.d + s.gscratch + s.xmasked + 8 * s.bn;
+    s.total += s.xhat + s.mask + s.post0 + 2 * s.d + s.gscratch + s.xmasked + s.xt + 8 * s.bn;
     return s;
 }
 
@@ -305,6 +310,8 @@ static void work_carve(const ss_net_t *net, net_work_t *w, const work_sizes_t *s
     p += s->gscratch;
     w->xmasked = p;
     p += s->xmasked;
+    w->xt = s->xt ? p : NULL;
+    p += s->xt;
     if (s->bn) {
         w->bn_bmean = p;
         w->bn_invstd = p + s->bn;
@@ -458,6 +465,7 @@ void ss_net_destroy(ss_net_t *net)
         ss_mm_release(&net->layer[l].mm_weight_grad);
         ss_mm_release(&net->layer[l].mm_input_grad);
     }
+    net_fm_release(net);
     net_work_t *w = net->work;
     if (w) {
         net_sparse_free(w);
@@ -480,22 +488,24 @@ static void transpose_tile(const float *w, size_t ldw, float *wt, size_t ldt)
         v16_store(wt + (size_t)i * ldt, r[i]);
 }
 
-/* wt (n, m) = the transpose of w (m, n), in 16 x 16 tiles: whole ones in registers, the
-   partial ones at the edges element by element. */
-static void transpose(const float *w, int m, int n, float *wt)
+/* wt (n, m) = the transpose of w (m, n), in 16 x 16 tiles in registers, the last tile of
+   a row or column of tiles ending at the edge (overlapping the one before it, whose
+   values it writes again); element by element when m or n is below 16. */
+void net_transpose(const float *w, int m, int n, float *wt)
 {
-    for (int i0 = 0; i0 < m; i0 += 16)
+    if (m < 16 || n < 16) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                wt[(size_t)j * m + i] = w[(size_t)i * n + j];
+        return;
+    }
+    for (int i0 = 0; i0 < m; i0 += 16) {
+        int i = min_int(i0, m - 16);
         for (int j0 = 0; j0 < n; j0 += 16) {
-            int i1 = min_int(i0 + 16, m), j1 = min_int(j0 + 16, n);
-            if (i1 - i0 == 16 && j1 - j0 == 16) {
-                transpose_tile(w + (size_t)i0 * n + j0, (size_t)n, wt + (size_t)j0 * m + i0,
-                               (size_t)m);
-                continue;
-            }
-            for (int j = j0; j < j1; j++)
-                for (int i = i0; i < i1; i++)
-                    wt[(size_t)j * m + i] = w[(size_t)i * n + j];
+            int j = min_int(j0, n - 16);
+            transpose_tile(w + (size_t)i * n + j, (size_t)n, wt + (size_t)j * m + i, (size_t)m);
         }
+    }
 }
 
 /*
@@ -529,8 +539,8 @@ void net_weights_build(ss_net_t *net, int transposed)
                        (size_t)L->n_out * sizeof(float));
         }
         if (transposed && w->wt[l])
-            transpose(L->spectral ? w->weff[l] : net->params + L->off_w, L->n_in, L->n_out,
-                      w->wt[l]);
+            net_transpose(L->spectral ? w->weff[l] : net->params + L->off_w, L->n_in,
+                          L->n_out, w->wt[l]);
     }
 }
 
@@ -748,6 +758,12 @@ static void weights_backward(ss_net_t *net, int l, const float *in, const float 
         net_sparse_weight_grad(w->sp, B, L->n_in, L->n_out, dz, G);
     else
         ss_mm_run(&L->mm_weight_grad, L->n_in, L->n_out, B, in, dz, G);
+    net_weights_grad_finish(net, l, G);
+}
+
+void net_weights_grad_finish(ss_net_t *net, int l, float *G)
+{
+    ss_layer_t *L = &net->layer[l];
     if (!L->spectral) {
         if (net->wmask) { /* frozen weights of a trainable subset: no gradient */
             const float *msk = net->wmask + L->off_w;
@@ -810,13 +826,6 @@ static void layer_backward(ss_net_t *net, int l, const float *dz, float *dprev, 
 
 /* ---- the output layer: the loss ------------------------------------------------------ */
 
-/* Class index of a label stored as float, or -1 when it is not a valid class. */
-static int label_class(float y, int n_classes)
-{
-    if (!(y >= 0.0f && y < (float)n_classes))
-        return -1;
-    return (int)y;
-}
 
 /*
  * The loss of B samples from the output layer's z (B, n) and labels / targets y:
@@ -853,7 +862,7 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
         float s[NET_SOFTMAX_ROWS];
         net_softmax(z + (size_t)r0 * n, rows, n, inv, dz + (size_t)r0 * n, s, best);
         for (int i = 0; i < rows; i++) {
-            int r = r0 + i, c = label_class(y[r], n);
+            int r = r0 + i, c = net_label_class(y[r], n);
             const float *zr = z + (size_t)r * n;
             float *dr = dz + (size_t)r * n;
             if (c < 0) {
@@ -863,9 +872,12 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
                 dr[c] -= inv;
                 good += best[i] == c;
             }
-            if (db)
-                for (int j = 0; j < n; j++)
-                    db[j] += dr[j];
+        }
+        for (int j = 0; db && j < n; j++) {   /* in row order, in a register */
+            float a = db[j];
+            for (int i = 0; i < rows; i++)
+                a += dz[(size_t)(r0 + i) * n + j];
+            db[j] = a;
         }
     }
     if (correct)
@@ -935,6 +947,13 @@ static double forward_backward(ss_net_t *net, const float *x, const uint32_t *ro
     }
 
     net_weights_build(net, 1);
+    if (net->feature_major && !w->sp && b > 0) {
+        if (rows) {
+            copy_rows(x, rows, b, net->n_inputs, w->xmasked);
+            x = w->xmasked;
+        }
+        return net_fm_forward_backward(net, x, y, b, batch_total);
+    }
     net_forward(net, x, rows, b, 1, N, dropout_rng, red);
     const ss_layer_t *last = &net->layer[net->n_layers - 1];
     float *dz = w->d0, *dprev = w->d1;
@@ -1034,6 +1053,12 @@ void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in)
 const ss_mm_t *ss_net_product(const ss_net_t *net, int l, ss_product_t kind)
 {
     const ss_layer_t *L = &net->layer[l];
+    if (net->feature_major && !net->sparse_inputs)   /* the training step's (net_fm.c) */
+        switch (kind) {
+        case SS_PRODUCT_FORWARD: return &L->mm_fm_forward;
+        case SS_PRODUCT_WEIGHT_GRAD: return &L->mm_fm_weight_grad;
+        case SS_PRODUCT_INPUT_GRAD: return l > 0 ? &L->mm_fm_input_grad : NULL;
+        }
     switch (kind) {
     case SS_PRODUCT_FORWARD: return &L->mm_forward;
     case SS_PRODUCT_WEIGHT_GRAD: return &L->mm_weight_grad;

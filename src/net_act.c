@@ -365,3 +365,108 @@ void net_softmax(const float *z, int rows, int n, float inv, float *p, float *s,
         best[r] = b;
     }
 }
+
+/* ---- feature-major passes (net_fm.c): rows of samples ---------------------------------- */
+
+/* act(z + b) over a row of n values with one bias for all (a constant where inlined). */
+ALWAYS_INLINE void bias_act_row_fm(float *z, float b, int n, ss_act_t act)
+{
+    v16 bv = v16_splat(b);
+    if (n < ACT_LANES) {
+        for (int j = 0; j < n; j++)
+            z[j] = act_forward16(v16_splat(z[j]) + bv, act)[0];
+        return;
+    }
+    int jt = n - ACT_LANES;   /* the last vector, computed before any store */
+    v16 tail = act_forward16(v16_load(z + jt) + bv, act);
+    for (int j = 0; j + ACT_LANES <= n; j += ACT_LANES)
+        v16_store(z + j, act_forward16(v16_load(z + j) + bv, act));
+    v16_store(z + jt, tail);
+}
+
+void net_bias_act_fm(float *z, const float *b, int rows, int cols, ss_act_t act)
+{
+    for (int r = 0; r < rows; r++) {
+        float *zr = z + (size_t)r * cols;
+        switch (act) {
+        case SS_ACT_TANH: bias_act_row_fm(zr, b[r], cols, SS_ACT_TANH); break;
+        case SS_ACT_RELU: bias_act_row_fm(zr, b[r], cols, SS_ACT_RELU); break;
+        case SS_ACT_SIGMOID: bias_act_row_fm(zr, b[r], cols, SS_ACT_SIGMOID); break;
+        case SS_ACT_LINEAR: bias_act_row_fm(zr, b[r], cols, SS_ACT_LINEAR); break;
+        }
+    }
+}
+
+ALWAYS_INLINE void act_grad_flat(float *restrict d, const float *restrict a, size_t count,
+                                 ss_act_t act)
+{
+    if (count < ACT_LANES) {
+        for (size_t k = 0; k < count; k++)
+            d[k] = act_grad16(v16_splat(d[k]), v16_splat(a[k]), act)[0];
+        return;
+    }
+    size_t kt = count - ACT_LANES;   /* the last vector, computed before any store */
+    v16 tail = act_grad16(v16_load(d + kt), v16_load(a + kt), act);
+    for (size_t k = 0; k + ACT_LANES <= count; k += ACT_LANES)
+        v16_store(d + k, act_grad16(v16_load(d + k), v16_load(a + k), act));
+    v16_store(d + kt, tail);
+}
+
+void net_act_grad_fm(float *restrict d, const float *restrict a, size_t count, ss_act_t act)
+{
+    switch (act) {
+    case SS_ACT_TANH: act_grad_flat(d, a, count, SS_ACT_TANH); break;
+    case SS_ACT_RELU: act_grad_flat(d, a, count, SS_ACT_RELU); break;
+    case SS_ACT_SIGMOID: act_grad_flat(d, a, count, SS_ACT_SIGMOID); break;
+    case SS_ACT_LINEAR: break;
+    }
+}
+
+/* Columns [0, cols) of row j of z (ld apart), 0 in the lanes beyond cols. */
+static inline v16 load_cols(const float *z, size_t ld, int j, int cols)
+{
+    const float *src = z + (size_t)j * ld;
+    if (cols == ACT_LANES)
+        return v16_load(src);
+    v16 v = {0};
+    for (int c = 0; c < cols; c++)
+        v[c] = src[c];
+    return v;
+}
+
+static inline void store_cols(float *p, size_t ld, int j, int cols, v16 v)
+{
+    float *dst = p + (size_t)j * ld;
+    if (cols == ACT_LANES) {
+        v16_store(dst, v);
+        return;
+    }
+    for (int c = 0; c < cols; c++)
+        dst[c] = v[c];
+}
+
+void net_softmax_fm(const float *z, size_t ld, int n, int cols, float inv, float *p, float *s,
+                    int *best)
+{
+    v16 mx = load_cols(z, ld, 0, cols);
+    v16i bi = {0};
+    for (int j = 1; j < n; j++) {
+        v16 t = load_cols(z, ld, j, cols);
+        v16i up = t > mx;
+        mx = v16_select(up, t, mx);
+        bi = (up & ((v16i){0} + j)) | (bi & ~up);
+    }
+    v16 sum = {0};
+    for (int j = 0; j < n; j++) {
+        v16 e = exp16(load_cols(z, ld, j, cols) - mx);
+        sum += e;
+        store_cols(p, ld, j, cols, e);
+    }
+    v16 is = inv / sum;
+    for (int j = 0; j < n; j++)
+        store_cols(p, ld, j, cols, load_cols(p, ld, j, cols) * is);
+    for (int c = 0; c < cols; c++) {
+        s[c] = sum[c];
+        best[c] = bi[c];
+    }
+}

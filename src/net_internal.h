@@ -6,6 +6,8 @@
  *   net.c         creation, the spectral weights, forward and backward, inference
  *   net_sparse.c  the sparse first layer (mostly-zero inputs such as images)
  *   net_optim.c   L2 on the first layer, the Adam and AdaMax steps
+ *   net_fm.c      the training step on feature-major activations (the default where
+ *                 libxsmm computes every product)
  *   net_explain.c the passes of the post-hoc relevance methods: outputs, input gradients,
  *                 effective weights
  */
@@ -54,6 +56,8 @@ typedef struct {
     float *gscratch;                     /* (n_in, n_out) direct-space G when psi is frozen */
     float *xmasked;                      /* (B, n_inputs) masked input copy (evaluate), the
                                             rows of ss_net_forward_backward_rows */
+    float *xt;                           /* (n_inputs + 1, B) the inputs feature-major and a
+                                            row of ones (net_fm.c); NULL without */
     float *bn_bmean, *bn_invstd;         /* (n0) statistics of the last training batch */
     float *bn_red;                       /* (2 n0) buffer handed to red->sum */
     double *bn_acc;                      /* (2 n0) local sums */
@@ -81,6 +85,23 @@ static inline double net_sumsq(const float *a, size_t n)
 
 /* ---- net.c ---- */
 
+/* Class index of a label stored as float, or -1 when it is not a valid class. */
+static inline int net_label_class(float y, int n_classes)
+{
+    if (!(y >= 0.0f && y < (float)n_classes))
+        return -1;
+    return (int)y;
+}
+
+/* wt (n, m) = the transpose of w (m, n). */
+void net_transpose(const float *w, int m, int n, float *wt);
+
+/* Layer l's parameter gradients from its direct-space weight gradient G (n_in, n_out),
+   in place where G is the grads' psi / W slot: the frozen entries of a trainable subset
+   zeroed (dense), or dpsi, dlambda_in and dlambda_out (spectral; weights_backward in
+   net.c). */
+void net_weights_grad_finish(ss_net_t *net, int l, float *G);
+
 /* weff (n_in, n_out) = psi_ij * (lambda_in_i - lambda_out_j) for every spectral layer;
    with `transposed`, also the transposed copies the input gradients use. */
 void net_weights_build(ss_net_t *net, int transposed);
@@ -99,6 +120,30 @@ void net_act_backward(float *restrict d, const float *restrict a, const float *r
                       float *restrict db, int B, int n, ss_act_t act);
 #define NET_SOFTMAX_ROWS 16
 void net_softmax(const float *z, int rows, int n, float inv, float *p, float *s, int *best);
+
+/* The same passes on feature-major arrays, rows of `cols` samples (net_fm.c).
+   net_bias_act_fm: z (rows, cols) = act(z + b[row]). net_act_grad_fm: d = dL/dz from
+   dL/da d and the output a, `count` values, no bias sums. net_softmax_fm: the softmax of
+   the columns c < cols (<= 16) of z (n, ld), times inv, into p (n, ld), with each
+   column's s and best as net_softmax gives them for a row. The same bits as the
+   sample-major passes, value for value. */
+void net_bias_act_fm(float *z, const float *b, int rows, int cols, ss_act_t act);
+void net_act_grad_fm(float *restrict d, const float *restrict a, size_t count, ss_act_t act);
+void net_softmax_fm(const float *z, size_t ld, int n, int cols, float inv, float *p, float *s,
+                    int *best);
+
+/* ---- net_fm.c ---- */
+
+/* Plans the feature-major products of every layer (libxsmm, policy auto) and sets
+   net->feature_major when each has a libxsmm kernel and the network has no batch-norm
+   or dropout; otherwise releases them. Before the workspace is sized. */
+void net_fm_plan(ss_net_t *net, ss_mm_policy_t policy);
+void net_fm_release(ss_net_t *net);
+
+/* ss_net_forward_backward on x (b >= 1 rows, n_inputs wide) for a net with
+   feature_major and no sparse first layer, after net_weights_build(net, 1). */
+double net_fm_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
+                               int batch_total);
 
 /* Layer l's effective weights (n_in, n_out) as the last net_weights_build left them. */
 const float *net_layer_weights(const ss_net_t *net, int l);

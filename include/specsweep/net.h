@@ -48,6 +48,11 @@ typedef struct {
        G (n_in, n_out) = A^T dZ; input gradient dA (B, n_in) = dZ W^T (layers >= 1; NN
        on a transposed copy of W with libxsmm, NT with OpenBLAS). */
     ss_mm_t mm_forward, mm_weight_grad, mm_input_grad;
+    /* The same products on feature-major activations (ss_net_t.feature_major; unplanned
+       otherwise): forward Z^T (n_out, B) = W^T A^T, weight gradient [G; db]
+       (n_in + 1, n_out) = [A^T; 1] dZ (the bias gradient as the last row), input
+       gradient dA^T (n_in, B) = W dZ^T (layers >= 1). */
+    ss_mm_t mm_fm_forward, mm_fm_weight_grad, mm_fm_input_grad;
 } ss_layer_t;
 
 /* Combine partial sums across the ranks of a worker group (MPI_Allreduce, SUM). */
@@ -89,6 +94,10 @@ typedef struct {
                                           (read-only; ss_net_set_sparse_inputs) */
     int max_batch;                     /* workspace capacity in samples */
     ss_mm_policy_t kernel_policy;      /* $SPECSWEEP_KERNELS at creation (mm.h) */
+    int feature_major;                 /* 1: training steps keep the activations
+                                          feature-major (net_fm.c): libxsmm for every
+                                          product, no batch-norm, dropout or sparse
+                                          first layer */
     void *work;                        /* private workspace (activations, masks, W) */
 } ss_net_t;
 
