@@ -247,7 +247,7 @@ static void plan_products(ss_net_t *net, ss_mm_policy_t policy)
 /* Sizes in floats (each rounded to 64 bytes) of the workspace's pieces. */
 typedef struct {
     size_t weff[SS_MAX_LAYERS + 1], wt[SS_MAX_LAYERS + 1], out[SS_MAX_LAYERS + 1];
-    size_t xhat, mask, post0, d, gscratch, xmasked, xt, bn;
+    size_t xhat, mask, post0, d, gscratch, xmasked, bn;
     size_t total;
 } work_sizes_t;
 
@@ -259,11 +259,11 @@ static work_sizes_t work_sizes(const ss_net_t *net)
     for (int l = 0; l < net->n_layers; l++) {
         const ss_layer_t *L = &net->layer[l];
         size_t nw = (size_t)L->n_in * (size_t)L->n_out;
-        /* feature-major: wt for every forward product, out[l] (n_out + 1, B) with the row
-           of ones, G with the bias gradient's row (net_fm.c) */
+        /* feature-major: out[l] (n_out + 1, B) with the row of ones, G with the bias
+           gradient's row (net_fm.c) */
         size_t fm = net->feature_major ? 1 : 0, ng = nw + fm * (size_t)L->n_out;
         s.weff[l] = L->spectral ? round16(nw) : 0;
-        s.wt[l] = (l > 0 && !L->mm_input_grad.trans_b) || fm ? round16(nw) : 0;
+        s.wt[l] = l > 0 && !L->mm_input_grad.trans_b ? round16(nw) : 0;
         s.out[l] = round16(B * ((size_t)L->n_out + fm));
         if (L->spectral && !net->train_eigenvectors && ng > s.gscratch)
             s.gscratch = ng;
@@ -276,11 +276,11 @@ static work_sizes_t work_sizes(const ss_net_t *net)
     s.mask = net->dropout > 0 ? round16(B * n0) : 0;
     s.post0 = has_post0(net) ? round16(B * n0) : 0;
     s.d = round16(B * max_width);
-    s.xmasked = round16(B * (size_t)net->n_inputs);
-    s.xt = net->feature_major ? round16(B * ((size_t)net->n_inputs + 1)) : 0;
+    /* with feature_major also the training step's (n_inputs + 1, B) transposed inputs */
+    s.xmasked = round16(B * ((size_t)net->n_inputs + (net->feature_major ? 1 : 0)));
     s.bn = net->batchnorm ? round16(n0) : 0;
     /* bn: bmean, invstd (n0 each), red (2 n0), acc (2 n0 doubles = 4 n0 floats) */
-    s.total += s.xhat + s.mask + s.post0 + 2 * s.d + s.gscratch + s.xmasked + s.xt + 8 * s.bn;
+    s.total += s.xhat + s.mask + s.post0 + 2 * s.d + s.gscratch + s.xmasked + 8 * s.bn;
     return s;
 }
 
@@ -309,9 +309,8 @@ static void work_carve(const ss_net_t *net, net_work_t *w, const work_sizes_t *s
     w->gscratch = s->gscratch ? p : NULL;
     p += s->gscratch;
     w->xmasked = p;
+    w->xt = net->feature_major ? p : NULL;   /* a training step never masks */
     p += s->xmasked;
-    w->xt = s->xt ? p : NULL;
-    p += s->xt;
     if (s->bn) {
         w->bn_bmean = p;
         w->bn_invstd = p + s->bn;
@@ -716,8 +715,8 @@ static int fuse_rows(const ss_mm_t *p, int B)
 
 /* out (B, n_out) = act(in (B, n_in) W + b), a block of samples at a time; with in_rows
    (the sparse first layer only) in's rows in_rows[0..B). */
-static void layer_forward(ss_net_t *net, int l, const float *in, const uint32_t *in_rows,
-                          float *out, int B)
+void net_layer_forward(ss_net_t *net, int l, const float *in, const uint32_t *in_rows,
+                       float *out, int B)
 {
     ss_layer_t *L = &net->layer[l];
     const float *b = net->params + L->off_b;
@@ -909,7 +908,7 @@ void net_forward(ss_net_t *net, const float *x, const uint32_t *rows, int B, int
     }
     w->in[0] = x;
     for (int l = 0; l < net->n_layers; l++) {
-        layer_forward(net, l, w->in[l], l == 0 ? rows : NULL, w->out[l], B);
+        net_layer_forward(net, l, w->in[l], l == 0 ? rows : NULL, w->out[l], B);
         if (l + 1 < net->n_layers)
             w->in[l + 1] = w->out[l];
         if (l == 0 && net->n_layers > 1 && has_post0(net)) {
@@ -946,14 +945,11 @@ static double forward_backward(ss_net_t *net, const float *x, const uint32_t *ro
         }
     }
 
-    net_weights_build(net, 1);
-    if (net->feature_major && !w->sp && b > 0) {
-        if (rows) {
-            copy_rows(x, rows, b, net->n_inputs, w->xmasked);
-            x = w->xmasked;
-        }
-        return net_fm_forward_backward(net, x, y, b, batch_total);
+    if (net->feature_major && !w->sp && b > 0) {   /* no transposed weights: net_fm.c */
+        net_weights_build(net, 0);
+        return net_fm_forward_backward(net, x, rows, y, b, batch_total);
     }
+    net_weights_build(net, 1);
     net_forward(net, x, rows, b, 1, N, dropout_rng, red);
     const ss_layer_t *last = &net->layer[net->n_layers - 1];
     float *dz = w->d0, *dprev = w->d1;

@@ -3,13 +3,14 @@
  * are kept transposed, (n_out, B), one row per unit with the batch's samples along it.
  * Declared in src/net_internal.h, private to the network module (include/specsweep/net.h).
  *
- * Why: libxsmm vectorises a product over the rows of its row-major C (mm.c), which in
- * the sample-major step (net.c) are a layer's units: 100 units fill 7 vectors of 16
+ * Why: libxsmm vectorises a product over the columns of its row-major C (mm.c), which
+ * in the sample-major step (net.c) are a layer's units: 100 units fill 7 vectors of 16
  * lanes (89 %), 50 units 4 vectors (78 %), 2 units 1 vector (12 %). Kept feature-major,
- * the forward product Z^T = W^T A^T and the input gradient dA^T = W dZ^T vectorise over
- * the batch instead (500 samples: 98 % of the lanes): on the papers' shapes 257-267
- * GFLOP/s against 207-237 (bench/README.md). The weight gradient needs one operand
- * sample-major: dZ is transposed back, once per layer, and
+ * the forward product Z^T = W^T A^T (W read transposed by the kernel, no copy) and the
+ * input gradient dA^T = W dZ^T vectorise over the batch instead (500 samples: 98 % of
+ * the lanes): on the papers' shapes 257-267 GFLOP/s against 207-237 (bench/README.md).
+ * The weight gradient needs one operand sample-major: dZ is transposed back, once per
+ * layer, and
  *
  *     [G; db] (n_in + 1, n_out) = [A^T; 1] dZ
  *
@@ -57,10 +58,15 @@ void net_fm_plan(ss_net_t *net, ss_mm_policy_t policy)
     if (policy != SS_MM_AUTO || !ss_mm_have_xsmm() || net->batchnorm || net->dropout > 0.0f)
         return;
     int B = net->max_batch, all = 1;
+    net->fm_first = net->n_inputs <= net->layer[0].n_out;
     for (int l = 0; l < net->n_layers; l++) {
         ss_layer_t *L = &net->layer[l];
         int K = L->n_in, N = L->n_out;
-        ss_mm_plan(&L->mm_fm_forward, 0, 0, N, B, K, policy);
+        if (l == 0 && !net->fm_first) {   /* its sample-major products (net.c) */
+            all &= L->mm_forward.kernel == SS_MM_XSMM && L->mm_weight_grad.kernel == SS_MM_XSMM;
+            continue;
+        }
+        ss_mm_plan(&L->mm_fm_forward, 1, 0, N, B, K, policy);
         ss_mm_plan(&L->mm_fm_weight_grad, 0, 0, K + 1, N, B, policy);
         all &= L->mm_fm_forward.kernel == SS_MM_XSMM &&
                L->mm_fm_weight_grad.kernel == SS_MM_XSMM;
@@ -73,6 +79,16 @@ void net_fm_plan(ss_net_t *net, ss_mm_policy_t policy)
         net->feature_major = 1;
     else
         net_fm_release(net);
+}
+
+/* out (n) = the column sums of d (rows, n), each in row order (as act_backward sums). */
+static void column_sums(const float *restrict d, int rows, int n, float *restrict out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] = 0.0f;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < n; j++)
+            out[j] += d[(size_t)r * n + j];
 }
 
 /* row (n) = 1 */
@@ -134,6 +150,12 @@ static void weights_fm(ss_net_t *net, int l, const float *in_t, const float *dzt
     net_transpose(dzt, N, b, dz_sm);
     float *gw = net->grads + L->off_w;
     float *G = !L->spectral || net->train_eigenvectors ? gw : w->gscratch;
+    if (l == 0 && !net->fm_first) {   /* in_t is the sample-major input: G = X^T dZ */
+        ss_mm_run(&L->mm_weight_grad, K, N, b, in_t, dz_sm, G);
+        column_sums(dz_sm, b, N, net->grads + L->off_b);
+        net_weights_grad_finish(net, l, G);
+        return;
+    }
     ss_mm_run(&L->mm_fm_weight_grad, K + 1, N, b, in_t, dz_sm, G);
     float *db_row = G + (size_t)K * N;
     if (db_row != net->grads + L->off_b)
@@ -145,20 +167,44 @@ static void weights_fm(ss_net_t *net, int l, const float *in_t, const float *dzt
     net_weights_grad_finish(net, l, G);
 }
 
-double net_fm_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
-                               int batch_total)
+double net_fm_forward_backward(ss_net_t *net, const float *x, const uint32_t *rows,
+                               const float *y, int b, int batch_total)
 {
     net_work_t *w = net->work;
-    int nl = net->n_layers;
+    int nl = net->n_layers, ni = net->n_inputs;
 
     /* forward: out[l] = act(W^T in + b), each with a row of ones under it */
-    net_transpose(x, b, net->n_inputs, w->xt);
-    ones(w->xt + (size_t)net->n_inputs * b, b);
     const float *in = w->xt;
-    for (int l = 0; l < nl; l++) {
+    int first = 0;
+    if (net->fm_first) {
+        if (rows)   /* the rows gathered straight into their columns */
+            for (int r = 0; r < b; r++)
+                for (int i = 0; i < ni; i++)
+                    w->xt[(size_t)i * b + r] = x[(size_t)rows[r] * ni + i];
+        else
+            net_transpose(x, b, ni, w->xt);
+        ones(w->xt + (size_t)ni * b, b);
+    } else {
+        /* more inputs than units: the first layer sample-major, its output transposed
+           (cheaper than transposing the inputs); x stays for its weight gradient */
+        if (rows) {
+            for (int r = 0; r < b; r++)
+                memcpy(w->xmasked + (size_t)r * ni, x + (size_t)rows[r] * ni,
+                       (size_t)ni * sizeof(float));
+            x = w->xmasked;
+        }
+        int n0 = net->layer[0].n_out;
+        net_layer_forward(net, 0, x, NULL, w->d1, b);
+        net_transpose(w->d1, b, n0, w->out[0]);
+        ones(w->out[0] + (size_t)n0 * b, b);
+        in = w->out[0];
+        first = 1;
+    }
+    for (int l = first; l < nl; l++) {
         ss_layer_t *L = &net->layer[l];
         float *zt = w->out[l];
-        ss_mm_run(&L->mm_fm_forward, L->n_out, b, L->n_in, w->wt[l], in, zt);
+        ss_mm_run(&L->mm_fm_forward, L->n_out, b, L->n_in, net_layer_weights(net, l), in,
+                  zt);
         net_bias_act_fm(zt, net->params + L->off_b, L->n_out, b, L->act);
         ones(zt + (size_t)L->n_out * b, b);
         in = zt;
@@ -171,7 +217,7 @@ double net_fm_forward_backward(ss_net_t *net, const float *x, const float *y, in
     /* backward: d = dZ^T of layer l; out[l] is free once d is, and takes dZ */
     for (int l = nl - 1; l >= 0; l--) {
         ss_layer_t *L = &net->layer[l];
-        const float *in_t = l > 0 ? w->out[l - 1] : w->xt;
+        const float *in_t = l > 0 ? w->out[l - 1] : net->fm_first ? w->xt : x;
         weights_fm(net, l, in_t, d, w->out[l], b);
         if (l == 0)
             break;

@@ -57,7 +57,8 @@ typedef struct {
     float *xmasked;                      /* (B, n_inputs) masked input copy (evaluate), the
                                             rows of ss_net_forward_backward_rows */
     float *xt;                           /* (n_inputs + 1, B) the inputs feature-major and a
-                                            row of ones (net_fm.c); NULL without */
+                                            row of ones (net_fm.c), in xmasked's room;
+                                            NULL without feature_major */
     float *bn_bmean, *bn_invstd;         /* (n0) statistics of the last training batch */
     float *bn_red;                       /* (2 n0) buffer handed to red->sum */
     double *bn_acc;                      /* (2 n0) local sums */
@@ -92,6 +93,12 @@ static inline int net_label_class(float y, int n_classes)
         return -1;
     return (int)y;
 }
+
+/* out (B, n_out) = act(in (B, n_in) W + b) of layer l, sample-major, in blocks of 64
+   samples with libxsmm; with in_rows (the sparse first layer only) in's rows
+   in_rows[0..B). */
+void net_layer_forward(ss_net_t *net, int l, const float *in, const uint32_t *in_rows,
+                       float *out, int B);
 
 /* wt (n, m) = the transpose of w (m, n). */
 void net_transpose(const float *w, int m, int n, float *wt);
@@ -140,10 +147,11 @@ void net_softmax_fm(const float *z, size_t ld, int n, int cols, float inv, float
 void net_fm_plan(ss_net_t *net, ss_mm_policy_t policy);
 void net_fm_release(ss_net_t *net);
 
-/* ss_net_forward_backward on x (b >= 1 rows, n_inputs wide) for a net with
-   feature_major and no sparse first layer, after net_weights_build(net, 1). */
-double net_fm_forward_backward(ss_net_t *net, const float *x, const float *y, int b,
-                               int batch_total);
+/* ss_net_forward_backward on x (b >= 1 rows, n_inputs wide), or on its rows
+   rows[0..b), for a net with feature_major and no sparse first layer, after
+   net_weights_build(net, 1). */
+double net_fm_forward_backward(ss_net_t *net, const float *x, const uint32_t *rows,
+                               const float *y, int b, int batch_total);
 
 /* Layer l's effective weights (n_in, n_out) as the last net_weights_build left them. */
 const float *net_layer_weights(const ss_net_t *net, int l);

@@ -262,6 +262,7 @@ void ss_net_set_sparse_inputs(ss_net_t *net, int max_nonzeros)
     net->sparse_inputs = max_nonzeros > 0 ? max_nonzeros : 0;
     if (max_nonzeros <= 0)
         return;
+    net_fm_release(net);   /* the sparse layer is sample-major: its kernels are not needed */
     size_t ld = round16((size_t)L->n_out), B = (size_t)net->max_batch;
     size_t n_in = (size_t)L->n_in, cap = B * (size_t)max_nonzeros;
     if (cap > (size_t)INT_MAX - SPARSE_SLACK)

@@ -799,7 +799,8 @@ static void test_regime_counts(void)
 
 /*
  * The feature-major training step (src/net_fm.c) against the sample-major one on every
- * gradient-check network it takes (no batch-norm or dropout): the same loss and every
+ * gradient-check network it takes (no batch-norm or dropout), as it is and with a first
+ * layer wider than its inputs (then feature-major too): the same loss and every
  * gradient, for batches of 1, 7, 37 and 64 rows. The two round alike where libxsmm's
  * kernels sum each output in the same order on both layouts, so the bound is rounding:
  * 1e-5 of the largest gradient of the network. The network takes the feature-major step
@@ -814,13 +815,24 @@ static void test_feature_major(void)
                   ss_mm_have_xsmm();
     int compared = 0;
     double largest = 0.0;
-    for (size_t ci = 0; ci < sizeof fd_cases / sizeof fd_cases[0]; ci++) {
-        const net_case_t *c = &fd_cases[ci];
+    for (size_t v = 0; v < 2 * sizeof fd_cases / sizeof fd_cases[0]; v++) {
+        /* each network as it is (a first layer of fewer units than inputs: sample-major)
+           and with 8 first-layer units (feature-major too) */
+        net_case_t wide = fd_cases[v / 2];
+        const net_case_t *c = &wide;
+        size_t ci = v / 2;
+        if (v % 2) {
+            if (wide.n_hidden == 0)
+                continue;
+            wide.hidden[0] = 8;
+        }
         ss_net_t net;
         if (make_net(&net, c, B, 21)) { CHECK(0, "create %s", c->title); continue; }
         int eligible = !c->batchnorm && c->dropout == 0.0;
         CHECK(net.feature_major == (want_fm && eligible), "%s: feature_major %d", c->title,
               net.feature_major);
+        CHECK(!net.feature_major || net.fm_first == (N_IN <= net.layer[0].n_out),
+              "%s: fm_first %d", c->title, net.fm_first);
         if (!net.feature_major) {
             ss_net_destroy(&net);
             continue;

@@ -49,7 +49,7 @@ typedef struct {
        on a transposed copy of W with libxsmm, NT with OpenBLAS). */
     ss_mm_t mm_forward, mm_weight_grad, mm_input_grad;
     /* The same products on feature-major activations (ss_net_t.feature_major; unplanned
-       otherwise): forward Z^T (n_out, B) = W^T A^T, weight gradient [G; db]
+       otherwise): forward Z^T (n_out, B) = W^T A^T (W read transposed), weight gradient [G; db]
        (n_in + 1, n_out) = [A^T; 1] dZ (the bias gradient as the last row), input
        gradient dA^T (n_in, B) = W dZ^T (layers >= 1). */
     ss_mm_t mm_fm_forward, mm_fm_weight_grad, mm_fm_input_grad;
@@ -98,6 +98,9 @@ typedef struct {
                                           feature-major (net_fm.c): libxsmm for every
                                           product, no batch-norm, dropout or sparse
                                           first layer */
+    int fm_first;                      /* with feature_major: the first layer too (when
+                                          it has no more inputs than units; otherwise
+                                          its products stay sample-major) */
     void *work;                        /* private workspace (activations, masks, W) */
 } ss_net_t;
 
