@@ -1,8 +1,10 @@
 /*
  * net.c - the spectral network: creation, the spectral weights, forward and backward,
  * inference. The sparse first layer, the optimizer and the passes of the relevance methods
- * are in net_sparse.c, net_optim.c and net_explain.c (net_internal.h). See
- * include/specsweep/net.h.
+ * are in net_sparse.c, net_optim.c and net_explain.c, the training step on feature-major
+ * activations (taken instead of the one here where libxsmm computes every product and
+ * the network has no batch-norm, dropout or sparse first layer) in net_fm.c
+ * (net_internal.h). See include/specsweep/net.h.
  *
  * Shapes in comments: B = samples in the current batch (<= max_batch), n0 = width of the
  * first hidden layer, (n_in, n_out) = a layer's weight matrix, row-major everywhere.
@@ -12,7 +14,8 @@
  *   wt[l]    (n_out, n_in)  the same transposed, for the input gradient (layers >= 1, when
  *                           libxsmm computes it: it has no kernel for a transposed W)
  *   out[l]   (B, n_out)     post-activation output (activation derivatives come from it);
- *                           the last layer keeps its logits / predictions
+ *                           the last layer keeps its logits / predictions (feature-major
+ *                           step: (n_out + 1, B), net_fm.c)
  * and after the first hidden layer, when batch-norm and/or dropout are on:
  *   xhat     (B, n0)        normalised activations
  *   mask     (B, n0)        dropout multipliers, 0 or 1/(1-rate)
@@ -1049,7 +1052,8 @@ void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in)
 const ss_mm_t *ss_net_product(const ss_net_t *net, int l, ss_product_t kind)
 {
     const ss_layer_t *L = &net->layer[l];
-    if (net->feature_major && !net->sparse_inputs)   /* the training step's (net_fm.c) */
+    /* the training step's: net_fm.c's, except a sample-major first layer's */
+    if (net->feature_major && !net->sparse_inputs && (l > 0 || net->fm_first))
         switch (kind) {
         case SS_PRODUCT_FORWARD: return &L->mm_fm_forward;
         case SS_PRODUCT_WEIGHT_GRAD: return &L->mm_fm_weight_grad;
@@ -1107,6 +1111,15 @@ void ss_net_measure_kernels(ss_net_t *net)
         ss_mm_release(&nn);
         ss_mm_measure(&L->mm_input_grad);
         L->mm_input_grad.gflops[SS_MM_XSMM] = nn.gflops[SS_MM_XSMM];
+    }
+    for (int l = 0; net->feature_major && l < net->n_layers; l++) {
+        ss_layer_t *L = &net->layer[l];
+        if (l == 0 && !net->fm_first)
+            continue;
+        ss_mm_measure(&L->mm_fm_forward);
+        ss_mm_measure(&L->mm_fm_weight_grad);
+        if (l > 0)
+            ss_mm_measure(&L->mm_fm_input_grad);
     }
 }
 

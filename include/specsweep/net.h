@@ -96,8 +96,8 @@ typedef struct {
     ss_mm_policy_t kernel_policy;      /* $SPECSWEEP_KERNELS at creation (mm.h) */
     int feature_major;                 /* 1: training steps keep the activations
                                           feature-major (net_fm.c): libxsmm for every
-                                          product, no batch-norm, dropout or sparse
-                                          first layer */
+                                          product (SPECSWEEP_KERNELS=auto), no
+                                          batch-norm, dropout or sparse first layer */
     int fm_first;                      /* with feature_major: the first layer too (when
                                           it has no more inputs than units; otherwise
                                           its products stay sample-major) */
@@ -144,7 +144,9 @@ int ss_net_create(ss_net_t *net, const ss_model_t *model, const ss_training_t *t
  * (values above n_inputs mean n_inputs); the workspace holds max_batch x max_nonzeros of
  * them, four floats each. A batch with more in total is a programming error (ss_fatal,
  * before anything is written past the workspace). max_nonzeros <= 0 turns the path off.
- * Allocates (the one allocation outside ss_net_create); call it between steps.
+ * Allocates (the one allocation outside ss_net_create); call it between steps. Turning
+ * it on frees the feature-major step's kernels (feature_major becomes 0: the sparse
+ * layer is sample-major); turning it off again keeps the sample-major step.
  */
 void ss_net_set_sparse_inputs(ss_net_t *net, int max_nonzeros);
 
