@@ -14,8 +14,9 @@
  *   wt[l]    (n_out, n_in)  the same transposed, for the input gradient (layers >= 1, when
  *                           libxsmm computes it: it has no kernel for a transposed W)
  *   out[l]   (B, n_out)     post-activation output (activation derivatives come from it);
- *                           the last layer keeps its logits / predictions (feature-major
- *                           step: (n_out + 1, B), net_fm.c)
+ *                           the last layer keeps its logits / predictions (room for
+ *                           (n_out + 1, B) with the feature-major step, whose backward
+ *                           pass overwrites it with dZ: net_fm.c)
  * and after the first hidden layer, when batch-norm and/or dropout are on:
  *   xhat     (B, n0)        normalised activations
  *   mask     (B, n0)        dropout multipliers, 0 or 1/(1-rate)
@@ -493,7 +494,7 @@ static void transpose_tile(const float *w, size_t ldw, float *wt, size_t ldt)
 /* wt (n, m) = the transpose of w (m, n), in 16 x 16 tiles in registers, the last tile of
    a row or column of tiles ending at the edge (overlapping the one before it, whose
    values it writes again); element by element when m or n is below 16. */
-void net_transpose(const float *w, int m, int n, float *wt)
+void net_transpose(const float *restrict w, int m, int n, float *restrict wt)
 {
     if (m < 16 || n < 16) {
         for (int i = 0; i < m; i++)

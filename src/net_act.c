@@ -1,7 +1,8 @@
 /*
  * net_act.c - the network's activations: tanh, sigmoid, ReLU and e^x on vectors of 16
  * floats, the bias + activation pass of the forward, the activation derivative with the
- * bias gradient of the backward, and the softmax's exponentials. Declared in
+ * bias gradient of the backward, and the softmax, on sample-major arrays and on the
+ * feature-major ones of net_fm.c (the same values either way). Declared in
  * src/net_internal.h, private to the network module (include/specsweep/net.h).
  */
 #include <stdint.h>
@@ -366,7 +367,7 @@ void net_softmax(const float *z, int rows, int n, float inv, float *p, float *s,
     }
 }
 
-/* ---- feature-major passes (net_fm.c): rows of samples ---------------------------------- */
+/* ---- feature-major passes (net_fm.c): rows of samples ------------------------------- */
 
 /* act(z + b) over a row of n values with one bias for all (a constant where inlined). */
 ALWAYS_INLINE void bias_act_row_fm(float *z, float b, int n, ss_act_t act)

@@ -63,7 +63,8 @@ void net_fm_plan(ss_net_t *net, ss_mm_policy_t policy)
         ss_layer_t *L = &net->layer[l];
         int K = L->n_in, N = L->n_out;
         if (l == 0 && !net->fm_first) {   /* its sample-major products (net.c) */
-            all &= L->mm_forward.kernel == SS_MM_XSMM && L->mm_weight_grad.kernel == SS_MM_XSMM;
+            all &= L->mm_forward.kernel == SS_MM_XSMM &&
+                   L->mm_weight_grad.kernel == SS_MM_XSMM;
             continue;
         }
         ss_mm_plan(&L->mm_fm_forward, 1, 0, N, B, K, policy);

@@ -49,11 +49,13 @@ typedef struct {
     void *block;                         /* the one workspace allocation */
     float *weff[SS_MAX_LAYERS + 1];      /* (n_in, n_out) spectral layers; NULL for dense */
     float *wt[SS_MAX_LAYERS + 1];        /* (n_out, n_in) or NULL, see the file comment */
-    float *out[SS_MAX_LAYERS + 1];       /* (B, n_out) */
+    float *out[SS_MAX_LAYERS + 1];       /* (B, n_out); feature_major: room for
+                                            (n_out + 1, B) */
     const float *in[SS_MAX_LAYERS + 1];  /* input of each layer in the current pass */
     float *xhat, *mask, *post0;          /* (B, n0), see the file comment */
     float *d0, *d1;                      /* (B, max width) */
-    float *gscratch;                     /* (n_in, n_out) direct-space G when psi is frozen */
+    float *gscratch;                     /* (n_in, n_out) direct-space G when psi is frozen;
+                                            feature_major: (n_in + 1, n_out) */
     float *xmasked;                      /* (B, n_inputs) masked input copy (evaluate), the
                                             rows of ss_net_forward_backward_rows */
     float *xt;                           /* (n_inputs + 1, B) the inputs feature-major and a
@@ -100,8 +102,8 @@ static inline int net_label_class(float y, int n_classes)
 void net_layer_forward(ss_net_t *net, int l, const float *in, const uint32_t *in_rows,
                        float *out, int B);
 
-/* wt (n, m) = the transpose of w (m, n). */
-void net_transpose(const float *w, int m, int n, float *wt);
+/* wt (n, m) = the transpose of w (m, n); the two must not overlap. */
+void net_transpose(const float *restrict w, int m, int n, float *restrict wt);
 
 /* Layer l's parameter gradients from its direct-space weight gradient G (n_in, n_out),
    in place where G is the grads' psi / W slot: the frozen entries of a trainable subset
@@ -117,9 +119,9 @@ void net_weights_build(ss_net_t *net, int transposed);
    and the activation in one pass. net_act_backward: d (B, n) holds dL/d(activation
    output); turns it into dL/dz in place using the kept output a (B, n), times a dropout
    mask first when mask is not NULL, and adds the column sums of dz to db (n), in row
-   order. net_softmax: the softmax of rows <= NET_SOFTMAX_ROWS rows of z (rows, n), times inv, into p
-   (rows, n), with each row's sum of exponentials s (of z - its max) and its first
-   argmax best (the loss log(s) + max - z_y needs both). Every value the same bits
+   order. net_softmax: the softmax of rows <= NET_SOFTMAX_ROWS rows of z (rows, n), times
+   inv, into p (rows, n), with each row's sum of exponentials s (of z - its max) and its
+   first argmax best (the loss log(s) + max - z_y needs both). Every value the same bits
    whatever the vector width, the position of a value in its row or of a row among the
    rows. */
 void net_bias_act(float *z, const float *b, int B, int n, ss_act_t act);
@@ -145,11 +147,13 @@ void net_softmax_fm(const float *z, size_t ld, int n, int cols, float inv, float
    net->feature_major when each has a libxsmm kernel and the network has no batch-norm
    or dropout; otherwise releases them. Before the workspace is sized. */
 void net_fm_plan(ss_net_t *net, ss_mm_policy_t policy);
+/* Frees the feature-major plans' kernels and sets feature_major to 0: every later step
+   is sample-major (ss_net_set_sparse_inputs relies on it). */
 void net_fm_release(ss_net_t *net);
 
 /* ss_net_forward_backward on x (b >= 1 rows, n_inputs wide), or on its rows
    rows[0..b), for a net with feature_major and no sparse first layer, after
-   net_weights_build(net, 1). */
+   net_weights_build(net, 0) (no transposed weights). */
 double net_fm_forward_backward(ss_net_t *net, const float *x, const uint32_t *rows,
                                const float *y, int b, int batch_total);
 

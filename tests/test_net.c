@@ -816,15 +816,19 @@ static void test_feature_major(void)
     int compared = 0;
     double largest = 0.0;
     for (size_t v = 0; v < 2 * sizeof fd_cases / sizeof fd_cases[0]; v++) {
-        /* each network as it is (a first layer of fewer units than inputs: sample-major)
-           and with 8 first-layer units (feature-major too) */
+        /* each network as it is (5 first-layer units for 6 inputs: that layer stays
+           sample-major) and with 8 first-layer units (feature-major too); the title
+           says which */
         net_case_t wide = fd_cases[v / 2];
         const net_case_t *c = &wide;
         size_t ci = v / 2;
+        char title[128];
         if (v % 2) {
             if (wide.n_hidden == 0)
                 continue;
             wide.hidden[0] = 8;
+            snprintf(title, sizeof title, "%s, 8 first-layer units", wide.title);
+            wide.title = title;
         }
         ss_net_t net;
         if (make_net(&net, c, B, 21)) { CHECK(0, "create %s", c->title); continue; }
@@ -840,6 +844,7 @@ static void test_feature_major(void)
         float x[B * N_IN], y[B];
         make_batch(x, y, B, c->task, 31 + ci);
         float *g = malloc(net.n_params * sizeof *g);
+        if (!g) { CHECK(0, "out of memory"); ss_net_destroy(&net); return; }
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
             int b = sizes[si];
             double lf = ss_net_forward_backward(&net, x, y, b, b, NULL, NULL);
@@ -869,10 +874,12 @@ static void test_feature_major(void)
 }
 
 /*
- * The softmax loss on rows of 2 to 17 classes (the lanes path up to 16, the row path
- * beyond; 37 rows: two full groups of 16 and a partial one) against a float64
- * reference from the network's own logits: the loss sum, the correct count (first
- * argmax) and the output bias gradient, the mean of p - onehot(y).
+ * The softmax loss on rows of 2 to 17 classes (37 rows: two full groups of 16 and a
+ * partial one) against a float64 reference from the network's own logits: the loss sum
+ * and the correct count (first argmax) through an evaluation (net_softmax: the lanes
+ * path up to 16 classes, the row path beyond), and the output bias gradient, the mean of
+ * p - onehot(y), through a training step (net_softmax_fm where the network takes the
+ * feature-major step, net_softmax under SPECSWEEP_KERNELS=blas: test_net_blas).
  */
 static void test_softmax(void)
 {
@@ -937,15 +944,17 @@ static void test_softmax(void)
 }
 
 /*
- * Beyond their clamps tanh is exactly +-1 and e^x (inside sigmoid) the constant of the
- * clamp, whatever the width of the layer (the vector passes, and the scalar one below 16
- * columns) and the instruction set: a dense 1 -> w -> 1 network whose hidden unit 0 sees
- * s x and whose output is that unit alone gives act(s x) as its prediction, exactly.
+ * Beyond their limits tanh is exactly +-1 and e^x (inside sigmoid) the constant at the
+ * limit, whatever the width of the layer (the vector passes, and the scalar one below 16
+ * columns) and the instruction set, up to 1e31 and infinity, where the formulas
+ * themselves overflow: a dense 1 -> w -> 1 network whose hidden unit 0 sees s x and
+ * whose output is that unit alone gives act(s x) as its prediction, exactly.
  */
 static void test_saturation(void)
 {
     const int widths[] = {1, 16, 21};
-    const float xs[] = {20.0f, -20.0f, 8.0f, -100.0f};
+    enum { NX = 7 };
+    const float xs[NX] = {20.0f, -20.0f, 8.0f, -100.0f, 1e30f, INFINITY, -INFINITY};
     for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
         for (int a = 0; a < 2; a++) {
             ss_model_t m;
@@ -971,9 +980,9 @@ static void test_saturation(void)
                 net.params[o->off_w + j] = j == 0 ? 1.0f : 0.0f;
             }
             net.params[o->off_b] = 0.0f;
-            float out[4];
-            ss_net_predict(&net, xs, 4, out);
-            for (int k = 0; k < 4; k++) {
+            float out[NX];
+            ss_net_predict(&net, xs, NX, out);
+            for (int k = 0; k < NX; k++) {
                 float z = 10.0f * xs[k];
                 volatile float big = 0x1.6db01p+125f, tiny = 0x1.666d0ep-126f;
                 float want = !a ? (z > 0 ? 1.0f : -1.0f)

@@ -49,9 +49,9 @@ typedef struct {
        on a transposed copy of W with libxsmm, NT with OpenBLAS). */
     ss_mm_t mm_forward, mm_weight_grad, mm_input_grad;
     /* The same products on feature-major activations (ss_net_t.feature_major; unplanned
-       otherwise): forward Z^T (n_out, B) = W^T A^T (W read transposed), weight gradient [G; db]
-       (n_in + 1, n_out) = [A^T; 1] dZ (the bias gradient as the last row), input
-       gradient dA^T (n_in, B) = W dZ^T (layers >= 1). */
+       otherwise, and for a first layer that stays sample-major, !fm_first): forward Z^T (n_out, B) = W^T A^T (W read transposed), weight
+       gradient [G; db] (n_in + 1, n_out) = [A^T; 1] dZ (the bias gradient as the last
+       row), input gradient dA^T (n_in, B) = W dZ^T (layers >= 1). */
     ss_mm_t mm_fm_forward, mm_fm_weight_grad, mm_fm_input_grad;
 } ss_layer_t;
 
@@ -254,7 +254,9 @@ typedef enum {
     SS_PRODUCT_INPUT_GRAD = 2   /* dA = dZ W^T (none for layer 0) */
 } ss_product_t;
 
-/* The plan of layer l's product `kind`, or NULL (the input gradient of layer 0). */
+/* The plan of layer l's product `kind` that the training step runs (with feature_major:
+   the feature-major plans, mm_fm_*, except a sample-major first layer's), or NULL (the
+   input gradient of layer 0). */
 const ss_mm_t *ss_net_product(const ss_net_t *net, int l, ss_product_t kind);
 /* What computes it: "libxsmm", "OpenBLAS", "sparse" (the first layer on sparse inputs,
    forward and weight gradient) or "none". */
