@@ -866,13 +866,9 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
         net_softmax(z + (size_t)r0 * n, rows, n, inv, dz + (size_t)r0 * n, s, best);
         for (int i = 0; i < rows; i++) {
             int r = r0 + i, c = net_label_class(y[r], n);
-            const float *zr = z + (size_t)r * n;
-            float *dr = dz + (size_t)r * n;
-            if (c < 0) {
-                loss += NAN;
-            } else {   /* logsumexp(z) - z_c = log(s) + max - z_c */
-                loss += (double)logf(s[i]) + (double)(zr[best[i]] - zr[c]);
-                dr[c] -= inv;
+            loss += net_class_loss(z + (size_t)r * n, 1, s[i], best[i], c);
+            if (c >= 0) {
+                dz[(size_t)r * n + c] -= inv;
                 good += best[i] == c;
             }
         }

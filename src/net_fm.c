@@ -124,13 +124,9 @@ static double loss_fm(const ss_net_t *net, const float *zt, const float *y, int 
         net_softmax_fm(zt + c0, (size_t)b, n, cols, inv, dzt + c0, s, best);
         for (int i = 0; i < cols; i++) {
             int r = c0 + i, c = net_label_class(y[r], n);
-            if (c < 0) {
-                loss += NAN;
-            } else {
-                loss += (double)logf(s[i]) +
-                        (double)(zt[(size_t)best[i] * b + r] - zt[(size_t)c * b + r]);
+            loss += net_class_loss(zt + r, (size_t)b, s[i], best[i], c);
+            if (c >= 0)
                 dzt[(size_t)c * b + r] -= inv;
-            }
         }
     }
     return loss;

@@ -14,6 +14,7 @@
 #ifndef SPECSWEEP_NET_INTERNAL_H
 #define SPECSWEEP_NET_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +95,16 @@ static inline int net_label_class(float y, int n_classes)
     if (!(y >= 0.0f && y < (float)n_classes))
         return -1;
     return (int)y;
+}
+
+/* A sample's softmax cross-entropy, logsumexp(z) - z_c = log(s) + z_best - z_c, from the
+   sum s of its exponentials (of z - its max), its logits z (`stride` apart), their
+   first argmax best and its class c; NaN for an invalid label (c < 0). */
+static inline double net_class_loss(const float *z, size_t stride, float s, int best, int c)
+{
+    if (c < 0)
+        return NAN;
+    return (double)logf(s) + (double)(z[(size_t)best * stride] - z[(size_t)c * stride]);
 }
 
 /* out (B, n_out) = act(in (B, n_in) W + b) of layer l, sample-major, in blocks of 64
