@@ -829,7 +829,6 @@ static void layer_backward(ss_net_t *net, int l, const float *dz, float *dprev, 
 
 /* ---- the output layer: the loss ------------------------------------------------------ */
 
-
 /*
  * The loss of B samples from the output layer's z (B, n) and labels / targets y:
  * returns the sum of the per-sample losses, and adds to *correct (when not NULL) the
@@ -886,8 +885,7 @@ static double output_loss(const ss_net_t *net, const float *z, const float *y, i
 
 /* ---- the whole network ---------------------------------------------------------------- */
 
-/* The rows rows[0..B) of x (n wide) into xo (B, n). */
-static void copy_rows(const float *x, const uint32_t *rows, int B, int n, float *xo)
+void net_copy_rows(const float *x, const uint32_t *rows, int B, int n, float *xo)
 {
     for (int r = 0; r < B; r++)
         memcpy(xo + (size_t)r * n, x + (size_t)rows[r] * n, (size_t)n * sizeof(float));
@@ -902,7 +900,7 @@ void net_forward(ss_net_t *net, const float *x, const uint32_t *rows, int B, int
 {
     net_work_t *w = net->work;
     if (rows && !w->sp) {
-        copy_rows(x, rows, B, net->n_inputs, w->xmasked);
+        net_copy_rows(x, rows, B, net->n_inputs, w->xmasked);
         x = w->xmasked;
         rows = NULL;
     }
@@ -945,7 +943,7 @@ static double forward_backward(ss_net_t *net, const float *x, const uint32_t *ro
         }
     }
 
-    if (net->feature_major && !w->sp && b > 0) {   /* no transposed weights: net_fm.c */
+    if (net->feature_major && b > 0) {   /* no transposed weights: net_fm.c */
         net_weights_build(net, 0);
         return net_fm_forward_backward(net, x, rows, y, b, batch_total);
     }
@@ -1049,8 +1047,7 @@ void ss_net_relevance(const ss_net_t *net, double *relevance, double *lambda_in)
 const ss_mm_t *ss_net_product(const ss_net_t *net, int l, ss_product_t kind)
 {
     const ss_layer_t *L = &net->layer[l];
-    /* the training step's: net_fm.c's, except a sample-major first layer's */
-    if (net->feature_major && !net->sparse_inputs && (l > 0 || net->fm_first))
+    if (net_fm_layer(net, l))   /* the training step's: net_fm.c's */
         switch (kind) {
         case SS_PRODUCT_FORWARD: return &L->mm_fm_forward;
         case SS_PRODUCT_WEIGHT_GRAD: return &L->mm_fm_weight_grad;
@@ -1109,9 +1106,9 @@ void ss_net_measure_kernels(ss_net_t *net)
         ss_mm_measure(&L->mm_input_grad);
         L->mm_input_grad.gflops[SS_MM_XSMM] = nn.gflops[SS_MM_XSMM];
     }
-    for (int l = 0; net->feature_major && l < net->n_layers; l++) {
+    for (int l = 0; l < net->n_layers; l++) {
         ss_layer_t *L = &net->layer[l];
-        if (l == 0 && !net->fm_first)
+        if (!net_fm_layer(net, l))
             continue;
         ss_mm_measure(&L->mm_fm_forward);
         ss_mm_measure(&L->mm_fm_weight_grad);

@@ -135,38 +135,55 @@ ALWAYS_INLINE v16 act_grad16(v16 d, v16 a, ss_act_t act)
     return d;
 }
 
-/* act(z + b) of the 16 lanes at z and b. */
-ALWAYS_INLINE v16 bias_act16(const float *z, const float *b, ss_act_t act)
+/* act(z + bias) of the 16 lanes at z, the bias of column j at b[j * b_step]: b_step 1,
+   a bias per column (sample-major rows), or 0, one bias for the row (feature-major). */
+ALWAYS_INLINE v16 bias_act16(const float *z, const float *b, int b_step, ss_act_t act)
 {
-    return act_forward16(v16_load(z) + v16_load(b), act);
+    return act_forward16(v16_load(z) + (b_step ? v16_load(b) : v16_splat(*b)), act);
 }
 
-/* bias_act for one activation (a constant where inlined). */
-ALWAYS_INLINE void bias_act_rows(float *z, const float *b, int B, int n, ss_act_t act)
+/* z (B, n) = act(z + bias), the bias of row r, column j at b[r * b_row + j * b_step]
+   (one activation and step: constants where inlined). */
+ALWAYS_INLINE void bias_act_rows(float *z, const float *b, int b_row, int b_step, int B,
+                                 int n, ss_act_t act)
 {
     for (int r = 0; r < B; r++) {
         float *zr = z + (size_t)r * n;
+        const float *br = b + (size_t)r * b_row;
         if (n < ACT_LANES) {
             for (int j = 0; j < n; j++)
-                zr[j] = act_forward16(v16_splat(zr[j] + b[j]), act)[0];
+                zr[j] = act_forward16(v16_splat(zr[j] + br[j * b_step]), act)[0];
             continue;
         }
         int jt = n - ACT_LANES;   /* the last vector, computed before any store */
-        v16 tail = bias_act16(zr + jt, b + jt, act);
+        v16 tail = bias_act16(zr + jt, br + jt * b_step, b_step, act);
         for (int j = 0; j + ACT_LANES <= n; j += ACT_LANES)
-            v16_store(zr + j, bias_act16(zr + j, b + j, act));
+            v16_store(zr + j, bias_act16(zr + j, br + j * b_step, b_step, act));
         v16_store(zr + jt, tail);
     }
 }
 
+/* bias_act_rows for the activation act: b_row and b_step (0 or 1) as there. */
+static void bias_act(float *z, const float *b, int b_row, int b_step, int B, int n,
+                     ss_act_t act)
+{
+#define BIAS_ACT_CASE(a)                                                        \
+    case a:                                                                     \
+        if (b_step)                                                             \
+            bias_act_rows(z, b, b_row, 1, B, n, a);                             \
+        else                                                                    \
+            bias_act_rows(z, b, b_row, 0, B, n, a);                             \
+        break;
+    switch (act) {
+    BIAS_ACT_CASE(SS_ACT_TANH) BIAS_ACT_CASE(SS_ACT_RELU) BIAS_ACT_CASE(SS_ACT_SIGMOID)
+    BIAS_ACT_CASE(SS_ACT_LINEAR)
+    }
+#undef BIAS_ACT_CASE
+}
+
 void net_bias_act(float *z, const float *b, int B, int n, ss_act_t act)
 {
-    switch (act) {
-    case SS_ACT_TANH: bias_act_rows(z, b, B, n, SS_ACT_TANH); break;
-    case SS_ACT_RELU: bias_act_rows(z, b, B, n, SS_ACT_RELU); break;
-    case SS_ACT_SIGMOID: bias_act_rows(z, b, B, n, SS_ACT_SIGMOID); break;
-    case SS_ACT_LINEAR: bias_act_rows(z, b, B, n, SS_ACT_LINEAR); break;
-    }
+    bias_act(z, b, 0, 1, B, n, act);
 }
 
 /* The vectors of columns col[0..nv) (starts, see above; nv <= ACT_GROUP, a constant where
@@ -306,35 +323,21 @@ static inline void columns_out(v16 t[16], int rows, int n, float *p)
         copy_upto16(p + (size_t)i * n, (const float *)&t[i], n);
 }
 
-/* The softmax of rows of at most 16 classes, 16 rows per vector: lane i holds row i and
-   each vector one class (columns_in), the rows' arithmetic runs on vectors, and the
-   probabilities go back to rows (columns_out). Every lane does the row formula of
-   net_softmax below, operation by operation: the same bits. */
+/* The softmax of rows of at most 16 classes, 16 rows per vector: the rows transposed
+   (columns_in) are a feature-major (n, 16) array, whose softmax net_softmax_fm computes
+   in place, and the probabilities go back to rows (columns_out). Every lane does the
+   row formula of net_softmax below, operation by operation: the same bits. */
 static void softmax_lanes(const float *z, int rows, int n, float inv, float *p, float *s,
                           int *best)
 {
     v16 t[16];
+    float st[ACT_LANES];
+    int bt[ACT_LANES];
     columns_in(z, rows, n, t);
-    v16 mx = t[0];
-    v16i bi = {0};
-    for (int j = 1; j < n; j++) {
-        v16i up = t[j] > mx;
-        mx = v16_select(up, t[j], mx);
-        bi = (up & ((v16i){0} + j)) | (bi & ~up);
-    }
-    v16 sum = {0};
-    for (int j = 0; j < n; j++) {
-        t[j] = exp16(t[j] - mx);
-        sum += t[j];
-    }
-    v16 is = inv / sum;
-    for (int j = 0; j < n; j++)
-        t[j] *= is;
+    net_softmax_fm((const float *)t, ACT_LANES, n, ACT_LANES, inv, (float *)t, st, bt);
     columns_out(t, rows, n, p);
-    for (int i = 0; i < rows; i++) {
-        s[i] = sum[i];
-        best[i] = bi[i];
-    }
+    memcpy(s, st, (size_t)rows * sizeof *s);
+    memcpy(best, bt, (size_t)rows * sizeof *best);
 }
 
 void net_softmax(const float *z, int rows, int n, float inv, float *p, float *s, int *best)
@@ -369,33 +372,9 @@ void net_softmax(const float *z, int rows, int n, float inv, float *p, float *s,
 
 /* ---- feature-major passes (net_fm.c): rows of samples ------------------------------- */
 
-/* act(z + b) over a row of n values with one bias for all (a constant where inlined). */
-ALWAYS_INLINE void bias_act_row_fm(float *z, float b, int n, ss_act_t act)
-{
-    v16 bv = v16_splat(b);
-    if (n < ACT_LANES) {
-        for (int j = 0; j < n; j++)
-            z[j] = act_forward16(v16_splat(z[j]) + bv, act)[0];
-        return;
-    }
-    int jt = n - ACT_LANES;   /* the last vector, computed before any store */
-    v16 tail = act_forward16(v16_load(z + jt) + bv, act);
-    for (int j = 0; j + ACT_LANES <= n; j += ACT_LANES)
-        v16_store(z + j, act_forward16(v16_load(z + j) + bv, act));
-    v16_store(z + jt, tail);
-}
-
 void net_bias_act_fm(float *z, const float *b, int rows, int cols, ss_act_t act)
 {
-    for (int r = 0; r < rows; r++) {
-        float *zr = z + (size_t)r * cols;
-        switch (act) {
-        case SS_ACT_TANH: bias_act_row_fm(zr, b[r], cols, SS_ACT_TANH); break;
-        case SS_ACT_RELU: bias_act_row_fm(zr, b[r], cols, SS_ACT_RELU); break;
-        case SS_ACT_SIGMOID: bias_act_row_fm(zr, b[r], cols, SS_ACT_SIGMOID); break;
-        case SS_ACT_LINEAR: bias_act_row_fm(zr, b[r], cols, SS_ACT_LINEAR); break;
-        }
-    }
+    bias_act(z, b, 1, 0, rows, cols, act);
 }
 
 ALWAYS_INLINE void act_grad_flat(float *restrict d, const float *restrict a, size_t count,

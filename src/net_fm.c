@@ -147,7 +147,7 @@ static void weights_fm(ss_net_t *net, int l, const float *in_t, const float *dzt
     net_transpose(dzt, N, b, dz_sm);
     float *gw = net->grads + L->off_w;
     float *G = !L->spectral || net->train_eigenvectors ? gw : w->gscratch;
-    if (l == 0 && !net->fm_first) {   /* in_t is the sample-major input: G = X^T dZ */
+    if (!net_fm_layer(net, l)) {   /* the first layer; in_t is its input: G = X^T dZ */
         ss_mm_run(&L->mm_weight_grad, K, N, b, in_t, dz_sm, G);
         column_sums(dz_sm, b, N, net->grads + L->off_b);
         net_weights_grad_finish(net, l, G);
@@ -185,9 +185,7 @@ double net_fm_forward_backward(ss_net_t *net, const float *x, const uint32_t *ro
         /* more inputs than units: the first layer sample-major, its output transposed
            (cheaper than transposing the inputs); x stays for its weight gradient */
         if (rows) {
-            for (int r = 0; r < b; r++)
-                memcpy(w->xmasked + (size_t)r * ni, x + (size_t)rows[r] * ni,
-                       (size_t)ni * sizeof(float));
+            net_copy_rows(x, rows, b, ni, w->xmasked);
             x = w->xmasked;
         }
         int n0 = net->layer[0].n_out;

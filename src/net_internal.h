@@ -113,6 +113,9 @@ static inline double net_class_loss(const float *z, size_t stride, float s, int 
 void net_layer_forward(ss_net_t *net, int l, const float *in, const uint32_t *in_rows,
                        float *out, int B);
 
+/* The rows rows[0..B) of x (n wide) into xo (B, n). */
+void net_copy_rows(const float *x, const uint32_t *rows, int B, int n, float *xo);
+
 /* wt (n, m) = the transpose of w (m, n); the two must not overlap. */
 void net_transpose(const float *restrict w, int m, int n, float *restrict wt);
 
@@ -144,8 +147,8 @@ void net_softmax(const float *z, int rows, int n, float inv, float *p, float *s,
 /* The same passes on feature-major arrays, rows of `cols` samples (net_fm.c).
    net_bias_act_fm: z (rows, cols) = act(z + b[row]). net_act_grad_fm: d = dL/dz from
    dL/da d and the output a, `count` values, no bias sums. net_softmax_fm: the softmax of
-   the columns c < cols (<= 16) of z (n, ld), times inv, into p (n, ld), with each
-   column's s and best as net_softmax gives them for a row. The same bits as the
+   the columns c < cols (<= 16) of z (n, ld), times inv, into p (n, ld; may be z), with
+   each column's s and best as net_softmax gives them for a row. The same bits as the
    sample-major passes, value for value. */
 void net_bias_act_fm(float *z, const float *b, int rows, int cols, ss_act_t act);
 void net_act_grad_fm(float *restrict d, const float *restrict a, size_t count, ss_act_t act);
@@ -159,11 +162,18 @@ void net_softmax_fm(const float *z, size_t ld, int n, int cols, float inv, float
    or dropout; otherwise releases them. Before the workspace is sized. */
 void net_fm_plan(ss_net_t *net, ss_mm_policy_t policy);
 /* Frees the feature-major plans' kernels and sets feature_major to 0: every later step
-   is sample-major (ss_net_set_sparse_inputs relies on it). */
+   is sample-major (ss_net_set_sparse_inputs relies on it: a net with a sparse first
+   layer never has feature_major). */
 void net_fm_release(ss_net_t *net);
 
+/* 1 when the training step runs layer l's feature-major products (mm_fm_*). */
+static inline int net_fm_layer(const ss_net_t *net, int l)
+{
+    return net->feature_major && (l > 0 || net->fm_first);
+}
+
 /* ss_net_forward_backward on x (b >= 1 rows, n_inputs wide), or on its rows
-   rows[0..b), for a net with feature_major and no sparse first layer, after
+   rows[0..b), for a net with feature_major (so no sparse first layer), after
    net_weights_build(net, 0) (no transposed weights). */
 double net_fm_forward_backward(ss_net_t *net, const float *x, const uint32_t *rows,
                                const float *y, int b, int batch_total);

@@ -97,7 +97,8 @@ typedef struct {
     int feature_major;                 /* 1: training steps keep the activations
                                           feature-major (net_fm.c): libxsmm for every
                                           product (SPECSWEEP_KERNELS=auto), no
-                                          batch-norm, dropout or sparse first layer */
+                                          batch-norm, dropout or sparse first layer
+                                          (ss_net_set_sparse_inputs sets it to 0) */
     int fm_first;                      /* with feature_major: the first layer too (when
                                           it has no more inputs than units; otherwise
                                           its products stay sample-major) */
